@@ -1,0 +1,11 @@
+/*
+ * libastra - application-aware backup, restore and clone for Kubernetes.
+ * The umbrella header: includes the public API, nothing else.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef ASTRA_H
+#define ASTRA_H
+
+#include "astra/common.h"
+
+#endif

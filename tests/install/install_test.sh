@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs into a temporary prefix, then builds the C example with nothing
+# but pkg-config, and the CMake example with find_package(astra).
+set -euo pipefail
+top=$1
+build="$top/build/dev"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+export PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig:$tmp/prefix/lib/x86_64-linux-gnu/pkgconfig"
+libdir=$(pkg-config --variable=libdir astra)
+
+# 1. C with pkg-config only
+cc -std=c11 -Wall -Wextra -Werror -o "$tmp/hello" "$top/examples/c/hello.c" $(pkg-config --cflags --libs astra)
+LD_LIBRARY_PATH="$libdir" "$tmp/hello" | tee "$tmp/hello.out"
+grep -q "libastra $(pkg-config --modversion astra)" "$tmp/hello.out"
+
+# 2. the static archive, with the dependencies' shared libraries (Debian
+#    ships no static libcurl dependencies such as nghttp2 or ldap)
+cc -std=c11 -o "$tmp/hello-static" "$top/examples/c/hello.c" -DASTRA_STATIC \
+	$(pkg-config --cflags astra) "$libdir/libastra.a" \
+	$(pkg-config --libs libcurl libcjson yaml-0.1 openssl libzstd) -lpthread
+"$tmp/hello-static" >/dev/null
+
+# 3. CMake find_package(astra) -> astra::astra
+cmake -S "$top/examples/cmake" -B "$tmp/cmake-build" -G Ninja \
+	-DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
+ninja -C "$tmp/cmake-build" >/dev/null
+LD_LIBRARY_PATH="$libdir" "$tmp/cmake-build/hello_cmake" | grep -q "libastra"
+
+# 4. SONAME
+soname=$(objdump -p "$libdir/libastra.so" | awk '/SONAME/ {print $2}')
+[ "$soname" = "libastra.so.0" ] || { echo "unexpected SONAME $soname"; exit 1; }
+echo "install: pkg-config, static, find_package and SONAME ($soname) ok"

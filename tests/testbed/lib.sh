@@ -1,0 +1,78 @@
+# Shared helpers for the test-bed scripts. Sourced, not executed.
+# shellcheck shell=bash
+
+TB_SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+tb_log() { printf '[testbed %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+tb_die() { printf '[testbed] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# Hash of versions.env: the cache directory name.
+tb_hash() {
+    sha256sum <"$TB_SCRIPT_DIR/versions.env" | cut -c1-12
+}
+
+# Cache directory holding the built binaries (outside the repository).
+tb_cache_dir() {
+    if [ -n "${ASTRA_TESTBED_CACHE:-}" ]; then
+        printf '%s\n' "$ASTRA_TESTBED_CACHE"
+    else
+        printf '%s/libastra/testbed-%s\n' "${XDG_CACHE_HOME:-$HOME/.cache}" "$(tb_hash)"
+    fi
+}
+
+# Locate the binary directory of a completed build, or fail with a hint.
+tb_require_build() {
+    TB_CACHE=$(tb_cache_dir)
+    TB_BIN=$TB_CACHE/bin
+    [ -f "$TB_CACHE/.stamp" ] || tb_die "test bed not built (no $TB_CACHE/.stamp); run tests/testbed/build first"
+}
+
+# A free TCP port on 127.0.0.1 (the kernel picks it; the socket is closed again).
+# Ports handed out by this shell are remembered so two calls never return the same one.
+TB_PORTS_TAKEN=" "
+tb_free_port() {
+    local p i
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+        case "$TB_PORTS_TAKEN" in *" $p "*) continue ;; esac
+        TB_PORTS_TAKEN="$TB_PORTS_TAKEN$p "
+        printf '%s\n' "$p"
+        return 0
+    done
+    tb_die "could not find a free port"
+}
+
+# tb_wait SECONDS DESCRIPTION COMMAND... : retry COMMAND every 0.2 s until it succeeds.
+tb_wait() {
+    local timeout=$1 what=$2; shift 2
+    local deadline=$((SECONDS + timeout))
+    while :; do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        [ "$SECONDS" -ge "$deadline" ] && { tb_log "timed out after ${timeout}s waiting for $what"; return 1; }
+        sleep 0.2
+    done
+}
+
+tb_pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+
+# tb_stop_pidfile FILE : TERM the process, KILL it after a grace period.
+tb_stop_pidfile() {
+    local f=$1 pid i
+    [ -f "$f" ] || return 0
+    pid=$(cat "$f" 2>/dev/null || true)
+    if tb_pid_alive "$pid"; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for i in $(seq 1 "${TB_STOP_GRACE_TENTHS:-50}"); do
+            tb_pid_alive "$pid" || break
+            sleep 0.1
+        done
+        if tb_pid_alive "$pid"; then
+            tb_log "$(basename "$f" .pid) (pid $pid) ignored TERM; sending KILL"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    fi
+    rm -f "$f"
+}
+
+# Milliseconds since the epoch, for timings.
+tb_now_ms() { date +%s%3N; }

@@ -1,0 +1,78 @@
+/*
+ * astractl internals shared by the command files.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef ASTRACTL_CTL_H
+#define ASTRACTL_CTL_H
+
+#include <astra.h>
+#include <stddef.h>
+
+#include "out.h"
+
+/* Exit codes (../docs/cli.md) */
+#define EXIT_OK 0
+#define EXIT_FAILED 1
+#define EXIT_USAGE 2
+#define EXIT_PARTIAL 3
+
+typedef struct {
+	const char *kubeconfig;
+	const char *context;
+	const char *vault;
+	const char *password_file;
+	out_format output;
+	int progress; /* -1 auto, 0 off */
+	int verbosity; /* 0 normal, >0 -v, <0 -q */
+} ctl_globals;
+
+/* A command-specific flag. */
+typedef struct {
+	const char *name; /* long name without dashes */
+	int takes_value; /* 1: --name VALUE or --name=VALUE */
+	int repeatable;
+} ctl_flag;
+
+#define CTL_MAX_VALUES 64
+
+typedef struct {
+	const char *values[CTL_MAX_VALUES];
+	int count;
+} ctl_flag_values;
+
+typedef struct {
+	const ctl_flag *spec;
+	size_t nspec;
+	ctl_flag_values *vals; /* one per spec entry */
+	const char *pos[CTL_MAX_VALUES];
+	int npos;
+	int help;
+} ctl_args;
+
+typedef struct ctl_command {
+	const char *noun; /* NULL for top-level verbs such as "version" */
+	const char *verb;
+	const char *usage;
+	const char *summary;
+	const ctl_flag *flags;
+	int (*run)(const ctl_globals *g, ctl_args *a);
+} ctl_command;
+
+/* Value of flag `name` (last one given), or NULL. */
+const char *ctl_flag_get(const ctl_args *a, const char *name);
+const ctl_flag_values *ctl_flag_all(const ctl_args *a, const char *name);
+int ctl_flag_set(const ctl_args *a, const char *name);
+
+/* Prints "astractl: <what>: <astra_error_last()>" and returns EXIT_FAILED
+ * (or EXIT_PARTIAL for ASTRA_EPARTIAL). */
+int ctl_fail(int rc, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+/* Prints "astractl: <msg>" and the command's usage; returns EXIT_USAGE. */
+int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints v in the selected format and frees it. */
+void ctl_emit(const ctl_globals *g, out_val *v);
+
+extern const ctl_command ctl_cmd_version;
+
+#endif
