@@ -1,5 +1,10 @@
 /*
  * Cryptography over OpenSSL 3. This module is the only user of OpenSSL.
+ *
+ * - SHA-256, HMAC-SHA256 (chunk ids), HKDF-SHA256 (subkeys)
+ * - AES-256-GCM with a random 96-bit nonce per message
+ * - scrypt (password-based key derivation)
+ * - a cryptographically secure random generator
  * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef ASTRA_CRYPTO_CRYPTO_H
@@ -8,8 +13,58 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "astra/common.h"
+
+#define ASTRA_SHA256_LEN 32
+#define ASTRA_AEAD_KEY_LEN 32
+#define ASTRA_AEAD_NONCE_LEN 12
+#define ASTRA_AEAD_TAG_LEN 16
+/* Sealed message = nonce || ciphertext || tag */
+#define ASTRA_AEAD_OVERHEAD (ASTRA_AEAD_NONCE_LEN + ASTRA_AEAD_TAG_LEN)
+
 int astra__crypto_global_init(void);
 /* OpenSSL's version string. */
 const char *astra__crypto_version(void);
+
+int astra__random(void *buf, size_t n);
+
+int astra__sha256(const void *data, size_t n, uint8_t out[ASTRA_SHA256_LEN]);
+
+/* A keyed HMAC-SHA256, reusable and safe to share between threads. */
+typedef struct astra__mac astra__mac;
+int astra__mac_new(astra__mac **out, const void *key, size_t keylen);
+int astra__mac_compute(const astra__mac *m, const void *data, size_t n,
+        uint8_t out[ASTRA_SHA256_LEN]);
+void astra__mac_free(astra__mac *m);
+
+int astra__hkdf_sha256(void *out, size_t outlen, const void *ikm, size_t ikmlen,
+        const void *salt, size_t saltlen, const char *info);
+
+/* scrypt with N = 2^log2n. */
+int astra__scrypt(void *out, size_t outlen, const void *pass, size_t passlen,
+        const void *salt, size_t saltlen, unsigned log2n, unsigned r,
+        unsigned p);
+
+/*
+ * Encrypts n bytes into out (capacity >= n + ASTRA_AEAD_OVERHEAD); the
+ * nonce is random. `aad` is authenticated but not stored.
+ */
+int astra__aead_seal(const uint8_t key[ASTRA_AEAD_KEY_LEN], const void *aad,
+        size_t aadlen, const void *in, size_t n, void *out);
+/* Same with a caller-supplied nonce (known-answer tests only). */
+int astra__aead_seal_nonce(const uint8_t key[ASTRA_AEAD_KEY_LEN],
+        const uint8_t nonce[ASTRA_AEAD_NONCE_LEN], const void *aad,
+        size_t aadlen, const void *in, size_t n, void *out);
+/*
+ * Decrypts a sealed message of n bytes into out (capacity >= n -
+ * ASTRA_AEAD_OVERHEAD). Returns ASTRA_ECORRUPT when authentication fails
+ * (wrong key, or the data was changed); no message is set, callers name
+ * the object.
+ */
+int astra__aead_open(const uint8_t key[ASTRA_AEAD_KEY_LEN], const void *aad,
+        size_t aadlen, const void *in, size_t n, void *out);
+
+/* Constant-time comparison: 0 when equal. */
+int astra__ct_compare(const void *a, const void *b, size_t n);
 
 #endif

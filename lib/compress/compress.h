@@ -1,0 +1,25 @@
+/*
+ * Compression over zstd. This module is the only user of libzstd.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef ASTRA_COMPRESS_COMPRESS_H
+#define ASTRA_COMPRESS_COMPRESS_H
+
+#include <stddef.h>
+
+size_t astra__zstd_bound(size_t n);
+/*
+ * Compresses with a per-thread context. Returns 0 and *outlen, or
+ * ASTRA_ERROR when the output does not fit `cap`.
+ */
+int astra__zstd_compress(void *dst, size_t cap, const void *src, size_t n,
+        int level, size_t *outlen);
+/* Decompresses exactly `expect` bytes; anything else is ASTRA_ECORRUPT. */
+int astra__zstd_decompress(void *dst, size_t expect, const void *src, size_t n);
+/*
+ * A cheap guess whether compressing `n` bytes is worth it: compresses a few
+ * samples at the fastest level. 1 = compress, 0 = store as is.
+ */
+int astra__compressible(const void *src, size_t n);
+
+#endif

@@ -1,0 +1,234 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include "crypto/crypto.h"
+
+#include <limits.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+
+static int ossl_err(const char *what)
+{
+	unsigned long e = ERR_get_error();
+	char reason[256] = "unknown reason";
+	if (e)
+		ERR_error_string_n(e, reason, sizeof(reason));
+	ERR_clear_error();
+	return astra__err(
+	        ASTRA_ERROR, ASTRA_ERROR_CRYPTO, "%s failed: %s", what, reason);
+}
+
+int astra__crypto_global_init(void)
+{
+	if (OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL) != 1)
+		return astra__err(ASTRA_ERROR, ASTRA_ERROR_CRYPTO,
+		        "cannot initialise OpenSSL");
+	return 0;
+}
+
+const char *astra__crypto_version(void)
+{
+	return OpenSSL_version(OPENSSL_VERSION_STRING);
+}
+
+int astra__random(void *buf, size_t n)
+{
+	while (n) {
+		int chunk = n > INT_MAX ? INT_MAX : (int)n;
+		if (RAND_bytes(buf, chunk) != 1)
+			return ossl_err("random generator");
+		buf = (char *)buf + chunk;
+		n -= (size_t)chunk;
+	}
+	return 0;
+}
+
+int astra__sha256(const void *data, size_t n, uint8_t out[ASTRA_SHA256_LEN])
+{
+	unsigned int len = 0;
+	if (EVP_Digest(data, n, out, &len, EVP_sha256(), NULL) != 1)
+		return ossl_err("SHA-256");
+	return 0;
+}
+
+struct astra__mac {
+	EVP_MAC *mac;
+	EVP_MAC_CTX *tmpl; /* keyed template, duplicated per call */
+};
+
+int astra__mac_new(astra__mac **out, const void *key, size_t keylen)
+{
+	*out = NULL;
+	astra__mac *m = astra__calloc(1, sizeof(*m));
+	ASTRA_CHECK_ALLOC(m);
+	m->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	if (!m->mac) {
+		free(m);
+		return ossl_err("HMAC");
+	}
+	m->tmpl = EVP_MAC_CTX_new(m->mac);
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(
+		        OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end(),
+	};
+	if (!m->tmpl || EVP_MAC_init(m->tmpl, key, keylen, params) != 1) {
+		int rc = ossl_err("HMAC-SHA256 key setup");
+		astra__mac_free(m);
+		return rc;
+	}
+	*out = m;
+	return 0;
+}
+
+int astra__mac_compute(const astra__mac *m, const void *data, size_t n,
+        uint8_t out[ASTRA_SHA256_LEN])
+{
+	EVP_MAC_CTX *c = EVP_MAC_CTX_dup(m->tmpl);
+	size_t len = 0;
+	int ok = c && EVP_MAC_update(c, data, n) == 1 &&
+	         EVP_MAC_final(c, out, &len, ASTRA_SHA256_LEN) == 1;
+	EVP_MAC_CTX_free(c);
+	return ok ? 0 : ossl_err("HMAC-SHA256");
+}
+
+void astra__mac_free(astra__mac *m)
+{
+	if (!m)
+		return;
+	EVP_MAC_CTX_free(m->tmpl);
+	EVP_MAC_free(m->mac);
+	free(m);
+}
+
+int astra__hkdf_sha256(void *out, size_t outlen, const void *ikm, size_t ikmlen,
+        const void *salt, size_t saltlen, const char *info)
+{
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF_CTX *c = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	EVP_KDF_free(kdf);
+	if (!c)
+		return ossl_err("HKDF");
+	OSSL_PARAM params[5];
+	int i = 0;
+	params[i++] = OSSL_PARAM_construct_utf8_string(
+	        OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+	params[i++] = OSSL_PARAM_construct_octet_string(
+	        OSSL_KDF_PARAM_KEY, (void *)ikm, ikmlen);
+	if (saltlen)
+		params[i++] = OSSL_PARAM_construct_octet_string(
+		        OSSL_KDF_PARAM_SALT, (void *)salt, saltlen);
+	params[i++] = OSSL_PARAM_construct_octet_string(
+	        OSSL_KDF_PARAM_INFO, (void *)info, info ? strlen(info) : 0);
+	params[i] = OSSL_PARAM_construct_end();
+	int ok = EVP_KDF_derive(c, out, outlen, params) == 1;
+	EVP_KDF_CTX_free(c);
+	return ok ? 0 : ossl_err("HKDF-SHA256");
+}
+
+int astra__scrypt(void *out, size_t outlen, const void *pass, size_t passlen,
+        const void *salt, size_t saltlen, unsigned log2n, unsigned r,
+        unsigned p)
+{
+	if (log2n < 1 || log2n > 30 || r == 0 || p == 0 || r > 64 || p > 64)
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_CRYPTO,
+		        "scrypt parameters out of range (log2 N %u, r %u, p %u)",
+		        log2n, r, p);
+	uint64_t n = 1ULL << log2n;
+	uint64_t maxmem = 128ULL * r * n * p + (64ULL << 20);
+	if (EVP_PBE_scrypt(pass, passlen, salt, saltlen, n, r, p, maxmem, out,
+	            outlen) != 1)
+		return ossl_err("scrypt");
+	return 0;
+}
+
+static int gcm(int enc, const uint8_t *key, const uint8_t *nonce,
+        const void *aad, size_t aadlen, const void *in, size_t n, void *out,
+        uint8_t *tag)
+{
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	int ok = 0, len = 0;
+	if (!c)
+		return astra__err_oom();
+	if (EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, key, nonce, enc) != 1)
+		goto done;
+	if (aadlen && EVP_CipherUpdate(c, NULL, &len, aad, (int)aadlen) != 1)
+		goto done;
+	const uint8_t *src = in;
+	uint8_t *dst = out;
+	size_t left = n;
+	while (left) {
+		int step = left > (1u << 30) ? (1 << 30) : (int)left;
+		if (EVP_CipherUpdate(c, dst, &len, src, step) != 1)
+			goto done;
+		src += step;
+		dst += len;
+		left -= (size_t)step;
+	}
+	if (!enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG,
+	                    ASTRA_AEAD_TAG_LEN, tag) != 1)
+		goto done;
+	if (EVP_CipherFinal_ex(c, dst, &len) != 1)
+		goto done;
+	if (enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG,
+	                   ASTRA_AEAD_TAG_LEN, tag) != 1)
+		goto done;
+	ok = 1;
+done:
+	EVP_CIPHER_CTX_free(c);
+	if (!ok) {
+		ERR_clear_error();
+		return enc ? astra__err(ASTRA_ERROR, ASTRA_ERROR_CRYPTO,
+		                     "AES-256-GCM encryption failed")
+		           : ASTRA_ECORRUPT;
+	}
+	return 0;
+}
+
+int astra__aead_seal_nonce(const uint8_t key[ASTRA_AEAD_KEY_LEN],
+        const uint8_t nonce[ASTRA_AEAD_NONCE_LEN], const void *aad,
+        size_t aadlen, const void *in, size_t n, void *out)
+{
+	uint8_t *o = out;
+	memcpy(o, nonce, ASTRA_AEAD_NONCE_LEN);
+	return gcm(1, key, nonce, aad, aadlen, in, n, o + ASTRA_AEAD_NONCE_LEN,
+	        o + ASTRA_AEAD_NONCE_LEN + n);
+}
+
+int astra__aead_seal(const uint8_t key[ASTRA_AEAD_KEY_LEN], const void *aad,
+        size_t aadlen, const void *in, size_t n, void *out)
+{
+	uint8_t nonce[ASTRA_AEAD_NONCE_LEN];
+	int rc = astra__random(nonce, sizeof(nonce));
+	if (rc)
+		return rc;
+	return astra__aead_seal_nonce(key, nonce, aad, aadlen, in, n, out);
+}
+
+int astra__aead_open(const uint8_t key[ASTRA_AEAD_KEY_LEN], const void *aad,
+        size_t aadlen, const void *in, size_t n, void *out)
+{
+	if (n < ASTRA_AEAD_OVERHEAD)
+		return ASTRA_ECORRUPT;
+	const uint8_t *i = in;
+	size_t ctlen = n - ASTRA_AEAD_OVERHEAD;
+	uint8_t tag[ASTRA_AEAD_TAG_LEN];
+	memcpy(tag, i + ASTRA_AEAD_NONCE_LEN + ctlen, sizeof(tag));
+	return gcm(0, key, i, aad, aadlen, i + ASTRA_AEAD_NONCE_LEN, ctlen, out,
+	        tag);
+}
+
+int astra__ct_compare(const void *a, const void *b, size_t n)
+{
+	return CRYPTO_memcmp(a, b, n) != 0;
+}
