@@ -7,5 +7,6 @@
 #define ASTRA_H
 
 #include "astra/common.h"
+#include "astra/vault.h"
 
 #endif

@@ -14,6 +14,7 @@ typedef struct {
 	astra_cancel *cancel;
 	astra_progress p;
 	uint64_t last_report_ns;
+	uint64_t last_report_bytes;
 	unsigned min_interval_ms; /* rate limit for non-final reports */
 } astra__op;
 

@@ -74,5 +74,9 @@ int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ctl_emit(const ctl_globals *g, out_val *v);
 
 extern const ctl_command ctl_cmd_version;
+extern const ctl_command ctl_cmd_vault_init, ctl_cmd_vault_info,
+        ctl_cmd_vault_check, ctl_cmd_vault_gc;
+extern const ctl_command ctl_cmd_data_backup, ctl_cmd_data_restore,
+        ctl_cmd_data_list, ctl_cmd_data_forget;
 
 #endif

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { V_OBJ, V_ARR, V_STR, V_INT, V_U64, V_NUM, V_BOOL } vkind;
+typedef enum { V_OBJ, V_ARR, V_STR, V_INT, V_U64, V_NUM, V_BOOL, V_NULL } vkind;
 
 struct out_val {
 	vkind kind;
@@ -113,6 +113,33 @@ void out_set_bool(out_val *obj, const char *key, int b)
 	out_set(obj, key, v);
 }
 
+out_val *out_null(void)
+{
+	return mk(V_NULL);
+}
+
+out_val *out_scalar_str(const char *s)
+{
+	out_val *v = mk(V_STR);
+	v->s = xstrdup(s);
+	return v;
+}
+
+out_val *out_scalar_num(double d, int integral)
+{
+	out_val *v = mk(integral ? V_INT : V_NUM);
+	v->i = (int64_t)d;
+	v->d = d;
+	return v;
+}
+
+out_val *out_scalar_bool(int b)
+{
+	out_val *v = mk(V_BOOL);
+	v->i = b != 0;
+	return v;
+}
+
 void out_push(out_val *arr, out_val *child)
 {
 	add(arr, child);
@@ -180,6 +207,9 @@ static void scalar(FILE *f, const out_val *v, int json)
 		break;
 	case V_BOOL:
 		fputs(v->i ? "true" : "false", f);
+		break;
+	case V_NULL:
+		fputs(json ? "null" : "~", f);
 		break;
 	default:
 		break;
@@ -290,6 +320,9 @@ static char *cell(const out_val *v)
 		break;
 	case V_BOOL:
 		snprintf(buf, sizeof(buf), "%s", v->i ? "true" : "false");
+		break;
+	case V_NULL:
+		snprintf(buf, sizeof(buf), "-");
 		break;
 	case V_OBJ:
 	case V_ARR:

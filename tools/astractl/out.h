@@ -23,6 +23,12 @@ void out_set_u64(out_val *obj, const char *key, uint64_t v);
 void out_set_num(out_val *obj, const char *key, double v);
 void out_set_bool(out_val *obj, const char *key, int v);
 void out_push(out_val *arr, out_val *child);
+out_val *out_null(void);
+out_val *out_scalar_str(const char *s);
+out_val *out_scalar_num(double d, int integral);
+out_val *out_scalar_bool(int b);
+/* Parses JSON text (from the library) into a tree; NULL if malformed. */
+out_val *out_parse_json(const char *text);
 void out_free(out_val *v);
 
 /* Prints `v`; a table shows an array of objects as rows, an object as

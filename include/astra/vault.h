@@ -1,0 +1,314 @@
+/*
+ * libastra - vaults: deduplicated, compressed, encrypted repositories on an
+ * object store, and the data mover that backs up and restores directory
+ * trees, block devices and image files into them.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef ASTRA_VAULT_H
+#define ASTRA_VAULT_H
+
+/**
+ * @file astra/vault.h
+ * @defgroup astra_vault Vaults and the data mover
+ * @{
+ */
+
+#include "astra/common.h"
+
+ASTRA_BEGIN_DECL
+
+/** An open vault. One thread at a time; different vaults in parallel. */
+typedef struct astra_vault astra_vault;
+
+/* ------------------------------------------------------------------ */
+/* Opening and creating                                                */
+/* ------------------------------------------------------------------ */
+
+/** astra_vault_options.flags */
+#define ASTRA_VAULT_F_KEY_FILE 0x1u /**< the secret is a key file */
+
+typedef struct {
+	unsigned int version;
+	/** The secret: a password (NUL-terminated), or with password_file
+	 *  the path of a file holding it (a trailing newline is ignored).
+	 *  One of the two is required. Copied; wiped after use. */
+	const char *password;
+	const char *password_file;
+	/** ASTRA_VAULT_F_* */
+	unsigned int flags;
+	/** astra_vault_init only: scrypt cost as log2(N); 0 = 17. */
+	unsigned int kdf_log2n;
+	/** astra_vault_init only: zstd level for new data; 0 = 1. Negative
+	 *  levels are faster; < 0 also allowed. */
+	int compression_level;
+	/** astra_vault_init only: chunk sizes in bytes; 0 = defaults
+	 *  (512 KiB / 1 MiB / 4 MiB). avg must be a power of two. */
+	size_t chunk_min, chunk_avg, chunk_max;
+	/** astra_vault_init only: target pack size; 0 = 16 MiB. */
+	size_t pack_size;
+	/** Worker threads for backup and restore; 0 = one per CPU. */
+	unsigned int threads;
+} astra_vault_options;
+
+#define ASTRA_VAULT_OPTIONS_VERSION 1
+#define ASTRA_VAULT_OPTIONS_INIT \
+	{ \
+		ASTRA_VAULT_OPTIONS_VERSION \
+	}
+
+/** Initialises opts with defaults for the given version. */
+ASTRA_API astra_status astra_vault_options_init(
+	astra_vault_options *opts,
+	unsigned int version);
+
+/**
+ * Creates a new vault at `url` (file:///dir; the directory is created)
+ * and opens it. Fails with ASTRA_EEXISTS when a vault is already there.
+ */
+ASTRA_API astra_status astra_vault_init(
+	astra_vault **out,
+	const char *url,
+	const astra_vault_options *opts) ASTRA_WARN_UNUSED;
+
+/**
+ * Opens an existing vault. ASTRA_ENOTFOUND when `url` holds no vault,
+ * ASTRA_EAUTH for a wrong password or key, ASTRA_EVERSION for a vault
+ * written by a newer format version.
+ */
+ASTRA_API astra_status astra_vault_open(
+	astra_vault **out,
+	const char *url,
+	const astra_vault_options *opts) ASTRA_WARN_UNUSED;
+
+/** Closes the vault, wiping its keys from memory. NULL is ok. */
+ASTRA_API void astra_vault_free(astra_vault *vault);
+
+/**
+ * Replaces the secret that opened the vault with a new one. The master key
+ * is re-wrapped; no data is rewritten.
+ */
+ASTRA_API astra_status astra_vault_change_password(
+	astra_vault *vault,
+	const astra_vault_options *new_secret) ASTRA_WARN_UNUSED;
+
+/**
+ * Describes the vault as JSON: {"url", "vault_id", "format", "chunker",
+ * "compression", "pack_size", "snapshots", "packs", "blobs",
+ * "stored_bytes"}.
+ */
+ASTRA_API astra_status astra_vault_info(
+	astra_vault *vault,
+	astra_buf *json_out) ASTRA_WARN_UNUSED;
+
+/* ------------------------------------------------------------------ */
+/* Data backup and restore                                             */
+/* ------------------------------------------------------------------ */
+
+/** astra_data_backup_options.flags */
+#define ASTRA_BACKUP_F_NO_PARENT 0x1u /**< re-read every file */
+#define ASTRA_BACKUP_F_NO_SCAN 0x2u   /**< no totals before starting */
+
+typedef struct {
+	unsigned int version;
+	/** Tags as "key=value" strings; copied into the record. */
+	const char *const *tags;
+	size_t ntags;
+	/** Parent snapshot id for incremental backups; NULL = the latest
+	 *  snapshot of the same source and host. */
+	const char *parent;
+	/** Source name recorded; NULL = the absolute path. */
+	const char *source;
+	unsigned int flags;
+	astra_progress_cb progress_cb;
+	void *payload;
+	astra_cancel *cancel;
+} astra_data_backup_options;
+
+#define ASTRA_DATA_BACKUP_OPTIONS_VERSION 1
+#define ASTRA_DATA_BACKUP_OPTIONS_INIT \
+	{ \
+		ASTRA_DATA_BACKUP_OPTIONS_VERSION \
+	}
+
+ASTRA_API astra_status astra_data_backup_options_init(
+	astra_data_backup_options *opts,
+	unsigned int version);
+
+/** What a backup did. The caller sets `version`. */
+typedef struct {
+	unsigned int version;
+	char id[33];           /**< the new snapshot's id */
+	uint64_t files;        /**< regular files in the snapshot */
+	uint64_t dirs;
+	uint64_t files_unchanged; /**< not read again (parent) */
+	uint64_t bytes_total;  /**< logical bytes of all files */
+	uint64_t bytes_read;   /**< bytes read from the source */
+	uint64_t bytes_new;    /**< plaintext bytes of new chunks */
+	uint64_t bytes_stored; /**< bytes written to the store */
+	uint64_t errors;       /**< items that could not be read */
+	double duration_s;
+} astra_data_backup_result;
+
+#define ASTRA_DATA_BACKUP_RESULT_VERSION 1
+
+/**
+ * Backs up a directory tree, a regular file or a block device at `path`.
+ * Unchanged files of the parent snapshot are not read again. Items that
+ * cannot be read are skipped and reported through the log; the backup is
+ * then recorded and the call returns ASTRA_EPARTIAL. Cancellation (token
+ * or callback) and failures record no snapshot; data already stored is
+ * reused by the next backup.
+ *
+ * @param result may be NULL.
+ */
+ASTRA_API astra_status astra_vault_backup_path(
+	astra_vault *vault,
+	const char *path,
+	const astra_data_backup_options *opts,
+	astra_data_backup_result *result) ASTRA_WARN_UNUSED;
+
+/** astra_data_restore_options.flags */
+#define ASTRA_RESTORE_F_NO_OWNER 0x1u /**< do not restore uid/gid */
+#define ASTRA_RESTORE_F_NO_XATTRS 0x2u
+
+typedef struct {
+	unsigned int version;
+	/** Restore only this path inside the snapshot; NULL = all. */
+	const char *subpath;
+	unsigned int flags;
+	astra_progress_cb progress_cb;
+	void *payload;
+	astra_cancel *cancel;
+} astra_data_restore_options;
+
+#define ASTRA_DATA_RESTORE_OPTIONS_VERSION 1
+#define ASTRA_DATA_RESTORE_OPTIONS_INIT \
+	{ \
+		ASTRA_DATA_RESTORE_OPTIONS_VERSION \
+	}
+
+ASTRA_API astra_status astra_data_restore_options_init(
+	astra_data_restore_options *opts,
+	unsigned int version);
+
+typedef struct {
+	unsigned int version;
+	uint64_t files;
+	uint64_t dirs;
+	uint64_t bytes;  /**< logical bytes written */
+	uint64_t errors; /**< items that could not be restored */
+	double duration_s;
+} astra_data_restore_result;
+
+#define ASTRA_DATA_RESTORE_RESULT_VERSION 1
+
+/**
+ * Restores snapshot `id` (or a unique prefix of it) into `target`, which
+ * may exist: files of the snapshot are written, nothing else is deleted.
+ * Every chunk is verified. A damaged snapshot restores all that is intact
+ * and returns ASTRA_EPARTIAL; `report` (may be NULL) receives a JSON array
+ * of {"path", "error"} for the items that failed.
+ */
+ASTRA_API astra_status astra_vault_restore_path(
+	astra_vault *vault,
+	const char *id,
+	const char *target,
+	const astra_data_restore_options *opts,
+	astra_data_restore_result *result,
+	astra_buf *report) ASTRA_WARN_UNUSED;
+
+/* ------------------------------------------------------------------ */
+/* Snapshots, check and garbage collection                             */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Lists the data snapshots as a JSON array, oldest first, of records:
+ * {"id", "time", "host", "source", "tags", "parent", "tree", "stats"}.
+ */
+ASTRA_API astra_status astra_vault_snapshots(
+	astra_vault *vault,
+	astra_buf *json_out) ASTRA_WARN_UNUSED;
+
+/**
+ * Forgets a snapshot (by id or unique prefix). Its data is reclaimed by a
+ * later astra_vault_gc().
+ */
+ASTRA_API astra_status astra_vault_forget(
+	astra_vault *vault,
+	const char *id) ASTRA_WARN_UNUSED;
+
+#define ASTRA_CHECK_F_READ_DATA 0x1u /**< decrypt and verify every blob */
+
+typedef struct {
+	unsigned int version;
+	unsigned int flags;
+	astra_progress_cb progress_cb;
+	void *payload;
+	astra_cancel *cancel;
+} astra_check_options;
+
+#define ASTRA_CHECK_OPTIONS_VERSION 1
+#define ASTRA_CHECK_OPTIONS_INIT \
+	{ \
+		ASTRA_CHECK_OPTIONS_VERSION \
+	}
+
+ASTRA_API astra_status astra_check_options_init(
+	astra_check_options *opts,
+	unsigned int version);
+
+/**
+ * Checks the vault's structure (every reference resolves) and, with
+ * ASTRA_CHECK_F_READ_DATA, every blob's integrity. `report` receives JSON:
+ * {"ok", "snapshots", "trees", "blobs", "packs", "damaged": [{"object",
+ * "error", "snapshots": [...]}], "unreferenced_packs"}. Returns
+ * ASTRA_ECORRUPT when anything is damaged or missing.
+ */
+ASTRA_API astra_status astra_vault_check(
+	astra_vault *vault,
+	const astra_check_options *opts,
+	astra_buf *report) ASTRA_WARN_UNUSED;
+
+#define ASTRA_GC_F_DRY_RUN 0x1u
+
+typedef struct {
+	unsigned int version;
+	unsigned int flags;
+	/** Data unreferenced for less than this is kept, so that backups
+	 *  running concurrently stay safe; default 3600. */
+	int64_t grace_seconds;
+	/** Packs whose live part is below this percentage are repacked;
+	 *  default 50. */
+	unsigned int repack_threshold;
+	astra_progress_cb progress_cb;
+	void *payload;
+	astra_cancel *cancel;
+} astra_gc_options;
+
+#define ASTRA_GC_OPTIONS_VERSION 1
+#define ASTRA_GC_OPTIONS_INIT \
+	{ \
+		ASTRA_GC_OPTIONS_VERSION, 0, 3600, 50 \
+	}
+
+ASTRA_API astra_status astra_gc_options_init(
+	astra_gc_options *opts,
+	unsigned int version);
+
+/**
+ * Removes data no snapshot references, in two phases separated by the
+ * grace period (see docs/format.md, "Garbage collection"): a run marks
+ * unreferenced packs and deletes those marked by an earlier run at least
+ * `grace_seconds` ago, once no backup that started before the mark is
+ * still running. `report` receives JSON with what was marked and deleted.
+ */
+ASTRA_API astra_status astra_vault_gc(
+	astra_vault *vault,
+	const astra_gc_options *opts,
+	astra_buf *report) ASTRA_WARN_UNUSED;
+
+ASTRA_END_DECL
+
+/** @} */
+#endif

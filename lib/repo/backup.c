@@ -1,0 +1,930 @@
+/*
+ * The data mover's backup side: walks a tree, chunks files on the calling
+ * thread, and hands chunks to a thread pool that hashes, deduplicates,
+ * compresses, encrypts and packs them. One tree blob per directory; a
+ * snapshot record last, so a failed or cancelled run records nothing.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/base64.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/pool.h"
+#include "core/vec.h"
+#include "repo/data.h"
+#include "repo/tree.h"
+
+typedef struct file_job file_job;
+
+typedef struct {
+	struct bk *bk;
+	file_job *job;
+	uint8_t *data;
+	size_t len;
+	astra__id id;
+} chunk_task;
+
+typedef struct {
+	uint64_t off;
+	size_t first, count;
+} extent;
+
+struct file_job {
+	astra__json *node;
+	ASTRA_VEC(chunk_task *) tasks;
+	ASTRA_VEC(extent) extents;
+	int remaining; /* guarded by bk->mu */
+	int skip; /* the file could not be read: not in the tree */
+};
+
+typedef struct bk {
+	astra__repo *r;
+	astra__writer *w;
+	astra__pool *pool;
+	astra__op op;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	atomic_int failed;
+	int fail_code;
+	char fail_msg[1024];
+	astra__json *errors; /* [{"path","error"}] */
+	astra__map hardlinks; /* "dev:ino" -> rel path (malloc) */
+	uint8_t *buf;
+	size_t bufcap;
+	uint64_t files, dirs, unchanged, bytes_total, bytes_read;
+	uint64_t session_refresh_ns;
+	char session_key[80];
+} bk;
+
+static void fail(bk *b, int rc)
+{
+	pthread_mutex_lock(&b->mu);
+	if (!atomic_load(&b->failed)) {
+		b->fail_code = rc;
+		snprintf(b->fail_msg, sizeof(b->fail_msg), "%s",
+		        astra_error_last()->message);
+		atomic_store(&b->failed, 1);
+	}
+	pthread_mutex_unlock(&b->mu);
+}
+
+static int item_error(bk *b, const char *rel, const char *what)
+{
+	const char *msg = astra_error_last()->message;
+	astra__log_warn("skipping %s: %s: %s", rel, what, msg);
+	astra__json *e = astra__json_new_object();
+	if (!e)
+		return ASTRA_ENOMEM;
+	astra__json_set_str(e, "path", rel);
+	char full[1200];
+	snprintf(full, sizeof(full), "%s: %s", what, msg);
+	astra__json_set_str(e, "error", full);
+	return astra__json_push(b->errors, e);
+}
+
+static void chunk_worker(void *arg)
+{
+	chunk_task *t = arg;
+	bk *b = t->bk;
+	if (!atomic_load(&b->failed)) {
+		int rc = astra__writer_add(b->w, ASTRA_BLOB_DATA, t->data,
+		        t->len, &t->id, 0, NULL);
+		if (rc)
+			fail(b, rc);
+	}
+	free(t->data);
+	t->data = NULL;
+	pthread_mutex_lock(&b->mu);
+	if (--t->job->remaining == 0)
+		pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+}
+
+static int check(bk *b)
+{
+	if (atomic_load(&b->failed)) {
+		astra__err(b->fail_code, ASTRA_ERROR_REPO, "%s", b->fail_msg);
+		return b->fail_code;
+	}
+	uint64_t now = astra__mono_ns();
+	if (b->session_key[0] && now > b->session_refresh_ns) {
+		/* keep the session marker fresh for gc (see format.md) */
+		astra__data_session_refresh(b->r, b->session_key);
+		b->session_refresh_ns = now + 60ULL * 1000000000ULL;
+	}
+	return astra__op_report(&b->op, 0);
+}
+
+static int submit(bk *b, file_job *job, const uint8_t *data, size_t len)
+{
+	chunk_task *t = astra__calloc(1, sizeof(*t));
+	if (!t)
+		return ASTRA_ENOMEM;
+	t->data = astra__malloc(len ? len : 1);
+	if (!t->data) {
+		free(t);
+		return ASTRA_ENOMEM;
+	}
+	memcpy(t->data, data, len);
+	t->len = len;
+	t->bk = b;
+	t->job = job;
+	if (astra_vec_push(&job->tasks, t)) {
+		free(t->data);
+		free(t);
+		return ASTRA_ENOMEM;
+	}
+	job->extents.v[job->extents.n - 1].count++;
+	pthread_mutex_lock(&b->mu);
+	job->remaining++;
+	pthread_mutex_unlock(&b->mu);
+	return astra__pool_submit(b->pool, chunk_worker, t);
+}
+
+/* Reads [off, off+len) of fd and chunks it. */
+static int chunk_range(bk *b, file_job *job, int fd, uint64_t off, uint64_t len,
+        const char *rel)
+{
+	const astra__chunker *c = &b->r->chunker;
+	extent ex = { off, job->tasks.n, 0 };
+	if (astra_vec_push(&job->extents, ex))
+		return ASTRA_ENOMEM;
+	size_t fill = 0, start = 0;
+	uint64_t pos = off, end = off + len;
+	int eof = 0;
+	for (;;) {
+		if (!eof && fill - start < c->max) {
+			/* compact, then read more */
+			if (start) {
+				memmove(b->buf, b->buf + start, fill - start);
+				fill -= start;
+				start = 0;
+			}
+			size_t want = b->bufcap - fill;
+			if (want > end - pos)
+				want = (size_t)(end - pos);
+			ssize_t r = want ? pread(fd, b->buf + fill, want,
+			                           (off_t)pos)
+			                 : 0;
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				return astra__err_os("cannot read %s", rel);
+			fill += (size_t)r;
+			pos += (uint64_t)r;
+			b->bytes_read += (uint64_t)r;
+			b->op.p.bytes_done += (uint64_t)r;
+			if (r == 0 || pos >= end)
+				eof = 1;
+		}
+		if (fill == start)
+			break;
+		size_t cut = astra__chunker_next(
+		        c, b->buf + start, fill - start, eof);
+		if (cut == 0)
+			continue;
+		int rc = submit(b, job, b->buf + start, cut);
+		if (rc)
+			return rc;
+		start += cut;
+		if ((rc = check(b)))
+			return rc;
+	}
+	if (pos < end)
+		return astra__err(ASTRA_EIO, ASTRA_ERROR_OS,
+		        "%s shrank while it was read", rel);
+	return 0;
+}
+
+static int file_size_of(int fd, const struct stat *sb, uint64_t *size)
+{
+	if (S_ISBLK(sb->st_mode)) {
+		uint64_t n = 0;
+		if (ioctl(fd, BLKGETSIZE64, &n) != 0)
+			return astra__err_os("cannot size the block device");
+		*size = n;
+		return 0;
+	}
+	*size = (uint64_t)sb->st_size;
+	return 0;
+}
+
+/* Chunks a whole file: data extents only, holes stay holes. */
+static int chunk_file(
+        bk *b, file_job *job, int fd, const struct stat *sb, const char *rel)
+{
+	uint64_t size;
+	int rc = file_size_of(fd, sb, &size);
+	if (rc)
+		return rc;
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	int sparse =
+	        S_ISREG(sb->st_mode) && (uint64_t)sb->st_blocks * 512 < size;
+	if (!sparse)
+		return size ? chunk_range(b, job, fd, 0, size, rel) : 0;
+	off_t at = 0;
+	while ((uint64_t)at < size) {
+		off_t data = lseek(fd, at, SEEK_DATA);
+		if (data < 0) {
+			if (errno == ENXIO)
+				break; /* only a hole remains */
+			return astra__err_os("cannot seek in %s", rel);
+		}
+		off_t hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0)
+			hole = (off_t)size;
+		if ((rc = chunk_range(b, job, fd, (uint64_t)data,
+		             (uint64_t)(hole - data), rel)))
+			return rc;
+		at = hole;
+	}
+	return 0;
+}
+
+static int add_xattrs(astra__json *node, const char *path)
+{
+	ssize_t n = llistxattr(path, NULL, 0);
+	if (n <= 0)
+		return 0;
+	char *names = astra__malloc((size_t)n);
+	if (!names)
+		return ASTRA_ENOMEM;
+	n = llistxattr(path, names, (size_t)n);
+	astra__json *obj = NULL;
+	int rc = 0;
+	for (ssize_t i = 0; i < n && !rc; i += (ssize_t)strlen(names + i) + 1) {
+		const char *name = names + i;
+		ssize_t vl = lgetxattr(path, name, NULL, 0);
+		if (vl < 0)
+			continue;
+		char *val = astra__malloc((size_t)vl + 1);
+		if (!val) {
+			rc = ASTRA_ENOMEM;
+			break;
+		}
+		vl = lgetxattr(path, name, val, (size_t)vl);
+		if (vl >= 0) {
+			astra_buf b64 = ASTRA_BUF_INIT;
+			if (!obj)
+				obj = astra__json_new_object();
+			rc = obj ? astra__base64_encode(&b64, val, (size_t)vl)
+			         : ASTRA_ENOMEM;
+			if (!rc)
+				rc = astra__json_set_str(obj, name, b64.ptr);
+			astra_buf_dispose(&b64);
+		}
+		free(val);
+	}
+	free(names);
+	if (!rc && obj)
+		return astra__json_set(node, "xattrs", obj);
+	astra__json_free(obj);
+	return rc;
+}
+
+static int same_time(
+        const astra__json *n, const char *f, const struct timespec *ts)
+{
+	struct timespec t;
+	return astra__tree_get_time(n, f, &t) == 0 && t.tv_sec == ts->tv_sec &&
+	       t.tv_nsec == ts->tv_nsec;
+}
+
+/* The parent's content for an unchanged file, or NULL. */
+static const astra__json *unchanged_content(
+        bk *b, const astra__json *pnode, const struct stat *sb)
+{
+	if (!pnode)
+		return NULL;
+	const char *type = astra__json_str(pnode, "type");
+	char ino[40];
+	snprintf(ino, sizeof(ino), "%llx", (unsigned long long)sb->st_ino);
+	const char *pino = astra__json_str(pnode, "inode");
+	if (!type || strcmp(type, "file") != 0 || !pino ||
+	        strcmp(pino, ino) != 0 ||
+	        astra__json_int(pnode, "size", -1) != (int64_t)sb->st_size ||
+	        !same_time(pnode, "mtime", &sb->st_mtim) ||
+	        !same_time(pnode, "ctime", &sb->st_ctim))
+		return NULL;
+	const astra__json *ex = astra__json_get(pnode, "extents");
+	/* every chunk must still be in the vault */
+	for (size_t i = 0; i < astra__json_size(ex); i++) {
+		const astra__json *chunks =
+		        astra__json_get(astra__json_at(ex, i), "chunks");
+		for (size_t k = 0; k < astra__json_size(chunks); k++) {
+			const astra__json *c = astra__json_at(chunks, k);
+			astra__id id;
+			astra__idx_entry e;
+			if (astra__id_parse(
+			            &id, astra__json_string_value(
+			                         astra__json_at(c, 0))) ||
+			        astra__repo_lookup(b->r, &id, &e))
+				return NULL;
+		}
+	}
+	return ex ? ex : NULL;
+}
+
+static int finish_job(file_job *job)
+{
+	if (job->skip)
+		return 0;
+	astra__json *exs = astra__json_new_array();
+	if (!exs)
+		return ASTRA_ENOMEM;
+	int rc = 0;
+	for (size_t i = 0; i < job->extents.n && !rc; i++) {
+		extent *e = &job->extents.v[i];
+		if (!e->count)
+			continue;
+		astra__json *ex = astra__json_new_object();
+		astra__json *chunks = astra__json_new_array();
+		if (!ex || !chunks) {
+			astra__json_free(ex);
+			astra__json_free(chunks);
+			rc = ASTRA_ENOMEM;
+			break;
+		}
+		astra__json_set_int(ex, "offset", (int64_t)e->off);
+		for (size_t k = 0; k < e->count; k++) {
+			chunk_task *t = job->tasks.v[e->first + k];
+			char hex[ASTRA_ID_HEX];
+			astra__id_hex(&t->id, hex);
+			astra__json *pair = astra__json_new_array();
+			if (!pair) {
+				rc = ASTRA_ENOMEM;
+				break;
+			}
+			astra__json_push(pair, astra__json_new_string(hex));
+			astra__json_push(
+			        pair, astra__json_new_number((double)t->len));
+			astra__json_push(chunks, pair);
+		}
+		astra__json_set(ex, "chunks", chunks);
+		astra__json_push(exs, ex);
+	}
+	if (!rc)
+		rc = astra__json_set(job->node, "extents", exs);
+	else
+		astra__json_free(exs);
+	return rc;
+}
+
+static void free_job(file_job *job)
+{
+	for (size_t i = 0; i < job->tasks.n; i++) {
+		free(job->tasks.v[i]->data);
+		free(job->tasks.v[i]);
+	}
+	astra_vec_free(&job->tasks);
+	astra_vec_free(&job->extents);
+	if (job->skip)
+		astra__json_free(job->node);
+	free(job);
+}
+
+typedef ASTRA_VEC(file_job *) job_vec;
+
+static void wait_jobs(bk *b, job_vec *jobs)
+{
+	pthread_mutex_lock(&b->mu);
+	for (size_t i = 0; i < jobs->n; i++)
+		while (jobs->v[i]->remaining > 0)
+			pthread_cond_wait(&b->cv, &b->mu);
+	pthread_mutex_unlock(&b->mu);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int backup_entry(bk *b, const char *abs, const char *rel,
+        const char *name, const astra__json *ptree, astra__json *nodes,
+        job_vec *jobs, int depth);
+
+static int backup_dir(bk *b, const char *abs, const char *rel,
+        const astra__json *ptree, astra__id *out, int depth)
+{
+	DIR *d = opendir(abs);
+	if (!d)
+		return astra__err_os("cannot open directory %s", rel);
+	ASTRA_VEC(char *) names = ASTRA_VEC_INIT;
+	struct dirent *e;
+	int rc = 0;
+	while ((e = readdir(d)) != NULL) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char *n = astra__strdup(e->d_name);
+		if (!n || astra_vec_push(&names, n)) {
+			free(n);
+			rc = ASTRA_ENOMEM;
+			break;
+		}
+	}
+	closedir(d);
+	if (names.n)
+		qsort(names.v, names.n, sizeof(char *), cmp_names);
+
+	astra__json *tree = astra__json_new_object();
+	astra__json *nodes = astra__json_new_array();
+	job_vec jobs = ASTRA_VEC_INIT;
+	if (!tree || !nodes)
+		rc = ASTRA_ENOMEM;
+	for (size_t i = 0; i < names.n && !rc; i++) {
+		char *cabs = astra__aprintf("%s/%s", abs, names.v[i]);
+		char *crel = *rel ? astra__aprintf("%s/%s", rel, names.v[i])
+		                  : astra__strdup(names.v[i]);
+		if (!cabs || !crel)
+			rc = ASTRA_ENOMEM;
+		else
+			rc = backup_entry(b, cabs, crel, names.v[i], ptree,
+			        nodes, &jobs, depth);
+		free(cabs);
+		free(crel);
+	}
+	wait_jobs(b, &jobs);
+	if (!rc && atomic_load(&b->failed))
+		rc = check(b);
+	for (size_t i = 0; i < jobs.n; i++) {
+		if (!rc)
+			rc = finish_job(jobs.v[i]);
+		free_job(jobs.v[i]);
+	}
+	astra_vec_free(&jobs);
+	for (size_t i = 0; i < names.n; i++)
+		free(names.v[i]);
+	astra_vec_free(&names);
+	if (!rc) {
+		rc = astra__json_set(tree, "nodes", nodes);
+		nodes = NULL;
+	}
+	if (!rc) {
+		astra_buf text = ASTRA_BUF_INIT;
+		rc = astra__json_print_buf(&text, tree, 0);
+		if (!rc)
+			rc = astra__writer_add(b->w, ASTRA_BLOB_TREE, text.ptr,
+			        text.size, out, 0, NULL);
+		astra_buf_dispose(&text);
+	}
+	astra__json_free(nodes);
+	astra__json_free(tree);
+	b->dirs++;
+	return rc;
+}
+
+static int backup_entry(bk *b, const char *abs, const char *rel,
+        const char *name, const astra__json *ptree, astra__json *nodes,
+        job_vec *jobs, int depth)
+{
+	struct stat sb;
+	int rc;
+	if (lstat(abs, &sb) != 0) {
+		if (errno == ENOENT)
+			return 0; /* removed meanwhile */
+		astra__err_os("cannot stat");
+		return item_error(b, rel, "stat");
+	}
+	astra__json *node = astra__json_new_object();
+	if (!node)
+		return ASTRA_ENOMEM;
+	if ((rc = astra__tree_set_name(node, "name", name, strlen(name))) ||
+	        (rc = astra__tree_set_stat(node, &sb)) ||
+	        (rc = add_xattrs(node, abs))) {
+		astra__json_free(node);
+		return rc;
+	}
+	const astra__json *pnode = ptree ? astra__tree_find(ptree, name) : NULL;
+
+	if (S_ISDIR(sb.st_mode)) {
+		astra__json *psub = NULL;
+		const char *pst =
+		        pnode ? astra__json_str(pnode, "subtree") : NULL;
+		astra__id pid;
+		if (pst && astra__id_parse(&pid, pst) == 0 &&
+		        astra__tree_load(b->r, &pid, &psub) != 0) {
+			astra__log_warn("parent tree of %s unreadable: %s", rel,
+			        astra_error_last()->message);
+			psub = NULL;
+		}
+		astra__id sub;
+		rc = backup_dir(b, abs, rel, psub, &sub, depth + 1);
+		astra__json_free(psub);
+		if (rc == ASTRA_EAUTH || rc == ASTRA_ENOTFOUND) {
+			/* unreadable directory: keep its metadata only */
+			rc = item_error(b, rel, "directory");
+		} else if (!rc) {
+			char hex[ASTRA_ID_HEX];
+			astra__id_hex(&sub, hex);
+			rc = astra__json_set_str(node, "subtree", hex);
+		}
+	} else if (S_ISLNK(sb.st_mode)) {
+		char target[PATH_MAX + 1];
+		ssize_t n = readlink(abs, target, PATH_MAX);
+		if (n < 0) {
+			astra__err_os("cannot read link");
+			rc = item_error(b, rel, "readlink");
+			astra__json_free(node);
+			return rc;
+		}
+		rc = astra__tree_set_name(node, "target", target, (size_t)n);
+	} else if (S_ISREG(sb.st_mode)) {
+		b->files++;
+		b->bytes_total += (uint64_t)sb.st_size;
+		char key[64];
+		snprintf(key, sizeof(key), "%llx:%llx",
+		        (unsigned long long)sb.st_dev,
+		        (unsigned long long)sb.st_ino);
+		const char *first = sb.st_nlink > 1
+		                            ? astra__map_get(&b->hardlinks, key)
+		                            : NULL;
+		const astra__json *same = unchanged_content(b, pnode, &sb);
+		if (first) {
+			rc = astra__json_set_str(node, "hardlink", first);
+		} else if (same) {
+			b->unchanged++;
+			b->op.p.bytes_done += (uint64_t)sb.st_size;
+			rc = astra__json_set(
+			        node, "extents", astra__json_dup(same));
+		} else {
+			int fd = open(abs, O_RDONLY | O_NOATIME | O_CLOEXEC);
+			if (fd < 0 && errno == EPERM)
+				fd = open(abs, O_RDONLY | O_CLOEXEC);
+			if (fd < 0) {
+				astra__err_os("cannot open");
+				rc = item_error(b, rel, "open");
+				astra__json_free(node);
+				b->files--;
+				return rc;
+			}
+			file_job *job = astra__calloc(1, sizeof(*job));
+			if (!job || astra_vec_push(jobs, job)) {
+				free(job);
+				close(fd);
+				astra__json_free(node);
+				return ASTRA_ENOMEM;
+			}
+			job->node = node;
+			rc = chunk_file(b, job, fd, &sb, rel);
+			close(fd);
+			if (rc == ASTRA_EIO || rc == ASTRA_EAUTH) {
+				/* unreadable mid-way: report, leave it out */
+				job->skip = 1;
+				b->files--;
+				b->op.p.items_done++;
+				return item_error(b, rel, "read");
+			}
+		}
+		if (!rc && sb.st_nlink > 1 && !first) {
+			char *p = astra__strdup(rel);
+			rc = p ? astra__map_set(&b->hardlinks, key, p, NULL)
+			       : ASTRA_ENOMEM;
+		}
+	}
+	b->op.p.items_done++;
+	if (rc) {
+		astra__json_free(node);
+		return rc;
+	}
+	return astra__json_push(nodes, node);
+}
+
+/* A tree with one node for a single file or block device. */
+static int backup_single(bk *b, const char *abs, astra__id *root)
+{
+	struct stat sb;
+	if (stat(abs, &sb) != 0)
+		return astra__err_os("cannot stat %s", abs);
+	const char *base = strrchr(abs, '/');
+	base = base && base[1] ? base + 1 : abs;
+	astra__json *tree = astra__json_new_object();
+	astra__json *nodes = astra__json_new_array();
+	astra__json *node = astra__json_new_object();
+	file_job *job = astra__calloc(1, sizeof(*job));
+	int rc = (!tree || !nodes || !node || !job) ? ASTRA_ENOMEM : 0;
+	int fd = -1;
+	if (!rc)
+		rc = astra__tree_set_name(node, "name", base, strlen(base));
+	if (!rc)
+		rc = astra__tree_set_stat(node, &sb);
+	if (!rc)
+		rc = add_xattrs(node, abs);
+	uint64_t size = 0;
+	if (!rc) {
+		fd = open(abs, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			rc = astra__err_os("cannot open %s", abs);
+	}
+	if (!rc)
+		rc = file_size_of(fd, &sb, &size);
+	if (!rc && S_ISBLK(sb.st_mode)) {
+		/* a block device is restored as an image file */
+		astra__json_set_str(node, "type", "file");
+		astra__json_set_str(node, "source_type", "blockdev");
+		astra__json_set_int(node, "size", (int64_t)size);
+	}
+	if (!rc) {
+		b->files = 1;
+		b->bytes_total = size;
+		job->node = node;
+		rc = chunk_file(b, job, fd, &sb, base);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (job) {
+		job_vec one = ASTRA_VEC_INIT;
+		if (astra_vec_push(&one, job) == 0) {
+			wait_jobs(b, &one);
+			astra_vec_free(&one);
+		}
+		if (!rc && atomic_load(&b->failed))
+			rc = check(b);
+		if (!rc)
+			rc = finish_job(job);
+		free_job(job);
+	}
+	if (!rc) {
+		rc = astra__json_push(nodes, node);
+		node = NULL;
+	}
+	if (!rc) {
+		rc = astra__json_set(tree, "nodes", nodes);
+		nodes = NULL;
+	}
+	if (!rc) {
+		astra_buf text = ASTRA_BUF_INIT;
+		rc = astra__json_print_buf(&text, tree, 0);
+		if (!rc)
+			rc = astra__writer_add(b->w, ASTRA_BLOB_TREE, text.ptr,
+			        text.size, root, 0, NULL);
+		astra_buf_dispose(&text);
+	}
+	astra__json_free(node);
+	astra__json_free(nodes);
+	astra__json_free(tree);
+	return rc;
+}
+
+/* Sums sizes first so progress can show a total and an ETA. */
+static void scan(const char *abs, uint64_t *bytes, uint64_t *items, int depth)
+{
+	DIR *d = opendir(abs);
+	if (!d || depth > 256) {
+		if (d)
+			closedir(d);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		struct stat sb;
+		if (fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW))
+			continue;
+		(*items)++;
+		if (S_ISREG(sb.st_mode)) {
+			uint64_t alloc = (uint64_t)sb.st_blocks * 512;
+			*bytes += alloc < (uint64_t)sb.st_size
+			                  ? alloc
+			                  : (uint64_t)sb.st_size;
+		} else if (S_ISDIR(sb.st_mode)) {
+			char *sub = astra__aprintf("%s/%s", abs, e->d_name);
+			if (sub)
+				scan(sub, bytes, items, depth + 1);
+			free(sub);
+		}
+	}
+	closedir(d);
+}
+
+static const astra__json *find_parent(const astra__json *list,
+        const char *source, const char *host, const char *want)
+{
+	const astra__json *best = NULL;
+	for (size_t i = 0; i < astra__json_size(list); i++) {
+		const astra__json *s = astra__json_at(list, i);
+		const char *id = astra__json_str(s, "id");
+		if (want) {
+			if (id && strncmp(id, want, strlen(want)) == 0)
+				return s;
+			continue;
+		}
+		const char *src = astra__json_str(s, "source");
+		const char *h = astra__json_str(s, "host");
+		if (src && h && !strcmp(src, source) && !strcmp(h, host))
+			best = s; /* list is oldest first */
+	}
+	return best;
+}
+
+int astra__data_backup(astra__repo *r, const char *path,
+        const astra__backup_params *p, astra__backup_out *out)
+{
+	bk b;
+	memset(&b, 0, sizeof(b));
+	uint64_t t0 = astra__mono_ns();
+	char *abs = realpath(path, NULL);
+	astra__json *list = NULL, *ptree = NULL, *rec = NULL;
+	int rc = 0;
+	if (!abs)
+		return astra__err_os("cannot back up %s", path);
+	struct stat sb;
+	if (stat(abs, &sb) != 0) {
+		rc = astra__err_os("cannot back up %s", abs);
+		free(abs);
+		return rc;
+	}
+	b.r = r;
+	pthread_mutex_init(&b.mu, NULL);
+	pthread_cond_init(&b.cv, NULL);
+	astra__op_init(&b.op, p->progress_cb, p->payload, p->cancel);
+	b.op.p.stage = ASTRA_STAGE_SCANNING;
+	b.errors = astra__json_new_array();
+	b.bufcap = 2 * r->chunker.max + (8u << 20);
+	b.buf = astra__malloc(b.bufcap);
+	if (!b.errors || !b.buf) {
+		rc = ASTRA_ENOMEM;
+		goto done;
+	}
+	char host[256] = "unknown";
+	gethostname(host, sizeof(host) - 1);
+	const char *source = p->source ? p->source : abs;
+
+	if ((rc = astra__writer_new(&b.w, r)))
+		goto done;
+	if ((rc = astra__pool_new(&b.pool, r->threads, (size_t)r->threads * 2)))
+		goto done;
+	if ((rc = astra__data_session_start(
+	             r, b.session_key, sizeof(b.session_key))))
+		goto done;
+	b.session_refresh_ns = astra__mono_ns() + 60ULL * 1000000000ULL;
+
+	/* parent */
+	const char *parent_id = NULL;
+	if (!(p->flags & ASTRA_BACKUP_F_NO_PARENT)) {
+		if ((rc = astra__snapshot_list(r, &list)))
+			goto done;
+		const astra__json *ps =
+		        find_parent(list, source, host, p->parent);
+		if (p->parent && !ps) {
+			rc = astra__err(ASTRA_ENOTFOUND, ASTRA_ERROR_REPO,
+			        "parent snapshot %s not found", p->parent);
+			goto done;
+		}
+		const char *ptid = ps ? astra__json_str(ps, "tree") : NULL;
+		astra__id pid;
+		if (ptid && astra__id_parse(&pid, ptid) == 0 &&
+		        astra__tree_load(r, &pid, &ptree) == 0)
+			parent_id = astra__json_str(ps, "id");
+		else if (ptid)
+			astra__log_warn("parent snapshot unreadable, reading "
+			                "every file: %s",
+			        astra_error_last()->message);
+	}
+
+	if (!(p->flags & ASTRA_BACKUP_F_NO_SCAN) && S_ISDIR(sb.st_mode)) {
+		scan(abs, &b.op.p.bytes_total, &b.op.p.items_total, 0);
+	}
+	b.op.p.stage = ASTRA_STAGE_BACKING_UP;
+	if ((rc = astra__op_report(&b.op, 1)))
+		goto done;
+
+	astra__id root;
+	if (S_ISDIR(sb.st_mode))
+		rc = backup_dir(&b, abs, "", ptree, &root, 0);
+	else if (S_ISREG(sb.st_mode) || S_ISBLK(sb.st_mode))
+		rc = backup_single(&b, abs, &root);
+	else
+		rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_REPO,
+		        "%s is not a directory, file or block device", abs);
+	astra__pool_wait(b.pool);
+	if (!rc && atomic_load(&b.failed))
+		rc = check(&b);
+	if (rc) {
+		/* keep what was stored for the next run; record nothing */
+		int keep = rc;
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%s", astra_error_last()->message);
+		if (keep != ASTRA_ENOSPACE && astra__writer_flush(b.w) != 0)
+			astra__log_warn("could not save partial data: %s",
+			        astra_error_last()->message);
+		astra__err(keep, astra_error_last()->klass, "%s", msg);
+		rc = keep;
+		goto done;
+	}
+	b.op.p.stage = ASTRA_STAGE_FINISHING;
+	if ((rc = astra__writer_flush(b.w)))
+		goto done;
+
+	/* the record, last */
+	rec = astra__json_new_object();
+	if (!rec) {
+		rc = ASTRA_ENOMEM;
+		goto done;
+	}
+	char when[24], hex[ASTRA_ID_HEX];
+	int64_t now = astra__wall_ns();
+	astra__fmt_utc(when, now / 1000000000LL);
+	char ns[32];
+	snprintf(ns, sizeof(ns), "%lld", (long long)now);
+	astra__id_hex(&root, hex);
+	astra__json_set_str(rec, "time", when);
+	astra__json_set_str(rec, "time_ns", ns);
+	astra__json_set_str(rec, "host", host);
+	astra__json_set_str(rec, "source", source);
+	astra__json_set_str(rec, "tree", hex);
+	astra__json_set_str(rec, "kind", "data");
+	if (parent_id)
+		astra__json_set_str(rec, "parent", parent_id);
+	astra__json *tags = astra__json_new_object();
+	for (size_t i = 0; tags && i < p->ntags; i++) {
+		const char *eq = strchr(p->tags[i], '=');
+		if (!eq) {
+			rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_INVALID,
+			        "tag \"%s\" is not KEY=VALUE", p->tags[i]);
+			astra__json_free(tags);
+			goto done;
+		}
+		char k[256];
+		snprintf(k, sizeof(k), "%.*s", (int)(eq - p->tags[i]),
+		        p->tags[i]);
+		astra__json_set_str(tags, k, eq + 1);
+	}
+	astra__json_set(rec, "tags", tags);
+	astra__writer_stats ws;
+	astra__writer_get_stats(b.w, &ws);
+	astra__json *st = astra__json_new_object();
+	if (st) {
+		astra__json_set_int(st, "files", (int64_t)b.files);
+		astra__json_set_int(st, "dirs", (int64_t)b.dirs);
+		astra__json_set_int(st, "bytes", (int64_t)b.bytes_total);
+		astra__json_set_int(st, "bytes_read", (int64_t)b.bytes_read);
+		astra__json_set_int(st, "bytes_new", (int64_t)ws.bytes_raw_new);
+		astra__json_set_int(
+		        st, "bytes_stored", (int64_t)ws.bytes_stored);
+		astra__json_set_int(
+		        st, "errors", (int64_t)astra__json_size(b.errors));
+	}
+	astra__json_set(rec, "stats", st);
+	char id[33];
+	if ((rc = astra__snapshot_save(r, rec, id)))
+		goto done;
+	if (out) {
+		memcpy(out->id, id, 33);
+		out->files = b.files;
+		out->dirs = b.dirs;
+		out->unchanged = b.unchanged;
+		out->bytes_total = b.bytes_total;
+		out->bytes_read = b.bytes_read;
+		out->bytes_new = ws.bytes_raw_new;
+		out->bytes_stored = ws.bytes_stored;
+		out->errors = astra__json_size(b.errors);
+	}
+	b.op.p.items_done = b.op.p.items_total;
+	astra__op_report(&b.op, 1);
+	if (astra__json_size(b.errors)) {
+		rc = astra__err(ASTRA_EPARTIAL, ASTRA_ERROR_REPO,
+		        "snapshot %s saved, but %zu item(s) could not be read "
+		        "(first: %s: %s)",
+		        id, astra__json_size(b.errors),
+		        astra__json_str(astra__json_at(b.errors, 0), "path"),
+		        astra__json_str(astra__json_at(b.errors, 0), "error"));
+	}
+done:
+	if (out)
+		out->duration_s = (double)(astra__mono_ns() - t0) / 1e9;
+	if (b.pool)
+		astra__pool_free(b.pool);
+	if (b.session_key[0])
+		astra__data_session_end(r, b.session_key);
+	astra__writer_free(b.w);
+	size_t pos = 0;
+	void *v;
+	while (astra__map_next(&b.hardlinks, &pos, NULL, &v))
+		free(v);
+	astra__map_free(&b.hardlinks);
+	astra__json_free(b.errors);
+	astra__json_free(list);
+	astra__json_free(ptree);
+	astra__json_free(rec);
+	free(b.buf);
+	free(abs);
+	pthread_mutex_destroy(&b.mu);
+	pthread_cond_destroy(&b.cv);
+	return rc;
+}

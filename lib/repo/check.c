@@ -1,0 +1,331 @@
+/*
+ * check: every snapshot's trees and chunks resolve through the index to a
+ * pack that exists; with read_data, every pack header and every blob
+ * decrypts and verifies. Each damaged object is named together with the
+ * snapshots that depend on it.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "repo/data.h"
+#include "repo/tree.h"
+
+typedef struct {
+	astra__repo *r;
+	astra__op *op;
+	astra__map packs_present; /* hex -> size + 1 */
+	astra__map bad_blobs; /* blob hex -> reason (malloc) */
+	astra__json *damaged; /* [{"object","error","snapshots"}] */
+	astra__map damaged_at; /* object -> index + 1 in damaged */
+	uint64_t trees, blobs_checked;
+	const char *snap;
+} ck;
+
+static int list_pack_cb(const astra__obj_info *info, void *payload)
+{
+	ck *c = payload;
+	const char *hex = strrchr(info->key, '/');
+	hex = hex ? hex + 1 : info->key;
+	if (strlen(hex) != 64)
+		return 0;
+	return astra__map_set(&c->packs_present, hex,
+	        (void *)(intptr_t)(info->size + 1), NULL);
+}
+
+/* Records damage to `object`, affecting the current snapshot. */
+static int damage(ck *c, const char *object, const char *error)
+{
+	void *v = astra__map_get(&c->damaged_at, object);
+	astra__json *d;
+	if (!v) {
+		d = astra__json_new_object();
+		if (!d)
+			return ASTRA_ENOMEM;
+		astra__json_set_str(d, "object", object);
+		astra__json_set_str(d, "error", error);
+		astra__json_set(d, "snapshots", astra__json_new_array());
+		int rc = astra__json_push(c->damaged, d);
+		if (rc)
+			return rc;
+		rc = astra__map_set(&c->damaged_at, object,
+		        (void *)(intptr_t)astra__json_size(c->damaged), NULL);
+		if (rc)
+			return rc;
+	} else {
+		d = astra__json_at(c->damaged, (size_t)((intptr_t)v - 1));
+	}
+	if (c->snap) {
+		astra__json *s = astra__json_get(d, "snapshots");
+		for (size_t i = 0; i < astra__json_size(s); i++)
+			if (!strcmp(astra__json_string_value(
+			                    astra__json_at(s, i)),
+			            c->snap))
+				return 0;
+		return astra__json_push(s, astra__json_new_string(c->snap));
+	}
+	return 0;
+}
+
+/* 0 when the blob resolves; otherwise records the damage and returns 1. */
+static int check_ref(ck *c, const astra__id *id, const char *what)
+{
+	char hex[ASTRA_ID_HEX], obj[128];
+	astra__idx_entry e;
+	astra__id_hex(id, hex);
+	c->blobs_checked++;
+	const char *bad = astra__map_get(&c->bad_blobs, hex);
+	if (bad) {
+		snprintf(obj, sizeof(obj), "%s %s", what, hex);
+		return damage(c, obj, bad) < 0 ? -1 : 1;
+	}
+	if (astra__repo_lookup(c->r, id, &e) != 0) {
+		snprintf(obj, sizeof(obj), "%s %s", what, hex);
+		return damage(c, obj, "missing from the index") < 0 ? -1 : 1;
+	}
+	char phex[ASTRA_ID_HEX];
+	astra__id_hex(&c->r->index.packs[e.pack].id, phex);
+	if (!astra__map_has(&c->packs_present, phex)) {
+		snprintf(obj, sizeof(obj), "pack data/%.2s/%s", phex, phex);
+		return damage(c, obj, "missing from the store") < 0 ? -1 : 1;
+	}
+	void *size = astra__map_get(&c->packs_present, phex);
+	if ((uint64_t)e.offset + e.length > (uint64_t)(intptr_t)size - 1) {
+		snprintf(obj, sizeof(obj), "pack data/%.2s/%s", phex, phex);
+		return damage(c, obj, "truncated") < 0 ? -1 : 1;
+	}
+	return 0;
+}
+
+static int walk(ck *c, const astra__id *tree, int depth)
+{
+	char hex[ASTRA_ID_HEX];
+	astra__id_hex(tree, hex);
+	int bad = check_ref(c, tree, "tree");
+	if (bad < 0)
+		return ASTRA_ENOMEM;
+	astra__json *t = NULL;
+	int rc = 0;
+	if (!bad && astra__tree_load(c->r, tree, &t) != 0) {
+		char obj[128];
+		snprintf(obj, sizeof(obj), "tree %s", hex);
+		if (damage(c, obj, astra_error_last()->message) < 0)
+			return ASTRA_ENOMEM;
+		bad = 1;
+	}
+	c->trees++;
+	const astra__json *nodes = astra__json_get(t, "nodes");
+	for (size_t i = 0; i < astra__json_size(nodes) && !rc; i++) {
+		const astra__json *n = astra__json_at(nodes, i);
+		const char *st = astra__json_str(n, "subtree");
+		astra__id id;
+		if (st) {
+			if (astra__id_parse(&id, st) == 0 && depth < 4096)
+				rc = walk(c, &id, depth + 1);
+			continue;
+		}
+		const astra__json *exs = astra__json_get(n, "extents");
+		for (size_t e = 0; e < astra__json_size(exs); e++) {
+			const astra__json *ch = astra__json_get(
+			        astra__json_at(exs, e), "chunks");
+			for (size_t k = 0; k < astra__json_size(ch); k++) {
+				if (astra__id_parse(
+				            &id, astra__json_string_value(
+				                         astra__json_at(
+				                                 astra__json_at(
+				                                         ch, k),
+				                                 0))))
+					continue;
+				if (check_ref(c, &id, "chunk") < 0)
+					return ASTRA_ENOMEM;
+			}
+		}
+		if (c->op && (rc = astra__op_report(c->op, 0)))
+			break;
+	}
+	astra__json_free(t);
+	/* every snapshot walks its whole tree, so each damaged object lists
+	 * all the snapshots that need it */
+	return rc;
+}
+
+/* Reads every pack, verifies its header and each blob the index lists. */
+static int read_all(ck *c)
+{
+	astra__repo *r = c->r;
+	size_t np = r->index.npacks;
+	int rc = 0;
+	uint64_t total = 0;
+	size_t pos = 0;
+	void *v;
+	while (astra__map_next(&c->packs_present, &pos, NULL, &v))
+		total += (uint64_t)(intptr_t)v - 1;
+	if (c->op) {
+		c->op->p.bytes_total = total;
+		c->op->p.stage = ASTRA_STAGE_CHECKING;
+	}
+	for (size_t pi = 0; pi < np && !rc; pi++) {
+		char hex[ASTRA_ID_HEX], key[160], obj[160];
+		astra__id_hex(&r->index.packs[pi].id, hex);
+		if (!astra__map_has(&c->packs_present, hex))
+			continue;
+		snprintf(key, sizeof(key), "data/%.2s/%s", hex, hex);
+		astra_buf pack = ASTRA_BUF_INIT;
+		if (astra__store_get(r->store, key, 0, 0, &pack) != 0) {
+			snprintf(obj, sizeof(obj), "pack %s", key);
+			rc = damage(c, obj, astra_error_last()->message);
+			astra_buf_dispose(&pack);
+			continue;
+		}
+		/* header */
+		int hdr_ok = 0;
+		if (pack.size >= 12 && !memcmp(pack.ptr, ASTRA_PACK_MAGIC, 8)) {
+			const uint8_t *t = (uint8_t *)pack.ptr + pack.size - 4;
+			uint32_t hl = (uint32_t)t[0] | (uint32_t)t[1] << 8 |
+			              (uint32_t)t[2] << 16 |
+			              (uint32_t)t[3] << 24;
+			if (hl + 12 <= pack.size) {
+				astra_buf h = ASTRA_BUF_INIT;
+				char aad[80];
+				snprintf(aad, sizeof(aad), "pack %s", hex);
+				hdr_ok = astra__repo_open_sealed(r, aad,
+				                 pack.ptr + pack.size - 4 - hl,
+				                 hl, &h, key) == 0;
+				astra_buf_dispose(&h);
+			}
+		}
+		if (!hdr_ok) {
+			snprintf(obj, sizeof(obj), "pack %s", key);
+			rc = damage(c, obj, "header is damaged");
+		}
+		for (size_t i = 0; i < r->index.cap && !rc; i++) {
+			const astra__idx_entry *e = &r->index.slots[i];
+			if (!e->used || e->pack != pi)
+				continue;
+			char bhex[ASTRA_ID_HEX];
+			astra__id_hex(&e->id, bhex);
+			astra_buf out = ASTRA_BUF_INIT;
+			int bad = (uint64_t)e->offset + e->length > pack.size ||
+			          astra__repo_decode_blob(r, e,
+			                  (uint8_t *)pack.ptr + e->offset,
+			                  &out) != 0;
+			astra_buf_dispose(&out);
+			if (bad) {
+				char *why = astra__aprintf(
+				        "does not decrypt or verify (in pack "
+				        "%s at offset %u)",
+				        key, e->offset);
+				if (!why || astra__map_set(&c->bad_blobs, bhex,
+				                    why, NULL)) {
+					free(why);
+					rc = ASTRA_ENOMEM;
+				}
+			}
+		}
+		if (c->op) {
+			c->op->p.bytes_done += pack.size;
+			if (!rc)
+				rc = astra__op_report(c->op, 0);
+		}
+		astra_buf_dispose(&pack);
+	}
+	return rc;
+}
+
+int astra__data_check(
+        astra__repo *r, int read_data, astra__op *op, astra__json **report)
+{
+	ck c;
+	memset(&c, 0, sizeof(c));
+	c.r = r;
+	c.op = op;
+	astra__json *list = NULL;
+	*report = NULL;
+	/* snapshots before the index: see compute_live in gc.c */
+	int rc = astra__snapshot_list(r, &list);
+	if (rc)
+		return rc;
+	pthread_rwlock_wrlock(&r->lock);
+	astra__index_free(&r->index);
+	astra__map_free(&r->index_files);
+	pthread_rwlock_unlock(&r->lock);
+	if ((rc = astra__repo_load_index(r))) {
+		astra__json_free(list);
+		return rc;
+	}
+	c.damaged = astra__json_new_array();
+	if (!c.damaged) {
+		astra__json_free(list);
+		return ASTRA_ENOMEM;
+	}
+	if ((rc = astra__store_list(r->store, "data/", list_pack_cb, &c)) < 0)
+		goto done;
+	rc = 0;
+	if (read_data && (rc = read_all(&c)))
+		goto done;
+	for (size_t i = 0; i < astra__json_size(list) && !rc; i++) {
+		const astra__json *s = astra__json_at(list, i);
+		c.snap = astra__json_str(s, "id");
+		const char *tree = astra__json_str(s, "tree");
+		astra__id id;
+		if (astra__json_get(s, "error") || !tree ||
+		        astra__id_parse(&id, tree)) {
+			char obj[80];
+			snprintf(obj, sizeof(obj), "snapshot %s", c.snap);
+			const char *err = astra__json_str(s, "error");
+			rc = damage(&c, obj, err ? err : "record is damaged");
+			continue;
+		}
+		rc = walk(&c, &id, 0);
+	}
+	if (rc)
+		goto done;
+	/* packs on the store that no index knows (crashed writers) */
+	uint64_t orphans = 0;
+	size_t pos = 0;
+	const char *hex;
+	while (astra__map_next(&c.packs_present, &pos, &hex, NULL))
+		if (!astra__map_has(&r->index.pack_lookup, hex))
+			orphans++;
+	astra__json *rep = astra__json_new_object();
+	if (!rep) {
+		rc = ASTRA_ENOMEM;
+		goto done;
+	}
+	size_t nd = astra__json_size(c.damaged);
+	astra__json_set_bool(rep, "ok", nd == 0);
+	astra__json_set_bool(rep, "read_data", read_data);
+	astra__json_set_int(rep, "snapshots", (int64_t)astra__json_size(list));
+	astra__json_set_int(rep, "trees", (int64_t)c.trees);
+	astra__json_set_int(rep, "blob_refs", (int64_t)c.blobs_checked);
+	astra__json_set_int(rep, "blobs", (int64_t)r->index.n);
+	astra__json_set_int(rep, "packs", (int64_t)r->index.npacks);
+	astra__json_set_int(rep, "unindexed_packs", (int64_t)orphans);
+	astra__json_set(rep, "damaged", c.damaged);
+	c.damaged = NULL;
+	*report = rep;
+	if (nd) {
+		const astra__json *d0 =
+		        astra__json_at(astra__json_get(rep, "damaged"), 0);
+		rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		        "%zu damaged object(s); first: %s: %s", nd,
+		        astra__json_str(d0, "object"),
+		        astra__json_str(d0, "error"));
+	}
+done:
+	astra__json_free(list);
+	astra__json_free(c.damaged);
+	astra__map_free(&c.packs_present);
+	size_t p2 = 0;
+	void *v;
+	while (astra__map_next(&c.bad_blobs, &p2, NULL, &v))
+		free(v);
+	astra__map_free(&c.bad_blobs);
+	astra__map_free(&c.damaged_at);
+	return rc;
+}

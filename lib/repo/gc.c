@@ -1,0 +1,559 @@
+/*
+ * Writer sessions and garbage collection with a grace period.
+ *
+ * Protocol (docs/format.md, "Garbage collection"):
+ * - Every backup writes sessions/<id> when it starts, refreshes it while it
+ *   runs and deletes it at the end.
+ * - gc run N computes the live set from all snapshots, copies the live
+ *   blobs of mostly-empty packs into new packs, and writes a marker
+ *   gc/<id> {"time", "packs"} naming the packs it condemns (dead ones,
+ *   repacked ones, and orphans from crashed runs). Writers that load a
+ *   marker no longer deduplicate against condemned packs.
+ * - A later run sweeps a marker once it is older than the grace period and
+ *   no live session started before it: it recomputes the live set, keeps
+ *   any condemned pack that still holds the only copy of a live blob,
+ *   writes one merged index without the rest, deletes the old index files,
+ *   then the packs, then the marker.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/base64.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/vec.h"
+#include "repo/data.h"
+#include "repo/tree.h"
+
+/* ---- sessions ---- */
+
+static int write_session(astra__repo *r, const char *key, int64_t start)
+{
+	astra__json *j = astra__json_new_object();
+	if (!j)
+		return ASTRA_ENOMEM;
+	char host[256] = "unknown";
+	gethostname(host, sizeof(host) - 1);
+	astra__json_set_int(j, "start", start);
+	astra__json_set_int(j, "heartbeat", astra__wall_ns() / 1000000000LL);
+	astra__json_set_str(j, "host", host);
+	astra__json_set_int(j, "pid", getpid());
+	int rc = astra__repo_put_json(r, key, j, 0);
+	astra__json_free(j);
+	return rc;
+}
+
+int astra__data_session_start(astra__repo *r, char *key_out, size_t keylen)
+{
+	uint8_t raw[16];
+	char hex[33];
+	int rc = astra__random(raw, sizeof(raw));
+	if (rc)
+		return rc;
+	astra__hex_encode(hex, raw, sizeof(raw));
+	snprintf(key_out, keylen, "sessions/%s", hex);
+	rc = write_session(r, key_out, astra__wall_ns() / 1000000000LL);
+	if (rc)
+		key_out[0] = '\0';
+	return rc;
+}
+
+void astra__data_session_refresh(astra__repo *r, const char *key)
+{
+	astra__json *old = NULL;
+	astra_error saved = *astra_error_last();
+	int64_t start = astra__wall_ns() / 1000000000LL;
+	if (astra__repo_get_json(r, key, &old) == 0)
+		start = astra__json_int(old, "start", start);
+	astra__json_free(old);
+	if (write_session(r, key, start) != 0)
+		astra__log_warn("cannot refresh session %s", key);
+	(void)saved;
+}
+
+void astra__data_session_end(astra__repo *r, const char *key)
+{
+	/* best effort; keep the caller's error message */
+	char msg[1024];
+	const astra_error *e = astra_error_last();
+	int code = e->code, klass = e->klass;
+	snprintf(msg, sizeof(msg), "%s", e->message);
+	if (astra__store_del(r->store, key) != 0)
+		astra__log_warn("cannot remove session %s", key);
+	if (code)
+		astra__err(code, klass, "%s", msg);
+	else
+		astra_error_clear();
+}
+
+typedef struct {
+	astra__repo *r;
+	astra__json *items; /* array of {"key", ...record} */
+	int rc;
+} collect_ctx;
+
+static int collect_cb(const astra__obj_info *info, void *payload)
+{
+	collect_ctx *c = payload;
+	astra__json *j = NULL;
+	int rc = astra__repo_get_json(c->r, info->key, &j);
+	if (rc == ASTRA_ENOTFOUND)
+		return 0; /* removed meanwhile */
+	if (rc) {
+		astra__log_warn("ignoring unreadable %s: %s", info->key,
+		        astra_error_last()->message);
+		return 0;
+	}
+	astra__json_set_str(j, "key", info->key);
+	return astra__json_push(c->items, j);
+}
+
+static int collect(astra__repo *r, const char *prefix, astra__json **out)
+{
+	collect_ctx c = { r, astra__json_new_array(), 0 };
+	if (!c.items)
+		return ASTRA_ENOMEM;
+	int rc = astra__store_list(r->store, prefix, collect_cb, &c);
+	if (rc < 0) {
+		astra__json_free(c.items);
+		return rc;
+	}
+	*out = c.items;
+	return 0;
+}
+
+int astra__repo_load_markers(astra__repo *r)
+{
+	astra__json *markers = NULL;
+	int rc = collect(r, "gc/", &markers);
+	if (rc)
+		return rc;
+	pthread_rwlock_wrlock(&r->lock);
+	for (size_t i = 0; i < astra__json_size(markers) && !rc; i++) {
+		const astra__json *packs =
+		        astra__json_get(astra__json_at(markers, i), "packs");
+		for (size_t k = 0; k < astra__json_size(packs); k++) {
+			astra__id id;
+			if (astra__id_parse(
+			            &id, astra__json_string_value(
+			                         astra__json_at(packs, k))))
+				continue;
+			int pi = astra__index_pack(&r->index, &id);
+			if (pi < 0) {
+				rc = pi;
+				break;
+			}
+			r->index.packs[pi].condemned = 1;
+		}
+	}
+	pthread_rwlock_unlock(&r->lock);
+	astra__json_free(markers);
+	return rc;
+}
+
+/* ---- live set ---- */
+
+typedef struct {
+	astra__index set; /* entries used as a set of ids */
+	astra__index trees_seen;
+} live_set;
+
+static int set_add(astra__index *s, const astra__id *id)
+{
+	if (astra__index_find(s, id) >= 0)
+		return 0;
+	astra__idx_entry e = { 0 };
+	e.id = *id;
+	int rc = astra__index_put(s, &e);
+	return rc < 0 ? rc : 1;
+}
+
+static int walk_live(astra__repo *r, live_set *ls, const astra__id *tree,
+        astra__op *op, int depth)
+{
+	if (depth > 4096)
+		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		        "tree nesting too deep");
+	int added = set_add(&ls->trees_seen, tree);
+	if (added <= 0)
+		return added;
+	int rc = set_add(&ls->set, tree);
+	if (rc < 0)
+		return rc;
+	astra__json *t = NULL;
+	if ((rc = astra__tree_load(r, tree, &t)))
+		return rc;
+	const astra__json *nodes = astra__json_get(t, "nodes");
+	for (size_t i = 0; i < astra__json_size(nodes) && !rc; i++) {
+		const astra__json *n = astra__json_at(nodes, i);
+		const char *st = astra__json_str(n, "subtree");
+		astra__id id;
+		if (st) {
+			if (!(rc = astra__id_parse(&id, st)))
+				rc = walk_live(r, ls, &id, op, depth + 1);
+			continue;
+		}
+		const astra__json *exs = astra__json_get(n, "extents");
+		for (size_t e = 0; e < astra__json_size(exs) && !rc; e++) {
+			const astra__json *ch = astra__json_get(
+			        astra__json_at(exs, e), "chunks");
+			for (size_t k = 0; k < astra__json_size(ch) && !rc;
+			        k++) {
+				rc = astra__id_parse(&id,
+				        astra__json_string_value(astra__json_at(
+				                astra__json_at(ch, k), 0)));
+				if (!rc) {
+					rc = set_add(&ls->set, &id);
+					rc = rc < 0 ? rc : 0;
+				}
+			}
+		}
+		if (!rc && op)
+			rc = astra__op_report(op, 0);
+	}
+	astra__json_free(t);
+	return rc;
+}
+
+/* `list` must be taken before the index is loaded: a writer publishes its
+ * index files before its snapshot record, so every blob of a listed
+ * snapshot is then in the index. */
+static int compute_live(astra__repo *r, const astra__json *list, live_set *ls,
+        astra__op *op, size_t *nsnap)
+{
+	int rc = 0;
+	*nsnap = astra__json_size(list);
+	for (size_t i = 0; i < astra__json_size(list) && !rc; i++) {
+		const astra__json *s = astra__json_at(list, i);
+		const char *tree = astra__json_str(s, "tree");
+		astra__id id;
+		if (astra__json_get(s, "error") || !tree ||
+		        astra__id_parse(&id, tree)) {
+			rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+			        "snapshot %s is unreadable; gc stops so that "
+			        "it deletes nothing it may need (run check)",
+			        astra__json_str(s, "id"));
+			break;
+		}
+		rc = walk_live(r, ls, &id, op, 0);
+		if (rc)
+			astra__err_prefix(rc,
+			        "gc stops: snapshot %s cannot be walked",
+			        astra__json_str(s, "id"));
+	}
+
+	return rc;
+}
+
+static void live_free(live_set *ls)
+{
+	astra__index_free(&ls->set);
+	astra__index_free(&ls->trees_seen);
+}
+
+/* ---- packs on the store ---- */
+
+typedef struct {
+	astra__map packs; /* hex -> mtime seconds + 1 */
+} pack_listing;
+
+static int list_pack_cb(const astra__obj_info *info, void *payload)
+{
+	pack_listing *pl = payload;
+	const char *hex = strrchr(info->key, '/');
+	hex = hex ? hex + 1 : info->key;
+	if (strlen(hex) != 64)
+		return 0;
+	return astra__map_set(&pl->packs, hex,
+	        (void *)(intptr_t)(info->mtime_ns / 1000000000LL + 1), NULL);
+}
+
+/* ---- gc ---- */
+
+static int add_str(astra__json *arr, const char *s)
+{
+	return astra__json_push(arr, astra__json_new_string(s));
+}
+
+/* Writes one index with every entry whose pack survives, then deletes
+ * the index files that existed before. */
+static int rewrite_index(astra__repo *r, const uint8_t *drop)
+{
+	/* exactly the files whose entries are in memory: index files that
+	 * concurrent writers add meanwhile are left alone */
+	astra__json *old = astra__json_new_array();
+	if (!old)
+		return ASTRA_ENOMEM;
+	int rc = 0;
+	size_t pos = 0;
+	const char *name;
+	while (!rc && astra__map_next(&r->index_files, &pos, &name, NULL))
+		rc = add_str(old, name);
+	ASTRA_VEC(astra__idx_entry) keep = ASTRA_VEC_INIT;
+	pthread_rwlock_rdlock(&r->lock);
+	for (size_t i = 0; i < r->index.cap && !rc; i++) {
+		const astra__idx_entry *e = &r->index.slots[i];
+		if (!e->used || e->pack == ASTRA_PACK_NONE || drop[e->pack])
+			continue;
+		rc = astra_vec_push(&keep, *e);
+	}
+	pthread_rwlock_unlock(&r->lock);
+	astra__writer *w = NULL;
+	if (!rc)
+		rc = astra__writer_new(&w, r);
+	if (!rc && keep.n)
+		rc = astra__writer_write_index(w, keep.v, keep.n);
+	astra__writer_free(w);
+	astra_vec_free(&keep);
+	/* the merged index is durable: the old files may go */
+	for (size_t i = 0; !rc && i < astra__json_size(old); i++)
+		rc = astra__store_del(r->store,
+		        astra__json_string_value(astra__json_at(old, i)));
+	astra__json_free(old);
+	return rc;
+}
+
+int astra__data_gc(astra__repo *r, const astra__gc_params *p, astra__op *op,
+        astra__json **report)
+{
+	live_set ls;
+	pack_listing pl;
+	memset(&ls, 0, sizeof(ls));
+	memset(&pl, 0, sizeof(pl));
+	astra__json *markers = NULL, *sessions = NULL, *snaps = NULL;
+	astra__json *rep = astra__json_new_object();
+	astra__json *deleted = astra__json_new_array();
+	astra__json *marked = astra__json_new_array();
+	astra__json *kept = astra__json_new_array();
+	uint8_t *drop = NULL;
+	uint64_t freed = 0, repacked = 0;
+	int64_t now = astra__wall_ns() / 1000000000LL;
+	size_t nsnap = 0;
+	int rc = (!rep || !deleted || !marked || !kept) ? ASTRA_ENOMEM : 0;
+	*report = NULL;
+	if (rc)
+		goto done;
+	if (op)
+		op->p.stage = ASTRA_STAGE_COLLECTING_GARBAGE;
+
+	/* snapshots first, then a fresh index with condemned packs flagged */
+	if ((rc = astra__snapshot_list(r, &snaps)))
+		goto done;
+	pthread_rwlock_wrlock(&r->lock);
+	astra__index_free(&r->index);
+	astra__map_free(&r->index_files);
+	pthread_rwlock_unlock(&r->lock);
+	if ((rc = astra__repo_load_index(r)) ||
+	        (rc = collect(r, "gc/", &markers)) ||
+	        (rc = collect(r, "sessions/", &sessions)))
+		goto done;
+	if ((rc = compute_live(r, snaps, &ls, op, &nsnap)))
+		goto done;
+	if ((rc = astra__store_list(r->store, "data/", list_pack_cb, &pl)) < 0)
+		goto done;
+	rc = 0;
+
+	size_t np = r->index.npacks;
+	drop = astra__calloc(np + 1, 1);
+	uint64_t *live_bytes = astra__calloc(np + 1, sizeof(uint64_t));
+	uint64_t *all_bytes = astra__calloc(np + 1, sizeof(uint64_t));
+	if (!drop || !live_bytes || !all_bytes) {
+		free(live_bytes);
+		free(all_bytes);
+		rc = ASTRA_ENOMEM;
+		goto done;
+	}
+	for (size_t i = 0; i < r->index.cap; i++) {
+		const astra__idx_entry *e = &r->index.slots[i];
+		if (!e->used || e->pack == ASTRA_PACK_NONE)
+			continue;
+		all_bytes[e->pack] += e->length;
+		if (astra__index_find(&ls.set, &e->id) >= 0)
+			live_bytes[e->pack] += e->length;
+	}
+
+	/* 1. sweep markers that are old enough */
+	int64_t oldest_session = INT64_MAX;
+	for (size_t i = 0; i < astra__json_size(sessions); i++) {
+		const astra__json *s = astra__json_at(sessions, i);
+		int64_t hb = astra__json_int(s, "heartbeat", 0);
+		if (now - hb > p->session_timeout_seconds)
+			continue; /* dead: crashed writers record nothing */
+		int64_t st = astra__json_int(s, "start", 0);
+		if (st < oldest_session)
+			oldest_session = st;
+	}
+	ASTRA_VEC(const astra__json *) sweep = ASTRA_VEC_INIT;
+	for (size_t i = 0; i < astra__json_size(markers); i++) {
+		const astra__json *m = astra__json_at(markers, i);
+		int64_t t = astra__json_int(m, "time", now);
+		if (t + p->grace_seconds <= now && oldest_session > t)
+			astra_vec_push(&sweep, m);
+	}
+	for (size_t i = 0; i < sweep.n; i++) {
+		const astra__json *packs = astra__json_get(sweep.v[i], "packs");
+		for (size_t k = 0; k < astra__json_size(packs); k++) {
+			const char *hex = astra__json_string_value(
+			        astra__json_at(packs, k));
+			void *v = astra__map_get(
+			        &r->index.pack_lookup, hex ? hex : "");
+			if (v) {
+				size_t pi = (size_t)((intptr_t)v - 1);
+				/* a live blob whose only copy is here keeps
+				 * the pack */
+				if (live_bytes[pi]) {
+					add_str(kept, hex);
+					continue;
+				}
+				drop[pi] = 1;
+			} else if (!astra__map_has(&pl.packs, hex ? hex : "")) {
+				continue; /* already gone */
+			}
+			add_str(deleted, hex);
+		}
+	}
+	if (!p->dry_run && sweep.n) {
+		if ((rc = rewrite_index(r, drop)))
+			goto sweep_done;
+		for (size_t i = 0; i < astra__json_size(deleted) && !rc; i++) {
+			astra__id id;
+			const char *hex = astra__json_string_value(
+			        astra__json_at(deleted, i));
+			if (astra__id_parse(&id, hex))
+				continue;
+			char *key = astra__pack_key(&id);
+			astra__obj_info info;
+			if (key && astra__store_head(r->store, key, &info) == 0)
+				freed += info.size;
+			astra_error_clear();
+			rc = key ? astra__store_del(r->store, key)
+			         : ASTRA_ENOMEM;
+			free(key);
+		}
+		for (size_t i = 0; i < sweep.n && !rc; i++)
+			rc = astra__store_del(
+			        r->store, astra__json_str(sweep.v[i], "key"));
+	}
+sweep_done:
+	astra_vec_free(&sweep);
+	if (rc) {
+		free(live_bytes);
+		free(all_bytes);
+		goto done;
+	}
+
+	/* 2. mark: dead packs, mostly-dead packs (after repacking), orphans */
+	astra__writer *w = NULL;
+	for (size_t pi = 0; pi < np && !rc; pi++) {
+		astra__pack_ref *pr = &r->index.packs[pi];
+		char hex[ASTRA_ID_HEX];
+		astra__id_hex(&pr->id, hex);
+		if (pr->condemned || drop[pi] || !all_bytes[pi])
+			continue;
+		if (!astra__map_has(&pl.packs, hex))
+			continue; /* missing pack: check reports it */
+		int dead = live_bytes[pi] == 0;
+		int sparse =
+		        !dead && live_bytes[pi] * 100 <
+		                         all_bytes[pi] * p->repack_threshold;
+		if (!dead && !sparse)
+			continue;
+		if (sparse && !p->dry_run) {
+			/* copy the live blobs out, then condemn the pack */
+			if (!w && (rc = astra__writer_new(&w, r)))
+				break;
+			pr->condemned = 1;
+			for (size_t i = 0; i < r->index.cap && !rc; i++) {
+				astra__idx_entry e = r->index.slots[i];
+				if (!e.used || e.pack != pi ||
+				        astra__index_find(&ls.set, &e.id) < 0)
+					continue;
+				astra_buf blob = ASTRA_BUF_INIT;
+				rc = astra__repo_read_blob(r, &e.id, &blob);
+				if (!rc)
+					rc = astra__writer_add(w, e.type,
+					        blob.ptr, blob.size, &e.id, 1,
+					        NULL);
+				repacked += blob.size;
+				astra_buf_dispose(&blob);
+			}
+		}
+		if (!rc)
+			rc = add_str(marked, hex);
+	}
+	if (!rc && w)
+		rc = astra__writer_flush(w);
+	astra__writer_free(w);
+	/* orphans: packs on the store that no index lists */
+	size_t pos = 0;
+	const char *phex;
+	while (!rc && astra__map_next(&pl.packs, &pos, &phex, NULL)) {
+		if (astra__map_has(&r->index.pack_lookup, phex))
+			continue;
+		intptr_t mt = (intptr_t)astra__map_get(&pl.packs, phex) - 1;
+		if (now - mt < p->grace_seconds)
+			continue; /* maybe a running backup's */
+		int listed = 0;
+		for (size_t i = 0; i < astra__json_size(deleted); i++)
+			if (!strcmp(astra__json_string_value(
+			                    astra__json_at(deleted, i)),
+			            phex))
+				listed = 1;
+		if (!listed)
+			rc = add_str(marked, phex);
+	}
+	free(live_bytes);
+	free(all_bytes);
+	if (rc)
+		goto done;
+	if (!p->dry_run && astra__json_size(marked)) {
+		astra__json *m = astra__json_new_object();
+		uint8_t raw[16];
+		char mhex[33], key[64];
+		if (!m) {
+			rc = ASTRA_ENOMEM;
+			goto done;
+		}
+		astra__random(raw, sizeof(raw));
+		astra__hex_encode(mhex, raw, sizeof(raw));
+		snprintf(key, sizeof(key), "gc/%s", mhex);
+		astra__json_set_int(m, "time", now);
+		astra__json_set(m, "packs", astra__json_dup(marked));
+		rc = astra__repo_put_json(r, key, m, ASTRA_PUT_IF_ABSENT);
+		astra__json_free(m);
+	}
+	if (rc)
+		goto done;
+	astra__json_set_int(rep, "snapshots", (int64_t)nsnap);
+	astra__json_set_int(rep, "live_blobs", (int64_t)ls.set.n);
+	astra__json_set_bool(rep, "dry_run", p->dry_run);
+	astra__json_set_int(rep, "grace_seconds", p->grace_seconds);
+	astra__json_set_int(rep, "bytes_freed", (int64_t)freed);
+	astra__json_set_int(rep, "bytes_repacked", (int64_t)repacked);
+	astra__json_set(rep, "deleted_packs", deleted);
+	deleted = NULL;
+	astra__json_set(rep, "marked_packs", marked);
+	marked = NULL;
+	astra__json_set(rep, "kept_packs", kept);
+	kept = NULL;
+	*report = rep;
+	rep = NULL;
+done:
+	live_free(&ls);
+	astra__map_free(&pl.packs);
+	free(drop);
+	astra__json_free(markers);
+	astra__json_free(sessions);
+	astra__json_free(snaps);
+	astra__json_free(rep);
+	astra__json_free(deleted);
+	astra__json_free(marked);
+	astra__json_free(kept);
+	return rc;
+}

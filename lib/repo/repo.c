@@ -1,0 +1,656 @@
+/*
+ * Vault creation and opening: the plaintext config, key slots, subkeys,
+ * sealed objects and verified blob reads.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include "repo/repo.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compress/compress.h"
+#include "core/alloc.h"
+#include "core/base64.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/pool.h"
+
+#define DEFAULT_LOG2N 17
+#define DEFAULT_MIN (512u << 10)
+#define DEFAULT_AVG (1u << 20)
+#define DEFAULT_MAX (4u << 20)
+#define DEFAULT_PACK (16u << 20)
+#define DEFAULT_LEVEL 1
+#define MASTER_LEN 64
+
+void astra__id_hex(const astra__id *id, char out[ASTRA_ID_HEX])
+{
+	astra__hex_encode(out, id->b, ASTRA_ID_LEN);
+}
+
+int astra__id_parse(astra__id *id, const char *hex)
+{
+	if (astra__hex_decode(id->b, ASTRA_ID_LEN, hex) != 0)
+		return astra__err(ASTRA_EPARSE, ASTRA_ERROR_REPO,
+		        "invalid object id \"%.80s\"", hex ? hex : "");
+	return 0;
+}
+
+char *astra__pack_key(const astra__id *pack)
+{
+	char hex[ASTRA_ID_HEX];
+	astra__id_hex(pack, hex);
+	return astra__aprintf("data/%.2s/%s", hex, hex);
+}
+
+int astra__repo_blob_id(
+        astra__repo *r, const void *data, size_t n, astra__id *out)
+{
+	return astra__mac_compute(r->mac, data, n, out->b);
+}
+
+static int derive_keys(astra__repo *r, const uint8_t master[MASTER_LEN])
+{
+	int rc = astra__hkdf_sha256(r->enc_key, 32, master, MASTER_LEN, NULL, 0,
+	        "astra vault encryption v1");
+	if (!rc)
+		rc = astra__hkdf_sha256(r->mac_key, 32, master, MASTER_LEN,
+		        NULL, 0, "astra vault blob id v1");
+	if (!rc)
+		rc = astra__hkdf_sha256(r->chunk_key, 32, master, MASTER_LEN,
+		        NULL, 0, "astra vault chunker v1");
+	if (!rc)
+		rc = astra__mac_new(&r->mac, r->mac_key, 32);
+	return rc;
+}
+
+int astra__repo_seal(astra__repo *r, const char *aad, const void *data,
+        size_t n, astra_buf *out)
+{
+	int rc = astra__buf_grow(out, n + ASTRA_AEAD_OVERHEAD);
+	if (rc)
+		return rc;
+	rc = astra__aead_seal(
+	        r->enc_key, aad, strlen(aad), data, n, out->ptr + out->size);
+	if (rc)
+		return rc;
+	out->size += n + ASTRA_AEAD_OVERHEAD;
+	out->ptr[out->size] = '\0';
+	return 0;
+}
+
+int astra__repo_open_sealed(astra__repo *r, const char *aad, const void *data,
+        size_t n, astra_buf *out, const char *what)
+{
+	if (n < ASTRA_AEAD_OVERHEAD)
+		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		        "%s is damaged: too short (%zu bytes)", what, n);
+	int rc = astra__buf_grow(out, n - ASTRA_AEAD_OVERHEAD);
+	if (rc)
+		return rc;
+	rc = astra__aead_open(
+	        r->enc_key, aad, strlen(aad), data, n, out->ptr + out->size);
+	if (rc)
+		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		        "%s is damaged: authentication failed", what);
+	out->size += n - ASTRA_AEAD_OVERHEAD;
+	out->ptr[out->size] = '\0';
+	return 0;
+}
+
+int astra__repo_put_json(astra__repo *r, const char *key, const astra__json *j,
+        unsigned put_flags)
+{
+	astra_buf plain = ASTRA_BUF_INIT, sealed = ASTRA_BUF_INIT;
+	int rc = astra__json_print_buf(&plain, j, 0);
+	if (!rc)
+		rc = astra__repo_seal(r, key, plain.ptr, plain.size, &sealed);
+	if (!rc) {
+		astra__put_opts po = { put_flags, 0 };
+		rc = astra__store_put(
+		        r->store, key, sealed.ptr, sealed.size, &po);
+	}
+	astra_buf_dispose(&plain);
+	astra_buf_dispose(&sealed);
+	return rc;
+}
+
+int astra__repo_get_json(astra__repo *r, const char *key, astra__json **out)
+{
+	astra_buf sealed = ASTRA_BUF_INIT, plain = ASTRA_BUF_INIT;
+	*out = NULL;
+	int rc = astra__store_get(r->store, key, 0, 0, &sealed);
+	if (!rc)
+		rc = astra__repo_open_sealed(
+		        r, key, sealed.ptr, sealed.size, &plain, key);
+	if (!rc)
+		rc = astra__json_parse(out, plain.ptr, plain.size, key);
+	astra_buf_dispose(&sealed);
+	astra_buf_dispose(&plain);
+	return rc;
+}
+
+/* ---- key slots ---- */
+
+static int kek_for(
+        const astra__repo_opts *o, const astra__json *slot, uint8_t kek[32])
+{
+	const char *kdf = astra__json_str(slot, "kdf");
+	const char *salt64 = astra__json_str(slot, "salt");
+	astra_buf salt = ASTRA_BUF_INIT;
+	int rc;
+	if (!kdf || !salt64)
+		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		        "key slot is missing kdf or salt");
+	if ((rc = astra__base64_decode(&salt, salt64, strlen(salt64))) != 0)
+		return rc;
+	if (strcmp(kdf, "scrypt") == 0) {
+		int64_t log2n = astra__json_int(slot, "log2n", 0);
+		int64_t rr = astra__json_int(slot, "r", 0);
+		int64_t p = astra__json_int(slot, "p", 0);
+		if (log2n < 1 || log2n > 30 || rr < 1 || rr > 64 || p < 1 ||
+		        p > 64)
+			rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+			        "key slot has invalid scrypt parameters");
+		else
+			rc = astra__scrypt(kek, 32, o->password,
+			        o->password_len, salt.ptr, salt.size,
+			        (unsigned)log2n, (unsigned)rr, (unsigned)p);
+	} else if (strcmp(kdf, "hkdf-sha256") == 0) {
+		rc = astra__hkdf_sha256(kek, 32, o->password, o->password_len,
+		        salt.ptr, salt.size, "astra key file v1");
+	} else {
+		rc = astra__err(ASTRA_EVERSION, ASTRA_ERROR_REPO,
+		        "key slot uses an unknown kdf \"%s\"", kdf);
+	}
+	astra_buf_dispose(&salt);
+	return rc;
+}
+
+static int write_slot(astra__repo *r, const astra__repo_opts *o,
+        const uint8_t master[MASTER_LEN], char slot_id_out[33])
+{
+	uint8_t salt[32], sid[16], kek[32];
+	char sidhex[33];
+	astra_buf salt64 = ASTRA_BUF_INIT, wrapped = ASTRA_BUF_INIT;
+	astra_buf wrapped64 = ASTRA_BUF_INIT, text = ASTRA_BUF_INIT;
+	astra__json *slot = NULL;
+	char *key = NULL, *aad = NULL;
+	int rc;
+	unsigned log2n = o->kdf_log2n ? o->kdf_log2n : DEFAULT_LOG2N;
+
+	if ((rc = astra__random(salt, sizeof(salt))) ||
+	        (rc = astra__random(sid, sizeof(sid))))
+		return rc;
+	astra__hex_encode(sidhex, sid, sizeof(sid));
+	slot = astra__json_new_object();
+	if (!slot)
+		return ASTRA_ENOMEM;
+	rc = astra__base64_encode(&salt64, salt, sizeof(salt));
+	if (!rc)
+		rc = astra__json_set_str(
+		        slot, "kdf", o->keyfile ? "hkdf-sha256" : "scrypt");
+	if (!rc && !o->keyfile) {
+		rc = astra__json_set_int(slot, "log2n", log2n);
+		if (!rc)
+			rc = astra__json_set_int(slot, "r", 8);
+		if (!rc)
+			rc = astra__json_set_int(slot, "p", 1);
+	}
+	if (!rc)
+		rc = astra__json_set_str(slot, "salt", salt64.ptr);
+	if (!rc)
+		rc = kek_for(o, slot, kek);
+	aad = astra__aprintf("astra key slot %s %s", r->vault_id, sidhex);
+	if (!rc && !aad)
+		rc = ASTRA_ENOMEM;
+	if (!rc) {
+		rc = astra__buf_grow(
+		        &wrapped, MASTER_LEN + ASTRA_AEAD_OVERHEAD);
+		if (!rc)
+			rc = astra__aead_seal(kek, aad, strlen(aad), master,
+			        MASTER_LEN, wrapped.ptr);
+		wrapped.size = MASTER_LEN + ASTRA_AEAD_OVERHEAD;
+	}
+	if (!rc)
+		rc = astra__base64_encode(
+		        &wrapped64, wrapped.ptr, wrapped.size);
+	if (!rc)
+		rc = astra__json_set_str(slot, "wrapped_key", wrapped64.ptr);
+	if (!rc)
+		rc = astra__json_print_buf(&text, slot, 1);
+	key = astra__aprintf("keys/%s", sidhex);
+	if (!rc && !key)
+		rc = ASTRA_ENOMEM;
+	if (!rc) {
+		astra__put_opts po = { ASTRA_PUT_IF_ABSENT, 0 };
+		rc = astra__store_put(r->store, key, text.ptr, text.size, &po);
+	}
+	if (!rc && slot_id_out)
+		memcpy(slot_id_out, sidhex, 33);
+	astra__wipe(kek, sizeof(kek));
+	astra__json_free(slot);
+	astra_buf_dispose(&salt64);
+	astra_buf_dispose(&wrapped);
+	astra_buf_dispose(&wrapped64);
+	astra_buf_dispose(&text);
+	free(key);
+	free(aad);
+	return rc;
+}
+
+typedef struct {
+	astra__repo *r;
+	const astra__repo_opts *o;
+	uint8_t *master;
+	int found;
+	int tried;
+	char slot[64];
+	int err;
+} unlock_ctx;
+
+static int try_slot(const astra__obj_info *info, void *payload)
+{
+	unlock_ctx *u = payload;
+	astra_buf text = ASTRA_BUF_INIT, wrapped = ASTRA_BUF_INIT;
+	astra__json *slot = NULL;
+	uint8_t kek[32];
+	const char *sid = strrchr(info->key, '/');
+	sid = sid ? sid + 1 : info->key;
+	int rc = astra__store_get(u->r->store, info->key, 0, 0, &text);
+	if (!rc)
+		rc = astra__json_parse(&slot, text.ptr, text.size, info->key);
+	if (!rc) {
+		const char *w = astra__json_str(slot, "wrapped_key");
+		rc = w ? astra__base64_decode(&wrapped, w, strlen(w))
+		       : astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		                 "%s has no wrapped_key", info->key);
+	}
+	if (!rc)
+		rc = kek_for(u->o, slot, kek);
+	if (!rc) {
+		u->tried++;
+		char *aad = astra__aprintf(
+		        "astra key slot %s %s", u->r->vault_id, sid);
+		if (!aad)
+			rc = ASTRA_ENOMEM;
+		else if (wrapped.size == MASTER_LEN + ASTRA_AEAD_OVERHEAD &&
+		         astra__aead_open(kek, aad, strlen(aad), wrapped.ptr,
+		                 wrapped.size, u->master) == 0) {
+			u->found = 1;
+			snprintf(u->slot, sizeof(u->slot), "%s", info->key);
+		}
+		free(aad);
+	}
+	if (rc && rc != ASTRA_ENOMEM) {
+		astra__log_warn("skipping key slot %s: %s", info->key,
+		        astra_error_last()->message);
+		u->err = rc;
+		rc = 0;
+	}
+	astra__wipe(kek, sizeof(kek));
+	astra__json_free(slot);
+	astra_buf_dispose(&text);
+	astra_buf_dispose(&wrapped);
+	return rc ? rc : (u->found ? 1 : 0);
+}
+
+static int check_secret(const astra__repo_opts *o, const char *url)
+{
+	if (!o || !o->password || !o->password_len)
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_REPO,
+		        "vault %s: no password or key given", url);
+	return 0;
+}
+
+static astra__repo *repo_new(void)
+{
+	astra__repo *r = astra__calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	pthread_rwlock_init(&r->lock, NULL);
+	return r;
+}
+
+static int apply_params(
+        astra__repo *r, const astra__json *params, const astra__repo_opts *o)
+{
+	const astra__json *ch = astra__json_get(params, "chunker");
+	int64_t mn = astra__json_int(ch, "min", 0);
+	int64_t av = astra__json_int(ch, "avg", 0);
+	int64_t mx = astra__json_int(ch, "max", 0);
+	if (mn <= 0 || av <= 0 || mx <= 0 || mx > (64 << 20))
+		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		        "vault parameters are invalid (chunker)");
+	int rc = astra__chunker_init(
+	        &r->chunker, r->chunk_key, (size_t)mn, (size_t)av, (size_t)mx);
+	if (rc)
+		return rc;
+	int64_t ps = astra__json_int(params, "pack_size", DEFAULT_PACK);
+	if (ps < (1 << 20) || ps > (1LL << 31))
+		ps = DEFAULT_PACK;
+	r->pack_size = (size_t)ps;
+	const astra__json *c = astra__json_get(params, "compression");
+	r->level = (int)astra__json_int(c, "level", DEFAULT_LEVEL);
+	if (o && o->compression_level)
+		r->level = o->compression_level;
+	r->threads = o && o->threads ? o->threads : astra__cpu_count();
+	return 0;
+}
+
+int astra__repo_init(
+        astra__repo **out, const char *url, const astra__repo_opts *o)
+{
+	*out = NULL;
+	int rc = check_secret(o, url);
+	if (rc)
+		return rc;
+	astra__store_opts so = { 0 };
+	so.create = 1;
+	astra__repo *r = repo_new();
+	ASTRA_CHECK_ALLOC(r);
+	uint8_t master[MASTER_LEN], vid[16];
+	astra__json *cfg = NULL, *params = NULL, *ch = NULL, *cmp = NULL;
+	astra_buf text = ASTRA_BUF_INIT, ptext = ASTRA_BUF_INIT;
+	astra_buf sealed = ASTRA_BUF_INIT, sealed64 = ASTRA_BUF_INIT;
+	char *aad = NULL;
+
+	if ((rc = astra__store_open(&r->store, url, &so)))
+		goto done;
+	astra__obj_info info;
+	if (astra__store_head(r->store, "config", &info) == 0) {
+		rc = astra__err(ASTRA_EEXISTS, ASTRA_ERROR_REPO,
+		        "vault %s already exists", r->store->url);
+		goto done;
+	}
+	astra_error_clear();
+	if ((rc = astra__random(master, sizeof(master))) ||
+	        (rc = astra__random(vid, sizeof(vid))))
+		goto done;
+	astra__hex_encode(r->vault_id, vid, sizeof(vid));
+	r->format = ASTRA_FORMAT_VERSION;
+	if ((rc = derive_keys(r, master)))
+		goto done;
+	memcpy(r->master, master, MASTER_LEN);
+
+	size_t mn = o->chunk_min ? o->chunk_min : DEFAULT_MIN;
+	size_t av = o->chunk_avg ? o->chunk_avg : DEFAULT_AVG;
+	size_t mx = o->chunk_max ? o->chunk_max : DEFAULT_MAX;
+	params = astra__json_new_object();
+	ch = astra__json_new_object();
+	cmp = astra__json_new_object();
+	if (!params || !ch || !cmp) {
+		rc = ASTRA_ENOMEM;
+		goto done;
+	}
+	astra__json_set_str(ch, "algorithm", "fastcdc-gear-keyed-v1");
+	astra__json_set_int(ch, "min", (int64_t)mn);
+	astra__json_set_int(ch, "avg", (int64_t)av);
+	astra__json_set_int(ch, "max", (int64_t)mx);
+	astra__json_set(params, "chunker", ch);
+	ch = NULL;
+	astra__json_set_str(cmp, "algorithm", "zstd");
+	astra__json_set_int(cmp, "level",
+	        o->compression_level ? o->compression_level : DEFAULT_LEVEL);
+	astra__json_set(params, "compression", cmp);
+	cmp = NULL;
+	astra__json_set_int(params, "pack_size",
+	        (int64_t)(o->pack_size ? o->pack_size : DEFAULT_PACK));
+	astra__json_set_str(params, "blob_id", "hmac-sha256");
+	astra__json_set_str(params, "encryption", "aes-256-gcm");
+	if ((rc = apply_params(r, params, o)))
+		goto done;
+
+	aad = astra__aprintf("astra config %s", r->vault_id);
+	if (!aad) {
+		rc = ASTRA_ENOMEM;
+		goto done;
+	}
+	if ((rc = astra__json_print_buf(&ptext, params, 0)) ||
+	        (rc = astra__repo_seal(
+	                 r, aad, ptext.ptr, ptext.size, &sealed)) ||
+	        (rc = astra__base64_encode(&sealed64, sealed.ptr, sealed.size)))
+		goto done;
+	cfg = astra__json_new_object();
+	if (!cfg) {
+		rc = ASTRA_ENOMEM;
+		goto done;
+	}
+	char when[24];
+	astra__fmt_utc(when, astra__wall_ns() / 1000000000LL);
+	astra__json_set_str(cfg, "magic", "astra-vault");
+	astra__json_set_int(cfg, "format", ASTRA_FORMAT_VERSION);
+	astra__json_set_str(cfg, "vault_id", r->vault_id);
+	astra__json_set_str(cfg, "created", when);
+	astra__json_set_str(cfg, "params", sealed64.ptr);
+	char sid[33];
+	if ((rc = write_slot(r, o, master, sid)))
+		goto done;
+	snprintf(r->slot_key, sizeof(r->slot_key), "keys/%s", sid);
+	if ((rc = astra__json_print_buf(&text, cfg, 1)))
+		goto done;
+	astra__put_opts po = { ASTRA_PUT_IF_ABSENT, 0 };
+	rc = astra__store_put(r->store, "config", text.ptr, text.size, &po);
+	r->index_loaded = 1; /* a new vault has an empty index */
+done:
+	astra__wipe(master, sizeof(master));
+	astra__json_free(cfg);
+	astra__json_free(params);
+	astra__json_free(ch);
+	astra__json_free(cmp);
+	astra_buf_dispose(&text);
+	astra_buf_dispose(&ptext);
+	astra_buf_dispose(&sealed);
+	astra_buf_dispose(&sealed64);
+	free(aad);
+	if (rc) {
+		astra__repo_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+int astra__repo_open(
+        astra__repo **out, const char *url, const astra__repo_opts *o)
+{
+	*out = NULL;
+	int rc = check_secret(o, url);
+	if (rc)
+		return rc;
+	astra__repo *r = repo_new();
+	ASTRA_CHECK_ALLOC(r);
+	astra_buf text = ASTRA_BUF_INIT, sealed = ASTRA_BUF_INIT;
+	astra_buf plain = ASTRA_BUF_INIT;
+	astra__json *cfg = NULL, *params = NULL;
+	uint8_t master[MASTER_LEN];
+	char *aad = NULL;
+
+	if ((rc = astra__store_open(&r->store, url, NULL)))
+		goto done;
+	rc = astra__store_get(r->store, "config", 0, 0, &text);
+	if (rc == ASTRA_ENOTFOUND) {
+		rc = astra__err(ASTRA_ENOTFOUND, ASTRA_ERROR_REPO,
+		        "%s is not a vault (no config object); create one "
+		        "with 'astractl vault init'",
+		        r->store->url);
+		goto done;
+	}
+	if (rc)
+		goto done;
+	if (astra__json_parse(&cfg, text.ptr, text.size, "config") != 0 ||
+	        !astra__json_str(cfg, "magic") ||
+	        strcmp(astra__json_str(cfg, "magic"), "astra-vault") != 0) {
+		rc = astra__err(ASTRA_EPARSE, ASTRA_ERROR_REPO,
+		        "%s is not a vault: its config object is not an astra "
+		        "vault config",
+		        r->store->url);
+		goto done;
+	}
+	r->format = (int)astra__json_int(cfg, "format", 0);
+	if (r->format < 1 || r->format > ASTRA_FORMAT_VERSION) {
+		rc = astra__err(ASTRA_EVERSION, ASTRA_ERROR_REPO,
+		        "vault %s has format version %d; this library reads "
+		        "versions 1 to %d",
+		        r->store->url, r->format, ASTRA_FORMAT_VERSION);
+		goto done;
+	}
+	const char *vid = astra__json_str(cfg, "vault_id");
+	if (!vid || strlen(vid) != 32) {
+		rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		        "vault %s: config has no valid vault_id",
+		        r->store->url);
+		goto done;
+	}
+	memcpy(r->vault_id, vid, 33);
+
+	unlock_ctx u = { r, o, master, 0, 0, "", 0 };
+	rc = astra__store_list(r->store, "keys/", try_slot, &u);
+	if (rc < 0)
+		goto done;
+	if (!u.found) {
+		rc = u.tried || !u.err
+		             ? astra__err(ASTRA_EAUTH, ASTRA_ERROR_REPO,
+		                       "vault %s: wrong password or key",
+		                       r->store->url)
+		             : astra__err_prefix(u.err,
+		                       "vault %s: no usable key",
+		                       r->store->url);
+		goto done;
+	}
+	rc = derive_keys(r, master);
+	if (rc)
+		goto done;
+	memcpy(r->master, master, MASTER_LEN);
+	snprintf(r->slot_key, sizeof(r->slot_key), "%s", u.slot);
+	const char *p64 = astra__json_str(cfg, "params");
+	aad = astra__aprintf("astra config %s", r->vault_id);
+	if (!p64 || !aad) {
+		rc = p64 ? ASTRA_ENOMEM
+		         : astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		                   "vault %s: config has no params",
+		                   r->store->url);
+		goto done;
+	}
+	if ((rc = astra__base64_decode(&sealed, p64, strlen(p64))) ||
+	        (rc = astra__repo_open_sealed(r, aad, sealed.ptr, sealed.size,
+	                 &plain, "config params")) ||
+	        (rc = astra__json_parse(
+	                 &params, plain.ptr, plain.size, "config params")) ||
+	        (rc = apply_params(r, params, o)))
+		goto done;
+done:
+	astra__wipe(master, sizeof(master));
+	astra__json_free(cfg);
+	astra__json_free(params);
+	astra_buf_dispose(&text);
+	astra_buf_dispose(&sealed);
+	astra_buf_dispose(&plain);
+	free(aad);
+	if (rc) {
+		astra__repo_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+int astra__repo_change_secret(astra__repo *r, const astra__repo_opts *newo)
+{
+	char sid[33];
+	int rc = check_secret(newo, r->store->url);
+	if (rc)
+		return rc;
+	/* the new slot is durable before the old one goes */
+	if ((rc = write_slot(r, newo, r->master, sid)))
+		return rc;
+	if (r->slot_key[0] && (rc = astra__store_del(r->store, r->slot_key)))
+		return rc;
+	snprintf(r->slot_key, sizeof(r->slot_key), "keys/%s", sid);
+	return 0;
+}
+
+void astra__repo_free(astra__repo *r)
+{
+	if (!r)
+		return;
+	astra__store_free(r->store);
+	astra__mac_free(r->mac);
+	astra__index_free(&r->index);
+	astra__map_free(&r->index_files);
+	pthread_rwlock_destroy(&r->lock);
+	astra__wipe(r, sizeof(*r));
+	free(r);
+}
+
+int astra__repo_decode_blob(astra__repo *r, const astra__idx_entry *e,
+        const uint8_t *sealed, astra_buf *out)
+{
+	uint8_t aad[ASTRA_ID_LEN + 1];
+	memcpy(aad, e->id.b, ASTRA_ID_LEN);
+	aad[ASTRA_ID_LEN] = e->type;
+	char hex[ASTRA_ID_HEX];
+	if (e->length < ASTRA_AEAD_OVERHEAD)
+		goto corrupt;
+	size_t clen = e->length - ASTRA_AEAD_OVERHEAD;
+	astra_buf tmp = ASTRA_BUF_INIT;
+	astra_buf *dst = (e->flags & ASTRA_BLOB_F_ZSTD) ? &tmp : out;
+	if (astra__buf_grow(dst, clen) || ((e->flags & ASTRA_BLOB_F_ZSTD) &&
+	                                          astra__buf_grow(out, e->raw)))
+		return ASTRA_ENOMEM;
+	if (astra__aead_open(r->enc_key, aad, sizeof(aad), sealed, e->length,
+	            dst->ptr + dst->size) != 0) {
+		astra_buf_dispose(&tmp);
+		goto corrupt;
+	}
+	if (e->flags & ASTRA_BLOB_F_ZSTD) {
+		int rc = astra__zstd_decompress(
+		        out->ptr + out->size, e->raw, tmp.ptr, clen);
+		astra_buf_dispose(&tmp);
+		if (rc)
+			goto corrupt;
+	} else if (clen != e->raw) {
+		goto corrupt;
+	}
+	astra__id check;
+	if (astra__repo_blob_id(r, out->ptr + out->size, e->raw, &check) ||
+	        astra__ct_compare(check.b, e->id.b, ASTRA_ID_LEN))
+		goto corrupt;
+	out->size += e->raw;
+	out->ptr[out->size] = '\0';
+	return 0;
+corrupt:
+	astra__id_hex(&e->id, hex);
+	return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+	        "blob %s is damaged (it does not decrypt or verify)", hex);
+}
+
+int astra__repo_read_blob(astra__repo *r, const astra__id *id, astra_buf *out)
+{
+	astra__idx_entry e;
+	char hex[ASTRA_ID_HEX];
+	int rc = astra__repo_lookup(r, id, &e);
+	if (rc) {
+		astra__id_hex(id, hex);
+		return astra__err(ASTRA_ENOTFOUND, ASTRA_ERROR_REPO,
+		        "blob %s is missing from the vault index", hex);
+	}
+	pthread_rwlock_rdlock(&r->lock);
+	astra__id pack = r->index.packs[e.pack].id;
+	pthread_rwlock_unlock(&r->lock);
+	char *key = astra__pack_key(&pack);
+	if (!key)
+		return ASTRA_ENOMEM;
+	astra_buf sealed = ASTRA_BUF_INIT;
+	rc = astra__store_get(r->store, key, e.offset, e.length, &sealed);
+	if (!rc)
+		rc = astra__repo_decode_blob(r, &e, (uint8_t *)sealed.ptr, out);
+	if (rc == ASTRA_ECORRUPT)
+		astra__err_prefix(rc, "pack %s", key);
+	astra_buf_dispose(&sealed);
+	free(key);
+	return rc;
+}

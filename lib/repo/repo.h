@@ -1,0 +1,169 @@
+/*
+ * The content-addressed, encrypted repository (a "vault") on a store.
+ * See docs/format.md for the on-store format this code reads and writes.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef ASTRA_REPO_REPO_H
+#define ASTRA_REPO_REPO_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "astra/common.h"
+#include "core/map.h"
+#include "core/op.h"
+#include "crypto/crypto.h"
+#include "fmt/json.h"
+#include "repo/chunker.h"
+#include "store/store.h"
+
+#define ASTRA_ID_LEN 32
+#define ASTRA_ID_HEX (2 * ASTRA_ID_LEN + 1)
+
+typedef struct {
+	uint8_t b[ASTRA_ID_LEN];
+} astra__id;
+
+enum { ASTRA_BLOB_DATA = 1, ASTRA_BLOB_TREE = 2 };
+#define ASTRA_BLOB_F_ZSTD 0x1u
+
+#define ASTRA_PACK_MAGIC "ASTRAPK1"
+#define ASTRA_INDEX_MAGIC "ASTRAIX1"
+#define ASTRA_PACK_NONE UINT32_MAX
+
+/* One index entry: at most 64 bytes per unique blob in memory. */
+typedef struct {
+	astra__id id;
+	uint32_t pack; /* index into repo->packs; ASTRA_PACK_NONE: pending */
+	uint32_t offset;
+	uint32_t length; /* sealed length in the pack */
+	uint32_t raw; /* plaintext length */
+	uint8_t type;
+	uint8_t flags;
+	uint8_t used;
+	uint8_t pad;
+} astra__idx_entry;
+
+typedef struct {
+	astra__id id;
+	uint8_t condemned; /* listed by a gc marker: not for dedup */
+	uint8_t kind; /* ASTRA_BLOB_DATA or _TREE, from its blobs */
+} astra__pack_ref;
+
+typedef struct {
+	astra__idx_entry *slots;
+	size_t cap, n;
+	astra__pack_ref *packs;
+	size_t npacks, packs_cap;
+	astra__map pack_lookup; /* hex id -> index + 1 */
+} astra__index;
+
+typedef struct {
+	/* secrets */
+	const char *password;
+	size_t password_len;
+	int keyfile; /* the secret is a key file's content, not a password */
+	/* init only */
+	unsigned kdf_log2n; /* scrypt N = 2^log2n; 0 = default (17) */
+	size_t chunk_min, chunk_avg, chunk_max;
+	size_t pack_size;
+	int compression_level;
+	int create_dir;
+	/* runtime */
+	unsigned threads; /* 0 = CPUs */
+} astra__repo_opts;
+
+typedef struct astra__repo {
+	astra__store *store;
+	char vault_id[33];
+	int format;
+	uint8_t enc_key[32];
+	uint8_t mac_key[32];
+	uint8_t chunk_key[32];
+	uint8_t master[64]; /* kept to re-wrap on a password change */
+	char slot_key[80]; /* the key slot that opened the vault */
+	astra__mac *mac;
+	astra__chunker chunker;
+	size_t pack_size;
+	int level;
+	unsigned threads;
+	pthread_rwlock_t lock; /* guards index */
+	astra__index index;
+	int index_loaded;
+	astra__map index_files; /* names of index files loaded */
+} astra__repo;
+
+int astra__repo_init(
+        astra__repo **out, const char *url, const astra__repo_opts *o);
+int astra__repo_open(
+        astra__repo **out, const char *url, const astra__repo_opts *o);
+void astra__repo_free(astra__repo *r);
+/* Adds a key slot for a new secret and removes the one that opened r. */
+int astra__repo_change_secret(astra__repo *r, const astra__repo_opts *newo);
+
+/* Index */
+int astra__repo_load_index(astra__repo *r);
+/* Flags the packs named by gc markers as condemned (gc.c). */
+int astra__repo_load_markers(astra__repo *r);
+/* Copies the entry for id; 0, or ASTRA_ENOTFOUND. Thread-safe. */
+int astra__repo_lookup(
+        astra__repo *r, const astra__id *id, astra__idx_entry *out);
+int astra__index_find(const astra__index *ix, const astra__id *id);
+/* Inserts or updates; returns the slot. */
+int astra__index_put(astra__index *ix, const astra__idx_entry *e);
+int astra__index_pack(astra__index *ix, const astra__id *pack);
+void astra__index_free(astra__index *ix);
+/* Serialised index file body (before compression and sealing). */
+int astra__index_encode(astra_buf *out, const astra__idx_entry *e, size_t n,
+        const astra__index *ix);
+int astra__index_decode(
+        astra__index *ix, const uint8_t *p, size_t n, const char *what);
+
+/* Ids */
+int astra__repo_blob_id(
+        astra__repo *r, const void *data, size_t n, astra__id *out);
+void astra__id_hex(const astra__id *id, char out[ASTRA_ID_HEX]);
+int astra__id_parse(astra__id *id, const char *hex);
+char *astra__pack_key(const astra__id *pack);
+
+/* Sealing of small objects (snapshots, index files, markers). */
+int astra__repo_seal(astra__repo *r, const char *aad, const void *data,
+        size_t n, astra_buf *out);
+int astra__repo_open_sealed(astra__repo *r, const char *aad, const void *data,
+        size_t n, astra_buf *out, const char *what);
+/* JSON objects sealed under a key: put/get. */
+int astra__repo_put_json(astra__repo *r, const char *key, const astra__json *j,
+        unsigned put_flags);
+int astra__repo_get_json(astra__repo *r, const char *key, astra__json **out);
+
+/* Reading blobs (verified: decrypts, decompresses, checks the id). */
+int astra__repo_read_blob(astra__repo *r, const astra__id *id, astra_buf *out);
+int astra__repo_decode_blob(astra__repo *r, const astra__idx_entry *e,
+        const uint8_t *sealed, astra_buf *out);
+
+/* Writing blobs: a writer session owns open packs and new index entries. */
+typedef struct astra__writer astra__writer;
+typedef struct {
+	uint64_t blobs_new, blobs_dup;
+	uint64_t bytes_raw_new; /* plaintext bytes of new blobs */
+	uint64_t bytes_stored; /* bytes written to the store */
+	uint64_t packs;
+} astra__writer_stats;
+
+int astra__writer_new(astra__writer **out, astra__repo *r);
+/*
+ * Stores a blob unless the vault has it. Thread-safe. `id` may be
+ * precomputed (non-NULL *have_id) else is computed and returned.
+ */
+int astra__writer_add(astra__writer *w, int type, const void *data, size_t n,
+        astra__id *id, int have_id, int *is_new);
+/* Writes open packs and the pending index entries. */
+int astra__writer_flush(astra__writer *w);
+/* Writes these entries (with pack set) as one index file. */
+int astra__writer_write_index(
+        astra__writer *w, astra__idx_entry *ents, size_t n);
+void astra__writer_get_stats(astra__writer *w, astra__writer_stats *st);
+void astra__writer_free(astra__writer *w);
+
+#endif

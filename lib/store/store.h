@@ -1,0 +1,87 @@
+/*
+ * The object-store interface every vault backend implements, and the
+ * registry that opens a store from a URL (file://, later s3:// ...).
+ *
+ * Keys are relative paths with '/' separators ("data/ab/abcd..."). All
+ * operations are safe to call from several threads at once.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef ASTRA_STORE_STORE_H
+#define ASTRA_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "astra/common.h"
+
+typedef struct astra__store astra__store;
+
+typedef struct {
+	const char *key; /* borrowed during the callback */
+	uint64_t size;
+	int64_t mtime_ns; /* last modification, wall clock */
+} astra__obj_info;
+
+/* Return non-zero from a list callback to stop (that value is returned). */
+typedef int (*astra__store_list_cb)(const astra__obj_info *info, void *payload);
+
+/* put flags */
+#define ASTRA_PUT_IF_ABSENT 0x1u /* fail with ASTRA_EEXISTS if present */
+
+typedef struct {
+	unsigned flags;
+	int64_t retain_until; /* Unix seconds; 0 = no object lock */
+} astra__put_opts;
+
+/* Capabilities */
+#define ASTRA_STORE_CAP_OBJECT_LOCK 0x1u
+#define ASTRA_STORE_CAP_CONDITIONAL 0x2u
+
+typedef struct {
+	int (*put)(astra__store *s, const char *key, const void *data, size_t n,
+	        const astra__put_opts *opts);
+	/* len == 0: to the end. Fails with ASTRA_ENOTFOUND when absent. */
+	int (*get)(astra__store *s, const char *key, uint64_t off, uint64_t len,
+	        astra_buf *out);
+	int (*head)(astra__store *s, const char *key, astra__obj_info *info);
+	/* Every object whose key starts with prefix, in no particular order. */
+	int (*list)(astra__store *s, const char *prefix,
+	        astra__store_list_cb cb, void *payload);
+	/* Deleting an absent object succeeds. */
+	int (*del)(astra__store *s, const char *key);
+	/* Extends an object's retention (object lock); optional. */
+	int (*retain)(astra__store *s, const char *key, int64_t until);
+	void (*free)(astra__store *s);
+} astra__store_ops;
+
+struct astra__store {
+	const astra__store_ops *ops;
+	char *url; /* for messages; no credentials */
+	unsigned caps;
+};
+
+/* Options for opening a store; backends read what they need. */
+typedef struct {
+	int create; /* file://: create the directory if missing */
+	const char *ca_file;
+	int insecure_tls;
+} astra__store_opts;
+
+int astra__store_open(
+        astra__store **out, const char *url, const astra__store_opts *opts);
+void astra__store_free(astra__store *s);
+
+int astra__store_put(astra__store *s, const char *key, const void *data,
+        size_t n, const astra__put_opts *opts);
+int astra__store_get(astra__store *s, const char *key, uint64_t off,
+        uint64_t len, astra_buf *out);
+int astra__store_head(astra__store *s, const char *key, astra__obj_info *info);
+int astra__store_list(astra__store *s, const char *prefix,
+        astra__store_list_cb cb, void *payload);
+int astra__store_del(astra__store *s, const char *key);
+
+/* Backends */
+int astra__store_fs_open(
+        astra__store **out, const char *path, const astra__store_opts *opts);
+
+#endif

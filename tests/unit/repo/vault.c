@@ -1,0 +1,687 @@
+/*
+ * Vault round trips and failure behaviour on the file:// store, through
+ * the public API.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "astra/vault.h"
+#include "astra_test.h"
+#include "fmt/json.h"
+#include "fstree.h"
+
+static char *work, *vdir, *url;
+
+static void setup(void)
+{
+	work = fst_tmpdir("vault");
+	vdir = malloc(4200);
+	url = malloc(4300);
+	snprintf(vdir, 4200, "%s/vault", work);
+	snprintf(url, 4300, "file://%s", vdir);
+}
+
+static void teardown(void)
+{
+	fst_rmrf(work);
+	free(work);
+	free(vdir);
+	free(url);
+}
+
+TestSuite(repo_vault, .init = setup, .fini = teardown, .timeout = 120);
+
+static astra_vault_options opts(const char *pw)
+{
+	astra_vault_options o;
+	astra_vault_options_init(&o, ASTRA_VAULT_OPTIONS_VERSION);
+	o.password = pw;
+	o.kdf_log2n = 10;
+	/* small chunks and packs so tests exercise many of each */
+	o.chunk_min = 16 << 10;
+	o.chunk_avg = 64 << 10;
+	o.chunk_max = 256 << 10;
+	o.pack_size = 1 << 20;
+	o.threads = 3;
+	return o;
+}
+
+static astra_vault *new_vault(void)
+{
+	astra_vault *v = NULL;
+	astra_vault_options o = opts("correct horse");
+	cr_assert_astra_ok(astra_vault_init(&v, url, &o));
+	return v;
+}
+
+static astra_vault *reopen(void)
+{
+	astra_vault *v = NULL;
+	astra_vault_options o = opts("correct horse");
+	cr_assert_astra_ok(astra_vault_open(&v, url, &o));
+	return v;
+}
+
+static char *path_in(const char *name)
+{
+	char *p = malloc(4400);
+	snprintf(p, 4400, "%s/%s", work, name);
+	return p;
+}
+
+static void backup(
+        astra_vault *v, const char *src, astra_data_backup_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->version = ASTRA_DATA_BACKUP_RESULT_VERSION;
+	cr_assert_astra_ok(astra_vault_backup_path(v, src, NULL, res));
+	cr_assert_eq(strlen(res->id), 32);
+}
+
+static int restore(
+        astra_vault *v, const char *id, const char *dst, astra_buf *report)
+{
+	astra_data_restore_result rr;
+	memset(&rr, 0, sizeof(rr));
+	rr.version = ASTRA_DATA_RESTORE_RESULT_VERSION;
+	return astra_vault_restore_path(v, id, dst, NULL, &rr, report);
+}
+
+static int check(astra_vault *v, int read_data, astra__json **rep)
+{
+	astra_check_options o;
+	astra_check_options_init(&o, ASTRA_CHECK_OPTIONS_VERSION);
+	if (read_data)
+		o.flags = ASTRA_CHECK_F_READ_DATA;
+	astra_buf b = ASTRA_BUF_INIT;
+	int rc = astra_vault_check(v, &o, &b);
+	if (rep) {
+		*rep = NULL;
+		if (b.ptr)
+			astra__json_parse(rep, b.ptr, b.size, "report");
+	}
+	astra_buf_dispose(&b);
+	return rc;
+}
+
+static size_t snapshot_count(astra_vault *v)
+{
+	astra_buf b = ASTRA_BUF_INIT;
+	astra__json *j = NULL;
+	cr_assert_astra_ok(astra_vault_snapshots(v, &b));
+	cr_assert_astra_ok(astra__json_parse(&j, b.ptr, b.size, "list"));
+	size_t n = astra__json_size(j);
+	astra__json_free(j);
+	astra_buf_dispose(&b);
+	return n;
+}
+
+Test(repo_vault, rich_tree_round_trips_exactly)
+{
+	char *src = path_in("src"), *dst = path_in("dst");
+	mkdir(src, 0755);
+	fst_make_rich_tree(src);
+	astra_vault *v = new_vault();
+	astra_data_backup_result res;
+	backup(v, src, &res);
+	cr_assert_gt(res.bytes_stored, 0);
+	cr_assert_lt(res.bytes_read, 16u << 20, "holes must not be read");
+	astra_buf rep = ASTRA_BUF_INIT;
+	cr_assert_astra_ok(restore(v, res.id, dst, &rep));
+	astra_buf_dispose(&rep);
+	cr_assert_eq(fst_compare(src, dst), 0, "restored tree differs");
+	/* holes restored as holes */
+	char *sp = path_in("dst/sparse.img");
+	cr_assert_lt(fst_blocks(sp), 2048, "sparse file is not sparse");
+	free(sp);
+	/* hard links stay links */
+	struct stat h1, h2;
+	char *p1 = path_in("dst/hardlink.log"),
+	     *p2 = path_in("dst/dir/sub/text.log");
+	cr_assert_eq(stat(p1, &h1), 0);
+	cr_assert_eq(stat(p2, &h2), 0);
+	cr_assert_eq(h1.st_ino, h2.st_ino, "hard link became a copy");
+	free(p1);
+	free(p2);
+	cr_assert_astra_ok(check(v, 1, NULL));
+	astra_vault_free(v);
+	free(src);
+	free(dst);
+}
+
+Test(repo_vault, subpath_and_single_file_restores)
+{
+	char *src = path_in("src"), *dst = path_in("dst"),
+	     *dst2 = path_in("dst2");
+	mkdir(src, 0755);
+	fst_make_rich_tree(src);
+	astra_vault *v = new_vault();
+	astra_data_backup_result res;
+	backup(v, src, &res);
+	astra_data_restore_options ro;
+	astra_data_restore_options_init(
+	        &ro, ASTRA_DATA_RESTORE_OPTIONS_VERSION);
+	ro.subpath = "dir/sub";
+	cr_assert_astra_ok(
+	        astra_vault_restore_path(v, res.id, dst, &ro, NULL, NULL));
+	char *a = path_in("src/dir/sub"), *b = path_in("dst/sub");
+	cr_assert_eq(fst_compare(a, b), 0);
+	ro.subpath = "nope/x";
+	cr_assert_astra_fail(
+	        astra_vault_restore_path(v, res.id, dst, &ro, NULL, NULL),
+	        ASTRA_ENOTFOUND);
+	/* a single image file is its own snapshot */
+	char *img = path_in("src/dir/random.bin");
+	astra_data_backup_result r2;
+	backup(v, img, &r2);
+	cr_assert_eq(r2.files, 1);
+	cr_assert_astra_ok(restore(v, r2.id, dst2, NULL));
+	char *back = path_in("dst2/random.bin");
+	cr_assert_eq(fst_compare(img, back), 0);
+	astra_vault_free(v);
+	free(src);
+	free(dst);
+	free(dst2);
+	free(a);
+	free(b);
+	free(img);
+	free(back);
+}
+
+Test(repo_vault, wrong_password_and_bad_urls_are_refused)
+{
+	astra_vault *v = new_vault();
+	astra_vault_free(v);
+	astra_vault_options o = opts("wrong");
+	cr_assert_astra_fail(astra_vault_open(&v, url, &o), ASTRA_EAUTH);
+	cr_assert(strstr(astra_error_last()->message, "wrong password or key"));
+	cr_assert_null(v);
+	char *empty = path_in("empty");
+	mkdir(empty, 0700);
+	char u2[4500];
+	snprintf(u2, sizeof(u2), "file://%s", empty);
+	o = opts("x");
+	cr_assert_astra_fail(astra_vault_open(&v, u2, &o), ASTRA_ENOTFOUND);
+	cr_assert(strstr(astra_error_last()->message, "not a vault"));
+	snprintf(u2, sizeof(u2), "file://%s/missing", empty);
+	cr_assert_astra_fail(astra_vault_open(&v, u2, &o), ASTRA_ENOTFOUND);
+	cr_assert(strstr(astra_error_last()->message, "missing"));
+	cr_assert_astra_fail(
+	        astra_vault_open(&v, "gopher://x/y", &o), ASTRA_ENOTSUPPORTED);
+	cr_assert_astra_fail(astra_vault_init(&v, url, &o), ASTRA_EEXISTS);
+	o.password = NULL;
+	cr_assert_astra_fail(astra_vault_open(&v, url, &o), ASTRA_EINVALID);
+	o.version = 0;
+	cr_assert_astra_fail(astra_vault_open(&v, url, &o), ASTRA_EVERSION);
+	free(empty);
+}
+
+Test(repo_vault, newer_format_is_refused_with_versions)
+{
+	astra_vault *v = new_vault();
+	astra_vault_free(v);
+	char cfg[4400];
+	snprintf(cfg, sizeof(cfg), "%s/config", vdir);
+	FILE *f = fopen(cfg, "r");
+	char text[8192];
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = 0;
+	char *p = strstr(text, "\"format\":");
+	cr_assert_not_null(p);
+	p += strlen("\"format\":");
+	while (*p == ' ' || *p == '\t')
+		p++;
+	*p = '7';
+	fst_write(cfg, text, n);
+	astra_vault_options o = opts("correct horse");
+	cr_assert_astra_fail(astra_vault_open(&v, url, &o), ASTRA_EVERSION);
+	cr_assert(strstr(astra_error_last()->message, "format version 7"));
+}
+
+Test(repo_vault, password_change_rewraps_without_rewriting_data)
+{
+	char *src = path_in("src");
+	mkdir(src, 0755);
+	fst_make_rich_tree(src);
+	astra_vault *v = new_vault();
+	astra_data_backup_result res;
+	backup(v, src, &res);
+	astra_vault_options n = opts("new secret");
+	cr_assert_astra_ok(astra_vault_change_password(v, &n));
+	astra_vault_free(v);
+	astra_vault_options old = opts("correct horse");
+	cr_assert_astra_fail(astra_vault_open(&v, url, &old), ASTRA_EAUTH);
+	cr_assert_astra_ok(astra_vault_open(&v, url, &n));
+	char *dst = path_in("dst");
+	cr_assert_astra_ok(restore(v, res.id, dst, NULL));
+	cr_assert_eq(fst_compare(src, dst), 0);
+	astra_vault_free(v);
+	free(src);
+	free(dst);
+}
+
+Test(repo_vault, key_file_secret)
+{
+	char *kf = path_in("key");
+	fst_write_random(kf, 64, 42);
+	astra_vault_options o = opts(NULL);
+	o.password = NULL;
+	o.password_file = kf;
+	o.flags = ASTRA_VAULT_F_KEY_FILE;
+	astra_vault *v = NULL;
+	cr_assert_astra_ok(astra_vault_init(&v, url, &o));
+	astra_vault_free(v);
+	cr_assert_astra_ok(astra_vault_open(&v, url, &o));
+	astra_vault_free(v);
+	fst_write_random(kf, 64, 43);
+	cr_assert_astra_fail(astra_vault_open(&v, url, &o), ASTRA_EAUTH);
+	free(kf);
+}
+
+Test(repo_vault, incremental_backups_read_only_what_changed)
+{
+	char *src = path_in("src");
+	mkdir(src, 0755);
+	fst_make_rich_tree(src);
+	astra_vault *v = new_vault();
+	astra_data_backup_result r1, r2, r3;
+	backup(v, src, &r1);
+	backup(v, src, &r2);
+	cr_assert_eq(r2.bytes_read, 0, "unchanged files were read again");
+	cr_assert_eq(r2.bytes_new, 0);
+	cr_assert_geq(r2.files_unchanged, 5);
+	/* change one file in the middle */
+	char *f = path_in("src/dir/random.bin");
+	int fd = open(f, O_WRONLY);
+	pwrite(fd, "CHANGED", 7, 1 << 20);
+	close(fd);
+	backup(v, src, &r3);
+	struct stat sb;
+	stat(f, &sb);
+	cr_assert_eq(r3.bytes_read, (uint64_t)sb.st_size);
+	cr_assert_lt(r3.bytes_new, 600 << 10,
+	        "dedup should keep new data near one chunk, got %llu",
+	        (unsigned long long)r3.bytes_new);
+	char *dst = path_in("dst");
+	cr_assert_astra_ok(restore(v, r3.id, dst, NULL));
+	cr_assert_eq(fst_compare(src, dst), 0);
+	cr_assert_eq(snapshot_count(v), 3);
+	astra_vault_free(v);
+	free(src);
+	free(f);
+	free(dst);
+}
+
+Test(repo_vault, nothing_is_stored_in_plaintext)
+{
+	char *src = path_in("src");
+	mkdir(src, 0755);
+	char *f = path_in("src/Secret-manifest.yaml");
+	const char *marker =
+	        "apiVersion: v1 kind: Secret data: PLAINTEXT-MARKER-4242";
+	char big[200000];
+	for (size_t i = 0; i + strlen(marker) < sizeof(big);
+	        i += strlen(marker))
+		memcpy(big + i, marker, strlen(marker));
+	fst_write(f, big, sizeof(big) - 100);
+	astra_vault *v = new_vault();
+	astra_data_backup_result r;
+	backup(v, src, &r);
+	astra_vault_free(v);
+	char cmd[9000];
+	snprintf(cmd, sizeof(cmd),
+	        "grep -rqaE 'PLAINTEXT-MARKER|Secret-manifest' '%s'", vdir);
+	cr_assert_neq(system(cmd), 0, "plaintext found in the vault");
+	free(src);
+	free(f);
+}
+
+static void flip_byte_in_first_pack(size_t at_from_start)
+{
+	char cmd[9000];
+	snprintf(cmd, sizeof(cmd),
+	        "find '%s/data' -type f -size +100k | sort | head -1", vdir);
+	FILE *p = popen(cmd, "r");
+	char path[4096] = { 0 };
+	cr_assert(fgets(path, sizeof(path), p));
+	pclose(p);
+	path[strcspn(path, "\n")] = 0;
+	int fd = open(path, O_RDWR);
+	unsigned char c;
+	pread(fd, &c, 1, (off_t)at_from_start);
+	c ^= 0x5a;
+	pwrite(fd, &c, 1, (off_t)at_from_start);
+	close(fd);
+}
+
+Test(repo_vault, flipped_byte_is_named_by_check_and_restore_saves_the_rest)
+{
+	char *src = path_in("src");
+	mkdir(src, 0755);
+	fst_make_rich_tree(src);
+	astra_vault *v = new_vault();
+	astra_data_backup_result r;
+	backup(v, src, &r);
+	cr_assert_astra_ok(check(v, 1, NULL));
+	flip_byte_in_first_pack(5000);
+	astra__json *rep = NULL;
+	cr_assert_astra_fail(check(v, 1, &rep), ASTRA_ECORRUPT);
+	cr_assert_not_null(rep);
+	const astra__json *dam = astra__json_get(rep, "damaged");
+	cr_assert_geq(astra__json_size(dam), 1);
+	const astra__json *d0 = astra__json_at(dam, 0);
+	cr_assert_not_null(strstr(astra__json_str(d0, "object"), "chunk"));
+	const astra__json *snaps = astra__json_get(d0, "snapshots");
+	cr_assert_eq(astra__json_size(snaps), 1);
+	cr_assert_str_eq(
+	        astra__json_string_value(astra__json_at(snaps, 0)), r.id);
+	astra__json_free(rep);
+	/* without read-data the structure still resolves */
+	cr_assert_astra_ok(check(v, 0, NULL));
+	char *dst = path_in("dst");
+	astra_buf report = ASTRA_BUF_INIT;
+	cr_assert_astra_fail(restore(v, r.id, dst, &report), ASTRA_EPARTIAL);
+	cr_assert_not_null(report.ptr);
+	cr_assert(strstr(report.ptr, "random.bin") ||
+	          strstr(report.ptr, "text.log"));
+	/* intact files are restored */
+	char *a = path_in("src/mode-600"), *b = path_in("dst/mode-600");
+	cr_assert_eq(fst_compare(a, b), 0);
+	astra_buf_dispose(&report);
+	astra_vault_free(v);
+	free(src);
+	free(dst);
+	free(a);
+	free(b);
+}
+
+static int cancel_after(const astra_progress *p, void *payload)
+{
+	return p->bytes_done > *(uint64_t *)payload;
+}
+
+Test(repo_vault, cancel_records_nothing_and_next_backup_reuses_data)
+{
+	char *src = path_in("src");
+	mkdir(src, 0755);
+	for (int i = 0; i < 8; i++) {
+		char n[64];
+		snprintf(n, sizeof(n), "src/file%d", i);
+		char *f = path_in(n);
+		fst_write_random(f, 4 << 20, (uint64_t)i + 100);
+		free(f);
+	}
+	astra_vault *v = new_vault();
+	astra_data_backup_options o;
+	astra_data_backup_options_init(&o, ASTRA_DATA_BACKUP_OPTIONS_VERSION);
+	uint64_t limit = 9 << 20;
+	o.progress_cb = cancel_after;
+	o.payload = &limit;
+	cr_assert_astra_fail(
+	        astra_vault_backup_path(v, src, &o, NULL), ASTRA_ECANCELLED);
+	cr_assert_eq(snapshot_count(v), 0);
+	cr_assert_astra_ok(check(v, 1, NULL));
+	astra_vault_free(v);
+	v = reopen();
+	astra_data_backup_result r;
+	backup(v, src, &r);
+	cr_assert_lt(r.bytes_new, 28u << 20,
+	        "cancelled data was not reused (%llu new)",
+	        (unsigned long long)r.bytes_new);
+	/* a token cancels too */
+	astra_cancel *tok;
+	cr_assert_astra_ok(astra_cancel_new(&tok));
+	astra_cancel_request(tok);
+	astra_data_backup_options_init(&o, ASTRA_DATA_BACKUP_OPTIONS_VERSION);
+	o.cancel = tok;
+	o.flags = ASTRA_BACKUP_F_NO_PARENT;
+	cr_assert_astra_fail(
+	        astra_vault_backup_path(v, src, &o, NULL), ASTRA_ECANCELLED);
+	astra_cancel_free(tok);
+	cr_assert_eq(snapshot_count(v), 1);
+	astra_vault_free(v);
+	free(src);
+}
+
+static int die_after(const astra_progress *p, void *payload)
+{
+	if (p->bytes_done > *(uint64_t *)payload)
+		raise(SIGKILL);
+	return 0;
+}
+
+Test(repo_vault, kill_9_mid_backup_leaves_a_consistent_vault)
+{
+	char *src = path_in("src");
+	mkdir(src, 0755);
+	fst_make_rich_tree(src);
+	for (int i = 0; i < 6; i++) {
+		char n[64];
+		snprintf(n, sizeof(n), "src/big%d", i);
+		char *f = path_in(n);
+		fst_write_random(f, 3 << 20, (uint64_t)i + 7);
+		free(f);
+	}
+	astra_vault *v = new_vault();
+	char *first = path_in("src/dir");
+	astra_data_backup_result r0;
+	backup(v, first, &r0);
+	astra_vault_free(v);
+	pid_t pid = fork();
+	if (pid == 0) {
+		astra_vault *cv = reopen();
+		astra_data_backup_options o;
+		astra_data_backup_options_init(
+		        &o, ASTRA_DATA_BACKUP_OPTIONS_VERSION);
+		uint64_t limit = 12 << 20;
+		o.progress_cb = die_after;
+		o.payload = &limit;
+		int rc = astra_vault_backup_path(cv, src, &o, NULL);
+		(void)rc;
+		_exit(3);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+	        "child was not killed");
+	v = reopen();
+	cr_assert_eq(snapshot_count(v), 1);
+	cr_assert_astra_ok(check(v, 1, NULL));
+	char *dst = path_in("dst0");
+	cr_assert_astra_ok(restore(v, r0.id, dst, NULL));
+	cr_assert_eq(fst_compare(first, dst), 0);
+	astra_data_backup_result r;
+	backup(v, src, &r);
+	char *dst2 = path_in("dst");
+	cr_assert_astra_ok(restore(v, r.id, dst2, NULL));
+	cr_assert_eq(fst_compare(src, dst2), 0);
+	cr_assert_astra_ok(check(v, 1, NULL));
+	astra_vault_free(v);
+	free(src);
+	free(first);
+	free(dst);
+	free(dst2);
+}
+
+Test(repo_vault, full_disk_fails_cleanly_and_earlier_backups_survive)
+{
+	char *src = path_in("src");
+	mkdir(src, 0755);
+	fst_make_rich_tree(src);
+	astra_vault *v = new_vault();
+	char *small = path_in("src/dir/sub");
+	astra_data_backup_result r0;
+	backup(v, small, &r0);
+	astra_vault_free(v);
+	char *big = path_in("big");
+	mkdir(big, 0755);
+	for (int i = 0; i < 4; i++) {
+		char n[64];
+		snprintf(n, sizeof(n), "big/f%d", i);
+		char *f = path_in(n);
+		fst_write_random(f, 4 << 20, (uint64_t)i + 900);
+		free(f);
+	}
+	int pipefd[2];
+	pipe(pipefd);
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* no file may grow past 512 KiB: writes fail with EFBIG */
+		signal(SIGXFSZ, SIG_IGN);
+		struct rlimit rl = { 512 << 10, 512 << 10 };
+		setrlimit(RLIMIT_FSIZE, &rl);
+		astra_vault *cv = reopen();
+		int rc = astra_vault_backup_path(cv, big, NULL, NULL);
+		write(pipefd[1], &rc, sizeof(rc));
+		_exit(0);
+	}
+	int rc = 0, st;
+	read(pipefd[0], &rc, sizeof(rc));
+	waitpid(pid, &st, 0);
+	cr_assert_eq(rc, ASTRA_ENOSPACE, "got %d", rc);
+	v = reopen();
+	cr_assert_eq(snapshot_count(v), 1);
+	cr_assert_astra_ok(check(v, 1, NULL));
+	char *dst = path_in("dst");
+	cr_assert_astra_ok(restore(v, r0.id, dst, NULL));
+	cr_assert_eq(fst_compare(small, dst), 0);
+	astra_vault_free(v);
+	free(src);
+	free(small);
+	free(big);
+	free(dst);
+}
+
+Test(repo_vault, forget_and_gc_reclaim_space_and_keep_the_rest)
+{
+	char *a = path_in("a"), *b = path_in("b");
+	mkdir(a, 0755);
+	mkdir(b, 0755);
+	char *fa = path_in("a/data"), *fb = path_in("b/data");
+	fst_write_random(fa, 6 << 20, 1);
+	fst_write_random(fb, 6 << 20, 2);
+	astra_vault *v = new_vault();
+	astra_data_backup_result ra, rb;
+	backup(v, a, &ra);
+	backup(v, b, &rb);
+	astra_buf info = ASTRA_BUF_INIT;
+	cr_assert_astra_ok(astra_vault_info(v, &info));
+	astra__json *j = NULL;
+	astra__json_parse(&j, info.ptr, info.size, "info");
+	int64_t before = astra__json_int(j, "stored_bytes", 0);
+	astra__json_free(j);
+	astra_buf_dispose(&info);
+	cr_assert_astra_ok(astra_vault_forget(v, ra.id));
+	astra_gc_options g;
+	astra_gc_options_init(&g, ASTRA_GC_OPTIONS_VERSION);
+	g.grace_seconds = 0;
+	astra_buf rep = ASTRA_BUF_INIT;
+	cr_assert_astra_ok(astra_vault_gc(v, &g, &rep)); /* marks */
+	astra_buf_dispose(&rep);
+	cr_assert_astra_ok(astra_vault_gc(v, &g, &rep)); /* sweeps */
+	astra_buf_dispose(&rep);
+	cr_assert_astra_ok(astra_vault_info(v, &info));
+	astra__json_parse(&j, info.ptr, info.size, "info");
+	int64_t after = astra__json_int(j, "stored_bytes", 0);
+	astra__json_free(j);
+	astra_buf_dispose(&info);
+	cr_assert_lt(after, before - (5 << 20),
+	        "gc freed too little: %lld -> %lld", (long long)before,
+	        (long long)after);
+	cr_assert_astra_ok(check(v, 1, NULL));
+	char *dst = path_in("dst");
+	cr_assert_astra_ok(restore(v, rb.id, dst, NULL));
+	cr_assert_eq(fst_compare(b, dst), 0);
+	cr_assert_astra_fail(astra_vault_forget(v, ra.id), ASTRA_ENOTFOUND);
+	astra_vault_free(v);
+	free(a);
+	free(b);
+	free(fa);
+	free(fb);
+	free(dst);
+}
+
+Test(repo_vault, two_concurrent_writers_and_a_gc)
+{
+	char *a = path_in("a"), *b = path_in("b");
+	mkdir(a, 0755);
+	mkdir(b, 0755);
+	fst_make_rich_tree(a);
+	for (int i = 0; i < 5; i++) {
+		char n[64];
+		snprintf(n, sizeof(n), "b/f%d", i);
+		char *f = path_in(n);
+		fst_write_random(f, 3 << 20, (uint64_t)i + 50);
+		free(f);
+	}
+	astra_vault *v = new_vault();
+	/* an old snapshot to forget, so gc has work while writers run */
+	char *old = path_in("a/dir");
+	astra_data_backup_result r0;
+	backup(v, old, &r0);
+	cr_assert_astra_ok(astra_vault_forget(v, r0.id));
+	astra_vault_free(v);
+	pid_t kids[2];
+	const char *srcs[2] = { a, b };
+	for (int k = 0; k < 2; k++) {
+		kids[k] = fork();
+		if (kids[k] == 0) {
+			astra_vault *cv = reopen();
+			int rc = astra_vault_backup_path(
+			        cv, srcs[k], NULL, NULL);
+			astra_vault_free(cv);
+			_exit(rc == 0 ? 0 : 1);
+		}
+	}
+	v = reopen();
+	astra_gc_options g;
+	astra_gc_options_init(&g, ASTRA_GC_OPTIONS_VERSION);
+	g.grace_seconds = 0;
+	for (int i = 0; i < 3; i++) {
+		astra_buf rep = ASTRA_BUF_INIT;
+		cr_assert_astra_ok(astra_vault_gc(v, &g, &rep));
+		astra_buf_dispose(&rep);
+	}
+	for (int k = 0; k < 2; k++) {
+		int st;
+		waitpid(kids[k], &st, 0);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		        "writer %d failed", k);
+	}
+	/* one more gc after the writers: must not touch their data */
+	astra_buf rep = ASTRA_BUF_INIT;
+	cr_assert_astra_ok(astra_vault_gc(v, &g, &rep));
+	astra_buf_dispose(&rep);
+	astra_vault_free(v);
+	v = reopen();
+	cr_assert_astra_ok(check(v, 1, NULL));
+	astra_buf list = ASTRA_BUF_INIT;
+	astra__json *j = NULL;
+	cr_assert_astra_ok(astra_vault_snapshots(v, &list));
+	astra__json_parse(&j, list.ptr, list.size, "list");
+	cr_assert_eq(astra__json_size(j), 2);
+	for (size_t i = 0; i < 2; i++) {
+		const astra__json *s = astra__json_at(j, i);
+		char dst[4500];
+		snprintf(dst, sizeof(dst), "%s/restore%zu", work, i);
+		cr_assert_astra_ok(
+		        restore(v, astra__json_str(s, "id"), dst, NULL));
+		const char *source = astra__json_str(s, "source");
+		cr_assert_eq(fst_compare(source, dst), 0);
+	}
+	astra__json_free(j);
+	astra_buf_dispose(&list);
+	astra_vault_free(v);
+	free(a);
+	free(b);
+	free(old);
+}
