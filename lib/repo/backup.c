@@ -765,12 +765,15 @@ int astra__data_backup(astra__repo *r, const char *path,
 	gethostname(host, sizeof(host) - 1);
 	const char *source = p->source ? p->source : abs;
 
+	/* The session starts before the index is read: a gc marker written
+	 * after this point cannot be swept while this backup runs, and one
+	 * written before it is seen by the writer (see gc.c). */
+	if ((rc = astra__data_session_start(
+	             r, b.session_key, sizeof(b.session_key))))
+		goto done;
 	if ((rc = astra__writer_new(&b.w, r)))
 		goto done;
 	if ((rc = astra__pool_new(&b.pool, r->threads, (size_t)r->threads * 2)))
-		goto done;
-	if ((rc = astra__data_session_start(
-	             r, b.session_key, sizeof(b.session_key))))
 		goto done;
 	b.session_refresh_ns = astra__mono_ns() + 60ULL * 1000000000ULL;
 

@@ -45,11 +45,10 @@ struct astra__writer {
 int astra__writer_new(astra__writer **out, astra__repo *r)
 {
 	*out = NULL;
-	if (!r->index_loaded) {
-		int rc = astra__repo_load_index(r);
-		if (rc)
-			return rc;
-	}
+	/* picks up index files and gc markers written since the last load */
+	int rc = astra__repo_load_index(r);
+	if (rc)
+		return rc;
 	astra__writer *w = astra__calloc(1, sizeof(*w));
 	ASTRA_CHECK_ALLOC(w);
 	w->r = r;
