@@ -295,8 +295,8 @@ static int restore_file(
 			pthread_mutex_lock(&s->mu);
 			f->remaining++;
 			pthread_mutex_unlock(&s->mu);
+			s->op.p.bytes_done += c->len; /* c is the pool's now */
 			astra__pool_submit(s->pool, chunk_worker, c);
-			s->op.p.bytes_done += c->len;
 			if ((rc = astra__op_report(&s->op, 0)))
 				break;
 		}
