@@ -383,8 +383,15 @@ int astra__data_gc(astra__repo *r, const astra__gc_params *p, astra__op *op,
 	for (size_t i = 0; i < astra__json_size(sessions); i++) {
 		const astra__json *s = astra__json_at(sessions, i);
 		int64_t hb = astra__json_int(s, "heartbeat", 0);
-		if (now - hb > p->session_timeout_seconds)
-			continue; /* dead: crashed writers record nothing */
+		if (now - hb > p->session_timeout_seconds) {
+			/* dead: a crashed writer records nothing */
+			if (!p->dry_run &&
+			        astra__store_del(r->store,
+			                astra__json_str(s, "key")) != 0)
+				astra__log_warn("cannot remove stale %s",
+				        astra__json_str(s, "key"));
+			continue;
+		}
 		int64_t st = astra__json_int(s, "start", 0);
 		if (st < oldest_session)
 			oldest_session = st;

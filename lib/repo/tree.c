@@ -311,6 +311,14 @@ static int cmp_time(const void *a, const void *b)
 {
 	const astra__json *x = *(astra__json *const *)a;
 	const astra__json *y = *(astra__json *const *)b;
+	/* time_ns (decimal, fixed width for centuries) orders within a
+	 * second; records without it fall back to the RFC 3339 time */
+	const char *nx = astra__json_str(x, "time_ns");
+	const char *ny = astra__json_str(y, "time_ns");
+	if (nx && ny && strlen(nx) != strlen(ny))
+		return strlen(nx) < strlen(ny) ? -1 : 1;
+	if (nx && ny)
+		return strcmp(nx, ny);
 	const char *tx = astra__json_str(x, "time");
 	const char *ty = astra__json_str(y, "time");
 	return strcmp(tx ? tx : "", ty ? ty : "");

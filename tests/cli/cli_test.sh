@@ -27,6 +27,32 @@ j=$("$ctl" -o json version)
 if printf '%s' "$j" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["format"]>=1 and d["library"]' 2>/dev/null; then ok; else bad "version json: $j"; fi
 y=$("$ctl" version -o yaml)
 case "$y" in *"format: "[0-9]*) ok;; *) bad "version yaml: $y";; esac
+# data path through the CLI
+tmp=$(mktemp -d)
+export ASTRA_KDF_LOG2N=10
+mkdir -p "$tmp/src/d" && echo hello > "$tmp/src/d/f" && echo pw > "$tmp/pw" && echo wrong > "$tmp/bad"
+V=(--vault "file://$tmp/v" --password-file "$tmp/pw")
+expect_rc 0 "$ctl" "${V[@]}" vault init
+expect_rc 1 "$ctl" "${V[@]}" vault init
+expect_rc 2 "$ctl" --vault "file://$tmp/v" vault info
+out=$("$ctl" --vault "file://$tmp/v" --password-file "$tmp/bad" vault info 2>&1); rc=$?
+if [ $rc -eq 1 ] && printf '%s' "$out" | grep -q "wrong password or key"; then ok; else bad "wrong password: rc=$rc $out"; fi
+out=$("$ctl" --vault "file://$tmp/nope" --password-file "$tmp/pw" data list 2>&1); rc=$?
+if [ $rc -eq 1 ] && printf '%s' "$out" | grep -q "nope"; then ok; else bad "missing vault: rc=$rc $out"; fi
+id=$("$ctl" "${V[@]}" data backup "$tmp/src" --tag team=db)
+case "$id" in [0-9a-f]*) [ ${#id} -eq 32 ] && ok || bad "backup id $id";; *) bad "backup printed $id";; esac
+expect_rc 2 "$ctl" "${V[@]}" data backup "$tmp/src" --tag nokey
+n=$("$ctl" "${V[@]}" data list -o json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+[ "$n" = 1 ] && ok || bad "list has $n snapshots"
+expect_rc 0 "$ctl" "${V[@]}" data restore "${id:0:8}" "$tmp/out"
+cmp -s "$tmp/src/d/f" "$tmp/out/d/f" && ok || bad "restored file differs"
+expect_rc 1 "$ctl" "${V[@]}" data restore ffffffff "$tmp/out2"
+expect_rc 2 "$ctl" "${V[@]}" data restore "$id"
+expect_rc 0 "$ctl" "${V[@]}" vault check --read-data
+expect_rc 0 "$ctl" "${V[@]}" data forget "$id"
+expect_rc 0 "$ctl" "${V[@]}" vault gc --grace 0
+expect_rc 2 "$ctl" "${V[@]}" vault gc --grace soon
+rm -rf "$tmp"
 rm -f /tmp/astractl-cli.$$
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

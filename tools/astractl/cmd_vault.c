@@ -169,6 +169,7 @@ static int run_init(const ctl_globals *g, ctl_args *a)
 		        "--immutable-days needs an object store with object "
 		        "lock (s3://), which this build does not have yet");
 	astra_vault *v = NULL;
+	char urlbuf[4096];
 	int rc = open_vault(g, 1, &v, NULL);
 	if (rc)
 		return rc;
@@ -180,7 +181,8 @@ static int run_init(const ctl_globals *g, ctl_args *a)
 	if (g->output == OUT_JSON)
 		emit_json_text(g, info.ptr);
 	else
-		printf("created vault %s\n", g->vault ? g->vault : "");
+		printf("created vault %s\n",
+		        vault_url(g, urlbuf, sizeof(urlbuf)));
 	astra_buf_dispose(&info);
 	astra_vault_free(v);
 	return EXIT_OK;
@@ -417,6 +419,8 @@ static int run_restore(const ctl_globals *g, ctl_args *a)
 	return exit_code;
 }
 
+static void print_snapshot_table(const char *json);
+
 static int run_list(const ctl_globals *g, ctl_args *a)
 {
 	if (a->npos)
@@ -429,13 +433,49 @@ static int run_list(const ctl_globals *g, ctl_args *a)
 	rc = astra_vault_snapshots(v, &list);
 	if (rc < 0) {
 		rc = ctl_fail(rc, "listing snapshots");
-	} else {
+	} else if (g->output != OUT_TABLE) {
 		emit_json_text(g, list.ptr);
+		rc = EXIT_OK;
+	} else {
+		print_snapshot_table(list.ptr);
 		rc = EXIT_OK;
 	}
 	astra_buf_dispose(&list);
 	astra_vault_free(v);
 	return rc;
+}
+
+/* ID, TIME, HOST, FILES, SIZE, TAGS, SOURCE */
+static void print_snapshot_table(const char *json)
+{
+	out_val *all = out_parse_json(json);
+	out_val *rows = out_arr();
+	for (size_t i = 0; all && i < out_len(all); i++) {
+		const out_val *s = out_at(all, i);
+		out_val *r = out_obj();
+		char tags[512] = "", size[32] = "";
+		const out_val *t = out_get(s, "tags");
+		for (size_t k = 0; t && k < out_len(t); k++) {
+			size_t n = strlen(tags);
+			snprintf(tags + n, sizeof(tags) - n, "%s%s=%s",
+			        k ? "," : "", out_key(out_at(t, k)),
+			        out_str(out_at(t, k)));
+		}
+		const out_val *st = out_get(s, "stats");
+		human(size, sizeof(size), out_num(out_get(st, "bytes")));
+		out_set_str(r, "id", out_str(out_get(s, "id")));
+		out_set_str(r, "time", out_str(out_get(s, "time")));
+		out_set_str(r, "host", out_str(out_get(s, "host")));
+		out_set_u64(
+		        r, "files", (uint64_t)out_num(out_get(st, "files")));
+		out_set_str(r, "size", size);
+		out_set_str(r, "tags", tags[0] ? tags : "-");
+		out_set_str(r, "source", out_str(out_get(s, "source")));
+		out_push(rows, r);
+	}
+	out_print(stdout, rows, OUT_TABLE);
+	out_free(rows);
+	out_free(all);
 }
 
 static int run_forget(const ctl_globals *g, ctl_args *a)

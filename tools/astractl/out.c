@@ -417,3 +417,46 @@ void out_print(FILE *f, const out_val *v, out_format fmt)
 		print_table(f, v);
 	}
 }
+
+size_t out_len(const out_val *v)
+{
+	return v && (v->kind == V_OBJ || v->kind == V_ARR) ? v->n : 0;
+}
+
+const out_val *out_at(const out_val *v, size_t i)
+{
+	return v && i < out_len(v) ? v->items[i] : NULL;
+}
+
+const out_val *out_get(const out_val *obj, const char *key)
+{
+	if (!obj || obj->kind != V_OBJ)
+		return NULL;
+	for (size_t i = 0; i < obj->n; i++)
+		if (obj->items[i]->key && !strcmp(obj->items[i]->key, key))
+			return obj->items[i];
+	return NULL;
+}
+
+const char *out_key(const out_val *m)
+{
+	return m && m->key ? m->key : "";
+}
+
+const char *out_str(const out_val *v)
+{
+	return v && v->kind == V_STR ? v->s : "";
+}
+
+double out_num(const out_val *v)
+{
+	if (!v)
+		return 0;
+	if (v->kind == V_INT)
+		return (double)v->i;
+	if (v->kind == V_U64)
+		return (double)v->u;
+	if (v->kind == V_NUM)
+		return v->d;
+	return 0;
+}

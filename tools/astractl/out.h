@@ -27,6 +27,13 @@ out_val *out_null(void);
 out_val *out_scalar_str(const char *s);
 out_val *out_scalar_num(double d, int integral);
 out_val *out_scalar_bool(int b);
+/* Read access to parsed trees (NULL-safe; "" / 0 when absent). */
+size_t out_len(const out_val *v);
+const out_val *out_at(const out_val *v, size_t i);
+const out_val *out_get(const out_val *obj, const char *key);
+const char *out_key(const out_val *member);
+const char *out_str(const out_val *v);
+double out_num(const out_val *v);
 /* Parses JSON text (from the library) into a tree; NULL if malformed. */
 out_val *out_parse_json(const char *text);
 void out_free(out_val *v);
