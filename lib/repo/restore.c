@@ -223,7 +223,8 @@ static int clear_path(const char *path)
 static int restore_file(
         rs *s, const char *path, const char *rel, const astra__json *node)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int fd = open(path,
+	        O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0 && (errno == EISDIR || errno == ETXTBSY)) {
 		astra__err_os("cannot create %s", path);
 		return -1;
@@ -348,8 +349,15 @@ static int restore_node(rs *s, const astra__json *node, const char *dir,
 		astra__json *sub = NULL;
 		astra__id id;
 		const char *st = astra__json_str(node, "subtree");
+		struct stat dsb;
 		if (mkdir(path, 0700) != 0 && errno != EEXIST) {
 			astra__err_os("cannot create directory %s", path);
+			report(s, crel, "mkdir");
+		} else if (lstat(path, &dsb) != 0 || !S_ISDIR(dsb.st_mode)) {
+			/* never follow a symlink (or anything else) that is in
+			 * the way: it could lead outside the target */
+			astra__err(ASTRA_EEXISTS, ASTRA_ERROR_OS,
+			        "%s exists and is not a directory", path);
 			report(s, crel, "mkdir");
 		} else if (!st) {
 			/* a directory recorded without content */
