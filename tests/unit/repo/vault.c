@@ -685,3 +685,66 @@ Test(repo_vault, two_concurrent_writers_and_a_gc)
 	free(b);
 	free(old);
 }
+
+Test(repo_vault, unreadable_files_are_reported_and_skipped)
+{
+	/* as an unprivileged user, so that permissions apply even to root */
+	char *src = path_in("src");
+	mkdir(src, 0755);
+	fst_make_rich_tree(src);
+	char *secret = path_in("src/locked.bin");
+	fst_write_random(secret, 1000, 5);
+	chmod(secret, 0);
+	char *lockdir = path_in("src/lockeddir");
+	mkdir(lockdir, 0);
+	astra_vault *v = new_vault();
+	astra_vault_free(v);
+	char cmd[9000];
+	snprintf(cmd, sizeof(cmd),
+	        "chmod -R a+rwX '%s' && chmod 0 '%s' '%s' && chmod a+rwx '%s'",
+	        vdir, secret, lockdir, work);
+	cr_assert_eq(system(cmd), 0);
+	chmod(secret, 0);
+	chmod(lockdir, 0);
+	int pipefd[2];
+	pipe(pipefd);
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (setgid(65534) || setuid(65534))
+			_exit(9);
+		astra_vault *cv = NULL;
+		astra_vault_options o = opts("correct horse");
+		int rc = astra_vault_open(&cv, url, &o);
+		astra_data_backup_result r;
+		memset(&r, 0, sizeof(r));
+		r.version = ASTRA_DATA_BACKUP_RESULT_VERSION;
+		if (!rc)
+			rc = astra_vault_backup_path(cv, src, NULL, &r);
+		char msg[512];
+		snprintf(msg, sizeof(msg), "%d %llu %s", rc,
+		        (unsigned long long)r.errors,
+		        astra_error_last()->message);
+		write(pipefd[1], msg, strlen(msg) + 1);
+		_exit(0);
+	}
+	char msg[512] = { 0 };
+	read(pipefd[0], msg, sizeof(msg) - 1);
+	int st;
+	waitpid(pid, &st, 0);
+	int rc = 0;
+	unsigned long long errors = 0;
+	sscanf(msg, "%d %llu", &rc, &errors);
+	cr_assert_eq(rc, ASTRA_EPARTIAL, "backup as nobody: %s", msg);
+	/* locked.bin, lockeddir, and the rich tree's 0700/0750/0600 items */
+	cr_assert_eq(errors, 5, "%s", msg);
+	cr_assert(strstr(msg, "Permission denied"), "the message names the cause: %s", msg);
+	/* the snapshot was recorded and restores the readable part */
+	v = reopen();
+	cr_assert_eq(snapshot_count(v), 1);
+	astra_vault_free(v);
+	chmod(secret, 0644);
+	chmod(lockdir, 0755);
+	free(src);
+	free(secret);
+	free(lockdir);
+}
