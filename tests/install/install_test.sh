@@ -28,7 +28,14 @@ cmake -S "$top/examples/cmake" -B "$tmp/cmake-build" -G Ninja \
 ninja -C "$tmp/cmake-build" >/dev/null
 LD_LIBRARY_PATH="$libdir" "$tmp/cmake-build/hello_cmake" | grep -q "libastra"
 
-# 4. SONAME
+# 4. the backup/restore example, run against a file:// vault
+cc -std=c11 -Wall -Wextra -Werror -Wno-missing-field-initializers -o "$tmp/br" \
+	"$top/examples/c/backup_restore.c" $(pkg-config --cflags --libs astra)
+mkdir -p "$tmp/src/sub" && echo "example data" > "$tmp/src/sub/file.txt"
+ASTRA_VAULT_PASSWORD=example LD_LIBRARY_PATH="$libdir" "$tmp/br" "file://$tmp/vault" "$tmp/src" "$tmp/out" >/dev/null 2>&1
+cmp "$tmp/src/sub/file.txt" "$tmp/out/sub/file.txt"
+
+# 5. SONAME
 soname=$(objdump -p "$libdir/libastra.so" | awk '/SONAME/ {print $2}')
 [ "$soname" = "libastra.so.0" ] || { echo "unexpected SONAME $soname"; exit 1; }
 echo "install: pkg-config, static, find_package and SONAME ($soname) ok"
