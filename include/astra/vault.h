@@ -39,47 +39,56 @@ typedef struct {
 	unsigned int flags;
 	/** astra_vault_init only: scrypt cost as log2(N); 0 = 17. */
 	unsigned int kdf_log2n;
-	/** astra_vault_init only: zstd level for new data; 0 = 1. Negative
+	/** astra_vault_init only: zstd level for new data; 0 = 3. Negative
 	 *  levels are faster; < 0 also allowed. */
 	int compression_level;
 	/** astra_vault_init only: chunk sizes in bytes; 0 = defaults
-	 *  (512 KiB / 1 MiB / 4 MiB). avg must be a power of two. */
+	 *  (1 MiB / 2 MiB / 8 MiB). avg must be a power of two. */
 	size_t chunk_min, chunk_avg, chunk_max;
 	/** astra_vault_init only: target pack size; 0 = 16 MiB. */
 	size_t pack_size;
 	/** Worker threads for backup and restore; 0 = one per CPU. */
 	unsigned int threads;
+	/* v2 */
+	/** astra_vault_init only: make the vault immutable. Every object it
+	 *  writes is locked (S3 Object Lock) for this many days, and each
+	 *  backup keeps the data it references locked as long as itself;
+	 *  0 = not immutable. Needs a bucket with versioning and object lock
+	 *  (ASTRA_ENOTSUPPORTED otherwise, naming what is missing). */
+	unsigned int immutable_days;
+	/** astra_vault_init only: ASTRA_VAULT_LOCK_*; 0 = compliance. */
+	unsigned int lock_mode;
 } astra_vault_options;
 
-#define ASTRA_VAULT_OPTIONS_VERSION 1
-#define ASTRA_VAULT_OPTIONS_INIT \
-	{ \
+/** astra_vault_options.lock_mode */
+#define ASTRA_VAULT_LOCK_COMPLIANCE 1u /**< nobody can delete early */
+#define ASTRA_VAULT_LOCK_GOVERNANCE 2u /**< privileged users can */
+
+#define ASTRA_VAULT_OPTIONS_VERSION 2
+#define ASTRA_VAULT_OPTIONS_INIT            \
+	{                                   \
 		ASTRA_VAULT_OPTIONS_VERSION \
 	}
 
 /** Initialises opts with defaults for the given version. */
 ASTRA_API astra_status astra_vault_options_init(
-	astra_vault_options *opts,
-	unsigned int version);
+        astra_vault_options *opts, unsigned int version);
 
 /**
- * Creates a new vault at `url` (file:///dir; the directory is created)
- * and opens it. Fails with ASTRA_EEXISTS when a vault is already there.
+ * Creates a new vault at `url` (file:///dir, the directory is created; or
+ * s3://bucket/prefix, see docs/s3.md) and opens it. Fails with
+ * ASTRA_EEXISTS when a vault is already there.
  */
-ASTRA_API astra_status astra_vault_init(
-	astra_vault **out,
-	const char *url,
-	const astra_vault_options *opts) ASTRA_WARN_UNUSED;
+ASTRA_API astra_status astra_vault_init(astra_vault **out, const char *url,
+        const astra_vault_options *opts) ASTRA_WARN_UNUSED;
 
 /**
  * Opens an existing vault. ASTRA_ENOTFOUND when `url` holds no vault,
  * ASTRA_EAUTH for a wrong password or key, ASTRA_EVERSION for a vault
  * written by a newer format version.
  */
-ASTRA_API astra_status astra_vault_open(
-	astra_vault **out,
-	const char *url,
-	const astra_vault_options *opts) ASTRA_WARN_UNUSED;
+ASTRA_API astra_status astra_vault_open(astra_vault **out, const char *url,
+        const astra_vault_options *opts) ASTRA_WARN_UNUSED;
 
 /** Closes the vault, wiping its keys from memory. NULL is ok. */
 ASTRA_API void astra_vault_free(astra_vault *vault);
@@ -88,18 +97,17 @@ ASTRA_API void astra_vault_free(astra_vault *vault);
  * Replaces the secret that opened the vault with a new one. The master key
  * is re-wrapped; no data is rewritten.
  */
-ASTRA_API astra_status astra_vault_change_password(
-	astra_vault *vault,
-	const astra_vault_options *new_secret) ASTRA_WARN_UNUSED;
+ASTRA_API astra_status astra_vault_change_password(astra_vault *vault,
+        const astra_vault_options *new_secret) ASTRA_WARN_UNUSED;
 
 /**
  * Describes the vault as JSON: {"url", "vault_id", "format", "chunker",
  * "compression", "pack_size", "snapshots", "packs", "blobs",
- * "stored_bytes"}.
+ * "stored_bytes"}, and for an immutable vault "immutability": {"days",
+ * "mode"}.
  */
 ASTRA_API astra_status astra_vault_info(
-	astra_vault *vault,
-	astra_buf *json_out) ASTRA_WARN_UNUSED;
+        astra_vault *vault, astra_buf *json_out) ASTRA_WARN_UNUSED;
 
 /* ------------------------------------------------------------------ */
 /* Data backup and restore                                             */
@@ -107,7 +115,7 @@ ASTRA_API astra_status astra_vault_info(
 
 /** astra_data_backup_options.flags */
 #define ASTRA_BACKUP_F_NO_PARENT 0x1u /**< re-read every file */
-#define ASTRA_BACKUP_F_NO_SCAN 0x2u   /**< no totals before starting */
+#define ASTRA_BACKUP_F_NO_SCAN 0x2u /**< no totals before starting */
 
 typedef struct {
 	unsigned int version;
@@ -126,27 +134,26 @@ typedef struct {
 } astra_data_backup_options;
 
 #define ASTRA_DATA_BACKUP_OPTIONS_VERSION 1
-#define ASTRA_DATA_BACKUP_OPTIONS_INIT \
-	{ \
+#define ASTRA_DATA_BACKUP_OPTIONS_INIT            \
+	{                                         \
 		ASTRA_DATA_BACKUP_OPTIONS_VERSION \
 	}
 
 ASTRA_API astra_status astra_data_backup_options_init(
-	astra_data_backup_options *opts,
-	unsigned int version);
+        astra_data_backup_options *opts, unsigned int version);
 
 /** What a backup did. The caller sets `version`. */
 typedef struct {
 	unsigned int version;
-	char id[33];           /**< the new snapshot's id */
-	uint64_t files;        /**< regular files in the snapshot */
+	char id[33]; /**< the new snapshot's id */
+	uint64_t files; /**< regular files in the snapshot */
 	uint64_t dirs;
 	uint64_t files_unchanged; /**< not read again (parent) */
-	uint64_t bytes_total;  /**< logical bytes of all files */
-	uint64_t bytes_read;   /**< bytes read from the source */
-	uint64_t bytes_new;    /**< plaintext bytes of new chunks */
+	uint64_t bytes_total; /**< logical bytes of all files */
+	uint64_t bytes_read; /**< bytes read from the source */
+	uint64_t bytes_new; /**< plaintext bytes of new chunks */
 	uint64_t bytes_stored; /**< bytes written to the store */
-	uint64_t errors;       /**< items that could not be read */
+	uint64_t errors; /**< items that could not be read */
 	double duration_s;
 } astra_data_backup_result;
 
@@ -162,11 +169,9 @@ typedef struct {
  *
  * @param result may be NULL.
  */
-ASTRA_API astra_status astra_vault_backup_path(
-	astra_vault *vault,
-	const char *path,
-	const astra_data_backup_options *opts,
-	astra_data_backup_result *result) ASTRA_WARN_UNUSED;
+ASTRA_API astra_status astra_vault_backup_path(astra_vault *vault,
+        const char *path, const astra_data_backup_options *opts,
+        astra_data_backup_result *result) ASTRA_WARN_UNUSED;
 
 /** astra_data_restore_options.flags */
 #define ASTRA_RESTORE_F_NO_OWNER 0x1u /**< do not restore uid/gid */
@@ -183,20 +188,19 @@ typedef struct {
 } astra_data_restore_options;
 
 #define ASTRA_DATA_RESTORE_OPTIONS_VERSION 1
-#define ASTRA_DATA_RESTORE_OPTIONS_INIT \
-	{ \
+#define ASTRA_DATA_RESTORE_OPTIONS_INIT            \
+	{                                          \
 		ASTRA_DATA_RESTORE_OPTIONS_VERSION \
 	}
 
 ASTRA_API astra_status astra_data_restore_options_init(
-	astra_data_restore_options *opts,
-	unsigned int version);
+        astra_data_restore_options *opts, unsigned int version);
 
 typedef struct {
 	unsigned int version;
 	uint64_t files;
 	uint64_t dirs;
-	uint64_t bytes;  /**< logical bytes written */
+	uint64_t bytes; /**< logical bytes written */
 	uint64_t errors; /**< items that could not be restored */
 	double duration_s;
 } astra_data_restore_result;
@@ -210,13 +214,10 @@ typedef struct {
  * and returns ASTRA_EPARTIAL; `report` (may be NULL) receives a JSON array
  * of {"path", "error"} for the items that failed.
  */
-ASTRA_API astra_status astra_vault_restore_path(
-	astra_vault *vault,
-	const char *id,
-	const char *target,
-	const astra_data_restore_options *opts,
-	astra_data_restore_result *result,
-	astra_buf *report) ASTRA_WARN_UNUSED;
+ASTRA_API astra_status astra_vault_restore_path(astra_vault *vault,
+        const char *id, const char *target,
+        const astra_data_restore_options *opts,
+        astra_data_restore_result *result, astra_buf *report) ASTRA_WARN_UNUSED;
 
 /* ------------------------------------------------------------------ */
 /* Snapshots, check and garbage collection                             */
@@ -227,16 +228,15 @@ ASTRA_API astra_status astra_vault_restore_path(
  * {"id", "time", "host", "source", "tags", "parent", "tree", "stats"}.
  */
 ASTRA_API astra_status astra_vault_snapshots(
-	astra_vault *vault,
-	astra_buf *json_out) ASTRA_WARN_UNUSED;
+        astra_vault *vault, astra_buf *json_out) ASTRA_WARN_UNUSED;
 
 /**
  * Forgets a snapshot (by id or unique prefix). Its data is reclaimed by a
- * later astra_vault_gc().
+ * later astra_vault_gc(). In an immutable vault, a snapshot still under
+ * retention cannot be forgotten: ASTRA_EPOLICY, and nothing is removed.
  */
 ASTRA_API astra_status astra_vault_forget(
-	astra_vault *vault,
-	const char *id) ASTRA_WARN_UNUSED;
+        astra_vault *vault, const char *id) ASTRA_WARN_UNUSED;
 
 #define ASTRA_CHECK_F_READ_DATA 0x1u /**< decrypt and verify every blob */
 
@@ -249,14 +249,13 @@ typedef struct {
 } astra_check_options;
 
 #define ASTRA_CHECK_OPTIONS_VERSION 1
-#define ASTRA_CHECK_OPTIONS_INIT \
-	{ \
+#define ASTRA_CHECK_OPTIONS_INIT            \
+	{                                   \
 		ASTRA_CHECK_OPTIONS_VERSION \
 	}
 
 ASTRA_API astra_status astra_check_options_init(
-	astra_check_options *opts,
-	unsigned int version);
+        astra_check_options *opts, unsigned int version);
 
 /**
  * Checks the vault's structure (every reference resolves) and, with
@@ -265,10 +264,8 @@ ASTRA_API astra_status astra_check_options_init(
  * "error", "snapshots": [...]}], "unreferenced_packs"}. Returns
  * ASTRA_ECORRUPT when anything is damaged or missing.
  */
-ASTRA_API astra_status astra_vault_check(
-	astra_vault *vault,
-	const astra_check_options *opts,
-	astra_buf *report) ASTRA_WARN_UNUSED;
+ASTRA_API astra_status astra_vault_check(astra_vault *vault,
+        const astra_check_options *opts, astra_buf *report) ASTRA_WARN_UNUSED;
 
 #define ASTRA_GC_F_DRY_RUN 0x1u
 
@@ -287,14 +284,13 @@ typedef struct {
 } astra_gc_options;
 
 #define ASTRA_GC_OPTIONS_VERSION 1
-#define ASTRA_GC_OPTIONS_INIT \
-	{ \
+#define ASTRA_GC_OPTIONS_INIT                         \
+	{                                             \
 		ASTRA_GC_OPTIONS_VERSION, 0, 3600, 50 \
 	}
 
 ASTRA_API astra_status astra_gc_options_init(
-	astra_gc_options *opts,
-	unsigned int version);
+        astra_gc_options *opts, unsigned int version);
 
 /**
  * Removes data no snapshot references, in two phases separated by the
@@ -303,10 +299,8 @@ ASTRA_API astra_status astra_gc_options_init(
  * `grace_seconds` ago, once no backup that started before the mark is
  * still running. `report` receives JSON with what was marked and deleted.
  */
-ASTRA_API astra_status astra_vault_gc(
-	astra_vault *vault,
-	const astra_gc_options *opts,
-	astra_buf *report) ASTRA_WARN_UNUSED;
+ASTRA_API astra_status astra_vault_gc(astra_vault *vault,
+        const astra_gc_options *opts, astra_buf *report) ASTRA_WARN_UNUSED;
 
 ASTRA_END_DECL
 

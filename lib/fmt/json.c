@@ -81,6 +81,11 @@ astra__json *astra__json_dup(const astra__json *j)
 	return J(c);
 }
 
+int astra__json_equal(const astra__json *a, const astra__json *b)
+{
+	return cJSON_Compare(C(a), C(b), 1) ? 1 : 0;
+}
+
 astra__json_type astra__json_type_of(const astra__json *j)
 {
 	const cJSON *c = C(j);
@@ -182,6 +187,18 @@ astra__json *astra__json_at(const astra__json *j, size_t i)
 const char *astra__json_key(const astra__json *member)
 {
 	return member ? C(member)->string : NULL;
+}
+
+astra__json *astra__json_first(const astra__json *j)
+{
+	if (!j || !(cJSON_IsArray(C(j)) || cJSON_IsObject(C(j))))
+		return NULL;
+	return J(C(j)->child);
+}
+
+astra__json *astra__json_next(const astra__json *item)
+{
+	return item ? J(C(item)->next) : NULL;
 }
 
 static astra__json *chk(cJSON *c)

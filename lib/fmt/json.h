@@ -36,6 +36,8 @@ void astra__json_free(astra__json *j);
 astra__json *astra__json_dup(const astra__json *j);
 
 astra__json_type astra__json_type_of(const astra__json *j);
+/* Deep equality (object members in any order). */
+int astra__json_equal(const astra__json *a, const astra__json *b);
 /* Member of an object, or NULL. */
 astra__json *astra__json_get(const astra__json *obj, const char *key);
 /* Follows a path of member names separated by '.', e.g. "metadata.name". */
@@ -54,6 +56,14 @@ size_t astra__json_size(const astra__json *arr_or_obj);
 astra__json *astra__json_at(const astra__json *arr_or_obj, size_t i);
 /* Key of an object member returned by astra__json_at. */
 const char *astra__json_key(const astra__json *member);
+/*
+ * Iterates over the elements of an array or the members of an object in
+ * constant time per step (astra__json_at is linear):
+ *     for (astra__json *it = astra__json_first(a); it;
+ *             it = astra__json_next(it))
+ */
+astra__json *astra__json_first(const astra__json *arr_or_obj);
+astra__json *astra__json_next(const astra__json *item);
 
 astra__json *astra__json_new_object(void);
 astra__json *astra__json_new_array(void);

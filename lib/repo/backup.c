@@ -329,11 +329,12 @@ static const astra__json *unchanged_content(
 		for (size_t k = 0; k < astra__json_size(chunks); k++) {
 			const astra__json *c = astra__json_at(chunks, k);
 			astra__id id;
-			astra__idx_entry e;
+			/* (immutable vaults: also keeps the chunk's pack
+			 * locked as long as this backup) */
 			if (astra__id_parse(
 			            &id, astra__json_string_value(
 			                         astra__json_at(c, 0))) ||
-			        astra__repo_lookup(b->r, &id, &e))
+			        astra__writer_reference(b->w, &id))
 				return NULL;
 		}
 	}
@@ -419,7 +420,7 @@ static int backup_entry(bk *b, const char *abs, const char *rel,
         job_vec *jobs, int depth);
 
 static int backup_dir(bk *b, const char *abs, const char *rel,
-        const astra__json *ptree, astra__id *out, int depth)
+        const astra__json *ptree, const char *psub, astra__id *out, int depth)
 {
 	DIR *d = opendir(abs);
 	if (!d)
@@ -467,9 +468,17 @@ static int backup_dir(bk *b, const char *abs, const char *rel,
 		free_job(jobs.v[i]);
 	}
 	astra_vec_free(&jobs);
-	for (size_t i = 0; i < names.n; i++)
-		free(names.v[i]);
-	astra_vec_free(&names);
+	/* an unchanged directory has the parent's tree: no need to
+	 * serialise, hash and look it up again */
+	astra__idx_entry pe;
+	if (!rc && ptree && psub && astra__id_parse(out, psub) == 0 &&
+	        astra__repo_lookup(b->r, out, &pe) == 0 &&
+	        astra__json_equal(nodes, astra__json_get(ptree, "nodes"))) {
+		astra__json_free(nodes);
+		astra__json_free(tree);
+		b->dirs++;
+		goto cleanup_names;
+	}
 	if (!rc) {
 		rc = astra__json_set(tree, "nodes", nodes);
 		nodes = NULL;
@@ -485,6 +494,10 @@ static int backup_dir(bk *b, const char *abs, const char *rel,
 	astra__json_free(nodes);
 	astra__json_free(tree);
 	b->dirs++;
+cleanup_names:
+	for (size_t i = 0; i < names.n; i++)
+		free(names.v[i]);
+	astra_vec_free(&names);
 	return rc;
 }
 
@@ -523,7 +536,7 @@ static int backup_entry(bk *b, const char *abs, const char *rel,
 			psub = NULL;
 		}
 		astra__id sub;
-		rc = backup_dir(b, abs, rel, psub, &sub, depth + 1);
+		rc = backup_dir(b, abs, rel, psub, pst, &sub, depth + 1);
 		astra__json_free(psub);
 		if (rc == ASTRA_EAUTH || rc == ASTRA_ENOTFOUND) {
 			/* unreadable directory: keep its metadata only */
@@ -773,12 +786,13 @@ int astra__data_backup(astra__repo *r, const char *path,
 		goto done;
 	if ((rc = astra__writer_new(&b.w, r)))
 		goto done;
-	if ((rc = astra__pool_new(&b.pool, r->threads, (size_t)r->threads * 2)))
+	if ((rc = astra__pool_new(
+	             &b.pool, r->threads + 1, (size_t)r->threads * 4)))
 		goto done;
 	b.session_refresh_ns = astra__mono_ns() + 60ULL * 1000000000ULL;
 
 	/* parent */
-	const char *parent_id = NULL;
+	const char *parent_id = NULL, *parent_root = NULL;
 	if (!(p->flags & ASTRA_BACKUP_F_NO_PARENT)) {
 		if ((rc = astra__snapshot_list(r, &list)))
 			goto done;
@@ -792,15 +806,24 @@ int astra__data_backup(astra__repo *r, const char *path,
 		const char *ptid = ps ? astra__json_str(ps, "tree") : NULL;
 		astra__id pid;
 		if (ptid && astra__id_parse(&pid, ptid) == 0 &&
-		        astra__tree_load(r, &pid, &ptree) == 0)
+		        astra__tree_load(r, &pid, &ptree) == 0) {
 			parent_id = astra__json_str(ps, "id");
-		else if (ptid)
+			parent_root = ptid;
+			/* the parent's totals stand in for a scan */
+			const astra__json *pst = astra__json_get(ps, "stats");
+			b.op.p.bytes_total =
+			        (uint64_t)astra__json_int(pst, "bytes", 0);
+			b.op.p.items_total =
+			        (uint64_t)(astra__json_int(pst, "files", 0) +
+			                   astra__json_int(pst, "dirs", 0));
+		} else if (ptid)
 			astra__log_warn("parent snapshot unreadable, reading "
 			                "every file: %s",
 			        astra_error_last()->message);
 	}
 
-	if (!(p->flags & ASTRA_BACKUP_F_NO_SCAN) && S_ISDIR(sb.st_mode)) {
+	if (!(p->flags & ASTRA_BACKUP_F_NO_SCAN) && !ptree &&
+	        S_ISDIR(sb.st_mode)) {
 		scan(abs, &b.op.p.bytes_total, &b.op.p.items_total, 0);
 	}
 	b.op.p.stage = ASTRA_STAGE_BACKING_UP;
@@ -809,7 +832,7 @@ int astra__data_backup(astra__repo *r, const char *path,
 
 	astra__id root;
 	if (S_ISDIR(sb.st_mode))
-		rc = backup_dir(&b, abs, "", ptree, &root, 0);
+		rc = backup_dir(&b, abs, "", ptree, parent_root, &root, 0);
 	else if (S_ISREG(sb.st_mode) || S_ISBLK(sb.st_mode))
 		rc = backup_single(&b, abs, &root);
 	else
@@ -885,7 +908,11 @@ int astra__data_backup(astra__repo *r, const char *path,
 	}
 	astra__json_set(rec, "stats", st);
 	char id[33];
-	if ((rc = astra__snapshot_save(r, rec, id)))
+	/* the record is locked exactly as long as the data it references */
+	r->until_pin = astra__writer_until(b.w);
+	rc = astra__snapshot_save(r, rec, id);
+	r->until_pin = 0;
+	if (rc)
 		goto done;
 	if (out) {
 		memcpy(out->id, id, 33);

@@ -48,9 +48,8 @@ static const char *vault_url(const ctl_globals *g, char *buf, size_t n)
 }
 
 static int open_vault(const ctl_globals *g, int create, astra_vault **out,
-        const char *const *init_flags_unused)
+        const ctl_args *init_args)
 {
-	(void)init_flags_unused;
 	char urlbuf[4096];
 	const char *url = vault_url(g, urlbuf, sizeof(urlbuf));
 	astra_vault_options o = ASTRA_VAULT_OPTIONS_INIT;
@@ -66,6 +65,44 @@ static int open_vault(const ctl_globals *g, int create, astra_vault **out,
 	const char *kdf = getenv("ASTRA_KDF_LOG2N"); /* tests: cheaper KDF */
 	if (create && kdf)
 		o.kdf_log2n = (unsigned)atoi(kdf);
+	const char *level =
+	        init_args ? ctl_flag_get(init_args, "compression-level") : NULL;
+	if (level) {
+		char *end;
+		long l = strtol(level, &end, 10);
+		if (*end || l < -7 || l > 19 || l == 0)
+			return ctl_usage_error(
+			        "--compression-level takes a zstd "
+			        "level from -7 to 19 (not 0)");
+		o.compression_level = (int)l;
+	}
+	const char *days =
+	        init_args ? ctl_flag_get(init_args, "immutable-days") : NULL;
+	const char *mode =
+	        init_args ? ctl_flag_get(init_args, "lock-mode") : NULL;
+	if (days) {
+		char *end;
+		long d = strtol(days, &end, 10);
+		if (!*days || *end || d < 1 || d > 36500)
+			return ctl_usage_error("--immutable-days takes a "
+			                       "number of days from 1 to "
+			                       "36500, not \"%s\"",
+			        days);
+		o.immutable_days = (unsigned)d;
+	}
+	if (mode) {
+		if (!days)
+			return ctl_usage_error(
+			        "--lock-mode needs --immutable-days");
+		if (!strcmp(mode, "compliance"))
+			o.lock_mode = ASTRA_VAULT_LOCK_COMPLIANCE;
+		else if (!strcmp(mode, "governance"))
+			o.lock_mode = ASTRA_VAULT_LOCK_GOVERNANCE;
+		else
+			return ctl_usage_error("--lock-mode takes compliance "
+			                       "or governance, not \"%s\"",
+			        mode);
+	}
 	int rc = create ? astra_vault_init(out, url, &o)
 	                : astra_vault_open(out, url, &o);
 	if (rc < 0)
@@ -155,6 +192,7 @@ static void emit_json_text(const ctl_globals *g, const char *json)
 /* ---- vault ---- */
 
 static const ctl_flag init_flags[] = {
+	{ "compression-level", 1, 0 },
 	{ "immutable-days", 1, 0 },
 	{ "lock-mode", 1, 0 },
 	{ NULL, 0, 0 },
@@ -164,13 +202,9 @@ static int run_init(const ctl_globals *g, ctl_args *a)
 {
 	if (a->npos)
 		return ctl_usage_error("vault init takes no arguments");
-	if (ctl_flag_set(a, "immutable-days"))
-		return ctl_usage_error(
-		        "--immutable-days needs an object store with object "
-		        "lock (s3://), which this build does not have yet");
 	astra_vault *v = NULL;
 	char urlbuf[4096];
-	int rc = open_vault(g, 1, &v, NULL);
+	int rc = open_vault(g, 1, &v, a);
 	if (rc)
 		return rc;
 	astra_buf info = ASTRA_BUF_INIT;
@@ -496,7 +530,8 @@ static int run_forget(const ctl_globals *g, ctl_args *a)
 }
 
 const ctl_command ctl_cmd_vault_init = { "vault", "init",
-	"vault init [--immutable-days N [--lock-mode compliance|governance]]",
+	"vault init [--compression-level N] [--immutable-days N [--lock-mode "
+	"compliance|governance]]",
 	"create a vault", init_flags, run_init };
 const ctl_command ctl_cmd_vault_info = { "vault", "info", "vault info",
 	"describe the vault", NULL, run_info };
