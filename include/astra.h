@@ -7,6 +7,8 @@
 #define ASTRA_H
 
 #include "astra/common.h"
+#include "astra/cluster.h"
 #include "astra/vault.h"
+#include "astra/app.h"
 
 #endif

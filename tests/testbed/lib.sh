@@ -3,6 +3,9 @@
 
 TB_SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
+# tb_usage FILE : print the comment block at the top of FILE (after the #! line).
+tb_usage() { sed -n '2,/^[^#]/{/^#/{s/^# \{0,1\}//;p}}' "$1"; }
+
 tb_log() { printf '[testbed %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 tb_die() { printf '[testbed] ERROR: %s\n' "$*" >&2; exit 1; }
 
@@ -24,19 +27,21 @@ tb_cache_dir() {
 tb_require_build() {
     TB_CACHE=$(tb_cache_dir)
     TB_BIN=$TB_CACHE/bin
+    export TB_CACHE TB_BIN
     [ -f "$TB_CACHE/.stamp" ] || tb_die "test bed not built (no $TB_CACHE/.stamp); run tests/testbed/build first"
 }
 
-# A free TCP port on 127.0.0.1 (the kernel picks it; the socket is closed again).
-# Ports handed out by this shell are remembered so two calls never return the same one.
+# tb_free_port VAR : store a free TCP port on 127.0.0.1 in VAR (the kernel picks it;
+# the probe socket is closed again). Ports handed out by this shell are remembered
+# so two calls never return the same one.
 TB_PORTS_TAKEN=" "
 tb_free_port() {
-    local p i
-    for i in 1 2 3 4 5 6 7 8 9 10; do
+    local p _
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
         p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
         case "$TB_PORTS_TAKEN" in *" $p "*) continue ;; esac
         TB_PORTS_TAKEN="$TB_PORTS_TAKEN$p "
-        printf '%s\n' "$p"
+        printf -v "$1" '%s' "$p"
         return 0
     done
     tb_die "could not find a free port"
@@ -53,16 +58,32 @@ tb_wait() {
     done
 }
 
-tb_pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+# tb_pid_alive PID : true if PID runs (a zombie counts as dead: PID 1 may reap late).
+tb_pid_alive() {
+    local st
+    [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null || return 1
+    st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null) || return 1
+    [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
 
-# tb_stop_pidfile FILE : TERM the process, KILL it after a grace period.
+# tb_pid_is PID NAME : true if PID is alive and runs a program whose file name is NAME
+# (guards against signalling a recycled PID).
+tb_pid_is() {
+    local argv0
+    tb_pid_alive "$1" || return 1
+    argv0=$(tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | head -n 1) || return 1
+    [ "$(basename -- "$argv0")" = "$2" ]
+}
+
+# tb_stop_pidfile FILE : TERM the process, KILL it after a grace period. The file
+# is named after the program (NAME.pid); a PID now running something else is left alone.
 tb_stop_pidfile() {
-    local f=$1 pid i
+    local f=$1 pid _
     [ -f "$f" ] || return 0
     pid=$(cat "$f" 2>/dev/null || true)
-    if tb_pid_alive "$pid"; then
+    if tb_pid_is "$pid" "$(basename "$f" .pid)"; then
         kill -TERM "$pid" 2>/dev/null || true
-        for i in $(seq 1 "${TB_STOP_GRACE_TENTHS:-50}"); do
+        for _ in $(seq 1 "${TB_STOP_GRACE_TENTHS:-50}"); do
             tb_pid_alive "$pid" || break
             sleep 0.1
         done

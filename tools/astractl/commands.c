@@ -13,5 +13,9 @@ const ctl_command *const ctl_commands[] = {
 	&ctl_cmd_data_restore,
 	&ctl_cmd_data_list,
 	&ctl_cmd_data_forget,
+	&ctl_cmd_app_define,
+	&ctl_cmd_app_list,
+	&ctl_cmd_app_show,
+	&ctl_cmd_app_remove,
 	NULL,
 };

@@ -76,6 +76,10 @@ void ctl_emit(const ctl_globals *g, out_val *v);
 extern const ctl_command ctl_cmd_version;
 extern const ctl_command ctl_cmd_vault_init, ctl_cmd_vault_info,
         ctl_cmd_vault_check, ctl_cmd_vault_gc;
+extern const ctl_command ctl_cmd_app_define, ctl_cmd_app_list, ctl_cmd_app_show,
+        ctl_cmd_app_remove;
+/* Opens the cluster of --kubeconfig/--context; prints the error. */
+int ctl_open_cluster(const ctl_globals *g, astra_cluster **out);
 extern const ctl_command ctl_cmd_data_backup, ctl_cmd_data_restore,
         ctl_cmd_data_list, ctl_cmd_data_forget;
 

@@ -1,0 +1,418 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include "kube/exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/error.h"
+#include "fmt/json.h"
+#include "kube/util.h"
+
+extern char **environ;
+
+#define OUT_MAX ((size_t)1 << 20)
+#define ERR_MAX ((size_t)64 << 10)
+
+void astra__kube_cred_clear(astra__kube_cred *c)
+{
+	if (!c)
+		return;
+	astra__free_secret_str(c->token);
+	free(c->cert_pem);
+	astra__free_secret(c->key_pem, c->key_len);
+	memset(c, 0, sizeof(*c));
+}
+
+int astra__kube_exec_parse(const char *text, size_t len,
+        const char *api_version, const char *command, astra__kube_cred *out)
+{
+	astra__json *j = NULL;
+	char what[512];
+	memset(out, 0, sizeof(*out));
+	snprintf(what, sizeof(what), "output of exec plugin \"%.200s\"",
+	        command);
+	int rc = astra__json_parse(&j, text, len, what);
+	if (rc)
+		return rc;
+	const char *kind = astra__json_str(j, "kind");
+	const char *api = astra__json_str(j, "apiVersion");
+	if (!kind || strcmp(kind, "ExecCredential")) {
+		rc = astra__err(ASTRA_EPARSE, ASTRA_ERROR_KUBE,
+		        "%s: kind is \"%.60s\", expected \"ExecCredential\"",
+		        what, kind ? kind : "");
+		goto done;
+	}
+	if (!api || strcmp(api, api_version)) {
+		rc = astra__err(ASTRA_EPARSE, ASTRA_ERROR_KUBE,
+		        "%s: apiVersion is \"%.80s\", but \"%s\" was requested",
+		        what, api ? api : "", api_version);
+		goto done;
+	}
+	const astra__json *st = astra__json_get(j, "status");
+	if (astra__json_type_of(st) != ASTRA_JSON_OBJECT) {
+		rc = astra__err(ASTRA_EPARSE, ASTRA_ERROR_KUBE,
+		        "%s: no status in the ExecCredential", what);
+		goto done;
+	}
+	const char *token = astra__json_str(st, "token");
+	const char *cert = astra__json_str(st, "clientCertificateData");
+	const char *key = astra__json_str(st, "clientKeyData");
+	const char *exp = astra__json_str(st, "expirationTimestamp");
+	if ((!token || !*token) && (!cert || !*cert)) {
+		rc = astra__err(ASTRA_EAUTH, ASTRA_ERROR_KUBE,
+		        "%s: the ExecCredential has neither a token nor a "
+		        "client certificate",
+		        what);
+		goto done;
+	}
+	if (cert && *cert && (!key || !*key)) {
+		rc = astra__err(ASTRA_EPARSE, ASTRA_ERROR_KUBE,
+		        "%s: clientCertificateData without clientKeyData",
+		        what);
+		goto done;
+	}
+	if (exp && *exp && astra__kube_parse_time(exp, &out->expiry)) {
+		rc = astra__err(ASTRA_EPARSE, ASTRA_ERROR_KUBE,
+		        "%s: expirationTimestamp \"%.60s\" is not an RFC 3339 "
+		        "time",
+		        what, exp);
+		goto done;
+	}
+	if (token && *token && !(out->token = astra__strdup(token))) {
+		rc = ASTRA_ENOMEM;
+		goto done;
+	}
+	if (cert && *cert) {
+		out->cert_pem = astra__strdup(cert);
+		out->key_pem = astra__strdup(key);
+		if (!out->cert_pem || !out->key_pem) {
+			rc = ASTRA_ENOMEM;
+			goto done;
+		}
+		out->cert_len = strlen(cert);
+		out->key_len = strlen(key);
+	}
+done:
+	if (rc)
+		astra__kube_cred_clear(out);
+	/* the document holds the token: wipe it */
+	if (j) {
+		const astra__json *stw = astra__json_get(j, "status");
+		const char *t = astra__json_str(stw, "token");
+		if (t)
+			astra__wipe((void *)t, strlen(t));
+		t = astra__json_str(stw, "clientKeyData");
+		if (t)
+			astra__wipe((void *)t, strlen(t));
+	}
+	astra__json_free(j);
+	return rc;
+}
+
+/* KUBERNETES_EXEC_INFO=<json> */
+static char *exec_info(const astra__kubeconfig *cfg)
+{
+	const astra__kube_exec *e = cfg->exec;
+	astra__json *j = astra__json_new_object();
+	astra__json *spec = astra__json_new_object();
+	char *s = NULL, *out = NULL;
+	if (!j || !spec)
+		goto done;
+	if (astra__json_set_str(j, "apiVersion", e->api_version) ||
+	        astra__json_set_str(j, "kind", "ExecCredential") ||
+	        astra__json_set_bool(spec, "interactive", 0))
+		goto done;
+	if (e->provide_cluster_info) {
+		astra__json *cl = astra__json_new_object();
+		if (!cl || astra__json_set(spec, "cluster", cl))
+			goto done;
+		if (astra__json_set_str(cl, "server", cfg->server))
+			goto done;
+		if (cfg->tls_server_name &&
+		        astra__json_set_str(
+		                cl, "tls-server-name", cfg->tls_server_name))
+			goto done;
+		if (cfg->insecure &&
+		        astra__json_set_bool(cl, "insecure-skip-tls-verify", 1))
+			goto done;
+		if (cfg->proxy_url &&
+		        astra__json_set_str(cl, "proxy-url", cfg->proxy_url))
+			goto done;
+		if (cfg->ca_data) {
+			astra_buf b = ASTRA_BUF_INIT;
+			int rc = astra__kube_b64encode(
+			        &b, cfg->ca_data, cfg->ca_data_len);
+			if (!rc)
+				rc = astra__json_set_str(cl,
+				        "certificate-authority-data", b.ptr);
+			astra_buf_dispose(&b);
+			if (rc)
+				goto done;
+		}
+	}
+	if (astra__json_set(j, "spec", spec)) {
+		spec = NULL;
+		goto done;
+	}
+	spec = NULL;
+	if (astra__json_print(&s, j, 0))
+		goto done;
+	out = astra__aprintf("KUBERNETES_EXEC_INFO=%s", s);
+done:
+	free(s);
+	astra__json_free(spec);
+	astra__json_free(j);
+	return out;
+}
+
+static int env_overridden(const astra__kube_exec *e, const char *entry)
+{
+	const char *eq = strchr(entry, '=');
+	size_t n = eq ? (size_t)(eq - entry) : strlen(entry);
+	if (n == strlen("KUBERNETES_EXEC_INFO") &&
+	        !strncmp(entry, "KUBERNETES_EXEC_INFO", n))
+		return 1;
+	for (size_t i = 0; i < e->nenv; i++)
+		if (strlen(e->env[i].name) == n &&
+		        !strncmp(entry, e->env[i].name, n))
+			return 1;
+	return 0;
+}
+
+static void free_env(char **env, size_t from)
+{
+	if (!env)
+		return;
+	for (size_t i = from; env[i]; i++)
+		astra__free_secret_str(env[i]);
+	free(env);
+}
+
+/* environ + the plugin's env + KUBERNETES_EXEC_INFO; entries from index
+ * `*own` on are allocated. */
+static char **build_env(const astra__kubeconfig *cfg, size_t *own)
+{
+	const astra__kube_exec *e = cfg->exec;
+	size_t n = 0;
+	while (environ && environ[n])
+		n++;
+	char **env = astra__calloc(n + e->nenv + 2, sizeof(char *));
+	if (!env)
+		return NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!env_overridden(e, environ[i]))
+			env[k++] = environ[i];
+	*own = k;
+	for (size_t i = 0; i < e->nenv; i++) {
+		env[k] = astra__aprintf(
+		        "%s=%s", e->env[i].name, e->env[i].value);
+		if (!env[k++])
+			goto oom;
+	}
+	env[k] = exec_info(cfg);
+	if (!env[k])
+		goto oom;
+	return env;
+oom:
+	free_env(env, *own);
+	return NULL;
+}
+
+static const char *last_line(astra_buf *b)
+{
+	if (!b->ptr)
+		return "";
+	while (b->size &&
+	        (b->ptr[b->size - 1] == '\n' || b->ptr[b->size - 1] == '\r' ||
+	                b->ptr[b->size - 1] == ' '))
+		b->ptr[--b->size] = '\0';
+	const char *nl = strrchr(b->ptr, '\n');
+	const char *s = nl ? nl + 1 : b->ptr;
+	return s;
+}
+
+int astra__kube_exec_run(const astra__kubeconfig *cfg, unsigned timeout_ms,
+        astra__kube_cred *out)
+{
+	const astra__kube_exec *e = cfg->exec;
+	ASTRA_ASSERT_ARG(e && out);
+	memset(out, 0, sizeof(*out));
+	const char *user = cfg->user_name ? cfg->user_name : "";
+	if (e->interactive_mode && !strcmp(e->interactive_mode, "Always"))
+		return astra__err(ASTRA_EAUTH, ASTRA_ERROR_KUBE,
+		        "exec plugin \"%s\" of user \"%s\" requires "
+		        "interactiveMode Always, but libastra runs plugins "
+		        "without a terminal",
+		        e->command, user);
+
+	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	size_t own = 0;
+	char **env = NULL, **argv = NULL;
+	astra_buf ob = ASTRA_BUF_INIT, eb = ASTRA_BUF_INIT;
+	posix_spawn_file_actions_t fa;
+	int fa_init = 0;
+	pid_t pid = -1;
+	int rc = 0;
+
+	if (pipe2(outp, O_CLOEXEC) || pipe2(errp, O_CLOEXEC)) {
+		rc = astra__err_os("exec plugin \"%s\": pipe", e->command);
+		goto done;
+	}
+	env = build_env(cfg, &own);
+	argv = astra__calloc(e->nargs + 2, sizeof(char *));
+	if (!env || !argv) {
+		rc = ASTRA_ENOMEM;
+		goto done;
+	}
+	argv[0] = e->command;
+	for (size_t i = 0; i < e->nargs; i++)
+		argv[i + 1] = e->args[i];
+	if (posix_spawn_file_actions_init(&fa)) {
+		rc = ASTRA_ENOMEM;
+		goto done;
+	}
+	fa_init = 1;
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+	int serr =
+	        strchr(e->command, '/')
+	                ? posix_spawn(&pid, e->command, &fa, NULL, argv, env)
+	                : posix_spawnp(&pid, e->command, &fa, NULL, argv, env);
+	if (serr) {
+		pid = -1;
+		if (serr == ENOENT || serr == EACCES || serr == ENOEXEC)
+			rc = astra__err(
+			        serr == ENOENT ? ASTRA_ENOTFOUND : ASTRA_EAUTH,
+			        ASTRA_ERROR_KUBE,
+			        "exec plugin \"%s\" of user \"%s\" could not be "
+			        "started: %s%s%s",
+			        e->command, user, strerror(serr),
+			        e->install_hint ? "; " : "",
+			        e->install_hint ? e->install_hint : "");
+		else
+			rc = astra__err(ASTRA_EIO, ASTRA_ERROR_KUBE,
+			        "exec plugin \"%s\": spawn failed: %s",
+			        e->command, strerror(serr));
+		goto done;
+	}
+	close(outp[1]);
+	close(errp[1]);
+	outp[1] = errp[1] = -1;
+
+	uint64_t deadline =
+	        astra__mono_ns() + (uint64_t)timeout_ms * 1000000ULL;
+	int open_out = 1, open_err = 1, timed_out = 0;
+	while (open_out || open_err) {
+		struct pollfd p[2];
+		int np = 0;
+		if (open_out)
+			p[np++] = (struct pollfd){ outp[0], POLLIN, 0 };
+		if (open_err)
+			p[np++] = (struct pollfd){ errp[0], POLLIN, 0 };
+		uint64_t now = astra__mono_ns();
+		if (now >= deadline) {
+			timed_out = 1;
+			break;
+		}
+		int wait = (int)((deadline - now) / 1000000ULL) + 1;
+		int r = poll(p, (nfds_t)np, wait);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = astra__err_os(
+			        "exec plugin \"%s\": poll", e->command);
+			break;
+		}
+		for (int i = 0; i < np; i++) {
+			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			int is_out = p[i].fd == outp[0];
+			astra_buf *b = is_out ? &ob : &eb;
+			char tmp[8192];
+			ssize_t n = read(p[i].fd, tmp, sizeof(tmp));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				if (is_out)
+					open_out = 0;
+				else
+					open_err = 0;
+				continue;
+			}
+			size_t cap = is_out ? OUT_MAX : ERR_MAX;
+			if (b->size + (size_t)n <= cap &&
+			        astra__buf_put(b, tmp, (size_t)n)) {
+				rc = ASTRA_ENOMEM;
+				break;
+			}
+		}
+		if (rc)
+			break;
+	}
+	if (timed_out || rc)
+		kill(pid, SIGKILL);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	pid = -1;
+	if (rc)
+		goto done;
+	if (timed_out) {
+		rc = astra__err(ASTRA_ETIMEOUT, ASTRA_ERROR_KUBE,
+		        "exec plugin \"%s\" of user \"%s\" did not finish within "
+		        "%u ms",
+		        e->command, user, timeout_ms);
+		goto done;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		const char *why = last_line(&eb);
+		if (WIFEXITED(status))
+			rc = astra__err(ASTRA_EAUTH, ASTRA_ERROR_KUBE,
+			        "exec plugin \"%s\" of user \"%s\" failed with "
+			        "exit status %d%s%.300s",
+			        e->command, user, WEXITSTATUS(status),
+			        *why ? ": " : "", why);
+		else
+			rc = astra__err(ASTRA_EAUTH, ASTRA_ERROR_KUBE,
+			        "exec plugin \"%s\" of user \"%s\" was killed by "
+			        "signal %d",
+			        e->command, user, WTERMSIG(status));
+		goto done;
+	}
+	rc = astra__kube_exec_parse(
+	        ob.ptr ? ob.ptr : "", ob.size, e->api_version, e->command, out);
+done:
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (fa_init)
+		posix_spawn_file_actions_destroy(&fa);
+	for (int i = 0; i < 2; i++) {
+		if (outp[i] >= 0)
+			close(outp[i]);
+		if (errp[i] >= 0)
+			close(errp[i]);
+	}
+	free(argv);
+	free_env(env, own);
+	astra_buf_dispose(&ob); /* wipes the credential */
+	astra_buf_dispose(&eb);
+	return rc;
+}
