@@ -329,12 +329,11 @@ static const astra__json *unchanged_content(
 		for (size_t k = 0; k < astra__json_size(chunks); k++) {
 			const astra__json *c = astra__json_at(chunks, k);
 			astra__id id;
-			/* (immutable vaults: also keeps the chunk's pack
-			 * locked as long as this backup) */
+			astra__idx_entry e;
 			if (astra__id_parse(
 			            &id, astra__json_string_value(
 			                         astra__json_at(c, 0))) ||
-			        astra__writer_reference(b->w, &id))
+			        astra__repo_lookup(b->r, &id, &e))
 				return NULL;
 		}
 	}
@@ -908,11 +907,7 @@ int astra__data_backup(astra__repo *r, const char *path,
 	}
 	astra__json_set(rec, "stats", st);
 	char id[33];
-	/* the record is locked exactly as long as the data it references */
-	r->until_pin = astra__writer_until(b.w);
-	rc = astra__snapshot_save(r, rec, id);
-	r->until_pin = 0;
-	if (rc)
+	if ((rc = astra__snapshot_save(r, rec, id)))
 		goto done;
 	if (out) {
 		memcpy(out->id, id, 33);
