@@ -77,8 +77,10 @@ char *astra__tree_get_name(const astra__json *node, const char *field)
 		return NULL;
 	}
 	astra_buf b = ASTRA_BUF_INIT;
-	if (astra__base64_decode(&b, s, strlen(s)) != 0)
+	if (astra__base64_decode(&b, s, strlen(s)) != 0) {
+		astra_buf_dispose(&b);
 		return NULL;
+	}
 	if (memchr(b.ptr, 0, b.size)) {
 		astra_buf_dispose(&b);
 		astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,

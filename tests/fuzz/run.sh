@@ -19,7 +19,7 @@ for t in $targets; do
 	seeds="$top/tests/fuzz/corpus/$name"
 	[ -d "$seeds" ] || seeds=""
 	if "$dir/tests/fuzz/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-		-print_final_stats=0 "$corpus" $seeds >"$dir/$t.log" 2>&1; then
+		-print_final_stats=0 -artifact_prefix="$dir/$t-" "$corpus" $seeds >"$dir/$t.log" 2>&1; then
 		pass=$((pass + 1)); echo "fuzz: $t ok ($(grep -c . "$dir/$t.log") log lines)"
 	else
 		fail=$((fail + 1)); echo "fuzz: $t FAILED"; tail -30 "$dir/$t.log"
