@@ -17,7 +17,7 @@ int astra__buf_puts(astra_buf *b, const char *s);
 int astra__buf_putc(astra_buf *b, char c);
 int astra__buf_printf(astra_buf *b, const char *fmt, ...) ASTRA_PRINTF(2, 3);
 int astra__buf_vprintf(astra_buf *b, const char *fmt, va_list ap)
-	ASTRA_PRINTF(2, 0);
+        ASTRA_PRINTF(2, 0);
 void astra__buf_clear(astra_buf *b);
 /* Hands the memory to the caller (free with free()); the buffer is reset. */
 char *astra__buf_detach(astra_buf *b);

@@ -19,7 +19,7 @@
 /* Sets the last error and returns `code`. */
 int astra__err(int code, int klass, const char *fmt, ...) ASTRA_PRINTF(3, 4);
 int astra__verr(int code, int klass, const char *fmt, va_list ap)
-	ASTRA_PRINTF(3, 0);
+        ASTRA_PRINTF(3, 0);
 
 /*
  * Sets the last error from errno (saved on entry), appending strerror, and

@@ -737,7 +737,8 @@ Test(repo_vault, unreadable_files_are_reported_and_skipped)
 	cr_assert_eq(rc, ASTRA_EPARTIAL, "backup as nobody: %s", msg);
 	/* locked.bin, lockeddir, and the rich tree's 0700/0750/0600 items */
 	cr_assert_eq(errors, 5, "%s", msg);
-	cr_assert(strstr(msg, "Permission denied"), "the message names the cause: %s", msg);
+	cr_assert(strstr(msg, "Permission denied"),
+	        "the message names the cause: %s", msg);
 	/* the snapshot was recorded and restores the readable part */
 	v = reopen();
 	cr_assert_eq(snapshot_count(v), 1);
