@@ -10,5 +10,6 @@
 #include "astra/cluster.h"
 #include "astra/vault.h"
 #include "astra/app.h"
+#include "astra/snapshot.h"
 
 #endif

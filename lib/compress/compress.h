@@ -32,4 +32,7 @@ int astra__compressible(const void *src, size_t n);
 int astra__gunzip(astra_buf *out, const void *src, size_t n, size_t max,
         const char *what);
 
+/* gzip of n bytes appended to out. */
+int astra__gzip(astra_buf *out, const void *src, size_t n);
+
 #endif

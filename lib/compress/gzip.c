@@ -51,3 +51,30 @@ int astra__gunzip(
 	inflateEnd(&z);
 	return rc;
 }
+
+int astra__gzip(astra_buf *out, const void *src, size_t n)
+{
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+	        Z_OK)
+		return astra__err(ASTRA_ERROR, ASTRA_ERROR_COMPRESS,
+		        "cannot initialise zlib");
+	size_t bound = deflateBound(&z, (uLong)n) + 64;
+	int rc = astra__buf_grow(out, bound);
+	if (!rc) {
+		z.next_in = (Bytef *)src;
+		z.avail_in = (uInt)n;
+		z.next_out = (Bytef *)out->ptr + out->size;
+		z.avail_out = (uInt)bound;
+		if (deflate(&z, Z_FINISH) != Z_STREAM_END)
+			rc = astra__err(ASTRA_ERROR, ASTRA_ERROR_COMPRESS,
+			        "gzip compression failed");
+		else {
+			out->size += bound - z.avail_out;
+			out->ptr[out->size] = '\0';
+		}
+	}
+	deflateEnd(&z);
+	return rc;
+}

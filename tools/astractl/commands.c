@@ -17,5 +17,9 @@ const ctl_command *const ctl_commands[] = {
 	&ctl_cmd_app_list,
 	&ctl_cmd_app_show,
 	&ctl_cmd_app_remove,
+	&ctl_cmd_snapshot_create,
+	&ctl_cmd_snapshot_list,
+	&ctl_cmd_snapshot_show,
+	&ctl_cmd_snapshot_delete,
 	NULL,
 };

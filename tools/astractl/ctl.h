@@ -78,6 +78,8 @@ extern const ctl_command ctl_cmd_vault_init, ctl_cmd_vault_info,
         ctl_cmd_vault_check, ctl_cmd_vault_gc;
 extern const ctl_command ctl_cmd_app_define, ctl_cmd_app_list, ctl_cmd_app_show,
         ctl_cmd_app_remove;
+extern const ctl_command ctl_cmd_snapshot_create, ctl_cmd_snapshot_list,
+        ctl_cmd_snapshot_show, ctl_cmd_snapshot_delete;
 /* Opens the cluster of --kubeconfig/--context; prints the error. */
 int ctl_open_cluster(const ctl_globals *g, astra_cluster **out);
 extern const ctl_command ctl_cmd_data_backup, ctl_cmd_data_restore,

@@ -1,0 +1,3 @@
+module example.invalid/libastra/bindings/go/astra
+
+go 1.23

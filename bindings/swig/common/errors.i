@@ -1,0 +1,40 @@
+/*
+ * Status codes and errors, language-neutral part.
+ *
+ * Every call that can fail returns astra_status (typedef int): the
+ * language layers attach their typemaps to that type, so one typemap
+ * covers the whole API (GDAL's OGRErr, the SWIG manual's MyErr). Python
+ * turns a negative status into an exception in the wrapper, on the calling
+ * thread; Go returns the int and reads astra_error_last() on a locked OS
+ * thread. The astra_error_code and astra_error_class enumerators are
+ * wrapped as constants.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+/* Member features are given by bare member name: SWIG does not match
+ * `Type::member` for the members of C's anonymous `typedef struct {...}
+ * Type`. Each name below is unique to the structs it is meant for. */
+
+/* astra_error_last() returns a borrowed, read-only record. */
+%nodefaultctor astra_error;
+%nodefaultdtor astra_error;
+%immutable message;
+%immutable klass;
+%immutable code;
+
+/* Replaced by the language layers: options objects are initialised by
+ * their constructors, buffers released by typemaps or destructors, the
+ * log handler installed through a language proxy. */
+%ignore astra_vault_options_init;
+%ignore astra_data_backup_options_init;
+%ignore astra_data_restore_options_init;
+%ignore astra_check_options_init;
+%ignore astra_gc_options_init;
+%ignore astra_cluster_options_init;
+%ignore astra_buf_dispose;
+%ignore astra_strarray_dispose;
+%ignore astra_log_set_handler;
+
+/* A progress report reaches the target language as plain values. */
+%ignore astra_progress;

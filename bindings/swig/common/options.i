@@ -1,0 +1,200 @@
+/*
+ * Options structs. A constructor from the target language allocates the
+ * struct inside a "box" and initialises it with *_options_init(o,
+ * *_OPTIONS_VERSION), so `version` is never 0 (SWIG's default constructor
+ * would zero-fill it). The box also owns what the struct points to: copies
+ * of string members (set through the memberin typemap below, wiped and
+ * freed by the destructor), the backup tags, and the language's callback
+ * payload (astra_swig_cb, defined by the language layer).
+ *
+ * The callback members (progress_cb, payload) are not exposed: each
+ * language installs its C proxy with set_progress*() (ASTRA_LANG_PROGRESS).
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+%{
+enum {
+	ASTRA_SWIG_VAULT = 1,
+	ASTRA_SWIG_BACKUP,
+	ASTRA_SWIG_RESTORE,
+	ASTRA_SWIG_CHECK,
+	ASTRA_SWIG_GC,
+	ASTRA_SWIG_CLUSTER
+};
+
+typedef struct {
+	union {
+		astra_vault_options vault;
+		astra_data_backup_options backup;
+		astra_data_restore_options restore;
+		astra_check_options check;
+		astra_gc_options gc;
+		astra_cluster_options cluster;
+	} u; /* first: a pointer to u.X is a pointer to the box */
+	int kind;
+	char **tags; /* backup tags: owned copies */
+	size_t ntags;
+	astra_swig_cb cb;
+} astra_swig_box;
+
+#define ASTRA_SWIG_BOX(p) ((astra_swig_box *)(void *)(p))
+
+static char *astra_swig_strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = (char *)malloc(n);
+	if (d)
+		memcpy(d, s, n);
+	return d;
+}
+
+/* Strings may be secrets (passwords): wipe before freeing. */
+static void astra_swig_str_free(const char *s)
+{
+	if (s) {
+		volatile char *p = (volatile char *)s;
+		while (*p)
+			*p++ = 0;
+		free((void *)s);
+	}
+}
+
+static void astra_swig_box_free(astra_swig_box *b)
+{
+	size_t i;
+	if (!b)
+		return;
+	switch (b->kind) {
+	case ASTRA_SWIG_VAULT:
+		astra_swig_str_free(b->u.vault.password);
+		astra_swig_str_free(b->u.vault.password_file);
+		break;
+	case ASTRA_SWIG_BACKUP:
+		astra_swig_str_free(b->u.backup.parent);
+		astra_swig_str_free(b->u.backup.source);
+		break;
+	case ASTRA_SWIG_RESTORE:
+		astra_swig_str_free(b->u.restore.subpath);
+		break;
+	case ASTRA_SWIG_CLUSTER:
+		astra_swig_str_free(b->u.cluster.kubeconfig);
+		astra_swig_str_free(b->u.cluster.context);
+		break;
+	default:
+		break;
+	}
+	for (i = 0; i < b->ntags; i++)
+		astra_swig_str_free(b->tags[i]);
+	free(b->tags);
+	astra_swig_cb_clear(&b->cb);
+	free(b);
+}
+%}
+
+/* String members are copied into memory the box owns. */
+%typemap(memberin) const char * %{
+	astra_swig_str_free($1);
+	$1 = $input ? astra_swig_strdup($input) : NULL;
+%}
+
+/* `version` is set by the constructors only (options and results). */
+%immutable version;
+
+/* Constructors return NULL when out of memory or when *_options_init
+ * rejects the version (a library older than the headers): the language
+ * layer turns that into an error (ASTRA_LANG_CTOR). */
+%define ASTRA_OPTIONS(TYPE, MEMBER, KIND, INIT, VERSION)
+ASTRA_LANG_CTOR(TYPE)
+%extend TYPE {
+	TYPE() {
+		astra_swig_box *b = (astra_swig_box *)calloc(1, sizeof(*b));
+		astra_error_clear();
+		if (!b)
+			return NULL;
+		b->kind = KIND;
+		if (INIT(&b->u.MEMBER, VERSION) < 0) {
+			free(b);
+			return NULL;
+		}
+		return &b->u.MEMBER;
+	}
+	~TYPE() { astra_swig_box_free(ASTRA_SWIG_BOX($self)); }
+}
+%enddef
+
+%ignore progress_cb;
+%ignore payload;
+
+%define ASTRA_PROGRESS_OPTIONS(TYPE)
+ASTRA_LANG_PROGRESS(TYPE)
+%enddef
+
+ASTRA_OPTIONS(astra_vault_options, vault, ASTRA_SWIG_VAULT,
+	astra_vault_options_init, ASTRA_VAULT_OPTIONS_VERSION)
+ASTRA_OPTIONS(astra_data_backup_options, backup, ASTRA_SWIG_BACKUP,
+	astra_data_backup_options_init, ASTRA_DATA_BACKUP_OPTIONS_VERSION)
+ASTRA_OPTIONS(astra_data_restore_options, restore, ASTRA_SWIG_RESTORE,
+	astra_data_restore_options_init, ASTRA_DATA_RESTORE_OPTIONS_VERSION)
+ASTRA_OPTIONS(astra_check_options, check, ASTRA_SWIG_CHECK,
+	astra_check_options_init, ASTRA_CHECK_OPTIONS_VERSION)
+ASTRA_OPTIONS(astra_gc_options, gc, ASTRA_SWIG_GC,
+	astra_gc_options_init, ASTRA_GC_OPTIONS_VERSION)
+ASTRA_OPTIONS(astra_cluster_options, cluster, ASTRA_SWIG_CLUSTER,
+	astra_cluster_options_init, ASTRA_CLUSTER_OPTIONS_VERSION)
+
+ASTRA_PROGRESS_OPTIONS(astra_data_backup_options)
+ASTRA_PROGRESS_OPTIONS(astra_data_restore_options)
+ASTRA_PROGRESS_OPTIONS(astra_check_options)
+ASTRA_PROGRESS_OPTIONS(astra_gc_options)
+
+/* Backup tags ("key=value"): copies owned by the box. 0, or -1 when out
+ * of memory. */
+%ignore tags;
+%ignore ntags;
+%extend astra_data_backup_options {
+	int add_tag(const char *tag) {
+		astra_swig_box *b = ASTRA_SWIG_BOX($self);
+		char **v;
+		char *t = astra_swig_strdup(tag);
+		if (!t)
+			return -1;
+		v = (char **)realloc(b->tags, (b->ntags + 1) * sizeof(*v));
+		if (!v) {
+			free(t);
+			return -1;
+		}
+		v[b->ntags++] = t;
+		b->tags = v;
+		$self->tags = (const char *const *)v;
+		$self->ntags = b->ntags;
+		return 0;
+	}
+	void clear_tags() {
+		astra_swig_box *b = ASTRA_SWIG_BOX($self);
+		size_t i;
+		for (i = 0; i < b->ntags; i++)
+			astra_swig_str_free(b->tags[i]);
+		free(b->tags);
+		b->tags = NULL;
+		b->ntags = 0;
+		$self->tags = NULL;
+		$self->ntags = 0;
+	}
+}
+
+/* Results: the caller sets `version`. */
+%define ASTRA_RESULT(TYPE, VERSION)
+ASTRA_LANG_CTOR(TYPE)
+%extend TYPE {
+	TYPE() {
+		TYPE *r = (TYPE *)calloc(1, sizeof(TYPE));
+		if (r)
+			r->version = VERSION;
+		return r;
+	}
+	~TYPE() { free($self); }
+}
+%enddef
+ASTRA_RESULT(astra_data_backup_result, ASTRA_DATA_BACKUP_RESULT_VERSION)
+ASTRA_RESULT(astra_data_restore_result, ASTRA_DATA_RESTORE_RESULT_VERSION)

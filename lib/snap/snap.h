@@ -1,0 +1,28 @@
+/*
+ * Application snapshots: names and labels of the objects they create, and
+ * reading their records back (for backups and restores).
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef ASTRA_SNAP_SNAP_H
+#define ASTRA_SNAP_SNAP_H
+
+#include "fmt/json.h"
+#include "kube/kube.h"
+
+#define ASTRA_SNAP_LABEL_APP "snapshots.astra.dev/app"
+#define ASTRA_SNAP_LABEL_NAME "snapshots.astra.dev/name"
+#define ASTRA_SNAP_LABEL_RECORD "snapshots.astra.dev/record"
+#define ASTRA_SNAP_LABEL_GROUP "snapshots.astra.dev/group"
+#define ASTRA_SNAP_ANN_IN_USE "snapshots.astra.dev/in-use-by"
+#define ASTRA_SNAP_SECRET_TYPE "astra.dev/snapshot"
+#define ASTRA_SNAP_SECRET_PREFIX "astra-snap-"
+
+int astra__snap_secret_resource(astra__kube *k, astra__kube_resource *r);
+
+/* Loads a snapshot's record (and, when manifests is non-NULL, its captured
+ * objects). ASTRA_ENOTFOUND names the app and snapshot. `secret_ns`
+ * receives the namespace holding the record (may be NULL). */
+int astra__snap_load(astra__kube *k, const char *app, const char *name,
+        astra__json **record, astra__json **manifests, char **secret_ns);
+
+#endif
