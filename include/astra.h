@@ -11,5 +11,6 @@
 #include "astra/vault.h"
 #include "astra/app.h"
 #include "astra/snapshot.h"
+#include "astra/backup.h"
 
 #endif

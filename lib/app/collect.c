@@ -70,6 +70,11 @@ static const char *skipped_object(
 		if (def)
 			return "an app definition";
 	}
+	const astra__json *labels = astra__json_get(md, "labels");
+	if (astra__json_str(labels, "snapshots.astra.dev/record"))
+		return "a snapshot record";
+	if (astra__json_str(labels, "backups.astra.dev/temporary"))
+		return "a temporary volume of a backup";
 	if (!r->group[0] && !strcmp(r->resource, "serviceaccounts") && name &&
 	        !strcmp(name, "default"))
 		return "created in every namespace";

@@ -247,7 +247,19 @@ static int compute_live(astra__repo *r, const astra__json *list, live_set *ls,
 			        "gc stops: snapshot %s cannot be walked",
 			        astra__json_str(s, "id"));
 	}
-
+	/* application backups (lib/backup) reference their manifests blob */
+	astra__json *apps = NULL;
+	if (!rc && !(rc = collect(r, "appbackups/", &apps))) {
+		for (size_t i = 0; i < astra__json_size(apps) && !rc; i++) {
+			astra__id id;
+			const char *m = astra__json_str(
+			        astra__json_at(apps, i), "manifests");
+			if (m && astra__id_parse(&id, m) == 0)
+				rc = set_add(&ls->set, &id) < 0 ? ASTRA_ENOMEM
+				                                : 0;
+		}
+		astra__json_free(apps);
+	}
 	return rc;
 }
 

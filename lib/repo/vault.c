@@ -17,9 +17,7 @@
 #include "repo/data.h"
 #include "repo/tree.h"
 
-struct astra_vault {
-	astra__repo *r;
-};
+#include "repo/vault_internal.h"
 
 astra_status astra_vault_options_init(
         astra_vault_options *o, unsigned int version)

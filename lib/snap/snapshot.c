@@ -109,8 +109,6 @@ typedef struct {
 	int group_used, individual_used;
 } snap;
 
-
-
 static void vols_free(snap *s)
 {
 	for (size_t i = 0; i < s->nvols; i++) {

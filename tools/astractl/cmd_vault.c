@@ -552,3 +552,8 @@ const ctl_command ctl_cmd_data_list = { "data", "list", "data list",
 	"list data snapshots", NULL, run_list };
 const ctl_command ctl_cmd_data_forget = { "data", "forget", "data forget ID",
 	"forget a data snapshot", NULL, run_forget };
+
+int ctl_open_vault(const ctl_globals *g, astra_vault **out)
+{
+	return open_vault(g, 0, out, NULL);
+}

@@ -21,5 +21,10 @@ const ctl_command *const ctl_commands[] = {
 	&ctl_cmd_snapshot_list,
 	&ctl_cmd_snapshot_show,
 	&ctl_cmd_snapshot_delete,
+	&ctl_cmd_backup_create,
+	&ctl_cmd_backup_list,
+	&ctl_cmd_backup_show,
+	&ctl_cmd_backup_delete,
+	&ctl_cmd_restore,
 	NULL,
 };

@@ -1,0 +1,154 @@
+/*
+ * libastra - application backups in a vault, and restores from a backup or
+ * a snapshot into the same or another cluster and namespace.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef ASTRA_BACKUP_H
+#define ASTRA_BACKUP_H
+
+/**
+ * @file astra/backup.h
+ * @defgroup astra_backup Backups and restores
+ * @{
+ */
+
+#include "astra/app.h"
+#include "astra/common.h"
+#include "astra/vault.h"
+
+ASTRA_BEGIN_DECL
+
+/**
+ * Volume access: turns a PersistentVolume (JSON) into a directory this
+ * process can read and write. Store the path in `path_out`; return 0, or a
+ * negative code to fail the volume.
+ */
+typedef int ASTRA_CALLBACK(astra_volume_path_cb)(
+        const char *pv_json, astra_buf *path_out, void *payload);
+
+typedef struct {
+	unsigned int version;
+	/** The backup's name; NULL: "<app>-<UTC yyyymmddhhmmss>". */
+	const char *name;
+	/** Back up this existing snapshot of the app; NULL: take one and
+	 *  delete it when the backup is done. */
+	const char *snapshot;
+	/**
+	 * Host-path volume access: a template of the directory holding a
+	 * volume's data, with {volumeHandle}, {pvName}, {pvcName} and
+	 * {namespace} substituted (for example the CSI hostpath driver's
+	 * "/var/lib/csi-hostpath-data/{volumeHandle}"). Used when no
+	 * callback is given. NULL and no callback: backups without volume
+	 * data fail with ASTRA_ENOTSUPPORTED when the app has PVCs.
+	 */
+	const char *volume_path;
+	astra_volume_path_cb volume_path_cb;
+	void *volume_path_payload;
+	astra_progress_cb progress_cb;
+	void *payload;
+	astra_cancel *cancel;
+} astra_backup_options;
+
+#define ASTRA_BACKUP_OPTIONS_VERSION 1
+#define ASTRA_BACKUP_OPTIONS_INIT            \
+	{                                    \
+		ASTRA_BACKUP_OPTIONS_VERSION \
+	}
+
+ASTRA_API astra_status astra_backup_options_init(
+        astra_backup_options *opts, unsigned int version);
+
+/**
+ * Backs up `app` into `vault`: its manifests and the data of every PVC,
+ * read from the snapshot's volume snapshots. The record (see
+ * astra_backup_get()) is written last; a failed or cancelled backup
+ * records nothing.
+ */
+ASTRA_API astra_status astra_backup_create(astra_app *app, astra_vault *vault,
+        const astra_backup_options *opts,
+        astra_buf *record_out) ASTRA_WARN_UNUSED;
+
+/**
+ * The backups in a vault (of one app, or all when `app_name` is NULL) as a
+ * JSON array of records, oldest first. Needs no cluster: a new cluster
+ * pointed at the vault sees every backup.
+ */
+ASTRA_API astra_status astra_backup_list(astra_vault *vault,
+        const char *app_name, astra_buf *json_out) ASTRA_WARN_UNUSED;
+
+/**
+ * A backup's record as JSON: {"format", "name", "app", "definition",
+ * "source": {"server", "context"}, "created", "state", "snapshot",
+ * "consistency", "resources": [...], "volumes": [{"namespace", "pvc",
+ * "storageClass", "size", "accessModes", "data"}], "durationMs"}.
+ */
+ASTRA_API astra_status astra_backup_get(astra_vault *vault, const char *name,
+        astra_buf *json_out) ASTRA_WARN_UNUSED;
+
+/** Deletes a backup's record and forgets its volume data (reclaimed by
+ *  astra_vault_gc()). */
+ASTRA_API astra_status astra_backup_delete(
+        astra_vault *vault, const char *name) ASTRA_WARN_UNUSED;
+
+/** astra_restore_options.flags */
+#define ASTRA_RESTORE_F_REPLACE 0x1u /**< replace objects that exist */
+
+typedef struct {
+	unsigned int version;
+	/** Restore from this backup in `vault`... */
+	const char *backup;
+	/** ...or from this snapshot of app `snapshot_app` (same cluster,
+	 *  same namespaces: volumes come from the VolumeSnapshots). */
+	const char *snapshot_app;
+	const char *snapshot;
+	/** "SRC=DST" namespace mappings. */
+	const char *const *namespace_map;
+	size_t n_namespace_map;
+	/** "SRC=DST" storage class mappings ("*=DST" for all). */
+	const char *const *storage_class_map;
+	size_t n_storage_class_map;
+	/** Filters "GROUP/KIND[/NAMESPACE[/NAME]]" ("" or "core" for the
+	 *  core group); excludes win. */
+	const char *const *include;
+	size_t n_include;
+	const char *const *exclude;
+	size_t n_exclude;
+	unsigned int flags;
+	/** Volume access for restoring data from a backup (as for
+	 *  astra_backup_options). */
+	const char *volume_path;
+	astra_volume_path_cb volume_path_cb;
+	void *volume_path_payload;
+	/** Objects created at once within an order group; 0: 8. */
+	unsigned int concurrency;
+	astra_progress_cb progress_cb;
+	void *payload;
+	astra_cancel *cancel;
+} astra_restore_options;
+
+#define ASTRA_RESTORE_OPTIONS_VERSION 1
+#define ASTRA_RESTORE_OPTIONS_INIT            \
+	{                                     \
+		ASTRA_RESTORE_OPTIONS_VERSION \
+	}
+
+ASTRA_API astra_status astra_restore_options_init(
+        astra_restore_options *opts, unsigned int version);
+
+/**
+ * Restores into `target` in dependency order (CRDs, namespaces, classes,
+ * PVCs with their data, RBAC and configuration, workloads, the rest),
+ * objects of one group in parallel. Existing objects are kept and reported
+ * unless ASTRA_RESTORE_F_REPLACE. `report` (may be NULL) receives JSON
+ * {"created", "replaced", "skipped", "failed", "items": [{"kind",
+ * "namespace", "name", "result", "reason"}]}. Returns ASTRA_EPARTIAL when
+ * some objects failed (the rest is restored).
+ */
+ASTRA_API astra_status astra_restore(astra_cluster *target, astra_vault *vault,
+        const astra_restore_options *opts, astra_buf *report) ASTRA_WARN_UNUSED;
+
+ASTRA_END_DECL
+
+/** @} */
+#endif

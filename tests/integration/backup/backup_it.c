@@ -1,0 +1,402 @@
+/*
+ * Application backups into a file:// vault and restores, on a real
+ * test-bed cluster. Run through tests/integration/backup/run.sh.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "astra.h"
+#include "astra_test.h"
+#include "core/clock.h"
+#include "fmt/json.h"
+
+static char rid[16];
+static char vpath[512];
+
+static void suite_init(void)
+{
+	cr_assert(astra_init() > 0);
+	cr_assert(getenv("ASTRA_TB_CSI_VOLUMES"),
+	        "run through tests/integration/backup/run.sh");
+	snprintf(rid, sizeof(rid), "%x",
+	        (unsigned)((astra__wall_ns() / 1000) ^ getpid()) & 0xffffff);
+	snprintf(vpath, sizeof(vpath), "%s/{volumeHandle}",
+	        getenv("ASTRA_TB_CSI_VOLUMES"));
+}
+
+static void suite_fini(void)
+{
+	astra_shutdown();
+}
+
+TestSuite(backup_it, .init = suite_init, .fini = suite_fini, .timeout = 300);
+
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void sh(const char *fmt, ...)
+{
+	char cmd[8192];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	int rc = system(cmd);
+	cr_assert_eq(rc, 0, "command failed (%d): %s", rc, cmd);
+}
+
+static void capture(char *out, size_t n, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void capture(char *out, size_t n, const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	FILE *p = popen(cmd, "r");
+	out[0] = 0;
+	if (p) {
+		size_t got = fread(out, 1, n - 1, p);
+		out[got] = 0;
+		pclose(p);
+	}
+	size_t l = strlen(out);
+	while (l && out[l - 1] == '\n')
+		out[--l] = 0;
+}
+
+static astra_cluster *cluster(void)
+{
+	astra_cluster *c = NULL;
+	astra_cluster_options o;
+	cr_assert_astra_ok(
+	        astra_cluster_options_init(&o, ASTRA_CLUSTER_OPTIONS_VERSION));
+	cr_assert_astra_ok(astra_cluster_open(&c, &o));
+	return c;
+}
+
+static astra_vault *vault(const char *tag)
+{
+	char url[600];
+	snprintf(url, sizeof(url), "file://%s/vault-%s-%s", getenv("TMPDIR"),
+	        tag, rid);
+	astra_vault_options o;
+	astra_vault_options_init(&o, ASTRA_VAULT_OPTIONS_VERSION);
+	o.password = "integration";
+	o.kdf_log2n = 10;
+	astra_vault *v = NULL;
+	cr_assert_astra_ok(astra_vault_init(&v, url, &o));
+	return v;
+}
+
+/* A small stateful app: two PVCs with known data, a Deployment, a
+ * ConfigMap, a Secret and a Service. */
+static void make_app(const char *ns)
+{
+	sh("kubectl create namespace %s >/dev/null", ns);
+	sh("kubectl apply -f - >/dev/null <<'EOF'\n"
+	   "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: %s, labels: {app: shop}}\ndata: {mode: primary}\n"
+	   "---\napiVersion: v1\nkind: Secret\nmetadata: {name: creds, namespace: %s, labels: {app: shop}}\nstringData: {password: s3cret}\n"
+	   "---\napiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: %s, labels: {app: shop}}\nspec: {selector: {app: shop}, ports: [{port: 80}]}\n"
+	   "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: %s, labels: {app: shop}}\n"
+	   "spec: {replicas: 1, selector: {matchLabels: {app: shop}}, template: {metadata: {labels: {app: shop}}, spec: {containers: [{name: c, image: busybox}]}}}\n"
+	   "---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data, namespace: %s, labels: {app: shop}}\n"
+	   "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Mi}}, storageClassName: %s}\n"
+	   "---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: wal, namespace: %s, labels: {app: shop}}\n"
+	   "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Mi}}, storageClassName: %s}\n"
+	   "EOF",
+	        ns, ns, ns, ns, ns, getenv("ASTRA_TB_STORAGECLASS"), ns,
+	        getenv("ASTRA_TB_STORAGECLASS"));
+	sh("kubectl -n %s wait --for=jsonpath='{.status.phase}'=Bound pvc --all --timeout=120s >/dev/null",
+	        ns);
+	for (int i = 0; i < 2; i++) {
+		const char *pvc = i ? "wal" : "data";
+		sh("pv=$(kubectl -n %s get pvc %s -o jsonpath='{.spec.volumeName}') && "
+		   "h=$(kubectl get pv $pv -o jsonpath='{.spec.csi.volumeHandle}') && d=\"$ASTRA_TB_CSI_VOLUMES/$h\" && "
+		   "mkdir -p \"$d/sub\" && echo '%s of %s' > \"$d/sub/file.txt\" && head -c 300000 /dev/urandom > \"$d/blob.bin\" && "
+		   "sha256sum \"$d/blob.bin\" | cut -c1-64 > \"$TMPDIR/%s-%s.sum\"",
+		        ns, pvc, pvc, ns, ns, pvc);
+	}
+}
+
+/* The restored PVC holds the original data. */
+static void check_data(const char *src_ns, const char *ns, const char *pvc)
+{
+	char got[512], want[512], sum[128], wantsum[128];
+	capture(got, sizeof(got),
+	        "pv=$(kubectl -n %s get pvc %s -o jsonpath='{.spec.volumeName}') && "
+	        "h=$(kubectl get pv $pv -o jsonpath='{.spec.csi.volumeHandle}') && cat \"$ASTRA_TB_CSI_VOLUMES/$h/sub/file.txt\"",
+	        ns, pvc);
+	snprintf(want, sizeof(want), "%s of %s", pvc, src_ns);
+	cr_assert_str_eq(got, want, "PVC %s/%s", ns, pvc);
+	capture(sum, sizeof(sum),
+	        "pv=$(kubectl -n %s get pvc %s -o jsonpath='{.spec.volumeName}') && "
+	        "h=$(kubectl get pv $pv -o jsonpath='{.spec.csi.volumeHandle}') && sha256sum \"$ASTRA_TB_CSI_VOLUMES/$h/blob.bin\" | cut -c1-64",
+	        ns, pvc);
+	capture(wantsum, sizeof(wantsum), "cat \"$TMPDIR/%s-%s.sum\"", src_ns,
+	        pvc);
+	cr_assert_str_eq(sum, wantsum, "PVC %s/%s: data differs", ns, pvc);
+}
+
+static astra_app *define(astra_cluster *c, const char *app, const char *ns)
+{
+	char def[256];
+	snprintf(def, sizeof(def),
+	        "{\"name\":\"%s\",\"namespaces\":[{\"name\":\"%s\"}]}", app,
+	        ns);
+	astra_app *a = NULL;
+	cr_assert_astra_ok(astra_app_define(&a, c, def, 0));
+	return a;
+}
+
+static void backup(astra_app *a, astra_vault *v, const char *name)
+{
+	astra_backup_options o;
+	astra_backup_options_init(&o, ASTRA_BACKUP_OPTIONS_VERSION);
+	o.name = name;
+	o.volume_path = vpath;
+	astra_buf rec = ASTRA_BUF_INIT;
+	cr_assert_astra_ok(astra_backup_create(a, v, &o, &rec));
+	cr_assert(strstr(rec.ptr, "\"completed\""));
+	astra_buf_dispose(&rec);
+}
+
+static int restore(astra_cluster *c, astra_vault *v, const char *backup,
+        const char *map, unsigned flags, const char *include,
+        astra__json **report)
+{
+	astra_restore_options o;
+	astra_restore_options_init(&o, ASTRA_RESTORE_OPTIONS_VERSION);
+	o.backup = backup;
+	const char *maps[1] = { map };
+	if (map) {
+		o.namespace_map = maps;
+		o.n_namespace_map = 1;
+	}
+	const char *inc[2] = { include, NULL };
+	if (include) {
+		o.include = inc;
+		o.n_include = 1;
+	}
+	o.flags = flags;
+	o.volume_path = vpath;
+	astra_buf b = ASTRA_BUF_INIT;
+	int rc = astra_restore(c, v, &o, &b);
+	if (report) {
+		*report = NULL;
+		if (b.ptr)
+			astra__json_parse(report, b.ptr, b.size, "report");
+	}
+	astra_buf_dispose(&b);
+	return rc;
+}
+
+static int count_result(const astra__json *rep, const char *result)
+{
+	return (int)astra__json_int(rep, result, -1);
+}
+
+Test(backup_it, back_up_delete_the_namespace_restore_it)
+{
+	char ns[64], app[64];
+	snprintf(ns, sizeof(ns), "round-%s", rid);
+	snprintf(app, sizeof(app), "round-%s", rid);
+	make_app(ns);
+	astra_cluster *c = cluster();
+	astra_vault *v = vault("round");
+	astra_app *a = define(c, app, ns);
+	char before[4096];
+	capture(before, sizeof(before),
+	        "kubectl -n %s get configmap settings -o jsonpath='{.data}'; kubectl -n %s get secret creds -o jsonpath='{.data}'",
+	        ns, ns);
+	backup(a, v, "b1");
+	/* the backup is listed from the vault alone */
+	astra_buf list = ASTRA_BUF_INIT;
+	cr_assert_astra_ok(astra_backup_list(v, NULL, &list));
+	cr_assert(strstr(list.ptr, "\"b1\""));
+	astra_buf_dispose(&list);
+	/* no snapshot is left behind by a backup that took its own */
+	char left[256];
+	capture(left, sizeof(left),
+	        "kubectl -n %s get volumesnapshots,volumegroupsnapshots -o name 2>/dev/null | wc -l",
+	        ns);
+	sh("for i in $(seq 1 60); do [ \"$(kubectl -n %s get volumesnapshots -o name | wc -l)\" = 0 ] && exit 0; sleep 1; done; exit 1",
+	        ns);
+	/* the disaster */
+	sh("kubectl delete namespace %s --wait=true --timeout=120s >/dev/null",
+	        ns);
+	astra__json *rep = NULL;
+	cr_assert_astra_ok(restore(c, v, "b1", NULL, 0, NULL, &rep));
+	cr_assert_eq(count_result(rep, "failed"), 0);
+	cr_assert_geq(count_result(rep, "created"), 7);
+	astra__json_free(rep);
+	char after[4096];
+	capture(after, sizeof(after),
+	        "kubectl -n %s get configmap settings -o jsonpath='{.data}'; kubectl -n %s get secret creds -o jsonpath='{.data}'",
+	        ns, ns);
+	cr_assert_str_eq(after, before, "objects differ after restore");
+	sh("kubectl -n %s get deployment/web service/web >/dev/null", ns);
+	check_data(ns, ns, "data");
+	check_data(ns, ns, "wal");
+	/* nothing readable about the Secret in the vault */
+	sh("! grep -rqa 's3cret' \"$TMPDIR/vault-round-%s\"", rid);
+	astra_app_free(a);
+	astra_vault_free(v);
+	astra_cluster_free(c);
+}
+
+Test(backup_it, restore_into_a_new_namespace_while_the_original_runs)
+{
+	char ns[64], app[64], dst[64], map[160];
+	snprintf(ns, sizeof(ns), "orig-%s", rid);
+	snprintf(app, sizeof(app), "orig-%s", rid);
+	snprintf(dst, sizeof(dst), "copy-%s", rid);
+	snprintf(map, sizeof(map), "%s=%s", ns, dst);
+	make_app(ns);
+	astra_cluster *c = cluster();
+	astra_vault *v = vault("copy");
+	astra_app *a = define(c, app, ns);
+	backup(a, v, "b1");
+	astra__json *rep = NULL;
+	cr_assert_astra_ok(restore(c, v, "b1", map, 0, NULL, &rep));
+	cr_assert_eq(count_result(rep, "failed"), 0);
+	astra__json_free(rep);
+	check_data(ns, dst, "data");
+	check_data(ns, dst, "wal");
+	sh("kubectl -n %s get configmap settings >/dev/null && kubectl -n %s get configmap settings >/dev/null",
+	        ns, dst);
+	/* the service got a new cluster IP, not the original's */
+	char ip1[64], ip2[64];
+	capture(ip1, sizeof(ip1),
+	        "kubectl -n %s get svc web -o jsonpath='{.spec.clusterIP}'",
+	        ns);
+	capture(ip2, sizeof(ip2),
+	        "kubectl -n %s get svc web -o jsonpath='{.spec.clusterIP}'",
+	        dst);
+	cr_assert_str_neq(ip1, ip2);
+	/* mapping a namespace to itself is refused before anything happens */
+	char self[160];
+	snprintf(self, sizeof(self), "%s=%s", ns, ns);
+	cr_assert_astra_fail(
+	        restore(c, v, "b1", self, 0, NULL, NULL), ASTRA_EINVALID);
+	astra_app_free(a);
+	astra_vault_free(v);
+	astra_cluster_free(c);
+}
+
+Test(backup_it, in_place_restore_skips_or_replaces)
+{
+	char ns[64], app[64];
+	snprintf(ns, sizeof(ns), "inplace-%s", rid);
+	snprintf(app, sizeof(app), "inplace-%s", rid);
+	make_app(ns);
+	astra_cluster *c = cluster();
+	astra_vault *v = vault("inplace");
+	astra_app *a = define(c, app, ns);
+	backup(a, v, "b1");
+	sh("kubectl -n %s patch configmap settings --type merge -p '{\"data\":{\"mode\":\"changed\"}}' >/dev/null",
+	        ns);
+	sh("kubectl -n %s delete secret creds >/dev/null", ns);
+	astra__json *rep = NULL;
+	cr_assert_astra_ok(restore(c, v, "b1", NULL, 0, NULL, &rep));
+	cr_assert_geq(count_result(rep, "skipped"), 3);
+	cr_assert_eq(count_result(rep, "created"), 1,
+	        "only the missing Secret is created");
+	astra__json_free(rep);
+	char mode[64];
+	capture(mode, sizeof(mode),
+	        "kubectl -n %s get configmap settings -o jsonpath='{.data.mode}'",
+	        ns);
+	cr_assert_str_eq(mode, "changed",
+	        "an existing object was clobbered without replace");
+	cr_assert_astra_ok(
+	        restore(c, v, "b1", NULL, ASTRA_RESTORE_F_REPLACE, NULL, &rep));
+	cr_assert_geq(count_result(rep, "replaced"), 1);
+	astra__json_free(rep);
+	capture(mode, sizeof(mode),
+	        "kubectl -n %s get configmap settings -o jsonpath='{.data.mode}'",
+	        ns);
+	cr_assert_str_eq(mode, "primary");
+	astra_app_free(a);
+	astra_vault_free(v);
+	astra_cluster_free(c);
+}
+
+Test(backup_it, selective_restore_and_a_bad_object_does_not_stop_the_rest)
+{
+	char ns[64], app[64], dst[64], map[160], inc[200];
+	snprintf(ns, sizeof(ns), "sel-%s", rid);
+	snprintf(app, sizeof(app), "sel-%s", rid);
+	snprintf(dst, sizeof(dst), "sel2-%s", rid);
+	snprintf(map, sizeof(map), "%s=%s", ns, dst);
+	make_app(ns);
+	astra_cluster *c = cluster();
+	astra_vault *v = vault("sel");
+	astra_app *a = define(c, app, ns);
+	backup(a, v, "b1");
+	/* one Deployment and its ConfigMap */
+	astra_restore_options o;
+	astra_restore_options_init(&o, ASTRA_RESTORE_OPTIONS_VERSION);
+	o.backup = "b1";
+	const char *maps[1] = { map };
+	o.namespace_map = maps;
+	o.n_namespace_map = 1;
+	snprintf(inc, sizeof(inc), "apps/Deployment/%s/web", ns);
+	char inc2[200];
+	snprintf(inc2, sizeof(inc2), "core/ConfigMap/%s/settings", ns);
+	const char *incs[2] = { inc, inc2 };
+	o.include = incs;
+	o.n_include = 2;
+	o.volume_path = vpath;
+	astra_buf b = ASTRA_BUF_INIT;
+	cr_assert_astra_ok(astra_restore(c, v, &o, &b));
+	astra_buf_dispose(&b);
+	sh("kubectl -n %s get deployment/web configmap/settings >/dev/null",
+	        dst);
+	char n[64];
+	capture(n, sizeof(n),
+	        "kubectl -n %s get secrets,pvc,svc -o name | grep -v kube-root | wc -l",
+	        dst);
+	cr_assert_str_eq(n, "0", "more than the selection was restored");
+	/* a quota that refuses Secrets: that one object fails, the rest is
+	 * restored, and the report names it */
+	char dst3[64], map3[160];
+	snprintf(dst3, sizeof(dst3), "sel3-%s", rid);
+	snprintf(map3, sizeof(map3), "%s=%s", ns, dst3);
+	sh("kubectl create namespace %s >/dev/null && kubectl apply -f - >/dev/null <<'EOF'\n"
+	   "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\n"
+	   "metadata: {name: deny-%s}\nspec:\n  failurePolicy: Fail\n"
+	   "  matchConstraints: {resourceRules: [{apiGroups: [''], apiVersions: [v1], operations: [CREATE], resources: [secrets]}]}\n"
+	   "  validations: [{expression: \"object.metadata.name != 'creds'\", message: 'creds are refused here'}]\n"
+	   "---\napiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicyBinding\n"
+	   "metadata: {name: deny-%s}\nspec:\n  policyName: deny-%s\n  validationActions: [Deny]\n"
+	   "  matchResources: {namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: %s}}}\nEOF",
+	        dst3, dst3, dst3, dst3, dst3);
+	/* wait until the policy is in force */
+	sh("for i in $(seq 1 30); do kubectl -n %s create secret generic creds --from-literal=x=1 >/dev/null 2>&1 || exit 0; "
+	   "kubectl -n %s delete secret creds >/dev/null 2>&1; sleep 1; done; exit 1",
+	        dst3, dst3);
+	astra__json *rep = NULL;
+	cr_assert_astra_fail(
+	        restore(c, v, "b1", map3, 0, NULL, &rep), ASTRA_EPARTIAL);
+	cr_assert_not_null(rep);
+	cr_assert_eq(count_result(rep, "failed"), 1);
+	const astra__json *items = astra__json_get(rep, "items");
+	int named = 0;
+	for (size_t i = 0; i < astra__json_size(items); i++) {
+		const astra__json *e = astra__json_at(items, i);
+		if (!strcmp(astra__json_str(e, "result"), "failed"))
+			named = !strcmp(astra__json_str(e, "kind"), "Secret") &&
+			        astra__json_str(e, "reason");
+	}
+	cr_assert(named, "the failed Secret is not named with a reason");
+	astra__json_free(rep);
+	check_data(ns, dst3, "data");
+	sh("kubectl -n %s get deployment/web configmap/settings >/dev/null",
+	        dst3);
+	astra_app_free(a);
+	astra_vault_free(v);
+	astra_cluster_free(c);
+}

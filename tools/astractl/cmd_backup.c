@@ -1,0 +1,294 @@
+/*
+ * astractl backup create|list|show|delete, astractl restore
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+
+static const char *volume_path(const ctl_args *a)
+{
+	const char *v = ctl_flag_get(a, "volume-path");
+	return v ? v : getenv("ASTRA_VOLUME_PATH");
+}
+
+static const ctl_flag create_flags[] = {
+	{ "name", 1, 0 },
+	{ "snapshot", 1, 0 },
+	{ "volume-path", 1, 0 },
+	{ NULL, 0, 0 },
+};
+
+static int run_create(const ctl_globals *g, ctl_args *a)
+{
+	if (a->npos != 1)
+		return ctl_usage_error("backup create needs an APP");
+	astra_backup_options o;
+	if (astra_backup_options_init(&o, ASTRA_BACKUP_OPTIONS_VERSION) < 0)
+		return ctl_fail(ASTRA_ERROR, "options");
+	o.name = ctl_flag_get(a, "name");
+	o.snapshot = ctl_flag_get(a, "snapshot");
+	o.volume_path = volume_path(a);
+	astra_cluster *c = NULL;
+	astra_vault *v = NULL;
+	int rc = ctl_open_cluster(g, &c);
+	if (rc)
+		return rc;
+	rc = ctl_open_vault(g, &v);
+	if (rc) {
+		astra_cluster_free(c);
+		return rc;
+	}
+	astra_app *app = NULL;
+	astra_buf rec = ASTRA_BUF_INIT;
+	rc = astra_app_get(&app, c, a->pos[0]);
+	if (rc >= 0)
+		rc = astra_backup_create(app, v, &o, &rec);
+	if (rc < 0) {
+		rc = ctl_fail(rc, "backup of %s failed", a->pos[0]);
+	} else {
+		out_val *r = out_parse_json(rec.ptr);
+		if (g->output == OUT_TABLE) {
+			printf("%s\n", out_str(out_get(r, "name")));
+			out_free(r);
+		} else {
+			ctl_emit(g, r);
+		}
+		rc = EXIT_OK;
+	}
+	astra_buf_dispose(&rec);
+	astra_app_free(app);
+	astra_vault_free(v);
+	astra_cluster_free(c);
+	return rc;
+}
+
+static int run_list(const ctl_globals *g, ctl_args *a)
+{
+	if (a->npos > 1)
+		return ctl_usage_error("backup list takes at most an APP");
+	astra_vault *v = NULL;
+	int rc = ctl_open_vault(g, &v);
+	if (rc)
+		return rc;
+	astra_buf b = ASTRA_BUF_INIT;
+	rc = astra_backup_list(v, a->npos ? a->pos[0] : NULL, &b);
+	if (rc < 0) {
+		rc = ctl_fail(rc, "cannot list backups");
+	} else if (g->output != OUT_TABLE) {
+		ctl_emit(g, out_parse_json(b.ptr));
+		rc = EXIT_OK;
+	} else {
+		out_val *all = out_parse_json(b.ptr);
+		out_val *rows = out_arr();
+		for (size_t i = 0; i < out_len(all); i++) {
+			const out_val *s = out_at(all, i);
+			out_val *r = out_obj();
+			out_set_str(r, "name", out_str(out_get(s, "name")));
+			out_set_str(r, "app", out_str(out_get(s, "app")));
+			out_set_str(
+			        r, "created", out_str(out_get(s, "created")));
+			out_set_str(r, "state", out_str(out_get(s, "state")));
+			out_set_u64(r, "resources",
+			        (uint64_t)out_num(out_get(s, "resources")));
+			out_set_u64(r, "volumes",
+			        (uint64_t)out_len(out_get(s, "volumes")));
+			out_set_str(r, "source",
+			        out_str(out_get(
+			                out_get(s, "source"), "context")));
+			out_push(rows, r);
+		}
+		ctl_emit(g, rows);
+		out_free(all);
+		rc = EXIT_OK;
+	}
+	astra_buf_dispose(&b);
+	astra_vault_free(v);
+	return rc;
+}
+
+static int run_show(const ctl_globals *g, ctl_args *a)
+{
+	if (a->npos != 1)
+		return ctl_usage_error("backup show needs a NAME");
+	astra_vault *v = NULL;
+	int rc = ctl_open_vault(g, &v);
+	if (rc)
+		return rc;
+	astra_buf b = ASTRA_BUF_INIT;
+	rc = astra_backup_get(v, a->pos[0], &b);
+	if (rc < 0) {
+		rc = ctl_fail(rc, "backup %s", a->pos[0]);
+	} else {
+		ctl_globals g2 = *g;
+		if (g2.output == OUT_TABLE)
+			g2.output = OUT_YAML;
+		ctl_emit(&g2, out_parse_json(b.ptr));
+		rc = EXIT_OK;
+	}
+	astra_buf_dispose(&b);
+	astra_vault_free(v);
+	return rc;
+}
+
+static int run_delete(const ctl_globals *g, ctl_args *a)
+{
+	if (a->npos != 1)
+		return ctl_usage_error("backup delete needs a NAME");
+	astra_vault *v = NULL;
+	int rc = ctl_open_vault(g, &v);
+	if (rc)
+		return rc;
+	rc = astra_backup_delete(v, a->pos[0]);
+	rc = rc < 0 ? ctl_fail(rc, "cannot delete backup %s", a->pos[0])
+	            : EXIT_OK;
+	astra_vault_free(v);
+	return rc;
+}
+
+static const ctl_flag restore_flags[] = {
+	{ "backup", 1, 0 },
+	{ "snapshot", 1, 0 },
+	{ "to-context", 1, 0 },
+	{ "namespace-map", 1, 1 },
+	{ "storage-class-map", 1, 1 },
+	{ "in-place", 0, 0 },
+	{ "conflict", 1, 0 },
+	{ "include", 1, 1 },
+	{ "exclude", 1, 1 },
+	{ "volume-path", 1, 0 },
+	{ NULL, 0, 0 },
+};
+
+static int run_restore(const ctl_globals *g, ctl_args *a)
+{
+	if (a->npos)
+		return ctl_usage_error("restore takes flags only");
+	const char *backup = ctl_flag_get(a, "backup");
+	const char *snap = ctl_flag_get(a, "snapshot");
+	if (!backup == !snap)
+		return ctl_usage_error("restore needs --backup NAME or "
+		                       "--snapshot APP/NAME");
+	astra_restore_options o;
+	if (astra_restore_options_init(&o, ASTRA_RESTORE_OPTIONS_VERSION) < 0)
+		return ctl_fail(ASTRA_ERROR, "options");
+	char snap_app[256] = "";
+	o.backup = backup;
+	if (snap) {
+		const char *slash = strchr(snap, '/');
+		if (!slash || slash == snap || !slash[1])
+			return ctl_usage_error("--snapshot takes APP/NAME");
+		snprintf(snap_app, sizeof(snap_app), "%.*s",
+		        (int)(slash - snap), snap);
+		o.snapshot_app = snap_app;
+		o.snapshot = slash + 1;
+	}
+	const ctl_flag_values *v;
+	if ((v = ctl_flag_all(a, "namespace-map"))) {
+		o.namespace_map = v->values;
+		o.n_namespace_map = (size_t)v->count;
+	}
+	if ((v = ctl_flag_all(a, "storage-class-map"))) {
+		o.storage_class_map = v->values;
+		o.n_storage_class_map = (size_t)v->count;
+	}
+	if ((v = ctl_flag_all(a, "include"))) {
+		o.include = v->values;
+		o.n_include = (size_t)v->count;
+	}
+	if ((v = ctl_flag_all(a, "exclude"))) {
+		o.exclude = v->values;
+		o.n_exclude = (size_t)v->count;
+	}
+	const char *conflict = ctl_flag_get(a, "conflict");
+	if (conflict) {
+		if (!ctl_flag_set(a, "in-place"))
+			return ctl_usage_error(
+			        "--conflict goes with --in-place");
+		if (!strcmp(conflict, "replace"))
+			o.flags |= ASTRA_RESTORE_F_REPLACE;
+		else if (strcmp(conflict, "skip"))
+			return ctl_usage_error(
+			        "--conflict takes skip or replace");
+	}
+	if (!ctl_flag_set(a, "in-place") && !o.n_namespace_map &&
+	        !ctl_flag_get(a, "to-context"))
+		return ctl_usage_error("say where: --in-place, --namespace-map "
+		                       "SRC=DST or --to-context CTX");
+	o.volume_path = volume_path(a);
+	ctl_globals tg = *g;
+	if (ctl_flag_get(a, "to-context"))
+		tg.context = ctl_flag_get(a, "to-context");
+	astra_cluster *c = NULL;
+	astra_vault *vault = NULL;
+	int rc = ctl_open_cluster(&tg, &c);
+	if (rc)
+		return rc;
+	if (backup && (rc = ctl_open_vault(g, &vault))) {
+		astra_cluster_free(c);
+		return rc;
+	}
+	astra_buf rep = ASTRA_BUF_INIT;
+	rc = astra_restore(c, vault, &o, &rep);
+	int exit_code = EXIT_OK;
+	if (rc < 0 && rc != ASTRA_EPARTIAL) {
+		exit_code = ctl_fail(rc, "restore failed");
+	} else {
+		out_val *r = out_parse_json(rep.ptr);
+		if (g->output == OUT_TABLE) {
+			const out_val *items = out_get(r, "items");
+			out_val *rows = out_arr();
+			for (size_t i = 0; i < out_len(items); i++) {
+				const out_val *e = out_at(items, i);
+				out_val *row = out_obj();
+				static const char *const cols[] = { "kind",
+					"namespace", "name", "result",
+					"reason" };
+				for (size_t k = 0; k < 5; k++) {
+					const char *s =
+					        out_str(out_get(e, cols[k]));
+					out_set_str(row, cols[k], *s ? s : "-");
+				}
+				out_push(rows, row);
+			}
+			out_print(stdout, rows, OUT_TABLE);
+			out_free(rows);
+			printf("created %.0f, replaced %.0f, skipped %.0f, failed "
+			       "%.0f\n",
+			        out_num(out_get(r, "created")),
+			        out_num(out_get(r, "replaced")),
+			        out_num(out_get(r, "skipped")),
+			        out_num(out_get(r, "failed")));
+			out_free(r);
+		} else {
+			ctl_emit(g, r);
+		}
+		if (rc == ASTRA_EPARTIAL)
+			exit_code = ctl_fail(rc, "restore");
+	}
+	astra_buf_dispose(&rep);
+	astra_vault_free(vault);
+	astra_cluster_free(c);
+	return exit_code;
+}
+
+const ctl_command ctl_cmd_backup_create = { "backup", "create",
+	"backup create APP [--name NAME] [--snapshot NAME] [--volume-path "
+	"TEMPLATE]",
+	"back up an app into the vault", create_flags, run_create };
+const ctl_command ctl_cmd_backup_list = { "backup", "list", "backup list [APP]",
+	"list the backups in the vault", NULL, run_list };
+const ctl_command ctl_cmd_backup_show = { "backup", "show", "backup show NAME",
+	"show a backup's record", NULL, run_show };
+const ctl_command ctl_cmd_backup_delete = { "backup", "delete",
+	"backup delete NAME", "delete a backup (gc reclaims its data)", NULL,
+	run_delete };
+const ctl_command ctl_cmd_restore = { NULL, "restore",
+	"restore (--backup NAME | --snapshot APP/NAME) [--to-context CTX] "
+	"[--namespace-map SRC=DST]... [--storage-class-map SRC=DST]... "
+	"[--in-place [--conflict skip|replace]] [--include|--exclude "
+	"GROUP/KIND[/NAMESPACE[/NAME]]]... [--volume-path TEMPLATE]",
+	"restore an app from a backup or a snapshot", restore_flags,
+	run_restore };
