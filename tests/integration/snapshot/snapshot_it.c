@@ -179,6 +179,11 @@ Test(snapshot_it, three_pvcs_in_one_volume_group_snapshot)
 	cr_assert_astra_ok(astra_snapshot_delete(c, app, "first"));
 	cr_assert_astra_fail(
 	        astra_snapshot_get(c, app, "first", 0, &b), ASTRA_ENOTFOUND);
+	/* deletion waits for the snapshot controller's finalizers */
+	sh("for i in $(seq 1 120); do [ \"$(kubectl -n %s get "
+	   "volumegroupsnapshots -o name | wc -l)\" = 0 ] && exit 0; sleep 1; "
+	   "done; exit 1",
+	        ns);
 	capture(count, sizeof(count),
 	        "kubectl -n %s get volumegroupsnapshots -o name | wc -l", ns);
 	cr_assert_str_eq(count, "0");
