@@ -323,6 +323,7 @@ typedef struct {
 	astra__json *vgs_state; /* name -> readyToUse (bool) */
 	int done;
 	int rc;
+	char last_error[1024]; /* reported if not ready in time */
 } waiter;
 
 static int all_ready(waiter *w)
@@ -370,10 +371,13 @@ static int seen_vs(waiter *w, const astra__json *obj)
 			continue;
 		if (!v->vs && name)
 			v->vs = astra__strdup(name);
+		/* status.error is the last error the controllers met; they
+		 * retry (conflicts are common), so it only counts if the
+		 * snapshot is still not ready at the deadline */
 		if (err)
-			return astra__err(ASTRA_ERROR, ASTRA_ERROR_KUBE,
-			        "VolumeSnapshot %s/%s of PVC %s failed: %s",
-			        w->ns, name, v->pvc, err);
+			snprintf(w->last_error, sizeof(w->last_error),
+			        "VolumeSnapshot %s/%s of PVC %s: %s", w->ns,
+			        name ? name : "?", v->pvc, err);
 		v->ready = astra__json_bool(st, "readyToUse", 0);
 		const char *rs = astra__json_str(st, "restoreSize");
 		if (rs && !v->restore_size)
@@ -392,9 +396,8 @@ static int seen_vgs(waiter *w, const astra__json *obj)
 	if (!name)
 		return 0;
 	if (err)
-		return astra__err(ASTRA_ERROR, ASTRA_ERROR_KUBE,
-		        "VolumeGroupSnapshot %s/%s failed: %s", w->ns, name,
-		        err);
+		snprintf(w->last_error, sizeof(w->last_error),
+		        "VolumeGroupSnapshot %s/%s: %s", w->ns, name, err);
 	return astra__json_set_bool(
 	        w->vgs_state, name, astra__json_bool(st, "readyToUse", 0));
 }
@@ -436,7 +439,7 @@ static int list_vgs_cb(void *payload, astra__json *item)
 /* Waits with watches (not polling) until every volume of `ns` is ready. */
 static int wait_namespace(snap *s, const char *ns)
 {
-	waiter w = { s, ns, astra__json_new_object(), 0, 0 };
+	waiter w = { s, ns, astra__json_new_object(), 0, 0, "" };
 	if (!w.vgs_state)
 		return ASTRA_ENOMEM;
 	int rc = 0;
@@ -481,10 +484,12 @@ static int wait_namespace(snap *s, const char *ns)
 				rc = astra__err(ASTRA_ETIMEOUT,
 				        ASTRA_ERROR_KUBE,
 				        "snapshot %s: the snapshot of PVC %s/%s "
-				        "(%s) was not ready in time",
+				        "(%s) was not ready in time%s%s",
 				        s->name, ns, s->vols[i].pvc,
 				        s->vols[i].vs ? s->vols[i].vs
-				                      : "not created yet");
+				                      : "not created yet",
+				        w.last_error[0] ? "; last error: " : "",
+				        w.last_error);
 				break;
 			}
 		if (rc == ASTRA_ETIMEOUT && !astra_error_last()->code)
