@@ -440,6 +440,13 @@ astra_status astra_backup_create(astra_app *app, astra_vault *vault,
 	astra__json *snap = NULL, *man = NULL, *rec = NULL, *vols = NULL;
 	astra__writer *w = NULL;
 	astra_buf mtext = ASTRA_BUF_INIT;
+	/* while its volumes are read, the snapshot cannot be deleted */
+	char user[300];
+	snprintf(user, sizeof(user), "backup/%s", name);
+	int marked = 0;
+	if ((rc = astra__snap_mark_in_use(k, app->name, snapname, user)))
+		goto done;
+	marked = 1;
 	if ((rc = astra__snap_load(k, app->name, snapname, &snap, &man, NULL)))
 		goto done;
 	const astra__json *svols = astra__json_get(snap, "volumes");
@@ -516,6 +523,9 @@ astra_status astra_backup_create(astra_app *app, astra_vault *vault,
 	if (record_out)
 		rc = astra__json_print_buf(record_out, rec, 1);
 done:
+	if (marked &&
+	        astra__snap_mark_in_use(k, app->name, snapname, NULL) != 0)
+		astra__log_warn("cannot unmark snapshot %s", snapname);
 	if (own_snapshot) {
 		astra_error e = *astra_error_last();
 		char msg[1024];

@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
@@ -58,6 +59,24 @@ int astra__sha256(const void *data, size_t n, uint8_t out[ASTRA_SHA256_LEN])
 	unsigned int len = 0;
 	if (EVP_Digest(data, n, out, &len, EVP_sha256(), NULL) != 1)
 		return ossl_err("SHA-256");
+	return 0;
+}
+
+int astra__md5(const void *data, size_t n, uint8_t out[ASTRA_MD5_LEN])
+{
+	unsigned int len = 0;
+	if (EVP_Digest(data, n, out, &len, EVP_md5(), NULL) != 1)
+		return ossl_err("MD5");
+	return 0;
+}
+
+int astra__hmac_sha256(const void *key, size_t keylen, const void *data,
+        size_t n, uint8_t out[ASTRA_SHA256_LEN])
+{
+	unsigned int len = 0;
+	if (keylen > INT_MAX ||
+	        !HMAC(EVP_sha256(), key, (int)keylen, data, n, out, &len))
+		return ossl_err("HMAC-SHA256");
 	return 0;
 }
 

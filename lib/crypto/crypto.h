@@ -2,6 +2,7 @@
  * Cryptography over OpenSSL 3. This module is the only user of OpenSSL.
  *
  * - SHA-256, HMAC-SHA256 (chunk ids), HKDF-SHA256 (subkeys)
+ * - MD5 (only as a transfer checksum: S3's Content-MD5)
  * - AES-256-GCM with a random 96-bit nonce per message
  * - scrypt (password-based key derivation)
  * - a cryptographically secure random generator
@@ -16,6 +17,7 @@
 #include "astra/common.h"
 
 #define ASTRA_SHA256_LEN 32
+#define ASTRA_MD5_LEN 16
 #define ASTRA_AEAD_KEY_LEN 32
 #define ASTRA_AEAD_NONCE_LEN 12
 #define ASTRA_AEAD_TAG_LEN 16
@@ -29,6 +31,14 @@ const char *astra__crypto_version(void);
 int astra__random(void *buf, size_t n);
 
 int astra__sha256(const void *data, size_t n, uint8_t out[ASTRA_SHA256_LEN]);
+
+/* MD5, for transfer checksums that protocols require (S3 Content-MD5);
+ * never for anything that needs collision resistance. */
+int astra__md5(const void *data, size_t n, uint8_t out[ASTRA_MD5_LEN]);
+
+/* One-shot HMAC-SHA256 (e.g. AWS Signature V4 key derivation). */
+int astra__hmac_sha256(const void *key, size_t keylen, const void *data,
+        size_t n, uint8_t out[ASTRA_SHA256_LEN]);
 
 /* A keyed HMAC-SHA256, reusable and safe to share between threads. */
 typedef struct astra__mac astra__mac;

@@ -329,11 +329,12 @@ static const astra__json *unchanged_content(
 		for (size_t k = 0; k < astra__json_size(chunks); k++) {
 			const astra__json *c = astra__json_at(chunks, k);
 			astra__id id;
-			astra__idx_entry e;
+			/* (immutable vaults: also keeps the chunk's pack
+			 * locked as long as this backup) */
 			if (astra__id_parse(
 			            &id, astra__json_string_value(
 			                         astra__json_at(c, 0))) ||
-			        astra__repo_lookup(b->r, &id, &e))
+			        astra__writer_reference(b->w, &id))
 				return NULL;
 		}
 	}
@@ -469,10 +470,11 @@ static int backup_dir(bk *b, const char *abs, const char *rel,
 	astra_vec_free(&jobs);
 	/* an unchanged directory has the parent's tree: no need to
 	 * serialise, hash and look it up again */
-	astra__idx_entry pe;
+	/* (astra__writer_reference: an immutable vault also keeps the
+	 * tree's pack locked as long as this backup) */
 	if (!rc && ptree && psub && astra__id_parse(out, psub) == 0 &&
-	        astra__repo_lookup(b->r, out, &pe) == 0 &&
-	        astra__json_equal(nodes, astra__json_get(ptree, "nodes"))) {
+	        astra__json_equal(nodes, astra__json_get(ptree, "nodes")) &&
+	        astra__writer_reference(b->w, out) == 0) {
 		astra__json_free(nodes);
 		astra__json_free(tree);
 		b->dirs++;
@@ -907,7 +909,11 @@ int astra__data_backup(astra__repo *r, const char *path,
 	}
 	astra__json_set(rec, "stats", st);
 	char id[33];
-	if ((rc = astra__snapshot_save(r, rec, id)))
+	/* the record is locked exactly as long as the data it references */
+	r->until_pin = astra__writer_until(b.w);
+	rc = astra__snapshot_save(r, rec, id);
+	r->until_pin = 0;
+	if (rc)
 		goto done;
 	if (out) {
 		memcpy(out->id, id, 33);

@@ -250,10 +250,7 @@ int astra__data_check(
 	int rc = astra__snapshot_list(r, &list);
 	if (rc)
 		return rc;
-	pthread_rwlock_wrlock(&r->lock);
-	astra__index_free(&r->index);
-	astra__map_free(&r->index_files);
-	pthread_rwlock_unlock(&r->lock);
+	astra__repo_index_reset(r);
 	if ((rc = astra__repo_load_index(r))) {
 		astra__json_free(list);
 		return rc;

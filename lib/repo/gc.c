@@ -294,8 +294,10 @@ static int add_str(astra__json *arr, const char *s)
 }
 
 /* Writes one index with every entry whose pack survives, then deletes
- * the index files that existed before. */
-static int rewrite_index(astra__repo *r, const uint8_t *drop)
+ * the index files that existed before; those still under retention
+ * (object lock) stay and are added to `locked`. */
+static int rewrite_index(
+        astra__repo *r, const uint8_t *drop, astra__map *locked)
 {
 	/* exactly the files whose entries are in memory: index files that
 	 * concurrent writers add meanwhile are left alone */
@@ -324,11 +326,46 @@ static int rewrite_index(astra__repo *r, const uint8_t *drop)
 	astra__writer_free(w);
 	astra_vec_free(&keep);
 	/* the merged index is durable: the old files may go */
-	for (size_t i = 0; !rc && i < astra__json_size(old); i++)
-		rc = astra__store_del(r->store,
-		        astra__json_string_value(astra__json_at(old, i)));
+	for (size_t i = 0; !rc && i < astra__json_size(old); i++) {
+		const char *file =
+		        astra__json_string_value(astra__json_at(old, i));
+		rc = astra__store_del(r->store, file);
+		if (rc == ASTRA_EPOLICY) {
+			astra_error_clear();
+			rc = astra__map_set(locked, file, NULL, NULL);
+		}
+	}
 	astra__json_free(old);
 	return rc;
+}
+
+/* A pack that an index file under retention still lists must stay: a
+ * later load of that file would otherwise point at a missing pack. */
+static int listed_by(astra__repo *r, const char *hex, const astra__map *files)
+{
+	if (!files->n)
+		return 0;
+	const char *f = astra__map_get(&r->pack_files, hex);
+	while (f && *f) {
+		size_t len = strcspn(f, "\n");
+		char name[128];
+		if (len < sizeof(name)) {
+			memcpy(name, f, len);
+			name[len] = '\0';
+			if (astra__map_has(files, name))
+				return 1;
+		}
+		f += len;
+		if (*f == '\n')
+			f++;
+	}
+	return 0;
+}
+
+/* Whether an object is under retention or a legal hold now. */
+static int is_locked(const astra__obj_info *info, int64_t now)
+{
+	return info->legal_hold || info->retain_until > now;
 }
 
 int astra__data_gc(astra__repo *r, const astra__gc_params *p, astra__op *op,
@@ -341,29 +378,37 @@ int astra__data_gc(astra__repo *r, const astra__gc_params *p, astra__op *op,
 	astra__json *markers = NULL, *sessions = NULL, *snaps = NULL;
 	astra__json *rep = astra__json_new_object();
 	astra__json *deleted = astra__json_new_array();
+	astra__json *gone = astra__json_new_array();
+	astra__json *locked = astra__json_new_array();
+	astra__map locked_files = ASTRA_MAP_INIT;
 	astra__json *marked = astra__json_new_array();
 	astra__json *kept = astra__json_new_array();
 	uint8_t *drop = NULL;
 	uint64_t freed = 0, repacked = 0;
 	int64_t now = astra__wall_ns() / 1000000000LL;
 	size_t nsnap = 0;
-	int rc = (!rep || !deleted || !marked || !kept) ? ASTRA_ENOMEM : 0;
+	int rc = (!rep || !deleted || !marked || !kept || !gone || !locked)
+	                 ? ASTRA_ENOMEM
+	                 : 0;
 	*report = NULL;
 	if (rc)
 		goto done;
 	if (op)
 		op->p.stage = ASTRA_STAGE_COLLECTING_GARBAGE;
 
-	/* snapshots first, then a fresh index with condemned packs flagged */
+	/* sessions before snapshots: a writer deletes its session only after
+	 * its record is written, so a writer whose session is gone here has
+	 * its record in the listing below (read the other way round, a
+	 * backup finishing in between was in neither, and its data could be
+	 * swept) */
+	if ((rc = collect(r, "sessions/", &sessions)))
+		goto done;
+	/* snapshots, then a fresh index with condemned packs flagged */
 	if ((rc = astra__snapshot_list(r, &snaps)))
 		goto done;
-	pthread_rwlock_wrlock(&r->lock);
-	astra__index_free(&r->index);
-	astra__map_free(&r->index_files);
-	pthread_rwlock_unlock(&r->lock);
+	astra__repo_index_reset(r);
 	if ((rc = astra__repo_load_index(r)) ||
-	        (rc = collect(r, "gc/", &markers)) ||
-	        (rc = collect(r, "sessions/", &sessions)))
+	        (rc = collect(r, "gc/", &markers)))
 		goto done;
 	if ((rc = compute_live(r, snaps, &ls, op, &nsnap)))
 		goto done;
@@ -438,7 +483,7 @@ int astra__data_gc(astra__repo *r, const astra__gc_params *p, astra__op *op,
 		}
 	}
 	if (!p->dry_run && sweep.n) {
-		if ((rc = rewrite_index(r, drop)))
+		if ((rc = rewrite_index(r, drop, &locked_files)))
 			goto sweep_done;
 		for (size_t i = 0; i < astra__json_size(deleted) && !rc; i++) {
 			astra__id id;
@@ -447,17 +492,43 @@ int astra__data_gc(astra__repo *r, const astra__gc_params *p, astra__op *op,
 			if (astra__id_parse(&id, hex))
 				continue;
 			char *key = astra__pack_key(&id);
+			if (!key) {
+				rc = ASTRA_ENOMEM;
+				break;
+			}
+			/* never delete what is locked: it is reclaimed by
+			 * a gc after its retention ends */
 			astra__obj_info info;
-			if (key && astra__store_head(r->store, key, &info) == 0)
-				freed += info.size;
+			memset(&info, 0, sizeof(info));
+			int hr = astra__store_head(r->store, key, &info);
 			astra_error_clear();
-			rc = key ? astra__store_del(r->store, key)
-			         : ASTRA_ENOMEM;
+			if ((hr == 0 && is_locked(&info, now)) ||
+			        listed_by(r, hex, &locked_files)) {
+				add_str(locked, hex);
+				free(key);
+				continue;
+			}
+			rc = astra__store_del(r->store, key);
+			if (rc == ASTRA_EPOLICY) {
+				astra_error_clear();
+				rc = add_str(locked, hex);
+			} else if (!rc) {
+				freed += hr == 0 ? info.size : 0;
+				rc = add_str(gone, hex);
+			}
 			free(key);
 		}
-		for (size_t i = 0; i < sweep.n && !rc; i++)
+		for (size_t i = 0; i < sweep.n && !rc; i++) {
 			rc = astra__store_del(
 			        r->store, astra__json_str(sweep.v[i], "key"));
+			if (rc == ASTRA_EPOLICY) {
+				/* a bucket default retention locked it */
+				astra__log_warn(
+				        "%s", astra_error_last()->message);
+				astra_error_clear();
+				rc = 0;
+			}
+		}
 	}
 sweep_done:
 	astra_vec_free(&sweep);
@@ -483,6 +554,19 @@ sweep_done:
 		                         all_bytes[pi] * p->repack_threshold;
 		if (!dead && !sparse)
 			continue;
+		if (sparse && (r->store->caps & ASTRA_STORE_CAP_OBJECT_LOCK)) {
+			/* copying the live part out frees nothing while the
+			 * pack is locked */
+			astra__obj_info info;
+			memset(&info, 0, sizeof(info));
+			char *key = astra__pack_key(&pr->id);
+			int hr = key ? astra__store_head(r->store, key, &info)
+			             : ASTRA_ENOMEM;
+			free(key);
+			astra_error_clear();
+			if (hr == 0 && is_locked(&info, now))
+				continue;
+		}
 		if (sparse && !p->dry_run) {
 			/* copy the live blobs out, then condemn the pack */
 			if (!w && (rc = astra__writer_new(&w, r)))
@@ -555,8 +639,13 @@ sweep_done:
 	astra__json_set_int(rep, "grace_seconds", p->grace_seconds);
 	astra__json_set_int(rep, "bytes_freed", (int64_t)freed);
 	astra__json_set_int(rep, "bytes_repacked", (int64_t)repacked);
-	astra__json_set(rep, "deleted_packs", deleted);
-	deleted = NULL;
+	astra__json_set(rep, "deleted_packs", p->dry_run ? deleted : gone);
+	if (p->dry_run)
+		deleted = NULL;
+	else
+		gone = NULL;
+	astra__json_set(rep, "locked_packs", locked);
+	locked = NULL;
 	astra__json_set(rep, "marked_packs", marked);
 	marked = NULL;
 	astra__json_set(rep, "kept_packs", kept);
@@ -572,6 +661,9 @@ done:
 	astra__json_free(snaps);
 	astra__json_free(rep);
 	astra__json_free(deleted);
+	astra__json_free(gone);
+	astra__json_free(locked);
+	astra__map_free(&locked_files);
 	astra__json_free(marked);
 	astra__json_free(kept);
 	return rc;

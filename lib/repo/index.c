@@ -263,6 +263,36 @@ int astra__repo_lookup(
 	return 0;
 }
 
+/* With object lock: remembers which index files list each pack, so that a
+ * backup can keep them locked along with the pack, and gc keeps packs
+ * that a locked index file still lists. */
+int astra__repo_note_pack_files(
+        astra__repo *r, const uint8_t *p, size_t n, const char *file)
+{
+	if (n < 12)
+		return 0;
+	uint32_t np = get32(p + 8);
+	int rc = 0;
+	for (uint32_t i = 0; i < np && !rc && 12 + ((size_t)i + 1) * 32 <= n;
+	        i++) {
+		astra__id id;
+		char hex[ASTRA_ID_HEX];
+		memcpy(id.b, p + 12 + (size_t)i * 32, 32);
+		astra__id_hex(&id, hex);
+		char *old = astra__map_get(&r->pack_files, hex);
+		char *v = old ? astra__aprintf("%s\n%s", old, file)
+		              : astra__strdup(file);
+		if (!v)
+			return ASTRA_ENOMEM;
+		rc = astra__map_set(&r->pack_files, hex, v, NULL);
+		if (rc)
+			free(v);
+		else
+			free(old);
+	}
+	return rc;
+}
+
 typedef struct {
 	astra__repo *r;
 	int rc;
@@ -303,6 +333,12 @@ static int load_one(const astra__obj_info *info, void *payload)
 		pthread_rwlock_wrlock(&r->lock);
 		rc = astra__index_decode(
 		        &r->index, (uint8_t *)plain.ptr, plain.size, info->key);
+		pthread_rwlock_unlock(&r->lock);
+	}
+	if (!rc && (r->store->caps & ASTRA_STORE_CAP_OBJECT_LOCK)) {
+		pthread_rwlock_wrlock(&r->lock);
+		rc = astra__repo_note_pack_files(
+		        r, (uint8_t *)plain.ptr, plain.size, info->key);
 		pthread_rwlock_unlock(&r->lock);
 	}
 	if (!rc)

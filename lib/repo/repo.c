@@ -25,6 +25,7 @@
 #define DEFAULT_PACK (16u << 20)
 #define DEFAULT_LEVEL 3
 #define MASTER_LEN 64
+#define MAX_LOCK_DAYS 36500
 
 void astra__id_hex(const astra__id *id, char out[ASTRA_ID_HEX])
 {
@@ -101,6 +102,75 @@ int astra__repo_open_sealed(astra__repo *r, const char *aad, const void *data,
 	return 0;
 }
 
+/* ---- immutability ---- */
+
+#define DAY 86400LL
+
+int64_t astra__repo_until(const astra__repo *r)
+{
+	if (!r->lock_days)
+		return 0;
+	if (r->until_pin)
+		return r->until_pin;
+	return astra__wall_ns() / 1000000000LL + (int64_t)r->lock_days * DAY;
+}
+
+/* sessions/ and gc/ are rewritten and deleted while the vault runs; they
+ * protect no data, so they are never locked. */
+static int locked_key(const char *key)
+{
+	return strncmp(key, "sessions/", 9) != 0 && strncmp(key, "gc/", 3) != 0;
+}
+
+int astra__repo_put(astra__repo *r, const char *key, const void *data, size_t n,
+        unsigned put_flags, int64_t until)
+{
+	astra__put_opts po;
+	memset(&po, 0, sizeof(po));
+	po.flags = put_flags;
+	if (r->lock_days && locked_key(key)) {
+		po.retain_until = until ? until : astra__repo_until(r);
+		po.lock_mode = r->lock_mode;
+	}
+	return astra__store_put(r->store, key, data, n, &po);
+}
+
+int astra__repo_keep(astra__repo *r, const char *key, int64_t until)
+{
+	if (!until)
+		return 0;
+	astra__obj_info info;
+	int rc = astra__store_head(r->store, key, &info);
+	if (rc)
+		return rc;
+	if (info.retain_until >= until)
+		return 0;
+	astra__log_debug("extending the retention of %s from %lld to %lld", key,
+	        (long long)info.retain_until, (long long)until);
+	/* some slack, so that the next backups need no extension */
+	int64_t slack = (int64_t)r->lock_days * DAY / 10;
+	if (slack < 3600)
+		slack = 3600;
+	if (slack > 7 * DAY)
+		slack = 7 * DAY;
+	unsigned mode = info.lock_mode ? info.lock_mode : r->lock_mode;
+	return astra__store_retain(r->store, key, until + slack, mode);
+}
+
+void astra__repo_index_reset(astra__repo *r)
+{
+	pthread_rwlock_wrlock(&r->lock);
+	astra__index_free(&r->index);
+	astra__map_free(&r->index_files);
+	size_t pos = 0;
+	void *v;
+	while (astra__map_next(&r->pack_files, &pos, NULL, &v))
+		free(v);
+	astra__map_free(&r->pack_files);
+	r->index_loaded = 0;
+	pthread_rwlock_unlock(&r->lock);
+}
+
 int astra__repo_put_json(astra__repo *r, const char *key, const astra__json *j,
         unsigned put_flags)
 {
@@ -108,11 +178,9 @@ int astra__repo_put_json(astra__repo *r, const char *key, const astra__json *j,
 	int rc = astra__json_print_buf(&plain, j, 0);
 	if (!rc)
 		rc = astra__repo_seal(r, key, plain.ptr, plain.size, &sealed);
-	if (!rc) {
-		astra__put_opts po = { put_flags, 0 };
-		rc = astra__store_put(
-		        r->store, key, sealed.ptr, sealed.size, &po);
-	}
+	if (!rc)
+		rc = astra__repo_put(
+		        r, key, sealed.ptr, sealed.size, put_flags, 0);
 	astra_buf_dispose(&plain);
 	astra_buf_dispose(&sealed);
 	return rc;
@@ -225,10 +293,9 @@ static int write_slot(astra__repo *r, const astra__repo_opts *o,
 	key = astra__aprintf("keys/%s", sidhex);
 	if (!rc && !key)
 		rc = ASTRA_ENOMEM;
-	if (!rc) {
-		astra__put_opts po = { ASTRA_PUT_IF_ABSENT, 0 };
-		rc = astra__store_put(r->store, key, text.ptr, text.size, &po);
-	}
+	if (!rc)
+		rc = astra__repo_put(
+		        r, key, text.ptr, text.size, ASTRA_PUT_IF_ABSENT, 0);
 	if (!rc && slot_id_out)
 		memcpy(slot_id_out, sidhex, 33);
 	astra__wipe(kek, sizeof(kek));
@@ -338,6 +405,52 @@ static int apply_params(
 	if (o && o->compression_level)
 		r->level = o->compression_level;
 	r->threads = o && o->threads ? o->threads : astra__cpu_count();
+	const astra__json *im = astra__json_get(params, "immutability");
+	if (im) {
+		int64_t days = astra__json_int(im, "days", 0);
+		const char *mode = astra__json_str(im, "mode");
+		if (days < 1 || days > MAX_LOCK_DAYS || !mode ||
+		        (strcmp(mode, "compliance") &&
+		                strcmp(mode, "governance")))
+			return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+			        "vault parameters are invalid (immutability)");
+		r->lock_days = (unsigned)days;
+		r->lock_mode = !strcmp(mode, "governance")
+		                       ? ASTRA_STORE_LOCK_GOVERNANCE
+		                       : ASTRA_STORE_LOCK_COMPLIANCE;
+	}
+	return 0;
+}
+
+/* An immutable vault needs a WORM bucket: refuses, naming what is missing. */
+static int check_worm(astra__repo *r, const astra__repo_opts *o)
+{
+	if (o->immutable_days > MAX_LOCK_DAYS)
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_REPO,
+		        "vault %s: immutability of %u days is more than the "
+		        "maximum of %d",
+		        r->store->url, o->immutable_days, MAX_LOCK_DAYS);
+	if (o->lock_mode && o->lock_mode != ASTRA_STORE_LOCK_COMPLIANCE &&
+	        o->lock_mode != ASTRA_STORE_LOCK_GOVERNANCE)
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_REPO,
+		        "vault %s: unknown lock mode %u", r->store->url,
+		        o->lock_mode);
+	if (!r->store->ops->retain)
+		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_REPO,
+		        "vault %s: immutability needs an object store with "
+		        "object lock (s3://); this store cannot lock objects",
+		        r->store->url);
+	unsigned caps = r->store->caps;
+	int nover = !(caps & ASTRA_STORE_CAP_VERSIONING);
+	int nolock = !(caps & ASTRA_STORE_CAP_OBJECT_LOCK);
+	if (nover || nolock)
+		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_REPO,
+		        "vault %s: the bucket is not a WORM bucket: %s%s%s; "
+		        "create a bucket with object lock enabled (which also "
+		        "enables versioning) for an immutable vault",
+		        r->store->url, nover ? "versioning is not enabled" : "",
+		        nover && nolock ? " and " : "",
+		        nolock ? "object lock is not enabled" : "");
 	return 0;
 }
 
@@ -348,6 +461,11 @@ int astra__repo_init(
 	int rc = check_secret(o, url);
 	if (rc)
 		return rc;
+	if (o->immutable_days && strncmp(url, "s3://", 5) != 0)
+		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_REPO,
+		        "vault %s: immutability needs an object store with "
+		        "object lock (s3://); this store cannot lock objects",
+		        url);
 	astra__store_opts so = { 0 };
 	so.create = 1;
 	astra__repo *r = repo_new();
@@ -359,6 +477,8 @@ int astra__repo_init(
 	char *aad = NULL;
 
 	if ((rc = astra__store_open(&r->store, url, &so)))
+		goto done;
+	if (o->immutable_days && (rc = check_worm(r, o)))
 		goto done;
 	astra__obj_info info;
 	if (astra__store_head(r->store, "config", &info) == 0) {
@@ -401,6 +521,19 @@ int astra__repo_init(
 	        (int64_t)(o->pack_size ? o->pack_size : DEFAULT_PACK));
 	astra__json_set_str(params, "blob_id", "hmac-sha256");
 	astra__json_set_str(params, "encryption", "aes-256-gcm");
+	if (o->immutable_days) {
+		astra__json *im = astra__json_new_object();
+		if (!im) {
+			rc = ASTRA_ENOMEM;
+			goto done;
+		}
+		astra__json_set_int(im, "days", o->immutable_days);
+		astra__json_set_str(im, "mode",
+		        o->lock_mode == ASTRA_STORE_LOCK_GOVERNANCE
+		                ? "governance"
+		                : "compliance");
+		astra__json_set(params, "immutability", im);
+	}
 	if ((rc = apply_params(r, params, o)))
 		goto done;
 
@@ -432,8 +565,8 @@ int astra__repo_init(
 	snprintf(r->slot_key, sizeof(r->slot_key), "keys/%s", sid);
 	if ((rc = astra__json_print_buf(&text, cfg, 1)))
 		goto done;
-	astra__put_opts po = { ASTRA_PUT_IF_ABSENT, 0 };
-	rc = astra__store_put(r->store, "config", text.ptr, text.size, &po);
+	rc = astra__repo_put(
+	        r, "config", text.ptr, text.size, ASTRA_PUT_IF_ABSENT, 0);
 	r->index_loaded = 1; /* a new vault has an empty index */
 done:
 	astra__wipe(master, sizeof(master));
@@ -567,9 +700,17 @@ int astra__repo_change_secret(astra__repo *r, const astra__repo_opts *newo)
 	/* the new slot is durable before the old one goes */
 	if ((rc = write_slot(r, newo, r->master, sid)))
 		return rc;
-	if (r->slot_key[0] && (rc = astra__store_del(r->store, r->slot_key)))
-		return rc;
+	char old[sizeof(r->slot_key)];
+	snprintf(old, sizeof(old), "%s", r->slot_key);
 	snprintf(r->slot_key, sizeof(r->slot_key), "keys/%s", sid);
+	if (old[0] && (rc = astra__store_del(r->store, old))) {
+		if (rc == ASTRA_EPOLICY)
+			return astra__err_prefix(rc,
+			        "the new secret is in place, but the old key "
+			        "slot stays and still opens the vault until its "
+			        "retention ends (immutable vault)");
+		return rc;
+	}
 	return 0;
 }
 
@@ -579,8 +720,7 @@ void astra__repo_free(astra__repo *r)
 		return;
 	astra__store_free(r->store);
 	astra__mac_free(r->mac);
-	astra__index_free(&r->index);
-	astra__map_free(&r->index_files);
+	astra__repo_index_reset(r);
 	pthread_rwlock_destroy(&r->lock);
 	astra__wipe(r, sizeof(*r));
 	free(r);

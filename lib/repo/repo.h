@@ -70,6 +70,8 @@ typedef struct {
 	size_t pack_size;
 	int compression_level;
 	int create_dir;
+	unsigned immutable_days; /* object lock retention; 0 = none */
+	unsigned lock_mode; /* ASTRA_STORE_LOCK_*; 0 = compliance */
 	/* runtime */
 	unsigned threads; /* 0 = CPUs */
 } astra__repo_opts;
@@ -92,6 +94,12 @@ typedef struct astra__repo {
 	astra__index index;
 	int index_loaded;
 	astra__map index_files; /* names of index files loaded */
+	/* immutability (docs/format.md, "Immutability") */
+	unsigned lock_days; /* retention of what the vault writes; 0 = none */
+	unsigned lock_mode; /* ASTRA_STORE_LOCK_* */
+	int64_t until_pin; /* retention for objects written now; 0 = now+days */
+	/* with object lock: pack hex -> index files listing it ("\n"-joined) */
+	astra__map pack_files;
 } astra__repo;
 
 int astra__repo_init(
@@ -102,8 +110,27 @@ void astra__repo_free(astra__repo *r);
 /* Adds a key slot for a new secret and removes the one that opened r. */
 int astra__repo_change_secret(astra__repo *r, const astra__repo_opts *newo);
 
+/*
+ * Writes an object. In an immutable vault, everything but sessions/ and gc/
+ * is locked until `until` (0: astra__repo_until(r)).
+ */
+int astra__repo_put(astra__repo *r, const char *key, const void *data, size_t n,
+        unsigned put_flags, int64_t until);
+/* The retention of an object written now: until_pin, else now + days; 0
+ * for a vault without immutability. */
+int64_t astra__repo_until(const astra__repo *r);
+/* Makes sure key stays locked at least until `until` (extending its
+ * retention, with some slack, when it ends earlier). */
+int astra__repo_keep(astra__repo *r, const char *key, int64_t until);
+/* Forgets the loaded index (index, index files, pack_files). */
+void astra__repo_index_reset(astra__repo *r);
+
 /* Index */
 int astra__repo_load_index(astra__repo *r);
+/* Records the packs an index file body lists in r->pack_files (callers
+ * hold r->lock for writing). */
+int astra__repo_note_pack_files(
+        astra__repo *r, const uint8_t *body, size_t n, const char *file);
 /* Flags the packs named by gc markers as condemned (gc.c). */
 int astra__repo_load_markers(astra__repo *r);
 /* Copies the entry for id; 0, or ASTRA_ENOTFOUND. Thread-safe. */
@@ -164,6 +191,16 @@ int astra__writer_flush(astra__writer *w);
 int astra__writer_write_index(
         astra__writer *w, astra__idx_entry *ents, size_t n);
 void astra__writer_get_stats(astra__writer *w, astra__writer_stats *st);
+/* Immutable vaults: the retention of everything this writer writes or
+ * references (fixed when the writer starts); 0 otherwise. */
+int64_t astra__writer_until(const astra__writer *w);
+/*
+ * Records that the snapshot being written references blob `id` without
+ * adding it (an unchanged file): in an immutable vault, its pack and the
+ * index files listing it are kept locked until the writer's retention.
+ * ASTRA_ENOTFOUND when the blob is not in the index.
+ */
+int astra__writer_reference(astra__writer *w, const astra__id *id);
 void astra__writer_free(astra__writer *w);
 
 #endif

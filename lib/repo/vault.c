@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,11 @@
 
 #include "repo/vault_internal.h"
 
+_Static_assert(
+        ASTRA_VAULT_LOCK_COMPLIANCE == ASTRA_STORE_LOCK_COMPLIANCE &&
+                ASTRA_VAULT_LOCK_GOVERNANCE == ASTRA_STORE_LOCK_GOVERNANCE,
+        "lock modes of the API and the store agree");
+
 astra_status astra_vault_options_init(
         astra_vault_options *o, unsigned int version)
 {
@@ -27,7 +33,10 @@ astra_status astra_vault_options_init(
 	        version, ASTRA_VAULT_OPTIONS_VERSION, "astra_vault_options");
 	if (rc)
 		return rc;
-	memset(o, 0, sizeof(*o));
+	/* a version-1 caller's struct ends before the v2 fields */
+	memset(o, 0,
+	        version >= 2 ? sizeof(*o)
+	                     : offsetof(astra_vault_options, immutable_days));
 	o->version = version;
 	return 0;
 }
@@ -107,6 +116,14 @@ static int secret_of(
 	ro->chunk_max = o->chunk_max;
 	ro->pack_size = o->pack_size;
 	ro->threads = o->threads;
+	if (o->version >= 2) {
+		ro->immutable_days = o->immutable_days;
+		ro->lock_mode = o->lock_mode;
+		if (o->lock_mode > ASTRA_VAULT_LOCK_GOVERNANCE)
+			return astra__err(ASTRA_EINVALID, ASTRA_ERROR_INVALID,
+			        "astra_vault_options: unknown lock_mode %u",
+			        o->lock_mode);
+	}
 	if (o->password) {
 		ro->password = o->password;
 		ro->password_len = strlen(o->password);
@@ -276,6 +293,17 @@ astra_status astra_vault_info(astra_vault *v, astra_buf *out)
 	astra__json_set_int(j, "blobs", (int64_t)r->index.n);
 	astra__json_set_int(j, "stored_bytes",
 	        (int64_t)(packs.bytes + snaps.bytes + idx.bytes));
+	if (r->lock_days) {
+		astra__json *im = astra__json_new_object();
+		if (im) {
+			astra__json_set_int(im, "days", r->lock_days);
+			astra__json_set_str(im, "mode",
+			        r->lock_mode == ASTRA_STORE_LOCK_GOVERNANCE
+			                ? "governance"
+			                : "compliance");
+			astra__json_set(j, "immutability", im);
+		}
+	}
 	return json_out(j, out);
 }
 
@@ -392,7 +420,11 @@ astra_status astra_vault_forget(astra_vault *v, const char *id)
 	astra__json_free(rec);
 	if (rc)
 		return rc;
-	return astra__snapshot_delete(v->r, full);
+	rc = astra__snapshot_delete(v->r, full);
+	if (rc == ASTRA_EPOLICY)
+		astra__err_prefix(
+		        rc, "snapshot %s cannot be forgotten yet", full);
+	return rc;
 }
 
 astra_status astra_vault_check(

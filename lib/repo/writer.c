@@ -40,7 +40,35 @@ struct astra__writer {
 	pthread_mutex_t index_mu; /* serialises index file writes */
 	astra__writer_stats st;
 	int failed;
+	/* immutability: the retention of what this writer writes and
+	 * references, and what it already kept locked (guarded by mu) */
+	int64_t until;
+	uint8_t *kept; /* per pack index */
+	size_t kept_cap;
+	astra__map kept_files;
 };
+
+/* Keeps config and the key slots locked as long as this writer's data:
+ * without them nothing can be read. */
+typedef struct {
+	astra__repo *r;
+	int64_t until;
+} keep_ctx;
+
+static int keep_cb(const astra__obj_info *info, void *payload)
+{
+	keep_ctx *k = payload;
+	return astra__repo_keep(k->r, info->key, k->until);
+}
+
+static int keep_base(astra__repo *r, int64_t until)
+{
+	keep_ctx k = { r, until };
+	int rc = astra__repo_keep(r, "config", until);
+	if (!rc)
+		rc = astra__store_list(r->store, "keys/", keep_cb, &k);
+	return rc < 0 ? rc : 0;
+}
 
 int astra__writer_new(astra__writer **out, astra__repo *r)
 {
@@ -49,13 +77,103 @@ int astra__writer_new(astra__writer **out, astra__repo *r)
 	int rc = astra__repo_load_index(r);
 	if (rc)
 		return rc;
+	int64_t until = astra__repo_until(r);
+	if (until && (rc = keep_base(r, until)))
+		return astra__err_prefix(
+		        rc, "extending the retention of %s", r->store->url);
 	astra__writer *w = astra__calloc(1, sizeof(*w));
 	ASTRA_CHECK_ALLOC(w);
 	w->r = r;
+	w->until = until;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_mutex_init(&w->index_mu, NULL);
 	*out = w;
 	return 0;
+}
+
+int64_t astra__writer_until(const astra__writer *w)
+{
+	return w->until;
+}
+
+/* Immutable vaults: the first time this writer references a blob in pack
+ * `pi`, the pack and the index files listing it are kept locked until the
+ * writer's retention (docs/format.md, "Immutability"). */
+static int keep_pack(astra__writer *w, uint32_t pi)
+{
+	astra__repo *r = w->r;
+	if (!w->until || pi == ASTRA_PACK_NONE)
+		return 0;
+	pthread_mutex_lock(&w->mu);
+	int done = 0;
+	if (pi >= w->kept_cap) {
+		size_t cap = w->kept_cap ? w->kept_cap : 256;
+		while (cap <= pi)
+			cap *= 2;
+		uint8_t *k = astra__realloc(w->kept, cap);
+		if (!k) {
+			pthread_mutex_unlock(&w->mu);
+			return ASTRA_ENOMEM;
+		}
+		memset(k + w->kept_cap, 0, cap - w->kept_cap);
+		w->kept = k;
+		w->kept_cap = cap;
+	}
+	done = w->kept[pi];
+	w->kept[pi] = 1;
+	pthread_mutex_unlock(&w->mu);
+	if (done)
+		return 0;
+	char hex[ASTRA_ID_HEX];
+	char *files = NULL;
+	pthread_rwlock_rdlock(&r->lock);
+	astra__id id = r->index.packs[pi].id;
+	astra__id_hex(&id, hex);
+	const char *f = astra__map_get(&r->pack_files, hex);
+	if (f)
+		files = astra__strdup(f);
+	pthread_rwlock_unlock(&r->lock);
+	char *key = astra__pack_key(&id);
+	int rc = key ? astra__repo_keep(r, key, w->until) : ASTRA_ENOMEM;
+	free(key);
+	for (char *s = files, *e; !rc && s && *s; s = e ? e + 1 : NULL) {
+		e = strchr(s, '\n');
+		if (e)
+			*e = '\0';
+		pthread_mutex_lock(&w->mu);
+		int seen = astra__map_has(&w->kept_files, s);
+		if (!seen)
+			rc = astra__map_set(&w->kept_files, s, NULL, NULL);
+		pthread_mutex_unlock(&w->mu);
+		if (!rc && !seen) {
+			rc = astra__repo_keep(r, s, w->until);
+			/* merged into a newer index by a gc meanwhile: that
+			 * one is locked at least as long as this backup */
+			if (rc == ASTRA_ENOTFOUND) {
+				astra_error_clear();
+				rc = 0;
+			}
+		}
+		if (!e)
+			break;
+	}
+	free(files);
+	if (rc) {
+		/* a later reference must try again */
+		pthread_mutex_lock(&w->mu);
+		w->kept[pi] = 0;
+		pthread_mutex_unlock(&w->mu);
+	}
+	return rc;
+}
+
+int astra__writer_reference(astra__writer *w, const astra__id *id)
+{
+	astra__idx_entry e;
+	int rc = astra__repo_lookup(w->r, id, &e);
+	if (rc)
+		return rc;
+	return keep_pack(w, e.pack);
 }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -96,7 +214,13 @@ static int write_index_file(astra__writer *w, astra__idx_entry *ents, size_t n)
 	snprintf(key, sizeof(key), "index/%s", hex);
 	if ((rc = astra__repo_seal(r, key, z.ptr, z.size, &sealed)))
 		goto done;
-	rc = astra__store_put(r->store, key, sealed.ptr, sealed.size, NULL);
+	rc = astra__repo_put(r, key, sealed.ptr, sealed.size, 0, w->until);
+	if (!rc && (r->store->caps & ASTRA_STORE_CAP_OBJECT_LOCK)) {
+		pthread_rwlock_wrlock(&r->lock);
+		rc = astra__repo_note_pack_files(
+		        r, (uint8_t *)body.ptr, body.size, key);
+		pthread_rwlock_unlock(&r->lock);
+	}
 	if (!rc) {
 		astra__map_set(&r->index_files, key, NULL, NULL);
 		pthread_mutex_lock(&w->mu);
@@ -150,8 +274,8 @@ static int flush_pack(astra__writer *w, open_pack *p)
 		rc = ASTRA_ENOMEM;
 		goto done;
 	}
-	if ((rc = astra__store_put(
-	             r->store, key, p->data.ptr, p->data.size, NULL)))
+	if ((rc = astra__repo_put(
+	             r, key, p->data.ptr, p->data.size, 0, w->until)))
 		goto done;
 
 	/* publish: the entries now have a location */
@@ -253,12 +377,16 @@ int astra__writer_add(astra__writer *w, int type, const void *data, size_t n,
 			return rc;
 		}
 	}
+	uint32_t dup_pack = dup ? r->index.slots[i].pack : ASTRA_PACK_NONE;
 	pthread_rwlock_unlock(&r->lock);
 	if (dup) {
 		pthread_mutex_lock(&w->mu);
 		w->st.blobs_dup++;
 		pthread_mutex_unlock(&w->mu);
-		return 0;
+		rc = keep_pack(w, dup_pack);
+		if (rc)
+			w->failed = 1;
+		return rc;
 	}
 
 	/* compress unless it does not pay, then seal */
@@ -402,6 +530,8 @@ void astra__writer_free(astra__writer *w)
 	pack_reset(&w->packs[0]);
 	pack_reset(&w->packs[1]);
 	free(w->pending);
+	free(w->kept);
+	astra__map_free(&w->kept_files);
 	pthread_mutex_destroy(&w->mu);
 	pthread_mutex_destroy(&w->index_mu);
 	free(w);

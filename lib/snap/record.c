@@ -273,3 +273,37 @@ astra_status astra_snapshot_delete(
 	free(ns);
 	return rc;
 }
+
+int astra__snap_mark_in_use(
+        astra__kube *k, const char *app, const char *name, const char *user)
+{
+	astra__json *rec = NULL;
+	char *ns = NULL;
+	int rc = astra__snap_load(k, app, name, &rec, NULL, &ns);
+	astra__json_free(rec);
+	if (rc)
+		return rc;
+	astra__kube_resource sr;
+	rc = astra__snap_secret_resource(k, &sr);
+	char *patch = NULL;
+	if (!rc) {
+		patch = user ? astra__aprintf("{\"metadata\":{\"annotations\":{"
+		                              "\"" ASTRA_SNAP_ANN_IN_USE
+		                              "\":\"%s\"}}}",
+		                       user)
+		             : astra__strdup(
+		                       "{\"metadata\":{\"annotations\":{"
+		                       "\"" ASTRA_SNAP_ANN_IN_USE "\":null}}}");
+		char secret[300];
+		snprintf(secret, sizeof(secret), ASTRA_SNAP_SECRET_PREFIX "%s",
+		        name);
+		rc = patch ? astra__kube_patch(k, &sr, ns, secret,
+		                     ASTRA_KUBE_PATCH_MERGE, patch,
+		                     strlen(patch), NULL, NULL)
+		           : ASTRA_ENOMEM;
+		astra__kube_resource_clear(&sr);
+	}
+	free(patch);
+	free(ns);
+	return rc;
+}

@@ -25,4 +25,9 @@ int astra__snap_secret_resource(astra__kube *k, astra__kube_resource *r);
 int astra__snap_load(astra__kube *k, const char *app, const char *name,
         astra__json **record, astra__json **manifests, char **secret_ns);
 
+/* Marks (user != NULL) or unmarks a snapshot's record as being read by a
+ * backup: astra_snapshot_delete() refuses marked snapshots. */
+int astra__snap_mark_in_use(
+        astra__kube *k, const char *app, const char *name, const char *user);
+
 #endif

@@ -250,6 +250,7 @@ static int fs_head(astra__store *st, const char *key, astra__obj_info *info)
 		                       "object %s not found", key)
 		             : astra__err_os("cannot stat %s", path);
 	else if (info) {
+		memset(info, 0, sizeof(*info));
 		info->key = key;
 		info->size = (uint64_t)sb.st_size;
 		info->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000LL +
@@ -299,9 +300,13 @@ static int walk(fs_store *s, astra_buf *rel, const char *prefix,
 			rc = walk(s, rel, prefix, cb, payload);
 		} else if (S_ISREG(sb.st_mode) &&
 		           strncmp(rel->ptr, prefix, strlen(prefix)) == 0) {
-			astra__obj_info info = { rel->ptr, (uint64_t)sb.st_size,
-				(int64_t)sb.st_mtim.tv_sec * 1000000000LL +
-				        sb.st_mtim.tv_nsec };
+			astra__obj_info info;
+			memset(&info, 0, sizeof(info));
+			info.key = rel->ptr;
+			info.size = (uint64_t)sb.st_size;
+			info.mtime_ns =
+			        (int64_t)sb.st_mtim.tv_sec * 1000000000LL +
+			        sb.st_mtim.tv_nsec;
 			rc = cb(&info, payload);
 		}
 	}
@@ -358,6 +363,7 @@ static const astra__store_ops fs_ops = {
 	fs_del,
 	NULL,
 	fs_free,
+	NULL,
 };
 
 int astra__store_fs_open(

@@ -29,6 +29,8 @@ int astra__store_open(
 			        url);
 		return astra__store_fs_open(out, path, opts);
 	}
+	if (strncmp(url, "s3://", 5) == 0)
+		return astra__store_s3_open(out, url, opts);
 	if (url[0] == '/' || strncmp(url, "./", 2) == 0 ||
 	        strncmp(url, "../", 3) == 0)
 		return astra__store_fs_open(out, url, opts);
@@ -36,10 +38,12 @@ int astra__store_open(
 	if (colon)
 		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_STORE,
 		        "vault URL %s: unsupported scheme \"%.*s\" (supported: "
-		        "file://)",
+		        "file://, s3://)",
 		        url, (int)(colon - url), url);
 	return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-	        "vault URL %s: not a URL (expected file:///dir)", url);
+	        "vault URL %s: not a URL (expected file:///dir or "
+	        "s3://bucket/prefix)",
+	        url);
 }
 
 void astra__store_free(astra__store *s)
@@ -81,4 +85,25 @@ int astra__store_list(astra__store *s, const char *prefix,
 int astra__store_del(astra__store *s, const char *key)
 {
 	return ctx(s->ops->del(s, key), s, key);
+}
+
+int astra__store_retain(
+        astra__store *s, const char *key, int64_t until, unsigned mode)
+{
+	if (!s->ops->retain || !(s->caps & ASTRA_STORE_CAP_OBJECT_LOCK))
+		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_STORE,
+		        "vault %s: %s: this store has no object lock", s->url,
+		        key);
+	return ctx(s->ops->retain(s, key, until, mode), s, key);
+}
+
+int astra__store_presign(astra__store *s, const char *method, const char *key,
+        unsigned expires, char **out)
+{
+	*out = NULL;
+	if (!s->ops->presign)
+		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_STORE,
+		        "vault %s: %s: this store cannot presign URLs", s->url,
+		        key);
+	return ctx(s->ops->presign(s, method, key, expires, out), s, key);
 }

@@ -1,6 +1,6 @@
 /*
  * The object-store interface every vault backend implements, and the
- * registry that opens a store from a URL (file://, later s3:// ...).
+ * registry that opens a store from a URL (file://, s3://).
  *
  * Keys are relative paths with '/' separators ("data/ab/abcd..."). All
  * operations are safe to call from several threads at once.
@@ -16,10 +16,19 @@
 
 typedef struct astra__store astra__store;
 
+/* Object lock modes */
+#define ASTRA_STORE_LOCK_COMPLIANCE 1u
+#define ASTRA_STORE_LOCK_GOVERNANCE 2u
+
 typedef struct {
 	const char *key; /* borrowed during the callback */
 	uint64_t size;
 	int64_t mtime_ns; /* last modification, wall clock */
+	/* head only: object lock retention (Unix seconds, 0 = none) and
+	 * mode (ASTRA_STORE_LOCK_*), and a legal hold */
+	int64_t retain_until;
+	unsigned lock_mode;
+	int legal_hold;
 } astra__obj_info;
 
 /* Return non-zero from a list callback to stop (that value is returned). */
@@ -31,11 +40,13 @@ typedef int (*astra__store_list_cb)(const astra__obj_info *info, void *payload);
 typedef struct {
 	unsigned flags;
 	int64_t retain_until; /* Unix seconds; 0 = no object lock */
+	unsigned lock_mode; /* ASTRA_STORE_LOCK_*; 0 = compliance */
 } astra__put_opts;
 
 /* Capabilities */
-#define ASTRA_STORE_CAP_OBJECT_LOCK 0x1u
+#define ASTRA_STORE_CAP_OBJECT_LOCK 0x1u /* object lock is enabled */
 #define ASTRA_STORE_CAP_CONDITIONAL 0x2u
+#define ASTRA_STORE_CAP_VERSIONING 0x4u /* versioning is enabled */
 
 typedef struct {
 	int (*put)(astra__store *s, const char *key, const void *data, size_t n,
@@ -47,11 +58,18 @@ typedef struct {
 	/* Every object whose key starts with prefix, in no particular order. */
 	int (*list)(astra__store *s, const char *prefix,
 	        astra__store_list_cb cb, void *payload);
-	/* Deleting an absent object succeeds. */
+	/* Deleting an absent object succeeds. An object under retention or
+	 * a legal hold is not deleted: ASTRA_EPOLICY. In a versioned bucket
+	 * every version of the key goes. */
 	int (*del)(astra__store *s, const char *key);
 	/* Extends an object's retention (object lock); optional. */
-	int (*retain)(astra__store *s, const char *key, int64_t until);
+	int (*retain)(
+	        astra__store *s, const char *key, int64_t until, unsigned mode);
 	void (*free)(astra__store *s);
+	/* A URL that allows `method` on key without credentials for
+	 * `expires` seconds (*out allocated); optional. */
+	int (*presign)(astra__store *s, const char *method, const char *key,
+	        unsigned expires, char **out);
 } astra__store_ops;
 
 struct astra__store {
@@ -63,7 +81,7 @@ struct astra__store {
 /* Options for opening a store; backends read what they need. */
 typedef struct {
 	int create; /* file://: create the directory if missing */
-	const char *ca_file;
+	const char *ca_file; /* s3://: overrides ?ca= */
 	int insecure_tls;
 } astra__store_opts;
 
@@ -79,9 +97,17 @@ int astra__store_head(astra__store *s, const char *key, astra__obj_info *info);
 int astra__store_list(astra__store *s, const char *prefix,
         astra__store_list_cb cb, void *payload);
 int astra__store_del(astra__store *s, const char *key);
+/* ASTRA_ENOTSUPPORTED when the store has no object lock. */
+int astra__store_retain(
+        astra__store *s, const char *key, int64_t until, unsigned mode);
+int astra__store_presign(astra__store *s, const char *method, const char *key,
+        unsigned expires, char **out);
 
 /* Backends */
 int astra__store_fs_open(
         astra__store **out, const char *path, const astra__store_opts *opts);
+/* url: "s3://bucket[/prefix][?options]" (see docs/s3.md) */
+int astra__store_s3_open(
+        astra__store **out, const char *url, const astra__store_opts *opts);
 
 #endif

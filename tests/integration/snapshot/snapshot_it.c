@@ -176,6 +176,16 @@ Test(snapshot_it, three_pvcs_in_one_volume_group_snapshot)
 	cr_assert_astra_ok(astra_snapshot_list(c, app, &b));
 	cr_assert(strstr(b.ptr, "\"first\""));
 	astra_buf_dispose(&b);
+	/* a backup reading it makes delete refuse */
+	sh("kubectl -n %s annotate secret astra-snap-first "
+	   "snapshots.astra.dev/in-use-by=backup/x >/dev/null",
+	        ns);
+	cr_assert_astra_fail(
+	        astra_snapshot_delete(c, app, "first"), ASTRA_EBUSY);
+	cr_assert(strstr(astra_error_last()->message, "backup/x"));
+	sh("kubectl -n %s annotate secret astra-snap-first "
+	   "snapshots.astra.dev/in-use-by- >/dev/null",
+	        ns);
 	cr_assert_astra_ok(astra_snapshot_delete(c, app, "first"));
 	cr_assert_astra_fail(
 	        astra_snapshot_get(c, app, "first", 0, &b), ASTRA_ENOTFOUND);

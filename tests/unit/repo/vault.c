@@ -1,9 +1,14 @@
 /*
- * Vault round trips and failure behaviour on the file:// store, through
- * the public API.
+ * Vault round trips and failure behaviour through the public API. One
+ * suite, two backends: the vaults live under file:// by default, or under
+ * $ASTRA_TEST_VAULT_BASE (e.g. s3://bucket/prefix?endpoint=http://...,
+ * set by tests/integration/s3/run.sh), each test in a fresh prefix. Damage
+ * is done through the store API, so it works on both; only the full-disk
+ * test is about a local file system and always uses file://.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,18 +20,61 @@
 
 #include "astra/vault.h"
 #include "astra_test.h"
+#include "core/buf.h"
+#include "crypto/crypto.h"
 #include "fmt/json.h"
 #include "fstree.h"
+#include "store/store.h"
 
 static char *work, *vdir, *url;
+
+/*
+ * A URL for a vault named `name` of this test: under $ASTRA_TEST_VAULT_BASE
+ * (its query kept at the end) with a per-test random prefix, else
+ * file://<work>/<name>.
+ */
+static char *vault_url_for(const char *name)
+{
+	static char run[17];
+	const char *base = getenv("ASTRA_TEST_VAULT_BASE");
+	char *u = malloc(4400);
+	if (!base || !*base) {
+		snprintf(u, 4400, "file://%s/%s", work, name);
+		return u;
+	}
+	if (!run[0]) {
+		uint8_t r[8];
+		astra__random(r, sizeof(r));
+		for (int i = 0; i < 8; i++)
+			snprintf(run + 2 * i, 3, "%02x", r[i]);
+	}
+	const char *q = strchr(base, '?');
+	size_t bl = q ? (size_t)(q - base) : strlen(base);
+	while (bl && base[bl - 1] == '/')
+		bl--;
+	snprintf(u, 4400, "%.*s/%s-%s%s", (int)bl, base, run, name, q ? q : "");
+	return u;
+}
+
+static int on_s3(void)
+{
+	return strncmp(url, "s3://", 5) == 0;
+}
 
 static void setup(void)
 {
 	work = fst_tmpdir("vault");
 	vdir = malloc(4200);
-	url = malloc(4300);
 	snprintf(vdir, 4200, "%s/vault", work);
-	snprintf(url, 4300, "file://%s", vdir);
+	url = vault_url_for("vault");
+}
+
+/* The vault's store, for inspecting and damaging objects. */
+static astra__store *open_store(void)
+{
+	astra__store *s = NULL;
+	cr_assert_astra_ok(astra__store_open(&s, url, NULL));
+	return s;
 }
 
 static void teardown(void)
@@ -206,14 +254,28 @@ Test(repo_vault, wrong_password_and_bad_urls_are_refused)
 	cr_assert_null(v);
 	char *empty = path_in("empty");
 	mkdir(empty, 0700);
-	char u2[4500];
-	snprintf(u2, sizeof(u2), "file://%s", empty);
+	char *u2 = vault_url_for("empty");
 	o = opts("x");
 	cr_assert_astra_fail(astra_vault_open(&v, u2, &o), ASTRA_ENOTFOUND);
 	cr_assert(strstr(astra_error_last()->message, "not a vault"));
-	snprintf(u2, sizeof(u2), "file://%s/missing", empty);
-	cr_assert_astra_fail(astra_vault_open(&v, u2, &o), ASTRA_ENOTFOUND);
-	cr_assert(strstr(astra_error_last()->message, "missing"));
+	free(u2);
+	if (on_s3()) {
+		/* a missing bucket is named */
+		const char *q = strchr(url, '?');
+		char u3[4500];
+		snprintf(u3, sizeof(u3), "s3://astra-missing-bucket/v%s",
+		        q ? q : "");
+		cr_assert_astra_fail(
+		        astra_vault_open(&v, u3, &o), ASTRA_ENOTFOUND);
+		cr_assert(strstr(
+		        astra_error_last()->message, "astra-missing-bucket"));
+	} else {
+		char u3[4500];
+		snprintf(u3, sizeof(u3), "file://%s/missing", empty);
+		cr_assert_astra_fail(
+		        astra_vault_open(&v, u3, &o), ASTRA_ENOTFOUND);
+		cr_assert(strstr(astra_error_last()->message, "missing"));
+	}
 	cr_assert_astra_fail(
 	        astra_vault_open(&v, "gopher://x/y", &o), ASTRA_ENOTSUPPORTED);
 	cr_assert_astra_fail(astra_vault_init(&v, url, &o), ASTRA_EEXISTS);
@@ -228,20 +290,19 @@ Test(repo_vault, newer_format_is_refused_with_versions)
 {
 	astra_vault *v = new_vault();
 	astra_vault_free(v);
-	char cfg[4400];
-	snprintf(cfg, sizeof(cfg), "%s/config", vdir);
-	FILE *f = fopen(cfg, "r");
-	char text[8192];
-	size_t n = fread(text, 1, sizeof(text) - 1, f);
-	fclose(f);
-	text[n] = 0;
-	char *p = strstr(text, "\"format\":");
+	astra__store *st = open_store();
+	astra_buf text = ASTRA_BUF_INIT;
+	cr_assert_astra_ok(astra__store_get(st, "config", 0, 0, &text));
+	char *p = strstr(text.ptr, "\"format\":");
 	cr_assert_not_null(p);
 	p += strlen("\"format\":");
 	while (*p == ' ' || *p == '\t')
 		p++;
 	*p = '7';
-	fst_write(cfg, text, n);
+	cr_assert_astra_ok(
+	        astra__store_put(st, "config", text.ptr, text.size, NULL));
+	astra_buf_dispose(&text);
+	astra__store_free(st);
 	astra_vault_options o = opts("correct horse");
 	cr_assert_astra_fail(astra_vault_open(&v, url, &o), ASTRA_EVERSION);
 	cr_assert(strstr(astra_error_last()->message, "format version 7"));
@@ -321,6 +382,12 @@ Test(repo_vault, incremental_backups_read_only_what_changed)
 	free(dst);
 }
 
+static int collect_key(const astra__obj_info *info, void *payload)
+{
+	return astra__json_push(
+	        (astra__json *)payload, astra__json_new_string(info->key));
+}
+
 Test(repo_vault, nothing_is_stored_in_plaintext)
 {
 	char *src = path_in("src");
@@ -337,30 +404,65 @@ Test(repo_vault, nothing_is_stored_in_plaintext)
 	astra_data_backup_result r;
 	backup(v, src, &r);
 	astra_vault_free(v);
-	char cmd[9000];
-	snprintf(cmd, sizeof(cmd),
-	        "grep -rqaE 'PLAINTEXT-MARKER|Secret-manifest' '%s'", vdir);
-	cr_assert_neq(system(cmd), 0, "plaintext found in the vault");
+	/* every object of the vault, read through the store */
+	astra__store *st = open_store();
+	astra__json *keys = astra__json_new_array();
+	cr_assert_geq(astra__store_list(st, "", collect_key, keys), 0);
+	cr_assert_gt(astra__json_size(keys), 5);
+	for (size_t i = 0; i < astra__json_size(keys); i++) {
+		const char *k =
+		        astra__json_string_value(astra__json_at(keys, i));
+		astra_buf b = ASTRA_BUF_INIT;
+		cr_assert_astra_ok(astra__store_get(st, k, 0, 0, &b));
+		cr_assert_null(memmem(b.ptr, b.size, "PLAINTEXT-MARKER", 16),
+		        "plaintext found in %s", k);
+		cr_assert_null(memmem(b.ptr, b.size, "Secret-manifest", 15),
+		        "a file name found in %s", k);
+		cr_assert_null(strstr(k, "Secret-manifest"));
+		astra_buf_dispose(&b);
+	}
+	astra__json_free(keys);
+	astra__store_free(st);
 	free(src);
 	free(f);
 }
 
+static int collect_big_pack(const astra__obj_info *info, void *payload)
+{
+	astra__json *arr = payload;
+	if (info->size > 100 << 10)
+		astra__json_push(arr, astra__json_new_string(info->key));
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Changes one byte of the first pack (by key) larger than 100 KiB. */
 static void flip_byte_in_first_pack(size_t at_from_start)
 {
-	char cmd[9000];
-	snprintf(cmd, sizeof(cmd),
-	        "find '%s/data' -type f -size +100k | sort | head -1", vdir);
-	FILE *p = popen(cmd, "r");
-	char path[4096] = { 0 };
-	cr_assert(fgets(path, sizeof(path), p));
-	pclose(p);
-	path[strcspn(path, "\n")] = 0;
-	int fd = open(path, O_RDWR);
-	unsigned char c;
-	pread(fd, &c, 1, (off_t)at_from_start);
-	c ^= 0x5a;
-	pwrite(fd, &c, 1, (off_t)at_from_start);
-	close(fd);
+	astra__store *st = open_store();
+	astra__json *keys = astra__json_new_array();
+	cr_assert_geq(
+	        astra__store_list(st, "data/", collect_big_pack, keys), 0);
+	size_t n = astra__json_size(keys);
+	cr_assert_gt(n, 0, "no pack larger than 100 KiB");
+	char **names = calloc(n, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		names[i] = (char *)astra__json_string_value(
+		        astra__json_at(keys, i));
+	qsort(names, n, sizeof(char *), cmp_str);
+	astra_buf b = ASTRA_BUF_INIT;
+	cr_assert_astra_ok(astra__store_get(st, names[0], 0, 0, &b));
+	cr_assert_gt(b.size, at_from_start);
+	b.ptr[at_from_start] ^= 0x5a;
+	cr_assert_astra_ok(astra__store_put(st, names[0], b.ptr, b.size, NULL));
+	astra_buf_dispose(&b);
+	free(names);
+	astra__json_free(keys);
+	astra__store_free(st);
 }
 
 Test(repo_vault, flipped_byte_is_named_by_check_and_restore_saves_the_rest)
@@ -514,6 +616,8 @@ Test(repo_vault, kill_9_mid_backup_leaves_a_consistent_vault)
 
 Test(repo_vault, full_disk_fails_cleanly_and_earlier_backups_survive)
 {
+	/* about a local file system: always file:// */
+	snprintf(url, 4400, "file://%s", vdir);
 	char *src = path_in("src");
 	mkdir(src, 0755);
 	fst_make_rich_tree(src);
@@ -700,9 +804,11 @@ Test(repo_vault, unreadable_files_are_reported_and_skipped)
 	astra_vault *v = new_vault();
 	astra_vault_free(v);
 	char cmd[9000];
+	/* (an s3:// vault has no local directory) */
 	snprintf(cmd, sizeof(cmd),
-	        "chmod -R a+rwX '%s' && chmod 0 '%s' '%s' && chmod a+rwx '%s'",
-	        vdir, secret, lockdir, work);
+	        "{ [ ! -e '%s' ] || chmod -R a+rwX '%s'; } && chmod 0 '%s' '%s' "
+	        "&& chmod a+rwx '%s'",
+	        vdir, vdir, secret, lockdir, work);
 	cr_assert_eq(system(cmd), 0);
 	chmod(secret, 0);
 	chmod(lockdir, 0);
@@ -748,4 +854,43 @@ Test(repo_vault, unreadable_files_are_reported_and_skipped)
 	free(src);
 	free(secret);
 	free(lockdir);
+}
+
+Test(repo_vault, version_1_options_still_work)
+{
+	/* a caller built against version 1 has a shorter struct */
+	size_t v1 = offsetof(astra_vault_options, immutable_days);
+	unsigned char *mem = malloc(v1 + 64);
+	memset(mem, 0xAB, v1 + 64);
+	astra_vault_options *o = (astra_vault_options *)mem;
+	cr_assert_astra_ok(astra_vault_options_init(o, 1));
+	for (size_t i = v1; i < v1 + 64; i++)
+		cr_assert_eq(mem[i], 0xAB, "init wrote past a v1 struct");
+	o->password = "correct horse";
+	o->kdf_log2n = 10;
+	astra_vault *v = NULL;
+	/* the v2 fields (garbage here) are not read */
+	cr_assert_astra_ok(astra_vault_init(&v, url, o));
+	astra_buf info = ASTRA_BUF_INIT;
+	cr_assert_astra_ok(astra_vault_info(v, &info));
+	cr_assert_null(strstr(info.ptr, "immutability"));
+	astra_buf_dispose(&info);
+	astra_vault_free(v);
+	free(mem);
+}
+
+Test(repo_vault, immutability_is_refused_where_objects_cannot_be_locked)
+{
+	/* file:// (always) and an object store bucket without object lock */
+	char u[4400];
+	snprintf(u, sizeof(u), "file://%s/imm", work);
+	astra_vault_options o = opts("correct horse");
+	o.immutable_days = 7;
+	astra_vault *v = NULL;
+	cr_assert_astra_fail(astra_vault_init(&v, u, &o), ASTRA_ENOTSUPPORTED);
+	cr_assert(strstr(astra_error_last()->message, "object lock"));
+	struct stat sb;
+	cr_assert_neq(stat(u + 7, &sb), 0, "the directory was created");
+	o.lock_mode = 9;
+	cr_assert_astra_fail(astra_vault_init(&v, url, &o), ASTRA_EINVALID);
 }

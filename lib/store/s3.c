@@ -1,0 +1,1912 @@
+/*
+ * s3:// store: objects in an S3 or S3-compatible bucket under a prefix,
+ * over lib/net (libcurl) with our own SigV4 signer (sigv4.c) and the
+ * credential chain in awscreds.c.
+ *
+ *   s3://bucket[/prefix][?option=value&...]
+ *
+ * Options (docs/s3.md): endpoint, region, path-style, ca, insecure-tls,
+ * proxy, profile, checksum (md5|sha256|none), payload (signed|unsigned),
+ * part-size and multipart-threshold (MiB), concurrency (parallel parts),
+ * timeout (seconds per attempt), retries, retry-budget (seconds).
+ *
+ * Every request is signed once and retried by the HTTP client (5xx, 429,
+ * SlowDown, resets, timeouts) inside the retry budget; the signature stays
+ * valid for 15 minutes. On top of that this file retries what the client
+ * cannot see: RequestTimeTooSkewed (after correcting the clock from the
+ * server's Date), expired temporary credentials, a bucket in another
+ * region, 400 RequestTimeout, and the "200 OK with an <Error> body" of
+ * CompleteMultipartUpload. Final errors name the S3 code, the request id
+ * and the object.
+ *
+ * Versioned buckets: deleting a key removes every version (a plain DELETE
+ * would only add a delete marker and keep the data), after checking that
+ * none is under retention or a legal hold (else ASTRA_EPOLICY, and nothing
+ * is removed).
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <ctype.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+#include "core/base64.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "crypto/crypto.h"
+#include "fmt/xml.h"
+#include "net/http.h"
+#include "store/awscreds.h"
+#include "store/sigv4.h"
+#include "store/store.h"
+
+#define MIB ((size_t)1 << 20)
+#define MAX_EXTRA_HEADERS 16
+#define LIST_PAGE 1000
+#define COMPLETE_TRIES 5
+#define MAX_PARTS 10000
+
+enum { CK_MD5 = 0, CK_SHA256 = 1, CK_NONE = 2 };
+
+/* The thread's last error, copied (its message lives in a buffer that the
+ * next error overwrites). */
+typedef struct {
+	int code, klass;
+	char message[1024];
+} saved_err;
+
+static void err_save(saved_err *e)
+{
+	const astra_error *l = astra_error_last();
+	e->code = l->code;
+	e->klass = l->klass;
+	snprintf(e->message, sizeof(e->message), "%s", l->message);
+}
+
+static void err_restore(const saved_err *e)
+{
+	if (e->code)
+		astra__err(e->code, e->klass, "%s", e->message);
+	else
+		astra_error_clear();
+}
+
+typedef struct {
+	astra__store base;
+	char *bucket;
+	char *prefix; /* "" or "dir/sub/" */
+	char *scheme; /* "http" or "https" */
+	char *ep_host; /* endpoint host[:port] */
+	char *region;
+	int region_given;
+	int aws; /* AWS endpoint derived from the region */
+	int path_style;
+	int checksum;
+	int unsigned_payload;
+	size_t part_size, mp_threshold;
+	unsigned concurrency;
+	astra__http *http;
+	astra__aws_provider *creds;
+	int versioned;
+	atomic_int no_conditional; /* If-None-Match: * not implemented */
+	atomic_llong skew; /* server clock minus ours, seconds */
+} s3_store;
+
+static int head_q(
+        s3_store *s, const char *key, const char *query, astra__obj_info *info);
+
+/* ------------------------------------------------------------------ */
+/* Options                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+	char *endpoint, *region, *ca, *proxy, *profile;
+	int path_style; /* -1 auto */
+	int insecure;
+	int checksum;
+	int unsigned_payload;
+	long part_mib, threshold_mib, concurrency, timeout_s, retries, budget_s;
+} s3_opts;
+
+static void opts_free(s3_opts *o)
+{
+	free(o->endpoint);
+	free(o->region);
+	free(o->ca);
+	free(o->proxy);
+	free(o->profile);
+}
+
+static char *pct_decode(const char *s, size_t n)
+{
+	char *o = astra__malloc(n + 1);
+	if (!o)
+		return NULL;
+	size_t j = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '%' && i + 2 < n &&
+		        isxdigit((unsigned char)s[i + 1]) &&
+		        isxdigit((unsigned char)s[i + 2])) {
+			char hx[3] = { s[i + 1], s[i + 2], 0 };
+			o[j++] = (char)strtol(hx, NULL, 16);
+			i += 2;
+		} else if (s[i] == '+') {
+			o[j++] = ' ';
+		} else {
+			o[j++] = s[i];
+		}
+	}
+	o[j] = '\0';
+	return o;
+}
+
+static int opt_long(const char *url, const char *k, const char *v, long lo,
+        long hi, long *out)
+{
+	char *end;
+	long x = strtol(v, &end, 10);
+	if (!*v || *end || x < lo || x > hi)
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+		        "vault URL %s: option %s must be a number from %ld to "
+		        "%ld, not \"%s\"",
+		        url, k, lo, hi, v);
+	*out = x;
+	return 0;
+}
+
+static int opt_bool(const char *url, const char *k, const char *v, int *out)
+{
+	if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !*v)
+		*out = 1;
+	else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no"))
+		*out = 0;
+	else
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+		        "vault URL %s: option %s takes 0 or 1, not \"%s\"", url,
+		        k, v);
+	return 0;
+}
+
+static int parse_opts(const char *url, const char *q, s3_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->path_style = -1;
+	o->part_mib = 16;
+	o->threshold_mib = 64;
+	o->concurrency = 4;
+	o->timeout_s = 120;
+	o->retries = 6;
+	o->budget_s = 60;
+	int rc = 0;
+	while (q && *q && !rc) {
+		size_t len = strcspn(q, "&");
+		const char *eq = memchr(q, '=', len);
+		size_t kl = eq ? (size_t)(eq - q) : len;
+		char *k = pct_decode(q, kl);
+		char *v = eq ? pct_decode(eq + 1, len - kl - 1)
+		             : astra__strdup("");
+		if (!k || !v) {
+			free(k);
+			free(v);
+			return ASTRA_ENOMEM;
+		}
+		char **dst = NULL;
+		if (!strcmp(k, "endpoint"))
+			dst = &o->endpoint;
+		else if (!strcmp(k, "region"))
+			dst = &o->region;
+		else if (!strcmp(k, "ca"))
+			dst = &o->ca;
+		else if (!strcmp(k, "proxy"))
+			dst = &o->proxy;
+		else if (!strcmp(k, "profile"))
+			dst = &o->profile;
+		if (dst) {
+			free(*dst);
+			*dst = v;
+			v = NULL;
+		} else if (!strcmp(k, "path-style")) {
+			if (!strcmp(v, "auto"))
+				o->path_style = -1;
+			else
+				rc = opt_bool(url, k, v, &o->path_style);
+		} else if (!strcmp(k, "insecure-tls")) {
+			rc = opt_bool(url, k, v, &o->insecure);
+		} else if (!strcmp(k, "checksum")) {
+			if (!strcmp(v, "md5"))
+				o->checksum = CK_MD5;
+			else if (!strcmp(v, "sha256"))
+				o->checksum = CK_SHA256;
+			else if (!strcmp(v, "none"))
+				o->checksum = CK_NONE;
+			else
+				rc = astra__err(ASTRA_EINVALID,
+				        ASTRA_ERROR_STORE,
+				        "vault URL %s: checksum must be md5, "
+				        "sha256 or none, not \"%s\"",
+				        url, v);
+		} else if (!strcmp(k, "payload")) {
+			if (!strcmp(v, "signed"))
+				o->unsigned_payload = 0;
+			else if (!strcmp(v, "unsigned"))
+				o->unsigned_payload = 1;
+			else
+				rc = astra__err(ASTRA_EINVALID,
+				        ASTRA_ERROR_STORE,
+				        "vault URL %s: payload must be signed "
+				        "or unsigned, not \"%s\"",
+				        url, v);
+		} else if (!strcmp(k, "part-size")) {
+			rc = opt_long(url, k, v, 5, 5120, &o->part_mib);
+		} else if (!strcmp(k, "multipart-threshold")) {
+			rc = opt_long(url, k, v, 1, 5120, &o->threshold_mib);
+		} else if (!strcmp(k, "concurrency")) {
+			rc = opt_long(url, k, v, 1, 64, &o->concurrency);
+		} else if (!strcmp(k, "timeout")) {
+			rc = opt_long(url, k, v, 1, 86400, &o->timeout_s);
+		} else if (!strcmp(k, "retries")) {
+			rc = opt_long(url, k, v, 0, 100, &o->retries);
+		} else if (!strcmp(k, "retry-budget")) {
+			rc = opt_long(url, k, v, 1, 86400, &o->budget_s);
+		} else {
+			rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+			        "vault URL %s: unknown option \"%s\" (known: "
+			        "endpoint, region, path-style, ca, "
+			        "insecure-tls, proxy, profile, checksum, "
+			        "payload, part-size, multipart-threshold, "
+			        "concurrency, timeout, retries, retry-budget)",
+			        url, k);
+		}
+		free(k);
+		free(v);
+		q += len;
+		if (*q == '&')
+			q++;
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests                                                            */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+	const char *method;
+	const char *key; /* vault-relative key; NULL: the bucket */
+	const char *query; /* encoded, without '?'; NULL: none */
+	const char *headers[MAX_EXTRA_HEADERS]; /* NULL-terminated */
+	const void *body;
+	size_t body_len;
+	const char *payload_hash; /* precomputed hex, or NULL */
+	int retry; /* ASTRA_HTTP_RETRY_* */
+	size_t max_body;
+} s3_req;
+
+/* S3 error details of a response. */
+typedef struct {
+	char code[96];
+	char message[320];
+	char request_id[96];
+} s3_err;
+
+static void err_of(const astra__http_response *resp, s3_err *e)
+{
+	memset(e, 0, sizeof(*e));
+	const char *rid = astra__http_header(resp, "x-amz-request-id");
+	if (rid)
+		snprintf(e->request_id, sizeof(e->request_id), "%s", rid);
+	if (!resp->body.size)
+		return;
+	astra__xml *doc = NULL;
+	saved_err saved;
+	err_save(&saved);
+	if (astra__xml_parse(
+	            &doc, resp->body.ptr, resp->body.size, "S3 error") == 0 &&
+	        !strcmp(astra__xml_name(doc), "Error")) {
+		const char *c = astra__xml_child_text(doc, "Code");
+		const char *m = astra__xml_child_text(doc, "Message");
+		const char *r = astra__xml_child_text(doc, "RequestId");
+		if (c)
+			snprintf(e->code, sizeof(e->code), "%s", c);
+		if (m)
+			snprintf(e->message, sizeof(e->message), "%s", m);
+		if (r && !e->request_id[0])
+			snprintf(e->request_id, sizeof(e->request_id), "%s", r);
+	}
+	astra__xml_free(doc);
+	err_restore(&saved);
+}
+
+static int code_is(const s3_err *e, const char *c)
+{
+	return !strcmp(e->code, c);
+}
+
+/* Maps a failed response to an astra error naming op, object and cause. */
+static int s3_fail(s3_store *s, const astra__http_response *resp,
+        const char *method, const char *key, const s3_err *e)
+{
+	long st = resp->status;
+	int code;
+	if (code_is(e, "SignatureDoesNotMatch") ||
+	        code_is(e, "InvalidAccessKeyId") ||
+	        code_is(e, "InvalidToken") || code_is(e, "ExpiredToken") ||
+	        code_is(e, "TokenRefreshRequired") ||
+	        code_is(e, "InvalidSecurity") ||
+	        code_is(e, "AuthorizationHeaderMalformed") ||
+	        code_is(e, "AccessDenied") || code_is(e, "AllAccessDisabled") ||
+	        code_is(e, "RequestTimeTooSkewed") || st == 401 ||
+	        (st == 403 && !e->code[0]))
+		code = ASTRA_EAUTH;
+	else if (code_is(e, "NoSuchBucket"))
+		return astra__err(ASTRA_ENOTFOUND, ASTRA_ERROR_STORE,
+		        "bucket %s does not exist at %s://%s (NoSuchBucket, "
+		        "request id %s)",
+		        s->bucket, s->scheme, s->ep_host,
+		        e->request_id[0] ? e->request_id : "none");
+	else if (code_is(e, "NoSuchKey") || code_is(e, "NoSuchVersion") ||
+	         st == 404)
+		code = ASTRA_ENOTFOUND;
+	else if (code_is(e, "PreconditionFailed") || st == 412)
+		code = ASTRA_EEXISTS;
+	else if (code_is(e, "ConditionalRequestConflict") ||
+	         code_is(e, "OperationAborted"))
+		code = ASTRA_ECONFLICT;
+	else if (code_is(e, "ObjectLocked") ||
+	         code_is(e, "InvalidRetentionPeriod"))
+		code = ASTRA_EPOLICY;
+	else if (code_is(e, "InvalidRange") || st == 416)
+		code = ASTRA_ECORRUPT;
+	else if (code_is(e, "NotImplemented") || st == 501)
+		code = ASTRA_ENOTSUPPORTED;
+	else if (code_is(e, "EntityTooLarge") || code_is(e, "QuotaExceeded") ||
+	         code_is(e, "XMinioStorageFull") || st == 507)
+		code = ASTRA_ENOSPACE;
+	else if (st >= 500 || st == 429 || code_is(e, "SlowDown") ||
+	         code_is(e, "RequestTimeout"))
+		code = ASTRA_ENET;
+	else if (code_is(e, "InvalidArgument") ||
+	         code_is(e, "InvalidRequest") ||
+	         code_is(e, "InvalidBucketName") || code_is(e, "MalformedXML"))
+		code = ASTRA_EINVALID;
+	else
+		code = ASTRA_EIO;
+	const char *what = key ? key : "(bucket)";
+	if (code == ASTRA_ENOTFOUND && key)
+		return astra__err(code, ASTRA_ERROR_STORE,
+		        "object %s not found (S3 %s: %s, HTTP %ld, request id "
+		        "%s)",
+		        key, method, e->code[0] ? e->code : "NoSuchKey", st,
+		        e->request_id[0] ? e->request_id : "none");
+	return astra__err(code, ASTRA_ERROR_STORE,
+	        "S3 %s %s in bucket %s failed: %s%s%s (HTTP %ld, request id "
+	        "%s%s)",
+	        method, what, s->bucket, e->code[0] ? e->code : "no S3 code",
+	        e->message[0] ? ": " : "", e->message, st,
+	        e->request_id[0] ? e->request_id : "none",
+	        resp->attempts > 1 ? ", retried" : "");
+}
+
+/* The object's absolute key in the bucket. */
+static char *full_key(s3_store *s, const char *key)
+{
+	return astra__aprintf("%s%s", s->prefix, key);
+}
+
+static int build_target(
+        s3_store *s, const char *key, astra_buf *path, char **host)
+{
+	int rc = 0;
+	*host = s->path_style ? astra__strdup(s->ep_host)
+	                      : astra__aprintf("%s.%s", s->bucket, s->ep_host);
+	if (!*host)
+		return ASTRA_ENOMEM;
+	if (s->path_style) {
+		rc = astra__buf_putc(path, '/');
+		if (!rc)
+			rc = astra__buf_puts(path, s->bucket);
+	}
+	if (!rc && key) {
+		char *fk = full_key(s, key);
+		if (!fk)
+			return ASTRA_ENOMEM;
+		rc = astra__buf_putc(path, '/');
+		if (!rc)
+			rc = astra__buf_puts(path, fk);
+		free(fk);
+	} else if (!rc && !s->path_style) {
+		rc = astra__buf_putc(path, '/');
+	}
+	return rc;
+}
+
+static int hex_sha256(const void *data, size_t n, char out[65])
+{
+	uint8_t d[32];
+	int rc = astra__sha256(data, n, d);
+	if (!rc)
+		astra__hex_encode(out, d, sizeof(d));
+	return rc;
+}
+
+/* Sends one signed request (with the HTTP client's retries). */
+static int send_once(s3_store *s, const s3_req *r, int force_creds,
+        astra__http_response *resp)
+{
+	astra_buf path = ASTRA_BUF_INIT, epath = ASTRA_BUF_INIT;
+	astra_buf url = ASTRA_BUF_INIT, added = ASTRA_BUF_INIT;
+	astra_buf hostline = ASTRA_BUF_INIT;
+	char *host = NULL;
+	char phash[65];
+	const char *lines[MAX_EXTRA_HEADERS + 8];
+	size_t nl = 0;
+	astra__aws_keys keys;
+	memset(&keys, 0, sizeof(keys));
+	int rc = build_target(s, r->key, &path, &host);
+	if (!rc)
+		rc = astra__sigv4_encode(&epath, path.ptr, path.size, 1);
+	if (!rc)
+		rc = astra__buf_printf(&url, "%s://%s%s%s%s", s->scheme, host,
+		        epath.ptr, r->query && *r->query ? "?" : "",
+		        r->query ? r->query : "");
+	if (!rc)
+		rc = astra__buf_printf(&hostline, "Host: %s", host);
+	if (rc)
+		goto done;
+	const char *ph = r->payload_hash;
+	if (!ph) {
+		if (s->unsigned_payload && r->body_len)
+			ph = ASTRA_SIGV4_UNSIGNED_PAYLOAD;
+		else if ((rc = hex_sha256(
+		                  r->body ? r->body : "", r->body_len, phash)))
+			goto done;
+		else
+			ph = phash;
+	}
+	lines[nl++] = hostline.ptr;
+	for (size_t i = 0; i < MAX_EXTRA_HEADERS && r->headers[i]; i++)
+		lines[nl++] = r->headers[i];
+	lines[nl] = NULL;
+	if ((rc = astra__aws_provider_get(s->creds, force_creds, &keys)))
+		goto done;
+	astra__aws_creds view = astra__aws_keys_view(&keys);
+	astra__sigv4_req sr = { 0 };
+	sr.method = r->method;
+	sr.path = path.ptr;
+	sr.query = r->query;
+	sr.headers = lines;
+	sr.payload_hash = ph;
+	sr.region = s->region;
+	sr.service = "s3";
+	sr.time = astra__wall_ns() / 1000000000LL + atomic_load(&s->skew);
+	sr.flags = ASTRA_SIGV4_CONTENT_SHA256;
+	rc = astra__sigv4_sign(&sr, &view, &added, NULL, NULL);
+	astra__aws_keys_clear(&keys);
+	if (rc)
+		goto done;
+	/* the signer's lines ("Name: value\n" each) become headers */
+	for (char *p = added.ptr; p && *p && nl < MAX_EXTRA_HEADERS + 7;) {
+		char *e = strchr(p, '\n');
+		if (!e)
+			break;
+		*e = '\0';
+		lines[nl++] = p;
+		p = e + 1;
+	}
+	lines[nl] = NULL;
+	astra__http_request req = { 0 };
+	req.method = r->method;
+	req.url = url.ptr;
+	req.headers = lines;
+	req.body = r->body;
+	req.body_len = r->body_len;
+	req.max_body = r->max_body;
+	req.retry = r->retry;
+	if (!req.body &&
+	        (!strcmp(r->method, "PUT") || !strcmp(r->method, "POST")))
+		req.body = "";
+	rc = astra__http_do(s->http, &req, resp);
+done:
+	astra_buf_dispose(&path);
+	astra_buf_dispose(&epath);
+	astra_buf_dispose(&url);
+	astra_buf_dispose(&added); /* wiped: it held the Authorization */
+	astra_buf_dispose(&hostline);
+	free(host);
+	return rc;
+}
+
+static int set_region(s3_store *s, const char *region)
+{
+	char *r = astra__strdup(region);
+	char *h = s->aws ? astra__aprintf("s3.%s.amazonaws.com", region) : NULL;
+	if (!r || (s->aws && !h)) {
+		free(r);
+		free(h);
+		return ASTRA_ENOMEM;
+	}
+	free(s->region);
+	s->region = r;
+	if (h) {
+		free(s->ep_host);
+		s->ep_host = h;
+	}
+	return 0;
+}
+
+/*
+ * Sends with the S3-level retries described at the top. Returns 0 with
+ * resp filled when a response arrived (the caller checks the status), or
+ * an error. `e` receives the error details of a non-2xx response.
+ */
+static int s3_send(s3_store *s, const s3_req *r, astra__http_response *resp,
+        s3_err *e, int *region_fixable)
+{
+	int skew_fixed = 0, creds_fixed = 0, region_fixed = 0, timeouts = 0;
+	for (;;) {
+		int force = creds_fixed == 1;
+		int rc = send_once(s, r, force, resp);
+		if (force)
+			creds_fixed = 2;
+		if (rc)
+			return rc;
+		memset(e, 0, sizeof(*e));
+		if (resp->status >= 200 && resp->status < 300)
+			return 0;
+		err_of(resp, e);
+		if (astra__log_enabled(ASTRA_LOG_DEBUG))
+			astra__log_debug("s3: %s %s -> %ld %s (request id %s)",
+			        r->method, r->key ? r->key : "(bucket)",
+			        resp->status, e->code, e->request_id);
+		if (code_is(e, "RequestTimeTooSkewed") && !skew_fixed) {
+			int64_t server;
+			const char *date = astra__http_header(resp, "Date");
+			skew_fixed = 1;
+			if (date && astra__aws_parse_time(date, &server) == 0) {
+				int64_t local = astra__wall_ns() / 1000000000LL;
+				atomic_store(
+				        &s->skew, (long long)(server - local));
+				astra__log_warn(
+				        "s3: the clock differs from %s's "
+				        "by %lld s; correcting",
+				        s->ep_host,
+				        (long long)(server - local));
+				continue;
+			}
+			astra_error_clear();
+		}
+		if ((code_is(e, "ExpiredToken") ||
+		            code_is(e, "TokenRefreshRequired") ||
+		            code_is(e, "InvalidToken")) &&
+		        !creds_fixed) {
+			creds_fixed = 1;
+			continue;
+		}
+		const char *br =
+		        astra__http_header(resp, "x-amz-bucket-region");
+		if (br && *br && !s->region_given && !region_fixed &&
+		        strcmp(br, s->region) &&
+		        (resp->status == 301 || resp->status == 400 ||
+		                resp->status == 403)) {
+			region_fixed = 1;
+			if (region_fixable && *region_fixable) {
+				astra__log_info("s3: bucket %s is in region %s",
+				        s->bucket, br);
+				int r2 = set_region(s, br);
+				if (r2)
+					return r2;
+				continue;
+			}
+		}
+		if (code_is(e, "RequestTimeout") && timeouts++ < 3) {
+			astra__sleep_ms(200u << timeouts);
+			continue;
+		}
+		return 0;
+	}
+}
+
+/* A request whose only acceptable outcome is 2xx. */
+static int s3_call(s3_store *s, const s3_req *r, astra__http_response *resp)
+{
+	s3_err e;
+	int rc = s3_send(s, r, resp, &e, NULL);
+	if (rc)
+		return rc;
+	if (resp->status >= 200 && resp->status < 300)
+		return 0;
+	return s3_fail(s, resp, r->method, r->key, &e);
+}
+
+static int add_header(s3_req *r, const char *line)
+{
+	for (size_t i = 0; i < MAX_EXTRA_HEADERS - 1; i++)
+		if (!r->headers[i]) {
+			r->headers[i] = line;
+			r->headers[i + 1] = NULL;
+			return 0;
+		}
+	return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+	        "too many S3 request headers");
+}
+
+/* ------------------------------------------------------------------ */
+/* Checksums and object lock headers                                   */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+	char phash[65];
+	char md5[64]; /* "Content-MD5: ..." */
+	char sha[96]; /* "x-amz-checksum-sha256: ..." */
+} sums;
+
+static int compute_sums(
+        s3_store *s, const void *data, size_t n, int need_md5, sums *out)
+{
+	memset(out, 0, sizeof(*out));
+	uint8_t d[32];
+	astra_buf b = ASTRA_BUF_INIT;
+	int rc = 0;
+	if (!s->unsigned_payload || s->checksum == CK_SHA256) {
+		if ((rc = astra__sha256(data, n, d)))
+			return rc;
+		astra__hex_encode(out->phash, d, 32);
+		if (s->checksum == CK_SHA256) {
+			if ((rc = astra__base64_encode(&b, d, 32)))
+				return rc;
+			snprintf(out->sha, sizeof(out->sha),
+			        "x-amz-checksum-sha256: %s", b.ptr);
+			astra_buf_dispose(&b);
+		}
+	}
+	if (s->unsigned_payload)
+		snprintf(out->phash, sizeof(out->phash), "%s",
+		        ASTRA_SIGV4_UNSIGNED_PAYLOAD);
+	if (s->checksum == CK_MD5 || (need_md5 && s->checksum != CK_SHA256)) {
+		uint8_t m[16];
+		if ((rc = astra__md5(data, n, m)))
+			return rc;
+		if ((rc = astra__base64_encode(&b, m, 16)))
+			return rc;
+		snprintf(out->md5, sizeof(out->md5), "Content-MD5: %s", b.ptr);
+		astra_buf_dispose(&b);
+	}
+	return 0;
+}
+
+static const char *mode_name(unsigned mode)
+{
+	return mode == ASTRA_STORE_LOCK_GOVERNANCE ? "GOVERNANCE"
+	                                           : "COMPLIANCE";
+}
+
+typedef struct {
+	char mode[64];
+	char until[96];
+} lock_hdrs;
+
+static void make_lock(const astra__put_opts *o, lock_hdrs *l)
+{
+	char when[24];
+	astra__fmt_utc(when, o->retain_until);
+	snprintf(l->mode, sizeof(l->mode), "x-amz-object-lock-mode: %s",
+	        mode_name(o->lock_mode));
+	snprintf(l->until, sizeof(l->until),
+	        "x-amz-object-lock-retain-until-date: %s", when);
+}
+
+/* ------------------------------------------------------------------ */
+/* PUT, multipart                                                      */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+	s3_store *s;
+	const char *key;
+	const char *upload_id;
+	const char *data;
+	size_t n, part;
+	unsigned nparts;
+	atomic_uint next;
+	atomic_int failed;
+	char (*etags)[80];
+	pthread_mutex_t mu;
+	int rc;
+	char msg[1024];
+	int klass;
+} mp_job;
+
+static int upload_part(mp_job *j, unsigned num)
+{
+	s3_store *s = j->s;
+	size_t off = (size_t)(num - 1) * j->part;
+	size_t len = off + j->part > j->n ? j->n - off : j->part;
+	sums sm;
+	astra_buf q = ASTRA_BUF_INIT;
+	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
+	int rc = compute_sums(s, j->data + off, len, 0, &sm);
+	if (!rc)
+		rc = astra__buf_printf(&q, "partNumber=%u&uploadId=", num);
+	if (!rc)
+		rc = astra__sigv4_encode(
+		        &q, j->upload_id, strlen(j->upload_id), 0);
+	if (rc)
+		goto done;
+	s3_req r = { 0 };
+	r.method = "PUT";
+	r.key = j->key;
+	r.query = q.ptr;
+	r.body = j->data + off;
+	r.body_len = len;
+	r.payload_hash = sm.phash;
+	r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
+	if (sm.md5[0])
+		add_header(&r, sm.md5);
+	if (sm.sha[0])
+		add_header(&r, sm.sha);
+	if ((rc = s3_call(s, &r, &resp)))
+		goto done;
+	const char *etag = astra__http_header(&resp, "ETag");
+	if (!etag || !*etag || strlen(etag) >= 80) {
+		rc = astra__err(ASTRA_EIO, ASTRA_ERROR_STORE,
+		        "S3 upload of part %u of %s returned no ETag", num,
+		        j->key);
+		goto done;
+	}
+	snprintf(j->etags[num - 1], 80, "%s", etag);
+done:
+	astra_buf_dispose(&q);
+	astra__http_response_dispose(&resp);
+	return rc;
+}
+
+static void *part_worker(void *arg)
+{
+	mp_job *j = arg;
+	for (;;) {
+		if (atomic_load(&j->failed))
+			break;
+		unsigned num = atomic_fetch_add(&j->next, 1) + 1;
+		if (num > j->nparts)
+			break;
+		int rc = upload_part(j, num);
+		if (rc) {
+			pthread_mutex_lock(&j->mu);
+			if (!j->rc) {
+				j->rc = rc;
+				j->klass = astra_error_last()->klass;
+				snprintf(j->msg, sizeof(j->msg), "%s",
+				        astra_error_last()->message);
+			}
+			pthread_mutex_unlock(&j->mu);
+			atomic_store(&j->failed, 1);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void abort_upload(s3_store *s, const char *key, const char *upload_id)
+{
+	astra_buf q = ASTRA_BUF_INIT;
+	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
+	saved_err saved;
+	err_save(&saved);
+	if (astra__buf_puts(&q, "uploadId=") == 0 &&
+	        astra__sigv4_encode(&q, upload_id, strlen(upload_id), 0) == 0) {
+		s3_req r = { 0 };
+		r.method = "DELETE";
+		r.key = key;
+		r.query = q.ptr;
+		r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
+		if (s3_call(s, &r, &resp) != 0)
+			astra__log_warn("s3: could not abort the multipart "
+			                "upload of %s (a lifecycle rule "
+			                "AbortIncompleteMultipartUpload cleans "
+			                "it up): %s",
+			        key, astra_error_last()->message);
+	}
+	astra_buf_dispose(&q);
+	astra__http_response_dispose(&resp);
+	err_restore(&saved);
+}
+
+static int complete_upload(
+        s3_store *s, mp_job *j, uint64_t size, astra__http_response *resp)
+{
+	astra_buf body = ASTRA_BUF_INIT, q = ASTRA_BUF_INIT;
+	int rc = astra__buf_puts(&body,
+	        "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/"
+	        "2006-03-01/\">");
+	for (unsigned i = 0; i < j->nparts && !rc; i++) {
+		rc = astra__buf_printf(&body,
+		        "<Part><PartNumber>%u</PartNumber><ETag>", i + 1);
+		if (!rc)
+			rc = astra__xml_escape(&body, j->etags[i]);
+		if (!rc)
+			rc = astra__buf_puts(&body, "</ETag></Part>");
+	}
+	if (!rc)
+		rc = astra__buf_puts(&body, "</CompleteMultipartUpload>");
+	if (!rc)
+		rc = astra__buf_puts(&q, "uploadId=");
+	if (!rc)
+		rc = astra__sigv4_encode(
+		        &q, j->upload_id, strlen(j->upload_id), 0);
+	sums sm;
+	if (!rc)
+		rc = compute_sums(s, body.ptr, body.size, 1, &sm);
+	for (int attempt = 1; !rc; attempt++) {
+		s3_req r = { 0 };
+		r.method = "POST";
+		r.key = j->key;
+		r.query = q.ptr;
+		r.body = body.ptr;
+		r.body_len = body.size;
+		r.payload_hash = sm.phash;
+		r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
+		r.headers[0] = "Content-Type: application/xml";
+		if (sm.md5[0])
+			add_header(&r, sm.md5);
+		if (sm.sha[0])
+			add_header(&r, sm.sha);
+		s3_err e;
+		rc = s3_send(s, &r, resp, &e, NULL);
+		if (rc)
+			break;
+		int transient = 0;
+		if (resp->status == 200) {
+			/* 200 may still carry an <Error> */
+			astra__xml *doc = NULL;
+			rc = astra__xml_parse(&doc, resp->body.ptr,
+			        resp->body.size, "CompleteMultipartUpload");
+			if (!rc && !strcmp(astra__xml_name(doc), "Error")) {
+				err_of(resp, &e);
+				transient = 1;
+			} else if (!rc &&
+			           strcmp(astra__xml_name(doc),
+			                   "CompleteMultipartUploadResult")) {
+				rc = astra__err(ASTRA_EIO, ASTRA_ERROR_STORE,
+				        "S3 CompleteMultipartUpload of %s: "
+				        "unexpected response <%s>",
+				        j->key, astra__xml_name(doc));
+			} else if (rc) {
+				/* a cut-off body: try again */
+				astra_error_clear();
+				rc = 0;
+				transient = 1;
+				snprintf(e.code, sizeof(e.code),
+				        "truncated response");
+			}
+			astra__xml_free(doc);
+			if (!rc && !transient)
+				break;
+		} else if (code_is(&e, "NoSuchUpload") && attempt > 1) {
+			/* an earlier attempt may have completed it */
+			astra__obj_info info;
+			memset(&info, 0, sizeof(info));
+			if (head_q(s, j->key, NULL, &info) == 0 &&
+			        info.size == size) {
+				rc = 0;
+				break;
+			}
+			astra_error_clear();
+		} else if (resp->status >= 500 || code_is(&e, "SlowDown") ||
+		           code_is(&e, "InternalError")) {
+			transient = 1;
+		}
+		if (rc)
+			break;
+		if (!transient || attempt >= COMPLETE_TRIES) {
+			rc = s3_fail(
+			        s, resp, "POST (complete upload)", j->key, &e);
+			break;
+		}
+		astra__log_debug("s3: CompleteMultipartUpload of %s: %s, "
+		                 "retrying",
+		        j->key, e.code);
+		astra__sleep_ms(200u << attempt);
+	}
+	astra_buf_dispose(&body);
+	astra_buf_dispose(&q);
+	return rc;
+}
+
+static int put_multipart(s3_store *s, const char *key, const char *data,
+        size_t n, const astra__put_opts *opts)
+{
+	size_t part = s->part_size;
+	if ((n + part - 1) / part > MAX_PARTS)
+		part = (n + MAX_PARTS - 1) / MAX_PARTS;
+	mp_job j;
+	memset(&j, 0, sizeof(j));
+	j.s = s;
+	j.key = key;
+	j.data = data;
+	j.n = n;
+	j.part = part;
+	j.nparts = (unsigned)((n + part - 1) / part);
+	pthread_mutex_init(&j.mu, NULL);
+	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
+	astra__xml *doc = NULL;
+	char *upload_id = NULL;
+	lock_hdrs lk;
+	s3_req r = { 0 };
+	r.method = "POST";
+	r.key = key;
+	r.query = "uploads=";
+	r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
+	r.headers[0] = "Content-Type: application/octet-stream";
+	if (opts && opts->retain_until) {
+		make_lock(opts, &lk);
+		add_header(&r, lk.mode);
+		add_header(&r, lk.until);
+	}
+	int rc = s3_call(s, &r, &resp);
+	if (!rc)
+		rc = astra__xml_parse(&doc, resp.body.ptr, resp.body.size,
+		        "CreateMultipartUpload");
+	if (!rc) {
+		const char *id = astra__xml_child_text(doc, "UploadId");
+		if (!id || !*id)
+			rc = astra__err(ASTRA_EIO, ASTRA_ERROR_STORE,
+			        "S3 CreateMultipartUpload of %s returned no "
+			        "UploadId",
+			        key);
+		else if (!(upload_id = astra__strdup(id)))
+			rc = ASTRA_ENOMEM;
+	}
+	astra__xml_free(doc);
+	astra__http_response_dispose(&resp);
+	if (rc)
+		goto done;
+	j.upload_id = upload_id;
+	j.etags = astra__calloc(j.nparts, sizeof(*j.etags));
+	if (!j.etags) {
+		rc = ASTRA_ENOMEM;
+		goto abort;
+	}
+	unsigned nt = s->concurrency < j.nparts ? s->concurrency : j.nparts;
+	pthread_t tids[64];
+	unsigned started = 0;
+	for (; started < nt; started++)
+		if (pthread_create(&tids[started], NULL, part_worker, &j))
+			break;
+	if (!started)
+		part_worker(&j);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	if (j.rc) {
+		rc = astra__err(j.rc, j.klass, "%s", j.msg);
+		goto abort;
+	}
+	rc = complete_upload(s, &j, n, &resp);
+	astra__http_response_dispose(&resp);
+	if (!rc)
+		goto done;
+abort:
+	abort_upload(s, key, upload_id);
+done:
+	free(j.etags);
+	free(upload_id);
+	pthread_mutex_destroy(&j.mu);
+	return rc;
+}
+
+static int s3_put(astra__store *st, const char *key, const void *data, size_t n,
+        const astra__put_opts *opts)
+{
+	s3_store *s = (s3_store *)st;
+	int if_absent = opts && (opts->flags & ASTRA_PUT_IF_ABSENT);
+	int locked = opts && opts->retain_until;
+	if (locked && !(st->caps & ASTRA_STORE_CAP_OBJECT_LOCK))
+		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_STORE,
+		        "cannot lock %s: bucket %s has no object lock", key,
+		        s->bucket);
+	if (if_absent &&
+	        (atomic_load(&s->no_conditional) || n > s->mp_threshold)) {
+		/* best effort where the server has no conditional writes */
+		astra__obj_info info;
+		if (head_q(s, key, NULL, &info) == 0)
+			return astra__err(ASTRA_EEXISTS, ASTRA_ERROR_STORE,
+			        "%s already exists", key);
+		if (astra_error_last()->code != ASTRA_ENOTFOUND)
+			return astra_error_last()->code;
+		astra_error_clear();
+		if_absent = 0;
+	}
+	if (n > s->mp_threshold)
+		return put_multipart(s, key, data, n, opts);
+	sums sm;
+	lock_hdrs lk;
+	int rc = compute_sums(s, data, n, locked, &sm);
+	if (rc)
+		return rc;
+	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
+	s3_req r = { 0 };
+	r.method = "PUT";
+	r.key = key;
+	r.body = data;
+	r.body_len = n;
+	r.payload_hash = sm.phash;
+	r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
+	r.headers[0] = "Content-Type: application/octet-stream";
+	if (sm.md5[0])
+		add_header(&r, sm.md5);
+	if (sm.sha[0])
+		add_header(&r, sm.sha);
+	if (locked) {
+		make_lock(opts, &lk);
+		add_header(&r, lk.mode);
+		add_header(&r, lk.until);
+	}
+	if (if_absent)
+		add_header(&r, "If-None-Match: *");
+	s3_err e;
+	rc = s3_send(s, &r, &resp, &e, NULL);
+	if (rc)
+		goto done;
+	if (resp.status >= 200 && resp.status < 300)
+		goto done;
+	if (if_absent &&
+	        (resp.status == 412 || code_is(&e, "PreconditionFailed"))) {
+		rc = astra__err(ASTRA_EEXISTS, ASTRA_ERROR_STORE,
+		        "%s already exists", key);
+		goto done;
+	}
+	if (if_absent && resp.status == 409 &&
+	        code_is(&e, "ConditionalRequestConflict")) {
+		rc = astra__err(ASTRA_EEXISTS, ASTRA_ERROR_STORE,
+		        "%s was created concurrently", key);
+		goto done;
+	}
+	if (if_absent &&
+	        (resp.status == 501 || code_is(&e, "NotImplemented"))) {
+		astra__log_info("s3: %s does not support conditional writes; "
+		                "checking for existing objects first",
+		        s->ep_host);
+		atomic_store(&s->no_conditional, 1);
+		astra__http_response_dispose(&resp);
+		return s3_put(st, key, data, n, opts);
+	}
+	rc = s3_fail(s, &resp, "PUT", key, &e);
+done:
+	astra__http_response_dispose(&resp);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* GET, HEAD                                                           */
+/* ------------------------------------------------------------------ */
+
+static int s3_get(astra__store *st, const char *key, uint64_t off, uint64_t len,
+        astra_buf *out)
+{
+	s3_store *s = (s3_store *)st;
+	char range[80];
+	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
+	s3_req r = { 0 };
+	r.method = "GET";
+	r.key = key;
+	r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
+	if (off || len) {
+		if (len)
+			snprintf(range, sizeof(range), "Range: bytes=%llu-%llu",
+			        (unsigned long long)off,
+			        (unsigned long long)(off + len - 1));
+		else
+			snprintf(range, sizeof(range), "Range: bytes=%llu-",
+			        (unsigned long long)off);
+		r.headers[0] = range;
+	}
+	if (len)
+		r.max_body = (size_t)len + 1;
+	int rc = s3_call(s, &r, &resp);
+	if (rc == ASTRA_ECORRUPT)
+		astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_STORE,
+		        "object %s is shorter than the range %llu+%llu", key,
+		        (unsigned long long)off, (unsigned long long)len);
+	if (rc)
+		goto done;
+	if ((off || len) && resp.status != 206 &&
+	        !(resp.status == 200 && off == 0)) {
+		rc = astra__err(ASTRA_EIO, ASTRA_ERROR_STORE,
+		        "S3 GET %s: the server ignored the Range header "
+		        "(HTTP %ld)",
+		        key, resp.status);
+		goto done;
+	}
+	size_t got = resp.body.size;
+	if (resp.status == 200 && off == 0 && len && got > len)
+		got = (size_t)len; /* a whole object for a range from 0 */
+	if (len && got != len) {
+		rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_STORE,
+		        "object %s: got %zu bytes for the range %llu+%llu", key,
+		        got, (unsigned long long)off, (unsigned long long)len);
+		goto done;
+	}
+	if (out->size == 0 && out->asize == 0 && resp.body.ptr &&
+	        got == resp.body.size) {
+		*out = resp.body;
+		memset(&resp.body, 0, sizeof(resp.body));
+	} else if ((rc = astra__buf_put(
+	                    out, resp.body.ptr ? resp.body.ptr : "", got))) {
+		goto done;
+	}
+	rc = astra__buf_grow(out, 0);
+done:
+	astra__http_response_dispose(&resp);
+	return rc;
+}
+
+static unsigned parse_mode(const char *m)
+{
+	if (!m)
+		return 0;
+	if (!strcasecmp(m, "GOVERNANCE"))
+		return ASTRA_STORE_LOCK_GOVERNANCE;
+	if (!strcasecmp(m, "COMPLIANCE"))
+		return ASTRA_STORE_LOCK_COMPLIANCE;
+	return 0;
+}
+
+static int head_q(
+        s3_store *s, const char *key, const char *query, astra__obj_info *info)
+{
+	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
+	s3_req r = { 0 };
+	r.method = "HEAD";
+	r.key = key;
+	r.query = query;
+	r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
+	int rc = s3_call(s, &r, &resp);
+	if (!rc && info) {
+		memset(info, 0, sizeof(*info));
+		info->key = key;
+		const char *cl = astra__http_header(&resp, "Content-Length");
+		info->size = cl ? strtoull(cl, NULL, 10) : 0;
+		int64_t t;
+		const char *lm = astra__http_header(&resp, "Last-Modified");
+		if (lm && astra__aws_parse_time(lm, &t) == 0)
+			info->mtime_ns = t * 1000000000LL;
+		const char *ru = astra__http_header(
+		        &resp, "x-amz-object-lock-retain-until-date");
+		if (ru && astra__aws_parse_time(ru, &t) == 0)
+			info->retain_until = t;
+		info->lock_mode = parse_mode(
+		        astra__http_header(&resp, "x-amz-object-lock-mode"));
+		const char *lh = astra__http_header(
+		        &resp, "x-amz-object-lock-legal-hold");
+		info->legal_hold = lh && !strcasecmp(lh, "ON");
+		astra_error_clear();
+	}
+	astra__http_response_dispose(&resp);
+	return rc;
+}
+
+static int s3_head(astra__store *st, const char *key, astra__obj_info *info)
+{
+	return head_q((s3_store *)st, key, NULL, info);
+}
+
+/* ------------------------------------------------------------------ */
+/* LIST                                                                */
+/* ------------------------------------------------------------------ */
+
+static int s3_list(astra__store *st, const char *prefix,
+        astra__store_list_cb cb, void *payload)
+{
+	s3_store *s = (s3_store *)st;
+	char *full = full_key(s, prefix ? prefix : "");
+	char *token = NULL;
+	size_t plen = strlen(s->prefix);
+	int rc = full ? 0 : ASTRA_ENOMEM;
+	while (!rc) {
+		astra_buf q = ASTRA_BUF_INIT;
+		astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
+		astra__xml *doc = NULL;
+		rc = astra__buf_puts(&q, "list-type=2&encoding-type=url");
+		if (!rc)
+			rc = astra__buf_printf(&q, "&max-keys=%d", LIST_PAGE);
+		if (!rc)
+			rc = astra__buf_puts(&q, "&prefix=");
+		if (!rc)
+			rc = astra__sigv4_encode(&q, full, strlen(full), 0);
+		if (!rc && token) {
+			rc = astra__buf_puts(&q, "&continuation-token=");
+			if (!rc)
+				rc = astra__sigv4_encode(
+				        &q, token, strlen(token), 0);
+		}
+		s3_req r = { 0 };
+		r.method = "GET";
+		r.query = q.ptr;
+		r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
+		r.max_body = 64 << 20;
+		if (!rc)
+			rc = s3_call(s, &r, &resp);
+		if (!rc)
+			rc = astra__xml_parse(&doc, resp.body.ptr,
+			        resp.body.size, "ListObjectsV2 response");
+		if (!rc && strcmp(astra__xml_name(doc), "ListBucketResult"))
+			rc = astra__err(ASTRA_EPARSE, ASTRA_ERROR_STORE,
+			        "bucket %s: ListObjectsV2 returned <%s>",
+			        s->bucket, astra__xml_name(doc));
+		for (const astra__xml *c =
+		                rc ? NULL : astra__xml_child(doc, "Contents");
+		        c && !rc; c = astra__xml_next(c, "Contents")) {
+			const char *k = astra__xml_child_text(c, "Key");
+			const char *sz = astra__xml_child_text(c, "Size");
+			const char *lm =
+			        astra__xml_child_text(c, "LastModified");
+			if (!k || !sz) {
+				rc = astra__err(ASTRA_EPARSE, ASTRA_ERROR_STORE,
+				        "bucket %s: a ListObjectsV2 entry has "
+				        "no Key or Size",
+				        s->bucket);
+				break;
+			}
+			char *dk = pct_decode(k, strlen(k));
+			if (!dk) {
+				rc = ASTRA_ENOMEM;
+				break;
+			}
+			if (strncmp(dk, s->prefix, plen) == 0 && dk[plen]) {
+				astra__obj_info info;
+				memset(&info, 0, sizeof(info));
+				info.key = dk + plen;
+				info.size = strtoull(sz, NULL, 10);
+				int64_t t;
+				if (lm && astra__aws_parse_time(lm, &t) == 0)
+					info.mtime_ns = t * 1000000000LL;
+				astra_error_clear();
+				rc = cb(&info, payload);
+			}
+			free(dk);
+		}
+		const char *trunc =
+		        rc ? NULL : astra__xml_child_text(doc, "IsTruncated");
+		const char *next = rc ? NULL
+		                      : astra__xml_child_text(
+		                                doc, "NextContinuationToken");
+		free(token);
+		token = NULL;
+		int more = trunc && !strcmp(trunc, "true");
+		if (more && (!next || !*next)) {
+			rc = astra__err(ASTRA_EPARSE, ASTRA_ERROR_STORE,
+			        "bucket %s: ListObjectsV2 is truncated but has "
+			        "no continuation token",
+			        s->bucket);
+		} else if (more) {
+			token = astra__strdup(next);
+			if (!token)
+				rc = ASTRA_ENOMEM;
+		}
+		astra__xml_free(doc);
+		astra_buf_dispose(&q);
+		astra__http_response_dispose(&resp);
+		if (!more)
+			break;
+	}
+	if (rc < 0 && prefix)
+		astra__err_prefix(rc, "listing %s", prefix);
+	free(token);
+	free(full);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* DELETE, retention                                                   */
+/* ------------------------------------------------------------------ */
+
+static int delete_q(s3_store *s, const char *key, const char *query)
+{
+	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
+	s3_req r = { 0 };
+	r.method = "DELETE";
+	r.key = key;
+	r.query = query;
+	r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
+	s3_err e;
+	int rc = s3_send(s, &r, &resp, &e, NULL);
+	if (!rc && !(resp.status >= 200 && resp.status < 300) &&
+	        !(resp.status == 404 && !code_is(&e, "NoSuchBucket")))
+		rc = s3_fail(s, &resp, "DELETE", key, &e);
+	astra__http_response_dispose(&resp);
+	return rc;
+}
+
+typedef struct {
+	char *id;
+	int marker;
+} version;
+
+static void free_versions(version *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].id);
+	free(v);
+}
+
+/* Every version and delete marker of exactly `key`. */
+static int list_versions(s3_store *s, const char *key, version **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	size_t cap = 0;
+	char *full = full_key(s, key);
+	char *kmark = NULL, *vmark = NULL;
+	int rc = full ? 0 : ASTRA_ENOMEM;
+	while (!rc) {
+		astra_buf q = ASTRA_BUF_INIT;
+		astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
+		astra__xml *doc = NULL;
+		rc = astra__buf_puts(&q, "versions=&encoding-type=url&prefix=");
+		if (!rc)
+			rc = astra__sigv4_encode(&q, full, strlen(full), 0);
+		if (!rc && kmark) {
+			rc = astra__buf_puts(&q, "&key-marker=");
+			if (!rc)
+				rc = astra__sigv4_encode(
+				        &q, kmark, strlen(kmark), 0);
+			if (!rc && vmark) {
+				rc = astra__buf_puts(&q, "&version-id-marker=");
+				if (!rc)
+					rc = astra__sigv4_encode(
+					        &q, vmark, strlen(vmark), 0);
+			}
+		}
+		s3_req r = { 0 };
+		r.method = "GET";
+		r.query = q.ptr;
+		r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
+		r.max_body = 64 << 20;
+		if (!rc)
+			rc = s3_call(s, &r, &resp);
+		if (!rc)
+			rc = astra__xml_parse(&doc, resp.body.ptr,
+			        resp.body.size, "ListObjectVersions response");
+		for (const astra__xml *c = rc ? NULL
+		                              : astra__xml_child(doc, NULL);
+		        c && !rc; c = astra__xml_next(c, NULL)) {
+			int marker =
+			        !strcmp(astra__xml_name(c), "DeleteMarker");
+			if (!marker && strcmp(astra__xml_name(c), "Version"))
+				continue;
+			const char *k = astra__xml_child_text(c, "Key");
+			const char *vid = astra__xml_child_text(c, "VersionId");
+			char *dk = k ? pct_decode(k, strlen(k)) : NULL;
+			if (dk && vid && !strcmp(dk, full)) {
+				if (*n == cap) {
+					cap = cap ? cap * 2 : 8;
+					version *nv = astra__reallocarray(
+					        *out, cap, sizeof(*nv));
+					if (!nv)
+						rc = ASTRA_ENOMEM;
+					else
+						*out = nv;
+				}
+				if (!rc) {
+					(*out)[*n].id = astra__strdup(vid);
+					(*out)[*n].marker = marker;
+					if (!(*out)[(*n)++].id)
+						rc = ASTRA_ENOMEM;
+				}
+			}
+			free(dk);
+		}
+		const char *trunc =
+		        rc ? NULL : astra__xml_child_text(doc, "IsTruncated");
+		int more = trunc && !strcmp(trunc, "true");
+		free(kmark);
+		free(vmark);
+		kmark = vmark = NULL;
+		if (more) {
+			const char *nk =
+			        astra__xml_child_text(doc, "NextKeyMarker");
+			const char *nv = astra__xml_child_text(
+			        doc, "NextVersionIdMarker");
+			if (!nk || !*nk)
+				rc = astra__err(ASTRA_EPARSE, ASTRA_ERROR_STORE,
+				        "bucket %s: ListObjectVersions is "
+				        "truncated but has no NextKeyMarker",
+				        s->bucket);
+			else {
+				kmark = pct_decode(nk, strlen(nk));
+				vmark = nv && *nv ? astra__strdup(nv) : NULL;
+				if (!kmark)
+					rc = ASTRA_ENOMEM;
+			}
+		}
+		astra__xml_free(doc);
+		astra_buf_dispose(&q);
+		astra__http_response_dispose(&resp);
+		if (!more)
+			break;
+	}
+	free(kmark);
+	free(vmark);
+	free(full);
+	if (rc) {
+		free_versions(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+static int version_query(astra_buf *q, const char *vid)
+{
+	int rc = astra__buf_puts(q, "versionId=");
+	return rc ? rc : astra__sigv4_encode(q, vid, strlen(vid), 0);
+}
+
+static int s3_del(astra__store *st, const char *key)
+{
+	s3_store *s = (s3_store *)st;
+	if (!s->versioned)
+		return delete_q(s, key, NULL);
+	version *v = NULL;
+	size_t n = 0;
+	int rc = list_versions(s, key, &v, &n);
+	int64_t now = astra__wall_ns() / 1000000000LL + atomic_load(&s->skew);
+	/* check every version first: all or nothing */
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (v[i].marker || !(st->caps & ASTRA_STORE_CAP_OBJECT_LOCK))
+			continue;
+		astra_buf q = ASTRA_BUF_INIT;
+		astra__obj_info info;
+		rc = version_query(&q, v[i].id);
+		if (!rc)
+			rc = head_q(s, key, q.ptr, &info);
+		astra_buf_dispose(&q);
+		if (rc == ASTRA_ENOTFOUND) {
+			astra_error_clear();
+			rc = 0;
+			continue;
+		}
+		if (rc)
+			break;
+		if (info.legal_hold)
+			rc = astra__err(ASTRA_EPOLICY, ASTRA_ERROR_STORE,
+			        "%s is under a legal hold (object lock) and "
+			        "cannot be deleted",
+			        key);
+		else if (info.retain_until > now) {
+			char when[24];
+			astra__fmt_utc(when, info.retain_until);
+			rc = astra__err(ASTRA_EPOLICY, ASTRA_ERROR_STORE,
+			        "%s is locked until %s (object lock, %s mode) "
+			        "and cannot be deleted before then",
+			        key, when,
+			        info.lock_mode == ASTRA_STORE_LOCK_GOVERNANCE
+			                ? "governance"
+			                : "compliance");
+		}
+	}
+	for (size_t i = 0; i < n && !rc; i++) {
+		astra_buf q = ASTRA_BUF_INIT;
+		rc = version_query(&q, v[i].id);
+		if (!rc)
+			rc = delete_q(s, key, q.ptr);
+		astra_buf_dispose(&q);
+	}
+	free_versions(v, n);
+	return rc;
+}
+
+static int s3_retain(
+        astra__store *st, const char *key, int64_t until, unsigned mode)
+{
+	s3_store *s = (s3_store *)st;
+	char when[24];
+	astra__fmt_utc(when, until);
+	astra_buf body = ASTRA_BUF_INIT;
+	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
+	sums sm;
+	int rc = astra__buf_printf(&body,
+	        "<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+	        "<Mode>%s</Mode><RetainUntilDate>%s</RetainUntilDate>"
+	        "</Retention>",
+	        mode_name(mode), when);
+	if (!rc)
+		rc = compute_sums(s, body.ptr, body.size, 1, &sm);
+	if (!rc) {
+		s3_req r = { 0 };
+		r.method = "PUT";
+		r.key = key;
+		r.query = "retention=";
+		r.body = body.ptr;
+		r.body_len = body.size;
+		r.payload_hash = sm.phash;
+		r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
+		r.headers[0] = "Content-Type: application/xml";
+		if (sm.md5[0])
+			add_header(&r, sm.md5);
+		if (sm.sha[0])
+			add_header(&r, sm.sha);
+		rc = s3_call(s, &r, &resp);
+		if (rc)
+			astra__err_prefix(
+			        rc, "extending the retention to %s", when);
+	}
+	astra_buf_dispose(&body);
+	astra__http_response_dispose(&resp);
+	return rc;
+}
+
+static int s3_presign(astra__store *st, const char *method, const char *key,
+        unsigned expires, char **out)
+{
+	s3_store *s = (s3_store *)st;
+	astra_buf path = ASTRA_BUF_INIT, epath = ASTRA_BUF_INIT;
+	astra_buf q = ASTRA_BUF_INIT, hostline = ASTRA_BUF_INIT;
+	char *host = NULL;
+	astra__aws_keys keys;
+	memset(&keys, 0, sizeof(keys));
+	int rc = build_target(s, key, &path, &host);
+	if (!rc)
+		rc = astra__sigv4_encode(&epath, path.ptr, path.size, 1);
+	if (!rc)
+		rc = astra__buf_printf(&hostline, "Host: %s", host);
+	if (!rc)
+		rc = astra__aws_provider_get(s->creds, 0, &keys);
+	if (!rc) {
+		const char *lines[] = { hostline.ptr, NULL };
+		astra__aws_creds view = astra__aws_keys_view(&keys);
+		astra__sigv4_req sr = { 0 };
+		sr.method = method;
+		sr.path = path.ptr;
+		sr.headers = lines;
+		sr.payload_hash = ASTRA_SIGV4_UNSIGNED_PAYLOAD;
+		sr.region = s->region;
+		sr.service = "s3";
+		sr.time =
+		        astra__wall_ns() / 1000000000LL + atomic_load(&s->skew);
+		rc = astra__sigv4_presign(&sr, &view, expires, &q, NULL, NULL);
+	}
+	astra__aws_keys_clear(&keys);
+	if (!rc) {
+		*out = astra__aprintf(
+		        "%s://%s%s?%s", s->scheme, host, epath.ptr, q.ptr);
+		if (!*out)
+			rc = ASTRA_ENOMEM;
+	}
+	astra_buf_dispose(&path);
+	astra_buf_dispose(&epath);
+	astra_buf_dispose(&q);
+	astra_buf_dispose(&hostline);
+	free(host);
+	return rc;
+}
+
+static void s3_free(astra__store *st)
+{
+	s3_store *s = (s3_store *)st;
+	if (!s)
+		return;
+	astra__http_free(s->http);
+	astra__aws_provider_free(s->creds);
+	free(s->bucket);
+	free(s->prefix);
+	free(s->scheme);
+	free(s->ep_host);
+	free(s->region);
+	free(s->base.url);
+	free(s);
+}
+
+static const astra__store_ops s3_ops = {
+	s3_put,
+	s3_get,
+	s3_head,
+	s3_list,
+	s3_del,
+	s3_retain,
+	s3_free,
+	s3_presign,
+};
+
+/* ------------------------------------------------------------------ */
+/* Opening                                                             */
+/* ------------------------------------------------------------------ */
+
+static int valid_bucket(const char *b)
+{
+	size_t n = strlen(b);
+	if (n < 3 || n > 63)
+		return 0;
+	for (const char *p = b; *p; p++)
+		if (!(islower((unsigned char)*p) ||
+		            isdigit((unsigned char)*p) || *p == '.' ||
+		            *p == '-' || *p == '_' ||
+		            isupper((unsigned char)*p)))
+			return 0;
+	return 1;
+}
+
+static int dns_compatible(const char *b)
+{
+	for (const char *p = b; *p; p++)
+		if (isupper((unsigned char)*p) || *p == '_')
+			return 0;
+	return b[0] != '-' && b[strlen(b) - 1] != '-';
+}
+
+static int is_ip_or_local(const char *host)
+{
+	if (!strncmp(host, "localhost", 9) &&
+	        (host[9] == '\0' || host[9] == ':'))
+		return 1;
+	if (host[0] == '[')
+		return 1; /* IPv6 literal */
+	for (const char *p = host; *p && *p != ':'; p++)
+		if (!isdigit((unsigned char)*p) && *p != '.')
+			return 0;
+	return 1;
+}
+
+static int set_endpoint(s3_store *s, const char *url, const char *ep)
+{
+	const char *rest = ep;
+	const char *scheme = "https";
+	if (!strncmp(ep, "http://", 7)) {
+		scheme = "http";
+		rest = ep + 7;
+	} else if (!strncmp(ep, "https://", 8)) {
+		rest = ep + 8;
+	} else if (strstr(ep, "://")) {
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+		        "vault URL %s: the endpoint %s must be http:// or "
+		        "https://",
+		        url, ep);
+	}
+	size_t hl = strcspn(rest, "/?#");
+	if (!hl || (rest[hl] && strcmp(rest + hl, "/")))
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+		        "vault URL %s: the endpoint %s must be "
+		        "scheme://host[:port] without a path",
+		        url, ep);
+	if (memchr(rest, '@', hl))
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+		        "vault URL %s: the endpoint must not contain "
+		        "credentials (use AWS_ACCESS_KEY_ID or a profile)",
+		        url);
+	s->scheme = astra__strdup(scheme);
+	s->ep_host = astra__strndup(rest, hl);
+	return s->scheme && s->ep_host ? 0 : ASTRA_ENOMEM;
+}
+
+/* GET ?versioning and ?object-lock: checks the bucket and credentials. */
+static int probe_bucket(s3_store *s)
+{
+	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
+	astra__xml *doc = NULL;
+	s3_err e;
+	int fixable = 1;
+	s3_req r = { 0 };
+	r.method = "GET";
+	r.query = "versioning=";
+	r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
+	int rc = s3_send(s, &r, &resp, &e, &fixable);
+	if (rc)
+		goto done;
+	if (resp.status == 200) {
+		if (astra__xml_parse(&doc, resp.body.ptr, resp.body.size,
+		            "GetBucketVersioning response") == 0) {
+			const char *st = astra__xml_child_text(doc, "Status");
+			if (st && (!strcmp(st, "Enabled") ||
+			                  !strcmp(st, "Suspended")))
+				s->versioned = 1;
+			if (st && !strcmp(st, "Enabled"))
+				s->base.caps |= ASTRA_STORE_CAP_VERSIONING;
+		}
+		astra_error_clear();
+	} else if (code_is(&e, "AccessDenied") ||
+	           code_is(&e, "NotImplemented") || resp.status == 501) {
+		astra__log_info("s3: cannot read the versioning of bucket %s "
+		                "(%s); assuming it is not versioned",
+		        s->bucket, e.code);
+	} else {
+		rc = s3_fail(s, &resp, "GET", NULL, &e);
+		goto done;
+	}
+	astra__xml_free(doc);
+	doc = NULL;
+	astra__http_response_dispose(&resp);
+	r.query = "object-lock=";
+	rc = s3_send(s, &r, &resp, &e, NULL);
+	if (rc)
+		goto done;
+	if (resp.status == 200 &&
+	        astra__xml_parse(&doc, resp.body.ptr, resp.body.size,
+	                "GetObjectLockConfiguration response") == 0) {
+		const char *en =
+		        astra__xml_child_text(doc, "ObjectLockEnabled");
+		if (en && !strcmp(en, "Enabled"))
+			s->base.caps |= ASTRA_STORE_CAP_OBJECT_LOCK;
+	}
+	astra_error_clear();
+done:
+	astra__xml_free(doc);
+	astra__http_response_dispose(&resp);
+	return rc;
+}
+
+int astra__store_s3_open(
+        astra__store **out, const char *url, const astra__store_opts *so)
+{
+	*out = NULL;
+	const char *p = url + 5; /* "s3://" */
+	size_t bl = strcspn(p, "/?#");
+	if (!bl)
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+		        "vault URL %s: no bucket (expected "
+		        "s3://bucket/prefix)",
+		        url);
+	s3_store *s = astra__calloc(1, sizeof(*s));
+	ASTRA_CHECK_ALLOC(s);
+	s3_opts o;
+	memset(&o, 0, sizeof(o));
+	char *ep_env = NULL;
+	int rc = 0;
+	s->bucket = astra__strndup(p, bl);
+	p += bl;
+	const char *q = strchr(p, '?');
+	size_t pl = q ? (size_t)(q - p) : strlen(p);
+	astra_buf pre = ASTRA_BUF_INIT;
+	/* the prefix: segments without empty, "." or ".." parts */
+	for (const char *seg = p; !rc && seg < p + pl;) {
+		while (seg < p + pl && *seg == '/')
+			seg++;
+		size_t sl = 0;
+		while (seg + sl < p + pl && seg[sl] != '/')
+			sl++;
+		if (!sl)
+			break;
+		if ((sl == 1 && seg[0] == '.') ||
+		        (sl == 2 && seg[0] == '.' && seg[1] == '.') ||
+		        memchr(seg, '#', sl))
+			rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+			        "vault URL %s: invalid prefix", url);
+		else {
+			char *d = pct_decode(seg, sl);
+			rc = d ? astra__buf_printf(&pre, "%s/", d)
+			       : ASTRA_ENOMEM;
+			free(d);
+		}
+		seg += sl;
+	}
+	s->prefix = rc        ? NULL
+	            : pre.ptr ? astra__buf_detach(&pre)
+	                      : astra__strdup("");
+	astra_buf_dispose(&pre);
+	if (rc)
+		goto fail;
+	if (!s->bucket || !s->prefix) {
+		rc = ASTRA_ENOMEM;
+		goto fail;
+	}
+	if (!valid_bucket(s->bucket)) {
+		rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+		        "vault URL %s: \"%s\" is not a valid bucket name", url,
+		        s->bucket);
+		goto fail;
+	}
+	if ((rc = parse_opts(url, q ? q + 1 : NULL, &o)))
+		goto fail;
+	s->base.url = astra__aprintf("s3://%s/%s", s->bucket, s->prefix);
+	if (!s->base.url) {
+		rc = ASTRA_ENOMEM;
+		goto fail;
+	}
+	if (s->base.url[strlen(s->base.url) - 1] == '/')
+		s->base.url[strlen(s->base.url) - 1] = '\0';
+	s->base.ops = &s3_ops;
+	s->base.caps = ASTRA_STORE_CAP_CONDITIONAL;
+	s->checksum = o.checksum;
+	s->unsigned_payload = o.unsigned_payload;
+	s->part_size = (size_t)o.part_mib * MIB;
+	s->mp_threshold = (size_t)o.threshold_mib * MIB;
+	s->concurrency = (unsigned)o.concurrency;
+
+	/* region and endpoint */
+	s->region_given = o.region != NULL;
+	s->region = o.region ? astra__strdup(o.region)
+	                     : astra__aws_default_region(o.profile);
+	if (!s->region)
+		s->region = astra__strdup("us-east-1");
+	const char *ep = o.endpoint;
+	if (!ep) {
+		const char *e1 = getenv("AWS_ENDPOINT_URL_S3");
+		const char *e2 = getenv("AWS_ENDPOINT_URL");
+		if (e1 && *e1)
+			ep_env = astra__strdup(e1);
+		else if (e2 && *e2)
+			ep_env = astra__strdup(e2);
+		ep = ep_env;
+	}
+	if (!s->region) {
+		rc = ASTRA_ENOMEM;
+		goto fail;
+	}
+	if (ep) {
+		if ((rc = set_endpoint(s, url, ep)))
+			goto fail;
+		s->path_style = o.path_style >= 0 ? o.path_style : 1;
+		if (o.path_style < 0 && !is_ip_or_local(s->ep_host) &&
+		        strstr(s->ep_host, "amazonaws.com"))
+			s->path_style = 0;
+	} else {
+		s->aws = 1;
+		s->scheme = astra__strdup("https");
+		s->ep_host = astra__aprintf("s3.%s.amazonaws.com", s->region);
+		if (!s->scheme || !s->ep_host) {
+			rc = ASTRA_ENOMEM;
+			goto fail;
+		}
+		/* dotted buckets do not match the wildcard certificate */
+		s->path_style = o.path_style >= 0
+		                        ? o.path_style
+		                        : (strchr(s->bucket, '.') ||
+		                                  !dns_compatible(s->bucket));
+	}
+	if (!s->path_style && !dns_compatible(s->bucket)) {
+		rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+		        "vault URL %s: bucket %s cannot be addressed as a "
+		        "host name; use path-style=1",
+		        url, s->bucket);
+		goto fail;
+	}
+
+	/* credentials and the HTTP client */
+	const char *ca = so && so->ca_file ? so->ca_file : o.ca;
+	int insecure = (so && so->insecure_tls) || o.insecure;
+	astra__aws_provider_opts po = { 0 };
+	po.profile = o.profile;
+	po.ca_file = ca;
+	po.insecure_tls = insecure;
+	po.proxy = o.proxy;
+	po.region = s->region;
+	if ((rc = astra__aws_provider_new(&s->creds, &po))) {
+		astra__err_prefix(rc, "vault %s", s->base.url);
+		goto fail;
+	}
+	astra__http_config cfg;
+	astra__http_config_init(&cfg);
+	cfg.ca_file = ca;
+	cfg.insecure = insecure;
+	cfg.proxy = o.proxy;
+	cfg.http2 = 0;
+	cfg.timeout_ms = (unsigned)o.timeout_s * 1000u;
+	cfg.max_retries = (unsigned)o.retries;
+	cfg.retry_budget_ms = (unsigned)o.budget_s * 1000u;
+	if ((rc = astra__http_new(&s->http, &cfg)))
+		goto fail;
+	if ((rc = probe_bucket(s))) {
+		astra__err_prefix(rc, "vault %s", s->base.url);
+		goto fail;
+	}
+	astra__log_debug("s3: %s at %s://%s (%s, region %s, credentials from "
+	                 "%s)%s%s",
+	        s->base.url, s->scheme, s->ep_host,
+	        s->path_style ? "path-style" : "virtual-hosted", s->region,
+	        astra__aws_provider_source(s->creds),
+	        s->versioned ? ", versioned" : "",
+	        (s->base.caps & ASTRA_STORE_CAP_OBJECT_LOCK) ? ", object lock"
+	                                                     : "");
+	opts_free(&o);
+	free(ep_env);
+	*out = &s->base;
+	return 0;
+fail:
+	opts_free(&o);
+	free(ep_env);
+	s3_free(&s->base);
+	return rc;
+}
