@@ -148,6 +148,49 @@ ASTRA_API astra_status astra_restore_options_init(
 ASTRA_API astra_status astra_restore(astra_cluster *target, astra_vault *vault,
         const astra_restore_options *opts, astra_buf *report) ASTRA_WARN_UNUSED;
 
+typedef struct {
+	unsigned int version;
+	/** "SRC=DST" for every namespace of the app (required). Each target
+	 *  must differ from its source and must not exist yet. */
+	const char *const *namespace_map;
+	size_t n_namespace_map;
+	/** "SRC=DST" storage class mappings ("*=DST" for all). */
+	const char *const *storage_class_map;
+	size_t n_storage_class_map;
+	/** Clone from this backup in the vault, or from this snapshot (backed
+	 *  up first); neither: a backup is taken first. */
+	const char *from_backup;
+	const char *from_snapshot;
+	/** Name of the new app; NULL: "<app>-clone". */
+	const char *name;
+	const char *volume_path;
+	astra_volume_path_cb volume_path_cb;
+	void *volume_path_payload;
+	astra_progress_cb progress_cb;
+	void *payload;
+	astra_cancel *cancel;
+} astra_clone_options;
+
+#define ASTRA_CLONE_OPTIONS_VERSION 1
+#define ASTRA_CLONE_OPTIONS_INIT            \
+	{                                   \
+		ASTRA_CLONE_OPTIONS_VERSION \
+	}
+
+ASTRA_API astra_status astra_clone_options_init(
+        astra_clone_options *opts, unsigned int version);
+
+/**
+ * Clones `app` (configuration and data) into new namespaces of `target`
+ * (the app's cluster or another one) through `vault`, and defines the
+ * clone as a new managed app. A target namespace that exists or equals its
+ * source fails with ASTRA_EEXISTS / ASTRA_EINVALID before anything is
+ * created.
+ */
+ASTRA_API astra_status astra_app_clone(astra_app *app, astra_vault *vault,
+        astra_cluster *target, const astra_clone_options *opts,
+        astra_buf *report) ASTRA_WARN_UNUSED;
+
 ASTRA_END_DECL
 
 /** @} */

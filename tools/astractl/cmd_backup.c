@@ -292,3 +292,88 @@ const ctl_command ctl_cmd_restore = { NULL, "restore",
 	"GROUP/KIND[/NAMESPACE[/NAME]]]... [--volume-path TEMPLATE]",
 	"restore an app from a backup or a snapshot", restore_flags,
 	run_restore };
+
+static const ctl_flag clone_flags[] = {
+	{ "namespace-map", 1, 1 },
+	{ "storage-class-map", 1, 1 },
+	{ "to-context", 1, 0 },
+	{ "from-backup", 1, 0 },
+	{ "from-snapshot", 1, 0 },
+	{ "name", 1, 0 },
+	{ "volume-path", 1, 0 },
+	{ NULL, 0, 0 },
+};
+
+static int run_clone(const ctl_globals *g, ctl_args *a)
+{
+	if (a->npos != 1)
+		return ctl_usage_error("clone needs an APP");
+	const ctl_flag_values *nm = ctl_flag_all(a, "namespace-map");
+	if (!nm || !nm->count)
+		return ctl_usage_error("clone needs --namespace-map SRC=DST");
+	if (ctl_flag_set(a, "from-backup") && ctl_flag_set(a, "from-snapshot"))
+		return ctl_usage_error("--from-backup or --from-snapshot, not "
+		                       "both");
+	astra_clone_options o;
+	if (astra_clone_options_init(&o, ASTRA_CLONE_OPTIONS_VERSION) < 0)
+		return ctl_fail(ASTRA_ERROR, "options");
+	o.namespace_map = nm->values;
+	o.n_namespace_map = (size_t)nm->count;
+	const ctl_flag_values *sc = ctl_flag_all(a, "storage-class-map");
+	if (sc) {
+		o.storage_class_map = sc->values;
+		o.n_storage_class_map = (size_t)sc->count;
+	}
+	o.from_backup = ctl_flag_get(a, "from-backup");
+	o.from_snapshot = ctl_flag_get(a, "from-snapshot");
+	o.name = ctl_flag_get(a, "name");
+	o.volume_path = volume_path(a);
+	astra_cluster *src = NULL, *dst = NULL;
+	astra_vault *v = NULL;
+	astra_app *app = NULL;
+	astra_buf rep = ASTRA_BUF_INIT;
+	int rc = ctl_open_cluster(g, &src);
+	if (rc)
+		return rc;
+	if (ctl_flag_get(a, "to-context")) {
+		ctl_globals tg = *g;
+		tg.context = ctl_flag_get(a, "to-context");
+		rc = ctl_open_cluster(&tg, &dst);
+	}
+	if (!rc)
+		rc = ctl_open_vault(g, &v);
+	if (rc)
+		goto out;
+	rc = astra_app_get(&app, src, a->pos[0]);
+	if (rc >= 0)
+		rc = astra_app_clone(app, v, dst ? dst : src, &o, &rep);
+	if (rc < 0 && rc != ASTRA_EPARTIAL) {
+		rc = ctl_fail(rc, "clone of %s failed", a->pos[0]);
+	} else {
+		out_val *r = out_parse_json(rep.ptr);
+		if (g->output == OUT_TABLE) {
+			printf("created %.0f, skipped %.0f, failed %.0f\n",
+			        out_num(out_get(r, "created")),
+			        out_num(out_get(r, "skipped")),
+			        out_num(out_get(r, "failed")));
+			out_free(r);
+		} else {
+			ctl_emit(g, r);
+		}
+		rc = rc == ASTRA_EPARTIAL ? ctl_fail(rc, "clone") : EXIT_OK;
+	}
+out:
+	astra_buf_dispose(&rep);
+	astra_app_free(app);
+	astra_vault_free(v);
+	astra_cluster_free(dst);
+	astra_cluster_free(src);
+	return rc;
+}
+
+const ctl_command ctl_cmd_clone = { NULL, "clone",
+	"clone APP --namespace-map SRC=DST... [--to-context CTX] "
+	"[--from-backup NAME | --from-snapshot NAME] [--name NEW] "
+	"[--storage-class-map SRC=DST]... [--volume-path TEMPLATE]",
+	"duplicate an app into new namespaces (same or another cluster)",
+	clone_flags, run_clone };

@@ -26,5 +26,6 @@ const ctl_command *const ctl_commands[] = {
 	&ctl_cmd_backup_show,
 	&ctl_cmd_backup_delete,
 	&ctl_cmd_restore,
+	&ctl_cmd_clone,
 	NULL,
 };

@@ -81,7 +81,8 @@ extern const ctl_command ctl_cmd_app_define, ctl_cmd_app_list, ctl_cmd_app_show,
 extern const ctl_command ctl_cmd_snapshot_create, ctl_cmd_snapshot_list,
         ctl_cmd_snapshot_show, ctl_cmd_snapshot_delete;
 extern const ctl_command ctl_cmd_backup_create, ctl_cmd_backup_list,
-        ctl_cmd_backup_show, ctl_cmd_backup_delete, ctl_cmd_restore;
+        ctl_cmd_backup_show, ctl_cmd_backup_delete, ctl_cmd_restore,
+        ctl_cmd_clone;
 /* Opens the vault of --vault/--password-file; prints the error. */
 int ctl_open_vault(const ctl_globals *g, astra_vault **out);
 /* Opens the cluster of --kubeconfig/--context; prints the error. */

@@ -400,3 +400,120 @@ Test(backup_it, selective_restore_and_a_bad_object_does_not_stop_the_rest)
 	astra_vault_free(v);
 	astra_cluster_free(c);
 }
+
+static astra_cluster *cluster2(void)
+{
+	astra_cluster *c = NULL;
+	astra_cluster_options o;
+	cr_assert_astra_ok(
+	        astra_cluster_options_init(&o, ASTRA_CLUSTER_OPTIONS_VERSION));
+	o.kubeconfig = getenv("ASTRA_IT_KUBECONFIG2");
+	cr_assert(o.kubeconfig, "the second cluster is not up");
+	cr_assert_astra_ok(astra_cluster_open(&c, &o));
+	return c;
+}
+
+Test(backup_it, clone_with_and_without_a_given_backup)
+{
+	char ns[64], app[64], map[200], map2[200], name[64];
+	snprintf(ns, sizeof(ns), "clsrc-%s", rid);
+	snprintf(app, sizeof(app), "clsrc-%s", rid);
+	make_app(ns);
+	astra_cluster *c = cluster();
+	astra_vault *v = vault("clone");
+	astra_app *a = define(c, app, ns);
+	astra_clone_options o;
+	astra_clone_options_init(&o, ASTRA_CLONE_OPTIONS_VERSION);
+	o.volume_path = vpath;
+	const char *maps[1] = { map };
+	o.namespace_map = maps;
+	o.n_namespace_map = 1;
+	/* refused before anything is created: source, existing */
+	snprintf(map, sizeof(map), "%s=%s", ns, ns);
+	cr_assert_astra_fail(
+	        astra_app_clone(a, v, c, &o, NULL), ASTRA_EINVALID);
+	snprintf(map, sizeof(map), "%s=default", ns);
+	cr_assert_astra_fail(astra_app_clone(a, v, c, &o, NULL), ASTRA_EEXISTS);
+	astra_buf list = ASTRA_BUF_INIT;
+	cr_assert_astra_ok(astra_backup_list(v, NULL, &list));
+	cr_assert_str_eq(list.ptr, "[]", "a refused clone left a backup");
+	astra_buf_dispose(&list);
+	/* without a backup: one is taken */
+	snprintf(map, sizeof(map), "%s=clone1-%s", ns, rid);
+	snprintf(name, sizeof(name), "clone1-%s", rid);
+	o.name = name;
+	cr_assert_astra_ok(astra_app_clone(a, v, c, &o, NULL));
+	char dst[64];
+	snprintf(dst, sizeof(dst), "clone1-%s", rid);
+	check_data(ns, dst, "data");
+	check_data(ns, dst, "wal");
+	sh("kubectl -n %s get configmap/settings deployment/web >/dev/null",
+	        dst);
+	astra_app *cl = NULL;
+	cr_assert_astra_ok(astra_app_get(&cl, c, name));
+	astra_app_free(cl);
+	/* from a given backup */
+	backup(a, v, "given");
+	snprintf(map2, sizeof(map2), "%s=clone2-%s", ns, rid);
+	maps[0] = map2;
+	snprintf(name, sizeof(name), "clone2-%s", rid);
+	o.name = name;
+	o.from_backup = "given";
+	cr_assert_astra_ok(astra_app_clone(a, v, c, &o, NULL));
+	snprintf(dst, sizeof(dst), "clone2-%s", rid);
+	check_data(ns, dst, "data");
+	astra_app_free(a);
+	astra_vault_free(v);
+	astra_cluster_free(c);
+}
+
+Test(backup_it, restore_into_another_cluster_with_a_storage_class_mapping)
+{
+	char ns[64], app[64];
+	snprintf(ns, sizeof(ns), "xc-%s", rid);
+	snprintf(app, sizeof(app), "xc-%s", rid);
+	make_app(ns);
+	astra_cluster *c = cluster();
+	astra_vault *v = vault("xc");
+	astra_app *a = define(c, app, ns);
+	backup(a, v, "b1");
+	/* the other cluster has a differently named storage class */
+	sh("KUBECONFIG=$ASTRA_IT_KUBECONFIG2 kubectl apply -f - >/dev/null <<'EOF'\n"
+	   "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: fast}\n"
+	   "provisioner: %s\nvolumeBindingMode: Immediate\nreclaimPolicy: Delete\nEOF",
+	        getenv("ASTRA_TB_CSI_DRIVER"));
+	astra_cluster *c2 = cluster2();
+	char vpath2[512];
+	snprintf(vpath2, sizeof(vpath2), "%s/{volumeHandle}",
+	        getenv("ASTRA_IT_CSI_VOLUMES2"));
+	astra_restore_options o;
+	astra_restore_options_init(&o, ASTRA_RESTORE_OPTIONS_VERSION);
+	o.backup = "b1";
+	char scmap[128];
+	snprintf(scmap, sizeof(scmap), "%s=fast",
+	        getenv("ASTRA_TB_STORAGECLASS"));
+	const char *scs[1] = { scmap };
+	o.storage_class_map = scs;
+	o.n_storage_class_map = 1;
+	o.volume_path = vpath2;
+	astra_buf rep = ASTRA_BUF_INIT;
+	cr_assert_astra_ok(astra_restore(c2, v, &o, &rep));
+	astra_buf_dispose(&rep);
+	char sc[64], got[256], want[256];
+	capture(sc, sizeof(sc),
+	        "KUBECONFIG=$ASTRA_IT_KUBECONFIG2 kubectl -n %s get pvc data -o jsonpath='{.spec.storageClassName}'",
+	        ns);
+	cr_assert_str_eq(sc, "fast");
+	capture(got, sizeof(got),
+	        "export KUBECONFIG=$ASTRA_IT_KUBECONFIG2; pv=$(kubectl -n %s get pvc data -o jsonpath='{.spec.volumeName}') && "
+	        "h=$(kubectl get pv $pv -o jsonpath='{.spec.csi.volumeHandle}') && cat \"$ASTRA_IT_CSI_VOLUMES2/$h/sub/file.txt\"",
+	        ns);
+	snprintf(want, sizeof(want), "data of %s", ns);
+	cr_assert_str_eq(got, want);
+	sh("KUBECONFIG=$ASTRA_IT_KUBECONFIG2 kubectl -n %s get configmap/settings deployment/web >/dev/null",
+	        ns);
+	astra_app_free(a);
+	astra_vault_free(v);
+	astra_cluster_free(c2);
+	astra_cluster_free(c);
+}

@@ -14,17 +14,27 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/astra-it-bk.XXXXXX")
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
-	if [ -f "$work/tb/.astra-testbed" ]; then
-		if [ $rc -ne 0 ]; then "$top/tests/testbed/down" "$work/tb" --keep-logs >&2 || true
-		else "$top/tests/testbed/down" "$work/tb" >&2 || true; fi
-	fi
+	for d in "$work/tb" "$work/tb2"; do
+		if [ -f "$d/.astra-testbed" ]; then
+			if [ $rc -ne 0 ]; then "$top/tests/testbed/down" "$d" --keep-logs >&2 || true
+			else "$top/tests/testbed/down" "$d" >&2 || true; fi
+		fi
+	done
 	[ $rc -eq 0 ] && rm -rf "$work" || echo "backup-it: FAILED (exit $rc); logs kept in $work" >&2
 	exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-"$top/tests/testbed/up" --dir "$work/tb" --name bk >"$work/up.out" 2>"$work/up.log" ||
-	{ tail -n 30 "$work/up.log" >&2; exit 1; }
+# two clusters side by side: restores and clones across clusters
+"$top/tests/testbed/up" --dir "$work/tb" --name bk >"$work/up.out" 2>"$work/up.log" &
+p1=$!
+"$top/tests/testbed/up" --dir "$work/tb2" --name bk2 >"$work/up2.out" 2>"$work/up2.log" &
+p2=$!
+ok=1; wait $p1 || ok=0; wait $p2 || ok=0
+[ $ok = 1 ] || { tail -n 30 "$work"/up*.log >&2; exit 1; }
+# shellcheck disable=SC1091
+. "$work/tb2/env"
+export ASTRA_IT_KUBECONFIG2=$ASTRA_TB_KUBECONFIG ASTRA_IT_CSI_VOLUMES2=$ASTRA_TB_CSI_VOLUMES
 # shellcheck disable=SC1091
 . "$work/tb/env"
 export PATH="$ASTRA_TB_BIN:$PATH" TMPDIR=$work
