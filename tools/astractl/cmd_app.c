@@ -15,6 +15,11 @@ int ctl_open_cluster(const ctl_globals *g, astra_cluster **out)
 		return ctl_fail(ASTRA_ERROR, "cluster options");
 	o.kubeconfig = g->kubeconfig;
 	o.context = g->context;
+	/* restores of thousands of objects: the API server's priority and
+	 * fairness protects it; the library's default (100/s) is for
+	 * embedders that share a client */
+	o.qps = 500;
+	o.burst = 1000;
 	int rc = astra_cluster_open(out, &o);
 	if (rc < 0)
 		return ctl_fail(rc, "cannot connect to the cluster");
