@@ -70,6 +70,8 @@ static const char *skipped_object(
 		if (def)
 			return "an app definition";
 	}
+	if (astra__json_get(md, "deletionTimestamp"))
+		return "being deleted";
 	const astra__json *labels = astra__json_get(md, "labels");
 	if (astra__json_str(labels, "snapshots.astra.dev/record"))
 		return "a snapshot record";

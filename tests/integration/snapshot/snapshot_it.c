@@ -303,7 +303,8 @@ Test(snapshot_it, failures_name_the_pvc_and_leave_no_stray_snapshots)
 	cr_assert_astra_fail(
 	        astra_snapshot_get(c, app, "broken", 0, &b), ASTRA_ENOTFOUND);
 	/* a snapshot class that does not exist */
-	sh("kubectl -n %s delete pvc pending --wait=false >/dev/null", ns);
+	sh("kubectl -n %s delete pvc pending --wait=true --timeout=60s >/dev/null",
+	        ns);
 	snprintf(def, sizeof(def),
 	        "{\"name\":\"%s\",\"namespaces\":[{\"name\":\"%s\"}],\"snapshotClass\":\"nope\"}",
 	        app, ns);
