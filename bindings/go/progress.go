@@ -1,6 +1,7 @@
 package astra
 
 import (
+	"encoding/json"
 	"runtime"
 	"runtime/cgo"
 	"sync"
@@ -177,4 +178,144 @@ func (c *Cancel) handle() capi.Astra_cancel {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.h
+}
+
+// PersistentVolume is what a VolumePathFunc gets: a few fields of the
+// PersistentVolume whose data is needed, and the whole object (Raw).
+type PersistentVolume struct {
+	Name           string         // metadata.name
+	Driver         string         // spec.csi.driver
+	VolumeHandle   string         // spec.csi.volumeHandle
+	ClaimNamespace string         // spec.claimRef.namespace
+	ClaimName      string         // spec.claimRef.name
+	Raw            map[string]any // the object as decoded JSON
+}
+
+// VolumePathFunc returns the directory holding a PersistentVolume's data,
+// readable and writable by this process. It may be called from any of
+// libastra's threads, concurrently (a restore fills PVCs in parallel). A
+// non-nil error fails that volume, and the call returns that error (a
+// restore's report with it); a panic fails it too and is re-raised in the
+// calling goroutine once the C call has returned.
+type VolumePathFunc func(pv PersistentVolume) (string, error)
+
+// volumePath is the per-call state behind a volume path cgo.Handle.
+type volumePath struct {
+	mu       sync.Mutex
+	fn       VolumePathFunc
+	err      error
+	panicked bool
+	panicVal any
+}
+
+func str(m map[string]any, path ...string) string {
+	var cur any = m
+	for _, k := range path {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return ""
+		}
+		cur = mm[k]
+	}
+	s, _ := cur.(string)
+	return s
+}
+
+func (v *volumePath) call(pvJSON string) (path string, rc int) {
+	v.mu.Lock()
+	failed := v.err != nil || v.panicked
+	v.mu.Unlock()
+	if failed {
+		return "", int(CodeUser)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			v.mu.Lock()
+			if !v.panicked {
+				v.panicked, v.panicVal = true, r
+			}
+			v.mu.Unlock()
+			path, rc = "", int(CodeUser)
+		}
+	}()
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(pvJSON), &raw); err != nil {
+		v.fail(err)
+		return "", int(CodeUser)
+	}
+	p, err := v.fn(PersistentVolume{
+		Name:           str(raw, "metadata", "name"),
+		Driver:         str(raw, "spec", "csi", "driver"),
+		VolumeHandle:   str(raw, "spec", "csi", "volumeHandle"),
+		ClaimNamespace: str(raw, "spec", "claimRef", "namespace"),
+		ClaimName:      str(raw, "spec", "claimRef", "name"),
+		Raw:            raw,
+	})
+	if err == nil && p == "" {
+		err = &Error{Code: CodeInvalid, Class: ClassCallback, Message: "the volume path function returned no path for PV " + str(raw, "metadata", "name")}
+	}
+	if err != nil {
+		v.fail(err)
+		return "", int(CodeUser)
+	}
+	return p, 0
+}
+
+func (v *volumePath) fail(err error) {
+	v.mu.Lock()
+	if v.err == nil {
+		v.err = err
+	}
+	v.mu.Unlock()
+}
+
+// withVolumePath installs fn through set (an options struct's
+// Set_volume_path_handle); the returned function frees the handle,
+// re-panics a panic of fn and returns fn's first error.
+func withVolumePath(fn VolumePathFunc, set func(uint)) func() error {
+	if fn == nil {
+		return func() error { return nil }
+	}
+	v := &volumePath{fn: fn}
+	h := cgo.NewHandle(capi.VolumePathFunc(v.call))
+	set(uint(h))
+	return func() error {
+		set(0)
+		h.Delete()
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		if v.panicked {
+			panic(v.panicVal)
+		}
+		return v.err
+	}
+}
+
+// finishAll is finish for several callbacks: every one is released (a
+// panic is re-raised once all are), the first callback error wins over the
+// status.
+func finishAll(status int, afters ...func() error) error {
+	err := check(status)
+	var cbErr error
+	var pv any
+	panicked := false
+	for _, after := range afters {
+		func() {
+			defer func() {
+				if r := recover(); r != nil && !panicked {
+					panicked, pv = true, r
+				}
+			}()
+			if e := after(); e != nil && cbErr == nil {
+				cbErr = e
+			}
+		}()
+	}
+	if panicked {
+		panic(pv)
+	}
+	if cbErr != nil {
+		return cbErr
+	}
+	return err
 }

@@ -2,6 +2,9 @@
 # Builds the Python binding against a built CMake tree and runs its pytest
 # suite, then the Python example.
 #   bindings/python/run_tests.sh BUILD_DIR [pytest args...]
+# The app/snapshot/backup tests (tests/test_app.py) run against a test-bed
+# cluster (tests/testbed) that this script starts while the extension
+# builds and stops on exit; ASTRA_BINDINGS_TESTBED=0 skips it (and them).
 # PYTHON selects the interpreter (default: python3 on PATH); the extension
 # is built for that interpreter, by pip run from a venv based on it (kept
 # in BUILD_DIR/bindings/, reused). Needs swig and the interpreter's
@@ -43,6 +46,32 @@ vpy="$venv/bin/python"
 	"$vpy" -m pip install -q --disable-pip-version-check 'setuptools>=61' wheel
 "$vpy" -c 'import pytest' 2>/dev/null || "$vpy" -m pip install -q --disable-pip-version-check pytest
 
+# The test-bed cluster starts in the background while the extension builds.
+tmp=$(mktemp -d)
+tbpid=""
+# shellcheck disable=SC2317 # called through the EXIT trap
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if [ -n "$tbpid" ] && kill -0 "$tbpid" 2>/dev/null; then
+		kill -TERM "$tbpid" 2>/dev/null || true
+		wait "$tbpid" 2>/dev/null || true
+	fi
+	if [ -f "$tmp/tb/.astra-testbed" ]; then
+		"$top/tests/testbed/down" "$tmp/tb" >/dev/null 2>&1 || echo "python: stopping the test bed failed" >&2
+	fi
+	rm -rf "$tmp"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+if [ "${ASTRA_BINDINGS_TESTBED:-1}" != 0 ]; then
+	"$top/tests/testbed/build" >"$tmp/tb-build.log" 2>&1 ||
+		{ tail -20 "$tmp/tb-build.log" >&2; echo "python: tests/testbed/build failed (ASTRA_BINDINGS_TESTBED=0 skips the cluster tests)" >&2; exit 1; }
+	"$top/tests/testbed/up" --dir "$tmp/tb" --name py >"$tmp/tb-up.out" 2>"$tmp/tb-up.log" &
+	tbpid=$!
+fi
+
 echo "python: building the extension for $("$vpy" -c 'import sys; print(sys.version.split()[0], sys.executable)')"
 log="$build/bindings/python-build.log"
 if ! ASTRA_BUILD_DIR="$build" "$vpy" -m pip install --disable-pip-version-check --no-build-isolation \
@@ -53,8 +82,6 @@ if ! ASTRA_BUILD_DIR="$build" "$vpy" -m pip install --disable-pip-version-check 
 fi
 
 # The example, end to end (a quick smoke test of the installed package).
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/src/sub"
 echo "hello from python" >"$tmp/src/sub/hello.txt"
 if ! ASTRA_VAULT_PASSWORD=example "$vpy" "$top/examples/python/backup_restore.py" \
@@ -78,6 +105,31 @@ if [ "${ASTRA_PY_VALGRIND:-0}" != 0 ]; then
 	grep -q "definitely lost: 0 bytes" "$tmp/valgrind.log" || grep -q "no leaks are possible" "$tmp/valgrind.log" ||
 		{ grep -A30 "definitely lost in" "$tmp/valgrind.log" | head -80; echo "python: definite leaks under valgrind" >&2; exit 1; }
 	echo "python: valgrind: no definite leaks"
+fi
+if [ -n "$tbpid" ]; then
+	if ! wait "$tbpid"; then
+		tbpid=""
+		tail -30 "$tmp/tb-up.log" >&2
+		echo "python: the test-bed cluster did not start (ASTRA_BINDINGS_TESTBED=0 skips the cluster tests)" >&2
+		exit 1
+	fi
+	tbpid=""
+	# shellcheck disable=SC1091
+	. "$tmp/tb/env"
+	export PATH="$ASTRA_TB_BIN:$PATH"
+	echo "python: test-bed cluster $ASTRA_TB_NAME at $ASTRA_TB_APISERVER"
+	# The app example, end to end: a namespace with a ConfigMap, restored
+	# into another one.
+	exns=py-example-$$
+	if ! { kubectl create namespace "$exns" && kubectl -n "$exns" create configmap settings --from-literal=mode=example; } >"$tmp/app-example.log" 2>&1 ||
+		! ASTRA_VAULT_PASSWORD=example "$vpy" "$top/examples/python/app_backup_restore.py" \
+			"file://$tmp/app-vault" "$exns" "$exns-copy" "$ASTRA_TB_CSI_VOLUMES/{volumeHandle}" >>"$tmp/app-example.log" 2>&1 ||
+		[ "$(kubectl -n "$exns-copy" get configmap settings -o jsonpath='{.data.mode}' 2>>"$tmp/app-example.log")" != example ]; then
+		cat "$tmp/app-example.log" >&2
+		echo "python: examples/python/app_backup_restore.py failed" >&2
+		exit 1
+	fi
+	echo "python: app example ok"
 fi
 rc=0
 "$vpy" -m pytest -q -p no:cacheprovider "$@" || rc=$?

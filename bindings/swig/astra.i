@@ -45,3 +45,6 @@
 %include "astra/common.h"
 %include "astra/cluster.h"
 %include "astra/vault.h"
+%include "astra/app.h"
+%include "astra/snapshot.h"
+%include "astra/backup.h"

@@ -1,11 +1,18 @@
 """libastra for Python: vaults, backups and restores of directory trees,
-and Kubernetes clusters, over libastra's C ABI (generated with SWIG).
+and Kubernetes applications (define, snapshot, back up, restore, clone),
+over libastra's C ABI (generated with SWIG).
 
     import astra
 
     with astra.Vault.create("file:///tmp/v", "secret") as vault:
         res = vault.backup("/data", progress=lambda p: print(p.bytes_done))
         vault.restore(res.id, "/tmp/restored")
+
+    with astra.Cluster.open() as c, astra.Vault.open(url, "secret") as v:
+        app = c.define_app({"name": "shop", "namespaces": [{"name": "shop"}]})
+        rec = app.backup(v, volume_path="/var/lib/csi-hostpath-data/{volumeHandle}")
+        c.restore(v, rec["name"], namespace_map={"shop": "shop-copy"},
+                  volume_path="/var/lib/csi-hostpath-data/{volumeHandle}")
 
 Errors are exceptions derived from :class:`astra.Error` (one class per
 status: :class:`NotFoundError`, :class:`AuthError`, ...). Long calls
@@ -23,6 +30,7 @@ from ._common import (Cancel, LogLevel, Progress, ProgressCallback, Stage,
                       strerror, version, version_info)
 from ._vault import (LOCK_COMPLIANCE, LOCK_GOVERNANCE, BackupResult,
                      RestoreResult, Snapshot, Vault, create_vault, open_vault)
+from ._app import App
 from ._cluster import Cluster, open_cluster
 from . import _common
 
@@ -31,7 +39,7 @@ _common._init()
 __version__ = version()
 
 __all__ = [
-    "AuthError", "BackupResult", "BusyError", "CallbackError", "Cancel",
+    "App", "AuthError", "BackupResult", "BusyError", "CallbackError", "Cancel",
     "CancelledError", "CertificateError", "Cluster", "ConflictError",
     "CorruptError", "Error", "ErrorClass", "ExistsError", "InvalidError",
     "IoError", "LOCK_COMPLIANCE", "LOCK_GOVERNANCE", "LogLevel", "NetworkError", "NoMemoryError", "NoSpaceError",

@@ -1,13 +1,21 @@
 """Kubernetes clusters: a kubeconfig context and a connection to its API
-server."""
+server; the apps defined in it, their snapshots, and restores into it."""
 from __future__ import annotations
 
 import os
 import threading
-from typing import Any, List, Optional, Sequence, Union
+from contextlib import contextmanager
+from typing import (TYPE_CHECKING, Any, Dict, Iterable, Iterator, List,
+                    Mapping, Optional, Sequence, Tuple, Union)
 
 from . import capi
-from ._common import Cancel, _cancel_handle
+from ._app import (_APP_F_UPDATE, App, Mappings, VolumePath, _app_name,
+                   _attach_partial, _definition, _json, _restore_options)
+from ._common import Cancel, ProgressCallback, _cancel_handle
+from ._errors import PartialError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._vault import Vault
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -18,14 +26,17 @@ class Cluster:
     :meth:`open` loads the kubeconfig without contacting the server. The
     calls that talk to the API server release the GIL. Use it as a context
     manager or call :meth:`close`; calls from several threads are
-    serialised.
+    serialised (also those of the cluster's :class:`App` objects). Calling
+    the cluster from a callback of its own running operation raises
+    RuntimeError.
     """
 
     def __init__(self, handle: Any, cancel: Optional[Cancel]) -> None:
         """Internal: use :meth:`open`."""
         self._h: Any = handle
         self._cancel = cancel  # must outlive the handle
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._busy = 0
 
     @classmethod
     def open(cls, kubeconfig: Union[None, PathLike, Sequence[PathLike]] = None,
@@ -59,6 +70,19 @@ class Cluster:
             raise ValueError("operation on a closed cluster")
         return self._h
 
+    @contextmanager
+    def _use(self) -> Iterator[Any]:
+        with self._lock:
+            if self._busy:
+                raise RuntimeError(
+                    "cluster used from its own callback while an operation runs")
+            h = self._handle()
+            self._busy += 1
+            try:
+                yield h
+            finally:
+                self._busy -= 1
+
     @property
     def context_name(self) -> str:
         """The kubeconfig context in use."""
@@ -79,17 +103,130 @@ class Cluster:
 
     def server_version(self) -> str:
         """The server's version, e.g. "v1.36.3" (contacts the server)."""
-        with self._lock:
-            return str(capi.astra_cluster_server_version(self._handle()))
+        with self._use() as h:
+            return str(capi.astra_cluster_server_version(h))
 
     def namespaces(self) -> List[str]:
         """The names of all namespaces, sorted."""
-        with self._lock:
-            return list(capi.astra_cluster_namespaces(self._handle()))
+        with self._use() as h:
+            return list(capi.astra_cluster_namespaces(h))
+
+    # -- apps -----------------------------------------------------------
+
+    def define_app(self, definition: Union[Mapping[str, Any], str],
+                   update: bool = False) -> App:
+        """Defines an app (a dict or JSON string; docs/apps.md) and returns
+        it. With ``update``, replaces an existing definition (NotFoundError
+        when there is none).
+
+        Raises InvalidError for an invalid definition (bad selector or
+        name, unknown field, neither "namespaces" nor "helm"), ParseError
+        for malformed JSON, NotFoundError for a missing namespace or Helm
+        release, ExistsError when the name is taken (without ``update``).
+        """
+        text = _definition(definition)
+        with self._use() as h:
+            return App(self, capi.astra_app_define(
+                h, text, _APP_F_UPDATE if update else 0))
+
+    def app(self, name: str) -> App:
+        """Loads the app called ``name`` (NotFoundError if there is none)."""
+        with self._use() as h:
+            return App(self, capi.astra_app_get(h, name))
+
+    def apps(self) -> List[Dict[str, Any]]:
+        """The managed apps' definitions (each with "name" and "home")."""
+        with self._use() as h:
+            return list(_json(capi.astra_app_list(h)) or [])
+
+    def unmanaged(self) -> List[Dict[str, Any]]:
+        """What no app covers: [{"kind": "namespace", "name"} or {"kind":
+        "helm", "name", "namespace"}] (system namespaces left out)."""
+        with self._use() as h:
+            return list(_json(capi.astra_app_list_unmanaged(h)) or [])
+
+    def remove_app(self, app: Union[str, App]) -> None:
+        """Removes an app's definition; its resources are never touched."""
+        name = _app_name(app)
+        with self._use() as h:
+            capi.astra_app_remove(h, name)
+
+    # -- snapshots ------------------------------------------------------
+
+    def snapshots(self, app: Union[None, str, App] = None
+                  ) -> List[Dict[str, Any]]:
+        """Snapshot records of ``app`` (or of every app), oldest first."""
+        name = _app_name(app)
+        with self._use() as h:
+            return list(_json(capi.astra_snapshot_list(h, name)) or [])
+
+    def get_snapshot(self, app: Union[str, App], name: str, *,
+                     manifests: bool = False) -> Dict[str, Any]:
+        """One snapshot's record; with ``manifests``, "manifests" holds
+        every captured object. NotFoundError if there is none."""
+        app_name = _app_name(app)
+        with self._use() as h:
+            return dict(_json(capi.astra_snapshot_get(
+                h, app_name, name, 1 if manifests else 0)) or {})
+
+    def delete_snapshot(self, app: Union[str, App], name: str) -> None:
+        """Deletes a snapshot (its volume snapshots and record). BusyError
+        while a backup reads it."""
+        app_name = _app_name(app)
+        with self._use() as h:
+            capi.astra_snapshot_delete(h, app_name, name)
+
+    # -- restores -------------------------------------------------------
+
+    def restore(self, vault: Optional["Vault"] = None,
+                backup: Optional[str] = None, *,
+                snapshot: Union[None, Tuple[Union[str, App], str]] = None,
+                namespace_map: Optional[Mappings] = None,
+                storage_class_map: Optional[Mappings] = None,
+                include: Optional[Iterable[str]] = None,
+                exclude: Optional[Iterable[str]] = None,
+                replace: bool = False,
+                volume_path: Optional[VolumePath] = None,
+                concurrency: int = 0,
+                progress: Optional[ProgressCallback] = None,
+                cancel: Optional[Cancel] = None) -> Dict[str, Any]:
+        """Restores into this cluster from ``backup`` in ``vault``, or from
+        ``snapshot=(app, name)`` (same cluster; volumes come from its
+        VolumeSnapshots), and returns the report {"created", "replaced",
+        "skipped", "failed", "items": [{"kind", "namespace", "name",
+        "result", "reason"}]}.
+
+        ``namespace_map`` / ``storage_class_map``: {SRC: DST} (or
+        "SRC=DST" strings; "*" maps every storage class). ``include`` /
+        ``exclude``: "GROUP/KIND[/NAMESPACE[/NAME]]" filters ("" or "core"
+        for the core group; excludes win). Existing objects are kept and
+        reported as skipped unless ``replace``. ``volume_path`` gives
+        access to volume data (needed to restore PVC data from a backup).
+
+        Raises PartialError when some objects failed (the rest is
+        restored; ``err.report`` is the report).
+        """
+        o = _restore_options(backup, snapshot, namespace_map,
+                             storage_class_map, include, exclude, replace,
+                             volume_path, concurrency, progress, cancel)
+        with self._use() as h:
+            try:
+                if vault is None:
+                    report = capi.astra_restore(h, None, o)
+                else:
+                    with vault._use() as vh:
+                        report = capi.astra_restore(h, vh, o)
+            except PartialError as e:
+                _attach_partial(e, "report")
+                raise
+        return dict(_json(report) or {})
 
     def close(self) -> None:
-        """Closes the connection. Idempotent."""
+        """Closes the connection. Idempotent. The apps loaded from it
+        cannot be used any more (close them too)."""
         with self._lock:
+            if self._busy:
+                raise RuntimeError("close() during an operation on this cluster")
             h, self._h = self._h, None
             if h is not None:
                 capi.astra_cluster_free(h)

@@ -251,6 +251,30 @@ class Vault:
         with self._use() as h:
             capi.astra_vault_change_password(h, o)
 
+    # -- application backups (backup.h) ----------------------------------
+
+    def backups(self, app: Optional[str] = None) -> List[Dict[str, Any]]:
+        """The application backups in the vault (of ``app``, an app name
+        or :class:`App`, or of every app), oldest first. Needs no cluster."""
+        name = app if app is None or isinstance(app, str) else app.name
+        with self._use() as h:
+            return list(_json(capi.astra_backup_list(h, name)) or [])
+
+    def get_backup(self, name: str) -> Dict[str, Any]:
+        """An application backup's record: {"format", "name", "app",
+        "definition", "source", "created", "state", "snapshot",
+        "consistency", "resources", "volumes", "durationMs", ...}.
+        NotFoundError if there is none. (:meth:`backup` backs up a
+        directory tree.)"""
+        with self._use() as h:
+            return dict(_json(capi.astra_backup_get(h, name)) or {})
+
+    def delete_backup(self, name: str) -> None:
+        """Deletes an application backup's record and forgets its volume
+        data (:meth:`gc` reclaims the space)."""
+        with self._use() as h:
+            capi.astra_backup_delete(h, name)
+
     def forget(self, snapshot_id: str) -> None:
         """Forgets a snapshot (id or unique prefix); gc reclaims its data."""
         with self._use() as h:

@@ -32,6 +32,10 @@
 %ignore astra_check_options_init;
 %ignore astra_gc_options_init;
 %ignore astra_cluster_options_init;
+%ignore astra_snapshot_options_init;
+%ignore astra_backup_options_init;
+%ignore astra_restore_options_init;
+%ignore astra_clone_options_init;
 %ignore astra_buf_dispose;
 %ignore astra_strarray_dispose;
 %ignore astra_log_set_handler;

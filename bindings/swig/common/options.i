@@ -7,8 +7,16 @@
  * freed by the destructor), the backup tags, and the language's callback
  * payload (astra_swig_cb, defined by the language layer).
  *
- * The callback members (progress_cb, payload) are not exposed: each
- * language installs its C proxy with set_progress*() (ASTRA_LANG_PROGRESS).
+ * The callback members (progress_cb, payload, volume_path_cb,
+ * volume_path_payload) are not exposed: each language installs its C
+ * proxies with set_progress*() (ASTRA_LANG_PROGRESS) and
+ * set_volume_path*() (ASTRA_LANG_VOLUME_PATH). Both proxies of one options
+ * struct share its astra_swig_cb, so a callback's failure is seen by the
+ * other (and by the wrapper) whichever one failed.
+ *
+ * String lists of the restore options (namespace_map, storage_class_map,
+ * include, exclude) are copies owned by the box too, appended with
+ * add_namespace_map() and friends.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -20,7 +28,25 @@ enum {
 	ASTRA_SWIG_RESTORE,
 	ASTRA_SWIG_CHECK,
 	ASTRA_SWIG_GC,
-	ASTRA_SWIG_CLUSTER
+	ASTRA_SWIG_CLUSTER,
+	ASTRA_SWIG_SNAPSHOT,
+	ASTRA_SWIG_APP_BACKUP,
+	ASTRA_SWIG_APP_RESTORE,
+	ASTRA_SWIG_APP_CLONE
+};
+
+/* An owned list of strings (restore mappings and filters). */
+typedef struct {
+	char **v;
+	size_t n;
+} astra_swig_strv;
+
+enum {
+	ASTRA_SWIG_NSMAP,
+	ASTRA_SWIG_SCMAP,
+	ASTRA_SWIG_INCLUDE,
+	ASTRA_SWIG_EXCLUDE,
+	ASTRA_SWIG_NSTRV
 };
 
 typedef struct {
@@ -31,10 +57,15 @@ typedef struct {
 		astra_check_options check;
 		astra_gc_options gc;
 		astra_cluster_options cluster;
+		astra_snapshot_options snapshot;
+		astra_backup_options app_backup;
+		astra_restore_options app_restore;
+		astra_clone_options app_clone;
 	} u; /* first: a pointer to u.X is a pointer to the box */
 	int kind;
 	char **tags; /* backup tags: owned copies */
 	size_t ntags;
+	astra_swig_strv strv[ASTRA_SWIG_NSTRV]; /* restore lists */
 	astra_swig_cb cb;
 } astra_swig_box;
 
@@ -81,12 +112,38 @@ static void astra_swig_box_free(astra_swig_box *b)
 		astra_swig_str_free(b->u.cluster.kubeconfig);
 		astra_swig_str_free(b->u.cluster.context);
 		break;
+	case ASTRA_SWIG_SNAPSHOT:
+		astra_swig_str_free(b->u.snapshot.name);
+		break;
+	case ASTRA_SWIG_APP_BACKUP:
+		astra_swig_str_free(b->u.app_backup.name);
+		astra_swig_str_free(b->u.app_backup.snapshot);
+		astra_swig_str_free(b->u.app_backup.volume_path);
+		break;
+	case ASTRA_SWIG_APP_RESTORE:
+		astra_swig_str_free(b->u.app_restore.backup);
+		astra_swig_str_free(b->u.app_restore.snapshot_app);
+		astra_swig_str_free(b->u.app_restore.snapshot);
+		astra_swig_str_free(b->u.app_restore.volume_path);
+		break;
+	case ASTRA_SWIG_APP_CLONE:
+		astra_swig_str_free(b->u.app_clone.from_backup);
+		astra_swig_str_free(b->u.app_clone.from_snapshot);
+		astra_swig_str_free(b->u.app_clone.name);
+		astra_swig_str_free(b->u.app_clone.volume_path);
+		break;
 	default:
 		break;
 	}
 	for (i = 0; i < b->ntags; i++)
 		astra_swig_str_free(b->tags[i]);
 	free(b->tags);
+	for (i = 0; i < ASTRA_SWIG_NSTRV; i++) {
+		size_t j;
+		for (j = 0; j < b->strv[i].n; j++)
+			astra_swig_str_free(b->strv[i].v[j]);
+		free(b->strv[i].v);
+	}
 	astra_swig_cb_clear(&b->cb);
 	free(b);
 }
@@ -125,9 +182,15 @@ ASTRA_LANG_CTOR(TYPE)
 
 %ignore progress_cb;
 %ignore payload;
+%ignore volume_path_cb;
+%ignore volume_path_payload;
 
 %define ASTRA_PROGRESS_OPTIONS(TYPE)
 ASTRA_LANG_PROGRESS(TYPE)
+%enddef
+
+%define ASTRA_VOLUME_PATH_OPTIONS(TYPE)
+ASTRA_LANG_VOLUME_PATH(TYPE)
 %enddef
 
 ASTRA_OPTIONS(astra_vault_options, vault, ASTRA_SWIG_VAULT,
@@ -142,11 +205,91 @@ ASTRA_OPTIONS(astra_gc_options, gc, ASTRA_SWIG_GC,
 	astra_gc_options_init, ASTRA_GC_OPTIONS_VERSION)
 ASTRA_OPTIONS(astra_cluster_options, cluster, ASTRA_SWIG_CLUSTER,
 	astra_cluster_options_init, ASTRA_CLUSTER_OPTIONS_VERSION)
+ASTRA_OPTIONS(astra_snapshot_options, snapshot, ASTRA_SWIG_SNAPSHOT,
+	astra_snapshot_options_init, ASTRA_SNAPSHOT_OPTIONS_VERSION)
+ASTRA_OPTIONS(astra_backup_options, app_backup, ASTRA_SWIG_APP_BACKUP,
+	astra_backup_options_init, ASTRA_BACKUP_OPTIONS_VERSION)
+ASTRA_OPTIONS(astra_restore_options, app_restore, ASTRA_SWIG_APP_RESTORE,
+	astra_restore_options_init, ASTRA_RESTORE_OPTIONS_VERSION)
+ASTRA_OPTIONS(astra_clone_options, app_clone, ASTRA_SWIG_APP_CLONE,
+	astra_clone_options_init, ASTRA_CLONE_OPTIONS_VERSION)
 
 ASTRA_PROGRESS_OPTIONS(astra_data_backup_options)
 ASTRA_PROGRESS_OPTIONS(astra_data_restore_options)
 ASTRA_PROGRESS_OPTIONS(astra_check_options)
 ASTRA_PROGRESS_OPTIONS(astra_gc_options)
+ASTRA_PROGRESS_OPTIONS(astra_snapshot_options)
+ASTRA_PROGRESS_OPTIONS(astra_backup_options)
+ASTRA_PROGRESS_OPTIONS(astra_restore_options)
+ASTRA_PROGRESS_OPTIONS(astra_clone_options)
+ASTRA_VOLUME_PATH_OPTIONS(astra_backup_options)
+ASTRA_VOLUME_PATH_OPTIONS(astra_restore_options)
+ASTRA_VOLUME_PATH_OPTIONS(astra_clone_options)
+
+/* Restore and clone mappings ("SRC=DST"), restore filters
+ * ("GROUP/KIND[/NS[/NAME]]"):
+ * copies owned by the box. 0, or -1 when out of memory. */
+%ignore namespace_map;
+%ignore n_namespace_map;
+%ignore storage_class_map;
+%ignore n_storage_class_map;
+%ignore include;
+%ignore n_include;
+%ignore exclude;
+%ignore n_exclude;
+%{
+static int astra_swig_strv_add(astra_swig_box *b, int which, const char *s,
+	const char *const **member, size_t *count)
+{
+	astra_swig_strv *l = &b->strv[which];
+	char **v;
+	char *t = astra_swig_strdup(s ? s : "");
+	if (!t)
+		return -1;
+	v = (char **)realloc(l->v, (l->n + 1) * sizeof(*v));
+	if (!v) {
+		free(t);
+		return -1;
+	}
+	v[l->n++] = t;
+	l->v = v;
+	*member = (const char *const *)v;
+	*count = l->n;
+	return 0;
+}
+%}
+%extend astra_restore_options {
+	int add_namespace_map(const char *mapping) {
+		return astra_swig_strv_add(ASTRA_SWIG_BOX($self), ASTRA_SWIG_NSMAP,
+			mapping, &$self->namespace_map, &$self->n_namespace_map);
+	}
+	int add_storage_class_map(const char *mapping) {
+		return astra_swig_strv_add(ASTRA_SWIG_BOX($self), ASTRA_SWIG_SCMAP,
+			mapping, &$self->storage_class_map,
+			&$self->n_storage_class_map);
+	}
+	int add_include(const char *filter) {
+		return astra_swig_strv_add(ASTRA_SWIG_BOX($self),
+			ASTRA_SWIG_INCLUDE, filter, &$self->include,
+			&$self->n_include);
+	}
+	int add_exclude(const char *filter) {
+		return astra_swig_strv_add(ASTRA_SWIG_BOX($self),
+			ASTRA_SWIG_EXCLUDE, filter, &$self->exclude,
+			&$self->n_exclude);
+	}
+}
+%extend astra_clone_options {
+	int add_namespace_map(const char *mapping) {
+		return astra_swig_strv_add(ASTRA_SWIG_BOX($self), ASTRA_SWIG_NSMAP,
+			mapping, &$self->namespace_map, &$self->n_namespace_map);
+	}
+	int add_storage_class_map(const char *mapping) {
+		return astra_swig_strv_add(ASTRA_SWIG_BOX($self), ASTRA_SWIG_SCMAP,
+			mapping, &$self->storage_class_map,
+			&$self->n_storage_class_map);
+	}
+}
 
 /* Backup tags ("key=value"): copies owned by the box. 0, or -1 when out
  * of memory. */

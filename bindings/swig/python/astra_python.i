@@ -22,11 +22,12 @@
  */
 
 %{
-/* The payload of progress_cb: the Python callable and the exception it
- * raised (owned references). */
+/* The payload of progress_cb and volume_path_cb: the Python callables
+ * and the first exception one of them raised (owned references). */
 typedef struct {
 	PyObject *callable;
 	PyObject *exc;
+	PyObject *volume_path;
 } astra_swig_cb;
 
 static void astra_swig_cb_clear(astra_swig_cb *cb)
@@ -34,6 +35,7 @@ static void astra_swig_cb_clear(astra_swig_cb *cb)
 	PyGILState_STATE g = PyGILState_Ensure();
 	Py_CLEAR(cb->callable);
 	Py_CLEAR(cb->exc);
+	Py_CLEAR(cb->volume_path);
 	PyGILState_Release(g);
 }
 
@@ -99,6 +101,70 @@ static int astra_py_progress_proxy(const astra_progress *p, void *payload)
 					rc = 1;
 			}
 			Py_DECREF(r);
+		}
+	}
+	PyGILState_Release(g);
+	return rc;
+}
+
+/* volume_path_cb: calls volume_path(pv_json: str) with the GIL held (from
+ * any of astra's threads); it returns the directory as str, bytes or
+ * os.PathLike, stored in path_out (malloc'd: astra_buf_dispose frees it).
+ * An exception (or a wrong return type) fails the volume with ASTRA_EUSER
+ * and is kept for the wrapper to re-raise; once a callback failed, the
+ * other volumes fail too and the progress proxy cancels. */
+static int astra_py_volume_path_proxy(const char *pv_json, astra_buf *path_out,
+	void *payload)
+{
+	astra_swig_cb *cb = (astra_swig_cb *)payload;
+	int rc = 0;
+	PyGILState_STATE g = PyGILState_Ensure();
+	if (cb->exc) {
+		rc = ASTRA_EUSER;
+	} else if (!cb->volume_path) {
+		PyErr_SetString(PyExc_RuntimeError, "no volume path callable");
+		rc = astra_py_store_exception(cb);
+	} else {
+		PyObject *arg = PyUnicode_DecodeUTF8(pv_json,
+			(Py_ssize_t)strlen(pv_json), "surrogateescape");
+		PyObject *r = arg ? PyObject_CallFunctionObjArgs(cb->volume_path,
+			arg, NULL) : NULL;
+		PyObject *fs = r ? PyOS_FSPath(r) : NULL;
+		PyObject *bytes = NULL;
+		Py_XDECREF(arg);
+		Py_XDECREF(r);
+		if (fs && PyUnicode_Check(fs))
+			bytes = PyUnicode_EncodeFSDefault(fs);
+		else if (fs) {
+			Py_INCREF(fs);
+			bytes = fs;
+		}
+		Py_XDECREF(fs);
+		if (!bytes) {
+			rc = astra_py_store_exception(cb);
+		} else {
+			char *p = NULL;
+			Py_ssize_t n = 0;
+			if (PyBytes_AsStringAndSize(bytes, &p, &n) < 0) {
+				rc = astra_py_store_exception(cb);
+			} else if (n == 0) {
+				PyErr_SetString(PyExc_ValueError,
+					"the volume path callable returned an empty path");
+				rc = astra_py_store_exception(cb);
+			} else {
+				char *d = (char *)malloc((size_t)n + 1);
+				if (!d) {
+					rc = ASTRA_ENOMEM;
+				} else {
+					memcpy(d, p, (size_t)n);
+					d[n] = 0;
+					astra_buf_dispose(path_out);
+					path_out->ptr = d;
+					path_out->size = (size_t)n;
+					path_out->asize = (size_t)n + 1;
+				}
+			}
+			Py_DECREF(bytes);
 		}
 	}
 	PyGILState_Release(g);
@@ -200,6 +266,22 @@ static PyObject *astra_py_text(const char *p, size_t n)
 %thread astra_cluster::~astra_cluster;
 %thread astra_cluster_server_version;
 %thread astra_cluster_namespaces;
+%thread astra_app_define;
+%thread astra_app_get;
+%thread astra_app_remove;
+%thread astra_app_list;
+%thread astra_app_list_unmanaged;
+%thread astra_app_resources;
+%thread astra_snapshot_create;
+%thread astra_snapshot_list;
+%thread astra_snapshot_get;
+%thread astra_snapshot_delete;
+%thread astra_backup_create;
+%thread astra_backup_list;
+%thread astra_backup_get;
+%thread astra_backup_delete;
+%thread astra_restore;
+%thread astra_app_clone;
 
 /* ---- astra_status ------------------------------------------------- */
 
@@ -254,15 +336,18 @@ static void astra_py_ctor_failed(void)
 /* ---- astra_buf / astra_strarray outputs → str / list[str] ---------- */
 
 %typemap(in, numinputs=0) astra_buf *json_out (astra_buf tmp),
-	astra_buf *report (astra_buf tmp), astra_buf *out (astra_buf tmp) %{
+	astra_buf *report (astra_buf tmp), astra_buf *out (astra_buf tmp),
+	astra_buf *record_out (astra_buf tmp) %{
 	memset(&tmp, 0, sizeof(tmp));
 	$1 = &tmp;
 %}
-%typemap(argout) astra_buf *json_out, astra_buf *report, astra_buf *out %{
+%typemap(argout) astra_buf *json_out, astra_buf *report, astra_buf *out,
+	astra_buf *record_out %{
 	$result = SWIG_Python_AppendOutput($result,
 		astra_py_text($1->ptr, $1->size));
 %}
-%typemap(freearg) astra_buf *json_out, astra_buf *report, astra_buf *out %{
+%typemap(freearg) astra_buf *json_out, astra_buf *report, astra_buf *out,
+	astra_buf *record_out %{
 	astra_buf_dispose($1);
 %}
 
@@ -321,6 +406,26 @@ static void astra_py_ctor_failed(void)
 		b->cb.callable = callable;
 		$self->progress_cb = astra_py_progress_proxy;
 		$self->payload = &b->cb;
+	}
+}
+%enddef
+
+/* ---- volume path callbacks ------------------------------------------ */
+
+%define ASTRA_LANG_VOLUME_PATH(TYPE)
+%extend TYPE {
+	/* Installs the volume path proxy: callable(pv_json) -> path (str,
+	 * bytes or os.PathLike), or None: none (the volume_path template is
+	 * used). May be called from any of astra's threads. */
+	void set_volume_path(PyObject *callable) {
+		astra_swig_box *b = ASTRA_SWIG_BOX($self);
+		if (callable == Py_None || !PyCallable_Check(callable))
+			callable = NULL;
+		Py_XINCREF(callable);
+		Py_CLEAR(b->cb.volume_path);
+		b->cb.volume_path = callable;
+		$self->volume_path_cb = callable ? astra_py_volume_path_proxy : NULL;
+		$self->volume_path_payload = callable ? &b->cb : NULL;
 	}
 }
 %enddef

@@ -6,6 +6,7 @@ package capi
 /*
 #cgo pkg-config: astra
 #cgo CFLAGS: -I${SRCDIR}/../../../swig
+#include <stdlib.h>
 #include <astra.h>
 */
 import "C"
@@ -13,6 +14,7 @@ import "C"
 import (
 	"runtime/cgo"
 	"sync/atomic"
+	"unsafe"
 )
 
 // ProgressInfo is a copy of an astra_progress report.
@@ -54,6 +56,45 @@ func astraGoProgress(p *C.astra_progress, h C.uintptr_t) (rc C.int) {
 		info.Item = C.GoString(p.item)
 	}
 	return C.int(fn(info))
+}
+
+// VolumePathFunc is the value a volume path cgo.Handle holds: it turns a
+// PersistentVolume (JSON) into a directory. A non-zero status (negative)
+// fails the volume; the path is ignored then.
+type VolumePathFunc func(pvJSON string) (path string, status int)
+
+//export astraGoVolumePath
+func astraGoVolumePath(pv *C.char, out *C.astra_buf, h C.uintptr_t) (rc C.int) {
+	defer func() {
+		if recover() != nil {
+			rc = C.ASTRA_EUSER
+		}
+	}()
+	fn, ok := cgo.Handle(h).Value().(VolumePathFunc)
+	if !ok {
+		return C.ASTRA_EUSER
+	}
+	path, st := fn(C.GoString(pv))
+	if st != 0 {
+		return C.int(st)
+	}
+	if path == "" {
+		return C.ASTRA_EINVALID
+	}
+	// astra_buf_dispose() frees ptr with free(): allocate with malloc.
+	n := len(path)
+	p := C.malloc(C.size_t(n + 1))
+	if p == nil {
+		return C.ASTRA_ENOMEM
+	}
+	b := unsafe.Slice((*byte)(p), n+1)
+	copy(b, path)
+	b[n] = 0
+	C.astra_buf_dispose(out)
+	out.ptr = (*C.char)(p)
+	out.size = C.size_t(n)
+	out.asize = C.size_t(n + 1)
+	return 0
 }
 
 var logFunc atomic.Pointer[func(level int, message string)]
