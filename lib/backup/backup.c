@@ -39,16 +39,6 @@ astra_status astra_backup_options_init(
 
 /* ---- volume access ---- */
 
-static int subst(
-        astra_buf *out, const char *tmpl, const char *key, const char *val)
-{
-	(void)out;
-	(void)tmpl;
-	(void)key;
-	(void)val;
-	return 0;
-}
-
 int astra__volume_path(astra__kube *k, const astra__volume_access *va,
         const char *ns, const char *pvc, char **path)
 {
@@ -130,7 +120,6 @@ int astra__volume_path(astra__kube *k, const astra__volume_access *va,
 	astra__json_free(pv);
 	astra__kube_resource_clear(&pvc_r);
 	astra__kube_resource_clear(&pv_r);
-	(void)subst;
 	return rc;
 }
 

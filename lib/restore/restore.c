@@ -163,13 +163,6 @@ static int filter_match(const char *f, const char *group, const char *kind,
 
 /* ---- sanitizing ---- */
 
-static void drop(astra__json *o, const char *path_obj, const char *key)
-{
-	astra__json *t = path_obj ? astra__json_path(o, path_obj) : o;
-	if (t)
-		astra__json_del(t, key);
-}
-
 static int sanitize(astra__json *obj, const mapping *nsmap,
         const mapping *scmap, const char *kind)
 {
@@ -244,7 +237,6 @@ static int sanitize(astra__json *obj, const mapping *nsmap,
 				        s, "namespace", mapped(nsmap, sns));
 		}
 	}
-	(void)drop;
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 
 #include "astra.h"
 #include "astra_test.h"
+#include "it_helpers.h"
 #include "core/clock.h"
 #include "fmt/json.h"
 
@@ -34,31 +35,9 @@ static void suite_fini(void)
 TestSuite(app_it, .init = suite_init, .fini = suite_fini, .timeout = 180);
 
 /* Runs a shell command (kubectl, helm); fails the test on error. */
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-	char cmd[8192];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	int rc = system(cmd);
-	cr_assert_eq(rc, 0, "command failed (%d): %s", rc, cmd);
-}
-
 static void name(char *out, size_t n, const char *base)
 {
 	snprintf(out, n, "%s-%s", base, rid);
-}
-
-static astra_cluster *cluster(void)
-{
-	astra_cluster *c = NULL;
-	astra_cluster_options o;
-	cr_assert_astra_ok(
-	        astra_cluster_options_init(&o, ASTRA_CLUSTER_OPTIONS_VERSION));
-	cr_assert_astra_ok(astra_cluster_open(&c, &o));
-	return c;
 }
 
 static void make_ns_objects(const char *ns)

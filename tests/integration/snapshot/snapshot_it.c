@@ -11,6 +11,7 @@
 
 #include "astra.h"
 #include "astra_test.h"
+#include "it_helpers.h"
 #include "core/clock.h"
 #include "fmt/json.h"
 
@@ -31,48 +32,6 @@ static void suite_fini(void)
 }
 
 TestSuite(snapshot_it, .init = suite_init, .fini = suite_fini, .timeout = 300);
-
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-	char cmd[8192];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	int rc = system(cmd);
-	cr_assert_eq(rc, 0, "command failed (%d): %s", rc, cmd);
-}
-
-/* Output of a shell command (first line), or "" */
-static void capture(char *out, size_t n, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-static void capture(char *out, size_t n, const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	FILE *p = popen(cmd, "r");
-	out[0] = 0;
-	if (p) {
-		if (!fgets(out, (int)n, p))
-			out[0] = 0;
-		pclose(p);
-	}
-	out[strcspn(out, "\n")] = 0;
-}
-
-static astra_cluster *cluster(void)
-{
-	astra_cluster *c = NULL;
-	astra_cluster_options o;
-	cr_assert_astra_ok(
-	        astra_cluster_options_init(&o, ASTRA_CLUSTER_OPTIONS_VERSION));
-	cr_assert_astra_ok(astra_cluster_open(&c, &o));
-	return c;
-}
 
 /* n PVCs data-0..n-1, bound, each holding a file with known content */
 static void make_pvcs(const char *ns, int n)
