@@ -30,6 +30,7 @@
 #include "repo/tree.h"
 
 typedef struct file_job file_job;
+typedef struct pdir pdir;
 
 typedef struct {
 	struct bk *bk;
@@ -45,11 +46,27 @@ typedef struct {
 } extent;
 
 struct file_job {
+	pdir *dir;
 	astra__json *node;
 	ASTRA_VEC(chunk_task *) tasks;
 	ASTRA_VEC(extent) extents;
-	int remaining; /* guarded by bk->mu */
 	int skip; /* the file could not be read: not in the tree */
+};
+
+typedef ASTRA_VEC(file_job *) job_vec;
+
+/* A directory whose entries have all been read and chunked, waiting for
+ * its chunks to be stored before its tree blob can be written. Pending
+ * directories are finished in the order they were walked (children
+ * before parents), so the reader never waits at the end of a directory. */
+struct pdir {
+	job_vec jobs;
+	int remaining; /* chunks not stored yet; guarded by bk->mu */
+	astra__json *nodes; /* this directory's nodes */
+	astra__json *ptree; /* the parent snapshot's tree of it, or NULL */
+	int own_ptree;
+	char *psub; /* its id in the parent snapshot, or NULL */
+	astra__json *dst; /* the node that gets "subtree"; NULL: the root */
 };
 
 typedef struct bk {
@@ -69,6 +86,12 @@ typedef struct bk {
 	uint64_t files, dirs, unchanged, bytes_total, bytes_read;
 	uint64_t session_refresh_ns;
 	char session_key[80];
+	/* walked directories, in walk order; [pend_head, n) wait to be
+	 * finished (indices never move during a run) */
+	ASTRA_VEC(pdir *) pend;
+	size_t pend_head;
+	int dir_unreadable; /* backup_dir could not open the directory */
+	astra__id root;
 } bk;
 
 static void fail(bk *b, int rc)
@@ -110,7 +133,7 @@ static void chunk_worker(void *arg)
 	free(t->data);
 	t->data = NULL;
 	pthread_mutex_lock(&b->mu);
-	if (--t->job->remaining == 0)
+	if (--t->job->dir->remaining == 0)
 		pthread_cond_broadcast(&b->cv);
 	pthread_mutex_unlock(&b->mu);
 }
@@ -151,7 +174,7 @@ static int submit(bk *b, file_job *job, const uint8_t *data, size_t len)
 	}
 	job->extents.v[job->extents.n - 1].count++;
 	pthread_mutex_lock(&b->mu);
-	job->remaining++;
+	job->dir->remaining++;
 	pthread_mutex_unlock(&b->mu);
 	return astra__pool_submit(b->pool, chunk_worker, t);
 }
@@ -228,7 +251,7 @@ static int file_size_of(int fd, const struct stat *sb, uint64_t *size)
 static int chunk_file(
         bk *b, file_job *job, int fd, const struct stat *sb, const char *rel)
 {
-	uint64_t size;
+	uint64_t size = 0;
 	int rc = file_size_of(fd, sb, &size);
 	if (rc)
 		return rc;
@@ -399,16 +422,117 @@ static void free_job(file_job *job)
 	free(job);
 }
 
-typedef ASTRA_VEC(file_job *) job_vec;
-
-static void wait_jobs(bk *b, job_vec *jobs)
+/* Waits until every chunk of the directory is stored. */
+static void wait_dir(bk *b, pdir *pd)
 {
 	pthread_mutex_lock(&b->mu);
-	for (size_t i = 0; i < jobs->n; i++)
-		while (jobs->v[i]->remaining > 0)
-			pthread_cond_wait(&b->cv, &b->mu);
+	while (pd->remaining > 0)
+		pthread_cond_wait(&b->cv, &b->mu);
 	pthread_mutex_unlock(&b->mu);
 }
+
+/* Frees a directory whose chunks are all stored (or were never sent). */
+static void free_pdir(pdir *pd)
+{
+	if (!pd)
+		return;
+	for (size_t i = 0; i < pd->jobs.n; i++)
+		free_job(pd->jobs.v[i]);
+	astra_vec_free(&pd->jobs);
+	astra__json_free(pd->nodes);
+	if (pd->own_ptree)
+		astra__json_free(pd->ptree);
+	free(pd->psub);
+	free(pd);
+}
+
+/* Writes the tree blob of a directory whose chunks are all stored and
+ * gives its id to the node that names it (or to the root). */
+static int finish_dir(bk *b, pdir *pd)
+{
+	int rc = 0;
+	if (atomic_load(&b->failed))
+		return check(b);
+	for (size_t i = 0; i < pd->jobs.n && !rc; i++)
+		rc = finish_job(pd->jobs.v[i]);
+	if (rc)
+		return rc;
+	astra__id id;
+	b->dirs++;
+	/* an unchanged directory has the parent's tree: no need to
+	 * serialise, hash and look it up again */
+	/* (astra__writer_reference: an immutable vault also keeps the
+	 * tree's pack locked as long as this backup) */
+	if (pd->ptree && pd->psub && astra__id_parse(&id, pd->psub) == 0 &&
+	        astra__json_equal(
+	                pd->nodes, astra__json_get(pd->ptree, "nodes")) &&
+	        astra__writer_reference(b->w, &id) == 0) {
+		/* nothing to write */
+	} else {
+		astra__json *tree = astra__json_new_object();
+		if (!tree)
+			return ASTRA_ENOMEM;
+		rc = astra__json_set(tree, "nodes", pd->nodes);
+		if (rc) {
+			astra__json_free(tree);
+			return rc;
+		}
+		pd->nodes = NULL; /* now the tree's */
+		astra_buf text = ASTRA_BUF_INIT;
+		rc = astra__json_print_buf(&text, tree, 0);
+		if (!rc)
+			rc = astra__writer_add(b->w, ASTRA_BLOB_TREE, text.ptr,
+			        text.size, &id, 0, NULL);
+		astra_buf_dispose(&text);
+		astra__json_free(tree);
+		if (rc)
+			return rc;
+	}
+	if (!pd->dst) {
+		b->root = id;
+		return 0;
+	}
+	char hex[ASTRA_ID_HEX];
+	astra__id_hex(&id, hex);
+	return astra__json_set_str(pd->dst, "subtree", hex);
+}
+
+/* Finishes pending directories, oldest first: every one whose chunks are
+ * stored, and waits for more while over `keep` remain. */
+static int drain(bk *b, size_t keep)
+{
+	int rc = 0;
+	while (!rc && b->pend_head < b->pend.n) {
+		pdir *pd = b->pend.v[b->pend_head];
+		pthread_mutex_lock(&b->mu);
+		int busy = pd->remaining > 0;
+		pthread_mutex_unlock(&b->mu);
+		if (busy && b->pend.n - b->pend_head <= keep)
+			break;
+		wait_dir(b, pd);
+		b->pend.v[b->pend_head++] = NULL;
+		rc = finish_dir(b, pd);
+		free_pdir(pd);
+	}
+	return rc;
+}
+
+/* Drops pending directories from index `from` on, unfinished (after a
+ * failure); their chunks that were stored stay for the next run. */
+static void discard_from(bk *b, size_t from)
+{
+	if (from < b->pend_head)
+		from = b->pend_head;
+	for (size_t i = from; i < b->pend.n; i++) {
+		wait_dir(b, b->pend.v[i]);
+		free_pdir(b->pend.v[i]);
+	}
+	if (from < b->pend.n)
+		b->pend.n = from;
+}
+
+/* at most this many walked directories wait to be finished */
+#define MAX_PENDING_DIRS 256
 
 static int cmp_names(const void *a, const void *b)
 {
@@ -416,19 +540,41 @@ static int cmp_names(const void *a, const void *b)
 }
 
 static int backup_entry(bk *b, const char *abs, const char *rel,
-        const char *name, const astra__json *ptree, astra__json *nodes,
-        job_vec *jobs, int depth);
+        const char *name, pdir *pd, int depth);
 
+/* Walks a directory: its entries are read and chunked now; its tree is
+ * written by drain() once its chunks are stored. Takes ownership of
+ * ptree when own_ptree is set, even on failure. */
 static int backup_dir(bk *b, const char *abs, const char *rel,
-        const astra__json *ptree, const char *psub, astra__id *out, int depth)
+        astra__json *ptree, int own_ptree, const char *psub, astra__json *dst,
+        int depth)
 {
 	DIR *d = opendir(abs);
-	if (!d)
+	if (!d) {
+		if (own_ptree)
+			astra__json_free(ptree);
+		b->dir_unreadable = 1;
 		return astra__err_os("cannot open directory %s", rel);
+	}
+	size_t mark = b->pend.n;
+	pdir *pd = astra__calloc(1, sizeof(*pd));
 	ASTRA_VEC(char *) names = ASTRA_VEC_INIT;
 	struct dirent *e;
 	int rc = 0;
-	while ((e = readdir(d)) != NULL) {
+	if (pd) {
+		pd->ptree = ptree;
+		pd->own_ptree = own_ptree;
+		pd->dst = dst;
+		pd->nodes = astra__json_new_array();
+		pd->psub = psub ? astra__strdup(psub) : NULL;
+		if (!pd->nodes || (psub && !pd->psub))
+			rc = ASTRA_ENOMEM;
+	} else {
+		if (own_ptree)
+			astra__json_free(ptree);
+		rc = ASTRA_ENOMEM;
+	}
+	while (!rc && (e = readdir(d)) != NULL) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
 		char *n = astra__strdup(e->d_name);
@@ -442,11 +588,6 @@ static int backup_dir(bk *b, const char *abs, const char *rel,
 	if (names.n)
 		qsort(names.v, names.n, sizeof(char *), cmp_names);
 
-	astra__json *tree = astra__json_new_object();
-	astra__json *nodes = astra__json_new_array();
-	job_vec jobs = ASTRA_VEC_INIT;
-	if (!tree || !nodes)
-		rc = ASTRA_ENOMEM;
 	for (size_t i = 0; i < names.n && !rc; i++) {
 		char *cabs = astra__aprintf("%s/%s", abs, names.v[i]);
 		char *crel = *rel ? astra__aprintf("%s/%s", rel, names.v[i])
@@ -454,58 +595,31 @@ static int backup_dir(bk *b, const char *abs, const char *rel,
 		if (!cabs || !crel)
 			rc = ASTRA_ENOMEM;
 		else
-			rc = backup_entry(b, cabs, crel, names.v[i], ptree,
-			        nodes, &jobs, depth);
+			rc = backup_entry(b, cabs, crel, names.v[i], pd, depth);
 		free(cabs);
 		free(crel);
 	}
-	wait_jobs(b, &jobs);
-	if (!rc && atomic_load(&b->failed))
-		rc = check(b);
-	for (size_t i = 0; i < jobs.n; i++) {
-		if (!rc)
-			rc = finish_job(jobs.v[i]);
-		free_job(jobs.v[i]);
-	}
-	astra_vec_free(&jobs);
-	/* an unchanged directory has the parent's tree: no need to
-	 * serialise, hash and look it up again */
-	/* (astra__writer_reference: an immutable vault also keeps the
-	 * tree's pack locked as long as this backup) */
-	if (!rc && ptree && psub && astra__id_parse(out, psub) == 0 &&
-	        astra__json_equal(nodes, astra__json_get(ptree, "nodes")) &&
-	        astra__writer_reference(b->w, out) == 0) {
-		astra__json_free(nodes);
-		astra__json_free(tree);
-		b->dirs++;
-		goto cleanup_names;
-	}
-	if (!rc) {
-		rc = astra__json_set(tree, "nodes", nodes);
-		nodes = NULL;
-	}
-	if (!rc) {
-		astra_buf text = ASTRA_BUF_INIT;
-		rc = astra__json_print_buf(&text, tree, 0);
-		if (!rc)
-			rc = astra__writer_add(b->w, ASTRA_BLOB_TREE, text.ptr,
-			        text.size, out, 0, NULL);
-		astra_buf_dispose(&text);
-	}
-	astra__json_free(nodes);
-	astra__json_free(tree);
-	b->dirs++;
-cleanup_names:
 	for (size_t i = 0; i < names.n; i++)
 		free(names.v[i]);
 	astra_vec_free(&names);
-	return rc;
+	if (!rc && astra_vec_push(&b->pend, pd))
+		rc = ASTRA_ENOMEM;
+	if (rc) {
+		/* this directory and what was walked below it go */
+		discard_from(b, mark);
+		if (pd) {
+			wait_dir(b, pd);
+			free_pdir(pd);
+		}
+		return rc;
+	}
+	return drain(b, MAX_PENDING_DIRS);
 }
 
 static int backup_entry(bk *b, const char *abs, const char *rel,
-        const char *name, const astra__json *ptree, astra__json *nodes,
-        job_vec *jobs, int depth)
+        const char *name, pdir *pd, int depth)
 {
+	const astra__json *ptree = pd->ptree;
 	struct stat sb;
 	int rc;
 	if (lstat(abs, &sb) != 0) {
@@ -536,16 +650,12 @@ static int backup_entry(bk *b, const char *abs, const char *rel,
 			        astra_error_last()->message);
 			psub = NULL;
 		}
-		astra__id sub;
-		rc = backup_dir(b, abs, rel, psub, pst, &sub, depth + 1);
-		astra__json_free(psub);
-		if (rc == ASTRA_EAUTH || rc == ASTRA_ENOTFOUND) {
+		b->dir_unreadable = 0;
+		rc = backup_dir(b, abs, rel, psub, 1, pst, node, depth + 1);
+		if (rc && b->dir_unreadable) {
 			/* unreadable directory: keep its metadata only */
+			b->dir_unreadable = 0;
 			rc = item_error(b, rel, "directory");
-		} else if (!rc) {
-			char hex[ASTRA_ID_HEX];
-			astra__id_hex(&sub, hex);
-			rc = astra__json_set_str(node, "subtree", hex);
 		}
 	} else if (S_ISLNK(sb.st_mode)) {
 		char target[PATH_MAX + 1];
@@ -587,13 +697,14 @@ static int backup_entry(bk *b, const char *abs, const char *rel,
 				return rc;
 			}
 			file_job *job = astra__calloc(1, sizeof(*job));
-			if (!job || astra_vec_push(jobs, job)) {
+			if (!job || astra_vec_push(&pd->jobs, job)) {
 				free(job);
 				close(fd);
 				astra__json_free(node);
 				return ASTRA_ENOMEM;
 			}
 			job->node = node;
+			job->dir = pd;
 			rc = chunk_file(b, job, fd, &sb, rel);
 			close(fd);
 			if (rc == ASTRA_EIO || rc == ASTRA_EAUTH) {
@@ -615,7 +726,7 @@ static int backup_entry(bk *b, const char *abs, const char *rel,
 		astra__json_free(node);
 		return rc;
 	}
-	return astra__json_push(nodes, node);
+	return astra__json_push(pd->nodes, node);
 }
 
 /* A tree with one node for a single file or block device. */
@@ -630,6 +741,7 @@ static int backup_single(bk *b, const char *abs, astra__id *root)
 	astra__json *nodes = astra__json_new_array();
 	astra__json *node = astra__json_new_object();
 	file_job *job = astra__calloc(1, sizeof(*job));
+	pdir one = { 0 };
 	int rc = (!tree || !nodes || !node || !job) ? ASTRA_ENOMEM : 0;
 	int fd = -1;
 	if (!rc)
@@ -656,16 +768,13 @@ static int backup_single(bk *b, const char *abs, astra__id *root)
 		b->files = 1;
 		b->bytes_total = size;
 		job->node = node;
+		job->dir = &one;
 		rc = chunk_file(b, job, fd, &sb, base);
 	}
 	if (fd >= 0)
 		close(fd);
 	if (job) {
-		job_vec one = ASTRA_VEC_INIT;
-		if (astra_vec_push(&one, job) == 0) {
-			wait_jobs(b, &one);
-			astra_vec_free(&one);
-		}
+		wait_dir(b, &one);
 		if (!rc && atomic_load(&b->failed))
 			rc = check(b);
 		if (!rc)
@@ -787,8 +896,11 @@ int astra__data_backup(astra__repo *r, const char *path,
 		goto done;
 	if ((rc = astra__writer_new(&b.w, r)))
 		goto done;
-	if ((rc = astra__pool_new(
-	             &b.pool, r->threads + 1, (size_t)r->threads * 4)))
+	/* one worker more than CPUs, so that one writing a pack does not
+	 * leave a CPU idle; on a remote store, more: pack uploads wait */
+	unsigned workers = r->threads + 1 +
+	                   (r->store->io_depth ? r->store->io_depth / 4 : 0);
+	if ((rc = astra__pool_new(&b.pool, workers, (size_t)r->threads * 4)))
 		goto done;
 	b.session_refresh_ns = astra__mono_ns() + 60ULL * 1000000000ULL;
 
@@ -832,13 +944,17 @@ int astra__data_backup(astra__repo *r, const char *path,
 		goto done;
 
 	astra__id root;
-	if (S_ISDIR(sb.st_mode))
-		rc = backup_dir(&b, abs, "", ptree, parent_root, &root, 0);
-	else if (S_ISREG(sb.st_mode) || S_ISBLK(sb.st_mode))
+	if (S_ISDIR(sb.st_mode)) {
+		rc = backup_dir(&b, abs, "", ptree, 0, parent_root, NULL, 0);
+		if (!rc)
+			rc = drain(&b, 0);
+		root = b.root;
+	} else if (S_ISREG(sb.st_mode) || S_ISBLK(sb.st_mode)) {
 		rc = backup_single(&b, abs, &root);
-	else
+	} else {
 		rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_REPO,
 		        "%s is not a directory, file or block device", abs);
+	}
 	astra__pool_wait(b.pool);
 	if (!rc && atomic_load(&b.failed))
 		rc = check(&b);
@@ -939,8 +1055,12 @@ int astra__data_backup(astra__repo *r, const char *path,
 done:
 	if (out)
 		out->duration_s = (double)(astra__mono_ns() - t0) / 1e9;
-	if (b.pool)
+	if (b.pool) {
+		astra__pool_wait(b.pool);
+		discard_from(&b, 0);
 		astra__pool_free(b.pool);
+	}
+	astra_vec_free(&b.pend);
 	if (b.session_key[0])
 		astra__data_session_end(r, b.session_key);
 	astra__writer_free(b.w);

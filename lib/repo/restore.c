@@ -40,12 +40,29 @@ typedef struct {
 	int failed;
 } rfile;
 
+/* Chunks that lie close together in one pack are read with one ranged
+ * request (a "run"), then decoded and written one by one: a remote store
+ * pays one round trip per run instead of one per chunk. */
+#define RUN_MAX_ITEMS 64
+#define RUN_MAX_BYTES (4u << 20)
+#define RUN_MAX_GAP (64u << 10) /* unneeded bytes read to join two chunks */
+/* open files (each with its chunks queued) before the walk waits */
+#define MAX_INFLIGHT_FILES 512
+
 typedef struct {
 	rfile *f;
-	astra__id id;
-	uint64_t off;
-	uint32_t len;
-} rchunk;
+	uint64_t off; /* in the file */
+	uint32_t len; /* as the tree says */
+	astra__idx_entry e; /* where it is */
+} run_item;
+
+typedef struct {
+	rs *s;
+	uint32_t pack;
+	uint64_t start, end; /* the range of the pack to read */
+	size_t n;
+	run_item items[RUN_MAX_ITEMS];
+} run_task;
 
 typedef struct {
 	char *path;
@@ -68,6 +85,7 @@ struct rs {
 	atomic_int fatal;
 	int fatal_code;
 	char fatal_msg[512];
+	run_task *run; /* being filled by the walk */
 };
 
 static void report(rs *s, const char *rel, const char *what)
@@ -146,64 +164,141 @@ static void file_done(rs *s, rfile *f)
 	pthread_mutex_unlock(&s->mu);
 }
 
-static void chunk_worker(void *arg)
+static void set_fatal(rs *s, int rc)
 {
-	rchunk *c = arg;
-	rfile *f = c->f;
-	rs *s = f->r;
+	pthread_mutex_lock(&s->mu);
+	if (!atomic_load(&s->fatal)) {
+		s->fatal_code = rc;
+		snprintf(s->fatal_msg, sizeof(s->fatal_msg), "%s",
+		        astra_error_last()->message);
+		atomic_store(&s->fatal, 1);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Decodes (verifying it) and writes one chunk; 0 or an error. */
+static int write_item(rs *s, const run_item *it, uint8_t *sealed)
+{
 	astra_buf data = ASTRA_BUF_INIT;
-	int failed = 0;
-	if (atomic_load(&s->fatal) || astra_cancel_requested(s->op.cancel)) {
-		failed = 1;
-	} else {
-		int rc = astra__repo_read_blob(s->repo, &c->id, &data);
-		if (!rc && data.size != c->len)
-			rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
-			        "chunk has %zu bytes, the tree says %u",
-			        data.size, c->len);
-		if (!rc) {
-			size_t done = 0;
-			while (done < data.size) {
-				ssize_t w = pwrite(f->fd, data.ptr + done,
-				        data.size - done,
-				        (off_t)(c->off + done));
-				if (w < 0 && errno == EINTR)
-					continue;
-				if (w < 0) {
-					rc = astra__err_os(
-					        "cannot write %s", f->path);
-					break;
-				}
-				done += (size_t)w;
-			}
-		}
-		if (rc) {
-			failed = 1;
-			report(s, f->rel, "content");
-			if (rc == ASTRA_ENOSPACE || rc == ASTRA_ENOMEM) {
-				pthread_mutex_lock(&s->mu);
-				if (!atomic_load(&s->fatal)) {
-					s->fatal_code = rc;
-					snprintf(s->fatal_msg,
-					        sizeof(s->fatal_msg), "%s",
-					        astra_error_last()->message);
-					atomic_store(&s->fatal, 1);
-				}
-				pthread_mutex_unlock(&s->mu);
-			}
-		}
+	int rc = astra__repo_decode_blob(s->repo, &it->e, sealed, &data);
+	if (!rc && data.size != it->len)
+		rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		        "chunk has %zu bytes, the tree says %u", data.size,
+		        it->len);
+	size_t done = 0;
+	while (!rc && done < data.size) {
+		ssize_t w = pwrite(it->f->fd, data.ptr + done, data.size - done,
+		        (off_t)(it->off + done));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			rc = astra__err_os("cannot write %s", it->f->path);
+		else
+			done += (size_t)w;
 	}
 	astra_buf_dispose(&data);
+	return rc;
+}
+
+/* One chunk of a file is written (or failed); the last closes it. */
+static void item_done(rs *s, const run_item *it, int failed)
+{
+	rfile *f = it->f;
 	pthread_mutex_lock(&s->mu);
 	if (failed)
 		f->failed = 1;
 	else
-		s->bytes += c->len;
+		s->bytes += it->len;
 	int last = --f->remaining == 0;
 	pthread_mutex_unlock(&s->mu);
-	free(c);
 	if (last)
 		file_done(s, f);
+}
+
+static void run_worker(void *arg)
+{
+	run_task *t = arg;
+	rs *s = t->s;
+	astra_buf buf = ASTRA_BUF_INIT;
+	int rc = 0;
+	if (atomic_load(&s->fatal) || astra_cancel_requested(s->op.cancel)) {
+		rc = ASTRA_ECANCELLED;
+	} else {
+		pthread_rwlock_rdlock(&s->repo->lock);
+		astra__id pack = s->repo->index.packs[t->pack].id;
+		pthread_rwlock_unlock(&s->repo->lock);
+		char *key = astra__pack_key(&pack);
+		rc = key ? astra__store_get(s->repo->store, key, t->start,
+		                   t->end - t->start, &buf)
+		         : ASTRA_ENOMEM;
+		if (!rc && buf.size != t->end - t->start)
+			rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+			        "short read: %zu of %llu bytes", buf.size,
+			        (unsigned long long)(t->end - t->start));
+		if (rc && key)
+			astra__err_prefix(rc, "pack %s", key);
+		free(key);
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		run_item *it = &t->items[i];
+		int irc = rc;
+		if (!irc && (atomic_load(&s->fatal) ||
+		                    astra_cancel_requested(s->op.cancel)))
+			irc = ASTRA_ECANCELLED;
+		if (!irc)
+			irc = write_item(s, it,
+			        (uint8_t *)buf.ptr + (it->e.offset - t->start));
+		if (irc && irc != ASTRA_ECANCELLED) {
+			report(s, it->f->rel, "content");
+			if (irc == ASTRA_ENOSPACE || irc == ASTRA_ENOMEM)
+				set_fatal(s, irc);
+		}
+		item_done(s, it, irc != 0);
+	}
+	astra_buf_dispose(&buf);
+	free(t);
+}
+
+/* Hands the run being filled to the workers. */
+static void flush_run(rs *s)
+{
+	if (!s->run)
+		return;
+	astra__pool_submit(s->pool, run_worker, s->run);
+	s->run = NULL;
+}
+
+/* Adds a chunk to the run being filled, or starts a new run. */
+static int add_chunk(
+        rs *s, rfile *f, uint64_t off, uint32_t len, const astra__idx_entry *e)
+{
+	run_task *t = s->run;
+	if (t && (t->pack != e->pack || e->offset < t->end ||
+	                 e->offset - t->end > RUN_MAX_GAP ||
+	                 e->offset + e->length - t->start > RUN_MAX_BYTES ||
+	                 t->n == RUN_MAX_ITEMS)) {
+		flush_run(s);
+		t = NULL;
+	}
+	if (!t) {
+		t = astra__calloc(1, sizeof(*t));
+		if (!t)
+			return ASTRA_ENOMEM;
+		t->s = s;
+		t->pack = e->pack;
+		t->start = e->offset;
+		s->run = t;
+	}
+	run_item *it = &t->items[t->n++];
+	it->f = f;
+	it->off = off;
+	it->len = len;
+	it->e = *e;
+	t->end = (uint64_t)e->offset + e->length;
+	pthread_mutex_lock(&s->mu);
+	f->remaining++;
+	pthread_mutex_unlock(&s->mu);
+	return 0;
 }
 
 /* Removes what stands where a non-directory must be created. */
@@ -223,6 +318,17 @@ static int clear_path(const char *path)
 static int restore_file(
         rs *s, const char *path, const char *rel, const astra__json *node)
 {
+	/* each file stays open until its last chunk lands: bound them */
+	pthread_mutex_lock(&s->mu);
+	int wait = s->inflight_files >= MAX_INFLIGHT_FILES;
+	pthread_mutex_unlock(&s->mu);
+	if (wait) {
+		flush_run(s);
+		pthread_mutex_lock(&s->mu);
+		while (s->inflight_files >= MAX_INFLIGHT_FILES / 2)
+			pthread_cond_wait(&s->cv, &s->mu);
+		pthread_mutex_unlock(&s->mu);
+	}
 	int fd = open(path,
 	        O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0 && (errno == EISDIR || errno == ETXTBSY)) {
@@ -250,14 +356,14 @@ static int restore_file(
 	f->rel = astra__strdup(rel);
 	f->node = astra__json_dup(node);
 	f->remaining = 1; /* held by this function until all are queued */
+	pthread_mutex_lock(&s->mu);
+	s->inflight_files++;
+	pthread_mutex_unlock(&s->mu);
 	if (!f->path || !f->rel || !f->node) {
 		f->failed = 1;
 		file_done(s, f);
 		return ASTRA_ENOMEM;
 	}
-	pthread_mutex_lock(&s->mu);
-	s->inflight_files++;
-	pthread_mutex_unlock(&s->mu);
 	s->files++;
 	const astra__json *exs = astra__json_get(node, "extents");
 	int rc = 0;
@@ -274,39 +380,44 @@ static int restore_file(
 			const astra__json *pair = astra__json_at(chunks, k);
 			double len = astra__json_number_value(
 			        astra__json_at(pair, 1));
-			rchunk *c = astra__calloc(1, sizeof(*c));
-			if (!c) {
-				rc = ASTRA_ENOMEM;
-				break;
-			}
+			astra__id id;
 			if (len < 0 || len > UINT32_MAX ||
-			        astra__id_parse(&c->id,
+			        astra__id_parse(&id,
 			                astra__json_string_value(
 			                        astra__json_at(pair, 0)))) {
-				free(c);
 				rc = astra__err(ASTRA_ECORRUPT,
 				        ASTRA_ERROR_REPO,
 				        "bad chunk reference");
 				break;
 			}
-			c->f = f;
-			c->off = (uint64_t)off;
-			c->len = (uint32_t)len;
+			astra__idx_entry e;
+			if (astra__repo_lookup(s->repo, &id, &e) != 0 ||
+			        e.pack == ASTRA_PACK_NONE) {
+				char hex[ASTRA_ID_HEX];
+				astra__id_hex(&id, hex);
+				astra__err(ASTRA_ENOTFOUND, ASTRA_ERROR_REPO,
+				        "blob %s is missing from the vault "
+				        "index",
+				        hex);
+				report(s, rel, "content");
+				pthread_mutex_lock(&s->mu);
+				f->failed = 1;
+				pthread_mutex_unlock(&s->mu);
+				off += (int64_t)len;
+				continue;
+			}
+			if ((rc = add_chunk(
+			             s, f, (uint64_t)off, (uint32_t)len, &e)))
+				break;
 			off += (int64_t)len;
-			pthread_mutex_lock(&s->mu);
-			f->remaining++;
-			pthread_mutex_unlock(&s->mu);
-			s->op.p.bytes_done += c->len; /* c is the pool's now */
-			astra__pool_submit(s->pool, chunk_worker, c);
+			s->op.p.bytes_done += (uint64_t)len;
 			if ((rc = astra__op_report(&s->op, 0)))
 				break;
 		}
 	}
-	if (rc) {
-		report(s, rel, "content");
-		f->failed = 1;
-	}
 	pthread_mutex_lock(&s->mu);
+	if (rc)
+		f->failed = 1;
 	int last = --f->remaining == 0;
 	pthread_mutex_unlock(&s->mu);
 	if (last)
@@ -540,8 +651,10 @@ int astra__data_restore(astra__repo *r, const char *id, const char *target,
 		rc = ASTRA_ENOMEM;
 		goto cleanup;
 	}
-	if ((rc = astra__pool_new(
-	             &s.pool, r->threads + 1, (size_t)r->threads * 4)))
+	/* a remote store answers each chunk's ranged read after a round
+	 * trip: keep io_depth of them in flight */
+	unsigned workers = r->threads + 1 + r->store->io_depth;
+	if ((rc = astra__pool_new(&s.pool, workers, (size_t)workers * 2)))
 		goto cleanup;
 
 	if (p->subpath && *p->subpath) {
@@ -552,6 +665,7 @@ int astra__data_restore(astra__repo *r, const char *id, const char *target,
 	} else {
 		rc = restore_tree(&s, root, target, "", 0);
 	}
+	flush_run(&s);
 	astra__pool_wait(s.pool);
 	if (!rc && atomic_load(&s.fatal))
 		rc = astra__err(

@@ -1809,6 +1809,7 @@ int astra__store_s3_open(
 		s->base.url[strlen(s->base.url) - 1] = '\0';
 	s->base.ops = &s3_ops;
 	s->base.caps = ASTRA_STORE_CAP_CONDITIONAL;
+	s->base.io_depth = 8;
 	s->checksum = o.checksum;
 	s->unsigned_payload = o.unsigned_payload;
 	s->part_size = (size_t)o.part_mib * MIB;

@@ -76,6 +76,9 @@ struct astra__store {
 	const astra__store_ops *ops;
 	char *url; /* for messages; no credentials */
 	unsigned caps;
+	/* requests worth keeping in flight for a remote store (its latency
+	 * hides behind parallel requests); 0 for a local one */
+	unsigned io_depth;
 };
 
 /* Options for opening a store; backends read what they need. */

@@ -101,7 +101,7 @@ int main(void)
 		mkdir(srcs[i], 0755);
 		fst_make_rich_tree(srcs[i]);
 		char big[4300];
-		snprintf(big, sizeof(big), "%s/big", srcs[i]);
+		snprintf(big, sizeof(big), "%.4200s/big", srcs[i]);
 		fst_write_random(big, (size_t)(8 + i) << 20, (uint64_t)i);
 		memset(&jobs[i], 0, sizeof(jobs[i]));
 		jobs[i].src = srcs[i];
