@@ -52,7 +52,9 @@
 #define COMPLETE_TRIES 5
 #define MAX_PARTS 10000
 
-enum { CK_MD5 = 0, CK_SHA256 = 1, CK_NONE = 2 };
+/* CK_AUTO: Content-MD5 only when the payload is not signed (a signed
+ * payload's SHA-256 is checked by the server already) */
+enum { CK_AUTO = 0, CK_MD5 = 1, CK_SHA256 = 2, CK_NONE = 3 };
 
 /* The thread's last error, copied (its message lives in a buffer that the
  * next error overwrites). */
@@ -219,7 +221,9 @@ static int parse_opts(const char *url, const char *q, s3_opts *o)
 		} else if (!strcmp(k, "insecure-tls")) {
 			rc = opt_bool(url, k, v, &o->insecure);
 		} else if (!strcmp(k, "checksum")) {
-			if (!strcmp(v, "md5"))
+			if (!strcmp(v, "auto"))
+				o->checksum = CK_AUTO;
+			else if (!strcmp(v, "md5"))
 				o->checksum = CK_MD5;
 			else if (!strcmp(v, "sha256"))
 				o->checksum = CK_SHA256;
@@ -228,8 +232,8 @@ static int parse_opts(const char *url, const char *q, s3_opts *o)
 			else
 				rc = astra__err(ASTRA_EINVALID,
 				        ASTRA_ERROR_STORE,
-				        "vault URL %s: checksum must be md5, "
-				        "sha256 or none, not \"%s\"",
+				        "vault URL %s: checksum must be auto, "
+				        "md5, sha256 or none, not \"%s\"",
 				        url, v);
 		} else if (!strcmp(k, "payload")) {
 			if (!strcmp(v, "signed"))
@@ -668,7 +672,9 @@ static int compute_sums(
 	if (s->unsigned_payload)
 		snprintf(out->phash, sizeof(out->phash), "%s",
 		        ASTRA_SIGV4_UNSIGNED_PAYLOAD);
-	if (s->checksum == CK_MD5 || (need_md5 && s->checksum != CK_SHA256)) {
+	if (s->checksum == CK_MD5 ||
+	        (s->checksum == CK_AUTO && s->unsigned_payload) ||
+	        (need_md5 && s->checksum != CK_SHA256)) {
 		uint8_t m[16];
 		if ((rc = astra__md5(data, n, m)))
 			return rc;
