@@ -423,8 +423,13 @@ int astra__writer_add(astra__writer *w, int type, const void *data, size_t n,
 	int have_full = 0;
 	pthread_mutex_lock(&w->mu);
 	open_pack *p = &w->packs[type == ASTRA_BLOB_TREE ? 1 : 0];
-	if (p->data.size == 0)
-		rc = astra__buf_put(&p->data, ASTRA_PACK_MAGIC, 8);
+	if (p->data.size == 0) {
+		/* once, the whole pack: growing it by doubling copies it
+		 * and leaves freed blocks behind in malloc's arenas */
+		rc = astra__buf_grow(&p->data, r->pack_size + sealed.size + 64);
+		if (!rc)
+			rc = astra__buf_put(&p->data, ASTRA_PACK_MAGIC, 8);
+	}
 	if (!rc && p->n == p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 64;
 		astra__idx_entry *ne =
