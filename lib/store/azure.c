@@ -42,6 +42,7 @@
 #include "fmt/xml.h"
 #include "net/http.h"
 #include "store/awscreds.h"
+#include "store/azure.h"
 #include "store/sigv4.h"
 #include "store/store.h"
 
@@ -280,13 +281,7 @@ static const char *hval(const az_header *h, size_t n, const char *name)
  * zero; Date empty: x-ms-date is used), the x-ms-* headers lowercased and
  * sorted, and the resource: "/account" + the encoded path, then each query
  * parameter as "\nname:value" (names lowercased and sorted, values decoded).
- * Exposed for the unit tests, which check it against the reference's
- * example.
  */
-int astra__azure_string_to_sign(astra_buf *out, const char *method,
-        const char *const *headers, const char *account, const char *epath,
-        const char *const *params);
-
 int astra__azure_string_to_sign(astra_buf *out, const char *method,
         const char *const *headers, const char *account, const char *epath,
         const char *const *params)
