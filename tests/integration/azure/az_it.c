@@ -653,3 +653,155 @@ Test(it_azure, a_vault_backs_up_restores_checks_and_collects_garbage)
 	free(b);
 	free(url);
 }
+
+/* ------------------------------------------------------------------ */
+/* Faults (tests/integration/s3/faultproxy.py in front of Azurite)     */
+/* ------------------------------------------------------------------ */
+
+TestSuite(it_azure_faults, .init = setup, .fini = teardown, .timeout = 900);
+
+static void faults(const char *json)
+{
+	const char *path = env("ASTRA_IT_PROXY_CONTROL");
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fst_write(tmp, json, strlen(json));
+	cr_assert_eq(rename(tmp, path), 0);
+	usleep(20000);
+}
+
+static int64_t fault_stat(const char *name)
+{
+	char p[4200];
+	snprintf(p, sizeof(p), "%s.stats", env("ASTRA_IT_PROXY_CONTROL"));
+	FILE *f = fopen(p, "r");
+	if (!f)
+		return 0;
+	char buf[4096] = { 0 };
+	fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	astra__json *j = NULL;
+	if (astra__json_parse(&j, buf, strlen(buf), "stats"))
+		return 0;
+	int64_t v = astra__json_int(j, name, 0);
+	astra__json_free(j);
+	return v;
+}
+
+static int64_t all_faults(void)
+{
+	return fault_stat("slowdown") + fault_stat("reset") +
+	       fault_stat("reset_mid") + fault_stat("internal") +
+	       fault_stat("stall");
+}
+
+static char *proxy_url(const char *name, const char *extra)
+{
+	return url_at(env("ASTRA_IT_PROXY_ENDPOINT"), plain(), name, extra);
+}
+
+static void vbackup(
+        astra_vault *v, const char *src, astra_data_backup_result *r)
+{
+	astra_data_backup_options o;
+	astra_data_backup_options_init(&o, ASTRA_DATA_BACKUP_OPTIONS_VERSION);
+	memset(r, 0, sizeof(*r));
+	r->version = ASTRA_DATA_BACKUP_RESULT_VERSION;
+	cr_assert_astra_ok(astra_vault_backup_path(v, src, &o, r));
+}
+
+static void vrestore_equal(astra_vault *v, const char *id, const char *src)
+{
+	static int n;
+	char dst[4500];
+	snprintf(dst, sizeof(dst), "%s/restore-%d", work, n++);
+	cr_assert_astra_ok(
+	        astra_vault_restore_path(v, id, dst, NULL, NULL, NULL));
+	cr_assert_eq(fst_compare(src, dst), 0, "restore of %s differs", id);
+}
+
+static int vcheck(astra_vault *v)
+{
+	astra_check_options o;
+	astra_check_options_init(&o, ASTRA_CHECK_OPTIONS_VERSION);
+	o.flags = ASTRA_CHECK_F_READ_DATA;
+	astra_buf b = ASTRA_BUF_INIT;
+	int rc = astra_vault_check(v, &o, &b);
+	astra_buf_dispose(&b);
+	return rc;
+}
+
+Test(it_azure_faults, backups_through_faults_complete_and_check_clean)
+{
+	faults("{}");
+	/* blocks of 1 MiB above 1 MiB: packs go up as block lists */
+	char *url = proxy_url("faults",
+	        "timeout=3&retries=10&retry-budget=120&block-size=1&"
+	        "block-threshold=1");
+	char *src = make_src("src", 5, 3 << 20, 6);
+	fst_make_rich_tree(src);
+	astra_vault *v = NULL;
+	astra_vault_options o = vopts(0);
+	o.pack_size = 2 << 20;
+	cr_assert_astra_ok(astra_vault_init(&v, url, &o));
+	faults("{\"slowdown\": 0.06, \"internal\": 0.03, \"reset\": 0.03, "
+	       "\"reset_mid\": 0.03, \"stall\": 0.01, \"stall_seconds\": 5, "
+	       "\"seed\": 7}");
+	int64_t f0 = all_faults();
+	astra_data_backup_result r1, r2;
+	vbackup(v, src, &r1);
+	cr_assert_str_neq(r1.id, "");
+	char *f = path_in("src/f0.bin");
+	fst_write_random(f, 3 << 20, 999);
+	vbackup(v, src, &r2);
+	vrestore_equal(v, r2.id, src);
+	cr_assert_astra_ok(vcheck(v));
+	int64_t f1 = all_faults();
+	cr_assert_gt(f1 - f0, 10, "only %lld faults were injected",
+	        (long long)(f1 - f0));
+	faults("{}");
+	astra_vault_free(v);
+	cr_assert_astra_ok(astra_vault_open(&v, url, &o));
+	cr_assert_astra_ok(vcheck(v));
+	vrestore_equal(v, r2.id, src);
+	astra_vault_free(v);
+	free(f);
+	free(src);
+	free(url);
+}
+
+Test(it_azure_faults, persistent_faults_fail_cleanly_naming_the_cause)
+{
+	faults("{}");
+	char *url =
+	        proxy_url("persistent", "timeout=3&retries=3&retry-budget=4");
+	char *src = make_src("src", 2, 1 << 20, 8);
+	astra_vault *v = NULL;
+	astra_vault_options o = vopts(0);
+	cr_assert_astra_ok(astra_vault_init(&v, url, &o));
+	astra_data_backup_result r1;
+	vbackup(v, src, &r1);
+	char *more = make_src("more", 2, 1 << 20, 9);
+	faults("{\"internal\": 1.0}");
+	astra_data_backup_options bo;
+	astra_data_backup_options_init(&bo, ASTRA_DATA_BACKUP_OPTIONS_VERSION);
+	int rc = astra_vault_backup_path(v, more, &bo, NULL);
+	cr_assert_eq(
+	        rc, ASTRA_ENET, "got %d: %s", rc, astra_error_last()->message);
+	const char *m = astra_error_last()->message;
+	cr_assert(strstr(m, "InternalError") && strstr(m, "HTTP 500") &&
+	                  strstr(m, "retried"),
+	        "%s", m);
+	faults("{}");
+	astra_vault_free(v);
+	cr_assert_astra_ok(astra_vault_open(&v, url, &o));
+	cr_assert_astra_ok(vcheck(v));
+	vrestore_equal(v, r1.id, src);
+	astra_data_backup_result r2;
+	vbackup(v, more, &r2);
+	vrestore_equal(v, r2.id, more);
+	astra_vault_free(v);
+	free(src);
+	free(more);
+	free(url);
+}

@@ -5,7 +5,8 @@
 #   1. the vault unit suite (tests/unit/repo/vault.c) on azure://;
 #   2. the Azure integration suite (az_it.c): store operations, block
 #      uploads, conditional creates, Shared Key / SAS / connection string
-#      authentication, errors, immutability refusals, vaults;
+#      authentication, errors, immutability refusals, vaults, and faults
+#      injected by tests/integration/s3/faultproxy.py;
 #   3. astractl with azure:// URLs.
 #
 #   tests/integration/azure/run.sh [BUILD_DIR] [-- CRITERION_ARGS...]
@@ -26,12 +27,15 @@ for x in "$unit" "$it" "$ctl"; do
 done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/astra-it-az.XXXXXX")
+pids=()
 # the vault suite backs up as an unprivileged user from below here
 chmod 0755 "$work"
 cleanup() {
 	local rc=$? keep=()
 	trap - EXIT INT TERM
 	[ $rc -ne 0 ] && keep=(--keep-logs)
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	if [ -f "$work/azurite/.astra-testbed" ]; then
 		"$top/tests/testbed/azurite-down" "$work/azurite" "${keep[@]}" >&2 || true
 	fi
@@ -52,6 +56,17 @@ unset AZURE_STORAGE_CONNECTION_STRING AZURE_STORAGE_SAS_TOKEN AZURE_STORAGE_ACCO
 export AZURE_STORAGE_KEY=$ASTRA_TB_AZ_KEY
 export ASTRA_IT_AZREQ=$top/tests/testbed/azreq.py
 export TMPDIR=$work
+
+# The fault-injecting proxy of the S3 tests in front of Azurite (it forwards
+# requests unchanged; Shared Key does not sign the host).
+python3 "$top/tests/integration/s3/faultproxy.py" --upstream "127.0.0.1:$ASTRA_TB_AZ_PORT" \
+	--control "$work/faults.json" --ready "$work/proxy.port" \
+	>"$work/proxy.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do [ -s "$work/proxy.port" ] && break; sleep 0.1; done
+[ -s "$work/proxy.port" ] || { echo "azure-it: the fault proxy did not start" >&2; exit 1; }
+export ASTRA_IT_PROXY_ENDPOINT=http://127.0.0.1:$(cat "$work/proxy.port")/$ASTRA_TB_AZ_ACCOUNT
+export ASTRA_IT_PROXY_CONTROL=$work/faults.json
 base="account=$ASTRA_TB_AZ_ACCOUNT&endpoint=$ASTRA_TB_AZ_ENDPOINT"
 
 jobs=${ASTRA_IT_JOBS:-4}
@@ -62,6 +77,8 @@ ASTRA_TEST_VAULT_BASE="azure://$ASTRA_TB_AZ_CONTAINER_PLAIN/unit?$base" \
 
 echo "azure-it: Azure integration suite" >&2
 "$it" --filter 'it_azure/*' --jobs "$jobs" "$@" || fail=1
+echo "azure-it: fault injection (one test at a time: one proxy)" >&2
+"$it" --filter 'it_azure_faults/*' --jobs 1 "$@" || fail=1
 
 echo "azure-it: astractl with azure:// URLs" >&2
 cli() { "$ctl" "$@"; }
