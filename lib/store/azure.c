@@ -88,6 +88,7 @@ typedef struct {
 	unsigned concurrency, list_page;
 	astra__http *http;
 	int container_policy; /* x-ms-has-immutability-policy */
+	atomic_llong skew; /* server clock minus ours, seconds */
 } az_store;
 
 /* ------------------------------------------------------------------ */
@@ -502,7 +503,7 @@ static int build_path(az_store *s, const char *key, astra_buf *epath)
 	return rc;
 }
 
-static int send_req(
+static int send_once(
         az_store *s, const az_req *r, astra__http_response *resp, az_err *e)
 {
 	astra_buf epath = ASTRA_BUF_INIT, url = ASTRA_BUF_INIT;
@@ -527,7 +528,7 @@ static int send_req(
 		        &url, "%s%s", r->params[0] ? "&" : "?", s->sas);
 	if (rc)
 		goto done;
-	rfc1123(date, astra__wall_ns() / 1000000000LL);
+	rfc1123(date, astra__wall_ns() / 1000000000LL + atomic_load(&s->skew));
 	snprintf(dateline, sizeof(dateline), "x-ms-date: %s", date);
 	lines[nl++] = dateline;
 	lines[nl++] = "x-ms-version: " API_VERSION;
@@ -583,6 +584,39 @@ done:
 	astra_buf_dispose(&auth);
 	astra_buf_dispose(&sig64);
 	return rc;
+}
+
+/*
+ * Sends a request (the HTTP client retries 5xx, 429, resets and timeouts).
+ * Shared Key requests are refused when x-ms-date is more than 15 minutes
+ * off the service's clock: after an AuthenticationFailed whose Date shows
+ * such a skew, the clock is corrected and the request sent once more.
+ */
+static int send_req(
+        az_store *s, const az_req *r, astra__http_response *resp, az_err *e)
+{
+	int rc = send_once(s, r, resp, e);
+	if (rc || resp->status != 403 || !s->key ||
+	        !code_is(e, "AuthenticationFailed"))
+		return rc;
+	const char *date = astra__http_header(resp, "Date");
+	int64_t server;
+	if (!date || astra__aws_parse_time(date, &server) != 0) {
+		astra_error_clear();
+		return 0;
+	}
+	int64_t local = astra__wall_ns() / 1000000000LL;
+	long long skew = (long long)(server - local);
+	if (skew > -300 && skew < 300)
+		return 0;
+	long long old = atomic_exchange(&s->skew, skew);
+	if (old == skew)
+		return 0;
+	astra__log_warn("azure: the clock differs from the service's by %lld "
+	                "s; correcting",
+	        skew);
+	astra__http_response_dispose(resp);
+	return send_once(s, r, resp, e);
 }
 
 /* A request whose only acceptable outcome is 2xx. */
@@ -1193,7 +1227,7 @@ static int az_del(astra__store *st, const char *key)
 	versions_ctx v = { 0 };
 	v.full = full;
 	v.key = key;
-	v.now = astra__wall_ns() / 1000000000LL;
+	v.now = astra__wall_ns() / 1000000000LL + atomic_load(&s->skew);
 	int rc = list_raw(s, full, "versions,immutabilitypolicy,legalhold",
 	        version_entry, &v);
 	versions_free(&v);
@@ -1256,7 +1290,7 @@ static int az_presign(astra__store *st, const char *method, const char *key,
 		        "this vault is opened with a SAS token");
 	if (expires > 7 * 86400)
 		expires = 7 * 86400;
-	int64_t now = astra__wall_ns() / 1000000000LL;
+	int64_t now = astra__wall_ns() / 1000000000LL + atomic_load(&s->skew);
 	char st_s[24], se_s[24];
 	astra__fmt_utc(st_s, now - 300);
 	astra__fmt_utc(se_s, now + expires);
