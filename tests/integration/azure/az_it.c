@@ -6,7 +6,9 @@
  *
  * Environment (from run.sh): ASTRA_TB_AZ_ENDPOINT, ASTRA_TB_AZ_ACCOUNT,
  * ASTRA_TB_AZ_KEY, ASTRA_TB_AZ_CONTAINER_PLAIN, ASTRA_TB_AZ_SAS,
- * ASTRA_TB_AZ_CONNECTION_STRING, AZURE_STORAGE_KEY, ASTRA_IT_AZREQ.
+ * ASTRA_TB_AZ_CONNECTION_STRING, AZURE_STORAGE_KEY, ASTRA_IT_AZREQ,
+ * ASTRA_IT_PROXY_ENDPOINT + ASTRA_IT_PROXY_CONTROL (fault proxy),
+ * ASTRA_IT_TLS_ENDPOINT + ASTRA_IT_TLS_CA (TLS proxy, self-signed).
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -555,6 +557,31 @@ Test(it_azure, an_endpoint_that_is_down_is_enet_after_bounded_retries)
 	double took = (double)(astra__mono_ns() - t0) / 1e9;
 	cr_assert_lt(took, 15.0, "retries took %.1f s", took);
 	cr_assert(strstr(astra_error_last()->message, "127.0.0.1"));
+	free(url);
+}
+
+Test(it_azure, an_untrusted_certificate_is_ecertificate_unless_a_ca_is_given)
+{
+	const char *tls = env("ASTRA_IT_TLS_ENDPOINT");
+	char *url = url_at(tls, plain(), "tls", NULL);
+	astra__store *s = NULL;
+	cr_assert_astra_fail(
+	        astra__store_open(&s, url, NULL), ASTRA_ECERTIFICATE);
+	free(url);
+	char extra[4400];
+	snprintf(extra, sizeof(extra), "ca=%s", env("ASTRA_IT_TLS_CA"));
+	url = url_at(tls, plain(), "tls", extra);
+	s = open_store(url);
+	cr_assert_astra_ok(astra__store_put(s, "k", "over tls", 8, NULL));
+	astra_buf b = ASTRA_BUF_INIT;
+	cr_assert_astra_ok(astra__store_get(s, "k", 0, 0, &b));
+	cr_assert_str_eq(b.ptr, "over tls");
+	astra_buf_dispose(&b);
+	astra__store_free(s);
+	free(url);
+	url = url_at(tls, plain(), "tls", "insecure-tls=1");
+	s = open_store(url);
+	astra__store_free(s);
 	free(url);
 }
 

@@ -6,7 +6,7 @@
 #   2. the Azure integration suite (az_it.c): store operations, block
 #      uploads, conditional creates, Shared Key / SAS / connection string
 #      authentication, errors, immutability refusals, vaults, and faults
-#      injected by tests/integration/s3/faultproxy.py;
+#      injected by tests/integration/s3/faultproxy.py, TLS through it;
 #   3. astractl with azure:// URLs.
 #
 #   tests/integration/azure/run.sh [BUILD_DIR] [-- CRITERION_ARGS...]
@@ -67,6 +67,19 @@ for _ in $(seq 1 100); do [ -s "$work/proxy.port" ] && break; sleep 0.1; done
 [ -s "$work/proxy.port" ] || { echo "azure-it: the fault proxy did not start" >&2; exit 1; }
 export ASTRA_IT_PROXY_ENDPOINT=http://127.0.0.1:$(cat "$work/proxy.port")/$ASTRA_TB_AZ_ACCOUNT
 export ASTRA_IT_PROXY_CONTROL=$work/faults.json
+# ...and a TLS front end with a self-signed certificate (certificate errors)
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+	-addext subjectAltName=IP:127.0.0.1 -keyout "$work/tls.key" \
+	-out "$work/tls.pem" >"$work/openssl.log" 2>&1
+python3 "$top/tests/integration/s3/faultproxy.py" --upstream "127.0.0.1:$ASTRA_TB_AZ_PORT" \
+	--control "$work/no-faults.json" --ready "$work/tls.port" \
+	--tls-cert "$work/tls.pem" --tls-key "$work/tls.key" \
+	>"$work/tls-proxy.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do [ -s "$work/tls.port" ] && break; sleep 0.1; done
+[ -s "$work/tls.port" ] || { echo "azure-it: the TLS proxy did not start" >&2; exit 1; }
+export ASTRA_IT_TLS_ENDPOINT=https://127.0.0.1:$(cat "$work/tls.port")/$ASTRA_TB_AZ_ACCOUNT
+export ASTRA_IT_TLS_CA=$work/tls.pem
 base="account=$ASTRA_TB_AZ_ACCOUNT&endpoint=$ASTRA_TB_AZ_ENDPOINT"
 
 jobs=${ASTRA_IT_JOBS:-4}
