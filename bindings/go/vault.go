@@ -118,7 +118,8 @@ func openVault(fn vaultOpenFunc, url string, opts *VaultOptions) (*Vault, error)
 	return v, nil
 }
 
-// InitVault creates a vault at url (file:///dir or s3://bucket/prefix)
+// InitVault creates a vault at url (file:///dir, s3://bucket/prefix or
+// azure://container/prefix)
 // and opens it. ErrExists when a vault is already there.
 func InitVault(url string, opts *VaultOptions) (*Vault, error) {
 	return openVault(capi.Astra_vault_init, url, opts)

@@ -75,8 +75,9 @@ ASTRA_API astra_status astra_vault_options_init(
         astra_vault_options *opts, unsigned int version);
 
 /**
- * Creates a new vault at `url` (file:///dir, the directory is created; or
- * s3://bucket/prefix, see docs/s3.md) and opens it. Fails with
+ * Creates a new vault at `url` (file:///dir, the directory is created;
+ * s3://bucket/prefix, see docs/s3.md; or azure://container/prefix, see
+ * docs/azure.md) and opens it. Fails with
  * ASTRA_EEXISTS when a vault is already there.
  */
 ASTRA_API astra_status astra_vault_init(astra_vault **out, const char *url,

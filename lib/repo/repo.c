@@ -438,11 +438,23 @@ static int check_worm(astra__repo *r, const astra__repo_opts *o)
 	if (!r->store->ops->retain)
 		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_REPO,
 		        "vault %s: immutability needs an object store with "
-		        "object lock (s3://); this store cannot lock objects",
+		        "object lock (s3://, azure://); this store cannot lock objects",
 		        r->store->url);
 	unsigned caps = r->store->caps;
 	int nover = !(caps & ASTRA_STORE_CAP_VERSIONING);
 	int nolock = !(caps & ASTRA_STORE_CAP_OBJECT_LOCK);
+	if ((nover || nolock) && !strncmp(r->store->url, "azure://", 8))
+		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_REPO,
+		        "vault %s: the container has no version-level "
+		        "immutability%s; an immutable vault sets and extends "
+		        "each object's own immutability policy, which needs a "
+		        "container with version-level immutability (immutable "
+		        "storage with versioning) enabled",
+		        r->store->url,
+		        astra__store_azure_container_policy(r->store)
+		                ? " (only a container-level policy, which "
+		                  "cannot hold per-object retention)"
+		                : "");
 	if (nover || nolock)
 		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_REPO,
 		        "vault %s: the bucket is not a WORM bucket: %s%s%s; "
@@ -461,10 +473,12 @@ int astra__repo_init(
 	int rc = check_secret(o, url);
 	if (rc)
 		return rc;
-	if (o->immutable_days && strncmp(url, "s3://", 5) != 0)
+	if (o->immutable_days && strncmp(url, "s3://", 5) != 0 &&
+	        strncmp(url, "azure://", 8) != 0)
 		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_REPO,
 		        "vault %s: immutability needs an object store with "
-		        "object lock (s3://); this store cannot lock objects",
+		        "object lock (s3://, azure://); this store cannot "
+		        "lock objects",
 		        url);
 	astra__store_opts so = { 0 };
 	so.create = 1;

@@ -1,6 +1,6 @@
 /*
  * The object-store interface every vault backend implements, and the
- * registry that opens a store from a URL (file://, s3://).
+ * registry that opens a store from a URL (file://, s3://, azure://).
  *
  * Keys are relative paths with '/' separators ("data/ab/abcd..."). All
  * operations are safe to call from several threads at once.
@@ -112,5 +112,11 @@ int astra__store_fs_open(
 /* url: "s3://bucket[/prefix][?options]" (see docs/s3.md) */
 int astra__store_s3_open(
         astra__store **out, const char *url, const astra__store_opts *opts);
+/* url: "azure://container[/prefix][?options]" (see docs/azure.md) */
+int astra__store_azure_open(
+        astra__store **out, const char *url, const astra__store_opts *opts);
+/* 1 when an azure:// store's container has a container-level
+ * immutability policy (which cannot hold per-object retention). */
+int astra__store_azure_container_policy(const astra__store *s);
 
 #endif

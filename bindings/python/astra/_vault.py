@@ -151,7 +151,8 @@ class Vault:
                chunk_avg: int = 0, chunk_max: int = 0, pack_size: int = 0,
                threads: int = 0, immutable_days: int = 0,
                lock_mode: int = 0) -> "Vault":
-        """Creates a vault at ``url`` (file:///dir or s3://bucket/prefix)
+        """Creates a vault at ``url`` (file:///dir, s3://bucket/prefix or
+        azure://container/prefix)
         and opens it.
 
         Raises ExistsError when a vault is already there. ``kdf_log2n`` is

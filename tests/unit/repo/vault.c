@@ -1,8 +1,9 @@
 /*
  * Vault round trips and failure behaviour through the public API. One
- * suite, two backends: the vaults live under file:// by default, or under
- * $ASTRA_TEST_VAULT_BASE (e.g. s3://bucket/prefix?endpoint=http://...,
- * set by tests/integration/s3/run.sh), each test in a fresh prefix. Damage
+ * suite, several backends: the vaults live under file:// by default, or
+ * under $ASTRA_TEST_VAULT_BASE (e.g. s3://bucket/prefix?endpoint=http://...,
+ * set by tests/integration/s3/run.sh, or azure://container/prefix?...,
+ * set by tests/integration/azure/run.sh), each test in a fresh prefix. Damage
  * is done through the store API, so it works on both; only the full-disk
  * test is about a local file system and always uses file://.
  */
@@ -59,6 +60,11 @@ static char *vault_url_for(const char *name)
 static int on_s3(void)
 {
 	return strncmp(url, "s3://", 5) == 0;
+}
+
+static int on_azure(void)
+{
+	return strncmp(url, "azure://", 8) == 0;
 }
 
 static void setup(void)
@@ -259,12 +265,12 @@ Test(repo_vault, wrong_password_and_bad_urls_are_refused)
 	cr_assert_astra_fail(astra_vault_open(&v, u2, &o), ASTRA_ENOTFOUND);
 	cr_assert(strstr(astra_error_last()->message, "not a vault"));
 	free(u2);
-	if (on_s3()) {
-		/* a missing bucket is named */
+	if (on_s3() || on_azure()) {
+		/* a missing bucket (container) is named */
 		const char *q = strchr(url, '?');
 		char u3[4500];
-		snprintf(u3, sizeof(u3), "s3://astra-missing-bucket/v%s",
-		        q ? q : "");
+		snprintf(u3, sizeof(u3), "%s://astra-missing-bucket/v%s",
+		        on_s3() ? "s3" : "azure", q ? q : "");
 		cr_assert_astra_fail(
 		        astra_vault_open(&v, u3, &o), ASTRA_ENOTFOUND);
 		cr_assert(strstr(

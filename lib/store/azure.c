@@ -1,0 +1,1758 @@
+/*
+ * azure:// store: objects in an Azure Blob Storage container under a
+ * prefix, over lib/net (libcurl), signed here with Shared Key (HMAC-SHA256
+ * over the canonicalised request) or authorised with a SAS token.
+ *
+ *   azure://container[/prefix][?option=value&...]
+ *
+ * Options (docs/azure.md): account, endpoint, endpoint-suffix, ca,
+ * insecure-tls, proxy, block-size and block-threshold (MiB), concurrency
+ * (parallel blocks), list-page, timeout (seconds per attempt), retries,
+ * retry-budget (seconds).
+ *
+ * Credentials, at open: $AZURE_STORAGE_CONNECTION_STRING, then
+ * $AZURE_STORAGE_KEY (Shared Key), then $AZURE_STORAGE_SAS_TOKEN. Secrets
+ * never reach messages: URLs are redacted by lib/net (the SAS's "sig").
+ *
+ * Uploads: Put Blob, or Put Block in parallel + Put Block List above the
+ * threshold. "Create if absent" is If-None-Match: * (409 BlobAlreadyExists).
+ * Immutability: a container with version-level immutability (WORM) gets
+ * ASTRA_STORE_CAP_OBJECT_LOCK; each blob then carries its own immutability
+ * policy (x-ms-immutability-policy-until-date/-mode), extended with Set Blob
+ * Immutability Policy, and a delete removes every version after checking
+ * that none is still immutable (ASTRA_EPOLICY otherwise).
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <ctype.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/base64.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "crypto/crypto.h"
+#include "fmt/xml.h"
+#include "net/http.h"
+#include "store/awscreds.h"
+#include "store/azure.h"
+#include "store/sigv4.h"
+#include "store/store.h"
+
+#define MIB ((size_t)1 << 20)
+#define API_VERSION "2021-12-02"
+#define MAX_HEADERS 16
+#define MAX_PARAMS 8
+#define MAX_BLOCKS 50000
+
+/* The thread's last error, copied (its message buffer is reused). */
+typedef struct {
+	int code, klass;
+	char message[1024];
+} saved_err;
+
+static void err_save(saved_err *e)
+{
+	const astra_error *l = astra_error_last();
+	e->code = l->code;
+	e->klass = l->klass;
+	snprintf(e->message, sizeof(e->message), "%s", l->message);
+}
+
+static void err_restore(const saved_err *e)
+{
+	if (e->code)
+		astra__err(e->code, e->klass, "%s", e->message);
+	else
+		astra_error_clear();
+}
+
+typedef struct {
+	astra__store base;
+	char *account;
+	char *container;
+	char *prefix; /* "" or "dir/sub/" */
+	char *ep_base; /* "scheme://host[:port]" */
+	char *ep_path; /* "" or "/path" (e.g. the emulator's "/account") */
+	astra__mac *key; /* Shared Key, or NULL */
+	char *sas; /* SAS query without '?', or NULL (a secret) */
+	const char *cred_source;
+	size_t block_size, threshold;
+	unsigned concurrency, list_page;
+	astra__http *http;
+	int container_policy; /* x-ms-has-immutability-policy */
+	atomic_llong skew; /* server clock minus ours, seconds */
+} az_store;
+
+/* ------------------------------------------------------------------ */
+/* Options                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+	char *account, *endpoint, *suffix, *ca, *proxy;
+	int insecure;
+	long block_mib, threshold_mib, concurrency, list_page, timeout_s,
+	        retries, budget_s;
+} az_opts;
+
+static void opts_free(az_opts *o)
+{
+	free(o->account);
+	free(o->endpoint);
+	free(o->suffix);
+	free(o->ca);
+	free(o->proxy);
+}
+
+static char *pct_decode(const char *s, size_t n)
+{
+	char *o = astra__malloc(n + 1);
+	if (!o)
+		return NULL;
+	size_t j = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '%' && i + 2 < n &&
+		        isxdigit((unsigned char)s[i + 1]) &&
+		        isxdigit((unsigned char)s[i + 2])) {
+			char hx[3] = { s[i + 1], s[i + 2], 0 };
+			o[j++] = (char)strtol(hx, NULL, 16);
+			i += 2;
+		} else if (s[i] == '+') {
+			o[j++] = ' ';
+		} else {
+			o[j++] = s[i];
+		}
+	}
+	o[j] = '\0';
+	return o;
+}
+
+static int opt_long(const char *url, const char *k, const char *v, long lo,
+        long hi, long *out)
+{
+	char *end;
+	long x = strtol(v, &end, 10);
+	if (!*v || *end || x < lo || x > hi)
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+		        "vault URL %s: option %s must be a number from %ld to "
+		        "%ld, not \"%s\"",
+		        url, k, lo, hi, v);
+	*out = x;
+	return 0;
+}
+
+static int parse_opts(const char *url, const char *q, az_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->block_mib = 16;
+	o->threshold_mib = 64;
+	o->concurrency = 4;
+	o->list_page = 5000;
+	o->timeout_s = 120;
+	o->retries = 6;
+	o->budget_s = 60;
+	int rc = 0;
+	while (q && *q && !rc) {
+		size_t len = strcspn(q, "&");
+		const char *eq = memchr(q, '=', len);
+		size_t kl = eq ? (size_t)(eq - q) : len;
+		char *k = pct_decode(q, kl);
+		char *v = eq ? pct_decode(eq + 1, len - kl - 1)
+		             : astra__strdup("");
+		if (!k || !v) {
+			free(k);
+			free(v);
+			return ASTRA_ENOMEM;
+		}
+		char **dst = NULL;
+		if (!strcmp(k, "account"))
+			dst = &o->account;
+		else if (!strcmp(k, "endpoint"))
+			dst = &o->endpoint;
+		else if (!strcmp(k, "endpoint-suffix"))
+			dst = &o->suffix;
+		else if (!strcmp(k, "ca"))
+			dst = &o->ca;
+		else if (!strcmp(k, "proxy"))
+			dst = &o->proxy;
+		if (dst) {
+			free(*dst);
+			*dst = v;
+			v = NULL;
+		} else if (!strcmp(k, "insecure-tls")) {
+			if (!strcmp(v, "1") || !strcmp(v, "true") || !*v)
+				o->insecure = 1;
+			else if (!strcmp(v, "0") || !strcmp(v, "false"))
+				o->insecure = 0;
+			else
+				rc = astra__err(ASTRA_EINVALID,
+				        ASTRA_ERROR_STORE,
+				        "vault URL %s: option insecure-tls "
+				        "takes 0 or 1, not \"%s\"",
+				        url, v);
+		} else if (!strcmp(k, "block-size")) {
+			rc = opt_long(url, k, v, 1, 4000, &o->block_mib);
+		} else if (!strcmp(k, "block-threshold")) {
+			rc = opt_long(url, k, v, 1, 5000, &o->threshold_mib);
+		} else if (!strcmp(k, "concurrency")) {
+			rc = opt_long(url, k, v, 1, 64, &o->concurrency);
+		} else if (!strcmp(k, "list-page")) {
+			rc = opt_long(url, k, v, 1, 5000, &o->list_page);
+		} else if (!strcmp(k, "timeout")) {
+			rc = opt_long(url, k, v, 1, 86400, &o->timeout_s);
+		} else if (!strcmp(k, "retries")) {
+			rc = opt_long(url, k, v, 0, 100, &o->retries);
+		} else if (!strcmp(k, "retry-budget")) {
+			rc = opt_long(url, k, v, 1, 86400, &o->budget_s);
+		} else {
+			rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+			        "vault URL %s: unknown option \"%s\" (known: "
+			        "account, endpoint, endpoint-suffix, ca, "
+			        "insecure-tls, proxy, block-size, "
+			        "block-threshold, concurrency, list-page, "
+			        "timeout, retries, retry-budget; credentials "
+			        "never go in the URL)",
+			        url, k);
+		}
+		free(k);
+		free(v);
+		q += len;
+		if (*q == '&')
+			q++;
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Shared Key signing                                                  */
+/* ------------------------------------------------------------------ */
+
+/* "Sun, 22 Nov 2026 01:02:03 GMT" (30 bytes with the NUL). */
+static void rfc1123(char out[32], int64_t t)
+{
+	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu",
+		"Fri", "Sat" };
+	static const char mons[12][4] = { "Jan", "Feb", "Mar", "Apr", "May",
+		"Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	snprintf(out, 32, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+	        days[tm.tm_wday % 7], tm.tm_mday, mons[tm.tm_mon % 12],
+	        tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+typedef struct {
+	const char *name, *value; /* value not encoded */
+} az_param;
+
+typedef struct {
+	const char *name, *value;
+} az_header;
+
+static int cmp_param(const void *a, const void *b)
+{
+	return strcmp(((const az_param *)a)->name, ((const az_param *)b)->name);
+}
+
+static int cmp_header(const void *a, const void *b)
+{
+	return strcasecmp(
+	        ((const az_header *)a)->name, ((const az_header *)b)->name);
+}
+
+static const char *hval(const az_header *h, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcasecmp(h[i].name, name))
+			return h[i].value;
+	return "";
+}
+
+/*
+ * The string to sign of "Authorize with Shared Key" (versions 2015-02-21
+ * and later): the verb, eleven standard headers (Content-Length empty when
+ * zero; Date empty: x-ms-date is used), the x-ms-* headers lowercased and
+ * sorted, and the resource: "/account" + the encoded path, then each query
+ * parameter as "\nname:value" (names lowercased and sorted, values decoded).
+ */
+int astra__azure_string_to_sign(astra_buf *out, const char *method,
+        const char *const *headers, const char *account, const char *epath,
+        const char *const *params)
+{
+	az_header h[MAX_HEADERS + 8];
+	char names[MAX_HEADERS + 8][64];
+	size_t nh = 0;
+	for (size_t i = 0; headers && headers[i] && nh < MAX_HEADERS + 8; i++) {
+		const char *c = strchr(headers[i], ':');
+		if (!c || (size_t)(c - headers[i]) >= sizeof(names[0]))
+			continue;
+		size_t nl = (size_t)(c - headers[i]);
+		for (size_t j = 0; j < nl; j++)
+			names[nh][j] =
+			        (char)tolower((unsigned char)headers[i][j]);
+		names[nh][nl] = '\0';
+		c++;
+		while (*c == ' ' || *c == '\t')
+			c++;
+		h[nh].name = names[nh];
+		h[nh].value = c;
+		nh++;
+	}
+	const char *clen = hval(h, nh, "content-length");
+	if (!strcmp(clen, "0"))
+		clen = "";
+	int rc = astra__buf_printf(out,
+	        "%s\n%s\n%s\n%s\n%s\n%s\n\n%s\n%s\n%s\n%s\n%s\n", method,
+	        hval(h, nh, "content-encoding"),
+	        hval(h, nh, "content-language"), clen,
+	        hval(h, nh, "content-md5"), hval(h, nh, "content-type"),
+	        hval(h, nh, "if-modified-since"), hval(h, nh, "if-match"),
+	        hval(h, nh, "if-none-match"),
+	        hval(h, nh, "if-unmodified-since"), hval(h, nh, "range"));
+	qsort(h, nh, sizeof(h[0]), cmp_header);
+	for (size_t i = 0; i < nh && !rc; i++) {
+		if (strncmp(h[i].name, "x-ms-", 5))
+			continue;
+		/* trimmed, inner runs of white space folded to one space */
+		rc = astra__buf_printf(out, "%s:", h[i].name);
+		const char *v = h[i].value;
+		size_t vl = strlen(v);
+		while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+			vl--;
+		int sp = 0;
+		for (size_t j = 0; j < vl && !rc; j++) {
+			if (v[j] == ' ' || v[j] == '\t') {
+				sp = 1;
+				continue;
+			}
+			if (sp)
+				rc = astra__buf_putc(out, ' ');
+			sp = 0;
+			if (!rc)
+				rc = astra__buf_putc(out, v[j]);
+		}
+		if (!rc)
+			rc = astra__buf_putc(out, '\n');
+	}
+	if (!rc)
+		rc = astra__buf_printf(out, "/%s%s", account, epath);
+	az_param p[MAX_PARAMS];
+	size_t np = 0;
+	for (size_t i = 0; params && params[i] && np < MAX_PARAMS; i += 2) {
+		p[np].name = params[i];
+		p[np++].value = params[i + 1];
+	}
+	qsort(p, np, sizeof(p[0]), cmp_param);
+	for (size_t i = 0; i < np && !rc; i++)
+		rc = astra__buf_printf(out, "\n%s:%s", p[i].name, p[i].value);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests                                                            */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+	const char *method;
+	const char *key; /* vault-relative key; NULL: the container */
+	/* name, value pairs (values not encoded; names lowercase),
+	 * NULL-terminated */
+	const char *params[2 * MAX_PARAMS + 1];
+	const char *headers[MAX_HEADERS]; /* NULL-terminated */
+	const void *body;
+	size_t body_len;
+	int retry;
+	size_t max_body;
+} az_req;
+
+typedef struct {
+	char code[96];
+	char message[320];
+	char request_id[96];
+} az_err;
+
+static void err_of(const astra__http_response *resp, az_err *e)
+{
+	memset(e, 0, sizeof(*e));
+	const char *rid = astra__http_header(resp, "x-ms-request-id");
+	if (rid)
+		snprintf(e->request_id, sizeof(e->request_id), "%s", rid);
+	const char *c = astra__http_header(resp, "x-ms-error-code");
+	if (c)
+		snprintf(e->code, sizeof(e->code), "%s", c);
+	if (!resp->body.size)
+		return;
+	astra__xml *doc = NULL;
+	saved_err saved;
+	err_save(&saved);
+	if (astra__xml_parse(&doc, resp->body.ptr, resp->body.size,
+	            "Azure error") == 0 &&
+	        !strcmp(astra__xml_name(doc), "Error")) {
+		const char *bc = astra__xml_child_text(doc, "Code");
+		const char *m = astra__xml_child_text(doc, "Message");
+		if (bc && !e->code[0])
+			snprintf(e->code, sizeof(e->code), "%s", bc);
+		if (m) {
+			/* the first line; the rest repeats the request id */
+			size_t ml = strcspn(m, "\r\n");
+			snprintf(e->message, sizeof(e->message), "%.*s",
+			        (int)ml, m);
+		}
+	}
+	astra__xml_free(doc);
+	err_restore(&saved);
+}
+
+static int code_is(const az_err *e, const char *c)
+{
+	return !strcmp(e->code, c);
+}
+
+static int code_has(const az_err *e, const char *part)
+{
+	return strstr(e->code, part) != NULL;
+}
+
+static int az_fail(az_store *s, const astra__http_response *resp,
+        const char *op, const char *key, const az_err *e)
+{
+	long st = resp->status;
+	const char *rid = e->request_id[0] ? e->request_id : "none";
+	int code;
+	if (code_has(e, "Authentication") || code_has(e, "Authorization") ||
+	        code_is(e, "InvalidAuthenticationInfo") ||
+	        code_is(e, "AccountIsDisabled") || st == 401 ||
+	        (st == 403 && !e->code[0]))
+		code = ASTRA_EAUTH;
+	else if (code_is(e, "ContainerNotFound") ||
+	         code_is(e, "ContainerBeingDeleted") ||
+	         code_is(e, "ContainerDisabled"))
+		return astra__err(ASTRA_ENOTFOUND, ASTRA_ERROR_STORE,
+		        "container %s does not exist in storage account %s at "
+		        "%s%s (%s, request id %s)",
+		        s->container, s->account, s->ep_base, s->ep_path,
+		        e->code, rid);
+	else if (code_is(e, "BlobNotFound") || st == 404)
+		code = ASTRA_ENOTFOUND;
+	else if (code_is(e, "BlobAlreadyExists") ||
+	         code_is(e, "ConditionNotMet") || st == 412)
+		code = ASTRA_EEXISTS;
+	else if (code_has(e, "Immutab") || code_has(e, "LegalHold"))
+		code = ASTRA_EPOLICY;
+	else if (code_is(e, "InvalidRange") || st == 416)
+		code = ASTRA_ECORRUPT;
+	else if (code_is(e, "APINotImplemented") ||
+	         code_is(e, "FeatureNotSupported") ||
+	         code_is(e, "FeatureVersionMismatch") || st == 501)
+		code = ASTRA_ENOTSUPPORTED;
+	else if (code_is(e, "AccountLimitExceeded") ||
+	         code_is(e, "RequestBodyTooLarge") ||
+	         code_is(e, "BlockCountExceedsLimit"))
+		code = ASTRA_ENOSPACE;
+	else if (st >= 500 || st == 429 || code_is(e, "ServerBusy") ||
+	         code_is(e, "OperationTimedOut"))
+		code = ASTRA_ENET;
+	else if (code_has(e, "Invalid") || code_is(e, "Md5Mismatch") ||
+	         code_has(e, "Missing") || code_has(e, "Unsupported") ||
+	         st == 400)
+		code = ASTRA_EINVALID;
+	else if (st == 409)
+		code = ASTRA_ECONFLICT;
+	else
+		code = ASTRA_EIO;
+	if (code == ASTRA_ENOTFOUND && key)
+		return astra__err(code, ASTRA_ERROR_STORE,
+		        "object %s not found (Azure %s: %s, HTTP %ld, request "
+		        "id %s)",
+		        key, op, e->code[0] ? e->code : "BlobNotFound", st,
+		        rid);
+	return astra__err(code, ASTRA_ERROR_STORE,
+	        "Azure %s %s in container %s of account %s failed: %s%s%s "
+	        "(HTTP %ld, request id %s%s)",
+	        op, key ? key : "(container)", s->container, s->account,
+	        e->code[0] ? e->code : "no Azure error code",
+	        e->message[0] ? ": " : "", e->message, st, rid,
+	        resp->attempts > 1 ? ", retried" : "");
+}
+
+/* The request's encoded path: ep_path/container[/prefix+key]. */
+static int build_path(az_store *s, const char *key, astra_buf *epath)
+{
+	int rc = astra__buf_puts(epath, s->ep_path);
+	if (!rc)
+		rc = astra__buf_putc(epath, '/');
+	if (!rc)
+		rc = astra__sigv4_encode(
+		        epath, s->container, strlen(s->container), 0);
+	if (!rc && key) {
+		rc = astra__buf_putc(epath, '/');
+		if (!rc)
+			rc = astra__sigv4_encode(
+			        epath, s->prefix, strlen(s->prefix), 1);
+		if (!rc)
+			rc = astra__sigv4_encode(epath, key, strlen(key), 1);
+	}
+	return rc;
+}
+
+static int send_once(
+        az_store *s, const az_req *r, astra__http_response *resp, az_err *e)
+{
+	astra_buf epath = ASTRA_BUF_INIT, url = ASTRA_BUF_INIT;
+	astra_buf sts = ASTRA_BUF_INIT, auth = ASTRA_BUF_INIT;
+	astra_buf sig64 = ASTRA_BUF_INIT;
+	char date[32], dateline[48], lenline[48];
+	const char *lines[MAX_HEADERS + 8];
+	size_t nl = 0;
+	int rc = build_path(s, r->key, &epath);
+	if (!rc)
+		rc = astra__buf_printf(&url, "%s%s", s->ep_base, epath.ptr);
+	for (size_t i = 0; !rc && r->params[i]; i += 2) {
+		rc = astra__buf_putc(&url, i ? '&' : '?');
+		if (!rc)
+			rc = astra__buf_printf(&url, "%s=", r->params[i]);
+		if (!rc)
+			rc = astra__sigv4_encode(&url, r->params[i + 1],
+			        strlen(r->params[i + 1]), 0);
+	}
+	if (!rc && s->sas)
+		rc = astra__buf_printf(
+		        &url, "%s%s", r->params[0] ? "&" : "?", s->sas);
+	if (rc)
+		goto done;
+	rfc1123(date, astra__wall_ns() / 1000000000LL + atomic_load(&s->skew));
+	snprintf(dateline, sizeof(dateline), "x-ms-date: %s", date);
+	lines[nl++] = dateline;
+	lines[nl++] = "x-ms-version: " API_VERSION;
+	int has_body = r->body || !strcmp(r->method, "PUT");
+	if (has_body) {
+		snprintf(lenline, sizeof(lenline), "Content-Length: %zu",
+		        r->body_len);
+		lines[nl++] = lenline;
+	}
+	for (size_t i = 0; i < MAX_HEADERS && r->headers[i]; i++)
+		lines[nl++] = r->headers[i];
+	lines[nl] = NULL;
+	if (s->key) {
+		uint8_t mac[ASTRA_SHA256_LEN];
+		rc = astra__azure_string_to_sign(&sts, r->method, lines,
+		        s->account, epath.ptr, r->params);
+		if (!rc)
+			rc = astra__mac_compute(s->key, sts.ptr, sts.size, mac);
+		if (!rc)
+			rc = astra__base64_encode(&sig64, mac, sizeof(mac));
+		if (!rc)
+			rc = astra__buf_printf(&auth,
+			        "Authorization: SharedKey %s:%s", s->account,
+			        sig64.ptr);
+		if (rc)
+			goto done;
+		lines[nl++] = auth.ptr;
+		lines[nl] = NULL;
+	}
+	astra__http_request req = { 0 };
+	req.method = r->method;
+	req.url = url.ptr;
+	req.headers = lines;
+	req.body = has_body ? (r->body ? r->body : "") : NULL;
+	req.body_len = r->body_len;
+	req.max_body = r->max_body;
+	req.retry = r->retry;
+	rc = astra__http_do(s->http, &req, resp);
+	if (!rc) {
+		memset(e, 0, sizeof(*e));
+		if (resp->status < 200 || resp->status >= 300) {
+			err_of(resp, e);
+			astra__log_debug("azure: %s %s -> %ld %s (request id "
+			                 "%s)",
+			        r->method, r->key ? r->key : "(container)",
+			        resp->status, e->code, e->request_id);
+		}
+	}
+done:
+	astra_buf_dispose(&epath);
+	astra_buf_dispose(&url); /* wiped: it may hold the SAS */
+	astra_buf_dispose(&sts);
+	astra_buf_dispose(&auth);
+	astra_buf_dispose(&sig64);
+	return rc;
+}
+
+/*
+ * Sends a request (the HTTP client retries 5xx, 429, resets and timeouts).
+ * Shared Key requests are refused when x-ms-date is more than 15 minutes
+ * off the service's clock: after an AuthenticationFailed whose Date shows
+ * such a skew, the clock is corrected and the request sent once more.
+ */
+static int send_req(
+        az_store *s, const az_req *r, astra__http_response *resp, az_err *e)
+{
+	int rc = send_once(s, r, resp, e);
+	if (rc || resp->status != 403 || !s->key ||
+	        !code_is(e, "AuthenticationFailed"))
+		return rc;
+	const char *date = astra__http_header(resp, "Date");
+	int64_t server;
+	if (!date || astra__aws_parse_time(date, &server) != 0) {
+		astra_error_clear();
+		return 0;
+	}
+	int64_t local = astra__wall_ns() / 1000000000LL;
+	long long skew = (long long)(server - local);
+	if (skew > -300 && skew < 300)
+		return 0;
+	long long old = atomic_exchange(&s->skew, skew);
+	if (old == skew)
+		return 0;
+	astra__log_warn("azure: the clock differs from the service's by %lld "
+	                "s; correcting",
+	        skew);
+	astra__http_response_dispose(resp);
+	return send_once(s, r, resp, e);
+}
+
+/* A request whose only acceptable outcome is 2xx. */
+static int az_call(az_store *s, const az_req *r, const char *op,
+        astra__http_response *resp)
+{
+	az_err e;
+	int rc = send_req(s, r, resp, &e);
+	if (rc)
+		return rc;
+	if (resp->status >= 200 && resp->status < 300)
+		return 0;
+	return az_fail(s, resp, op, r->key, &e);
+}
+
+static void add_header(az_req *r, const char *line)
+{
+	for (size_t i = 0; i < MAX_HEADERS - 1; i++)
+		if (!r->headers[i]) {
+			r->headers[i] = line;
+			r->headers[i + 1] = NULL;
+			return;
+		}
+}
+
+static void add_param(az_req *r, const char *name, const char *value)
+{
+	for (size_t i = 0; i < 2 * MAX_PARAMS - 1; i += 2)
+		if (!r->params[i]) {
+			r->params[i] = name;
+			r->params[i + 1] = value;
+			r->params[i + 2] = NULL;
+			return;
+		}
+}
+
+/* "Content-MD5: <base64>" of data. */
+static int md5_line(const void *data, size_t n, char out[64])
+{
+	uint8_t m[ASTRA_MD5_LEN];
+	astra_buf b = ASTRA_BUF_INIT;
+	int rc = astra__md5(data, n, m);
+	if (!rc)
+		rc = astra__base64_encode(&b, m, sizeof(m));
+	if (!rc)
+		snprintf(out, 64, "Content-MD5: %s", b.ptr);
+	astra_buf_dispose(&b);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Immutability                                                        */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+	char until[96];
+	char mode[64];
+} imm_hdrs;
+
+static void make_imm(int64_t until, unsigned mode, imm_hdrs *h)
+{
+	char when[32];
+	rfc1123(when, until);
+	snprintf(h->until, sizeof(h->until),
+	        "x-ms-immutability-policy-until-date: %s", when);
+	/* Locked policies cannot be shortened or removed, like compliance;
+	 * unlocked ones can by an administrator, like governance */
+	snprintf(h->mode, sizeof(h->mode), "x-ms-immutability-policy-mode: %s",
+	        mode == ASTRA_STORE_LOCK_GOVERNANCE ? "Unlocked" : "Locked");
+}
+
+static unsigned parse_mode(const char *m)
+{
+	if (!m || !*m)
+		return 0;
+	if (!strcasecmp(m, "unlocked"))
+		return ASTRA_STORE_LOCK_GOVERNANCE;
+	if (!strcasecmp(m, "locked"))
+		return ASTRA_STORE_LOCK_COMPLIANCE;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Put Blob, Put Block + Put Block List                                */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+	az_store *s;
+	const char *key;
+	const char *data;
+	size_t n, block;
+	unsigned nblocks;
+	char tag[20]; /* random per upload: block ids of concurrent writers
+	                 never mix */
+	atomic_uint next;
+	atomic_int failed;
+	pthread_mutex_t mu;
+	int rc, klass;
+	char msg[1024];
+} blk_job;
+
+/* Block ids: base64 of "astra-<tag>-<number>", all of the same length. */
+static int block_id(const blk_job *j, unsigned num, astra_buf *out)
+{
+	char raw[48];
+	int n = snprintf(raw, sizeof(raw), "astra-%s-%06u", j->tag, num);
+	return astra__base64_encode(out, raw, (size_t)n);
+}
+
+static int put_block(blk_job *j, unsigned num)
+{
+	az_store *s = j->s;
+	size_t off = (size_t)num * j->block;
+	size_t len = off + j->block > j->n ? j->n - off : j->block;
+	astra_buf id = ASTRA_BUF_INIT;
+	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
+	char md5[64];
+	int rc = block_id(j, num, &id);
+	if (!rc)
+		rc = md5_line(j->data + off, len, md5);
+	if (!rc) {
+		az_req r = { 0 };
+		r.method = "PUT";
+		r.key = j->key;
+		add_param(&r, "comp", "block");
+		add_param(&r, "blockid", id.ptr);
+		r.body = j->data + off;
+		r.body_len = len;
+		r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
+		add_header(&r, "Content-Type: application/octet-stream");
+		add_header(&r, md5);
+		rc = az_call(s, &r, "Put Block", &resp);
+		if (rc)
+			astra__err_prefix(
+			        rc, "block %u of %u", num + 1, j->nblocks);
+	}
+	astra_buf_dispose(&id);
+	astra__http_response_dispose(&resp);
+	return rc;
+}
+
+static void *block_worker(void *arg)
+{
+	blk_job *j = arg;
+	for (;;) {
+		if (atomic_load(&j->failed))
+			break;
+		unsigned num = atomic_fetch_add(&j->next, 1);
+		if (num >= j->nblocks)
+			break;
+		int rc = put_block(j, num);
+		if (rc) {
+			pthread_mutex_lock(&j->mu);
+			if (!j->rc) {
+				j->rc = rc;
+				j->klass = astra_error_last()->klass;
+				snprintf(j->msg, sizeof(j->msg), "%s",
+				        astra_error_last()->message);
+			}
+			pthread_mutex_unlock(&j->mu);
+			atomic_store(&j->failed, 1);
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* Sends the final request of a put (Put Blob or Put Block List) and maps
+ * a conflict of a conditional create to ASTRA_EEXISTS. */
+static int put_final(az_store *s, az_req *r, const char *op,
+        const astra__put_opts *opts, const char *key)
+{
+	imm_hdrs ih;
+	int if_absent = opts && (opts->flags & ASTRA_PUT_IF_ABSENT);
+	if (opts && opts->retain_until) {
+		make_imm(opts->retain_until, opts->lock_mode, &ih);
+		add_header(r, ih.until);
+		add_header(r, ih.mode);
+	}
+	if (if_absent)
+		add_header(r, "If-None-Match: *");
+	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
+	az_err e;
+	int rc = send_req(s, r, &resp, &e);
+	if (!rc && (resp.status < 200 || resp.status >= 300)) {
+		if (if_absent && (resp.status == 412 || resp.status == 409) &&
+		        (code_is(&e, "BlobAlreadyExists") ||
+		                code_is(&e, "ConditionNotMet") ||
+		                resp.status == 412))
+			rc = astra__err(ASTRA_EEXISTS, ASTRA_ERROR_STORE,
+			        "%s already exists (%s)", key,
+			        e.code[0] ? e.code : "HTTP 412");
+		else
+			rc = az_fail(s, &resp, op, key, &e);
+	}
+	astra__http_response_dispose(&resp);
+	return rc;
+}
+
+static int put_blocks(az_store *s, const char *key, const char *data, size_t n,
+        const astra__put_opts *opts)
+{
+	size_t block = s->block_size;
+	if ((n + block - 1) / block > MAX_BLOCKS)
+		block = (n + MAX_BLOCKS - 1) / MAX_BLOCKS;
+	blk_job j;
+	memset(&j, 0, sizeof(j));
+	j.s = s;
+	j.key = key;
+	j.data = data;
+	j.n = n;
+	j.block = block;
+	j.nblocks = (unsigned)((n + block - 1) / block);
+	uint8_t rnd[6];
+	int rc = astra__random(rnd, sizeof(rnd));
+	if (rc)
+		return rc;
+	astra__hex_encode(j.tag, rnd, sizeof(rnd));
+	pthread_mutex_init(&j.mu, NULL);
+	unsigned nt = s->concurrency < j.nblocks ? s->concurrency : j.nblocks;
+	pthread_t tids[64];
+	unsigned started = 0;
+	for (; started < nt; started++)
+		if (pthread_create(&tids[started], NULL, block_worker, &j))
+			break;
+	if (!started)
+		block_worker(&j);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	pthread_mutex_destroy(&j.mu);
+	if (j.rc)
+		return astra__err(j.rc, j.klass, "%s", j.msg);
+	/* uncommitted blocks of a failed upload are discarded by the
+	 * service after a week; nothing to abort */
+	astra_buf body = ASTRA_BUF_INIT, id = ASTRA_BUF_INIT;
+	char md5[64];
+	rc = astra__buf_puts(
+	        &body, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
+	for (unsigned i = 0; i < j.nblocks && !rc; i++) {
+		id.size = 0;
+		rc = block_id(&j, i, &id);
+		if (!rc)
+			rc = astra__buf_printf(
+			        &body, "<Latest>%s</Latest>", id.ptr);
+	}
+	if (!rc)
+		rc = astra__buf_puts(&body, "</BlockList>");
+	if (!rc)
+		rc = md5_line(body.ptr, body.size, md5);
+	if (!rc) {
+		az_req r = { 0 };
+		r.method = "PUT";
+		r.key = key;
+		add_param(&r, "comp", "blocklist");
+		r.body = body.ptr;
+		r.body_len = body.size;
+		r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
+		add_header(&r, "Content-Type: application/xml");
+		add_header(&r, md5);
+		add_header(
+		        &r, "x-ms-blob-content-type: application/octet-stream");
+		rc = put_final(s, &r, "Put Block List", opts, key);
+	}
+	astra_buf_dispose(&body);
+	astra_buf_dispose(&id);
+	return rc;
+}
+
+static int az_put(astra__store *st, const char *key, const void *data, size_t n,
+        const astra__put_opts *opts)
+{
+	az_store *s = (az_store *)st;
+	if (opts && opts->retain_until &&
+	        !(st->caps & ASTRA_STORE_CAP_OBJECT_LOCK))
+		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_STORE,
+		        "cannot make %s immutable: container %s has no "
+		        "version-level immutability",
+		        key, s->container);
+	if (n > s->threshold)
+		return put_blocks(s, key, data, n, opts);
+	char md5[64];
+	int rc = md5_line(data, n, md5);
+	if (rc)
+		return rc;
+	az_req r = { 0 };
+	r.method = "PUT";
+	r.key = key;
+	r.body = data;
+	r.body_len = n;
+	r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
+	add_header(&r, "Content-Type: application/octet-stream");
+	add_header(&r, "x-ms-blob-type: BlockBlob");
+	add_header(&r, md5);
+	return put_final(s, &r, "Put Blob", opts, key);
+}
+
+/* ------------------------------------------------------------------ */
+/* Get Blob, Get Blob Properties                                       */
+/* ------------------------------------------------------------------ */
+
+static int az_get(astra__store *st, const char *key, uint64_t off, uint64_t len,
+        astra_buf *out)
+{
+	az_store *s = (az_store *)st;
+	char range[80];
+	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
+	az_req r = { 0 };
+	r.method = "GET";
+	r.key = key;
+	r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
+	if (off || len) {
+		if (len)
+			snprintf(range, sizeof(range),
+			        "x-ms-range: bytes=%llu-%llu",
+			        (unsigned long long)off,
+			        (unsigned long long)(off + len - 1));
+		else
+			snprintf(range, sizeof(range),
+			        "x-ms-range: bytes=%llu-",
+			        (unsigned long long)off);
+		add_header(&r, range);
+	}
+	if (len)
+		r.max_body = (size_t)len + 1;
+	int rc = az_call(s, &r, "Get Blob", &resp);
+	if (rc == ASTRA_ECORRUPT)
+		astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_STORE,
+		        "object %s is shorter than the range %llu+%llu", key,
+		        (unsigned long long)off, (unsigned long long)len);
+	if (rc)
+		goto done;
+	if ((off || len) && resp.status != 206 &&
+	        !(resp.status == 200 && off == 0)) {
+		rc = astra__err(ASTRA_EIO, ASTRA_ERROR_STORE,
+		        "Azure Get Blob %s: the server ignored the range "
+		        "(HTTP %ld)",
+		        key, resp.status);
+		goto done;
+	}
+	size_t got = resp.body.size;
+	if (resp.status == 200 && off == 0 && len && got > len)
+		got = (size_t)len;
+	if (len && got != len) {
+		rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_STORE,
+		        "object %s: got %zu bytes for the range %llu+%llu", key,
+		        got, (unsigned long long)off, (unsigned long long)len);
+		goto done;
+	}
+	if (out->size == 0 && out->asize == 0 && resp.body.ptr &&
+	        got == resp.body.size) {
+		*out = resp.body;
+		memset(&resp.body, 0, sizeof(resp.body));
+	} else if ((rc = astra__buf_put(
+	                    out, resp.body.ptr ? resp.body.ptr : "", got))) {
+		goto done;
+	}
+	rc = astra__buf_grow(out, 0);
+done:
+	astra__http_response_dispose(&resp);
+	return rc;
+}
+
+static int head_v(az_store *s, const char *key, const char *version,
+        astra__obj_info *info)
+{
+	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
+	az_req r = { 0 };
+	r.method = "HEAD";
+	r.key = key;
+	r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
+	if (version)
+		add_param(&r, "versionid", version);
+	int rc = az_call(s, &r, "Get Blob Properties", &resp);
+	if (!rc && info) {
+		memset(info, 0, sizeof(*info));
+		info->key = key;
+		const char *cl = astra__http_header(&resp, "Content-Length");
+		info->size = cl ? strtoull(cl, NULL, 10) : 0;
+		int64_t t;
+		const char *lm = astra__http_header(&resp, "Last-Modified");
+		if (lm && astra__aws_parse_time(lm, &t) == 0)
+			info->mtime_ns = t * 1000000000LL;
+		const char *ru = astra__http_header(
+		        &resp, "x-ms-immutability-policy-until-date");
+		if (ru && astra__aws_parse_time(ru, &t) == 0)
+			info->retain_until = t;
+		info->lock_mode = parse_mode(astra__http_header(
+		        &resp, "x-ms-immutability-policy-mode"));
+		const char *lh = astra__http_header(&resp, "x-ms-legal-hold");
+		info->legal_hold = lh && !strcasecmp(lh, "true");
+		astra_error_clear();
+	}
+	astra__http_response_dispose(&resp);
+	return rc;
+}
+
+static int az_head(astra__store *st, const char *key, astra__obj_info *info)
+{
+	return head_v((az_store *)st, key, NULL, info);
+}
+
+/* ------------------------------------------------------------------ */
+/* List Blobs                                                          */
+/* ------------------------------------------------------------------ */
+
+/* One entry of a listing; version is NULL unless versions were asked. */
+typedef int (*entry_fn)(
+        az_store *s, const char *name, const astra__xml *blob, void *payload);
+
+static int list_raw(az_store *s, const char *full_prefix, const char *include,
+        entry_fn fn, void *payload)
+{
+	char *marker = NULL;
+	char page[16];
+	snprintf(page, sizeof(page), "%u", s->list_page);
+	int rc = 0;
+	for (;;) {
+		astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
+		astra__xml *doc = NULL;
+		az_req r = { 0 };
+		r.method = "GET";
+		r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
+		r.max_body = 64 << 20;
+		add_param(&r, "restype", "container");
+		add_param(&r, "comp", "list");
+		add_param(&r, "prefix", full_prefix);
+		add_param(&r, "maxresults", page);
+		if (include)
+			add_param(&r, "include", include);
+		if (marker)
+			add_param(&r, "marker", marker);
+		rc = az_call(s, &r, "List Blobs", &resp);
+		if (!rc)
+			rc = astra__xml_parse(&doc, resp.body.ptr,
+			        resp.body.size, "List Blobs response");
+		if (!rc && strcmp(astra__xml_name(doc), "EnumerationResults"))
+			rc = astra__err(ASTRA_EPARSE, ASTRA_ERROR_STORE,
+			        "container %s: List Blobs returned <%s>",
+			        s->container, astra__xml_name(doc));
+		const astra__xml *blobs =
+		        rc ? NULL : astra__xml_child(doc, "Blobs");
+		for (const astra__xml *b =
+		                blobs ? astra__xml_child(blobs, "Blob") : NULL;
+		        b && !rc; b = astra__xml_next(b, "Blob")) {
+			const char *name = astra__xml_child_text(b, "Name");
+			if (!name) {
+				rc = astra__err(ASTRA_EPARSE, ASTRA_ERROR_STORE,
+				        "container %s: a List Blobs entry has "
+				        "no Name",
+				        s->container);
+				break;
+			}
+			rc = fn(s, name, b, payload);
+		}
+		const char *next =
+		        rc ? NULL : astra__xml_child_text(doc, "NextMarker");
+		free(marker);
+		marker = next && *next ? astra__strdup(next) : NULL;
+		if (next && *next && !marker)
+			rc = ASTRA_ENOMEM;
+		astra__xml_free(doc);
+		astra__http_response_dispose(&resp);
+		if (rc || !marker)
+			break;
+	}
+	free(marker);
+	return rc;
+}
+
+typedef struct {
+	astra__store_list_cb cb;
+	void *payload;
+} list_ctx;
+
+static int list_entry(
+        az_store *s, const char *name, const astra__xml *b, void *payload)
+{
+	list_ctx *c = payload;
+	size_t plen = strlen(s->prefix);
+	if (strncmp(name, s->prefix, plen) || !name[plen])
+		return 0;
+	const astra__xml *p = astra__xml_child(b, "Properties");
+	const char *sz = p ? astra__xml_child_text(p, "Content-Length") : NULL;
+	const char *lm = p ? astra__xml_child_text(p, "Last-Modified") : NULL;
+	if (!sz)
+		return astra__err(ASTRA_EPARSE, ASTRA_ERROR_STORE,
+		        "container %s: List Blobs entry %s has no "
+		        "Content-Length",
+		        s->container, name);
+	astra__obj_info info;
+	memset(&info, 0, sizeof(info));
+	info.key = name + plen;
+	info.size = strtoull(sz, NULL, 10);
+	int64_t t;
+	if (lm && astra__aws_parse_time(lm, &t) == 0)
+		info.mtime_ns = t * 1000000000LL;
+	astra_error_clear();
+	return c->cb(&info, c->payload);
+}
+
+static int az_list(astra__store *st, const char *prefix,
+        astra__store_list_cb cb, void *payload)
+{
+	az_store *s = (az_store *)st;
+	char *full = astra__aprintf("%s%s", s->prefix, prefix ? prefix : "");
+	if (!full)
+		return ASTRA_ENOMEM;
+	list_ctx c = { cb, payload };
+	int rc = list_raw(s, full, NULL, list_entry, &c);
+	if (rc < 0 && prefix)
+		astra__err_prefix(rc, "listing %s", prefix);
+	free(full);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Delete Blob, retention                                              */
+/* ------------------------------------------------------------------ */
+
+static int delete_v(az_store *s, const char *key, const char *version)
+{
+	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
+	az_req r = { 0 };
+	r.method = "DELETE";
+	r.key = key;
+	r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
+	if (version)
+		add_param(&r, "versionid", version);
+	az_err e;
+	int rc = send_req(s, &r, &resp, &e);
+	if (!rc && !(resp.status >= 200 && resp.status < 300) &&
+	        !(resp.status == 404 && !code_is(&e, "ContainerNotFound")))
+		rc = az_fail(s, &resp, "Delete Blob", key, &e);
+	astra__http_response_dispose(&resp);
+	return rc;
+}
+
+/* Versions of exactly one blob, with their immutability. */
+typedef struct {
+	const char *full;
+	char **ids;
+	size_t n, cap;
+	int64_t now;
+	const char *key;
+	int rc;
+} versions_ctx;
+
+static int version_entry(
+        az_store *s, const char *name, const astra__xml *b, void *payload)
+{
+	(void)s;
+	versions_ctx *v = payload;
+	if (strcmp(name, v->full))
+		return 0;
+	const char *vid = astra__xml_child_text(b, "VersionId");
+	const astra__xml *p = astra__xml_child(b, "Properties");
+	const char *until =
+	        p ? astra__xml_child_text(p, "ImmutabilityPolicyUntilDate")
+	          : NULL;
+	const char *hold = p ? astra__xml_child_text(p, "LegalHold") : NULL;
+	int64_t t = 0;
+	if (hold && !strcasecmp(hold, "true"))
+		return astra__err(ASTRA_EPOLICY, ASTRA_ERROR_STORE,
+		        "%s is under a legal hold and cannot be deleted",
+		        v->key);
+	if (until && astra__aws_parse_time(until, &t) == 0 && t > v->now) {
+		char when[24];
+		astra__fmt_utc(when, t);
+		return astra__err(ASTRA_EPOLICY, ASTRA_ERROR_STORE,
+		        "%s is immutable until %s (Azure immutability "
+		        "policy) and cannot be deleted before then",
+		        v->key, when);
+	}
+	astra_error_clear();
+	if (!vid || !*vid)
+		return 0;
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 8;
+		char **ni = astra__reallocarray(v->ids, cap, sizeof(*ni));
+		if (!ni)
+			return ASTRA_ENOMEM;
+		v->ids = ni;
+		v->cap = cap;
+	}
+	v->ids[v->n] = astra__strdup(vid);
+	return v->ids[v->n++] ? 0 : ASTRA_ENOMEM;
+}
+
+static void versions_free(versions_ctx *v)
+{
+	for (size_t i = 0; i < v->n; i++)
+		free(v->ids[i]);
+	free(v->ids);
+	v->ids = NULL;
+	v->n = v->cap = 0;
+}
+
+static int az_del(astra__store *st, const char *key)
+{
+	az_store *s = (az_store *)st;
+	if (!(st->caps & ASTRA_STORE_CAP_VERSIONING))
+		return delete_v(s, key, NULL);
+	/* versioned (version-level WORM): every version goes, after
+	 * checking that none is immutable or held; all or nothing */
+	char *full = astra__aprintf("%s%s", s->prefix, key);
+	if (!full)
+		return ASTRA_ENOMEM;
+	versions_ctx v = { 0 };
+	v.full = full;
+	v.key = key;
+	v.now = astra__wall_ns() / 1000000000LL + atomic_load(&s->skew);
+	int rc = list_raw(s, full, "versions,immutabilitypolicy,legalhold",
+	        version_entry, &v);
+	versions_free(&v);
+	if (!rc)
+		rc = delete_v(s, key, NULL);
+	/* the current version became a previous one: list again */
+	if (!rc)
+		rc = list_raw(s, full, "versions", version_entry, &v);
+	for (size_t i = 0; i < v.n && !rc; i++)
+		rc = delete_v(s, key, v.ids[i]);
+	versions_free(&v);
+	free(full);
+	return rc;
+}
+
+static int az_retain(
+        astra__store *st, const char *key, int64_t until, unsigned mode)
+{
+	az_store *s = (az_store *)st;
+	imm_hdrs ih;
+	make_imm(until, mode, &ih);
+	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
+	az_req r = { 0 };
+	r.method = "PUT";
+	r.key = key;
+	r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
+	add_param(&r, "comp", "immutabilityPolicies");
+	add_header(&r, "Content-Type: application/octet-stream");
+	add_header(&r, ih.until);
+	add_header(&r, ih.mode);
+	int rc = az_call(s, &r, "Set Blob Immutability Policy", &resp);
+	if (rc) {
+		char when[24];
+		astra__fmt_utc(when, until);
+		astra__err_prefix(rc, "extending the immutability to %s", when);
+	}
+	astra__http_response_dispose(&resp);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Service SAS for one blob (presigned URLs)                           */
+/* ------------------------------------------------------------------ */
+
+static int az_presign(astra__store *st, const char *method, const char *key,
+        unsigned expires, char **out)
+{
+	az_store *s = (az_store *)st;
+	const char *perm = !strcmp(method, "GET") || !strcmp(method, "HEAD")
+	                           ? "r"
+	                   : !strcmp(method, "PUT")    ? "cw"
+	                   : !strcmp(method, "DELETE") ? "d"
+	                                               : NULL;
+	if (!perm)
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+		        "cannot presign the method %s", method);
+	if (!s->key)
+		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_STORE,
+		        "presigned URLs need the account key (Shared Key); "
+		        "this vault is opened with a SAS token");
+	if (expires > 7 * 86400)
+		expires = 7 * 86400;
+	int64_t now = astra__wall_ns() / 1000000000LL + atomic_load(&s->skew);
+	char st_s[24], se_s[24];
+	astra__fmt_utc(st_s, now - 300);
+	astra__fmt_utc(se_s, now + expires);
+	astra_buf sts = ASTRA_BUF_INIT, sig = ASTRA_BUF_INIT;
+	astra_buf epath = ASTRA_BUF_INIT, url = ASTRA_BUF_INIT;
+	uint8_t mac[ASTRA_SHA256_LEN];
+	/* signed fields of a service SAS, version 2020-12-06 and later */
+	int rc = astra__buf_printf(&sts,
+	        "%s\n%s\n%s\n/blob/%s/%s/%s%s\n\n\n\n%s\nb\n\n\n\n\n\n\n", perm,
+	        st_s, se_s, s->account, s->container, s->prefix, key,
+	        API_VERSION);
+	if (!rc)
+		rc = astra__mac_compute(s->key, sts.ptr, sts.size, mac);
+	if (!rc)
+		rc = astra__base64_encode(&sig, mac, sizeof(mac));
+	if (!rc)
+		rc = build_path(s, key, &epath);
+	if (!rc)
+		rc = astra__buf_printf(&url,
+		        "%s%s?sv=%s&st=%s&se=%s&sr=b&sp=%s&sig=", s->ep_base,
+		        epath.ptr, API_VERSION, st_s, se_s, perm);
+	if (!rc)
+		rc = astra__sigv4_encode(&url, sig.ptr, sig.size, 0);
+	if (!rc)
+		*out = astra__buf_detach(&url);
+	astra_buf_dispose(&sts);
+	astra_buf_dispose(&sig);
+	astra_buf_dispose(&epath);
+	astra_buf_dispose(&url);
+	return rc;
+}
+
+static void az_free(astra__store *st)
+{
+	az_store *s = (az_store *)st;
+	if (!s)
+		return;
+	astra__http_free(s->http);
+	astra__mac_free(s->key);
+	if (s->sas) {
+		astra__wipe(s->sas, strlen(s->sas));
+		free(s->sas);
+	}
+	free(s->account);
+	free(s->container);
+	free(s->prefix);
+	free(s->ep_base);
+	free(s->ep_path);
+	free(s->base.url);
+	free(s);
+}
+
+static const astra__store_ops az_ops = {
+	az_put,
+	az_get,
+	az_head,
+	az_list,
+	az_del,
+	az_retain,
+	az_free,
+	az_presign,
+};
+
+/* ------------------------------------------------------------------ */
+/* Opening: URL, credentials, endpoint                                 */
+/* ------------------------------------------------------------------ */
+
+/* Value of `name` in a connection string ("k=v;k=v"), new string or NULL. */
+static char *cs_get(const char *cs, const char *name)
+{
+	size_t nl = strlen(name);
+	for (const char *p = cs; p && *p;) {
+		while (*p == ';' || *p == ' ')
+			p++;
+		size_t len = strcspn(p, ";");
+		if (len > nl && p[nl] == '=' && !strncasecmp(p, name, nl))
+			return astra__strndup(p + nl + 1, len - nl - 1);
+		p += len;
+	}
+	return NULL;
+}
+
+static int valid_account(const char *a)
+{
+	size_t n = strlen(a);
+	if (n < 3 || n > 24)
+		return 0;
+	for (; *a; a++)
+		if (!islower((unsigned char)*a) && !isdigit((unsigned char)*a))
+			return 0;
+	return 1;
+}
+
+static int valid_container(const char *c)
+{
+	size_t n = strlen(c);
+	if (!strcmp(c, "$root"))
+		return 1;
+	if (n < 3 || n > 63 || c[0] == '-' || c[n - 1] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!(islower((unsigned char)c[i]) ||
+		            isdigit((unsigned char)c[i]) ||
+		            (c[i] == '-' && c[i + 1] != '-')))
+			return 0;
+	return 1;
+}
+
+static int set_endpoint(
+        az_store *s, const char *url, const char *ep, const char *what)
+{
+	const char *rest;
+	if (!strncmp(ep, "http://", 7))
+		rest = ep + 7;
+	else if (!strncmp(ep, "https://", 8))
+		rest = ep + 8;
+	else
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+		        "vault URL %s: the blob endpoint %s (%s) must start "
+		        "with http:// or https://",
+		        url, ep, what);
+	size_t hl = strcspn(rest, "/?#");
+	if (!hl || memchr(rest, '@', hl) || strpbrk(rest, "?#"))
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+		        "vault URL %s: the blob endpoint %s (%s) must be "
+		        "scheme://host[:port][/path], without credentials or "
+		        "a query",
+		        url, ep, what);
+	size_t pl = strlen(rest + hl);
+	while (pl && rest[hl + pl - 1] == '/')
+		pl--;
+	free(s->ep_base);
+	free(s->ep_path);
+	s->ep_base = astra__strndup(ep, (size_t)(rest - ep) + hl);
+	s->ep_path = astra__strndup(rest + hl, pl);
+	return s->ep_base && s->ep_path ? 0 : ASTRA_ENOMEM;
+}
+
+static int set_key(az_store *s, const char *b64, const char *what)
+{
+	astra_buf k = ASTRA_BUF_INIT;
+	int rc = astra__base64_decode(&k, b64, strlen(b64));
+	if (rc || !k.size) {
+		astra_buf_dispose(&k);
+		/* never the key itself */
+		return astra__err(ASTRA_EAUTH, ASTRA_ERROR_STORE,
+		        "the storage account key in %s is not valid base64",
+		        what);
+	}
+	rc = astra__mac_new(&s->key, k.ptr, k.size);
+	astra__wipe(k.ptr, k.size);
+	astra_buf_dispose(&k);
+	return rc;
+}
+
+static int set_sas(az_store *s, const char *sas, const char *what)
+{
+	while (*sas == '?')
+		sas++;
+	if (!*sas || !strstr(sas, "sig="))
+		return astra__err(ASTRA_EAUTH, ASTRA_ERROR_STORE,
+		        "the SAS token in %s has no signature (sig=)", what);
+	s->sas = astra__strdup(sas);
+	return s->sas ? 0 : ASTRA_ENOMEM;
+}
+
+static const char *env_nonempty(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : NULL;
+}
+
+/*
+ * Credentials and endpoint, in this order: the connection string
+ * ($AZURE_STORAGE_CONNECTION_STRING: AccountName, AccountKey or
+ * SharedAccessSignature, BlobEndpoint or DefaultEndpointsProtocol +
+ * EndpointSuffix), the account key ($AZURE_STORAGE_KEY), the SAS token
+ * ($AZURE_STORAGE_SAS_TOKEN). The account: ?account=, else
+ * $AZURE_STORAGE_ACCOUNT, else the connection string's. The endpoint:
+ * ?endpoint=, else the connection string's, else
+ * https://ACCOUNT.blob.SUFFIX (?endpoint-suffix=, default core.windows.net).
+ */
+static int resolve(az_store *s, const char *url, const az_opts *o)
+{
+	const char *cs = env_nonempty("AZURE_STORAGE_CONNECTION_STRING");
+	char *cs_account = NULL, *cs_key = NULL, *cs_sas = NULL;
+	char *cs_ep = NULL, *cs_suffix = NULL, *cs_proto = NULL;
+	char *dev = NULL;
+	int rc = 0;
+	if (cs) {
+		cs_account = cs_get(cs, "AccountName");
+		cs_key = cs_get(cs, "AccountKey");
+		cs_sas = cs_get(cs, "SharedAccessSignature");
+		cs_ep = cs_get(cs, "BlobEndpoint");
+		cs_suffix = cs_get(cs, "EndpointSuffix");
+		cs_proto = cs_get(cs, "DefaultEndpointsProtocol");
+		dev = cs_get(cs, "UseDevelopmentStorage");
+		if (dev && !strcasecmp(dev, "true")) {
+			/* the emulator's documented development account */
+			free(cs_account);
+			cs_account = astra__strdup("devstoreaccount1");
+			if (!cs_key && !cs_sas)
+				cs_key = astra__strdup(
+				        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzF"
+				        "T50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOt"
+				        "r/KBHBeksoGMGw==");
+			if (!cs_ep)
+				cs_ep = astra__strdup("http://127.0.0.1:10000/"
+				                      "devstoreaccount1");
+		}
+		if (!cs_key && !cs_sas) {
+			rc = astra__err(ASTRA_EAUTH, ASTRA_ERROR_STORE,
+			        "vault URL %s: AZURE_STORAGE_CONNECTION_STRING "
+			        "has neither AccountKey nor "
+			        "SharedAccessSignature",
+			        url);
+			goto done;
+		}
+	}
+	const char *acc = o->account ? o->account
+	                  : env_nonempty("AZURE_STORAGE_ACCOUNT")
+	                          ? env_nonempty("AZURE_STORAGE_ACCOUNT")
+	                          : cs_account;
+	if (!acc) {
+		rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+		        "vault URL %s: no storage account (give ?account=NAME, "
+		        "$AZURE_STORAGE_ACCOUNT or a connection string)",
+		        url);
+		goto done;
+	}
+	if (cs && cs_account && strcmp(acc, cs_account) && cs_key) {
+		rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+		        "vault URL %s: the storage account %s differs from the "
+		        "connection string's %s",
+		        url, acc, cs_account);
+		goto done;
+	}
+	if (!valid_account(acc)) {
+		rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+		        "vault URL %s: \"%s\" is not a valid storage account "
+		        "name (3 to 24 lowercase letters and digits)",
+		        url, acc);
+		goto done;
+	}
+	if (!(s->account = astra__strdup(acc))) {
+		rc = ASTRA_ENOMEM;
+		goto done;
+	}
+	/* credentials */
+	if (cs && cs_key) {
+		rc = set_key(s, cs_key, "AZURE_STORAGE_CONNECTION_STRING");
+		s->cred_source = "connection string (account key)";
+	} else if (cs && cs_sas) {
+		rc = set_sas(s, cs_sas, "AZURE_STORAGE_CONNECTION_STRING");
+		s->cred_source = "connection string (SAS)";
+	} else if (env_nonempty("AZURE_STORAGE_KEY")) {
+		rc = set_key(
+		        s, getenv("AZURE_STORAGE_KEY"), "AZURE_STORAGE_KEY");
+		s->cred_source = "AZURE_STORAGE_KEY";
+	} else if (env_nonempty("AZURE_STORAGE_SAS_TOKEN")) {
+		rc = set_sas(s, getenv("AZURE_STORAGE_SAS_TOKEN"),
+		        "AZURE_STORAGE_SAS_TOKEN");
+		s->cred_source = "AZURE_STORAGE_SAS_TOKEN";
+	} else {
+		rc = astra__err(ASTRA_EAUTH, ASTRA_ERROR_STORE,
+		        "vault URL %s: no credentials for storage account %s "
+		        "(tried AZURE_STORAGE_CONNECTION_STRING, "
+		        "AZURE_STORAGE_KEY and AZURE_STORAGE_SAS_TOKEN)",
+		        url, acc);
+	}
+	if (rc)
+		goto done;
+	/* endpoint */
+	if (o->endpoint) {
+		rc = set_endpoint(s, url, o->endpoint, "endpoint=");
+	} else if (cs_ep) {
+		rc = set_endpoint(s, url, cs_ep, "BlobEndpoint");
+	} else {
+		const char *suffix = o->suffix   ? o->suffix
+		                     : cs_suffix ? cs_suffix
+		                                 : "core.windows.net";
+		const char *proto = cs_proto && !strcasecmp(cs_proto, "http")
+		                            ? "http"
+		                            : "https";
+		char *ep = astra__aprintf(
+		        "%s://%s.blob.%s", proto, s->account, suffix);
+		rc = ep ? set_endpoint(s, url, ep, "endpoint-suffix")
+		        : ASTRA_ENOMEM;
+		free(ep);
+	}
+done:
+	if (cs_key)
+		astra__wipe(cs_key, strlen(cs_key));
+	if (cs_sas)
+		astra__wipe(cs_sas, strlen(cs_sas));
+	free(cs_account);
+	free(cs_key);
+	free(cs_sas);
+	free(cs_ep);
+	free(cs_suffix);
+	free(cs_proto);
+	free(dev);
+	return rc;
+}
+
+/* Get Container Properties: checks the container and the credentials, and
+ * reads its immutability. A SAS that may not read container properties
+ * (a service SAS) is checked with a one-entry List Blobs instead. */
+static int probe_container(az_store *s)
+{
+	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
+	az_req r = { 0 };
+	r.method = "HEAD";
+	r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
+	add_param(&r, "restype", "container");
+	az_err e;
+	int rc = send_req(s, &r, &resp, &e);
+	if (rc)
+		goto done;
+	if (resp.status == 200) {
+		const char *worm = astra__http_header(&resp,
+		        "x-ms-immutable-storage-with-versioning-enabled");
+		const char *pol = astra__http_header(
+		        &resp, "x-ms-has-immutability-policy");
+		if (worm && !strcasecmp(worm, "true"))
+			s->base.caps |= ASTRA_STORE_CAP_OBJECT_LOCK |
+			                ASTRA_STORE_CAP_VERSIONING;
+		s->container_policy = pol && !strcasecmp(pol, "true");
+		goto done;
+	}
+	if (s->sas && resp.status == 403 &&
+	        (code_has(&e, "Authorization") || !e.code[0])) {
+		astra__log_info("azure: the SAS may not read the properties "
+		                "of container %s (%s); assuming it has no "
+		                "immutability",
+		        s->container, e.code);
+		astra__http_response_dispose(&resp);
+		az_req l = { 0 };
+		l.method = "GET";
+		l.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
+		add_param(&l, "restype", "container");
+		add_param(&l, "comp", "list");
+		add_param(&l, "maxresults", "1");
+		rc = az_call(s, &l, "List Blobs", &resp);
+		goto done;
+	}
+	rc = az_fail(s, &resp, "Get Container Properties", NULL, &e);
+done:
+	astra__http_response_dispose(&resp);
+	return rc;
+}
+
+int astra__store_azure_open(
+        astra__store **out, const char *url, const astra__store_opts *so)
+{
+	*out = NULL;
+	const char *p = url + 8; /* "azure://" */
+	size_t cl = strcspn(p, "/?#");
+	if (!cl)
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+		        "vault URL %s: no container (expected "
+		        "azure://container/prefix?account=NAME)",
+		        url);
+	az_store *s = astra__calloc(1, sizeof(*s));
+	ASTRA_CHECK_ALLOC(s);
+	az_opts o;
+	memset(&o, 0, sizeof(o));
+	int rc = 0;
+	s->container = astra__strndup(p, cl);
+	p += cl;
+	const char *q = strchr(p, '?');
+	size_t pl = q ? (size_t)(q - p) : strlen(p);
+	astra_buf pre = ASTRA_BUF_INIT;
+	for (const char *seg = p; !rc && seg < p + pl;) {
+		while (seg < p + pl && *seg == '/')
+			seg++;
+		size_t sl = 0;
+		while (seg + sl < p + pl && seg[sl] != '/')
+			sl++;
+		if (!sl)
+			break;
+		if ((sl == 1 && seg[0] == '.') ||
+		        (sl == 2 && seg[0] == '.' && seg[1] == '.') ||
+		        memchr(seg, '#', sl))
+			rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+			        "vault URL %s: invalid prefix", url);
+		else {
+			char *d = pct_decode(seg, sl);
+			rc = d ? astra__buf_printf(&pre, "%s/", d)
+			       : ASTRA_ENOMEM;
+			free(d);
+		}
+		seg += sl;
+	}
+	s->prefix = rc        ? NULL
+	            : pre.ptr ? astra__buf_detach(&pre)
+	                      : astra__strdup("");
+	astra_buf_dispose(&pre);
+	if (rc)
+		goto fail;
+	if (!s->container || !s->prefix) {
+		rc = ASTRA_ENOMEM;
+		goto fail;
+	}
+	if (!valid_container(s->container)) {
+		rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+		        "vault URL %s: \"%s\" is not a valid container name "
+		        "(3 to 63 lowercase letters, digits and single "
+		        "hyphens)",
+		        url, s->container);
+		goto fail;
+	}
+	if ((rc = parse_opts(url, q ? q + 1 : NULL, &o)))
+		goto fail;
+	s->base.url = astra__aprintf("azure://%s/%s", s->container, s->prefix);
+	if (!s->base.url) {
+		rc = ASTRA_ENOMEM;
+		goto fail;
+	}
+	if (s->base.url[strlen(s->base.url) - 1] == '/')
+		s->base.url[strlen(s->base.url) - 1] = '\0';
+	s->base.ops = &az_ops;
+	s->base.caps = ASTRA_STORE_CAP_CONDITIONAL;
+	s->block_size = (size_t)o.block_mib * MIB;
+	s->threshold = (size_t)o.threshold_mib * MIB;
+	s->concurrency = (unsigned)o.concurrency;
+	s->list_page = (unsigned)o.list_page;
+	if ((rc = resolve(s, url, &o)))
+		goto fail;
+
+	astra__http_config cfg;
+	astra__http_config_init(&cfg);
+	cfg.ca_file = so && so->ca_file ? so->ca_file : o.ca;
+	cfg.insecure = (so && so->insecure_tls) || o.insecure;
+	cfg.proxy = o.proxy;
+	cfg.http2 = 0;
+	cfg.timeout_ms = (unsigned)o.timeout_s * 1000u;
+	cfg.max_retries = (unsigned)o.retries;
+	cfg.retry_budget_ms = (unsigned)o.budget_s * 1000u;
+	if ((rc = astra__http_new(&s->http, &cfg)))
+		goto fail;
+	if ((rc = probe_container(s))) {
+		astra__err_prefix(rc, "vault %s", s->base.url);
+		goto fail;
+	}
+	astra__log_debug("azure: %s in account %s at %s%s (credentials from "
+	                 "%s)%s%s",
+	        s->base.url, s->account, s->ep_base, s->ep_path, s->cred_source,
+	        (s->base.caps & ASTRA_STORE_CAP_OBJECT_LOCK)
+	                ? ", version-level immutability"
+	                : "",
+	        s->container_policy ? ", container immutability policy" : "");
+	opts_free(&o);
+	*out = &s->base;
+	return 0;
+fail:
+	opts_free(&o);
+	az_free(&s->base);
+	return rc;
+}
+
+int astra__store_azure_container_policy(const astra__store *st)
+{
+	return ((const az_store *)st)->container_policy;
+}
