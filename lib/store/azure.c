@@ -1714,6 +1714,7 @@ int astra__store_azure_open(
 		s->base.url[strlen(s->base.url) - 1] = '\0';
 	s->base.ops = &az_ops;
 	s->base.caps = ASTRA_STORE_CAP_CONDITIONAL;
+	s->base.io_depth = 8;
 	s->block_size = (size_t)o.block_mib * MIB;
 	s->threshold = (size_t)o.threshold_mib * MIB;
 	s->concurrency = (unsigned)o.concurrency;
