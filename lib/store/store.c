@@ -31,6 +31,8 @@ int astra__store_open(
 	}
 	if (strncmp(url, "s3://", 5) == 0)
 		return astra__store_s3_open(out, url, opts);
+	if (strncmp(url, "gs://", 5) == 0)
+		return astra__store_gcs_open(out, url, opts);
 	if (url[0] == '/' || strncmp(url, "./", 2) == 0 ||
 	        strncmp(url, "../", 3) == 0)
 		return astra__store_fs_open(out, url, opts);
@@ -38,7 +40,7 @@ int astra__store_open(
 	if (colon)
 		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_STORE,
 		        "vault URL %s: unsupported scheme \"%.*s\" (supported: "
-		        "file://, s3://)",
+		        "file://, s3://, gs://)",
 		        url, (int)(colon - url), url);
 	return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
 	        "vault URL %s: not a URL (expected file:///dir or "

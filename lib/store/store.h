@@ -1,6 +1,6 @@
 /*
  * The object-store interface every vault backend implements, and the
- * registry that opens a store from a URL (file://, s3://).
+ * registry that opens a store from a URL (file://, s3://, gs://).
  *
  * Keys are relative paths with '/' separators ("data/ab/abcd..."). All
  * operations are safe to call from several threads at once.
@@ -108,6 +108,9 @@ int astra__store_fs_open(
         astra__store **out, const char *path, const astra__store_opts *opts);
 /* url: "s3://bucket[/prefix][?options]" (see docs/s3.md) */
 int astra__store_s3_open(
+        astra__store **out, const char *url, const astra__store_opts *opts);
+/* url: "gs://bucket[/prefix][?options]" (see docs/gcs.md) */
+int astra__store_gcs_open(
         astra__store **out, const char *url, const astra__store_opts *opts);
 
 #endif
