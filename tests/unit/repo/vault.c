@@ -1,9 +1,10 @@
 /*
  * Vault round trips and failure behaviour through the public API. One
- * suite, two backends: the vaults live under file:// by default, or under
- * $ASTRA_TEST_VAULT_BASE (e.g. s3://bucket/prefix?endpoint=http://...,
- * set by tests/integration/s3/run.sh), each test in a fresh prefix. Damage
- * is done through the store API, so it works on both; only the full-disk
+ * suite, several backends: the vaults live under file:// by default, or
+ * under $ASTRA_TEST_VAULT_BASE (e.g. s3://bucket/prefix?endpoint=http://...
+ * set by tests/integration/s3/run.sh, or gs://... set by
+ * tests/integration/gcs/run.sh), each test in a fresh prefix. Damage
+ * is done through the store API, so it works on all; only the full-disk
  * test is about a local file system and always uses file://.
  */
 #include <errno.h>
@@ -56,9 +57,10 @@ static char *vault_url_for(const char *name)
 	return u;
 }
 
+/* A bucket store (s3://, gs://): the scheme is the first 5 characters. */
 static int on_s3(void)
 {
-	return strncmp(url, "s3://", 5) == 0;
+	return strncmp(url, "s3://", 5) == 0 || strncmp(url, "gs://", 5) == 0;
 }
 
 static void setup(void)
@@ -263,7 +265,7 @@ Test(repo_vault, wrong_password_and_bad_urls_are_refused)
 		/* a missing bucket is named */
 		const char *q = strchr(url, '?');
 		char u3[4500];
-		snprintf(u3, sizeof(u3), "s3://astra-missing-bucket/v%s",
+		snprintf(u3, sizeof(u3), "%.5sastra-missing-bucket/v%s", url,
 		        q ? q : "");
 		cr_assert_astra_fail(
 		        astra_vault_open(&v, u3, &o), ASTRA_ENOTFOUND);
