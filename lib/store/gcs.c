@@ -1027,6 +1027,50 @@ static int query_flags(astra_buf *url, int if_absent)
 	return if_absent ? astra__buf_puts(url, "&ifGenerationMatch=0") : 0;
 }
 
+/*
+ * After a retried create-if-absent answered 412: whether the object there
+ * is ours (an earlier attempt succeeded but its answer was lost): same
+ * size and MD5.
+ */
+static int is_our_object(
+        gcs_store *s, const char *key, const void *data, size_t n)
+{
+	astra_buf url = ASTRA_BUF_INIT, md5 = ASTRA_BUF_INIT;
+	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
+	astra__json *doc = NULL;
+	uint8_t d[ASTRA_MD5_LEN];
+	int same = 0;
+	const astra_error *l = astra_error_last();
+	int code = l->code, klass = l->klass;
+	char msg[1024];
+	snprintf(msg, sizeof(msg), "%s", l->message);
+	gcs_req r = { 0 };
+	r.method = "GET";
+	r.max_body = 4 << 20;
+	if (object_url(s, key, &url) == 0 && astra__md5(data, n, d) == 0 &&
+	        astra__base64_encode(&md5, d, sizeof(d)) == 0) {
+		r.url = url.ptr;
+		int64_t size = -1;
+		if (gcs_send(s, &r, &resp) == 0 && resp.status == 200 &&
+		        astra__json_parse(&doc, resp.body.ptr, resp.body.size,
+		                "GCS object resource") == 0 &&
+		        json_i64(doc, "size", -1, &size) == 0 &&
+		        size == (int64_t)n) {
+			const char *m = astra__json_str(doc, "md5Hash");
+			same = m && !strcmp(m, md5.ptr);
+		}
+	}
+	astra__json_free(doc);
+	astra_buf_dispose(&url);
+	astra_buf_dispose(&md5);
+	astra__http_response_dispose(&resp);
+	if (code)
+		astra__err(code, klass, "%s", msg);
+	else
+		astra_error_clear();
+	return same;
+}
+
 /* uploadType=multipart: the resource and the data in one request. */
 static int put_simple(gcs_store *s, const char *key, const void *data, size_t n,
         const astra__put_opts *opts, int if_absent)
@@ -1079,6 +1123,8 @@ static int put_simple(gcs_store *s, const char *key, const void *data, size_t n,
 	if (resp.status >= 200 && resp.status < 300)
 		goto done;
 	if (if_absent && resp.status == 412) {
+		if (resp.attempts > 1 && is_our_object(s, key, data, n))
+			goto done; /* a lost answer to an earlier attempt */
 		rc = astra__err(ASTRA_EEXISTS, ASTRA_ERROR_STORE,
 		        "%s already exists", key);
 		goto done;
