@@ -256,8 +256,10 @@ const char *astra__http_header(const astra__http_response *r, const char *name)
 
 static int secret_param(const char *name, size_t n)
 {
+	/* upload_id: a GCS resumable-upload session is a capability */
 	static const char *const words[] = { "sig", "token", "credential",
-		"key", "secret", "password", "passwd", "auth", NULL };
+		"key", "secret", "password", "passwd", "auth", "upload_id",
+		NULL };
 	char low[64];
 	if (n >= sizeof(low))
 		n = sizeof(low) - 1;

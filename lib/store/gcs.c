@@ -1950,6 +1950,12 @@ int astra__store_gcs_open(
 		/* the token endpoint: no credentials, system CAs unless
 		 * it is on the same custom endpoint */
 		astra__http_config tc = cfg;
+		size_t el = strlen(s->endpoint);
+		if (strncmp(s->token_uri, s->endpoint, el) ||
+		        (s->token_uri[el] && s->token_uri[el] != '/')) {
+			tc.ca_file = NULL;
+			tc.insecure = 0;
+		}
 		if ((rc = astra__http_new(&s->token_http, &tc)))
 			goto fail;
 	}

@@ -723,3 +723,49 @@ Test(it_gcs_faults, backups_through_faults_complete_and_check_clean)
 	free(src);
 	free(url);
 }
+
+static size_t nsnapshots(astra_vault *v)
+{
+	astra_buf b = ASTRA_BUF_INIT;
+	astra__json *j = NULL;
+	cr_assert_astra_ok(astra_vault_snapshots(v, &b));
+	cr_assert_astra_ok(astra__json_parse(&j, b.ptr, b.size, "list"));
+	size_t n = astra__json_size(j);
+	astra__json_free(j);
+	astra_buf_dispose(&b);
+	return n;
+}
+
+Test(it_gcs_faults, persistent_faults_fail_a_backup_cleanly_and_lose_nothing)
+{
+	faults("{}");
+	char *url = url_at(env("ASTRA_IT_PROXY_ENDPOINT"), plain(),
+	        "persistent", "timeout=3&retries=3&retry-budget=4");
+	char *src = make_src("src", 3, 2 << 20, 8);
+	astra_vault *v = vinit(url);
+	astra_data_backup_result r1;
+	vbackup(v, src, &r1);
+	char *more = make_src("more", 3, 2 << 20, 9);
+	faults("{\"slowdown\": 1.0}");
+	astra_data_backup_options o;
+	astra_data_backup_options_init(&o, ASTRA_DATA_BACKUP_OPTIONS_VERSION);
+	int rc = astra_vault_backup_path(v, more, &o, NULL);
+	cr_assert_eq(
+	        rc, ASTRA_ENET, "got %d: %s", rc, astra_error_last()->message);
+	const char *m = astra_error_last()->message;
+	cr_assert(strstr(m, "HTTP 503") && strstr(m, "retried"), "%s", m);
+	faults("{}");
+	astra_vault_free(v);
+	v = vopen(url);
+	cr_assert_eq(nsnapshots(v), 1);
+	cr_assert_astra_ok(vcheck(v));
+	vrestore_equal(v, r1.id, src);
+	astra_data_backup_result r2;
+	vbackup(v, more, &r2);
+	vrestore_equal(v, r2.id, more);
+	cr_assert_astra_ok(vcheck(v));
+	astra_vault_free(v);
+	free(src);
+	free(more);
+	free(url);
+}
