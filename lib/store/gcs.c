@@ -1311,6 +1311,21 @@ static int put_resumable(gcs_store *s, const char *key, const char *data,
 	}
 	if (rc && session)
 		cancel_session(s, session);
+	if (!rc) {
+		/* the final answer is the object: it must hold n bytes */
+		astra__json *obj = NULL;
+		int64_t size = -1;
+		if (astra__json_parse(&obj, resp.body.ptr, resp.body.size,
+		            "GCS object resource") == 0)
+			json_i64(obj, "size", -1, &size);
+		astra_error_clear();
+		astra__json_free(obj);
+		if (size != (int64_t)n)
+			rc = astra__err(ASTRA_EIO, ASTRA_ERROR_STORE,
+			        "GCS resumable upload of %s ended with an "
+			        "object of %lld bytes instead of %zu",
+			        key, (long long)size, n);
+	}
 done:
 	free(meta);
 	free(session);
@@ -1912,8 +1927,8 @@ int astra__store_gcs_open(
 	/* endpoint: endpoint=, $STORAGE_EMULATOR_HOST, Google */
 	const char *ep = o.endpoint;
 	const char *emu = env_nonempty("STORAGE_EMULATOR_HOST");
+	emulator = emu != NULL;
 	if (!ep && emu) {
-		emulator = 1;
 		ep_env = strstr(emu, "://") ? astra__strdup(emu)
 		                            : astra__aprintf("http://%s", emu);
 		if (!ep_env) {
