@@ -509,6 +509,34 @@ Test(it_gcs, a_token_endpoint_that_refuses_is_eauth_without_secrets)
 	        plain(), run_id, env("ASTRA_TB_GCS_ENDPOINT"), f);
 	cr_assert_astra_fail(astra__store_open(&s, u, NULL), ASTRA_EAUTH);
 	cr_assert(strstr(astra_error_last()->message, "credentials="));
+	/* gcloud's authorized-user file: the refresh token is exchanged at
+	 * its token_uri; neither it nor the client secret is named */
+	char *uf = path_in("adc.json");
+	char utext[4600];
+	snprintf(utext, sizeof(utext),
+	        "{\"type\": \"authorized_user\", \"client_id\": "
+	        "\"123.apps.googleusercontent.com\", \"client_secret\": "
+	        "\"shh-client-secret\", \"refresh_token\": "
+	        "\"1//refresh-secret\", \"token_uri\": \"%s\"}",
+	        tu);
+	fst_write(uf, utext, strlen(utext));
+	snprintf(u, sizeof(u),
+	        "gs://%s/it-%s-sa?endpoint=%s&auth=user&"
+	        "credentials=%s",
+	        plain(), run_id, env("ASTRA_TB_GCS_ENDPOINT"), uf);
+	cr_assert_astra_fail(astra__store_open(&s, u, NULL), ASTRA_EAUTH);
+	m = astra_error_last()->message;
+	cr_assert(
+	        strstr(m, "authorized user") && strstr(m, "HTTP 404"), "%s", m);
+	cr_assert_null(strstr(m, "refresh-secret"), "%s", m);
+	cr_assert_null(strstr(m, "shh-client-secret"), "%s", m);
+	/* auth=service-account refuses an authorized-user file */
+	snprintf(u, sizeof(u),
+	        "gs://%s/it-%s-sa?endpoint=%s&auth=service-account&"
+	        "credentials=%s",
+	        plain(), run_id, env("ASTRA_TB_GCS_ENDPOINT"), uf);
+	cr_assert_astra_fail(astra__store_open(&s, u, NULL), ASTRA_EAUTH);
+	free(uf);
 	free(pem_line);
 	free(f);
 }
