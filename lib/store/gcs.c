@@ -473,10 +473,8 @@ static int read_small(
 	*len = 0;
 	FILE *f = fopen(path, "re");
 	if (!f)
-		return astra__err(
-		        errno == ENOENT ? ASTRA_ENOTFOUND : ASTRA_EAUTH,
-		        ASTRA_ERROR_STORE, "%s %s: cannot open: %s", what, path,
-		        strerror(errno));
+		return astra__err(ASTRA_EAUTH, ASTRA_ERROR_STORE,
+		        "%s %s: cannot open: %s", what, path, strerror(errno));
 	astra_buf b = ASTRA_BUF_INIT;
 	char tmp[4096];
 	size_t got;

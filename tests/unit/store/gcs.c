@@ -418,7 +418,11 @@ Test(store_gcs, urls_and_credentials_are_checked_before_any_request)
 	cr_assert(strstr(astra_error_last()->message,
 	                  "GOOGLE_APPLICATION_CREDENTIALS"),
 	        "%s", astra_error_last()->message);
-	/* a key file of an unknown type, and one without a key */
+	/* a key file that is missing, of an unknown type, without a key */
+	setenv("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/sa.json", 1);
+	cr_assert_astra_fail(
+	        astra__store_open(&s, "gs://bucket/x", NULL), ASTRA_EAUTH);
+	cr_assert(strstr(astra_error_last()->message, "/nonexistent/sa.json"));
 	char *f = path_in("cred.json");
 	const char ext[] = "{\"type\":\"external_account\"}";
 	fst_write(f, ext, sizeof(ext) - 1);
