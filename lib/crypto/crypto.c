@@ -11,11 +11,13 @@
 #include <openssl/hmac.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/error.h"
 
 static int ossl_err(const char *what)
@@ -250,4 +252,51 @@ int astra__aead_open(const uint8_t key[ASTRA_AEAD_KEY_LEN], const void *aad,
 int astra__ct_compare(const void *a, const void *b, size_t n)
 {
 	return CRYPTO_memcmp(a, b, n) != 0;
+}
+
+int astra__rsa_sha256_sign(const char *key_pem, size_t key_len,
+        const void *data, size_t n, astra_buf *sig, const char *what)
+{
+	int rc = 0;
+	EVP_PKEY *pkey = NULL;
+	EVP_MD_CTX *md = NULL;
+	size_t len = 0;
+	if (key_len > INT_MAX)
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_CRYPTO,
+		        "%s: the private key is too long", what);
+	BIO *bio = BIO_new_mem_buf(key_pem, (int)key_len);
+	if (!bio)
+		return ossl_err("reading a private key");
+	pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	if (!pkey) {
+		ERR_clear_error();
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_CRYPTO,
+		        "%s: the private key is not a readable PEM key", what);
+	}
+	if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
+		rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_CRYPTO,
+		        "%s: the private key is not an RSA key", what);
+		goto done;
+	}
+	md = EVP_MD_CTX_new();
+	if (!md ||
+	        EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, pkey) != 1 ||
+	        EVP_DigestSign(md, NULL, &len, data, n) != 1) {
+		rc = ossl_err("RSA signature");
+		goto done;
+	}
+	if ((rc = astra__buf_grow(sig, len)))
+		goto done;
+	if (EVP_DigestSign(md, (unsigned char *)sig->ptr + sig->size, &len,
+	            data, n) != 1) {
+		rc = ossl_err("RSA signature");
+		goto done;
+	}
+	sig->size += len;
+	sig->ptr[sig->size] = '\0';
+done:
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(pkey);
+	return rc;
 }

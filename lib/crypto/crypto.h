@@ -6,6 +6,7 @@
  * - AES-256-GCM with a random 96-bit nonce per message
  * - scrypt (password-based key derivation)
  * - a cryptographically secure random generator
+ * - RSA signatures with SHA-256 (JWT RS256, e.g. Google service accounts)
  * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef ASTRA_CRYPTO_CRYPTO_H
@@ -73,6 +74,16 @@ int astra__aead_seal_nonce(const uint8_t key[ASTRA_AEAD_KEY_LEN],
  */
 int astra__aead_open(const uint8_t key[ASTRA_AEAD_KEY_LEN], const void *aad,
         size_t aadlen, const void *in, size_t n, void *out);
+
+/*
+ * RSASSA-PKCS1-v1_5 with SHA-256 (the JWT "RS256" algorithm) of n bytes of
+ * data with an RSA private key in PEM (PKCS#8 "PRIVATE KEY" or PKCS#1 "RSA
+ * PRIVATE KEY"; key_len bytes, need not be NUL-terminated). Appends the
+ * signature to *sig. A key that cannot be read or is not RSA fails with
+ * ASTRA_EINVALID naming `what` (never the key).
+ */
+int astra__rsa_sha256_sign(const char *key_pem, size_t key_len,
+        const void *data, size_t n, astra_buf *sig, const char *what);
 
 /* Constant-time comparison: 0 when equal. */
 int astra__ct_compare(const void *a, const void *b, size_t n);

@@ -256,8 +256,10 @@ const char *astra__http_header(const astra__http_response *r, const char *name)
 
 static int secret_param(const char *name, size_t n)
 {
+	/* upload_id: a GCS resumable-upload session is a capability */
 	static const char *const words[] = { "sig", "token", "credential",
-		"key", "secret", "password", "passwd", "auth", NULL };
+		"key", "secret", "password", "passwd", "auth", "upload_id",
+		NULL };
 	char low[64];
 	if (n >= sizeof(low))
 		n = sizeof(low) - 1;
@@ -580,6 +582,20 @@ static size_t on_read(char *buf, size_t size, size_t nmemb, void *p)
 	return (size_t)got;
 }
 
+/* libcurl rewinds the body itself when it resends a request on a new
+ * connection (a reused one was closed by the server): only to the start. */
+static int on_seek(void *p, curl_off_t offset, int origin)
+{
+	xfer *x = p;
+	const astra__http_reader *r = x->req->reader;
+	if (origin != SEEK_SET || offset != 0 || !r->rewind)
+		return CURL_SEEKFUNC_CANTSEEK;
+	if (r->rewind(r->payload))
+		return CURL_SEEKFUNC_FAIL;
+	x->sent = 0;
+	return CURL_SEEKFUNC_OK;
+}
+
 static int on_progress(void *p, curl_off_t dltotal, curl_off_t dlnow,
         curl_off_t ultotal, curl_off_t ulnow)
 {
@@ -864,6 +880,10 @@ static void configure(astra__http *c, CURL *h, xfer *x, const char *url,
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
 		curl_easy_setopt(h, CURLOPT_READDATA, x);
+		if (req->reader->rewind) {
+			curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+			curl_easy_setopt(h, CURLOPT_SEEKDATA, x);
+		}
 		if (req->reader->size >= 0)
 			curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
 			        (curl_off_t)req->reader->size);

@@ -455,6 +455,18 @@ static int check_worm(astra__repo *r, const astra__repo_opts *o)
 		                ? " (only a container-level policy, which "
 		                  "cannot hold per-object retention)"
 		                : "");
+	/* GCS: an object under retention cannot be replaced or deleted, with
+	 * or without versioning; what is needed is object retention (a
+	 * bucket retention policy alone cannot be extended per object) */
+	if (nolock && !strncmp(r->store->url, "gs://", 5))
+		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_REPO,
+		        "vault %s: the bucket is not a WORM bucket: object "
+		        "retention is not enabled; create the bucket with "
+		        "object retention (gcloud storage buckets create "
+		        "--enable-per-object-retention) for an immutable vault",
+		        r->store->url);
+	if (!strncmp(r->store->url, "gs://", 5))
+		nover = 0;
 	if (nover || nolock)
 		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_REPO,
 		        "vault %s: the bucket is not a WORM bucket: %s%s%s; "
@@ -474,11 +486,12 @@ int astra__repo_init(
 	if (rc)
 		return rc;
 	if (o->immutable_days && strncmp(url, "s3://", 5) != 0 &&
-	        strncmp(url, "azure://", 8) != 0)
+	        strncmp(url, "azure://", 8) != 0 &&
+	        strncmp(url, "gs://", 5) != 0)
 		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_REPO,
 		        "vault %s: immutability needs an object store with "
-		        "object lock (s3://, azure://); this store cannot "
-		        "lock objects",
+		        "object lock (s3://, azure://, gs://); this store "
+		        "cannot lock objects",
 		        url);
 	astra__store_opts so = { 0 };
 	so.create = 1;

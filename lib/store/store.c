@@ -33,6 +33,8 @@ int astra__store_open(
 		return astra__store_s3_open(out, url, opts);
 	if (strncmp(url, "azure://", 8) == 0)
 		return astra__store_azure_open(out, url, opts);
+	if (strncmp(url, "gs://", 5) == 0)
+		return astra__store_gcs_open(out, url, opts);
 	if (url[0] == '/' || strncmp(url, "./", 2) == 0 ||
 	        strncmp(url, "../", 3) == 0)
 		return astra__store_fs_open(out, url, opts);
@@ -40,7 +42,7 @@ int astra__store_open(
 	if (colon)
 		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_STORE,
 		        "vault URL %s: unsupported scheme \"%.*s\" (supported: "
-		        "file://, s3://, azure://)",
+		        "file://, s3://, azure://, gs://)",
 		        url, (int)(colon - url), url);
 	return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
 	        "vault URL %s: not a URL (expected file:///dir or "

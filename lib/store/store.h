@@ -1,6 +1,6 @@
 /*
  * The object-store interface every vault backend implements, and the
- * registry that opens a store from a URL (file://, s3://, azure://).
+ * registry that opens a store from a URL (file://, s3://, azure://, gs://).
  *
  * Keys are relative paths with '/' separators ("data/ab/abcd..."). All
  * operations are safe to call from several threads at once.
@@ -118,5 +118,8 @@ int astra__store_azure_open(
 /* 1 when an azure:// store's container has a container-level
  * immutability policy (which cannot hold per-object retention). */
 int astra__store_azure_container_policy(const astra__store *s);
+/* url: "gs://bucket[/prefix][?options]" (see docs/gcs.md) */
+int astra__store_gcs_open(
+        astra__store **out, const char *url, const astra__store_opts *opts);
 
 #endif

@@ -23,6 +23,16 @@ tb_cache_dir() {
     fi
 }
 
+# Cache directory of the GCS emulator: keyed by its own version
+# (gcs-version.env must be sourced first), not by versions.env.
+tb_gcs_cache_dir() {
+    if [ -n "${ASTRA_TB_GCS_CACHE:-}" ]; then
+        printf '%s\n' "$ASTRA_TB_GCS_CACHE"
+    else
+        printf '%s/libastra/gcs-%s\n' "${XDG_CACHE_HOME:-$HOME/.cache}" "$TB_GCS_VERSION"
+    fi
+}
+
 # Locate the binary directory of a completed build, or fail with a hint.
 tb_require_build() {
     TB_CACHE=$(tb_cache_dir)

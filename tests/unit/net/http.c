@@ -541,6 +541,11 @@ Test(net_http_url, redacts_secret_query_values_and_userinfo)
 	                      "#frag");
 	astra__http_redact_url("http://h/p", out, sizeof(out));
 	cr_assert_str_eq(out, "http://h/p");
+	astra__http_redact_url("https://h/upload/storage/v1/b/b/o?uploadType="
+	                       "resumable&name=x&upload_id=ADPycdu",
+	        out, sizeof(out));
+	cr_assert_str_eq(out, "https://h/upload/storage/v1/b/b/o?uploadType="
+	                      "resumable&name=x&upload_id=REDACTED");
 }
 
 Test(net_http_url, escapes_and_parses_retry_after)

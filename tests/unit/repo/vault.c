@@ -2,9 +2,10 @@
  * Vault round trips and failure behaviour through the public API. One
  * suite, several backends: the vaults live under file:// by default, or
  * under $ASTRA_TEST_VAULT_BASE (e.g. s3://bucket/prefix?endpoint=http://...,
- * set by tests/integration/s3/run.sh, or azure://container/prefix?...,
- * set by tests/integration/azure/run.sh), each test in a fresh prefix. Damage
- * is done through the store API, so it works on both; only the full-disk
+ * set by tests/integration/s3/run.sh, azure://container/prefix?..., set by
+ * tests/integration/azure/run.sh, or gs://... set by
+ * tests/integration/gcs/run.sh), each test in a fresh prefix. Damage
+ * is done through the store API, so it works on all; only the full-disk
  * test is about a local file system and always uses file://.
  */
 #include <errno.h>
@@ -57,9 +58,10 @@ static char *vault_url_for(const char *name)
 	return u;
 }
 
+/* A bucket store (s3://, gs://): the scheme is the first 5 characters. */
 static int on_s3(void)
 {
-	return strncmp(url, "s3://", 5) == 0;
+	return strncmp(url, "s3://", 5) == 0 || strncmp(url, "gs://", 5) == 0;
 }
 
 static int on_azure(void)
@@ -269,8 +271,9 @@ Test(repo_vault, wrong_password_and_bad_urls_are_refused)
 		/* a missing bucket (container) is named */
 		const char *q = strchr(url, '?');
 		char u3[4500];
-		snprintf(u3, sizeof(u3), "%s://astra-missing-bucket/v%s",
-		        on_s3() ? "s3" : "azure", q ? q : "");
+		int scheme = (int)(strstr(url, "://") - url) + 3;
+		snprintf(u3, sizeof(u3), "%.*sastra-missing-bucket/v%s", scheme,
+		        url, q ? q : "");
 		cr_assert_astra_fail(
 		        astra_vault_open(&v, u3, &o), ASTRA_ENOTFOUND);
 		cr_assert(strstr(
