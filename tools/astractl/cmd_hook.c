@@ -17,6 +17,7 @@ static const ctl_flag create_flags[] = {
 	{ "pod-regex", 1, 0 },
 	{ "container-regex", 1, 0 },
 	{ "image-regex", 1, 0 },
+	{ "selector", 1, 0 },
 	{ "timeout", 1, 0 },
 	{ "on-error", 1, 0 },
 	{ NULL, 0, 0 },
@@ -82,6 +83,7 @@ static int run_create(const ctl_globals *g, ctl_args *a)
 	o.pod_regex = ctl_flag_get(a, "pod-regex");
 	o.container_regex = ctl_flag_get(a, "container-regex");
 	o.image_regex = ctl_flag_get(a, "image-regex");
+	o.selector = ctl_flag_get(a, "selector");
 	const char *t = ctl_flag_get(a, "timeout");
 	if (t) {
 		char *end;
@@ -174,6 +176,12 @@ static int run_list(const ctl_globals *g, ctl_args *a)
 			        out_get(h, "imageRegex")
 			                ? out_str(out_get(h, "imageRegex"))
 			                : "");
+			if (out_get(h, "selector")) {
+				size_t l = strlen(match);
+				snprintf(match + l, sizeof(match) - l,
+				        " labels:%s",
+				        out_str(out_get(h, "selector")));
+			}
 			out_set_str(r, "match",
 			        match[0] == ' ' ? match + 1
 			        : match[0]      ? match
