@@ -135,6 +135,34 @@ static int keep(
 	return astra__buf_put(b, p, take);
 }
 
+/* One message from the server; *have_status set by the status channel. */
+static int on_message(astra__kube_exec_result *res, const astra_buf *msg,
+        size_t max_out, size_t max_err, int *have_status)
+{
+	if (msg->size == 0)
+		return 0;
+	const uint8_t *p = (const uint8_t *)msg->ptr;
+	size_t n = msg->size - 1;
+	int rc = 0;
+	switch (p[0]) {
+	case CH_STDOUT:
+		rc = keep(&res->out, p + 1, n, max_out, &res->out_truncated);
+		break;
+	case CH_STDERR:
+		rc = keep(&res->err, p + 1, n, max_err, &res->err_truncated);
+		break;
+	case CH_STATUS:
+		if (n == 0)
+			break;
+		rc = astra__kube_exec_parse_status((const char *)p + 1, n, res);
+		*have_status = rc == 0;
+		break;
+	default:
+		break; /* empty channel announcements, resize */
+	}
+	return rc;
+}
+
 static int send_channel(
         astra__ws *ws, int ch, const void *data, size_t n, uint64_t deadline)
 {
@@ -170,6 +198,7 @@ int astra__kube_pod_exec(astra__kube *k, const astra__kube_exec_options *o,
 	char *url = NULL;
 	astra__ws *ws = NULL;
 	astra_buf msg = ASTRA_BUF_INIT;
+	int have_status = 0;
 	int rc = build_url(k, o, o->use_stdin, &url, what, sizeof(what));
 	if (rc)
 		return rc;
@@ -231,21 +260,40 @@ int astra__kube_pod_exec(astra__kube *k, const astra__kube_exec_options *o,
 		}
 		const uint8_t *p = o->stdin_data;
 		size_t left = o->stdin_len;
-		while (!rc && left) {
+		int ended = 0;
+		while (!rc && left && !ended) {
 			size_t n = left < STDIN_CHUNK ? left : STDIN_CHUNK;
 			rc = send_channel(ws, CH_STDIN, p, n, deadline);
 			p += n;
 			left -= n;
+			/* take what already arrived (a deadline in the past
+			 * does not wait), so that a command writing while it
+			 * reads cannot stall both sides */
+			while (!rc) {
+				int mop = 0;
+				int r = astra__ws_recv(ws, &mop, &msg, 1, NULL);
+				if (r == ASTRA_ETIMEOUT) {
+					astra_error_clear();
+					break;
+				}
+				if (r <= 0) {
+					rc = r;
+					ended = r ==
+					        0; /* done without reading */
+					break;
+				}
+				rc = on_message(res, &msg, max_out, max_err,
+				        &have_status);
+			}
 		}
 		uint8_t c = CH_STDIN;
-		if (!rc)
+		if (!rc && !ended)
 			rc = send_channel(ws, CH_CLOSE, &c, 1, deadline);
 		if (rc) {
 			astra__err_prefix(rc, "%s: stdin", what);
 			goto done;
 		}
 	}
-	int have_status = 0;
 	for (;;) {
 		int mop = 0, close_code = 0;
 		int r = astra__ws_recv(ws, &mop, &msg, deadline, &close_code);
@@ -262,30 +310,8 @@ int astra__kube_pod_exec(astra__kube *k, const astra__kube_exec_options *o,
 		}
 		if (r == 0)
 			break; /* the server closed the stream */
-		if (msg.size == 0)
-			continue;
-		const uint8_t *p = (const uint8_t *)msg.ptr;
-		size_t n = msg.size - 1;
-		switch (p[0]) {
-		case CH_STDOUT:
-			rc = keep(&res->out, p + 1, n, max_out,
-			        &res->out_truncated);
-			break;
-		case CH_STDERR:
-			rc = keep(&res->err, p + 1, n, max_err,
-			        &res->err_truncated);
-			break;
-		case CH_STATUS:
-			if (n == 0)
-				break;
-			rc = astra__kube_exec_parse_status(
-			        (const char *)p + 1, n, res);
-			have_status = rc == 0;
-			break;
-		default:
-			break; /* empty channel announcements, resize */
-		}
-		if (rc) {
+		if ((rc = on_message(
+		             res, &msg, max_out, max_err, &have_status))) {
 			astra__err_prefix(rc, "%s", what);
 			goto done;
 		}

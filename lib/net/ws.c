@@ -762,9 +762,13 @@ int astra__ws_recv(astra__ws *ws, int *opcode, astra_buf *msg,
 		}
 		if (rc == 1) {
 			if (op == ASTRA_WS_PING) {
+				/* a pong may wait a little even when the
+				 * caller only polls */
 				if (!ws->close_sent &&
 				        (rc = send_frame(ws, ASTRA_WS_PONG, p,
-				                 n, deadline_ns)))
+				                 n,
+				                 astra__mono_ns() +
+				                         5000000000ULL)))
 					return rc;
 				continue;
 			}
