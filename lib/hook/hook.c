@@ -593,16 +593,66 @@ done:
 	return rc;
 }
 
+/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+	size_t len;
+	unsigned min;
+	unsigned cp;
+	if (p[0] < 0x80)
+		return 1;
+	if ((p[0] & 0xe0) == 0xc0) {
+		len = 2;
+		min = 0x80;
+		cp = p[0] & 0x1f;
+	} else if ((p[0] & 0xf0) == 0xe0) {
+		len = 3;
+		min = 0x800;
+		cp = p[0] & 0x0f;
+	} else if ((p[0] & 0xf8) == 0xf0) {
+		len = 4;
+		min = 0x10000;
+		cp = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+char *astra__hook_printable(const char *p, size_t n)
+{
+	char *s = astra__strndup(p ? p : "", p ? n : 0);
+	if (!s)
+		return NULL;
+	unsigned char *u = (unsigned char *)s;
+	for (size_t i = 0; p && i < n;) {
+		size_t l = utf8_len(u + i, n - i);
+		if (l == 0) {
+			u[i++] = '?';
+			continue;
+		}
+		if (l == 1 && (u[i] < 32 || u[i] == 127) && u[i] != '\n' &&
+		        u[i] != '\t')
+			u[i] = '?';
+		i += l;
+	}
+	return s;
+}
+
 static void set_buf_str(astra__json *o, const char *key, const astra_buf *b)
 {
-	/* JSON strings: keep valid UTF-8 by replacing control bytes */
-	char *s = astra__strndup(b->ptr ? b->ptr : "", b->size);
-	if (!s)
-		return;
-	for (size_t i = 0; i < b->size; i++)
-		if ((unsigned char)s[i] < 32 && s[i] != '\n' && s[i] != '\t')
-			s[i] = '?';
-	astra__json_set_str(o, key, s);
+	char *s = astra__hook_printable(b->ptr, b->size);
+	if (s)
+		astra__json_set_str(o, key, s);
 	free(s);
 }
 

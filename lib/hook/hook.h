@@ -114,6 +114,11 @@ int astra__hook_run_stage(astra__kube *k, const astra__hook_set *s,
 /* The namespaces of an app's pods (borrowed strings; free the array). */
 int astra__hook_app_namespaces(const astra_app *app, char ***out, size_t *n);
 
+/* A captured stream as text for a record (allocated): control characters
+ * other than newline and tab, and bytes that are not UTF-8 (a cut at the
+ * size limit, binary output), become '?'. NUL bytes too. */
+char *astra__hook_printable(const char *p, size_t n);
+
 /* 1 when the set has hooks of the stage. */
 int astra__hook_has_stage(const astra__hook_set *s, const char *stage);
 

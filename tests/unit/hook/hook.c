@@ -222,3 +222,17 @@ Test(hook, from_record)
 	cr_assert_eq(s.n, 0);
 	astra__hook_set_free(&s);
 }
+
+Test(hook, printable_output)
+{
+	const char in[] = "ok\ttab\n\x01\x7f"
+	                  "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80|"
+	                  "\xc3(\xed\xa0\x80\xc0\xaf\0z\xe2\x82";
+	char *s = astra__hook_printable(in, sizeof(in) - 1);
+	cr_assert_str_eq(s, "ok\ttab\n\?\?caf\xc3\xa9 \xe2\x82\xac "
+	                    "\xf0\x9f\x98\x80|\?(\?\?\?\?\?\?z\?\?");
+	free(s);
+	s = astra__hook_printable(NULL, 0);
+	cr_assert_str_eq(s, "");
+	free(s);
+}
