@@ -11,6 +11,7 @@ if [ $# -gt 0 ] && [ "$1" != "--" ]; then build=$(cd "$1" && pwd); shift; fi
 exe=$build/tests/integration/hooks/astra_it_hooks
 [ -x "$exe" ] || { echo "hooks-it: $exe not built (scripts/build)" >&2; exit 1; }
 "$top/tests/testbed/build" >&2
+"$top/tests/testbed/build-node" >&2
 work=$(mktemp -d "${TMPDIR:-/tmp}/astra-it-hooks.XXXXXX")
 cleanup() {
 	local rc=$?
