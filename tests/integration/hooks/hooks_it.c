@@ -446,3 +446,110 @@ Test(hooks_it, pod_exec_protocols_and_errors)
 	astra__kube_exec_result_dispose(&r);
 	astra__kube_free(k);
 }
+
+/*
+ * A database written continuously (SQLite on a PVC, transactions of two
+ * rows): the pre-snapshot hook stops the writer between transactions and
+ * reports the row count, the post-snapshot hook lets it go on. The volume
+ * restored from the snapshot passes SQLite's integrity check and holds
+ * exactly the rows counted while the writer was stopped, while the live
+ * database has moved on.
+ */
+Test(hooks_it, database_quiesced_by_hooks_snapshots_consistently)
+{
+	char ns[64];
+	snprintf(ns, sizeof(ns), "hk-db-%s", rid);
+	const char *sqlite_img = getenv("ASTRA_TB_IMAGE_SQLITE");
+	if (!sqlite_img || !*sqlite_img)
+		sqlite_img = "astra.local/sqlite:tb";
+	sh("kubectl create namespace %s >/dev/null", ns);
+	sh("kubectl apply -f - >/dev/null <<'EOF'\n"
+	   "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data, namespace: %s}\n"
+	   "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 64Mi}}, storageClassName: %s}\n"
+	   "---\napiVersion: v1\nkind: Pod\nmetadata: {name: writer, namespace: %s}\n"
+	   "spec:\n  terminationGracePeriodSeconds: 0\n"
+	   "  volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]\n"
+	   "  containers:\n  - name: db\n    image: %s\n    imagePullPolicy: Never\n"
+	   "    volumeMounts: [{name: data, mountPath: /data}]\n"
+	   "    command:\n    - sh\n    - -c\n    - |\n"
+	   "      sqlite3 /data/app.db 'create table if not exists t(id integer primary key, k integer, pad blob)'\n"
+	   "      i=0\n"
+	   "      while :; do\n"
+	   "        if [ -e /tmp/pause ]; then touch /tmp/paused; usleep 20000; continue; fi\n"
+	   "        rm -f /tmp/paused\n"
+	   "        sqlite3 /data/app.db \"begin; insert into t(k, pad) values ($i, randomblob(4000)); insert into t(k, pad) values ($i, randomblob(4000)); commit;\"\n"
+	   "        i=$((i+1))\n"
+	   "      done\n"
+	   "EOF",
+	        ns, getenv("ASTRA_TB_STORAGECLASS"), ns, sqlite_img);
+	sh("kubectl -n %s wait --for=condition=Ready pod/writer --timeout=120s >/dev/null",
+	        ns);
+	/* let it write for a while */
+	sh("for i in $(seq 1 100); do n=$(kubectl -n %s exec writer -- sqlite3 /data/app.db 'select count(*) from t' 2>/dev/null); "
+	   "[ \"${n:-0}\" -ge 40 ] && exit 0; sleep 0.2; done; exit 1",
+	        ns);
+	astra_cluster *c = cluster();
+	astra_app *a = define(c, ns, ns);
+	hook(a, "freeze", "pre-snapshot",
+	        "rm -f /tmp/paused; touch /tmp/pause\n"
+	        "while [ ! -e /tmp/paused ]; do usleep 10000; done\n"
+	        "sync\n"
+	        "sqlite3 /data/app.db 'select count(*) from t'\n",
+	        "^writer$", "^db$", NULL, 30, ASTRA_HOOK_ON_ERROR_FAIL, NULL);
+	hook(a, "thaw", "post-snapshot", "rm -f /tmp/pause", "^writer$", "^db$",
+	        NULL, 30, ASTRA_HOOK_ON_ERROR_FAIL, NULL);
+	astra_snapshot_options o;
+	astra_snapshot_options_init(&o, ASTRA_SNAPSHOT_OPTIONS_VERSION);
+	o.name = "quiesced";
+	astra_buf b = ASTRA_BUF_INIT;
+	cr_assert_astra_ok(astra_snapshot_create(a, &o, &b));
+	astra__json *rec = parse(&b);
+	astra_buf_dispose(&b);
+	const astra__json *fr = astra__json_at(
+	        astra__json_get(stage_of(rec, "pre-snapshot"), "results"), 0);
+	expect(fr, "freeze", "writer", "db", "ok");
+	long frozen = atol(astra__json_str(fr, "stdout"));
+	cr_assert_gt(frozen, 0);
+	expect(astra__json_at(astra__json_get(stage_of(rec, "post-snapshot"),
+	                              "results"),
+	               0),
+	        "thaw", "writer", "db", "ok");
+	const char *vs = astra__json_str(
+	        astra__json_at(astra__json_get(rec, "volumes"), 0),
+	        "volumeSnapshot");
+	cr_assert_not_null(vs);
+	/* a PVC from the snapshot, read on the host */
+	sh("kubectl apply -f - >/dev/null <<'EOF'\n"
+	   "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: restored, namespace: %s}\n"
+	   "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 64Mi}}, storageClassName: %s,\n"
+	   "  dataSource: {apiGroup: snapshot.storage.k8s.io, kind: VolumeSnapshot, name: %s}}\nEOF",
+	        ns, getenv("ASTRA_TB_STORAGECLASS"), vs);
+	sh("kubectl -n %s wait --for=jsonpath='{.status.phase}'=Bound pvc/restored --timeout=120s >/dev/null",
+	        ns);
+	char dir[1024];
+	capture(dir, sizeof(dir),
+	        "pv=$(kubectl -n %s get pvc restored -o jsonpath='{.spec.volumeName}') && "
+	        "h=$(kubectl get pv $pv -o jsonpath='{.spec.csi.volumeHandle}') && "
+	        "echo \"$ASTRA_TB_CSI_VOLUMES/$h\"",
+	        ns);
+	char got[256];
+	capture(got, sizeof(got),
+	        "sqlite3 '%s/app.db' 'pragma integrity_check'", dir);
+	cr_assert_str_eq(got, "ok");
+	capture(got, sizeof(got),
+	        "sqlite3 '%s/app.db' 'select count(*) from t'", dir);
+	cr_assert_eq(atol(got), frozen, "restored %s rows, %ld when frozen",
+	        got, frozen);
+	capture(got, sizeof(got),
+	        "sqlite3 '%s/app.db' 'select count(*) from (select k from t "
+	        "group by k having count(*) != 2)'",
+	        dir);
+	cr_assert_str_eq(got, "0", "half transactions in the snapshot");
+	/* the writer was released and went on */
+	sh("for i in $(seq 1 100); do n=$(kubectl -n %s exec writer -- sqlite3 /data/app.db 'select count(*) from t' 2>/dev/null); "
+	   "[ \"${n:-0}\" -gt %ld ] && exit 0; sleep 0.2; done; exit 1",
+	        ns, frozen);
+	astra__json_free(rec);
+	astra_app_free(a);
+	astra_cluster_free(c);
+}
