@@ -85,10 +85,13 @@ type Unmanaged struct {
 	Namespace string `json:"namespace,omitempty"`
 }
 
-// HookStage counts the hooks run at one stage of a snapshot.
+// HookStage is one hook stage of a snapshot, backup or restore: the
+// executions that ran (Hooks), how many failed, and each one's result.
 type HookStage struct {
-	Stage string `json:"stage"`
-	Hooks int    `json:"hooks"`
+	Stage   string       `json:"stage"`
+	Hooks   int          `json:"hooks"`
+	Failed  int          `json:"failed"`
+	Results []HookResult `json:"results"`
 }
 
 // AppSnapshot is an application snapshot's record. Raw holds the whole

@@ -69,6 +69,10 @@ static const char *skipped_object(
 		        astra__json_get(md, "labels"), ASTRA_APP_LABEL_DEF);
 		if (def)
 			return "an app definition";
+		/* lib/hook's ASTRA_HOOK_LABEL_DEF (a layer above) */
+		if (astra__json_str(astra__json_get(md, "labels"),
+		            "hooks.astra.dev/definition"))
+			return "a hook definition";
 	}
 	if (astra__json_get(md, "deletionTimestamp"))
 		return "being deleted";

@@ -13,6 +13,7 @@
 #include "app/app.h"
 #include "astra/snapshot.h"
 #include "backup/backup.h"
+#include "hook/hook.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/clock.h"
@@ -412,8 +413,35 @@ astra_status astra_backup_create(astra_app *app, astra_vault *vault,
 		        "backup %s already exists in %s", name, r->store->url);
 	astra_error_clear();
 
+	/* pre-backup hooks; from here on the post-backup hooks always run */
+	astra__hook_set hs = { 0 };
+	char **hook_ns = NULL;
+	size_t hook_nns = 0;
+	astra__json *bstages = astra__json_new_array();
+	int pre_ran = 0, post_ran = 0, own_snapshot = 0, marked = 0;
+	astra__json *snap = NULL, *man = NULL, *rec = NULL, *vols = NULL;
+	astra__writer *w = NULL;
+	astra_buf mtext = ASTRA_BUF_INIT;
+	char what[600];
+	snprintf(what, sizeof(what), "backup %s of app %s", name, app->name);
+	astra__hook_run_options ro = { 0 };
+	ro.op = &op;
+	ro.what = what;
+	if (!bstages) {
+		rc = astra__err_oom();
+		goto done;
+	}
+	if ((rc = astra__hook_load(k, app->home, app->name, &hs)) ||
+	        (rc = astra__hook_app_namespaces(app, &hook_ns, &hook_nns)))
+		goto done;
+	ro.namespaces = (const char *const *)hook_ns;
+	ro.nnamespaces = hook_nns;
+	pre_ran = 1;
+	if ((rc = astra__hook_run_stage(k, &hs, "pre-backup", &ro, bstages)))
+		goto done;
+
 	/* the snapshot */
-	int own_snapshot = !(o && o->snapshot);
+	own_snapshot = !(o && o->snapshot);
 	if (own_snapshot) {
 		astra_snapshot_options so;
 		astra_snapshot_options_init(
@@ -421,18 +449,16 @@ astra_status astra_backup_create(astra_app *app, astra_vault *vault,
 		snprintf(snapname, sizeof(snapname), "%s-bk", name);
 		so.name = snapname;
 		so.cancel = op.cancel;
-		if ((rc = astra_snapshot_create(app, &so, NULL)))
-			return astra__err_prefix(rc, "backup %s", name);
+		if ((rc = astra_snapshot_create(app, &so, NULL))) {
+			own_snapshot = 0; /* nothing to delete */
+			goto done;
+		}
 	} else {
 		snprintf(snapname, sizeof(snapname), "%s", o->snapshot);
 	}
-	astra__json *snap = NULL, *man = NULL, *rec = NULL, *vols = NULL;
-	astra__writer *w = NULL;
-	astra_buf mtext = ASTRA_BUF_INIT;
 	/* while its volumes are read, the snapshot cannot be deleted */
 	char user[300];
 	snprintf(user, sizeof(user), "backup/%s", name);
-	int marked = 0;
 	if ((rc = astra__snap_mark_in_use(k, app->name, snapname, user)))
 		goto done;
 	marked = 1;
@@ -476,7 +502,10 @@ astra_status astra_backup_create(astra_app *app, astra_vault *vault,
 		rc = ASTRA_ENOMEM;
 	if (rc)
 		goto done;
-	/* the record, last */
+	/* post-backup hooks, then the record, last */
+	post_ran = 1;
+	if ((rc = astra__hook_run_stage(k, &hs, "post-backup", &ro, bstages)))
+		goto done;
 	rec = astra__json_new_object();
 	if (!rec) {
 		rc = ASTRA_ENOMEM;
@@ -503,8 +532,16 @@ astra_status astra_backup_create(astra_app *app, astra_vault *vault,
 	astra__json_set_int(rec, "resources", (int64_t)astra__json_size(man));
 	astra__json_set(rec, "volumes", vols);
 	vols = NULL;
-	astra__json_set(
-	        rec, "hooks", astra__json_dup(astra__json_get(snap, "hooks")));
+	astra__json *hooks = astra__json_new_array();
+	const astra__json *shooks = astra__json_get(snap, "hooks");
+	astra__json_push(hooks, astra__json_dup(astra__json_at(bstages, 0)));
+	for (size_t i = 0; i < astra__json_size(shooks); i++)
+		astra__json_push(
+		        hooks, astra__json_dup(astra__json_at(shooks, i)));
+	astra__json_push(hooks, astra__json_dup(astra__json_at(bstages, 1)));
+	astra__json_set(rec, "hooks", hooks);
+	astra__json_set(rec, "hookDefinitions",
+	        astra__json_dup(astra__json_get(snap, "hookDefinitions")));
 	astra__json_set_int(rec, "durationMs",
 	        (int64_t)((astra__mono_ns() - t0) / 1000000ULL));
 	if ((rc = astra__repo_put_json(r, key, rec, ASTRA_PUT_IF_ABSENT)))
@@ -512,6 +549,19 @@ astra_status astra_backup_create(astra_app *app, astra_vault *vault,
 	if (record_out)
 		rc = astra__json_print_buf(record_out, rec, 1);
 done:
+	if (pre_ran && !post_ran) {
+		astra_error e = *astra_error_last();
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%s", e.message);
+		(void)astra__hook_run_stage(
+		        k, &hs, "post-backup", &ro, bstages);
+		const astra__json *ps =
+		        astra__json_at(bstages, astra__json_size(bstages) - 1);
+		astra__err(e.code, e.klass,
+		        "%s (post-backup hooks ran: %lld, failed: %lld)", msg,
+		        (long long)astra__json_int(ps, "hooks", 0),
+		        (long long)astra__json_int(ps, "failed", 0));
+	}
 	if (marked &&
 	        astra__snap_mark_in_use(k, app->name, snapname, NULL) != 0)
 		astra__log_warn("cannot unmark snapshot %s", snapname);
@@ -535,6 +585,9 @@ done:
 	astra__json_free(man);
 	astra__json_free(rec);
 	astra__json_free(vols);
+	astra__json_free(bstages);
+	astra__hook_set_free(&hs);
+	free(hook_ns);
 	return rc;
 }
 

@@ -64,6 +64,14 @@ int astra__sha256(const void *data, size_t n, uint8_t out[ASTRA_SHA256_LEN])
 	return 0;
 }
 
+int astra__sha1(const void *data, size_t n, uint8_t out[ASTRA_SHA1_LEN])
+{
+	unsigned int len = 0;
+	if (EVP_Digest(data, n, out, &len, EVP_sha1(), NULL) != 1)
+		return ossl_err("SHA-1");
+	return 0;
+}
+
 int astra__md5(const void *data, size_t n, uint8_t out[ASTRA_MD5_LEN])
 {
 	unsigned int len = 0;

@@ -19,6 +19,7 @@
 
 #define ASTRA_SHA256_LEN 32
 #define ASTRA_MD5_LEN 16
+#define ASTRA_SHA1_LEN 20
 #define ASTRA_AEAD_KEY_LEN 32
 #define ASTRA_AEAD_NONCE_LEN 12
 #define ASTRA_AEAD_TAG_LEN 16
@@ -32,6 +33,11 @@ const char *astra__crypto_version(void);
 int astra__random(void *buf, size_t n);
 
 int astra__sha256(const void *data, size_t n, uint8_t out[ASTRA_SHA256_LEN]);
+
+/* SHA-1, only where a protocol requires it (the WebSocket handshake's
+ * Sec-WebSocket-Accept); never for anything that needs collision
+ * resistance. */
+int astra__sha1(const void *data, size_t n, uint8_t out[ASTRA_SHA1_LEN]);
 
 /* MD5, for transfer checksums that protocols require (S3 Content-MD5);
  * never for anything that needs collision resistance. */

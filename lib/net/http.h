@@ -160,6 +160,29 @@ const char *astra__http_header(const astra__http_response *r, const char *name);
 int astra__http_do(astra__http *c, const astra__http_request *req,
         astra__http_response *resp);
 
+/*
+ * Raw connections for protocols upgraded from HTTP/1.1 (WebSocket): libcurl
+ * connects in connect-only mode (TCP, proxy tunnel, TLS with the client's
+ * CA, client certificate and server name settings; ALPN offers HTTP/1.1
+ * only) and hands over the byte stream. `head_lines` receives the request
+ * header lines the caller must send ("Host", "User-Agent" and the
+ * provider's "Authorization", each ending in CRLF; wipe it, it may hold a
+ * secret) and `target` the request target (path and query; caller frees).
+ */
+typedef struct astra__http_raw astra__http_raw;
+
+int astra__http_raw_open(astra__http *c, const char *url, unsigned timeout_ms,
+        astra__op *op, astra__http_raw **out, astra_buf *head_lines,
+        char **target);
+/* Sends all n bytes. deadline_ns: astra__mono_ns() deadline, 0: none. */
+int astra__http_raw_send(astra__http_raw *r, const void *data, size_t n,
+        uint64_t deadline_ns, astra__op *op);
+/* Receives up to n bytes: the count, 0 at the end of the stream, or a
+ * negative code (ASTRA_ETIMEOUT at the deadline, ASTRA_ECANCELLED). */
+long astra__http_raw_recv(astra__http_raw *r, void *data, size_t n,
+        uint64_t deadline_ns, astra__op *op);
+void astra__http_raw_close(astra__http_raw *r);
+
 /* Copies url into out, replacing the values of query parameters that may
  * carry secrets (signature, token, credential, key, password...) with
  * "REDACTED". Always NUL-terminates; truncates. */

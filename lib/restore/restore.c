@@ -13,6 +13,7 @@
 
 #include "astra/backup.h"
 #include "backup/backup.h"
+#include "hook/hook.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/error.h"
@@ -408,6 +409,60 @@ static int data_for(const astra__json *vols, const char *ns, const char *pvc,
 	return 0;
 }
 
+#define POST_RESTORE_WAIT_MS 120000u
+
+static int run_post_restore(rctx *c, const astra__json *rec,
+        const astra__json *man, const mapping *nsmap, astra__json *rep)
+{
+	astra__hook_set hs;
+	astra__json *stages = astra__json_new_array();
+	int rc = stages ? astra__hook_from_json(
+	                          astra__json_get(rec, "hookDefinitions"), &hs)
+	                : astra__err_oom();
+	if (rc) {
+		astra__json_free(stages);
+		return rc;
+	}
+	/* the restored namespaces, mapped */
+	const char **nss =
+	        astra__calloc(astra__json_size(man) + 1, sizeof(char *));
+	size_t nns = 0;
+	for (size_t i = 0; nss && i < astra__json_size(man); i++) {
+		const char *ns = mapped(nsmap,
+		        astra__json_str(astra__json_get(astra__json_at(man, i),
+		                                "metadata"),
+		                "namespace"));
+		int dup = !ns;
+		for (size_t j = 0; !dup && j < nns; j++)
+			dup = !strcmp(nss[j], ns);
+		if (!dup)
+			nss[nns++] = ns;
+	}
+	if (!nss)
+		rc = astra__err_oom();
+	if (!rc) {
+		astra__hook_run_options ro = { 0 };
+		ro.namespaces = nss;
+		ro.nnamespaces = nns;
+		ro.op = &c->op;
+		ro.what = "restore";
+		ro.wait_pods_ms = POST_RESTORE_WAIT_MS;
+		rc = astra__hook_run_stage(
+		        c->k, &hs, "post-restore", &ro, stages);
+		astra_error e = *astra_error_last();
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%s", e.message);
+		astra__json_set(rep, "hooks", stages);
+		stages = NULL;
+		if (rc)
+			astra__err(e.code, e.klass, "%s", msg);
+	}
+	free(nss);
+	astra__json_free(stages);
+	astra__hook_set_free(&hs);
+	return rc;
+}
+
 astra_status astra_restore(astra_cluster *target, astra_vault *vault,
         const astra_restore_options *o, astra_buf *out)
 {
@@ -572,9 +627,13 @@ astra_status astra_restore(astra_cluster *target, astra_vault *vault,
 	astra__json_set_int(rep, "failed", (int64_t)c.failed);
 	astra__json_set(rep, "items", c.items);
 	c.items = NULL;
+	/* post-restore hooks, from the record, in the restored namespaces */
+	int hrc = run_post_restore(&c, rec, man, &nsmap, rep);
 	if (out)
 		rc = astra__json_print_buf(out, rep, 1);
 	astra__json_free(rep);
+	if (!rc && hrc)
+		rc = astra__err_prefix(hrc, "restore");
 	if (!rc && c.failed)
 		rc = astra__err(ASTRA_EPARTIAL, ASTRA_ERROR_KUBE,
 		        "%llu object(s) could not be restored (see the report)",

@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/vec.h"
+#include "hook/hook.h"
 #include "kube/cluster_internal.h"
 #include "snap/snap.h"
 
@@ -539,16 +540,31 @@ static void undo(snap *s, int delete_snapshots)
 
 /* ---- the record ---- */
 
-static int hook_stage(snap *s, astra__json *hooks, const char *stage)
+/* Runs one hook stage; its results go into `hooks` (the record). */
+static int hook_stage(snap *s, const astra__hook_set *hs, char **nss,
+        size_t nns, astra__json *hooks, const char *stage)
 {
-	/* stage points: the hook engine runs the app's hooks here */
-	astra__json *h = astra__json_new_object();
-	if (!h)
-		return ASTRA_ENOMEM;
-	astra__json_set_str(h, "stage", stage);
-	astra__json_set_int(h, "hooks", 0);
+	char what[512];
+	snprintf(what, sizeof(what), "snapshot %s of app %s", s->name,
+	        s->app->name);
+	astra__hook_run_options ro = { 0 };
+	ro.namespaces = (const char *const *)nss;
+	ro.nnamespaces = nns;
+	ro.op = &s->op;
+	ro.what = what;
 	astra__log_debug("snapshot %s: stage %s", s->name, stage);
-	return astra__json_push(hooks, h);
+	return astra__hook_run_stage(s->k, hs, stage, &ro, hooks);
+}
+
+/* The post-restore hooks, with their scripts, travel in the record so a
+ * restore into any cluster can run them. */
+static astra__json *restore_hooks_json(const astra__hook_set *hs)
+{
+	astra__json *arr = astra__json_new_array();
+	for (size_t i = 0; arr && i < hs->n; i++)
+		if (!strcmp(hs->v[i].stage, "post-restore"))
+			astra__json_push(arr, astra__hook_json(&hs->v[i], 1));
+	return arr;
 }
 
 static astra__json *volumes_json(snap *s)
@@ -701,6 +717,9 @@ astra_status astra_snapshot_create(
 	astra__json *rec = astra__json_new_object();
 	astra__json *hooks = astra__json_new_array();
 	astra__json *classes = NULL, *gclasses = NULL;
+	astra__hook_set hs = { 0 };
+	char **hook_ns = NULL;
+	size_t hook_nns = 0;
 	uint64_t t0 = astra__mono_ns();
 	int post_done = 0;
 	if (!rec || !hooks) {
@@ -711,9 +730,13 @@ astra_status astra_snapshot_create(
 	        (rc = find(s.k, "", "PersistentVolume", &s.pv_r, "")))
 		goto out;
 
-	/* 1. pre-snapshot hooks */
-	if ((rc = hook_stage(&s, hooks, "pre-snapshot")))
+	/* 1. pre-snapshot hooks (a failure still runs the post hooks) */
+	if ((rc = astra__hook_load(s.k, app->home, app->name, &hs)) ||
+	        (rc = astra__hook_app_namespaces(app, &hook_ns, &hook_nns)))
 		goto out;
+	if ((rc = hook_stage(
+	             &s, &hs, hook_ns, hook_nns, hooks, "pre-snapshot")))
+		goto post;
 	/* 2. manifests */
 	if ((rc = astra__app_collect(app, 1, &s.op, &col)))
 		goto post;
@@ -808,9 +831,23 @@ astra_status astra_snapshot_create(
 post:
 	/* 5. post-snapshot hooks, always */
 	{
-		int prc = hook_stage(&s, hooks, "post-snapshot");
-		if (!rc)
+		astra_error e = *astra_error_last();
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%s", e.message);
+		int prc = hook_stage(
+		        &s, &hs, hook_ns, hook_nns, hooks, "post-snapshot");
+		if (!rc) {
 			rc = prc;
+		} else {
+			/* keep the first failure; say the post hooks ran */
+			const astra__json *ps = astra__json_at(
+			        hooks, astra__json_size(hooks) - 1);
+			astra__err(e.code, e.klass,
+			        "%s (post-snapshot hooks ran: %lld, failed: "
+			        "%lld)",
+			        msg, (long long)astra__json_int(ps, "hooks", 0),
+			        (long long)astra__json_int(ps, "failed", 0));
+		}
 		post_done = 1;
 	}
 	undo(&s, rc != 0);
@@ -833,6 +870,7 @@ post:
 	        rec, "resources", (int64_t)astra__json_size(col.objects));
 	astra__json_set(rec, "hooks", hooks);
 	hooks = NULL;
+	astra__json_set(rec, "hookDefinitions", restore_hooks_json(&hs));
 	astra__json_set(rec, "warnings", col.warnings);
 	col.warnings = NULL;
 	astra__json_set_int(rec, "durationMs",
@@ -860,5 +898,7 @@ out:
 	astra__json_free(rec);
 	astra__json_free(hooks);
 	astra__app_collection_free(&col);
+	astra__hook_set_free(&hs);
+	free(hook_ns);
 	return rc;
 }

@@ -52,6 +52,20 @@ expect_rc 0 "$ctl" "${V[@]}" vault check --read-data
 expect_rc 0 "$ctl" "${V[@]}" data forget "$id"
 expect_rc 0 "$ctl" "${V[@]}" vault gc --grace 0
 expect_rc 2 "$ctl" "${V[@]}" vault gc --grace soon
+# hook create: usage and script checks come before any cluster access
+echo 'echo hi' > "$tmp/hook.sh"
+expect_rc 2 "$ctl" hook create app
+expect_rc 2 "$ctl" hook create app h --script "$tmp/hook.sh"
+expect_rc 2 "$ctl" hook create app h --stage pre-snapshot
+expect_rc 2 "$ctl" hook create app h --stage pre-snapshot --script "$tmp/hook.sh" --on-error maybe
+expect_rc 2 "$ctl" hook create app h --stage pre-snapshot --script "$tmp/hook.sh" --timeout 0
+expect_rc 2 "$ctl" hook list
+expect_rc 2 "$ctl" hook delete app
+head -c 65537 /dev/zero | tr '\0' '#' > "$tmp/big.sh"
+out=$("$ctl" hook create app h --stage pre-snapshot --script "$tmp/big.sh" 2>&1); rc=$?
+if [ $rc -eq 1 ] && printf '%s' "$out" | grep -q "larger than 65536 bytes"; then ok; else bad "big script: rc=$rc $out"; fi
+out=$("$ctl" hook create app h --stage pre-snapshot --script "$tmp/none.sh" 2>&1); rc=$?
+if [ $rc -eq 1 ] && printf '%s' "$out" | grep -q "none.sh"; then ok; else bad "missing script: rc=$rc $out"; fi
 rm -rf "$tmp"
 rm -f /tmp/astractl-cli.$$
 echo "cli: $pass passed, $fail failed"

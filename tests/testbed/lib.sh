@@ -33,6 +33,25 @@ tb_gcs_cache_dir() {
     fi
 }
 
+# Node cache directory (tests/testbed/build-node): keyed by node-versions.env and
+# the Kubernetes version lines of versions.env, separately from tb_cache_dir.
+tb_node_cache_dir() {
+    if [ -n "${ASTRA_TESTBED_NODE_CACHE:-}" ]; then
+        printf '%s\n' "$ASTRA_TESTBED_NODE_CACHE"
+    else
+        printf '%s/libastra/testbed-node-%s\n' "${XDG_CACHE_HOME:-$HOME/.cache}" \
+            "$({ cat "$TB_SCRIPT_DIR/node-versions.env"; grep '^TB_K8S_' "$TB_SCRIPT_DIR/versions.env"; } | sha256sum | cut -c1-12)"
+    fi
+}
+
+# Locate the node components of a completed build-node, or fail with a hint.
+tb_require_node_build() {
+    TB_NODE_CACHE=$(tb_node_cache_dir)
+    TB_NODE_BIN=$TB_NODE_CACHE/bin
+    export TB_NODE_CACHE TB_NODE_BIN
+    [ -f "$TB_NODE_CACHE/.stamp" ] || tb_die "test bed node components not built (no $TB_NODE_CACHE/.stamp); run tests/testbed/build-node first"
+}
+
 # Locate the binary directory of a completed build, or fail with a hint.
 tb_require_build() {
     TB_CACHE=$(tb_cache_dir)

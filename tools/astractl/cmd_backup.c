@@ -261,6 +261,12 @@ static int run_restore(const ctl_globals *g, ctl_args *a)
 			        out_num(out_get(r, "replaced")),
 			        out_num(out_get(r, "skipped")),
 			        out_num(out_get(r, "failed")));
+			const out_val *hk = out_at(out_get(r, "hooks"), 0);
+			if (hk && out_len(out_get(hk, "results")))
+				printf("post-restore hooks: %.0f ran, %.0f "
+				       "failed\n",
+				        out_num(out_get(hk, "hooks")),
+				        out_num(out_get(hk, "failed")));
 			out_free(r);
 		} else {
 			ctl_emit(g, r);
@@ -356,6 +362,12 @@ static int run_clone(const ctl_globals *g, ctl_args *a)
 			        out_num(out_get(r, "created")),
 			        out_num(out_get(r, "skipped")),
 			        out_num(out_get(r, "failed")));
+			const out_val *hk = out_at(out_get(r, "hooks"), 0);
+			if (hk && out_len(out_get(hk, "results")))
+				printf("post-restore hooks: %.0f ran, %.0f "
+				       "failed\n",
+				        out_num(out_get(hk, "hooks")),
+				        out_num(out_get(hk, "failed")));
 			out_free(r);
 		} else {
 			ctl_emit(g, r);

@@ -32,6 +32,7 @@ Mappings = Union[Mapping[str, str], Iterable[str]]
 _APP_F_UPDATE = 0x1
 _SNAPSHOT_F_NO_GROUP = 0x1
 _RESTORE_F_REPLACE = 0x1
+_HOOK_F_UPDATE = 0x1
 
 
 def _json(s: Optional[str]) -> Any:
@@ -209,6 +210,68 @@ class App:
     def snapshots(self) -> List[Dict[str, Any]]:
         """This app's snapshot records, oldest first."""
         return self._cluster.snapshots(self._name)
+
+    # -- hooks ----------------------------------------------------------
+
+    def create_hook(self, name: str, stage: str, script: Union[str, bytes], *,
+                    args: Optional[Iterable[str]] = None,
+                    namespace_regex: Optional[str] = None,
+                    pod_regex: Optional[str] = None,
+                    container_regex: Optional[str] = None,
+                    image_regex: Optional[str] = None,
+                    selector: Optional[str] = None,
+                    timeout: float = 0, on_error: str = "fail",
+                    update: bool = False) -> None:
+        """Stores hook ``name`` (docs/hooks.md): ``script`` (at most
+        64 KiB) run by /bin/sh with ``args`` in every running container of
+        the app that matches all the given regexes and the label
+        ``selector``, at ``stage`` ("pre-snapshot", "post-snapshot",
+        "pre-backup", "post-backup", "post-restore"). ``timeout`` bounds
+        one execution (seconds, 0: 60); ``on_error`` is "fail" (abort the
+        operation) or "continue". ``update`` replaces a hook of that name.
+        """
+        if on_error not in ("fail", "continue"):
+            raise ValueError("on_error must be 'fail' or 'continue'")
+        if isinstance(script, bytes):
+            script = script.decode()
+        o = capi.astra_hook_options()
+        o.stage = stage
+        o.script = script
+        _add_all(o.add_arg, _strings("args", args))
+        if namespace_regex is not None:
+            o.namespace_regex = namespace_regex
+        if pod_regex is not None:
+            o.pod_regex = pod_regex
+        if container_regex is not None:
+            o.container_regex = container_regex
+        if image_regex is not None:
+            o.image_regex = image_regex
+        if selector is not None:
+            o.selector = selector
+        o.timeout_s = int(timeout) if timeout else 0
+        o.on_error = 1 if on_error == "continue" else 0
+        with self._cluster._use():
+            capi.astra_hook_create(self._handle(), name, o,
+                                   _HOOK_F_UPDATE if update else 0)
+
+    def hooks(self) -> List[Dict[str, Any]]:
+        """The app's hooks in execution order (by stage, then name), each
+        {"name", "stage", "args", "namespaceRegex", ..., "timeoutSeconds",
+        "onError", "scriptBytes", "script"}."""
+        with self._cluster._use():
+            return list(_json(capi.astra_hook_list(self._handle())) or [])
+
+    def delete_hook(self, name: str) -> None:
+        """Deletes hook ``name`` (NotFoundError if there is none)."""
+        with self._cluster._use():
+            capi.astra_hook_delete(self._handle(), name)
+
+    def run_hooks(self, stage: str) -> Dict[str, Any]:
+        """Runs the hooks of ``stage`` now, as an operation would, and
+        returns {"stage", "hooks", "failed", "results": [...]}. A failed
+        hook with on_error "fail" raises."""
+        with self._cluster._use():
+            return dict(_json(capi.astra_hook_run(self._handle(), stage)) or {})
 
     # -- backups and clones --------------------------------------------
 

@@ -33,6 +33,7 @@ needs_testbed = pytest.mark.skipif(
     (capi.astra_backup_options, capi.ASTRA_BACKUP_OPTIONS_VERSION),
     (capi.astra_restore_options, capi.ASTRA_RESTORE_OPTIONS_VERSION),
     (capi.astra_clone_options, capi.ASTRA_CLONE_OPTIONS_VERSION),
+    (capi.astra_hook_options, capi.ASTRA_HOOK_OPTIONS_VERSION),
 ])
 def test_app_options_are_initialised_with_their_version(cls, version):
     o = cls()
@@ -377,3 +378,55 @@ def test_closed_handles(cluster):
         c.apps()
     with pytest.raises(ValueError):
         c.restore(None, "b1")
+
+
+@needs_testbed
+def test_hooks_are_stored_listed_run_and_deleted(cluster):
+    ns = f"py-hooks-{RID}"
+    kubectl("create", "namespace", ns)
+    # a pod that never runs: its containers are skipped, not failures
+    kubectl("apply", "-f", "-", stdin=f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: waiting, namespace: {ns}, labels: {{role: db}}}}
+spec:
+  nodeSelector: {{none: none}}
+  containers: [{{name: c, image: busybox}}]
+""")
+    try:
+        with cluster.define_app({"name": ns, "namespaces": [{"name": ns}]}) as a:
+            a.create_hook("thaw", "post-snapshot", "echo thawed",
+                          container_regex="^c$")
+            a.create_hook("freeze", "pre-snapshot", b"sync; echo \"$1\"",
+                          args=["now"], selector="role=db", timeout=5,
+                          on_error="continue")
+            with pytest.raises(astra.ExistsError):
+                a.create_hook("freeze", "pre-snapshot", "true")
+            a.create_hook("freeze", "pre-snapshot", "sync; echo \"$1\"",
+                          args=["now"], selector="role=db", timeout=5,
+                          on_error="continue", update=True)
+            with pytest.raises(astra.InvalidError) as ei:
+                a.create_hook("bad", "pre-snapshot", "true", pod_regex="(")
+            assert "pod regex" in ei.value.message
+            with pytest.raises(ValueError):
+                a.create_hook("bad", "pre-snapshot", "true", on_error="maybe")
+            hooks = a.hooks()
+            assert [h["name"] for h in hooks] == ["freeze", "thaw"]
+            assert hooks[0]["args"] == ["now"]
+            assert hooks[0]["onError"] == "continue"
+            assert hooks[0]["timeoutSeconds"] == 5
+            assert hooks[0]["script"] == "sync; echo \"$1\""
+            run = a.run_hooks("pre-snapshot")
+            assert run["stage"] == "pre-snapshot" and run["hooks"] == 0
+            assert run["results"][0]["result"] == "skipped"
+            assert run["results"][0]["pod"] == "waiting"
+            with pytest.raises(astra.InvalidError):
+                a.run_hooks("during-snapshot")
+            a.delete_hook("thaw")
+            with pytest.raises(astra.NotFoundError):
+                a.delete_hook("thaw")
+            assert [h["name"] for h in a.hooks()] == ["freeze"]
+            a.remove()
+    finally:
+        kubectl("delete", "namespace", ns, "--wait=false",
+                "--ignore-not-found", check=False)

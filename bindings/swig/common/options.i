@@ -15,8 +15,8 @@
  * other (and by the wrapper) whichever one failed.
  *
  * String lists of the restore options (namespace_map, storage_class_map,
- * include, exclude) are copies owned by the box too, appended with
- * add_namespace_map() and friends.
+ * include, exclude) and the hook options' args are copies owned by the
+ * box too, appended with add_namespace_map(), add_arg() and friends.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -32,7 +32,8 @@ enum {
 	ASTRA_SWIG_SNAPSHOT,
 	ASTRA_SWIG_APP_BACKUP,
 	ASTRA_SWIG_APP_RESTORE,
-	ASTRA_SWIG_APP_CLONE
+	ASTRA_SWIG_APP_CLONE,
+	ASTRA_SWIG_HOOK
 };
 
 /* An owned list of strings (restore mappings and filters). */
@@ -46,6 +47,7 @@ enum {
 	ASTRA_SWIG_SCMAP,
 	ASTRA_SWIG_INCLUDE,
 	ASTRA_SWIG_EXCLUDE,
+	ASTRA_SWIG_ARGS,
 	ASTRA_SWIG_NSTRV
 };
 
@@ -61,6 +63,7 @@ typedef struct {
 		astra_backup_options app_backup;
 		astra_restore_options app_restore;
 		astra_clone_options app_clone;
+		astra_hook_options hook;
 	} u; /* first: a pointer to u.X is a pointer to the box */
 	int kind;
 	char **tags; /* backup tags: owned copies */
@@ -131,6 +134,15 @@ static void astra_swig_box_free(astra_swig_box *b)
 		astra_swig_str_free(b->u.app_clone.from_snapshot);
 		astra_swig_str_free(b->u.app_clone.name);
 		astra_swig_str_free(b->u.app_clone.volume_path);
+		break;
+	case ASTRA_SWIG_HOOK:
+		astra_swig_str_free(b->u.hook.stage);
+		astra_swig_str_free(b->u.hook.script);
+		astra_swig_str_free(b->u.hook.namespace_regex);
+		astra_swig_str_free(b->u.hook.pod_regex);
+		astra_swig_str_free(b->u.hook.container_regex);
+		astra_swig_str_free(b->u.hook.image_regex);
+		astra_swig_str_free(b->u.hook.selector);
 		break;
 	default:
 		break;
@@ -213,6 +225,8 @@ ASTRA_OPTIONS(astra_restore_options, app_restore, ASTRA_SWIG_APP_RESTORE,
 	astra_restore_options_init, ASTRA_RESTORE_OPTIONS_VERSION)
 ASTRA_OPTIONS(astra_clone_options, app_clone, ASTRA_SWIG_APP_CLONE,
 	astra_clone_options_init, ASTRA_CLONE_OPTIONS_VERSION)
+ASTRA_OPTIONS(astra_hook_options, hook, ASTRA_SWIG_HOOK,
+	astra_hook_options_init, ASTRA_HOOK_OPTIONS_VERSION)
 
 ASTRA_PROGRESS_OPTIONS(astra_data_backup_options)
 ASTRA_PROGRESS_OPTIONS(astra_data_restore_options)
@@ -288,6 +302,18 @@ static int astra_swig_strv_add(astra_swig_box *b, int which, const char *s,
 		return astra_swig_strv_add(ASTRA_SWIG_BOX($self), ASTRA_SWIG_SCMAP,
 			mapping, &$self->storage_class_map,
 			&$self->n_storage_class_map);
+	}
+}
+
+/* Hook arguments: copies owned by the box; the script is a string
+ * member (its length is taken with strlen). */
+%ignore args;
+%ignore nargs;
+%ignore script_len;
+%extend astra_hook_options {
+	int add_arg(const char *arg) {
+		return astra_swig_strv_add(ASTRA_SWIG_BOX($self), ASTRA_SWIG_ARGS,
+			arg, &$self->args, &$self->nargs);
 	}
 }
 

@@ -14,6 +14,8 @@
 #include "it_helpers.h"
 #include "core/clock.h"
 #include "fmt/json.h"
+#include "kube/kube.h"
+#include "kube/podexec.h"
 
 static char rid[16];
 
@@ -277,6 +279,97 @@ Test(snapshot_it, failures_name_the_pvc_and_leave_no_stray_snapshots)
 	capture(count, sizeof(count),
 	        "kubectl -n %s get volumesnapshots -o name | wc -l", ns);
 	cr_assert_str_eq(count, "0", "stray snapshots left behind");
+	astra_app_free(a);
+	astra_cluster_free(c);
+}
+
+/* Without a running container (no node, or a pod that cannot be
+ * scheduled): hooks are recorded as skipped, and pods/exec names the
+ * cause the API server gives. */
+Test(snapshot_it, hooks_skip_pods_that_do_not_run_and_exec_names_the_cause)
+{
+	char ns[64], app[64];
+	snprintf(ns, sizeof(ns), "hkp-%s", rid);
+	snprintf(app, sizeof(app), "hkp-%s", rid);
+	sh("kubectl create namespace %s >/dev/null", ns);
+	sh("kubectl -n %s apply -f - >/dev/null <<'EOF'\n"
+	   "apiVersion: v1\nkind: Pod\nmetadata: {name: waiting, labels: {role: db}}\n"
+	   "spec: {nodeSelector: {none: none}, containers: [{name: c, image: busybox}]}\nEOF",
+	        ns);
+	astra_cluster *c = cluster();
+	char def[256];
+	snprintf(def, sizeof(def),
+	        "{\"name\":\"%s\",\"namespaces\":[{\"name\":\"%s\"}]}", app,
+	        ns);
+	astra_app *a = NULL;
+	cr_assert_astra_ok(astra_app_define(&a, c, def, 0));
+	astra_hook_options ho;
+	cr_assert_astra_ok(
+	        astra_hook_options_init(&ho, ASTRA_HOOK_OPTIONS_VERSION));
+	ho.stage = "pre-snapshot";
+	ho.script = "sync";
+	ho.selector = "role=db";
+	cr_assert_astra_ok(astra_hook_create(a, "flush", &ho, 0));
+	cr_assert_astra_fail(
+	        astra_hook_create(a, "flush", &ho, 0), ASTRA_EEXISTS);
+	ho.image_regex = "(";
+	cr_assert_astra_fail(
+	        astra_hook_create(a, "bad", &ho, 0), ASTRA_EINVALID);
+	cr_assert(strstr(astra_error_last()->message, "image regex"));
+	/* stored beside the app's definition */
+	char cm[256];
+	capture(cm, sizeof(cm),
+	        "kubectl -n %s get configmap astra-hook-%s-flush -o "
+	        "jsonpath='{.data.script}'",
+	        ns, app);
+	cr_assert_str_eq(cm, "sync");
+
+	astra_snapshot_options o;
+	astra_snapshot_options_init(&o, ASTRA_SNAPSHOT_OPTIONS_VERSION);
+	o.name = "hooked";
+	astra_buf b = ASTRA_BUF_INIT;
+	cr_assert_astra_ok(astra_snapshot_create(a, &o, &b));
+	astra__json *rec = record_of(&b);
+	astra_buf_dispose(&b);
+	const astra__json *pre =
+	        astra__json_at(astra__json_get(rec, "hooks"), 0);
+	cr_assert_str_eq(astra__json_str(pre, "stage"), "pre-snapshot");
+	cr_assert_eq(astra__json_int(pre, "hooks", -1), 0);
+	const astra__json *r =
+	        astra__json_at(astra__json_get(pre, "results"), 0);
+	cr_assert_str_eq(astra__json_str(r, "pod"), "waiting");
+	cr_assert_str_eq(astra__json_str(r, "result"), "skipped");
+	cr_assert_str_eq(astra__json_str(r, "error"), "the pod is not running");
+	astra__json_free(rec);
+
+	/* pods/exec over WebSocket: the server's reason, not a hang */
+	astra__kube *k = NULL;
+	astra__kube_options ko = { 0 };
+	cr_assert_astra_ok(astra__kube_open(&k, &ko));
+	const char *argv[] = { "sh", "-c", "true", NULL };
+	astra__kube_exec_options eo = { 0 };
+	eo.ns = ns;
+	eo.pod = "waiting";
+	eo.argv = argv;
+	eo.timeout_ms = 10000;
+	astra__kube_exec_result er;
+	cr_assert_astra_fail(astra__kube_pod_exec(k, &eo, &er), ASTRA_EINVALID);
+	cr_assert(strstr(astra_error_last()->message,
+	                  "pod waiting does not have a host assigned"),
+	        "%s", astra_error_last()->message);
+	astra__kube_exec_result_dispose(&er);
+	eo.pod = "absent";
+	cr_assert_astra_fail(
+	        astra__kube_pod_exec(k, &eo, &er), ASTRA_ENOTFOUND);
+	cr_assert(strstr(astra_error_last()->message, "\"absent\" not found"),
+	        "%s", astra_error_last()->message);
+	astra__kube_exec_result_dispose(&er);
+	astra__kube_free(k);
+
+	cr_assert_astra_ok(astra_hook_delete(a, "flush"));
+	cr_assert_astra_ok(astra_hook_list(a, &b));
+	cr_assert_str_eq(b.ptr, "[]");
+	astra_buf_dispose(&b);
 	astra_app_free(a);
 	astra_cluster_free(c);
 }

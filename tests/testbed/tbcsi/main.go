@@ -2,9 +2,11 @@
 // as a plain directory and every snapshot as a copy of that directory, so tests
 // can write data straight into a volume and check what a restore produced.
 //
-// It serves the CSI Identity, Controller and GroupController services (and a
-// stub Node service) on a UNIX socket. There is no kubelet in the test bed, so
-// nothing is ever staged or published: only the controller side matters.
+// It serves the CSI Identity, Controller, GroupController and Node services on
+// a UNIX socket. The Node service publishes a volume as a bind mount of its
+// directory (no staging). With -kubelet-registration-path it also serves the
+// kubelet plugin registration API on that socket (what node-driver-registrar
+// does elsewhere), so the kubelet of `tests/testbed/up --node` finds the driver.
 //
 // Layout under -statedir:
 //
@@ -40,6 +42,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
+	registerapi "k8s.io/kubelet/pkg/apis/pluginregistration/v1"
 )
 
 const (
@@ -97,6 +100,7 @@ func main() {
 	stateDir := flag.String("statedir", "", "directory holding volumes, snapshots and state.json (required)")
 	driverName := flag.String("drivername", "hostpath.csi.k8s.io", "CSI driver name")
 	nodeID := flag.String("nodeid", "tb-node", "node ID reported by NodeGetInfo")
+	regPath := flag.String("kubelet-registration-path", "", "serve the kubelet plugin registration API on this UNIX socket (in the kubelet's plugins_registry directory)")
 	flag.Parse()
 	if *endpoint == "" || *stateDir == "" {
 		fmt.Fprintln(os.Stderr, "tbcsi: -endpoint and -statedir are required")
@@ -128,11 +132,23 @@ func main() {
 	csi.RegisterGroupControllerServer(srv, d)
 	csi.RegisterNodeServer(srv, d)
 
+	var reg *grpc.Server
+	if *regPath != "" {
+		reg, err = serveRegistration(*regPath, d.name, sock)
+		if err != nil {
+			log.Fatalf("registration socket: %v", err)
+		}
+	}
+
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	go func() {
 		s := <-sigs
 		log.Printf("received %v, stopping", s)
+		if reg != nil {
+			reg.Stop()
+			_ = os.Remove(*regPath)
+		}
 		done := make(chan struct{})
 		go func() { srv.GracefulStop(); close(done) }()
 		select {
@@ -659,7 +675,42 @@ func (d *driver) DeleteVolumeGroupSnapshot(_ context.Context, req *csi.DeleteVol
 	return &csi.DeleteVolumeGroupSnapshotResponse{}, nil
 }
 
-// ------------------------------------------------------------------ node (stub)
+// ------------------------------------------------------------------ node
+
+// isMountPoint reports whether path is a mount point (listed in /proc/self/mountinfo).
+func isMountPoint(path string) (bool, error) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false, err
+	}
+	clean := filepath.Clean(path)
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && unescapeMountinfo(f[4]) == clean {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// unescapeMountinfo decodes the octal escapes (\040 for a space, ...) of mountinfo.
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
 
 func (d *driver) NodeGetInfo(context.Context, *csi.NodeGetInfoRequest) (*csi.NodeGetInfoResponse, error) {
 	return &csi.NodeGetInfoResponse{NodeId: d.nodeID}, nil
@@ -667,4 +718,119 @@ func (d *driver) NodeGetInfo(context.Context, *csi.NodeGetInfoRequest) (*csi.Nod
 
 func (d *driver) NodeGetCapabilities(context.Context, *csi.NodeGetCapabilitiesRequest) (*csi.NodeGetCapabilitiesResponse, error) {
 	return &csi.NodeGetCapabilitiesResponse{}, nil
+}
+
+// NodePublishVolume bind-mounts the volume directory onto the target path.
+func (d *driver) NodePublishVolume(_ context.Context, req *csi.NodePublishVolumeRequest) (*csi.NodePublishVolumeResponse, error) {
+	id, target := req.GetVolumeId(), req.GetTargetPath()
+	if id == "" || target == "" {
+		return nil, status.Error(codes.InvalidArgument, "volume_id and target_path are required")
+	}
+	if req.GetVolumeCapability() == nil {
+		return nil, status.Error(codes.InvalidArgument, "volume_capability is required")
+	}
+	if err := checkCaps([]*csi.VolumeCapability{req.GetVolumeCapability()}); err != nil {
+		return nil, err
+	}
+	if req.GetVolumeCapability().GetBlock() != nil {
+		return nil, status.Error(codes.InvalidArgument, "block volumes are not supported")
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.st.Volumes[id]; !ok {
+		return nil, status.Errorf(codes.NotFound, "volume %s not found", id)
+	}
+	src := d.volPath(id)
+	if err := os.MkdirAll(target, 0o750); err != nil {
+		return nil, status.Errorf(codes.Internal, "creating target %s: %v", target, err)
+	}
+	mounted, err := isMountPoint(target)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "reading mounts: %v", err)
+	}
+	if mounted {
+		return &csi.NodePublishVolumeResponse{}, nil
+	}
+	if err := syscall.Mount(src, target, "", syscall.MS_BIND, ""); err != nil {
+		return nil, status.Errorf(codes.Internal, "bind mount %s on %s: %v", src, target, err)
+	}
+	if req.GetReadonly() {
+		if err := syscall.Mount("", target, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
+			_ = syscall.Unmount(target, 0)
+			return nil, status.Errorf(codes.Internal, "read-only remount of %s: %v", target, err)
+		}
+	}
+	return &csi.NodePublishVolumeResponse{}, nil
+}
+
+// NodeUnpublishVolume unmounts the target path and removes it.
+func (d *driver) NodeUnpublishVolume(_ context.Context, req *csi.NodeUnpublishVolumeRequest) (*csi.NodeUnpublishVolumeResponse, error) {
+	target := req.GetTargetPath()
+	if req.GetVolumeId() == "" || target == "" {
+		return nil, status.Error(codes.InvalidArgument, "volume_id and target_path are required")
+	}
+	for {
+		mounted, err := isMountPoint(target)
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "reading mounts: %v", err)
+		}
+		if !mounted {
+			break
+		}
+		if err := syscall.Unmount(target, 0); err != nil {
+			return nil, status.Errorf(codes.Internal, "unmount %s: %v", target, err)
+		}
+	}
+	if err := os.Remove(target); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, status.Errorf(codes.Internal, "removing %s: %v", target, err)
+	}
+	return &csi.NodeUnpublishVolumeResponse{}, nil
+}
+
+// ------------------------------------------------------------------ kubelet plugin registration
+
+type registration struct {
+	registerapi.UnimplementedRegistrationServer
+	name, endpoint string
+}
+
+func (r *registration) GetInfo(context.Context, *registerapi.InfoRequest) (*registerapi.PluginInfo, error) {
+	return &registerapi.PluginInfo{
+		Type:              registerapi.CSIPlugin,
+		Name:              r.name,
+		Endpoint:          r.endpoint,
+		SupportedVersions: []string{"1.0.0"},
+	}, nil
+}
+
+func (r *registration) NotifyRegistrationStatus(_ context.Context, st *registerapi.RegistrationStatus) (*registerapi.RegistrationStatusResponse, error) {
+	if st.GetPluginRegistered() {
+		log.Printf("kubelet registered driver %s", r.name)
+	} else {
+		log.Printf("kubelet registration of driver %s failed: %s", r.name, st.GetError())
+	}
+	return &registerapi.RegistrationStatusResponse{}, nil
+}
+
+// serveRegistration answers the kubelet's plugin watcher on path.
+func serveRegistration(path, name, endpoint string) (*grpc.Server, error) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, err
+	}
+	lis, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	srv := grpc.NewServer(grpc.UnaryInterceptor(logCalls))
+	registerapi.RegisterRegistrationServer(srv, &registration{name: name, endpoint: endpoint})
+	go func() {
+		if err := srv.Serve(lis); err != nil {
+			log.Printf("registration server: %v", err)
+		}
+	}()
+	log.Printf("kubelet registration API on %s", path)
+	return srv, nil
 }
