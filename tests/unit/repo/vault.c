@@ -575,7 +575,9 @@ Test(repo_vault, kill_9_mid_backup_leaves_a_consistent_vault)
 	char *src = path_in("src");
 	mkdir(src, 0755);
 	fst_make_rich_tree(src);
-	for (int i = 0; i < 6; i++) {
+	/* enough data that a (rate-limited) progress report comes after
+	 * 12 MiB and well before the end, however fast the backup runs */
+	for (int i = 0; i < 32; i++) {
 		char n[64];
 		snprintf(n, sizeof(n), "src/big%d", i);
 		char *f = path_in(n);
