@@ -12,5 +12,6 @@
 #include "astra/app.h"
 #include "astra/snapshot.h"
 #include "astra/backup.h"
+#include "astra/policy.h"
 
 #endif
