@@ -112,10 +112,12 @@ static int apply_result(astra__json *st, void *payload)
 	else
 		astra__json_set_str(st, "lastError", a->it->error);
 	astra__json_set_int(st, "lastFinished", a->now);
+	/* what was taken counts, also when another part of the run failed
+	 * (a snapshot whose backup failed is kept and trimmed like others) */
 	int rc = 0;
-	if (a->it->ok && a->it->snapshot)
+	if (a->it->snapshot)
 		rc = push_str(st, "snapshots", a->it->snapshot);
-	if (!rc && a->it->ok && a->it->backup)
+	if (!rc && a->it->backup)
 		rc = push_str(st, "backups", a->it->backup);
 	return rc;
 }
