@@ -48,3 +48,4 @@
 %include "astra/app.h"
 %include "astra/snapshot.h"
 %include "astra/backup.h"
+%include "astra/policy.h"

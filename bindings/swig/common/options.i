@@ -32,7 +32,10 @@ enum {
 	ASTRA_SWIG_SNAPSHOT,
 	ASTRA_SWIG_APP_BACKUP,
 	ASTRA_SWIG_APP_RESTORE,
-	ASTRA_SWIG_APP_CLONE
+	ASTRA_SWIG_APP_CLONE,
+	ASTRA_SWIG_POLICY,
+	ASTRA_SWIG_POLICY_RUN,
+	ASTRA_SWIG_SCHEDULER
 };
 
 /* An owned list of strings (restore mappings and filters). */
@@ -61,6 +64,9 @@ typedef struct {
 		astra_backup_options app_backup;
 		astra_restore_options app_restore;
 		astra_clone_options app_clone;
+		astra_policy_options policy;
+		astra_policy_run_options policy_run;
+		astra_policy_scheduler_options scheduler;
 	} u; /* first: a pointer to u.X is a pointer to the box */
 	int kind;
 	char **tags; /* backup tags: owned copies */
@@ -131,6 +137,24 @@ static void astra_swig_box_free(astra_swig_box *b)
 		astra_swig_str_free(b->u.app_clone.from_snapshot);
 		astra_swig_str_free(b->u.app_clone.name);
 		astra_swig_str_free(b->u.app_clone.volume_path);
+		break;
+	case ASTRA_SWIG_POLICY:
+		astra_swig_str_free(b->u.policy.name);
+		astra_swig_str_free(b->u.policy.rrule);
+		astra_swig_str_free(b->u.policy.cron);
+		astra_swig_str_free(b->u.policy.time_zone);
+		astra_swig_str_free(b->u.policy.vault);
+		break;
+	case ASTRA_SWIG_POLICY_RUN:
+		astra_swig_str_free(b->u.policy_run.app);
+		astra_swig_str_free(b->u.policy_run.vault_password);
+		astra_swig_str_free(b->u.policy_run.vault_password_file);
+		astra_swig_str_free(b->u.policy_run.volume_path);
+		break;
+	case ASTRA_SWIG_SCHEDULER:
+		astra_swig_str_free(b->u.scheduler.lease_namespace);
+		astra_swig_str_free(b->u.scheduler.lease_name);
+		astra_swig_str_free(b->u.scheduler.identity);
 		break;
 	default:
 		break;
@@ -213,6 +237,13 @@ ASTRA_OPTIONS(astra_restore_options, app_restore, ASTRA_SWIG_APP_RESTORE,
 	astra_restore_options_init, ASTRA_RESTORE_OPTIONS_VERSION)
 ASTRA_OPTIONS(astra_clone_options, app_clone, ASTRA_SWIG_APP_CLONE,
 	astra_clone_options_init, ASTRA_CLONE_OPTIONS_VERSION)
+ASTRA_OPTIONS(astra_policy_options, policy, ASTRA_SWIG_POLICY,
+	astra_policy_options_init, ASTRA_POLICY_OPTIONS_VERSION)
+ASTRA_OPTIONS(astra_policy_run_options, policy_run, ASTRA_SWIG_POLICY_RUN,
+	astra_policy_run_options_init, ASTRA_POLICY_RUN_OPTIONS_VERSION)
+ASTRA_OPTIONS(astra_policy_scheduler_options, scheduler,
+	ASTRA_SWIG_SCHEDULER, astra_policy_scheduler_options_init,
+	ASTRA_POLICY_SCHEDULER_OPTIONS_VERSION)
 
 ASTRA_PROGRESS_OPTIONS(astra_data_backup_options)
 ASTRA_PROGRESS_OPTIONS(astra_data_restore_options)
