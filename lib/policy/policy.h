@@ -32,7 +32,7 @@ int astra__sched_next(const astra__sched *s, int64_t after, int64_t *next);
 int astra__sched_latest(
         const astra__sched *s, int64_t lo, int64_t hi, int64_t *slot);
 
-/* Policy records: ConfigMaps "astra-policy-<app>-<name>" in the app's
+/* Policy records: ConfigMaps "astra-policy-<app>.<name>" in the app's
  * home namespace, data "policy.json" (the spec) and "status.json". */
 #define ASTRA_POLICY_LABEL "policies.astra.dev/policy"
 #define ASTRA_POLICY_LABEL_APP "apps.astra.dev/name"

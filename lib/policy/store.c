@@ -24,7 +24,7 @@ int astra__policy_cm_resource(astra__kube *k, astra__kube_resource *r)
 void astra__policy_cm_name(
         char *out, size_t n, const char *app, const char *name)
 {
-	snprintf(out, n, ASTRA_POLICY_CM_PREFIX "%s-%s", app, name);
+	snprintf(out, n, ASTRA_POLICY_CM_PREFIX "%s.%s", app, name);
 }
 
 int astra__policy_list_cms(astra__kube *k, const char *app, astra__json **items)

@@ -76,7 +76,7 @@ case "$out" in *"hour 24"*) ;; *) fail "hour 24: $out" ;; esac
 out=$("$ctl" policy set nosuchapp p --granularity daily --snapshot-retention 1 --backup-retention 0 2>&1) && fail "unknown app accepted"
 n=$("$ctl" policy list shop -o json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 [ "$n" = 2 ] || fail "policy list shows $n policies, want 2"
-kubectl -n shop get configmap astra-policy-shop-minutely >/dev/null || fail "policy not stored beside the app"
+kubectl -n shop get configmap astra-policy-shop.minutely >/dev/null || fail "policy not stored beside the app"
 
 # two replicas
 sched() { # identity
