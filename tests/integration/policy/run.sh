@@ -11,6 +11,8 @@
 #    retention trimmed to the counts (the union of what each policy keeps)
 #  - a vault that is gone: the run fails, is reported, keeps the last good
 #    backups; the next run (vault back) succeeds
+#  - an immutable vault (MinIO with Object Lock): a backup under its lock is
+#    not deleted by retention; it waits in the policy's pendingDeletes
 #   tests/integration/policy/run.sh [BUILD_DIR]
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
@@ -26,6 +28,9 @@ cleanup() {
 	trap - EXIT INT TERM
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	if [ -f "$work/minio/.astra-testbed" ]; then
+		"$top/tests/testbed/minio-down" "$work/minio" >&2 || true
+	fi
 	if [ -f "$work/tb/.astra-testbed" ]; then
 		if [ $rc -ne 0 ]; then "$top/tests/testbed/down" "$work/tb" --keep-logs >&2 || true
 		else "$top/tests/testbed/down" "$work/tb" >&2 || true; fi
@@ -201,4 +206,38 @@ n=$("$ctl" backup list shop -o json | python3 -c 'import json,sys; print(len(jso
 "$ctl" policy remove shop even >/dev/null
 n=$("$ctl" policy list shop -o json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 [ "$n" = 1 ] || fail "policy remove left $n policies"
+
+# an immutable vault: retention cannot delete a backup under its lock
+"$top/tests/testbed/minio-up" --dir "$work/minio" >/dev/null
+# shellcheck disable=SC1091
+. "$work/minio/env"
+export AWS_ACCESS_KEY_ID=$ASTRA_TB_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$ASTRA_TB_S3_SECRET_KEY
+unset AWS_SESSION_TOKEN AWS_PROFILE AWS_ROLE_ARN AWS_WEB_IDENTITY_TOKEN_FILE \
+	AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 || true
+lock="s3://$ASTRA_TB_S3_BUCKET_LOCK/policy?endpoint=$ASTRA_TB_S3_ENDPOINT"
+"$ctl" --vault "$lock" vault init --immutable-days 1 --lock-mode governance >/dev/null
+"$ctl" policy remove shop minutely >/dev/null
+"$ctl" --vault "$lock" policy set shop locked --granularity custom --cron '* * * * *' \
+	--snapshot-retention 0 --backup-retention 1 >/dev/null
+for i in 1 2; do
+	wait_next_minute
+	"$ctl" scheduler run --once --identity gamma >"$work/once-lock$i.log" 2>&1 ||
+		fail "locked vault run $i: $(cat "$work/once-lock$i.log")"
+done
+"$ctl" policy list shop -o json >"$work/policies-locked.json"
+"$ctl" --vault "$lock" backup list shop -o json >"$work/backups-locked.json"
+python3 - "$work" <<'PYEOF'
+import json, sys
+work = sys.argv[1]
+def fail(msg):
+    print("policy-it: FAIL:", msg, file=sys.stderr); sys.exit(1)
+st = {p["name"]: p for p in json.load(open(f"{work}/policies-locked.json"))}["locked"]["status"]
+backups = sorted(b["name"] for b in json.load(open(f"{work}/backups-locked.json")))
+if st.get("lastResult") != "succeeded": fail(f"locked: {st}")
+if len(backups) != 2: fail(f"locked vault holds {backups}, want 2 (one under its lock)")
+if st["backups"] != backups[-1:]: fail(f"policy keeps {st['backups']}, want {backups[-1:]}")
+pend = st.get("pendingDeletes", [])
+if [(p["kind"], p["name"]) for p in pend] != [("backup", backups[0])]:
+    fail(f"pendingDeletes {pend}, want the locked backup {backups[0]}")
+PYEOF
 echo "policy-it: ok" >&2
