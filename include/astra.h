@@ -13,5 +13,6 @@
 #include "astra/snapshot.h"
 #include "astra/backup.h"
 #include "astra/hook.h"
+#include "astra/policy.h"
 
 #endif

@@ -18,8 +18,9 @@ check 'cjson/|cJSON' lib/fmt
 check 'yaml\.h' lib/fmt
 check 'zstd' lib/compress
 check 'zlib\.h' lib/compress
+check 'libical/|ical\.h' lib/cal
 # tools and bindings see only <astra.h> / "astra/..." public headers
-hits=$(grep -rlE '^#[[:space:]]*include[[:space:]]*"(core|fmt|crypto|net|store|repo|kube|compress)/' tools bindings 2>/dev/null || true)
+hits=$(grep -rlE '^#[[:space:]]*include[[:space:]]*"(core|fmt|crypto|net|store|repo|kube|compress|cal|policy)/' tools bindings 2>/dev/null || true)
 if [ -n "$hits" ]; then echo "layering: internal headers used by:"; printf '  %s\n' $hits; fail=1; fi
 [ $fail -eq 0 ] && echo "layering: ok"
 exit $fail

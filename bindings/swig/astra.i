@@ -49,3 +49,4 @@
 %include "astra/snapshot.h"
 %include "astra/backup.h"
 %include "astra/hook.h"
+%include "astra/policy.h"

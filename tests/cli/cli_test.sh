@@ -27,6 +27,22 @@ j=$("$ctl" -o json version)
 if printf '%s' "$j" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["format"]>=1 and d["library"]' 2>/dev/null; then ok; else bad "version json: $j"; fi
 y=$("$ctl" version -o yaml)
 case "$y" in *"format: "[0-9]*) ok;; *) bad "version yaml: $y";; esac
+# policies: bad input is refused before any cluster is contacted
+expect_rc 2 "$ctl" policy set app p --granularity yearly --snapshot-retention 1 --backup-retention 0
+expect_rc 2 "$ctl" policy set app p --granularity daily --snapshot-retention 1
+expect_rc 2 "$ctl" policy set app --granularity daily --snapshot-retention 1 --backup-retention 0
+expect_rc 2 "$ctl" scheduler run --interval soon
+pol_err() { # want-substring args...
+	local want=$1; shift
+	out=$("$ctl" policy set app p "$@" 2>&1); rc=$?
+	if [ $rc -eq 1 ] && printf '%s' "$out" | grep -qF -- "$want"; then ok; else bad "policy set $*: rc=$rc $out"; fi
+}
+pol_err 'minute 60 is out of range' --granularity hourly --minute 60 --snapshot-retention 1 --backup-retention 0
+pol_err 'day of month 32 is out of range' --granularity monthly --day-of-month 32 --snapshot-retention 1 --backup-retention 0
+pol_err 'time zone "Mars/Base"' --granularity daily --time-zone Mars/Base --snapshot-retention 1 --backup-retention 0
+pol_err 'rrule "FREQ=NEVER"' --granularity custom --rrule FREQ=NEVER --snapshot-retention 1 --backup-retention 0
+pol_err 'field "61"' --granularity custom --cron '61 * * * *' --snapshot-retention 1 --backup-retention 0
+pol_err 'vault' --granularity daily --snapshot-retention 1 --backup-retention 2
 # data path through the CLI
 tmp=$(mktemp -d)
 export ASTRA_KDF_LOG2N=10

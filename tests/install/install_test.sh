@@ -19,7 +19,7 @@ grep -q "libastra $(pkg-config --modversion astra)" "$tmp/hello.out"
 #    ships no static libcurl dependencies such as nghttp2 or ldap)
 cc -std=c11 -o "$tmp/hello-static" "$top/examples/c/hello.c" -DASTRA_STATIC \
 	$(pkg-config --cflags astra) "$libdir/libastra.a" \
-	$(pkg-config --libs libcurl libcjson yaml-0.1 openssl libzstd zlib) -lpthread
+	$(pkg-config --libs libcurl libcjson yaml-0.1 openssl libzstd zlib libical) -lpthread
 "$tmp/hello-static" >/dev/null
 
 # 3. CMake find_package(astra) -> astra::astra

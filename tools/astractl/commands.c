@@ -30,5 +30,9 @@ const ctl_command *const ctl_commands[] = {
 	&ctl_cmd_backup_delete,
 	&ctl_cmd_restore,
 	&ctl_cmd_clone,
+	&ctl_cmd_policy_set,
+	&ctl_cmd_policy_list,
+	&ctl_cmd_policy_remove,
+	&ctl_cmd_scheduler_run,
 	NULL,
 };

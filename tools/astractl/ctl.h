@@ -85,6 +85,8 @@ extern const ctl_command ctl_cmd_backup_create, ctl_cmd_backup_list,
         ctl_cmd_clone;
 extern const ctl_command ctl_cmd_hook_create, ctl_cmd_hook_list,
         ctl_cmd_hook_delete;
+extern const ctl_command ctl_cmd_policy_set, ctl_cmd_policy_list,
+        ctl_cmd_policy_remove, ctl_cmd_scheduler_run;
 /* Opens the vault of --vault/--password-file; prints the error. */
 int ctl_open_vault(const ctl_globals *g, astra_vault **out);
 /* Opens the cluster of --kubeconfig/--context; prints the error. */

@@ -33,7 +33,10 @@ enum {
 	ASTRA_SWIG_APP_BACKUP,
 	ASTRA_SWIG_APP_RESTORE,
 	ASTRA_SWIG_APP_CLONE,
-	ASTRA_SWIG_HOOK
+	ASTRA_SWIG_HOOK,
+	ASTRA_SWIG_POLICY,
+	ASTRA_SWIG_POLICY_RUN,
+	ASTRA_SWIG_SCHEDULER
 };
 
 /* An owned list of strings (restore mappings and filters). */
@@ -64,6 +67,9 @@ typedef struct {
 		astra_restore_options app_restore;
 		astra_clone_options app_clone;
 		astra_hook_options hook;
+		astra_policy_options policy;
+		astra_policy_run_options policy_run;
+		astra_policy_scheduler_options scheduler;
 	} u; /* first: a pointer to u.X is a pointer to the box */
 	int kind;
 	char **tags; /* backup tags: owned copies */
@@ -143,6 +149,24 @@ static void astra_swig_box_free(astra_swig_box *b)
 		astra_swig_str_free(b->u.hook.container_regex);
 		astra_swig_str_free(b->u.hook.image_regex);
 		astra_swig_str_free(b->u.hook.selector);
+		break;
+	case ASTRA_SWIG_POLICY:
+		astra_swig_str_free(b->u.policy.name);
+		astra_swig_str_free(b->u.policy.rrule);
+		astra_swig_str_free(b->u.policy.cron);
+		astra_swig_str_free(b->u.policy.time_zone);
+		astra_swig_str_free(b->u.policy.vault);
+		break;
+	case ASTRA_SWIG_POLICY_RUN:
+		astra_swig_str_free(b->u.policy_run.app);
+		astra_swig_str_free(b->u.policy_run.vault_password);
+		astra_swig_str_free(b->u.policy_run.vault_password_file);
+		astra_swig_str_free(b->u.policy_run.volume_path);
+		break;
+	case ASTRA_SWIG_SCHEDULER:
+		astra_swig_str_free(b->u.scheduler.lease_namespace);
+		astra_swig_str_free(b->u.scheduler.lease_name);
+		astra_swig_str_free(b->u.scheduler.identity);
 		break;
 	default:
 		break;
@@ -227,6 +251,13 @@ ASTRA_OPTIONS(astra_clone_options, app_clone, ASTRA_SWIG_APP_CLONE,
 	astra_clone_options_init, ASTRA_CLONE_OPTIONS_VERSION)
 ASTRA_OPTIONS(astra_hook_options, hook, ASTRA_SWIG_HOOK,
 	astra_hook_options_init, ASTRA_HOOK_OPTIONS_VERSION)
+ASTRA_OPTIONS(astra_policy_options, policy, ASTRA_SWIG_POLICY,
+	astra_policy_options_init, ASTRA_POLICY_OPTIONS_VERSION)
+ASTRA_OPTIONS(astra_policy_run_options, policy_run, ASTRA_SWIG_POLICY_RUN,
+	astra_policy_run_options_init, ASTRA_POLICY_RUN_OPTIONS_VERSION)
+ASTRA_OPTIONS(astra_policy_scheduler_options, scheduler,
+	ASTRA_SWIG_SCHEDULER, astra_policy_scheduler_options_init,
+	ASTRA_POLICY_SCHEDULER_OPTIONS_VERSION)
 
 ASTRA_PROGRESS_OPTIONS(astra_data_backup_options)
 ASTRA_PROGRESS_OPTIONS(astra_data_restore_options)

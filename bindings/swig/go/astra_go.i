@@ -65,6 +65,7 @@ static void astra_go_log_proxy(int level, const char *message, void *payload)
 
 %include <typemaps.i>
 %apply int *OUTPUT { int *major, int *minor, int *patch };
+%apply long long *OUTPUT { int64_t *next_out, int64_t *slot_out };
 
 %define ASTRA_LANG_CTOR(TYPE)
 %enddef

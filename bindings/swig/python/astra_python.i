@@ -243,6 +243,7 @@ static PyObject *astra_py_text(const char *p, size_t n)
 
 %include <typemaps.i>
 %apply int *OUTPUT { int *major, int *minor, int *patch };
+%apply long long *OUTPUT { int64_t *next_out, int64_t *slot_out };
 
 /* ---- GIL policy --------------------------------------------------- */
 
@@ -282,6 +283,11 @@ static PyObject *astra_py_text(const char *p, size_t n)
 %thread astra_backup_delete;
 %thread astra_restore;
 %thread astra_app_clone;
+%thread astra_policy_set;
+%thread astra_policy_list;
+%thread astra_policy_remove;
+%thread astra_policy_run_due;
+%thread astra_policy_scheduler_run;
 
 /* ---- astra_status ------------------------------------------------- */
 

@@ -1,0 +1,655 @@
+/*
+ * The runner: claims due slots, takes one snapshot and one backup per
+ * vault for all due policies of an app, records the results, and applies
+ * retention grandfather-father-son style (docs/policies.md).
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/app.h"
+#include "astra/snapshot.h"
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "kube/cluster_internal.h"
+#include "policy/store.h"
+
+astra_status astra_policy_run_options_init(
+        astra_policy_run_options *o, unsigned int version)
+{
+	ASTRA_ASSERT_ARG(o);
+	int rc = astra__check_version(version, ASTRA_POLICY_RUN_OPTIONS_VERSION,
+	        "astra_policy_run_options");
+	if (rc)
+		return rc;
+	memset(o, 0, sizeof(*o));
+	o->version = version;
+	return 0;
+}
+
+/* One policy of the app being run. */
+typedef struct {
+	astra__json *cm; /* after the claim */
+	astra__json *spec;
+	astra_policy_options p;
+	char ns[64];
+	char cmname[160];
+	int claimed;
+	int ok;
+	char error[512];
+	const char *snapshot; /* taken for it */
+	const char *backup;
+} item;
+
+typedef struct {
+	const astra_policy_run_options *o;
+	astra_cluster *c;
+	astra__kube *k;
+	int64_t now;
+	astra__json *ran, *deleted, *skipped;
+	int failed;
+	/* vaults opened during this run */
+	char *vault_url[16];
+	astra_vault *vault[16];
+	size_t nvaults;
+} runner;
+
+static int open_vault(runner *R, const char *url, astra_vault **out)
+{
+	for (size_t i = 0; i < R->nvaults; i++)
+		if (!strcmp(R->vault_url[i], url)) {
+			*out = R->vault[i];
+			return 0;
+		}
+	if (R->nvaults == 16)
+		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_POLICY,
+		        "more than 16 vaults in one run");
+	astra_vault_options vo;
+	astra_vault_options_init(&vo, ASTRA_VAULT_OPTIONS_VERSION);
+	vo.password = R->o->vault_password;
+	vo.password_file = R->o->vault_password_file;
+	int rc = astra_vault_open(out, url, &vo);
+	if (rc)
+		return astra__err_prefix(rc, "vault %s", url);
+	R->vault_url[R->nvaults] = astra__strdup(url);
+	R->vault[R->nvaults++] = *out;
+	return 0;
+}
+
+static void save_error(char *dst, size_t n)
+{
+	snprintf(dst, n, "%s", astra_error_last()->message);
+}
+
+/* ---- status transformations ---- */
+
+static int push_str(astra__json *st, const char *key, const char *v)
+{
+	astra__json *a = astra__json_get(st, key);
+	if (!a) {
+		a = astra__json_new_array();
+		if (!a || astra__json_set(st, key, a))
+			return ASTRA_ENOMEM;
+	}
+	return astra__json_push(a, astra__json_new_string(v));
+}
+
+typedef struct {
+	const item *it;
+	int64_t now;
+} result_args;
+
+static int apply_result(astra__json *st, void *payload)
+{
+	const result_args *a = payload;
+	astra__json_set_str(
+	        st, "lastResult", a->it->ok ? "succeeded" : "failed");
+	if (a->it->ok)
+		astra__json_del(st, "lastError");
+	else
+		astra__json_set_str(st, "lastError", a->it->error);
+	astra__json_set_int(st, "lastFinished", a->now);
+	/* what was taken counts, also when another part of the run failed
+	 * (a snapshot whose backup failed is kept and trimmed like others) */
+	int rc = 0;
+	if (a->it->snapshot)
+		rc = push_str(st, "snapshots", a->it->snapshot);
+	if (!rc && a->it->backup)
+		rc = push_str(st, "backups", a->it->backup);
+	return rc;
+}
+
+/* ---- the claim ---- */
+
+static int claim(runner *R, item *it, int64_t slot)
+{
+	astra__json *st = astra__policy_cm_status(it->cm);
+	if (!st)
+		return ASTRA_ENOMEM;
+	astra__sched s;
+	int64_t next = 0;
+	if (!astra__sched_compile(&it->p, &s)) {
+		astra__sched_next(&s, R->now, &next);
+		astra__sched_clear(&s);
+	}
+	astra__json_set_int(st, "lastRun", R->now);
+	astra__json_set_int(st, "lastSlot", slot);
+	astra__json_set_int(st, "nextRun", next);
+	astra__json_set_str(st, "lastResult", "running");
+	int rc = astra__policy_cm_put(it->cm, ASTRA_POLICY_KEY_STATUS, st);
+	astra__json_free(st);
+	astra__json *updated = NULL;
+	if (!rc)
+		rc = astra__policy_cm_update(R->k, it->cm, &updated);
+	if (!rc) {
+		astra__json_free(it->cm);
+		it->cm = updated;
+		it->claimed = 1;
+	}
+	return rc;
+}
+
+/* ---- retention ---- */
+
+typedef struct {
+	const char *kind; /* "snapshot" or "backup" */
+	const char *name;
+	const char *vault;
+} obj_ref;
+
+static int listed_in_kept(
+        const astra__json *st, const char *key, unsigned keep, const char *name)
+{
+	const astra__json *a = astra__json_get(st, key);
+	size_t n = astra__json_size(a);
+	for (size_t i = n > keep ? n - keep : 0; i < n; i++)
+		if (!strcmp(astra__json_string_value(astra__json_at(a, i)),
+		            name))
+			return 1;
+	return 0;
+}
+
+typedef struct {
+	astra__json *spec, *st;
+	astra_policy_options p;
+	char ns[64], cmname[160];
+} pol;
+
+/* 1 when some policy of the app keeps the object */
+static int kept(const pol *ps, size_t n, const obj_ref *o)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(o->kind, "snapshot") &&
+		        listed_in_kept(ps[i].st, "snapshots",
+		                ps[i].p.snapshot_retention, o->name))
+			return 1;
+		if (!strcmp(o->kind, "backup") && ps[i].p.vault && o->vault &&
+		        !strcmp(ps[i].p.vault, o->vault) &&
+		        listed_in_kept(ps[i].st, "backups",
+		                ps[i].p.backup_retention, o->name))
+			return 1;
+	}
+	return 0;
+}
+
+/* 0 deleted (or gone), 1 to retry later, negative: failed (also retried) */
+static int delete_obj(runner *R, const char *app, const obj_ref *o)
+{
+	int rc;
+	if (!strcmp(o->kind, "snapshot")) {
+		rc = astra_snapshot_delete(R->c, app, o->name);
+	} else {
+		astra_vault *v = NULL;
+		rc = open_vault(R, o->vault, &v);
+		if (!rc)
+			rc = astra_backup_delete(v, o->name);
+	}
+	if (rc == 0 || rc == ASTRA_ENOTFOUND) {
+		astra__json *d = astra__json_new_object();
+		if (d) {
+			astra__json_set_str(d, "app", app);
+			astra__json_set_str(d, "kind", o->kind);
+			astra__json_set_str(d, "name", o->name);
+			astra__json_push(R->deleted, d);
+		}
+		return 0;
+	}
+	astra__json *s = astra__json_new_object();
+	if (s) {
+		astra__json_set_str(s, "app", app);
+		astra__json_set_str(s, "kind", o->kind);
+		astra__json_set_str(s, "name", o->name);
+		astra__json_set_str(s, "reason", astra_error_last()->message);
+		astra__json_push(R->skipped, s);
+	}
+	if (rc == ASTRA_EPOLICY || rc == ASTRA_EBUSY) {
+		astra__log_info("policy: %s %s is locked; retrying later",
+		        o->kind, o->name);
+		return 1;
+	}
+	astra__log_warn("policy: cannot delete %s %s: %s", o->kind, o->name,
+	        astra_error_last()->message);
+	return rc;
+}
+
+typedef struct {
+	astra__json *drop; /* names removed from the lists */
+	astra__json *pending; /* the new pendingDeletes */
+} trim_args;
+
+static int has_name(const astra__json *arr, const char *key, const char *name)
+{
+	for (size_t i = 0; i < astra__json_size(arr); i++)
+		if (!strcmp(astra__json_str(astra__json_at(arr, i), "name"),
+		            name) &&
+		        !strcmp(astra__json_str(astra__json_at(arr, i), "kind"),
+		                key))
+			return 1;
+	return 0;
+}
+
+static int apply_trim(astra__json *st, void *payload)
+{
+	const trim_args *t = payload;
+	static const char *const keys[2][2] = { { "snapshots", "snapshot" },
+		{ "backups", "backup" } };
+	for (int k = 0; k < 2; k++) {
+		const astra__json *old = astra__json_get(st, keys[k][0]);
+		astra__json *nw = astra__json_new_array();
+		if (!nw)
+			return ASTRA_ENOMEM;
+		for (size_t i = 0; i < astra__json_size(old); i++) {
+			const char *n = astra__json_string_value(
+			        astra__json_at(old, i));
+			if (n && !has_name(t->drop, keys[k][1], n))
+				astra__json_push(nw, astra__json_new_string(n));
+		}
+		astra__json_set(st, keys[k][0], nw);
+	}
+	astra__json_set(st, "pendingDeletes", astra__json_dup(t->pending));
+	return 0;
+}
+
+static void add_ref(astra__json *arr, const obj_ref *o)
+{
+	astra__json *e = astra__json_new_object();
+	if (!e)
+		return;
+	astra__json_set_str(e, "kind", o->kind);
+	astra__json_set_str(e, "name", o->name);
+	if (o->vault)
+		astra__json_set_str(e, "vault", o->vault);
+	astra__json_push(arr, e);
+}
+
+static int retention(runner *R, const char *app)
+{
+	astra__json *items = NULL;
+	int rc = astra__policy_list_cms(R->k, app, &items);
+	if (rc)
+		return rc;
+	size_t n = astra__json_size(items);
+	pol *ps = astra__calloc(n + 1, sizeof(*ps));
+	if (!ps) {
+		astra__json_free(items);
+		return ASTRA_ENOMEM;
+	}
+	size_t np = 0;
+	for (size_t i = 0; i < n; i++) {
+		const astra__json *cm = astra__json_at(items, i);
+		pol *p = &ps[np];
+		p->spec = astra__policy_cm_spec(cm);
+		p->st = astra__policy_cm_status(cm);
+		if (!p->spec || !p->st ||
+		        astra__policy_from_json(p->spec, &p->p)) {
+			astra__json_free(p->spec);
+			astra__json_free(p->st);
+			continue;
+		}
+		const astra__json *md = astra__json_get(cm, "metadata");
+		snprintf(p->ns, sizeof(p->ns), "%s",
+		        astra__json_str(md, "namespace"));
+		snprintf(p->cmname, sizeof(p->cmname), "%s",
+		        astra__json_str(md, "name"));
+		np++;
+	}
+	for (size_t i = 0; i < np; i++) {
+		pol *p = &ps[i];
+		trim_args t = { astra__json_new_array(),
+			astra__json_new_array() };
+		if (!t.drop || !t.pending) {
+			astra__json_free(t.drop);
+			astra__json_free(t.pending);
+			rc = ASTRA_ENOMEM;
+			break;
+		}
+		int changed = 0;
+		for (int k = 0; k < 2; k++) {
+			const char *key = k ? "backups" : "snapshots";
+			unsigned keep = k ? p->p.backup_retention
+			                  : p->p.snapshot_retention;
+			const astra__json *a = astra__json_get(p->st, key);
+			size_t cnt = astra__json_size(a);
+			for (size_t j = 0; cnt > keep && j < cnt - keep; j++) {
+				obj_ref o = { k ? "backup" : "snapshot",
+					astra__json_string_value(
+					        astra__json_at(a, j)),
+					k ? p->p.vault : NULL };
+				if (!o.name)
+					continue;
+				add_ref(t.drop, &o);
+				changed = 1;
+				if (kept(ps, np, &o))
+					continue; /* another policy keeps it */
+				if (delete_obj(R, app, &o) != 0)
+					add_ref(t.pending, &o);
+			}
+		}
+		const astra__json *pend =
+		        astra__json_get(p->st, "pendingDeletes");
+		for (size_t j = 0; j < astra__json_size(pend); j++) {
+			const astra__json *e = astra__json_at(pend, j);
+			obj_ref o = { astra__json_str(e, "kind"),
+				astra__json_str(e, "name"),
+				astra__json_str(e, "vault") };
+			if (!o.kind || !o.name)
+				continue;
+			changed = 1;
+			if (kept(ps, np, &o))
+				continue;
+			if (delete_obj(R, app, &o) != 0)
+				add_ref(t.pending, &o);
+		}
+		if (changed) {
+			int urc = astra__policy_status_update(
+			        R->k, p->ns, p->cmname, apply_trim, &t);
+			if (urc)
+				astra__log_warn("policy %s: cannot record "
+				                "retention: %s",
+				        p->p.name, astra_error_last()->message);
+			else {
+				/* later policies see this one's new lists */
+				apply_trim(p->st, &t);
+			}
+		}
+		astra__json_free(t.drop);
+		astra__json_free(t.pending);
+	}
+	for (size_t i = 0; i < np; i++) {
+		astra__json_free(ps[i].spec);
+		astra__json_free(ps[i].st);
+	}
+	free(ps);
+	astra__json_free(items);
+	return rc;
+}
+
+/* ---- one app ---- */
+
+static void run_app(runner *R, const char *app, item *its, size_t n)
+{
+	int need_snap = 0;
+	for (size_t i = 0; i < n; i++)
+		if (its[i].claimed && its[i].p.snapshot_retention)
+			need_snap = 1;
+	char name[128];
+	astra__cal_fields f;
+	astra__cal_split(R->now, &f);
+	snprintf(name, sizeof(name), "%s-%04d%02d%02d%02d%02d%02d", app, f.year,
+	        f.month, f.day, f.hour, f.minute, f.second);
+	astra__json *rep = astra__json_new_object();
+	astra__json *pols = astra__json_new_array();
+	astra__json *bks = astra__json_new_array();
+	if (!rep || !pols || !bks) {
+		astra__json_free(rep);
+		astra__json_free(pols);
+		astra__json_free(bks);
+		return;
+	}
+	astra__json_set_str(rep, "app", app);
+	for (size_t i = 0; i < n; i++)
+		if (its[i].claimed)
+			astra__json_push(
+			        pols, astra__json_new_string(its[i].p.name));
+	astra__json_set(rep, "policies", pols);
+
+	astra_app *a = NULL;
+	char err[512] = "";
+	int rc = astra_app_get(&a, R->c, app);
+	if (!rc && need_snap) {
+		astra_snapshot_options so;
+		astra_snapshot_options_init(
+		        &so, ASTRA_SNAPSHOT_OPTIONS_VERSION);
+		so.name = name;
+		so.cancel = R->o->cancel;
+		rc = astra_snapshot_create(a, &so, NULL);
+		if (!rc)
+			astra__json_set_str(rep, "snapshot", name);
+	}
+	if (rc)
+		save_error(err, sizeof(err));
+	for (size_t i = 0; i < n; i++) {
+		item *it = &its[i];
+		if (!it->claimed)
+			continue;
+		it->ok = !rc;
+		if (rc)
+			snprintf(it->error, sizeof(it->error), "%s", err);
+		else if (it->p.snapshot_retention)
+			it->snapshot = name;
+	}
+	/* one backup per vault */
+	for (size_t i = 0; !rc && i < n; i++) {
+		item *it = &its[i];
+		if (!it->claimed || !it->p.backup_retention)
+			continue;
+		int done = 0;
+		for (size_t j = 0; j < i; j++)
+			if (its[j].claimed && its[j].p.backup_retention &&
+			        !strcmp(its[j].p.vault, it->p.vault)) {
+				it->ok = its[j].ok;
+				it->backup = its[j].backup;
+				memcpy(it->error, its[j].error,
+				        sizeof(it->error));
+				done = 1;
+			}
+		if (done)
+			continue;
+		astra_vault *v = NULL;
+		int brc = open_vault(R, it->p.vault, &v);
+		if (!brc) {
+			astra_backup_options bo;
+			astra_backup_options_init(
+			        &bo, ASTRA_BACKUP_OPTIONS_VERSION);
+			bo.name = name;
+			bo.snapshot = need_snap ? name : NULL;
+			bo.volume_path = R->o->volume_path;
+			bo.volume_path_cb = R->o->volume_path_cb;
+			bo.volume_path_payload = R->o->volume_path_payload;
+			bo.cancel = R->o->cancel;
+			brc = astra_backup_create(a, v, &bo, NULL);
+		}
+		astra__json *b = astra__json_new_object();
+		if (b) {
+			astra__json_set_str(b, "vault", it->p.vault);
+			astra__json_set_str(b, "name", name);
+			astra__json_set_str(
+			        b, "result", brc ? "failed" : "succeeded");
+			if (brc)
+				astra__json_set_str(b, "error",
+				        astra_error_last()->message);
+			astra__json_push(bks, b);
+		}
+		it->ok = !brc;
+		if (brc)
+			save_error(it->error, sizeof(it->error));
+		else
+			it->backup = name;
+	}
+	astra__json_set(rep, "backups", bks);
+	int all_ok = 1;
+	for (size_t i = 0; i < n; i++) {
+		item *it = &its[i];
+		if (!it->claimed)
+			continue;
+		if (!it->ok) {
+			all_ok = 0;
+			if (!err[0])
+				snprintf(err, sizeof(err), "%s", it->error);
+			astra__log_warn("policy %s of app %s failed: %s",
+			        it->p.name, app, it->error);
+		}
+		result_args ra = { it, astra__wall_ns() / 1000000000 };
+		if (astra__policy_status_update(
+		            R->k, it->ns, it->cmname, apply_result, &ra))
+			astra__log_warn("policy %s: cannot record the result: "
+			                "%s",
+			        it->p.name, astra_error_last()->message);
+	}
+	astra__json_set_str(rep, "result", all_ok ? "succeeded" : "failed");
+	if (!all_ok) {
+		astra__json_set_str(rep, "error", err);
+		R->failed++;
+	}
+	astra__json_push(R->ran, rep);
+	astra_app_free(a);
+	if (retention(R, app))
+		astra__log_warn("policy: retention of app %s: %s", app,
+		        astra_error_last()->message);
+}
+
+astra_status astra_policy_run_due(
+        astra_cluster *c, const astra_policy_run_options *o, astra_buf *report)
+{
+	ASTRA_ASSERT_ARG(c);
+	ASTRA_ASSERT_ARG(o);
+	int rc = astra__check_version(o->version,
+	        ASTRA_POLICY_RUN_OPTIONS_VERSION, "astra_policy_run_options");
+	if (rc)
+		return rc;
+	runner R = { 0 };
+	R.o = o;
+	R.c = c;
+	R.k = astra__cluster_kube(c);
+	R.now = o->now ? o->now : astra__wall_ns() / 1000000000;
+	R.ran = astra__json_new_array();
+	R.deleted = astra__json_new_array();
+	R.skipped = astra__json_new_array();
+	astra__json *items = NULL;
+	item *its = NULL;
+	size_t n = 0;
+	if (!R.ran || !R.deleted || !R.skipped) {
+		rc = ASTRA_ENOMEM;
+		goto done;
+	}
+	rc = astra__policy_list_cms(R.k, o->app, &items);
+	if (rc)
+		goto done;
+	n = astra__json_size(items);
+	its = astra__calloc(n + 1, sizeof(*its));
+	if (!its) {
+		rc = ASTRA_ENOMEM;
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++) {
+		item *it = &its[i];
+		it->cm = astra__json_dup(astra__json_at(items, i));
+		it->spec = it->cm ? astra__policy_cm_spec(it->cm) : NULL;
+		const astra__json *md = astra__json_get(it->cm, "metadata");
+		snprintf(it->ns, sizeof(it->ns), "%s",
+		        astra__json_str(md, "namespace"));
+		snprintf(it->cmname, sizeof(it->cmname), "%s",
+		        astra__json_str(md, "name"));
+		if (!it->spec || astra__policy_from_json(it->spec, &it->p)) {
+			astra__log_warn("policy %s/%s: ignored: %s", it->ns,
+			        it->cmname, astra_error_last()->message);
+			it->spec = (astra__json_free(it->spec), NULL);
+			continue;
+		}
+		astra__json *st = astra__policy_cm_status(it->cm);
+		int64_t base = astra__json_int(st, "lastRun",
+		        astra__json_int(it->spec, "created", R.now));
+		astra__json_free(st);
+		int64_t slot = 0;
+		astra__sched s;
+		int due = 0;
+		if (!astra__sched_compile(&it->p, &s)) {
+			due = R.now > base &&
+			      astra__sched_latest(&s, base, R.now, &slot) == 1;
+			astra__sched_clear(&s);
+		}
+		if (!due)
+			continue;
+		int crc = claim(&R, it, slot);
+		if (crc == ASTRA_ECONFLICT)
+			astra__log_info("policy %s: claimed by another runner",
+			        it->cmname);
+		else if (crc)
+			astra__log_warn("policy %s: cannot claim: %s",
+			        it->cmname, astra_error_last()->message);
+	}
+	/* group the claimed policies by app */
+	for (size_t i = 0; i < n; i++) {
+		if (!its[i].claimed || its[i].ok == -1)
+			continue;
+		const char *app = astra__policy_cm_app(its[i].cm);
+		if (!app)
+			continue;
+		size_t cnt = 0;
+		item *grp = astra__calloc(n, sizeof(*grp));
+		if (!grp) {
+			rc = ASTRA_ENOMEM;
+			goto done;
+		}
+		for (size_t j = i; j < n; j++) {
+			const char *aj =
+			        its[j].claimed ? astra__policy_cm_app(its[j].cm)
+			                       : NULL;
+			if (aj && !strcmp(aj, app) && its[j].ok != -1) {
+				grp[cnt++] = its[j];
+				its[j].ok = -1; /* grouped */
+			}
+		}
+		run_app(&R, app, grp, cnt);
+		free(grp);
+		if (o->cancel && astra_cancel_requested(o->cancel))
+			break;
+	}
+	if (report) {
+		astra__json *r = astra__json_new_object();
+		char ts[32];
+		astra__fmt_utc(ts, R.now);
+		if (r) {
+			astra__json_set_str(r, "now", ts);
+			astra__json_set(r, "ran", R.ran);
+			astra__json_set(r, "deleted", R.deleted);
+			astra__json_set(r, "skipped", R.skipped);
+			R.ran = R.deleted = R.skipped = NULL;
+			astra__json_set_int(r, "failed", R.failed);
+			rc = astra__json_print_buf(report, r, 1);
+			astra__json_free(r);
+		} else
+			rc = ASTRA_ENOMEM;
+	}
+	if (!rc && R.failed)
+		rc = astra__err(ASTRA_EPARTIAL, ASTRA_ERROR_POLICY,
+		        "%d policy run(s) failed", R.failed);
+done:
+	for (size_t i = 0; its && i < n; i++) {
+		astra__json_free(its[i].cm);
+		astra__json_free(its[i].spec);
+	}
+	free(its);
+	astra__json_free(items);
+	astra__json_free(R.ran);
+	astra__json_free(R.deleted);
+	astra__json_free(R.skipped);
+	for (size_t i = 0; i < R.nvaults; i++) {
+		astra_vault_free(R.vault[i]);
+		free(R.vault_url[i]);
+	}
+	return rc;
+}
