@@ -98,12 +98,13 @@ tb_node_down() {
         local ctr=("$nbin/ctr" --address "$sock" --timeout 10s -n k8s.io) ids
         ids=$("${ctr[@]}" tasks ls -q 2>/dev/null || true)
         for id in $ids; do "${ctr[@]}" tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true; done
-        for id in $ids; do
-            for _ in 1 2 3 4 5 6 7 8 9 10; do
-                "${ctr[@]}" tasks delete "$id" >/dev/null 2>&1 && break
-                sleep 0.2
-            done
+        # containerd's CRI plugin deletes tasks that exited; delete what remains.
+        for _ in $(seq 1 25); do
+            ids=$("${ctr[@]}" tasks ls -q 2>/dev/null || true)
+            [ -n "$ids" ] || break
+            sleep 0.2
         done
+        for id in $ids; do "${ctr[@]}" tasks delete --force "$id" >/dev/null 2>&1 || true; done
     fi
     tb_stop_pidfile "$dir/pids/containerd.pid"
     if [ -d "$nd" ]; then
