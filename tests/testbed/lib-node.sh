@@ -21,6 +21,28 @@ TB_NODE_RUN=/run/libastra-testbed
 # and keeps the previous values, down restores them when the last node stops.
 TB_NODE_SYSCTLS="vm/overcommit_memory=1 vm/panic_on_oom=0 kernel/panic=10 kernel/panic_on_oops=1 kernel/keys/root_maxkeys=1000000 kernel/keys/root_maxbytes=25000000"
 
+# ------------------------------------------------------------------ image root file systems
+# tb_rootfs_base DIR : busybox with its applet links, /etc/passwd and /etc/group, /tmp.
+tb_rootfs_base() {
+    local r=$1 a
+    mkdir -p "$r/bin" "$r/etc" "$r/tmp" "$r/root" "$r/proc" "$r/sys" "$r/dev" "$r/var/tmp" "$r/usr/bin" "$r/data"
+    chmod 1777 "$r/tmp" "$r/var/tmp"
+    cp /bin/busybox "$r/bin/busybox"
+    for a in $(/bin/busybox --list); do
+        [ "$a" = busybox ] || [ -e "$r/bin/$a" ] || ln -s busybox "$r/bin/$a"
+    done
+    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$r/etc/passwd"
+    printf 'root:x:0:\nnogroup:x:65534:\n' >"$r/etc/group"
+}
+# tb_copy_with_libs FILE ROOT : copy an executable and the shared libraries it loads.
+tb_copy_with_libs() {
+    local f=$1 r=$2 lib
+    install -D -m 0755 "$f" "$r$f"
+    for lib in $(ldd "$f" | awk '/=> \//{print $3} /^[[:space:]]*\/.*ld-linux/{print $1}'); do
+        install -D -m 0644 "$(readlink -f "$lib")" "$r$lib"
+    done
+    chmod 0755 "$r"/lib64/ld-linux-* 2>/dev/null || true
+}
 # tb_node_dir DIR : directory holding the node's state (containerd, kubelet, CNI).
 # Under DIR unless that makes UNIX socket paths too long.
 tb_node_dir() {
