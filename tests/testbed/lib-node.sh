@@ -146,6 +146,11 @@ tb_node_down() {
         find "$m/$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || true
         rmdir "$m/${cg%%/*}" 2>/dev/null || true
     done
+    # The kubelet links every container log into /var/log/containers (a fixed path).
+    for p in /var/log/containers/*.log; do
+        [ -L "$p" ] || continue
+        case "$(readlink "$p")" in "$nd/pod-logs/"*) rm -f "$p" ;; esac
+    done
     tb_node_sysctl_restore "$dir"
     if [ -f "$dir/.nodedir" ]; then rm -rf "$(cat "$dir/.nodedir")"; fi
 }
