@@ -139,8 +139,17 @@ tb_node_down() {
             while IFS= read -r p; do umount "$p" 2>/dev/null || umount -l "$p" 2>/dev/null || true; done <<<"$m"
         done
     fi
-    # Remove the cluster's cgroups (deepest first) in every hierarchy.
+    # Processes still in the cluster's cgroups (containers whose containerd or
+    # shim died early) are killed; then the cgroups go, deepest first.
     cg=$(tb_node_cgroup_id "$dir")
+    for _ in 1 2 3 4 5; do
+        pids=$(for m in $(tb_node_cgroup_dirs); do
+            [ -d "$m/$cg" ] && find "$m/$cg" -name cgroup.procs -exec cat {} + 2>/dev/null
+        done | sort -u)
+        [ -n "$pids" ] || break
+        for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
+        sleep 0.2
+    done
     for m in $(tb_node_cgroup_dirs); do
         [ -d "$m/$cg" ] || continue
         find "$m/$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || true
