@@ -21,6 +21,28 @@ TB_NODE_RUN=/run/libastra-testbed
 # and keeps the previous values, down restores them when the last node stops.
 TB_NODE_SYSCTLS="vm/overcommit_memory=1 vm/panic_on_oom=0 kernel/panic=10 kernel/panic_on_oops=1 kernel/keys/root_maxkeys=1000000 kernel/keys/root_maxbytes=25000000"
 
+# ------------------------------------------------------------------ image root file systems
+# tb_rootfs_base DIR : busybox with its applet links, /etc/passwd and /etc/group, /tmp.
+tb_rootfs_base() {
+    local r=$1 a
+    mkdir -p "$r/bin" "$r/etc" "$r/tmp" "$r/root" "$r/proc" "$r/sys" "$r/dev" "$r/var/tmp" "$r/usr/bin" "$r/data"
+    chmod 1777 "$r/tmp" "$r/var/tmp"
+    cp /bin/busybox "$r/bin/busybox"
+    for a in $(/bin/busybox --list); do
+        [ "$a" = busybox ] || [ -e "$r/bin/$a" ] || ln -s busybox "$r/bin/$a"
+    done
+    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$r/etc/passwd"
+    printf 'root:x:0:\nnogroup:x:65534:\n' >"$r/etc/group"
+}
+# tb_copy_with_libs FILE ROOT : copy an executable and the shared libraries it loads.
+tb_copy_with_libs() {
+    local f=$1 r=$2 lib
+    install -D -m 0755 "$f" "$r$f"
+    for lib in $(ldd "$f" | awk '/=> \//{print $3} /^[[:space:]]*\/.*ld-linux/{print $1}'); do
+        install -D -m 0644 "$(readlink -f "$lib")" "$r$lib"
+    done
+    chmod 0755 "$r"/lib64/ld-linux-* 2>/dev/null || true
+}
 # tb_node_dir DIR : directory holding the node's state (containerd, kubelet, CNI).
 # Under DIR unless that makes UNIX socket paths too long.
 tb_node_dir() {
@@ -98,12 +120,13 @@ tb_node_down() {
         local ctr=("$nbin/ctr" --address "$sock" --timeout 10s -n k8s.io) ids
         ids=$("${ctr[@]}" tasks ls -q 2>/dev/null || true)
         for id in $ids; do "${ctr[@]}" tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true; done
-        for id in $ids; do
-            for _ in 1 2 3 4 5 6 7 8 9 10; do
-                "${ctr[@]}" tasks delete "$id" >/dev/null 2>&1 && break
-                sleep 0.2
-            done
+        # containerd's CRI plugin deletes tasks that exited; delete what remains.
+        for _ in $(seq 1 25); do
+            ids=$("${ctr[@]}" tasks ls -q 2>/dev/null || true)
+            [ -n "$ids" ] || break
+            sleep 0.2
         done
+        for id in $ids; do "${ctr[@]}" tasks delete --force "$id" >/dev/null 2>&1 || true; done
     fi
     tb_stop_pidfile "$dir/pids/containerd.pid"
     if [ -d "$nd" ]; then
@@ -116,12 +139,26 @@ tb_node_down() {
             while IFS= read -r p; do umount "$p" 2>/dev/null || umount -l "$p" 2>/dev/null || true; done <<<"$m"
         done
     fi
-    # Remove the cluster's cgroups (deepest first) in every hierarchy.
+    # Processes still in the cluster's cgroups (containers whose containerd or
+    # shim died early) are killed; then the cgroups go, deepest first.
     cg=$(tb_node_cgroup_id "$dir")
+    for _ in 1 2 3 4 5; do
+        pids=$(for m in $(tb_node_cgroup_dirs); do
+            [ -d "$m/$cg" ] && find "$m/$cg" -name cgroup.procs -exec cat {} + 2>/dev/null
+        done | sort -u)
+        [ -n "$pids" ] || break
+        for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
+        sleep 0.2
+    done
     for m in $(tb_node_cgroup_dirs); do
         [ -d "$m/$cg" ] || continue
         find "$m/$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || true
         rmdir "$m/${cg%%/*}" 2>/dev/null || true
+    done
+    # The kubelet links every container log into /var/log/containers (a fixed path).
+    for p in /var/log/containers/*.log; do
+        [ -L "$p" ] || continue
+        case "$(readlink "$p")" in "$nd/pod-logs/"*) rm -f "$p" ;; esac
     done
     tb_node_sysctl_restore "$dir"
     if [ -f "$dir/.nodedir" ]; then rm -rf "$(cat "$dir/.nodedir")"; fi
