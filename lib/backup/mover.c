@@ -613,6 +613,14 @@ static int wait_job(run *j, astra__op *op)
 			return 0;
 		}
 		if (failed || bad_wait) {
+			/* one line: runs of white space become one space */
+			char *w = msg;
+			for (const char *p = msg; *p; p++)
+				if (!strchr(" \t\r\n", *p))
+					*w++ = *p;
+				else if (w > msg && w[-1] != ' ')
+					*w++ = ' ';
+			*w = '\0';
 			const char *em = msg;
 			astra__json *e = NULL;
 			if (msg[0] == '{' &&
@@ -695,9 +703,13 @@ static int create(run *j, astra__kube_resource *r, astra__json *obj,
 		return ASTRA_ENOMEM;
 	astra__kube_write_options wo = { 0 };
 	wo.op = op;
+	/* also deleted when the request fails: a cancelled request may have
+	 * created the object all the same */
+	*made = 1;
 	int rc = astra__kube_create(j->m->k, r, j->ns, obj, &wo, NULL);
 	astra__json_free(obj);
-	*made = rc == 0;
+	if (rc == ASTRA_EEXISTS)
+		*made = 0; /* not ours */
 	return rc;
 }
 
