@@ -685,11 +685,9 @@ static void cleanup(run *j)
 	/* foreground deletion: the Job goes after its pod */
 	for (int i = 0; j->made_job && i < 300; i++) {
 		astra__json *obj = NULL;
-		astra__kube_list_options lo = { 0 };
-		(void)lo;
 		int rc = astra__kube_get(m->k, &j->job_r, j->ns, j->name, &obj);
 		astra__json_free(obj);
-		if (rc == ASTRA_ENOTFOUND)
+		if (rc) /* gone (or the cluster's requests are cancelled) */
 			break;
 		nap_ms(100);
 	}

@@ -170,6 +170,10 @@ static void job_mover(astra_mover_options *m)
 	m->timeout_s = 300;
 	m->host_network = 1;
 	m->vault_password = "integration";
+	/* the node has the kubelet's default labels */
+	m->node_selector_json = "{\"kubernetes.io/os\":\"linux\"}";
+	m->tolerations_json =
+	        "[{\"key\":\"example.com/backup\",\"operator\":\"Exists\"}]";
 }
 
 static int backup(astra_app *a, astra_vault *v, const char *name,
