@@ -68,6 +68,10 @@ typedef struct {
 	 *  required; it reaches the pods only through a temporary Secret. */
 	const char *vault_password;
 	const char *vault_password_file;
+	/** Jobs: the vault's URL as the pods open it (for example another
+	 *  endpoint= than this process uses); NULL: the URL the vault was
+	 *  opened with, options included. */
+	const char *vault_url;
 	/** Jobs: the pods use the node's network (hostNetwork), so that an
 	 *  object store on the node's loopback is reachable; 0: pod network. */
 	int host_network;

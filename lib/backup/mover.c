@@ -129,7 +129,9 @@ int astra__mover_new(astra__mover **out, astra__kube *k, astra__repo *r,
 	m->parallelism = o->parallelism ? o->parallelism : 4;
 	m->timeout_s = o->timeout_s ? o->timeout_s : 3600;
 	m->host_network = o->host_network;
-	m->url = astra__strdup(r->store->url);
+	m->url = astra__strdup(o->vault_url  ? o->vault_url
+	                       : r->open_url ? r->open_url
+	                                     : r->store->url);
 	m->image = astra__strdup(o->image);
 	m->pull_policy = astra__strdup(
 	        o->image_pull_policy ? o->image_pull_policy : "IfNotPresent");

@@ -480,3 +480,47 @@ Test(mover_it, astractl_backs_up_and_clones_through_jobs)
 	nothing_left(ns);
 	nothing_left(dst);
 }
+
+Test(mover_it, jobs_reach_an_s3_vault_on_loopback)
+{
+	cr_assert(getenv("ASTRA_TB_S3_ENDPOINT"), "MinIO (run.sh) missing");
+	/* credentials of this process reach the pods through the Secret */
+	setenv("AWS_ACCESS_KEY_ID", getenv("ASTRA_TB_S3_ACCESS_KEY"), 1);
+	setenv("AWS_SECRET_ACCESS_KEY", getenv("ASTRA_TB_S3_SECRET_KEY"), 1);
+	setenv("AWS_REGION", getenv("ASTRA_TB_S3_REGION"), 1);
+	char ns[64], app[64], url[600];
+	snprintf(ns, sizeof(ns), "s3-%s", rid);
+	snprintf(app, sizeof(app), "s3-%s", rid);
+	make_app(ns);
+	snprintf(url, sizeof(url), "s3://%s/mover-%s?endpoint=%s",
+	        getenv("ASTRA_TB_S3_BUCKET_PLAIN"), rid,
+	        getenv("ASTRA_TB_S3_ENDPOINT"));
+	astra_cluster *c = cluster();
+	astra_vault *v = vault_open(url, 1);
+	astra_app *a = define(c, app, ns);
+	astra_mover_options m;
+	job_mover(&m);
+	astra__json *rec = NULL;
+	cr_assert_astra_ok(backup(a, v, "s3jobs", &m, NULL, &rec));
+	cr_assert_eq(astra__json_size(astra__json_get(rec, "volumes")), NVOL);
+	nothing_left(ns);
+	char ns2[64], map[160];
+	snprintf(ns2, sizeof(ns2), "s3-r-%s", rid);
+	snprintf(map, sizeof(map), "%s=%s", ns, ns2);
+	restore(c, v, "s3jobs", map, &m);
+	same_data(ns, ns2);
+	nothing_left(ns2);
+	/* without the credentials the pods cannot open the vault */
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	cr_assert_lt(backup(a, v, "s3nocreds", &m, NULL, NULL), 0);
+	cr_assert(strstr(astra_error_last()->message, "mover Job "), "%s",
+	        astra_error_last()->message);
+	fprintf(stderr, "mover_it: s3 without credentials: %s\n",
+	        astra_error_last()->message);
+	nothing_left(ns);
+	astra__json_free(rec);
+	astra_app_free(a);
+	astra_vault_free(v);
+	astra_cluster_free(c);
+}
