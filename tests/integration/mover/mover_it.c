@@ -247,7 +247,9 @@ Test(mover_it, jobs_in_parallel_match_the_host_path_strategy)
 
 	/* host path first: every data chunk enters the vault */
 	astra__json *hp = NULL, *jb = NULL;
+	uint64_t th = astra__mono_ns();
 	cr_assert_astra_ok(backup(a, v, "hp", NULL, NULL, &hp));
+	double hp_secs = (double)(astra__mono_ns() - th) / 1e9;
 	size_t chunks_hp = data_blobs(url, hp, NULL);
 	cr_assert_gt(chunks_hp, 0);
 
@@ -288,9 +290,10 @@ Test(mover_it, jobs_in_parallel_match_the_host_path_strategy)
 	        "Jobs did not overlap: last start %s, first completion %s",
 	        max_start, min_end);
 	fprintf(stderr,
-	        "mover_it: %d volumes through Jobs in %.1f s (last start %s, "
-	        "first completion %s)\n",
-	        NVOL, secs, max_start, min_end);
+	        "mover_it: %d volumes through Jobs in %.1f s, through the "
+	        "host path in %.1f s (last Job start %s, first completion "
+	        "%s)\n",
+	        NVOL, secs, hp_secs, max_start, min_end);
 	/* deduplicated against the host-path backup: no new data chunk */
 	size_t chunks_jb = data_blobs(url, hp, jb);
 	cr_assert_eq(chunks_jb, chunks_hp,
@@ -461,6 +464,37 @@ Test(mover_it, astractl_backs_up_and_clones_through_jobs)
 	capture(jobs, sizeof(jobs),
 	        "grep -c '\"job\": \"astra-mv-' \"$TMPDIR/cli-%s.json\"", rid);
 	cr_assert_str_eq(jobs, "4");
+	/* --mover-parallel 2: no Job overlapped more than one other (Job
+	 * times are whole seconds, so a strict overlap is a real one) */
+	char path[600];
+	snprintf(path, sizeof(path), "%s/cli-%s.json", getenv("TMPDIR"), rid);
+	FILE *f = fopen(path, "r");
+	cr_assert(f);
+	static char text[65536];
+	size_t len = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	astra__json *rec = NULL;
+	cr_assert_astra_ok(astra__json_parse(&rec, text, len, path));
+	const astra__json *vols = astra__json_get(rec, "volumes");
+	cr_assert_eq(astra__json_size(vols), NVOL);
+	for (size_t i = 0; i < NVOL; i++) {
+		const astra__json *mi =
+		        astra__json_get(astra__json_at(vols, i), "mover");
+		int overlaps = 0;
+		for (size_t k = 0; k < NVOL; k++) {
+			const astra__json *mk = astra__json_get(
+			        astra__json_at(vols, k), "mover");
+			if (k != i &&
+			        strcmp(astra__json_str(mk, "started"),
+			                astra__json_str(mi, "completed")) < 0 &&
+			        strcmp(astra__json_str(mk, "completed"),
+			                astra__json_str(mi, "started")) > 0)
+				overlaps++;
+		}
+		cr_assert_leq(overlaps, 1, "Job %s overlapped %d others",
+		        astra__json_str(mi, "job"), overlaps);
+	}
+	astra__json_free(rec);
 	char dst[80];
 	snprintf(dst, sizeof(dst), "%s-c", ns);
 	same_data(ns, dst);
