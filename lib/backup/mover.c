@@ -806,14 +806,30 @@ static const astra__json *find_pvc(
 }
 
 typedef struct {
+	int klass;
+	char message[1024];
+} saved_err;
+
+static void save_err(saved_err *e)
+{
+	const astra_error *l = astra_error_last();
+	e->klass = l->klass;
+	snprintf(e->message, sizeof(e->message), "%s", l->message);
+}
+
+typedef struct {
 	astra__mover *m;
 	const char *backup;
 	const astra__json *svols, *man;
 	astra__op *op;
 	astra__json **out; /* one entry per volume */
 	int *rcs;
-	astra_error *errs;
+	saved_err *errs; /* copies: a worker's messages go with its thread */
 	size_t next, n;
+	size_t done; /* volumes finished */
+	uint64_t bytes; /* their bytes */
+	unsigned exited; /* workers */
+	saved_err cb_err; /* the progress callback stopped the operation */
 	pthread_mutex_t mu;
 } bctx;
 
@@ -906,11 +922,15 @@ static void *backup_worker(void *arg)
 		astra_error_clear();
 		b->rcs[i] = backup_one(b, i, b->out[i]);
 		if (b->rcs[i])
-			b->errs[i] = *astra_error_last();
+			save_err(&b->errs[i]);
 		pthread_mutex_lock(&b->mu);
-		b->op->p.items_done++;
+		b->done++;
+		b->bytes += (uint64_t)astra__json_int(b->out[i], "bytes", 0);
 		pthread_mutex_unlock(&b->mu);
 	}
+	pthread_mutex_lock(&b->mu);
+	b->exited++;
+	pthread_mutex_unlock(&b->mu);
 	return NULL;
 }
 
@@ -949,9 +969,32 @@ int astra__mover_backup(astra__mover *m, const char *backup,
 			pthread_mutex_unlock(&m->mu);
 			break;
 		}
+	/* progress from this thread: volumes done and their bytes; a
+	 * callback that stops the operation stops the Jobs */
+	int cb_rc = 0;
+	uint64_t items0 = op->p.items_done, bytes0 = op->p.bytes_done;
+	for (;;) {
+		pthread_mutex_lock(&b.mu);
+		unsigned exited = b.exited;
+		op->p.items_done = items0 + b.done;
+		op->p.bytes_done = bytes0 + b.bytes;
+		pthread_mutex_unlock(&b.mu);
+		if (!cb_rc &&
+		        (cb_rc = astra__op_report(op, exited == started))) {
+			save_err(&b.cb_err);
+			pthread_mutex_lock(&m->mu);
+			m->abort = 1;
+			pthread_mutex_unlock(&m->mu);
+		}
+		if (exited == started)
+			break;
+		nap_ms(200);
+	}
 	for (unsigned t = 0; t < started; t++)
 		pthread_join(th[t], NULL);
 	pthread_mutex_destroy(&b.mu);
+	if (!rc && cb_rc)
+		rc = astra__err(cb_rc, b.cb_err.klass, "%s", b.cb_err.message);
 	/* the first failure in volume order, preferring a real failure over
 	 * "stopped: another Job failed" */
 	int first = -1;

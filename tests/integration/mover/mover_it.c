@@ -176,6 +176,16 @@ static void job_mover(astra_mover_options *m)
 	        "[{\"key\":\"example.com/backup\",\"operator\":\"Exists\"}]";
 }
 
+/* The last progress report of a backup. */
+static astra_progress last_progress;
+
+static int on_progress(const astra_progress *p, void *payload)
+{
+	(void)payload;
+	last_progress = *p;
+	return 0;
+}
+
 static int backup(astra_app *a, astra_vault *v, const char *name,
         const astra_mover_options *m, astra_cancel *cancel, astra__json **rec)
 {
@@ -185,6 +195,8 @@ static int backup(astra_app *a, astra_vault *v, const char *name,
 	o.volume_path = m ? NULL : vpath;
 	o.mover = m;
 	o.cancel = cancel;
+	o.progress_cb = on_progress;
+	memset(&last_progress, 0, sizeof(last_progress));
 	astra_buf b = ASTRA_BUF_INIT;
 	int rc = astra_backup_create(a, v, &o, &b);
 	if (rec) {
@@ -261,6 +273,9 @@ Test(mover_it, jobs_in_parallel_match_the_host_path_strategy)
 	double secs = (double)(astra__mono_ns() - t0) / 1e9;
 	const astra__json *vols = astra__json_get(jb, "volumes");
 	cr_assert_eq(astra__json_size(vols), NVOL);
+	/* progress: every volume done, with its bytes */
+	cr_assert_eq(last_progress.items_done, NVOL);
+	cr_assert_geq(last_progress.bytes_done, (uint64_t)NVOL * 2000000);
 	char max_start[40] = "", min_end[40] = "~";
 	for (int i = 0; i < NVOL; i++) {
 		const astra__json *vol = astra__json_at(vols, (size_t)i);
@@ -376,6 +391,45 @@ Test(mover_it, a_failing_job_fails_the_backup_and_leaves_nothing)
 	msg = astra_error_last()->message;
 	cr_assert(strstr(msg, "ErrImageNeverPull"), "%s", msg);
 	nothing_left(ns);
+
+	/* a restore whose Jobs fail: every PVC is reported failed with its
+	 * Job's message, the rest is restored, nothing is left */
+	cr_assert_astra_ok(backup(a, v, "good", NULL, NULL, NULL));
+	job_mover(&m);
+	m.vault_password = "not-the-password";
+	char ns2[64], map[160];
+	snprintf(ns2, sizeof(ns2), "fail-r-%s", rid);
+	snprintf(map, sizeof(map), "%s=%s", ns, ns2);
+	astra_restore_options ro;
+	astra_restore_options_init(&ro, ASTRA_RESTORE_OPTIONS_VERSION);
+	ro.backup = "good";
+	const char *maps[1] = { map };
+	ro.namespace_map = maps;
+	ro.n_namespace_map = 1;
+	ro.mover = &m;
+	astra_buf rb = ASTRA_BUF_INIT;
+	cr_assert_eq(astra_restore(c, v, &ro, &rb), ASTRA_EPARTIAL);
+	astra__json *rep = NULL;
+	cr_assert_astra_ok(astra__json_parse(&rep, rb.ptr, rb.size, "report"));
+	cr_assert_eq(astra__json_int(rep, "failed", -1), NVOL, "%s", rb.ptr);
+	const astra__json *items = astra__json_get(rep, "items");
+	int pvc_fail = 0;
+	for (size_t i = 0; i < astra__json_size(items); i++) {
+		const astra__json *it = astra__json_at(items, i);
+		const char *reason = astra__json_str(it, "reason");
+		if (!strcmp(astra__json_str(it, "kind"),
+		            "PersistentVolumeClaim") &&
+		        reason && strstr(reason, "mover Job ") &&
+		        strstr(reason, "wrong password"))
+			pvc_fail++;
+		if (!strcmp(astra__json_str(it, "kind"), "ConfigMap"))
+			cr_assert_str_eq(
+			        astra__json_str(it, "result"), "created");
+	}
+	cr_assert_eq(pvc_fail, NVOL, "%s", rb.ptr);
+	astra__json_free(rep);
+	astra_buf_dispose(&rb);
+	nothing_left(ns2);
 
 	/* bad options fail before anything is created */
 	job_mover(&m);
