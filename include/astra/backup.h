@@ -27,6 +27,65 @@ ASTRA_BEGIN_DECL
 typedef int ASTRA_CALLBACK(astra_volume_path_cb)(
         const char *pv_json, astra_buf *path_out, void *payload);
 
+/** astra_mover_options.strategy */
+#define ASTRA_MOVER_HOSTPATH                          \
+	0u /**< this process reads and writes volumes \
+	        through volume access (host path or   \
+	        callback) */
+#define ASTRA_MOVER_JOB                                   \
+	1u /**< a Kubernetes Job per volume runs astractl \
+	        from an image next to the data */
+
+/**
+ * How volume data moves between the cluster and the vault. With
+ * ASTRA_MOVER_JOB, each volume is backed up by a Job in the volume's
+ * namespace whose pod mounts a temporary PVC cloned from the volume's
+ * VolumeSnapshot (read-only), and restored by a Job that mounts the target
+ * PVC; the pod runs `astractl data backup|restore` against the vault's URL
+ * with the vault secret (and AWS_* credentials of this process for s3://
+ * vaults) from a temporary Secret, and reports through its termination
+ * message. Jobs, temporary PVCs and Secrets are deleted on success, failure
+ * and cancel. See docs/backups.md.
+ */
+typedef struct {
+	unsigned int version;
+	/** ASTRA_MOVER_HOSTPATH (default) or ASTRA_MOVER_JOB. */
+	unsigned int strategy;
+	/** Jobs: the image; its entrypoint must be astractl (required). */
+	const char *image;
+	/** Jobs: "Always", "IfNotPresent" or "Never"; NULL: IfNotPresent. */
+	const char *image_pull_policy;
+	/** Jobs: how many run at once; 0: 4. */
+	unsigned int parallelism;
+	/** Jobs: activeDeadlineSeconds of each; 0: 3600. */
+	unsigned int timeout_s;
+	/** Jobs: the pods' nodeSelector as a JSON object, and tolerations as
+	 *  a JSON array (Kubernetes syntax); NULL: none. */
+	const char *node_selector_json;
+	const char *tolerations_json;
+	/** Jobs: the vault's secret (the pods cannot have it otherwise): a
+	 *  password, or the path of a password or key file. One is
+	 *  required; it reaches the pods only through a temporary Secret. */
+	const char *vault_password;
+	const char *vault_password_file;
+	/** Jobs: the vault's URL as the pods open it (for example another
+	 *  endpoint= than this process uses); NULL: the URL the vault was
+	 *  opened with, options included. */
+	const char *vault_url;
+	/** Jobs: the pods use the node's network (hostNetwork), so that an
+	 *  object store on the node's loopback is reachable; 0: pod network. */
+	int host_network;
+} astra_mover_options;
+
+#define ASTRA_MOVER_OPTIONS_VERSION 1
+#define ASTRA_MOVER_OPTIONS_INIT            \
+	{                                   \
+		ASTRA_MOVER_OPTIONS_VERSION \
+	}
+
+ASTRA_API astra_status astra_mover_options_init(
+        astra_mover_options *opts, unsigned int version);
+
 typedef struct {
 	unsigned int version;
 	/** The backup's name; NULL: "<app>-<UTC yyyymmddhhmmss>". */
@@ -48,9 +107,12 @@ typedef struct {
 	astra_progress_cb progress_cb;
 	void *payload;
 	astra_cancel *cancel;
+	/* v2 */
+	/** How volume data moves; NULL: the host-path strategy. */
+	const astra_mover_options *mover;
 } astra_backup_options;
 
-#define ASTRA_BACKUP_OPTIONS_VERSION 1
+#define ASTRA_BACKUP_OPTIONS_VERSION 2
 #define ASTRA_BACKUP_OPTIONS_INIT            \
 	{                                    \
 		ASTRA_BACKUP_OPTIONS_VERSION \
@@ -125,9 +187,13 @@ typedef struct {
 	astra_progress_cb progress_cb;
 	void *payload;
 	astra_cancel *cancel;
+	/* v2 */
+	/** How volume data of a backup moves into the PVCs; NULL: the
+	 *  host-path strategy. */
+	const astra_mover_options *mover;
 } astra_restore_options;
 
-#define ASTRA_RESTORE_OPTIONS_VERSION 1
+#define ASTRA_RESTORE_OPTIONS_VERSION 2
 #define ASTRA_RESTORE_OPTIONS_INIT            \
 	{                                     \
 		ASTRA_RESTORE_OPTIONS_VERSION \
@@ -169,9 +235,12 @@ typedef struct {
 	astra_progress_cb progress_cb;
 	void *payload;
 	astra_cancel *cancel;
+	/* v2 */
+	/** For the backup and the restore; NULL: the host-path strategy. */
+	const astra_mover_options *mover;
 } astra_clone_options;
 
-#define ASTRA_CLONE_OPTIONS_VERSION 1
+#define ASTRA_CLONE_OPTIONS_VERSION 2
 #define ASTRA_CLONE_OPTIONS_INIT            \
 	{                                   \
 		ASTRA_CLONE_OPTIONS_VERSION \

@@ -421,6 +421,7 @@ astra_status astra_backup_create(astra_app *app, astra_vault *vault,
 	int pre_ran = 0, post_ran = 0, own_snapshot = 0, marked = 0;
 	astra__json *snap = NULL, *man = NULL, *rec = NULL, *vols = NULL;
 	astra__writer *w = NULL;
+	astra__mover *mover = NULL;
 	astra_buf mtext = ASTRA_BUF_INIT;
 	char what[600];
 	snprintf(what, sizeof(what), "backup %s of app %s", name, app->name);
@@ -465,7 +466,10 @@ astra_status astra_backup_create(astra_app *app, astra_vault *vault,
 	if ((rc = astra__snap_load(k, app->name, snapname, &snap, &man, NULL)))
 		goto done;
 	const astra__json *svols = astra__json_get(snap, "volumes");
-	if (astra__json_size(svols) && !va.cb && !va.template_path) {
+	if ((rc = astra__mover_new(&mover, k, r,
+	             o && o->version >= 2 ? o->mover : NULL, op.cancel)))
+		goto done;
+	if (astra__json_size(svols) && !mover && !va.cb && !va.template_path) {
 		rc = astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_KUBE,
 		        "app %s has %zu PVC(s), and no volume access was given "
 		        "(a host-path template or a callback)",
@@ -484,7 +488,10 @@ astra_status astra_backup_create(astra_app *app, astra_vault *vault,
 	/* volumes */
 	vols = astra__json_new_array();
 	op.p.items_total = astra__json_size(svols);
-	for (size_t i = 0; vols && i < astra__json_size(svols) && !rc; i++) {
+	if (mover && vols) /* in-cluster Jobs, in parallel */
+		rc = astra__mover_backup(mover, name, svols, man, &op, vols);
+	for (size_t i = 0; !mover && vols && i < astra__json_size(svols) && !rc;
+	        i++) {
 		astra__json *v = astra__json_new_object();
 		if (!v) {
 			rc = ASTRA_ENOMEM;
@@ -580,6 +587,7 @@ done:
 	if (rc)
 		astra__err_prefix(rc, "backup %s of app %s", name, app->name);
 	astra__writer_free(w);
+	astra__mover_free(mover);
 	astra_buf_dispose(&mtext);
 	astra__json_free(snap);
 	astra__json_free(man);

@@ -29,6 +29,24 @@ int astra__volume_path(astra__kube *k, const astra__volume_access *va,
 int astra__pvc_wait_bound(astra__kube *k, const char *ns, const char *pvc,
         unsigned timeout_s, astra__op *op);
 
+/* In-cluster data mover Jobs (mover.c). */
+typedef struct astra__mover astra__mover;
+/* Checks the options and copies what the Jobs need (the vault secret is
+ * read now, and wiped by astra__mover_free). NULL options or the host-path
+ * strategy: 0 and *out NULL. */
+int astra__mover_new(astra__mover **out, astra__kube *k, astra__repo *r,
+        const astra_mover_options *o, astra_cancel *cancel);
+void astra__mover_free(astra__mover *m);
+/* Backs up every volume of a snapshot record ("volumes" of `svols`) through
+ * Jobs, up to the parallelism at once; appends one entry per volume to
+ * `vols` in order. The first failure stops the Jobs not yet finished. */
+int astra__mover_backup(astra__mover *m, const char *backup,
+        const astra__json *svols, const astra__json *man, astra__op *op,
+        astra__json *vols);
+/* Restores data snapshot `id` into PVC ns/pvc through a Job (waits for a
+ * free slot among the parallelism). */
+int astra__mover_restore(astra__mover *m, const char *ns, const char *pvc,
+        const char *id, astra__op *op);
 /* Backup records in a vault. */
 int astra__backup_load(astra__repo *r, const char *name, astra__json **rec,
         astra__json **manifests);

@@ -505,6 +505,10 @@ int astra__repo_init(
 
 	if ((rc = astra__store_open(&r->store, url, &so)))
 		goto done;
+	if (!(r->open_url = astra__strdup(url))) {
+		rc = ASTRA_ENOMEM;
+		goto done;
+	}
 	if (o->immutable_days && (rc = check_worm(r, o)))
 		goto done;
 	astra__obj_info info;
@@ -631,6 +635,10 @@ int astra__repo_open(
 
 	if ((rc = astra__store_open(&r->store, url, NULL)))
 		goto done;
+	if (!(r->open_url = astra__strdup(url))) {
+		rc = ASTRA_ENOMEM;
+		goto done;
+	}
 	rc = astra__store_get(r->store, "config", 0, 0, &text);
 	if (rc == ASTRA_ENOTFOUND) {
 		rc = astra__err(ASTRA_ENOTFOUND, ASTRA_ERROR_REPO,
@@ -746,6 +754,7 @@ void astra__repo_free(astra__repo *r)
 	if (!r)
 		return;
 	astra__store_free(r->store);
+	free(r->open_url);
 	astra__mac_free(r->mac);
 	astra__repo_index_reset(r);
 	pthread_rwlock_destroy(&r->lock);

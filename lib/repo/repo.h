@@ -78,6 +78,8 @@ typedef struct {
 
 typedef struct astra__repo {
 	astra__store *store;
+	char *open_url; /* as given to open/init, with its options (mover Jobs)
+	                 */
 	char vault_id[33];
 	int format;
 	uint8_t enc_key[32];

@@ -101,6 +101,7 @@ astra_status astra_app_clone(astra_app *app, astra_vault *vault,
 		bo.progress_cb = o->progress_cb;
 		bo.payload = o->payload;
 		bo.cancel = o->cancel;
+		bo.mover = o->version >= 2 ? o->mover : NULL;
 		if ((rc = astra_backup_create(app, vault, &bo, NULL)))
 			return astra__err_prefix(
 			        rc, "clone of app %s", app->name);
@@ -118,6 +119,7 @@ astra_status astra_app_clone(astra_app *app, astra_vault *vault,
 	ro.progress_cb = o->progress_cb;
 	ro.payload = o->payload;
 	ro.cancel = o->cancel;
+	ro.mover = o->version >= 2 ? o->mover : NULL;
 	rc = astra_restore(target, vault, &ro, report);
 	if (rc && rc != ASTRA_EPARTIAL)
 		return astra__err_prefix(rc, "clone of app %s", app->name);

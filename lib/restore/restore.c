@@ -256,6 +256,7 @@ struct rctx {
 	astra__kube *k;
 	astra__repo *repo; /* NULL for snapshot restores */
 	astra__volume_access va;
+	astra__mover *mover; /* NULL: host path */
 	unsigned flags;
 	astra__op op;
 	pthread_mutex_t mu;
@@ -294,6 +295,9 @@ static void report(
 
 static int fill_pvc(rctx *c, item *it, const char *ns, const char *name)
 {
+	if (c->mover) /* a Job mounts the PVC (and binds it) */
+		return astra__mover_restore(
+		        c->mover, ns, name, it->pvc_data, &c->op);
 	int rc = astra__pvc_wait_bound(c->k, ns, name, 300, NULL);
 	char *path = NULL;
 	if (!rc)
@@ -529,7 +533,11 @@ astra_status astra_restore(astra_cluster *target, astra_vault *vault,
 		goto done;
 	}
 	const astra__json *vols = astra__json_get(rec, "volumes");
-	if (o->backup && astra__json_size(vols) && !c.va.cb &&
+	if (o->backup &&
+	        (rc = astra__mover_new(&c.mover, c.k, c.repo,
+	                 o->version >= 2 ? o->mover : NULL, c.op.cancel)))
+		goto done;
+	if (o->backup && astra__json_size(vols) && !c.mover && !c.va.cb &&
 	        !c.va.template_path) {
 		rc = astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_KUBE,
 		        "backup %s has volume data, and no volume access was "
@@ -650,6 +658,7 @@ done:
 		}
 		astra_vec_free(&groups[g]);
 	}
+	astra__mover_free(c.mover);
 	free_map(&nsmap);
 	free_map(&scmap);
 	astra__json_free(rec);

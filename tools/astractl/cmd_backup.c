@@ -14,10 +14,79 @@ static const char *volume_path(const ctl_args *a)
 	return v ? v : getenv("ASTRA_VOLUME_PATH");
 }
 
+/* --mover hostpath|job [--mover-image IMG] [--mover-parallel N]
+ * [--mover-timeout S] [--mover-host-network]: fills `m` and points *out at
+ * it (NULL for the host-path strategy); EXIT_USAGE after printing. */
+static int mover_options(const ctl_globals *g, const ctl_args *a,
+        astra_mover_options *m, const astra_mover_options **out)
+{
+	*out = NULL;
+	const char *s = ctl_flag_get(a, "mover");
+	if (!s)
+		s = getenv("ASTRA_MOVER");
+	if (!s || !*s || !strcmp(s, "hostpath")) {
+		if (ctl_flag_get(a, "mover-image") ||
+		        ctl_flag_get(a, "mover-parallel") ||
+		        ctl_flag_get(a, "mover-timeout") ||
+		        ctl_flag_set(a, "mover-host-network"))
+			return ctl_usage_error("--mover-* flags go with "
+			                       "--mover job");
+		return 0;
+	}
+	if (strcmp(s, "job"))
+		return ctl_usage_error(
+		        "--mover takes hostpath or job, not \"%s\"", s);
+	if (astra_mover_options_init(m, ASTRA_MOVER_OPTIONS_VERSION) < 0)
+		return ctl_fail(ASTRA_ERROR, "options");
+	m->strategy = ASTRA_MOVER_JOB;
+	m->image = ctl_flag_get(a, "mover-image");
+	if (!m->image)
+		m->image = getenv("ASTRA_MOVER_IMAGE");
+	if (!m->image || !*m->image)
+		return ctl_usage_error("--mover job needs --mover-image IMAGE "
+		                       "(or $ASTRA_MOVER_IMAGE)");
+	static const char *const num[] = { "mover-parallel", "mover-timeout" };
+	for (int i = 0; i < 2; i++) {
+		const char *v = ctl_flag_get(a, num[i]);
+		if (!v)
+			continue;
+		char *end;
+		long n = strtol(v, &end, 10);
+		if (!*v || *end || n < 1 || n > (i ? 604800 : 256))
+			return ctl_usage_error("--%s takes a number from 1 to "
+			                       "%d, not \"%s\"",
+			        num[i], i ? 604800 : 256, v);
+		if (i)
+			m->timeout_s = (unsigned)n;
+		else
+			m->parallelism = (unsigned)n;
+	}
+	m->host_network = ctl_flag_set(a, "mover-host-network");
+	/* the Jobs open the vault with the same secret as astractl */
+	const char *pw = getenv("ASTRA_VAULT_PASSWORD");
+	if (g->password_file)
+		m->vault_password_file = g->password_file;
+	else if (pw && *pw)
+		m->vault_password = pw;
+	*out = m;
+	return 0;
+}
+
+#define MOVER_FLAGS                                                    \
+	{ "mover", 1, 0 }, { "mover-image", 1, 0 },                    \
+	        { "mover-parallel", 1, 0 }, { "mover-timeout", 1, 0 }, \
+	{                                                              \
+		"mover-host-network", 0, 0                             \
+	}
+#define MOVER_USAGE                                                       \
+	" [--mover hostpath|job [--mover-image IMAGE] [--mover-parallel " \
+	"N] [--mover-timeout S] [--mover-host-network]]"
+
 static const ctl_flag create_flags[] = {
 	{ "name", 1, 0 },
 	{ "snapshot", 1, 0 },
 	{ "volume-path", 1, 0 },
+	MOVER_FLAGS,
 	{ NULL, 0, 0 },
 };
 
@@ -31,9 +100,13 @@ static int run_create(const ctl_globals *g, ctl_args *a)
 	o.name = ctl_flag_get(a, "name");
 	o.snapshot = ctl_flag_get(a, "snapshot");
 	o.volume_path = volume_path(a);
+	astra_mover_options mo;
+	int rc = mover_options(g, a, &mo, &o.mover);
+	if (rc)
+		return rc;
 	astra_cluster *c = NULL;
 	astra_vault *v = NULL;
-	int rc = ctl_open_cluster(g, &c);
+	rc = ctl_open_cluster(g, &c);
 	if (rc)
 		return rc;
 	rc = ctl_open_vault(g, &v);
@@ -159,6 +232,7 @@ static const ctl_flag restore_flags[] = {
 	{ "include", 1, 1 },
 	{ "exclude", 1, 1 },
 	{ "volume-path", 1, 0 },
+	MOVER_FLAGS,
 	{ NULL, 0, 0 },
 };
 
@@ -218,12 +292,16 @@ static int run_restore(const ctl_globals *g, ctl_args *a)
 		return ctl_usage_error("say where: --in-place, --namespace-map "
 		                       "SRC=DST or --to-context CTX");
 	o.volume_path = volume_path(a);
+	astra_mover_options mo;
+	int rc = mover_options(g, a, &mo, &o.mover);
+	if (rc)
+		return rc;
 	ctl_globals tg = *g;
 	if (ctl_flag_get(a, "to-context"))
 		tg.context = ctl_flag_get(a, "to-context");
 	astra_cluster *c = NULL;
 	astra_vault *vault = NULL;
-	int rc = ctl_open_cluster(&tg, &c);
+	rc = ctl_open_cluster(&tg, &c);
 	if (rc)
 		return rc;
 	if (backup && (rc = ctl_open_vault(g, &vault))) {
@@ -282,7 +360,7 @@ static int run_restore(const ctl_globals *g, ctl_args *a)
 
 const ctl_command ctl_cmd_backup_create = { "backup", "create",
 	"backup create APP [--name NAME] [--snapshot NAME] [--volume-path "
-	"TEMPLATE]",
+	"TEMPLATE]" MOVER_USAGE,
 	"back up an app into the vault", create_flags, run_create };
 const ctl_command ctl_cmd_backup_list = { "backup", "list", "backup list [APP]",
 	"list the backups in the vault", NULL, run_list };
@@ -295,7 +373,7 @@ const ctl_command ctl_cmd_restore = { NULL, "restore",
 	"restore (--backup NAME | --snapshot APP/NAME) [--to-context CTX] "
 	"[--namespace-map SRC=DST]... [--storage-class-map SRC=DST]... "
 	"[--in-place [--conflict skip|replace]] [--include|--exclude "
-	"GROUP/KIND[/NAMESPACE[/NAME]]]... [--volume-path TEMPLATE]",
+	"GROUP/KIND[/NAMESPACE[/NAME]]]... [--volume-path TEMPLATE]" MOVER_USAGE,
 	"restore an app from a backup or a snapshot", restore_flags,
 	run_restore };
 
@@ -307,6 +385,7 @@ static const ctl_flag clone_flags[] = {
 	{ "from-snapshot", 1, 0 },
 	{ "name", 1, 0 },
 	{ "volume-path", 1, 0 },
+	MOVER_FLAGS,
 	{ NULL, 0, 0 },
 };
 
@@ -334,11 +413,15 @@ static int run_clone(const ctl_globals *g, ctl_args *a)
 	o.from_snapshot = ctl_flag_get(a, "from-snapshot");
 	o.name = ctl_flag_get(a, "name");
 	o.volume_path = volume_path(a);
+	astra_mover_options mo;
+	int rc = mover_options(g, a, &mo, &o.mover);
+	if (rc)
+		return rc;
 	astra_cluster *src = NULL, *dst = NULL;
 	astra_vault *v = NULL;
 	astra_app *app = NULL;
 	astra_buf rep = ASTRA_BUF_INIT;
-	int rc = ctl_open_cluster(g, &src);
+	rc = ctl_open_cluster(g, &src);
 	if (rc)
 		return rc;
 	if (ctl_flag_get(a, "to-context")) {
@@ -386,6 +469,6 @@ out:
 const ctl_command ctl_cmd_clone = { NULL, "clone",
 	"clone APP --namespace-map SRC=DST... [--to-context CTX] "
 	"[--from-backup NAME | --from-snapshot NAME] [--name NEW] "
-	"[--storage-class-map SRC=DST]... [--volume-path TEMPLATE]",
+	"[--storage-class-map SRC=DST]... [--volume-path TEMPLATE]" MOVER_USAGE,
 	"duplicate an app into new namespaces (same or another cluster)",
 	clone_flags, run_clone };

@@ -332,8 +332,35 @@ static const ctl_flag backup_flags[] = {
 	{ "parent", 1, 0 },
 	{ "no-parent", 0, 0 },
 	{ "source", 1, 0 },
+	{ "result-file", 1, 0 },
 	{ NULL, 0, 0 },
 };
+
+/* --result-file: a compact JSON result, or {"error", "code"} on failure
+ * (a mover Job's termination message; at most 4096 bytes are read). */
+static void write_result(const ctl_args *a, const out_val *ok, int rc)
+{
+	const char *path = ctl_flag_get(a, "result-file");
+	if (!path)
+		return;
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		fprintf(stderr, "astractl: cannot write %s\n", path);
+		return;
+	}
+	if (ok) {
+		out_print(f, ok, OUT_JSON);
+	} else {
+		out_val *e = out_obj();
+		char msg[3000];
+		snprintf(msg, sizeof(msg), "%s", astra_error_last()->message);
+		out_set_str(e, "error", msg);
+		out_set_int(e, "code", rc);
+		out_print(f, e, OUT_JSON);
+		out_free(e);
+	}
+	fclose(f);
+}
 
 static int run_backup(const ctl_globals *g, ctl_args *a)
 {
@@ -354,8 +381,10 @@ static int run_backup(const ctl_globals *g, ctl_args *a)
 		o.flags |= ASTRA_BACKUP_F_NO_PARENT;
 	astra_vault *v = NULL;
 	int rc = open_vault(g, 0, &v, NULL);
-	if (rc)
+	if (rc) {
+		write_result(a, NULL, astra_error_last()->code);
 		return rc;
+	}
 	astra_cancel *tok = NULL;
 	if (astra_cancel_new(&tok) == 0)
 		install_cancel(tok);
@@ -371,6 +400,7 @@ static int run_backup(const ctl_globals *g, ctl_args *a)
 	bar_end(&b);
 	int exit_code = EXIT_OK;
 	if (rc < 0 && rc != ASTRA_EPARTIAL) {
+		write_result(a, NULL, rc);
 		exit_code = ctl_fail(rc, "backup of %s failed", a->pos[0]);
 	} else {
 		if (rc == ASTRA_EPARTIAL)
@@ -386,6 +416,7 @@ static int run_backup(const ctl_globals *g, ctl_args *a)
 		out_set_u64(ov, "bytes_stored", res.bytes_stored);
 		out_set_u64(ov, "errors", res.errors);
 		out_set_num(ov, "duration_s", res.duration_s);
+		write_result(a, ov, 0);
 		if (g->output == OUT_TABLE) {
 			printf("%s\n", res.id);
 			out_free(ov);
@@ -401,6 +432,7 @@ static int run_backup(const ctl_globals *g, ctl_args *a)
 static const ctl_flag restore_flags[] = {
 	{ "path", 1, 0 },
 	{ "no-owner", 0, 0 },
+	{ "result-file", 1, 0 },
 	{ NULL, 0, 0 },
 };
 
@@ -414,8 +446,10 @@ static int run_restore(const ctl_globals *g, ctl_args *a)
 		o.flags |= ASTRA_RESTORE_F_NO_OWNER;
 	astra_vault *v = NULL;
 	int rc = open_vault(g, 0, &v, NULL);
-	if (rc)
+	if (rc) {
+		write_result(a, NULL, astra_error_last()->code);
 		return rc;
+	}
 	astra_cancel *tok = NULL;
 	if (astra_cancel_new(&tok) == 0)
 		install_cancel(tok);
@@ -433,6 +467,7 @@ static int run_restore(const ctl_globals *g, ctl_args *a)
 	bar_end(&b);
 	int exit_code = EXIT_OK;
 	if (rc < 0 && rc != ASTRA_EPARTIAL) {
+		write_result(a, NULL, rc);
 		exit_code = ctl_fail(rc, "restore of %s failed", a->pos[0]);
 	} else {
 		out_val *ov = out_obj();
@@ -441,6 +476,10 @@ static int run_restore(const ctl_globals *g, ctl_args *a)
 		out_set_u64(ov, "bytes", res.bytes);
 		out_set_u64(ov, "errors", res.errors);
 		out_set_num(ov, "duration_s", res.duration_s);
+		if (rc == ASTRA_EPARTIAL)
+			write_result(a, NULL, rc);
+		else
+			write_result(a, ov, 0);
 		if (rc == ASTRA_EPARTIAL) {
 			exit_code = ctl_fail(rc, "restore of %s", a->pos[0]);
 			fprintf(stderr, "%s\n", report.ptr ? report.ptr : "");
@@ -543,10 +582,11 @@ const ctl_command ctl_cmd_vault_gc = { "vault", "gc",
 	"remove data no snapshot needs", gc_flags, run_gc };
 const ctl_command ctl_cmd_data_backup = { "data", "backup",
 	"data backup PATH [--tag KEY=VALUE]... [--parent ID | --no-parent] "
-	"[--source NAME]",
+	"[--source NAME] [--result-file PATH]",
 	"back up a directory, file or block device", backup_flags, run_backup };
 const ctl_command ctl_cmd_data_restore = { "data", "restore",
-	"data restore ID TARGET [--path SUBPATH] [--no-owner]",
+	"data restore ID TARGET [--path SUBPATH] [--no-owner] [--result-file "
+	"PATH]",
 	"restore a data snapshot", restore_flags, run_restore };
 const ctl_command ctl_cmd_data_list = { "data", "list", "data list",
 	"list data snapshots", NULL, run_list };
