@@ -20,7 +20,7 @@ const (
 
 var (
 	dataDir string // a small tree
-	bigDir  string // 64 MiB of incompressible data
+	bigDir  string // 192 MiB of incompressible data (long enough for rate-limited progress reports to come midway)
 )
 
 func TestMain(m *testing.M) {
@@ -51,7 +51,7 @@ func TestMain(m *testing.M) {
 	if err := os.Symlink("docs/readme.txt", filepath.Join(dataDir, "link")); err != nil {
 		panic(err)
 	}
-	for i := 0; i < 16; i++ {
+	for i := 0; i < 48; i++ {
 		b := make([]byte, 4<<20)
 		_, _ = rand.Read(b)
 		mustWrite(filepath.Join(bigDir, fmt.Sprintf("f%02d", i)), b)

@@ -45,9 +45,11 @@ def data_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def big_dir(tmp_path_factory):
-    """64 MiB of incompressible data: a backup that takes a while."""
+    """192 MiB of incompressible data: a backup that takes a while (long
+    enough for rate-limited progress reports to come midway, however fast
+    the data path gets)."""
     root = tmp_path_factory.mktemp("big")
-    for i in range(16):
+    for i in range(48):
         (root / f"f{i:02d}").write_bytes(os.urandom(4 << 20))
     return root
 
