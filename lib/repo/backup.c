@@ -65,6 +65,7 @@ struct pdir {
 	astra__json *nodes; /* this directory's nodes */
 	astra__json *ptree; /* the parent snapshot's tree of it, or NULL */
 	int own_ptree;
+	astra__map pnodes; /* name -> its node in ptree */
 	char *psub; /* its id in the parent snapshot, or NULL */
 	astra__json *dst; /* the node that gets "subtree"; NULL: the root */
 };
@@ -442,6 +443,7 @@ static void free_pdir(pdir *pd)
 	astra__json_free(pd->nodes);
 	if (pd->own_ptree)
 		astra__json_free(pd->ptree);
+	astra__map_free(&pd->pnodes);
 	free(pd->psub);
 	free(pd);
 }
@@ -539,8 +541,94 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* A parent-snapshot subtree read, decrypted and parsed by a worker ahead
+ * of the walk, which meanwhile handles the entries before it. */
+typedef struct {
+	bk *b;
+	astra__id id;
+	astra__json *tree; /* the result, taken by the walk */
+	int rc;
+	int done; /* guarded by bk->mu */
+	char msg[512];
+} prefetch;
+
+/* subtrees read ahead of the walk, per directory */
+#define PREFETCH_AHEAD 8
+
+static void prefetch_worker(void *arg)
+{
+	prefetch *pf = arg;
+	bk *b = pf->b;
+	int rc = ASTRA_ECANCELLED;
+	if (!atomic_load(&b->failed)) {
+		rc = astra__tree_load(b->r, &pf->id, &pf->tree);
+		if (rc)
+			snprintf(pf->msg, sizeof(pf->msg), "%s",
+			        astra_error_last()->message);
+	}
+	pthread_mutex_lock(&b->mu);
+	pf->rc = rc;
+	pf->done = 1;
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+}
+
+/* The parent's subtree of a directory entry, or NULL (none, or it cannot
+ * be read: then the directory is read as new). */
+static astra__json *prefetched_tree(bk *b, prefetch *pf, const char *rel)
+{
+	pthread_mutex_lock(&b->mu);
+	while (!pf->done)
+		pthread_cond_wait(&b->cv, &b->mu);
+	pthread_mutex_unlock(&b->mu);
+	astra__json *t = pf->tree;
+	pf->tree = NULL;
+	if (pf->rc && pf->rc != ASTRA_ECANCELLED)
+		astra__log_warn(
+		        "parent tree of %s unreadable: %s", rel, pf->msg);
+	return t;
+}
+
+static void prefetch_free(bk *b, prefetch *pf)
+{
+	if (!pf)
+		return;
+	pthread_mutex_lock(&b->mu);
+	while (!pf->done)
+		pthread_cond_wait(&b->cv, &b->mu);
+	pthread_mutex_unlock(&b->mu);
+	astra__json_free(pf->tree);
+	free(pf);
+}
+
+/* Starts reading the parent's subtree of names[i] if it is a directory
+ * there; *out stays NULL otherwise. */
+static int prefetch_start(bk *b, pdir *pd, const char *name, prefetch **out)
+{
+	*out = NULL;
+	const astra__json *pn = astra__map_get(&pd->pnodes, name);
+	const char *pst = pn ? astra__json_str(pn, "subtree") : NULL;
+	if (!pst)
+		return 0;
+	prefetch *pf = astra__calloc(1, sizeof(*pf));
+	if (!pf)
+		return ASTRA_ENOMEM;
+	pf->b = b;
+	if (astra__id_parse(&pf->id, pst) != 0) {
+		free(pf);
+		return 0;
+	}
+	int rc = astra__pool_submit(b->pool, prefetch_worker, pf);
+	if (rc) {
+		free(pf);
+		return rc;
+	}
+	*out = pf;
+	return 0;
+}
+
 static int backup_entry(bk *b, const char *abs, const char *rel,
-        const char *name, pdir *pd, int depth);
+        const char *name, pdir *pd, prefetch *pf, int depth);
 
 /* Walks a directory: its entries are read and chunked now; its tree is
  * written by drain() once its chunks are stored. Takes ownership of
@@ -587,18 +675,47 @@ static int backup_dir(bk *b, const char *abs, const char *rel,
 	closedir(d);
 	if (names.n)
 		qsort(names.v, names.n, sizeof(char *), cmp_names);
-
+	/* the parent's nodes by name, and its subtrees read ahead */
+	for (astra__json *n = pd && pd->ptree
+	                              ? astra__json_first(astra__json_get(
+	                                        pd->ptree, "nodes"))
+	                              : NULL;
+	        n && !rc; n = astra__json_next(n)) {
+		char *nm = astra__tree_get_name(n, "name");
+		if (nm)
+			rc = astra__map_set(&pd->pnodes, nm, n, NULL);
+		free(nm);
+	}
+	prefetch **pfs = NULL;
+	if (!rc && names.n && pd && pd->ptree) {
+		pfs = astra__calloc(names.n, sizeof(*pfs));
+		if (!pfs)
+			rc = ASTRA_ENOMEM;
+	}
+	size_t started = 0;
 	for (size_t i = 0; i < names.n && !rc; i++) {
+		while (pfs && !rc && started < names.n &&
+		        started < i + PREFETCH_AHEAD) {
+			rc = prefetch_start(
+			        b, pd, names.v[started], &pfs[started]);
+			started++;
+		}
+		if (rc)
+			break;
 		char *cabs = astra__aprintf("%s/%s", abs, names.v[i]);
 		char *crel = *rel ? astra__aprintf("%s/%s", rel, names.v[i])
 		                  : astra__strdup(names.v[i]);
 		if (!cabs || !crel)
 			rc = ASTRA_ENOMEM;
 		else
-			rc = backup_entry(b, cabs, crel, names.v[i], pd, depth);
+			rc = backup_entry(b, cabs, crel, names.v[i], pd,
+			        pfs ? pfs[i] : NULL, depth);
 		free(cabs);
 		free(crel);
 	}
+	for (size_t i = 0; pfs && i < started; i++)
+		prefetch_free(b, pfs[i]);
+	free(pfs);
 	for (size_t i = 0; i < names.n; i++)
 		free(names.v[i]);
 	astra_vec_free(&names);
@@ -617,7 +734,7 @@ static int backup_dir(bk *b, const char *abs, const char *rel,
 }
 
 static int backup_entry(bk *b, const char *abs, const char *rel,
-        const char *name, pdir *pd, int depth)
+        const char *name, pdir *pd, prefetch *pf, int depth)
 {
 	const astra__json *ptree = pd->ptree;
 	struct stat sb;
@@ -637,19 +754,14 @@ static int backup_entry(bk *b, const char *abs, const char *rel,
 		astra__json_free(node);
 		return rc;
 	}
-	const astra__json *pnode = ptree ? astra__tree_find(ptree, name) : NULL;
+	const astra__json *pnode =
+	        ptree ? astra__map_get(&pd->pnodes, name) : NULL;
 
 	if (S_ISDIR(sb.st_mode)) {
-		astra__json *psub = NULL;
 		const char *pst =
 		        pnode ? astra__json_str(pnode, "subtree") : NULL;
-		astra__id pid;
-		if (pst && astra__id_parse(&pid, pst) == 0 &&
-		        astra__tree_load(b->r, &pid, &psub) != 0) {
-			astra__log_warn("parent tree of %s unreadable: %s", rel,
-			        astra_error_last()->message);
-			psub = NULL;
-		}
+		astra__json *psub =
+		        pf && pst ? prefetched_tree(b, pf, rel) : NULL;
 		b->dir_unreadable = 0;
 		rc = backup_dir(b, abs, rel, psub, 1, pst, node, depth + 1);
 		if (rc && b->dir_unreadable) {
