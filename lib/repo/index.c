@@ -356,7 +356,7 @@ static int load_one(const astra__obj_info *info, void *payload)
 	return rc;
 }
 
-int astra__repo_load_index(astra__repo *r)
+static int load_index(astra__repo *r)
 {
 	load_ctx l = { r, 0, 0 };
 	/* condemned packs first, so that live copies elsewhere win */
@@ -370,4 +370,19 @@ int astra__repo_load_index(astra__repo *r)
 		        rc, "loading the index of %s", r->store->url);
 	r->index_loaded = 1;
 	return 0;
+}
+
+/* Index files already loaded are skipped: loading again reads only what
+ * other writers added since. */
+int astra__repo_load_index(astra__repo *r)
+{
+	pthread_mutex_lock(&r->load_mu);
+	int rc = load_index(r);
+	pthread_mutex_unlock(&r->load_mu);
+	return rc;
+}
+
+int astra__repo_refresh_index(astra__repo *r)
+{
+	return astra__repo_load_index(r);
 }

@@ -379,6 +379,7 @@ static astra__repo *repo_new(void)
 	if (!r)
 		return NULL;
 	pthread_rwlock_init(&r->lock, NULL);
+	pthread_mutex_init(&r->load_mu, NULL);
 	return r;
 }
 
@@ -758,6 +759,7 @@ void astra__repo_free(astra__repo *r)
 	astra__mac_free(r->mac);
 	astra__repo_index_reset(r);
 	pthread_rwlock_destroy(&r->lock);
+	pthread_mutex_destroy(&r->load_mu);
 	astra__wipe(r, sizeof(*r));
 	free(r);
 }

@@ -93,6 +93,7 @@ typedef struct astra__repo {
 	int level;
 	unsigned threads;
 	pthread_rwlock_t lock; /* guards index */
+	pthread_mutex_t load_mu; /* serialises index (re)loading */
 	astra__index index;
 	int index_loaded;
 	astra__map index_files; /* names of index files loaded */
@@ -129,6 +130,10 @@ void astra__repo_index_reset(astra__repo *r);
 
 /* Index */
 int astra__repo_load_index(astra__repo *r);
+/* Loads the index files written since the index was loaded (by other
+ * processes or handles), so that their snapshots can be read; safe to
+ * call from several threads. */
+int astra__repo_refresh_index(astra__repo *r);
 /* Records the packs an index file body lists in r->pack_files (callers
  * hold r->lock for writing). */
 int astra__repo_note_pack_files(

@@ -622,7 +622,9 @@ int astra__data_restore(astra__repo *r, const char *id, const char *target,
 	astra__json *rec = NULL, *root = NULL, *subtree = NULL;
 	char full[33];
 	int rc;
-	if (!r->index_loaded && (rc = astra__repo_load_index(r)))
+	/* also what other writers added since the index was loaded: the
+	 * snapshot may be newer than this handle */
+	if ((rc = astra__repo_refresh_index(r)))
 		return rc;
 	if ((rc = astra__snapshot_load(r, id, &rec, full)))
 		return rc;

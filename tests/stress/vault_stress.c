@@ -129,6 +129,28 @@ int main(void)
 		CHECK(rc == 0, "restore %d", i);
 		CHECK(fst_compare(srcs[i], dst) == 0, "compare %d", i);
 	}
+	/* a second round with parents: unchanged directories, unchanged
+	 * files and the parent's subtrees read ahead by the workers, while
+	 * the other backups run */
+	for (int i = 0; i < N; i++) {
+		char f[4300];
+		snprintf(f, sizeof(f), "%.4200s/round2", srcs[i]);
+		fst_write_random(f, (size_t)(1 + i) << 20, (uint64_t)(100 + i));
+		jobs[i].rc = -1;
+	}
+	for (int i = 0; i < N; i++)
+		pthread_create(&th[i], NULL, backup_thread, &jobs[i]);
+	for (int i = 0; i < N; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < N && v; i++) {
+		CHECK(jobs[i].rc == 0, "second backup %d rc %d", i, jobs[i].rc);
+		char dst[4300];
+		snprintf(dst, sizeof(dst), "%s/restore2-%d", work, i);
+		int rc = astra_vault_restore_path(
+		        v, jobs[i].id, dst, NULL, NULL, NULL);
+		CHECK(rc == 0, "second restore %d", i);
+		CHECK(fst_compare(srcs[i], dst) == 0, "second compare %d", i);
+	}
 	astra_check_options co;
 	astra_check_options_init(&co, ASTRA_CHECK_OPTIONS_VERSION);
 	co.flags = ASTRA_CHECK_F_READ_DATA;
