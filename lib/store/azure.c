@@ -111,43 +111,6 @@ static void opts_free(az_opts *o)
 	free(o->proxy);
 }
 
-static char *pct_decode(const char *s, size_t n)
-{
-	char *o = astra__malloc(n + 1);
-	if (!o)
-		return NULL;
-	size_t j = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n &&
-		        isxdigit((unsigned char)s[i + 1]) &&
-		        isxdigit((unsigned char)s[i + 2])) {
-			char hx[3] = { s[i + 1], s[i + 2], 0 };
-			o[j++] = (char)strtol(hx, NULL, 16);
-			i += 2;
-		} else if (s[i] == '+') {
-			o[j++] = ' ';
-		} else {
-			o[j++] = s[i];
-		}
-	}
-	o[j] = '\0';
-	return o;
-}
-
-static int opt_long(const char *url, const char *k, const char *v, long lo,
-        long hi, long *out)
-{
-	char *end;
-	long x = strtol(v, &end, 10);
-	if (!*v || *end || x < lo || x > hi)
-		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-		        "vault URL %s: option %s must be a number from %ld to "
-		        "%ld, not \"%s\"",
-		        url, k, lo, hi, v);
-	*out = x;
-	return 0;
-}
-
 static int parse_opts(const char *url, const char *q, az_opts *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -163,8 +126,8 @@ static int parse_opts(const char *url, const char *q, az_opts *o)
 		size_t len = strcspn(q, "&");
 		const char *eq = memchr(q, '=', len);
 		size_t kl = eq ? (size_t)(eq - q) : len;
-		char *k = pct_decode(q, kl);
-		char *v = eq ? pct_decode(eq + 1, len - kl - 1)
+		char *k = astra__store_pct_decode(q, kl);
+		char *v = eq ? astra__store_pct_decode(eq + 1, len - kl - 1)
 		             : astra__strdup("");
 		if (!k || !v) {
 			free(k);
@@ -198,19 +161,26 @@ static int parse_opts(const char *url, const char *q, az_opts *o)
 				        "takes 0 or 1, not \"%s\"",
 				        url, v);
 		} else if (!strcmp(k, "block-size")) {
-			rc = opt_long(url, k, v, 1, 4000, &o->block_mib);
+			rc = astra__store_opt_long(
+			        url, k, v, 1, 4000, &o->block_mib);
 		} else if (!strcmp(k, "block-threshold")) {
-			rc = opt_long(url, k, v, 1, 5000, &o->threshold_mib);
+			rc = astra__store_opt_long(
+			        url, k, v, 1, 5000, &o->threshold_mib);
 		} else if (!strcmp(k, "concurrency")) {
-			rc = opt_long(url, k, v, 1, 64, &o->concurrency);
+			rc = astra__store_opt_long(
+			        url, k, v, 1, 64, &o->concurrency);
 		} else if (!strcmp(k, "list-page")) {
-			rc = opt_long(url, k, v, 1, 5000, &o->list_page);
+			rc = astra__store_opt_long(
+			        url, k, v, 1, 5000, &o->list_page);
 		} else if (!strcmp(k, "timeout")) {
-			rc = opt_long(url, k, v, 1, 86400, &o->timeout_s);
+			rc = astra__store_opt_long(
+			        url, k, v, 1, 86400, &o->timeout_s);
 		} else if (!strcmp(k, "retries")) {
-			rc = opt_long(url, k, v, 0, 100, &o->retries);
+			rc = astra__store_opt_long(
+			        url, k, v, 0, 100, &o->retries);
 		} else if (!strcmp(k, "retry-budget")) {
-			rc = opt_long(url, k, v, 1, 86400, &o->budget_s);
+			rc = astra__store_opt_long(
+			        url, k, v, 1, 86400, &o->budget_s);
 		} else {
 			rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
 			        "vault URL %s: unknown option \"%s\" (known: "
@@ -1678,7 +1648,7 @@ int astra__store_azure_open(
 			rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
 			        "vault URL %s: invalid prefix", url);
 		else {
-			char *d = pct_decode(seg, sl);
+			char *d = astra__store_pct_decode(seg, sl);
 			rc = d ? astra__buf_printf(&pre, "%s/", d)
 			       : ASTRA_ENOMEM;
 			free(d);

@@ -125,43 +125,6 @@ static void opts_free(s3_opts *o)
 	free(o->profile);
 }
 
-static char *pct_decode(const char *s, size_t n)
-{
-	char *o = astra__malloc(n + 1);
-	if (!o)
-		return NULL;
-	size_t j = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n &&
-		        isxdigit((unsigned char)s[i + 1]) &&
-		        isxdigit((unsigned char)s[i + 2])) {
-			char hx[3] = { s[i + 1], s[i + 2], 0 };
-			o[j++] = (char)strtol(hx, NULL, 16);
-			i += 2;
-		} else if (s[i] == '+') {
-			o[j++] = ' ';
-		} else {
-			o[j++] = s[i];
-		}
-	}
-	o[j] = '\0';
-	return o;
-}
-
-static int opt_long(const char *url, const char *k, const char *v, long lo,
-        long hi, long *out)
-{
-	char *end;
-	long x = strtol(v, &end, 10);
-	if (!*v || *end || x < lo || x > hi)
-		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-		        "vault URL %s: option %s must be a number from %ld to "
-		        "%ld, not \"%s\"",
-		        url, k, lo, hi, v);
-	*out = x;
-	return 0;
-}
-
 static int opt_bool(const char *url, const char *k, const char *v, int *out)
 {
 	if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !*v)
@@ -190,8 +153,8 @@ static int parse_opts(const char *url, const char *q, s3_opts *o)
 		size_t len = strcspn(q, "&");
 		const char *eq = memchr(q, '=', len);
 		size_t kl = eq ? (size_t)(eq - q) : len;
-		char *k = pct_decode(q, kl);
-		char *v = eq ? pct_decode(eq + 1, len - kl - 1)
+		char *k = astra__store_pct_decode(q, kl);
+		char *v = eq ? astra__store_pct_decode(eq + 1, len - kl - 1)
 		             : astra__strdup("");
 		if (!k || !v) {
 			free(k);
@@ -247,17 +210,23 @@ static int parse_opts(const char *url, const char *q, s3_opts *o)
 				        "or unsigned, not \"%s\"",
 				        url, v);
 		} else if (!strcmp(k, "part-size")) {
-			rc = opt_long(url, k, v, 5, 5120, &o->part_mib);
+			rc = astra__store_opt_long(
+			        url, k, v, 5, 5120, &o->part_mib);
 		} else if (!strcmp(k, "multipart-threshold")) {
-			rc = opt_long(url, k, v, 1, 5120, &o->threshold_mib);
+			rc = astra__store_opt_long(
+			        url, k, v, 1, 5120, &o->threshold_mib);
 		} else if (!strcmp(k, "concurrency")) {
-			rc = opt_long(url, k, v, 1, 64, &o->concurrency);
+			rc = astra__store_opt_long(
+			        url, k, v, 1, 64, &o->concurrency);
 		} else if (!strcmp(k, "timeout")) {
-			rc = opt_long(url, k, v, 1, 86400, &o->timeout_s);
+			rc = astra__store_opt_long(
+			        url, k, v, 1, 86400, &o->timeout_s);
 		} else if (!strcmp(k, "retries")) {
-			rc = opt_long(url, k, v, 0, 100, &o->retries);
+			rc = astra__store_opt_long(
+			        url, k, v, 0, 100, &o->retries);
 		} else if (!strcmp(k, "retry-budget")) {
-			rc = opt_long(url, k, v, 1, 86400, &o->budget_s);
+			rc = astra__store_opt_long(
+			        url, k, v, 1, 86400, &o->budget_s);
 		} else {
 			rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
 			        "vault URL %s: unknown option \"%s\" (known: "
@@ -1257,7 +1226,7 @@ static int s3_list(astra__store *st, const char *prefix,
 				        s->bucket);
 				break;
 			}
-			char *dk = pct_decode(k, strlen(k));
+			char *dk = astra__store_pct_decode(k, strlen(k));
 			if (!dk) {
 				rc = ASTRA_ENOMEM;
 				break;
@@ -1386,7 +1355,8 @@ static int list_versions(s3_store *s, const char *key, version **out, size_t *n)
 				continue;
 			const char *k = astra__xml_child_text(c, "Key");
 			const char *vid = astra__xml_child_text(c, "VersionId");
-			char *dk = k ? pct_decode(k, strlen(k)) : NULL;
+			char *dk = k ? astra__store_pct_decode(k, strlen(k))
+			             : NULL;
 			if (dk && vid && !strcmp(dk, full)) {
 				if (*n == cap) {
 					cap = cap ? cap * 2 : 8;
@@ -1423,7 +1393,7 @@ static int list_versions(s3_store *s, const char *key, version **out, size_t *n)
 				        "truncated but has no NextKeyMarker",
 				        s->bucket);
 			else {
-				kmark = pct_decode(nk, strlen(nk));
+				kmark = astra__store_pct_decode(nk, strlen(nk));
 				vmark = nv && *nv ? astra__strdup(nv) : NULL;
 				if (!kmark)
 					rc = ASTRA_ENOMEM;
@@ -1781,7 +1751,7 @@ int astra__store_s3_open(
 			rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
 			        "vault URL %s: invalid prefix", url);
 		else {
-			char *d = pct_decode(seg, sl);
+			char *d = astra__store_pct_decode(seg, sl);
 			rc = d ? astra__buf_printf(&pre, "%s/", d)
 			       : ASTRA_ENOMEM;
 			free(d);

@@ -3,9 +3,11 @@
  */
 #include "store/store.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/error.h"
 
 int astra__store_open(
@@ -110,4 +112,43 @@ int astra__store_presign(astra__store *s, const char *method, const char *key,
 		        "vault %s: %s: this store cannot presign URLs", s->url,
 		        key);
 	return ctx(s->ops->presign(s, method, key, expires, out), s, key);
+}
+
+/* URL option helpers shared by the backends */
+
+char *astra__store_pct_decode(const char *s, size_t n)
+{
+	char *o = astra__malloc(n + 1);
+	if (!o)
+		return NULL;
+	size_t j = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '%' && i + 2 < n &&
+		        isxdigit((unsigned char)s[i + 1]) &&
+		        isxdigit((unsigned char)s[i + 2])) {
+			char hx[3] = { s[i + 1], s[i + 2], 0 };
+			o[j++] = (char)strtol(hx, NULL, 16);
+			i += 2;
+		} else if (s[i] == '+') {
+			o[j++] = ' ';
+		} else {
+			o[j++] = s[i];
+		}
+	}
+	o[j] = '\0';
+	return o;
+}
+
+int astra__store_opt_long(const char *url, const char *k, const char *v,
+        long lo, long hi, long *out)
+{
+	char *end;
+	long x = strtol(v, &end, 10);
+	if (!*v || *end || x < lo || x > hi)
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+		        "vault URL %s: option %s must be a number from %ld to "
+		        "%ld, not \"%s\"",
+		        url, k, lo, hi, v);
+	*out = x;
+	return 0;
 }

@@ -122,4 +122,11 @@ int astra__store_azure_container_policy(const astra__store *s);
 int astra__store_gcs_open(
         astra__store **out, const char *url, const astra__store_opts *opts);
 
+/* Helpers for the backends' URL options: percent-decodes s[0..n) ('+' is
+ * a space; NULL when out of memory), and parses option k's value v as a
+ * number in [lo, hi], or fails with ASTRA_EINVALID naming url, k and v. */
+char *astra__store_pct_decode(const char *s, size_t n);
+int astra__store_opt_long(const char *url, const char *k, const char *v,
+        long lo, long hi, long *out);
+
 #endif
