@@ -126,3 +126,64 @@ Test(repo_chunker, streaming_asks_for_more_data)
 	        astra__chunker_init(&c, key, 100, 1000, 5000), ASTRA_EINVALID);
 	free(d);
 }
+
+/* the byte-wise definition of docs/format.md, "Chunking" */
+static size_t reference_next(
+        const astra__chunker *c, const uint8_t *d, size_t n, int eof)
+{
+	if (n <= c->min)
+		return eof ? n : 0;
+	size_t limit = n < c->max ? n : c->max;
+	size_t normal = c->avg < limit ? c->avg : limit;
+	uint64_t h = 0;
+	size_t i = c->min;
+	for (; i < normal; i++) {
+		h = (h << 1) + c->gear[d[i]];
+		if (!(h & c->mask_s))
+			return i + 1;
+	}
+	for (; i < limit; i++) {
+		h = (h << 1) + c->gear[d[i]];
+		if (!(h & c->mask_l))
+			return i + 1;
+	}
+	if (limit == c->max)
+		return c->max;
+	return eof ? n : 0;
+}
+
+Test(repo_chunker, cut_points_match_the_byte_wise_definition)
+{
+	/* small sizes make cuts frequent, so every lane of the four-byte
+	 * step and every tail length gets exercised */
+	static const size_t params[][3] = { { 64, 256, 1024 },
+		{ 100, 512, 777 }, { 1000, 4096, 65536 },
+		{ 16 << 10, 64 << 10, 256 << 10 } };
+	size_t n = 4 << 20;
+	uint8_t *d = det_data(n, 9);
+	/* long runs of one byte value: the hash saturates */
+	memset(d + (1 << 20), 0, 300000);
+	memset(d + (2 << 20), 0xff, 70001);
+	for (size_t p = 0; p < sizeof(params) / sizeof(params[0]); p++) {
+		astra__chunker c;
+		uint8_t key[32] = { (uint8_t)(p + 11) };
+		cr_assert_astra_ok(astra__chunker_init(
+		        &c, key, params[p][0], params[p][1], params[p][2]));
+		size_t off = 0, k = 0;
+		while (off < n) {
+			/* vary the window so "need more data" paths run too */
+			size_t win = n - off;
+			if (k % 3 == 1 && win > params[p][2] / 2 + 3)
+				win = params[p][2] / 2 + 3 + k % 5;
+			int eof = win == n - off;
+			size_t want = reference_next(&c, d + off, win, eof);
+			size_t got = astra__chunker_next(&c, d + off, win, eof);
+			cr_assert_eq(got, want, "params %zu at %zu: %zu != %zu",
+			        p, off, got, want);
+			off += got ? got
+			           : reference_next(&c, d + off, n - off, 1);
+			k++;
+		}
+	}
+	free(d);
+}
