@@ -32,10 +32,21 @@
 typedef struct file_job file_job;
 typedef struct pdir pdir;
 
+/* A read buffer: files are read into it back to back and chunks are handed
+ * to the workers as slices of it, so data is never copied between reading
+ * and compressing. It returns to the free list when its last chunk is
+ * stored. */
+typedef struct seg {
+	atomic_int refs;
+	struct seg *next; /* on the free list */
+	uint8_t *data;
+} seg;
+
 typedef struct {
 	struct bk *bk;
 	file_job *job;
-	uint8_t *data;
+	seg *seg;
+	const uint8_t *data; /* inside seg */
 	size_t len;
 	astra__id id;
 } chunk_task;
@@ -82,8 +93,11 @@ typedef struct bk {
 	char fail_msg[1024];
 	astra__json *errors; /* [{"path","error"}] */
 	astra__map hardlinks; /* "dev:ino" -> rel path (malloc) */
-	uint8_t *buf;
-	size_t bufcap;
+	/* the segment being read into: [start, fill) is not chunked yet */
+	seg *cur;
+	size_t start, fill, segcap;
+	pthread_mutex_t seg_mu; /* guards free_segs */
+	seg *free_segs;
 	uint64_t files, dirs, unchanged, bytes_total, bytes_read;
 	uint64_t session_refresh_ns;
 	char session_key[80];
@@ -121,6 +135,47 @@ static int item_error(bk *b, const char *rel, const char *what)
 	return astra__json_push(b->errors, e);
 }
 
+static void seg_release(bk *b, seg *s)
+{
+	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	pthread_mutex_lock(&b->seg_mu);
+	s->next = b->free_segs;
+	b->free_segs = s;
+	pthread_mutex_unlock(&b->seg_mu);
+}
+
+static seg *seg_get(bk *b)
+{
+	pthread_mutex_lock(&b->seg_mu);
+	seg *s = b->free_segs;
+	if (s)
+		b->free_segs = s->next;
+	pthread_mutex_unlock(&b->seg_mu);
+	if (!s) {
+		s = astra__calloc(1, sizeof(*s));
+		if (s && !(s->data = astra__malloc(b->segcap))) {
+			free(s);
+			s = NULL;
+		}
+	}
+	if (s)
+		atomic_store(&s->refs, 1); /* the reader's */
+	return s;
+}
+
+static void segs_free(bk *b)
+{
+	seg_release(b, b->cur);
+	b->cur = NULL;
+	for (seg *s = b->free_segs, *n; s; s = n) {
+		n = s->next;
+		free(s->data);
+		free(s);
+	}
+	b->free_segs = NULL;
+}
+
 static void chunk_worker(void *arg)
 {
 	chunk_task *t = arg;
@@ -131,7 +186,8 @@ static void chunk_worker(void *arg)
 		if (rc)
 			fail(b, rc);
 	}
-	free(t->data);
+	seg_release(b, t->seg);
+	t->seg = NULL;
 	t->data = NULL;
 	pthread_mutex_lock(&b->mu);
 	if (--t->job->dir->remaining == 0)
@@ -154,25 +210,22 @@ static int check(bk *b)
 	return astra__op_report(&b->op, 0);
 }
 
-static int submit(bk *b, file_job *job, const uint8_t *data, size_t len)
+/* Hands [b->start, b->start + len) of the current segment to a worker. */
+static int submit(bk *b, file_job *job, size_t len)
 {
 	chunk_task *t = astra__calloc(1, sizeof(*t));
 	if (!t)
 		return ASTRA_ENOMEM;
-	t->data = astra__malloc(len ? len : 1);
-	if (!t->data) {
-		free(t);
-		return ASTRA_ENOMEM;
-	}
-	memcpy(t->data, data, len);
+	t->seg = b->cur;
+	t->data = b->cur->data + b->start;
 	t->len = len;
 	t->bk = b;
 	t->job = job;
 	if (astra_vec_push(&job->tasks, t)) {
-		free(t->data);
 		free(t);
 		return ASTRA_ENOMEM;
 	}
+	atomic_fetch_add(&b->cur->refs, 1);
 	job->extents.v[job->extents.n - 1].count++;
 	pthread_mutex_lock(&b->mu);
 	job->dir->remaining++;
@@ -188,46 +241,59 @@ static int chunk_range(bk *b, file_job *job, int fd, uint64_t off, uint64_t len,
 	extent ex = { off, job->tasks.n, 0 };
 	if (astra_vec_push(&job->extents, ex))
 		return ASTRA_ENOMEM;
-	size_t fill = 0, start = 0;
 	uint64_t pos = off, end = off + len;
 	int eof = 0;
+	/* every range ends in a cut at its end: nothing is pending here */
+	b->start = b->fill;
 	for (;;) {
-		if (!eof && fill - start < c->max) {
-			/* compact, then read more */
-			if (start) {
-				memmove(b->buf, b->buf + start, fill - start);
-				fill -= start;
-				start = 0;
-			}
-			size_t want = b->bufcap - fill;
-			if (want > end - pos)
-				want = (size_t)(end - pos);
-			ssize_t r = want ? pread(fd, b->buf + fill, want,
-			                           (off_t)pos)
-			                 : 0;
-			if (r < 0 && errno == EINTR)
+		size_t have = b->fill - b->start;
+		if (have) {
+			/* cut what the data read so far allows: the tail
+			 * carried into a new segment stays short */
+			size_t cut = astra__chunker_next(
+			        c, b->cur->data + b->start, have, eof);
+			if (cut) {
+				int rc = submit(b, job, cut);
+				if (rc)
+					return rc;
+				b->start += cut;
+				if ((rc = check(b)))
+					return rc;
 				continue;
-			if (r < 0)
-				return astra__err_os("cannot read %s", rel);
-			fill += (size_t)r;
-			pos += (uint64_t)r;
-			b->bytes_read += (uint64_t)r;
-			b->op.p.bytes_done += (uint64_t)r;
-			if (r == 0 || pos >= end)
-				eof = 1;
+			}
 		}
-		if (fill == start)
+		if (eof)
 			break;
-		size_t cut = astra__chunker_next(
-		        c, b->buf + start, fill - start, eof);
-		if (cut == 0)
+		size_t room = b->cur ? b->segcap - b->fill : 0;
+		if (room < c->max && room < end - pos) {
+			/* a fresh segment; the unchunked tail moves */
+			seg *s = seg_get(b);
+			if (!s)
+				return ASTRA_ENOMEM;
+			if (have)
+				memcpy(s->data, b->cur->data + b->start, have);
+			seg_release(b, b->cur);
+			b->cur = s;
+			b->start = 0;
+			b->fill = have;
+			room = b->segcap - have;
+		}
+		size_t want = room;
+		if (want > end - pos)
+			want = (size_t)(end - pos);
+		ssize_t r = want ? pread(fd, b->cur->data + b->fill, want,
+		                           (off_t)pos)
+		                 : 0;
+		if (r < 0 && errno == EINTR)
 			continue;
-		int rc = submit(b, job, b->buf + start, cut);
-		if (rc)
-			return rc;
-		start += cut;
-		if ((rc = check(b)))
-			return rc;
+		if (r < 0)
+			return astra__err_os("cannot read %s", rel);
+		b->fill += (size_t)r;
+		pos += (uint64_t)r;
+		b->bytes_read += (uint64_t)r;
+		b->op.p.bytes_done += (uint64_t)r;
+		if (r == 0 || pos >= end)
+			eof = 1;
 	}
 	if (pos < end)
 		return astra__err(ASTRA_EIO, ASTRA_ERROR_OS,
@@ -412,10 +478,8 @@ static int finish_job(file_job *job)
 
 static void free_job(file_job *job)
 {
-	for (size_t i = 0; i < job->tasks.n; i++) {
-		free(job->tasks.v[i]->data);
+	for (size_t i = 0; i < job->tasks.n; i++)
 		free(job->tasks.v[i]);
-	}
 	astra_vec_free(&job->tasks);
 	astra_vec_free(&job->extents);
 	if (job->skip)
@@ -990,9 +1054,12 @@ int astra__data_backup(astra__repo *r, const char *path,
 	astra__op_init(&b.op, p->progress_cb, p->payload, p->cancel);
 	b.op.p.stage = ASTRA_STAGE_SCANNING;
 	b.errors = astra__json_new_array();
-	b.bufcap = 2 * r->chunker.max + (8u << 20);
-	b.buf = astra__malloc(b.bufcap);
-	if (!b.errors || !b.buf) {
+	pthread_mutex_init(&b.seg_mu, NULL);
+	/* two maximal chunks, and at least 16 MiB: few tails to move */
+	b.segcap = 2 * r->chunker.max;
+	if (b.segcap < (16u << 20))
+		b.segcap = 16u << 20;
+	if (!b.errors) {
 		rc = ASTRA_ENOMEM;
 		goto done;
 	}
@@ -1185,7 +1252,8 @@ done:
 	astra__json_free(list);
 	astra__json_free(ptree);
 	astra__json_free(rec);
-	free(b.buf);
+	segs_free(&b);
+	pthread_mutex_destroy(&b.seg_mu);
 	free(abs);
 	pthread_mutex_destroy(&b.mu);
 	pthread_cond_destroy(&b.cv);
