@@ -23,6 +23,15 @@
 #define HDR_ENTRY 46
 #define INDEX_EVERY_PACKS 8
 
+/* A buffer a blob is compressed and sealed in; kept by the writer and
+ * reused, so that no blob pays for a fresh allocation, its page faults and
+ * a wipe. */
+typedef struct scratch {
+	struct scratch *next;
+	uint8_t *p;
+	size_t cap;
+} scratch;
+
 typedef struct {
 	astra_buf data; /* the pack being filled */
 	astra__idx_entry *ents; /* its entries (pack unset) */
@@ -46,7 +55,40 @@ struct astra__writer {
 	uint8_t *kept; /* per pack index */
 	size_t kept_cap;
 	astra__map kept_files;
+	scratch *scratch; /* free list, guarded by mu */
 };
+
+static scratch *scratch_get(astra__writer *w, size_t need)
+{
+	pthread_mutex_lock(&w->mu);
+	scratch *s = w->scratch;
+	if (s)
+		w->scratch = s->next;
+	pthread_mutex_unlock(&w->mu);
+	if (!s && !(s = astra__calloc(1, sizeof(*s))))
+		return NULL;
+	if (s->cap < need) {
+		astra__wipe(s->p, s->cap);
+		free(s->p);
+		s->cap = 0;
+		if (!(s->p = astra__malloc(need))) {
+			free(s);
+			return NULL;
+		}
+		s->cap = need;
+	}
+	return s;
+}
+
+static void scratch_put(astra__writer *w, scratch *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&w->mu);
+	s->next = w->scratch;
+	w->scratch = s;
+	pthread_mutex_unlock(&w->mu);
+}
 
 /* Keeps config and the key slots locked as long as this writer's data:
  * without them nothing can be read. */
@@ -338,7 +380,8 @@ done:
 
 static void pack_reset(open_pack *p)
 {
-	astra_buf_dispose(&p->data);
+	/* sealed blobs only: nothing to wipe */
+	free(p->data.ptr);
 	free(p->ents);
 	memset(p, 0, sizeof(*p));
 }
@@ -389,21 +432,28 @@ int astra__writer_add(astra__writer *w, int type, const void *data, size_t n,
 		return rc;
 	}
 
-	/* compress unless it does not pay, then seal */
-	const void *payload = data;
+	/* compress unless it does not pay, then seal: the compressed bytes
+	 * are written where the ciphertext goes (after the nonce), and
+	 * AES-GCM encrypts them in place */
+	const uint8_t *payload = data;
 	size_t plen = n;
 	uint8_t flags = 0;
-	astra_buf z = ASTRA_BUF_INIT, sealed = ASTRA_BUF_INIT;
+	size_t bound = astra__zstd_bound(n);
+	if (bound < n)
+		bound = n;
+	scratch *sc = scratch_get(w, bound + ASTRA_AEAD_OVERHEAD);
+	if (!sc) {
+		rc = ASTRA_ENOMEM;
+		goto fail;
+	}
 	if (r->level > 0 && n >= 64 && astra__compressible(data, n)) {
-		size_t bound = astra__zstd_bound(n);
+		uint8_t *z = sc->p + ASTRA_AEAD_NONCE_LEN;
 		size_t zl;
-		if ((rc = astra__buf_grow(&z, bound)))
-			goto fail;
 		if ((rc = astra__zstd_compress(
-		             z.ptr, bound, data, n, r->level, &zl)))
+		             z, bound, data, n, r->level, &zl)))
 			goto fail;
 		if (zl < n) {
-			payload = z.ptr;
+			payload = z;
 			plen = zl;
 			flags = ASTRA_BLOB_F_ZSTD;
 		}
@@ -411,13 +461,11 @@ int astra__writer_add(astra__writer *w, int type, const void *data, size_t n,
 	uint8_t aad[ASTRA_ID_LEN + 1];
 	memcpy(aad, id->b, ASTRA_ID_LEN);
 	aad[ASTRA_ID_LEN] = (uint8_t)type;
-	if ((rc = astra__buf_grow(&sealed, plen + ASTRA_AEAD_OVERHEAD)))
-		goto fail;
 	if ((rc = astra__aead_seal(
-	             r->enc_key, aad, sizeof(aad), payload, plen, sealed.ptr)))
+	             r->enc_key, aad, sizeof(aad), payload, plen, sc->p)))
 		goto fail;
-	sealed.size = plen + ASTRA_AEAD_OVERHEAD;
-	astra_buf_dispose(&z);
+	const uint8_t *sealed = sc->p;
+	size_t sealed_len = plen + ASTRA_AEAD_OVERHEAD;
 
 	open_pack full = { 0 };
 	int have_full = 0;
@@ -426,7 +474,7 @@ int astra__writer_add(astra__writer *w, int type, const void *data, size_t n,
 	if (p->data.size == 0) {
 		/* once, the whole pack: growing it by doubling copies it
 		 * and leaves freed blocks behind in malloc's arenas */
-		rc = astra__buf_grow(&p->data, r->pack_size + sealed.size + 64);
+		rc = astra__buf_grow(&p->data, r->pack_size + sealed_len + 64);
 		if (!rc)
 			rc = astra__buf_put(&p->data, ASTRA_PACK_MAGIC, 8);
 	}
@@ -447,9 +495,9 @@ int astra__writer_add(astra__writer *w, int type, const void *data, size_t n,
 		e.type = (uint8_t)type;
 		e.flags = flags;
 		e.offset = (uint32_t)p->data.size;
-		e.length = (uint32_t)sealed.size;
+		e.length = (uint32_t)sealed_len;
 		e.raw = (uint32_t)n;
-		rc = astra__buf_put(&p->data, sealed.ptr, sealed.size);
+		rc = astra__buf_put(&p->data, sealed, sealed_len);
 		if (!rc) {
 			p->ents[p->n++] = e;
 			w->st.blobs_new++;
@@ -462,7 +510,8 @@ int astra__writer_add(astra__writer *w, int type, const void *data, size_t n,
 		have_full = 1;
 	}
 	pthread_mutex_unlock(&w->mu);
-	astra_buf_dispose(&sealed);
+	scratch_put(w, sc);
+	sc = NULL;
 	if (rc)
 		goto fail;
 	if (is_new)
@@ -477,8 +526,7 @@ int astra__writer_add(astra__writer *w, int type, const void *data, size_t n,
 	}
 	return 0;
 fail:
-	astra_buf_dispose(&z);
-	astra_buf_dispose(&sealed);
+	scratch_put(w, sc);
 	w->failed = 1;
 	return rc;
 }
@@ -536,6 +584,12 @@ void astra__writer_free(astra__writer *w)
 	pack_reset(&w->packs[1]);
 	free(w->pending);
 	free(w->kept);
+	for (scratch *s = w->scratch, *n; s; s = n) {
+		n = s->next;
+		astra__wipe(s->p, s->cap);
+		free(s->p);
+		free(s);
+	}
 	astra__map_free(&w->kept_files);
 	pthread_mutex_destroy(&w->mu);
 	pthread_mutex_destroy(&w->index_mu);
