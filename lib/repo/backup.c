@@ -32,6 +32,11 @@
 typedef struct file_job file_job;
 typedef struct pdir pdir;
 
+/* at most this many bytes of chunks wait for or are in the workers */
+#define INFLIGHT_MAX (16u << 20)
+/* and at most this many chunks */
+#define QUEUE_MAX 1024
+
 /* A read buffer: files are read into it back to back and chunks are handed
  * to the workers as slices of it, so data is never copied between reading
  * and compressing. It returns to the free list when its last chunk is
@@ -97,6 +102,9 @@ typedef struct bk {
 	seg *cur;
 	size_t start, fill, segcap;
 	pthread_mutex_t seg_mu; /* guards free_segs */
+	size_t inflight; /* bytes submitted, not stored yet; guarded by mu */
+	int inflight_wait;
+	pthread_cond_t inflight_cv;
 	seg *free_segs;
 	uint64_t files, dirs, unchanged, bytes_total, bytes_read;
 	uint64_t session_refresh_ns;
@@ -192,6 +200,9 @@ static void chunk_worker(void *arg)
 	pthread_mutex_lock(&b->mu);
 	if (--t->job->dir->remaining == 0)
 		pthread_cond_broadcast(&b->cv);
+	b->inflight -= t->len;
+	if (b->inflight_wait && b->inflight < INFLIGHT_MAX)
+		pthread_cond_signal(&b->inflight_cv);
 	pthread_mutex_unlock(&b->mu);
 }
 
@@ -229,6 +240,15 @@ static int submit(bk *b, file_job *job, size_t len)
 	job->extents.v[job->extents.n - 1].count++;
 	pthread_mutex_lock(&b->mu);
 	job->dir->remaining++;
+	/* bytes handed out but not stored yet are bounded (they pin
+	 * segments); the task count is not, so small files keep the workers
+	 * busy without a wake-up per file */
+	while (b->inflight && b->inflight + len > INFLIGHT_MAX) {
+		b->inflight_wait = 1;
+		pthread_cond_wait(&b->inflight_cv, &b->mu);
+		b->inflight_wait = 0;
+	}
+	b->inflight += len;
 	pthread_mutex_unlock(&b->mu);
 	return astra__pool_submit(b->pool, chunk_worker, t);
 }
@@ -1055,6 +1075,7 @@ int astra__data_backup(astra__repo *r, const char *path,
 	b.op.p.stage = ASTRA_STAGE_SCANNING;
 	b.errors = astra__json_new_array();
 	pthread_mutex_init(&b.seg_mu, NULL);
+	pthread_cond_init(&b.inflight_cv, NULL);
 	/* two maximal chunks, and at least 16 MiB: few tails to move */
 	b.segcap = 2 * r->chunker.max;
 	if (b.segcap < (16u << 20))
@@ -1079,7 +1100,7 @@ int astra__data_backup(astra__repo *r, const char *path,
 	 * leave a CPU idle; on a remote store, more: pack uploads wait */
 	unsigned workers = r->threads + 1 +
 	                   (r->store->io_depth ? r->store->io_depth / 4 : 0);
-	if ((rc = astra__pool_new(&b.pool, workers, (size_t)r->threads * 4)))
+	if ((rc = astra__pool_new(&b.pool, workers, QUEUE_MAX)))
 		goto done;
 	b.session_refresh_ns = astra__mono_ns() + 60ULL * 1000000000ULL;
 
@@ -1254,6 +1275,7 @@ done:
 	astra__json_free(rec);
 	segs_free(&b);
 	pthread_mutex_destroy(&b.seg_mu);
+	pthread_cond_destroy(&b.inflight_cv);
 	free(abs);
 	pthread_mutex_destroy(&b.mu);
 	pthread_cond_destroy(&b.cv);
