@@ -390,6 +390,9 @@ static int run_backup(const ctl_globals *g, ctl_args *a)
 		install_cancel(tok);
 	bar b;
 	bar_init(&b, g);
+	/* totals are only for the bar's percentage and ETA */
+	if (!b.enabled)
+		o.flags |= ASTRA_BACKUP_F_NO_SCAN;
 	o.cancel = tok;
 	o.progress_cb = progress_cb;
 	o.payload = &b;
