@@ -19,8 +19,8 @@
 #include "core/pool.h"
 
 #define DEFAULT_LOG2N 17
-#define DEFAULT_MIN (256u << 10)
-#define DEFAULT_AVG (1u << 20)
+#define DEFAULT_MIN (128u << 10)
+#define DEFAULT_AVG (512u << 10)
 #define DEFAULT_MAX (8u << 20)
 #define DEFAULT_PACK (16u << 20)
 #define DEFAULT_LEVEL 3
