@@ -4,6 +4,7 @@
 #include "crypto/crypto.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -181,15 +182,37 @@ int astra__scrypt(void *out, size_t outlen, const void *pass, size_t passlen,
 	return 0;
 }
 
-static int gcm(int enc, const uint8_t *key, const uint8_t *nonce,
+static EVP_CIPHER *gcm_cipher;
+static pthread_once_t gcm_once = PTHREAD_ONCE_INIT;
+
+static void gcm_fetch(void)
+{
+	/* fetched once: an implicit fetch per message costs more than
+	 * sealing a small one */
+	gcm_cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+}
+
+/* A context with the key set up for direction `enc`, or NULL. */
+static EVP_CIPHER_CTX *gcm_new(int enc, const uint8_t *key)
+{
+	pthread_once(&gcm_once, gcm_fetch);
+	if (!gcm_cipher)
+		return NULL;
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	if (c && EVP_CipherInit_ex2(c, gcm_cipher, key, NULL, enc, NULL) != 1) {
+		EVP_CIPHER_CTX_free(c);
+		c = NULL;
+	}
+	return c;
+}
+
+/* One message with a keyed context: only the nonce is set per message. */
+static int gcm_run(EVP_CIPHER_CTX *c, int enc, const uint8_t *nonce,
         const void *aad, size_t aadlen, const void *in, size_t n, void *out,
         uint8_t *tag)
 {
-	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
 	int ok = 0, len = 0;
-	if (!c)
-		return astra__err_oom();
-	if (EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, key, nonce, enc) != 1)
+	if (EVP_CipherInit_ex2(c, NULL, NULL, nonce, enc, NULL) != 1)
 		goto done;
 	if (aadlen && EVP_CipherUpdate(c, NULL, &len, aad, (int)aadlen) != 1)
 		goto done;
@@ -214,7 +237,6 @@ static int gcm(int enc, const uint8_t *key, const uint8_t *nonce,
 		goto done;
 	ok = 1;
 done:
-	EVP_CIPHER_CTX_free(c);
 	if (!ok) {
 		ERR_clear_error();
 		return enc ? astra__err(ASTRA_ERROR, ASTRA_ERROR_CRYPTO,
@@ -222,6 +244,103 @@ done:
 		           : ASTRA_ECORRUPT;
 	}
 	return 0;
+}
+
+static int gcm(int enc, const uint8_t *key, const uint8_t *nonce,
+        const void *aad, size_t aadlen, const void *in, size_t n, void *out,
+        uint8_t *tag)
+{
+	EVP_CIPHER_CTX *c = gcm_new(enc, key);
+	if (!c) {
+		ERR_clear_error();
+		return astra__err(ASTRA_ERROR, ASTRA_ERROR_CRYPTO,
+		        "AES-256-GCM is not available");
+	}
+	int rc = gcm_run(c, enc, nonce, aad, aadlen, in, n, out, tag);
+	EVP_CIPHER_CTX_free(c);
+	return rc;
+}
+
+/* A key and the contexts set up for it, reused across messages and
+ * threads (each context serves one message at a time). */
+#define AEAD_KEEP 16
+struct astra__aead {
+	uint8_t key[ASTRA_AEAD_KEY_LEN];
+	pthread_mutex_t mu;
+	EVP_CIPHER_CTX *idle[2][AEAD_KEEP]; /* [enc] */
+	int nidle[2];
+};
+
+int astra__aead_new(astra__aead **out, const uint8_t key[ASTRA_AEAD_KEY_LEN])
+{
+	astra__aead *a = astra__calloc(1, sizeof(*a));
+	*out = NULL;
+	ASTRA_CHECK_ALLOC(a);
+	memcpy(a->key, key, ASTRA_AEAD_KEY_LEN);
+	pthread_mutex_init(&a->mu, NULL);
+	*out = a;
+	return 0;
+}
+
+void astra__aead_free(astra__aead *a)
+{
+	if (!a)
+		return;
+	for (int e = 0; e < 2; e++)
+		for (int i = 0; i < a->nidle[e]; i++)
+			EVP_CIPHER_CTX_free(a->idle[e][i]);
+	pthread_mutex_destroy(&a->mu);
+	astra__wipe(a->key, sizeof(a->key));
+	free(a);
+}
+
+static int aead_run(astra__aead *a, int enc, const uint8_t *nonce,
+        const void *aad, size_t aadlen, const void *in, size_t n, void *out,
+        uint8_t *tag)
+{
+	EVP_CIPHER_CTX *c = NULL;
+	pthread_mutex_lock(&a->mu);
+	if (a->nidle[enc])
+		c = a->idle[enc][--a->nidle[enc]];
+	pthread_mutex_unlock(&a->mu);
+	if (!c && !(c = gcm_new(enc, a->key))) {
+		ERR_clear_error();
+		return astra__err(ASTRA_ERROR, ASTRA_ERROR_CRYPTO,
+		        "AES-256-GCM is not available");
+	}
+	int rc = gcm_run(c, enc, nonce, aad, aadlen, in, n, out, tag);
+	pthread_mutex_lock(&a->mu);
+	if (a->nidle[enc] < AEAD_KEEP) {
+		a->idle[enc][a->nidle[enc]++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&a->mu);
+	EVP_CIPHER_CTX_free(c);
+	return rc;
+}
+
+int astra__aead_seal_with(astra__aead *a, const void *aad, size_t aadlen,
+        const void *in, size_t n, void *out)
+{
+	uint8_t *o = out;
+	int rc = astra__random(o, ASTRA_AEAD_NONCE_LEN);
+	if (rc)
+		return rc;
+	return aead_run(a, 1, o, aad, aadlen, in, n, o + ASTRA_AEAD_NONCE_LEN,
+	        o + ASTRA_AEAD_NONCE_LEN + n);
+}
+
+int astra__aead_open_with(astra__aead *a, const void *aad, size_t aadlen,
+        const void *in, size_t n, void *out)
+{
+	if (n < ASTRA_AEAD_OVERHEAD)
+		return ASTRA_ECORRUPT;
+	const uint8_t *i = in;
+	size_t ctlen = n - ASTRA_AEAD_OVERHEAD;
+	uint8_t tag[ASTRA_AEAD_TAG_LEN];
+	memcpy(tag, i + ASTRA_AEAD_NONCE_LEN + ctlen, sizeof(tag));
+	return aead_run(a, 0, i, aad, aadlen, i + ASTRA_AEAD_NONCE_LEN, ctlen,
+	        out, tag);
 }
 
 int astra__aead_seal_nonce(const uint8_t key[ASTRA_AEAD_KEY_LEN],

@@ -65,6 +65,8 @@ static int derive_keys(astra__repo *r, const uint8_t master[MASTER_LEN])
 		        NULL, 0, "astra vault chunker v1");
 	if (!rc)
 		rc = astra__mac_new(&r->mac, r->mac_key, 32);
+	if (!rc)
+		rc = astra__aead_new(&r->aead, r->enc_key);
 	return rc;
 }
 
@@ -74,8 +76,8 @@ int astra__repo_seal(astra__repo *r, const char *aad, const void *data,
 	int rc = astra__buf_grow(out, n + ASTRA_AEAD_OVERHEAD);
 	if (rc)
 		return rc;
-	rc = astra__aead_seal(
-	        r->enc_key, aad, strlen(aad), data, n, out->ptr + out->size);
+	rc = astra__aead_seal_with(
+	        r->aead, aad, strlen(aad), data, n, out->ptr + out->size);
 	if (rc)
 		return rc;
 	out->size += n + ASTRA_AEAD_OVERHEAD;
@@ -92,8 +94,8 @@ int astra__repo_open_sealed(astra__repo *r, const char *aad, const void *data,
 	int rc = astra__buf_grow(out, n - ASTRA_AEAD_OVERHEAD);
 	if (rc)
 		return rc;
-	rc = astra__aead_open(
-	        r->enc_key, aad, strlen(aad), data, n, out->ptr + out->size);
+	rc = astra__aead_open_with(
+	        r->aead, aad, strlen(aad), data, n, out->ptr + out->size);
 	if (rc)
 		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
 		        "%s is damaged: authentication failed", what);
@@ -757,6 +759,8 @@ void astra__repo_free(astra__repo *r)
 	astra__store_free(r->store);
 	free(r->open_url);
 	astra__mac_free(r->mac);
+	astra__aead_free(r->aead);
+	r->aead = NULL;
 	astra__repo_index_reset(r);
 	pthread_rwlock_destroy(&r->lock);
 	pthread_mutex_destroy(&r->load_mu);
@@ -779,7 +783,7 @@ int astra__repo_decode_blob(astra__repo *r, const astra__idx_entry *e,
 	if (astra__buf_grow(dst, clen) || ((e->flags & ASTRA_BLOB_F_ZSTD) &&
 	                                          astra__buf_grow(out, e->raw)))
 		return ASTRA_ENOMEM;
-	if (astra__aead_open(r->enc_key, aad, sizeof(aad), sealed, e->length,
+	if (astra__aead_open_with(r->aead, aad, sizeof(aad), sealed, e->length,
 	            dst->ptr + dst->size) != 0) {
 		astra_buf_dispose(&tmp);
 		goto corrupt;

@@ -83,6 +83,7 @@ typedef struct astra__repo {
 	char vault_id[33];
 	int format;
 	uint8_t enc_key[32];
+	astra__aead *aead; /* enc_key, set up once */
 	uint8_t mac_key[32];
 	uint8_t chunk_key[32];
 	uint8_t master[64]; /* kept to re-wrap on a password change */

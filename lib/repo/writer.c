@@ -461,8 +461,8 @@ int astra__writer_add(astra__writer *w, int type, const void *data, size_t n,
 	uint8_t aad[ASTRA_ID_LEN + 1];
 	memcpy(aad, id->b, ASTRA_ID_LEN);
 	aad[ASTRA_ID_LEN] = (uint8_t)type;
-	if ((rc = astra__aead_seal(
-	             r->enc_key, aad, sizeof(aad), payload, plen, sc->p)))
+	if ((rc = astra__aead_seal_with(
+	             r->aead, aad, sizeof(aad), payload, plen, sc->p)))
 		goto fail;
 	const uint8_t *sealed = sc->p;
 	size_t sealed_len = plen + ASTRA_AEAD_OVERHEAD;
