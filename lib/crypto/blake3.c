@@ -510,31 +510,14 @@ static void hash_many(const caps *c, const uint8_t *in, size_t stride, size_t n,
 }
 
 /*
- * Chaining value (or, with root, the output) of the subtree over len
- * bytes whose first chunk has number `counter`. len > 0, or the empty
- * input at the root.
+ * Chaining value (or, with root, the output) of a group: 2..GROUP_CHUNKS
+ * chunks over len bytes, the first numbered `counter`. Kept out of the
+ * recursion so that only one frame holds the buffers.
  */
-static void subtree(const caps *c, const uint8_t *in, size_t len,
-        const uint32_t key[8], uint64_t counter, uint32_t mode, int root,
-        uint8_t out[32])
+__attribute__((noinline)) static void group(const caps *c, const uint8_t *in,
+        size_t len, size_t nch, const uint32_t key[8], uint64_t counter,
+        uint32_t mode, int root, uint8_t out[32])
 {
-	size_t nch = len ? (len + CHUNK_LEN - 1) / CHUNK_LEN : 1;
-	if (nch > GROUP_CHUNKS) {
-		/* left: the largest power of two chunks leaving some right */
-		size_t left = 1;
-		while (left * 2 < nch)
-			left *= 2;
-		uint8_t pair[64];
-		subtree(c, in, left * CHUNK_LEN, key, counter, mode, 0, pair);
-		subtree(c, in + left * CHUNK_LEN, len - left * CHUNK_LEN, key,
-		        counter + left, mode, 0, pair + 32);
-		parent_cv(pair, key, mode, root, out);
-		return;
-	}
-	if (nch == 1) {
-		chunk_cv(in, len, key, counter, mode, root, out);
-		return;
-	}
 	uint8_t a[GROUP_CHUNKS * 32], b[GROUP_CHUNKS / 2 * 32];
 	size_t full = len / CHUNK_LEN;
 	hash_many(c, in, CHUNK_LEN, full, CHUNK_LEN / BLOCK_LEN, key, counter,
@@ -556,6 +539,34 @@ static void subtree(const caps *c, const uint8_t *in, size_t len,
 		next = t;
 	}
 	parent_cv(cur, key, mode, root, out);
+}
+
+/*
+ * Chaining value (or, with root, the output) of the subtree over len
+ * bytes whose first chunk has number `counter`. len > 0, or the empty
+ * input at the root. Subtrees larger than a group are split as the
+ * specification's tree is: the left part is the largest power of two
+ * chunks that leaves at least one byte to the right.
+ */
+static void subtree(const caps *c, const uint8_t *in, size_t len,
+        const uint32_t key[8], uint64_t counter, uint32_t mode, int root,
+        uint8_t out[32])
+{
+	size_t nch = len ? (len + CHUNK_LEN - 1) / CHUNK_LEN : 1;
+	if (nch > GROUP_CHUNKS) {
+		size_t left = 1;
+		while (left * 2 < nch)
+			left *= 2;
+		uint8_t pair[64];
+		subtree(c, in, left * CHUNK_LEN, key, counter, mode, 0, pair);
+		subtree(c, in + left * CHUNK_LEN, len - left * CHUNK_LEN, key,
+		        counter + left, mode, 0, pair + 32);
+		parent_cv(pair, key, mode, root, out);
+	} else if (nch == 1) {
+		chunk_cv(in, len, key, counter, mode, root, out);
+	} else {
+		group(c, in, len, nch, key, counter, mode, root, out);
+	}
 }
 
 static void blake3_run(const caps *c, const uint8_t *key, const void *data,
