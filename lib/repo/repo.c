@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "compress/compress.h"
+#include "crypto/blake3.h"
 #include "core/alloc.h"
 #include "core/base64.h"
 #include "core/buf.h"
@@ -50,7 +51,33 @@ char *astra__pack_key(const astra__id *pack)
 int astra__repo_blob_id(
         astra__repo *r, const void *data, size_t n, astra__id *out)
 {
+	if (r->blob_alg == ASTRA_BLOB_ID_BLAKE3_KEYED) {
+		astra__blake3_keyed(r->mac_key, data, n, out->b);
+		return 0;
+	}
 	return astra__mac_compute(r->mac, data, n, out->b);
+}
+
+const char *astra__repo_blob_id_name(const astra__repo *r)
+{
+	return r->blob_alg == ASTRA_BLOB_ID_BLAKE3_KEYED ? "blake3-keyed"
+	                                                 : "hmac-sha256";
+}
+
+/* The params' "blob_id" names the algorithm; absent means the original
+ * one. An unknown name is refused rather than guessed. */
+static int blob_alg_parse(astra__repo *r, const char *name)
+{
+	if (!name || !strcmp(name, "hmac-sha256"))
+		r->blob_alg = ASTRA_BLOB_ID_HMAC_SHA256;
+	else if (!strcmp(name, "blake3-keyed"))
+		r->blob_alg = ASTRA_BLOB_ID_BLAKE3_KEYED;
+	else
+		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_REPO,
+		        "vault %s: unknown blob id algorithm \"%.40s\" (this "
+		        "version knows hmac-sha256 and blake3-keyed)",
+		        r->store ? r->store->url : "", name);
+	return 0;
 }
 
 static int derive_keys(astra__repo *r, const uint8_t master[MASTER_LEN])
@@ -388,6 +415,9 @@ static astra__repo *repo_new(void)
 static int apply_params(
         astra__repo *r, const astra__json *params, const astra__repo_opts *o)
 {
+	int rc = blob_alg_parse(r, astra__json_str(params, "blob_id"));
+	if (rc)
+		return rc;
 	const astra__json *ch = astra__json_get(params, "chunker");
 	int64_t mn = astra__json_int(ch, "min", 0);
 	int64_t av = astra__json_int(ch, "avg", 0);
@@ -395,7 +425,7 @@ static int apply_params(
 	if (mn <= 0 || av <= 0 || mx <= 0 || mx > (64 << 20))
 		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
 		        "vault parameters are invalid (chunker)");
-	int rc = astra__chunker_init(
+	rc = astra__chunker_init(
 	        &r->chunker, r->chunk_key, (size_t)mn, (size_t)av, (size_t)mx);
 	if (rc)
 		return rc;
@@ -553,7 +583,8 @@ int astra__repo_init(
 	cmp = NULL;
 	astra__json_set_int(params, "pack_size",
 	        (int64_t)(o->pack_size ? o->pack_size : DEFAULT_PACK));
-	astra__json_set_str(params, "blob_id", "hmac-sha256");
+	astra__json_set_str(
+	        params, "blob_id", o->blob_id ? o->blob_id : "blake3-keyed");
 	astra__json_set_str(params, "encryption", "aes-256-gcm");
 	if (o->immutable_days) {
 		astra__json *im = astra__json_new_object();

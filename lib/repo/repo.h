@@ -59,6 +59,12 @@ typedef struct {
 	astra__map pack_lookup; /* hex id -> index + 1 */
 } astra__index;
 
+/* Blob id algorithms (docs/format.md, "Keys and ids"). */
+enum {
+	ASTRA_BLOB_ID_HMAC_SHA256 = 1, /* "hmac-sha256" */
+	ASTRA_BLOB_ID_BLAKE3_KEYED = 2 /* "blake3-keyed" */
+};
+
 typedef struct {
 	/* secrets */
 	const char *password;
@@ -72,6 +78,9 @@ typedef struct {
 	int create_dir;
 	unsigned immutable_days; /* object lock retention; 0 = none */
 	unsigned lock_mode; /* ASTRA_STORE_LOCK_*; 0 = compliance */
+	/* blob id algorithm of a new vault, "blake3-keyed" (NULL, the
+	 * default) or "hmac-sha256" (the only one before; tests) */
+	const char *blob_id;
 	/* runtime */
 	unsigned threads; /* 0 = CPUs */
 } astra__repo_opts;
@@ -88,7 +97,8 @@ typedef struct astra__repo {
 	uint8_t chunk_key[32];
 	uint8_t master[64]; /* kept to re-wrap on a password change */
 	char slot_key[80]; /* the key slot that opened the vault */
-	astra__mac *mac;
+	astra__mac *mac; /* HMAC-SHA256 under mac_key */
+	int blob_alg; /* ASTRA_BLOB_ID_*, from the params' "blob_id" */
 	astra__chunker chunker;
 	size_t pack_size;
 	int level;
@@ -158,6 +168,9 @@ int astra__index_decode(
 /* Ids */
 int astra__repo_blob_id(
         astra__repo *r, const void *data, size_t n, astra__id *out);
+/* The vault's blob id algorithm as named in its params ("blake3-keyed",
+ * "hmac-sha256"). */
+const char *astra__repo_blob_id_name(const astra__repo *r);
 void astra__id_hex(const astra__id *id, char out[ASTRA_ID_HEX]);
 int astra__id_parse(astra__id *id, const char *hex);
 char *astra__pack_key(const astra__id *pack);
