@@ -56,6 +56,10 @@ struct astra__writer {
 	size_t kept_cap;
 	astra__map kept_files;
 	scratch *scratch; /* free list, guarded by mu */
+	/* buffers of written packs, reused for the next ones (guarded by
+	 * mu): malloc would keep freed 16 MiB blocks in per-thread arenas */
+	astra_buf spare[4];
+	int nspare;
 };
 
 static scratch *scratch_get(astra__writer *w, size_t need)
@@ -386,6 +390,20 @@ static void pack_reset(open_pack *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/* A written pack: its buffer serves the next pack. */
+static void pack_recycle(astra__writer *w, open_pack *p)
+{
+	pthread_mutex_lock(&w->mu);
+	if (p->data.ptr &&
+	        w->nspare < (int)(sizeof(w->spare) / sizeof(w->spare[0]))) {
+		w->spare[w->nspare] = p->data;
+		w->spare[w->nspare++].size = 0;
+		p->data = (astra_buf)ASTRA_BUF_INIT;
+	}
+	pthread_mutex_unlock(&w->mu);
+	pack_reset(p);
+}
+
 int astra__writer_add(astra__writer *w, int type, const void *data, size_t n,
         astra__id *id, int have_id, int *is_new)
 {
@@ -474,6 +492,8 @@ int astra__writer_add(astra__writer *w, int type, const void *data, size_t n,
 	if (p->data.size == 0) {
 		/* once, the whole pack: growing it by doubling copies it
 		 * and leaves freed blocks behind in malloc's arenas */
+		if (!p->data.ptr && w->nspare)
+			p->data = w->spare[--w->nspare];
 		rc = astra__buf_grow(&p->data, r->pack_size + sealed_len + 64);
 		if (!rc)
 			rc = astra__buf_put(&p->data, ASTRA_PACK_MAGIC, 8);
@@ -518,7 +538,7 @@ int astra__writer_add(astra__writer *w, int type, const void *data, size_t n,
 		*is_new = 1;
 	if (have_full) {
 		rc = flush_pack(w, &full);
-		pack_reset(&full);
+		pack_recycle(w, &full);
 		if (rc) {
 			w->failed = 1;
 			return rc;
@@ -540,7 +560,7 @@ int astra__writer_flush(astra__writer *w)
 		memset(&w->packs[k], 0, sizeof(w->packs[k]));
 		pthread_mutex_unlock(&w->mu);
 		rc = flush_pack(w, &p);
-		pack_reset(&p);
+		pack_recycle(w, &p);
 	}
 	if (rc)
 		return rc;
@@ -582,6 +602,8 @@ void astra__writer_free(astra__writer *w)
 		return;
 	pack_reset(&w->packs[0]);
 	pack_reset(&w->packs[1]);
+	for (int i = 0; i < w->nspare; i++)
+		free(w->spare[i].ptr);
 	free(w->pending);
 	free(w->kept);
 	for (scratch *s = w->scratch, *n; s; s = n) {
