@@ -28,7 +28,8 @@ type VaultOptions struct {
 	PasswordFile string // a file holding the secret (trailing newline ignored)
 	KeyFile      bool   // the secret is a key file
 
-	KDFLog2N         uint  // init only: scrypt cost as log2(N); 0 = 17
+	KDFLog2N         uint  // init and ChangePassword: scrypt N = 2^KDFLog2N per lane; 0 = 16
+	KDFP             uint  // init and ChangePassword: scrypt lanes p, derived in parallel; 0 = 2
 	CompressionLevel int   // init only: zstd level; 0 = 1
 	ChunkMin         int64 // init only: chunk sizes in bytes; 0 = defaults
 	ChunkAvg         int64
@@ -59,6 +60,9 @@ func (o *VaultOptions) raw() (capi.Astra_vault_options, error) {
 	}
 	if o.KDFLog2N != 0 {
 		r.SetKdf_log2n(o.KDFLog2N)
+	}
+	if o.KDFP != 0 {
+		r.SetKdf_p(o.KDFP)
 	}
 	if o.CompressionLevel != 0 {
 		r.SetCompression_level(o.CompressionLevel)

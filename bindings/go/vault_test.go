@@ -100,8 +100,11 @@ func TestPasswordFileAndChangePassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.ChangePassword(&astra.VaultOptions{Password: "new secret", KDFLog2N: fastKDF}); err != nil {
+	if err := v.ChangePassword(&astra.VaultOptions{Password: "new secret", KDFLog2N: fastKDF, KDFP: 3}); err != nil {
 		t.Fatal(err)
+	}
+	if err := v.ChangePassword(&astra.VaultOptions{Password: "newer", KDFLog2N: fastKDF, KDFP: 65}); !errors.Is(err, astra.ErrInvalid) {
+		t.Fatalf("kdf p 65: want ErrInvalid, got %v", err)
 	}
 	v.Close()
 	if _, err := astra.OpenVault(url, &astra.VaultOptions{Password: "from a file"}); !errors.Is(err, astra.ErrAuth) {

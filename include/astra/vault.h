@@ -37,7 +37,9 @@ typedef struct {
 	const char *password_file;
 	/** ASTRA_VAULT_F_* */
 	unsigned int flags;
-	/** astra_vault_init only: scrypt cost as log2(N); 0 = 17. */
+	/** astra_vault_init and astra_vault_change_password: scrypt memory
+	 *  cost per lane as log2(N), 1 to 30; 0 = 16 (64 MiB per lane at
+	 *  r = 8). The work is N * p; see kdf_p. */
 	unsigned int kdf_log2n;
 	/** astra_vault_init only: zstd level for new data; 0 = 3. Negative
 	 *  levels are faster; < 0 also allowed. */
@@ -58,13 +60,19 @@ typedef struct {
 	unsigned int immutable_days;
 	/** astra_vault_init only: ASTRA_VAULT_LOCK_*; 0 = compliance. */
 	unsigned int lock_mode;
+	/* v3 */
+	/** astra_vault_init and astra_vault_change_password: scrypt
+	 *  parallelism p, 1 to 64: p lanes of N * 1 KiB (r = 8) each, computed
+	 *  on up to min(p, CPUs) threads; 0 = 2. Older option versions get
+	 *  the default. */
+	unsigned int kdf_p;
 } astra_vault_options;
 
 /** astra_vault_options.lock_mode */
 #define ASTRA_VAULT_LOCK_COMPLIANCE 1u /**< nobody can delete early */
 #define ASTRA_VAULT_LOCK_GOVERNANCE 2u /**< privileged users can */
 
-#define ASTRA_VAULT_OPTIONS_VERSION 2
+#define ASTRA_VAULT_OPTIONS_VERSION 3
 #define ASTRA_VAULT_OPTIONS_INIT            \
 	{                                   \
 		ASTRA_VAULT_OPTIONS_VERSION \

@@ -166,22 +166,6 @@ int astra__hkdf_sha256(void *out, size_t outlen, const void *ikm, size_t ikmlen,
 	return ok ? 0 : ossl_err("HKDF-SHA256");
 }
 
-int astra__scrypt(void *out, size_t outlen, const void *pass, size_t passlen,
-        const void *salt, size_t saltlen, unsigned log2n, unsigned r,
-        unsigned p)
-{
-	if (log2n < 1 || log2n > 30 || r == 0 || p == 0 || r > 64 || p > 64)
-		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_CRYPTO,
-		        "scrypt parameters out of range (log2 N %u, r %u, p %u)",
-		        log2n, r, p);
-	uint64_t n = 1ULL << log2n;
-	uint64_t maxmem = 128ULL * r * n * p + (64ULL << 20);
-	if (EVP_PBE_scrypt(pass, passlen, salt, saltlen, n, r, p, maxmem, out,
-	            outlen) != 1)
-		return ossl_err("scrypt");
-	return 0;
-}
-
 static EVP_CIPHER *gcm_cipher;
 static pthread_once_t gcm_once = PTHREAD_ONCE_INIT;
 

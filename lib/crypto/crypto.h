@@ -4,7 +4,8 @@
  * - SHA-256, HMAC-SHA256 (chunk ids), HKDF-SHA256 (subkeys)
  * - MD5 (only as a transfer checksum: S3's Content-MD5)
  * - AES-256-GCM with a random 96-bit nonce per message
- * - scrypt (password-based key derivation)
+ * - scrypt (password-based key derivation; its own ROMix on threads,
+ *   scrypt.c)
  * - a cryptographically secure random generator
  * - RSA signatures with SHA-256 (JWT RS256, e.g. Google service accounts)
  * SPDX-License-Identifier: Apache-2.0
@@ -57,10 +58,22 @@ void astra__mac_free(astra__mac *m);
 int astra__hkdf_sha256(void *out, size_t outlen, const void *ikm, size_t ikmlen,
         const void *salt, size_t saltlen, const char *info);
 
-/* scrypt with N = 2^log2n. */
+/*
+ * scrypt (RFC 7914) with N = 2^log2n (scrypt.c). The p lanes run on up to
+ * min(p, online CPUs) threads, each with its own N * 128 * r bytes (fewer
+ * threads when that memory cannot be had; ASTRA_ENOMEM when not even one
+ * lane's can). ASTRA_EINVALID for parameters out of range: 1 <= log2n <=
+ * 30, 1 <= r <= 64, 1 <= p <= 64, N < 2^(16 r).
+ */
 int astra__scrypt(void *out, size_t outlen, const void *pass, size_t passlen,
         const void *salt, size_t saltlen, unsigned log2n, unsigned r,
         unsigned p);
+/* The RFC's intermediate functions, in place on RFC byte order (tests):
+ * Salsa20/8 core on 64 bytes, BlockMix on 128r bytes, ROMix on 128r bytes
+ * with N = 2^log2n (log2n <= 20). */
+void astra__scrypt_salsa20_8(uint8_t b[64]);
+int astra__scrypt_blockmix(uint8_t *b, unsigned r);
+int astra__scrypt_romix(uint8_t *b, unsigned r, unsigned log2n);
 
 /*
  * Encrypts n bytes into out (capacity >= n + ASTRA_AEAD_OVERHEAD); the

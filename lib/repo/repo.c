@@ -19,7 +19,11 @@
 #include "core/log.h"
 #include "core/pool.h"
 
-#define DEFAULT_LOG2N 17
+/* New key slots: scrypt N = 2^16, r = 8, p = 2: the work of N = 2^17,
+ * p = 1 in two 64 MiB lanes computed in parallel (docs/format.md). */
+#define DEFAULT_LOG2N 16
+#define DEFAULT_KDF_R 8
+#define DEFAULT_KDF_P 2
 #define DEFAULT_MIN (128u << 10)
 #define DEFAULT_AVG (512u << 10)
 #define DEFAULT_MAX (8u << 20)
@@ -278,6 +282,7 @@ static int write_slot(astra__repo *r, const astra__repo_opts *o,
 	char *key = NULL, *aad = NULL;
 	int rc;
 	unsigned log2n = o->kdf_log2n ? o->kdf_log2n : DEFAULT_LOG2N;
+	unsigned kdf_p = o->kdf_p ? o->kdf_p : DEFAULT_KDF_P;
 
 	if ((rc = astra__random(salt, sizeof(salt))) ||
 	        (rc = astra__random(sid, sizeof(sid))))
@@ -293,9 +298,9 @@ static int write_slot(astra__repo *r, const astra__repo_opts *o,
 	if (!rc && !o->keyfile) {
 		rc = astra__json_set_int(slot, "log2n", log2n);
 		if (!rc)
-			rc = astra__json_set_int(slot, "r", 8);
+			rc = astra__json_set_int(slot, "r", DEFAULT_KDF_R);
 		if (!rc)
-			rc = astra__json_set_int(slot, "p", 1);
+			rc = astra__json_set_int(slot, "p", kdf_p);
 	}
 	if (!rc)
 		rc = astra__json_set_str(slot, "salt", salt64.ptr);
@@ -399,6 +404,24 @@ static int check_secret(const astra__repo_opts *o, const char *url)
 	if (!o || !o->password || !o->password_len)
 		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_REPO,
 		        "vault %s: no password or key given", url);
+	return 0;
+}
+
+/* The cost of a new key slot (init, change of secret). */
+static int check_kdf(const astra__repo_opts *o)
+{
+	if (o->keyfile)
+		return 0;
+	if (o->kdf_log2n > 30)
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_INVALID,
+		        "astra_vault_options: kdf_log2n %u is out of range (1 "
+		        "to 30, 0 = default)",
+		        o->kdf_log2n);
+	if (o->kdf_p > 64)
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_INVALID,
+		        "astra_vault_options: kdf_p %u is out of range (1 to "
+		        "64, 0 = default)",
+		        o->kdf_p);
 	return 0;
 }
 
@@ -516,6 +539,8 @@ int astra__repo_init(
 {
 	*out = NULL;
 	int rc = check_secret(o, url);
+	if (!rc)
+		rc = check_kdf(o);
 	if (rc)
 		return rc;
 	if (o->immutable_days && strncmp(url, "s3://", 5) != 0 &&
@@ -764,6 +789,8 @@ int astra__repo_change_secret(astra__repo *r, const astra__repo_opts *newo)
 {
 	char sid[33];
 	int rc = check_secret(newo, r->store->url);
+	if (!rc)
+		rc = check_kdf(newo);
 	if (rc)
 		return rc;
 	/* the new slot is durable before the old one goes */

@@ -70,8 +70,10 @@ typedef struct {
 	const char *password;
 	size_t password_len;
 	int keyfile; /* the secret is a key file's content, not a password */
+	/* init and change of secret */
+	unsigned kdf_log2n; /* scrypt N = 2^log2n; 0 = default (16) */
+	unsigned kdf_p; /* scrypt lanes p; 0 = default (2) */
 	/* init only */
-	unsigned kdf_log2n; /* scrypt N = 2^log2n; 0 = default (17) */
 	size_t chunk_min, chunk_avg, chunk_max;
 	size_t pack_size;
 	int compression_level;

@@ -33,10 +33,11 @@ astra_status astra_vault_options_init(
 	        version, ASTRA_VAULT_OPTIONS_VERSION, "astra_vault_options");
 	if (rc)
 		return rc;
-	/* a version-1 caller's struct ends before the v2 fields */
+	/* an older caller's struct ends before the later versions' fields */
 	memset(o, 0,
-	        version >= 2 ? sizeof(*o)
-	                     : offsetof(astra_vault_options, immutable_days));
+	        version >= 3   ? sizeof(*o)
+	        : version == 2 ? offsetof(astra_vault_options, kdf_p)
+	                       : offsetof(astra_vault_options, immutable_days));
 	o->version = version;
 	return 0;
 }
@@ -124,6 +125,8 @@ static int secret_of(
 			        "astra_vault_options: unknown lock_mode %u",
 			        o->lock_mode);
 	}
+	if (o->version >= 3)
+		ro->kdf_p = o->kdf_p;
 	if (o->password) {
 		ro->password = o->password;
 		ro->password_len = strlen(o->password);

@@ -39,6 +39,9 @@ static astra_vault_options opts(void)
 	astra_vault_options_init(&o, ASTRA_VAULT_OPTIONS_VERSION);
 	o.password = "stress";
 	o.kdf_log2n = 10;
+	/* every init and open derives the key in 3 scrypt lanes on up to
+	 * min(3, CPUs) threads, inside the threads of this test */
+	o.kdf_p = 3;
 	o.chunk_min = 16 << 10;
 	o.chunk_avg = 64 << 10;
 	o.chunk_max = 256 << 10;

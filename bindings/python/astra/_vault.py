@@ -146,7 +146,7 @@ class Vault:
     @classmethod
     def create(cls, url: str, password: Optional[str] = None, *,
                password_file: Optional[PathLike] = None,
-               key_file: bool = False, kdf_log2n: int = 0,
+               key_file: bool = False, kdf_log2n: int = 0, kdf_p: int = 0,
                compression_level: int = 0, chunk_min: int = 0,
                chunk_avg: int = 0, chunk_max: int = 0, pack_size: int = 0,
                threads: int = 0, immutable_days: int = 0,
@@ -155,14 +155,15 @@ class Vault:
         azure://container/prefix)
         and opens it.
 
-        Raises ExistsError when a vault is already there. ``kdf_log2n`` is
-        the scrypt cost (0: 17); the chunk sizes, pack size and compression
+        Raises ExistsError when a vault is already there. ``kdf_log2n`` and
+        ``kdf_p`` are the scrypt cost, N = 2^kdf_log2n per lane and p lanes
+        derived in parallel (0: 16 and 2); the chunk sizes, pack size and compression
         level default when 0; ``threads`` 0 means one per CPU.
         ``immutable_days`` > 0 makes the vault immutable (S3 Object Lock,
         ``lock_mode`` LOCK_COMPLIANCE or LOCK_GOVERNANCE).
         """
         o = _vault_options(password, password_file, key_file, threads,
-                           kdf_log2n=kdf_log2n,
+                           kdf_log2n=kdf_log2n, kdf_p=kdf_p,
                            compression_level=compression_level,
                            chunk_min=chunk_min, chunk_avg=chunk_avg,
                            chunk_max=chunk_max, pack_size=pack_size,
@@ -244,11 +245,13 @@ class Vault:
 
     def change_password(self, password: Optional[str] = None, *,
                         password_file: Optional[PathLike] = None,
-                        key_file: bool = False, kdf_log2n: int = 0) -> None:
+                        key_file: bool = False, kdf_log2n: int = 0,
+                        kdf_p: int = 0) -> None:
         """Replaces the secret; the master key is re-wrapped (with scrypt
-        cost ``kdf_log2n``, 0: 17). No data is rewritten."""
+        cost ``kdf_log2n`` and ``kdf_p``, 0: 16 and 2). No data is
+        rewritten."""
         o = _vault_options(password, password_file, key_file, 0,
-                           kdf_log2n=kdf_log2n)
+                           kdf_log2n=kdf_log2n, kdf_p=kdf_p)
         with self._use() as h:
             capi.astra_vault_change_password(h, o)
 

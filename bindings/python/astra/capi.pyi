@@ -99,6 +99,7 @@ class astra_vault_options:
     threads: int
     immutable_days: int
     lock_mode: int
+    kdf_p: int
 
 class astra_data_backup_options:
     @property

@@ -51,7 +51,11 @@ def test_password_file_and_change_password(tmp_path, vault_url):
     with astra.Vault.create(vault_url, password_file=pw, kdf_log2n=FAST_KDF) as v:
         pass
     with astra.Vault.open(vault_url, "from a file") as v:
-        v.change_password("new secret", kdf_log2n=FAST_KDF)
+        v.change_password("new secret", kdf_log2n=FAST_KDF, kdf_p=3)
+        with pytest.raises(astra.Error) as ei:
+            v.change_password("newer", kdf_log2n=FAST_KDF, kdf_p=65)
+        assert ei.value.code == astra.Status.EINVALID
+        assert "kdf_p 65" in ei.value.message
     with pytest.raises(astra.AuthError):
         astra.Vault.open(vault_url, "from a file")
     astra.Vault.open(vault_url, "new secret").close()

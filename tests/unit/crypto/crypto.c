@@ -60,18 +60,6 @@ Test(crypto_kat, hkdf_sha256_rfc5869_case1)
 	        "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
 }
 
-Test(crypto_kat, scrypt_rfc7914_case1)
-{
-	uint8_t out[64];
-	char h[129];
-	cr_assert_astra_ok(astra__scrypt(out, 64, "", 0, "", 0, 4, 1, 1));
-	hex(h, out, 64);
-	cr_assert_str_eq(h,
-	        "77d6576238657b203b19ca42c18a0497f16b4844e3074ae8dfdffa3fede21442fcd0069ded0948f8326a753a0fc81f17e8d3e0fb2e0d3628cf35e20c38d18906");
-	cr_assert_eq(
-	        astra__scrypt(out, 64, "", 0, "", 0, 0, 1, 1), ASTRA_EINVALID);
-}
-
 Test(crypto_kat, aes256gcm_known_answer)
 {
 	uint8_t key[32] = { 0 }, nonce[12] = { 0 }, zero[16] = { 0 };

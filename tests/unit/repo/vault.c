@@ -20,8 +20,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "astra/vault.h"
 #include "astra_test.h"
+#include "core/alloc.h"
+#include "core/base64.h"
 #include "core/buf.h"
 #include "core/base64.h"
 #include "crypto/blake3.h"
@@ -894,6 +898,185 @@ Test(repo_vault, version_1_options_still_work)
 	astra_buf_dispose(&info);
 	astra_vault_free(v);
 	free(mem);
+}
+
+Test(repo_vault, version_2_options_leave_kdf_p_unread)
+{
+	/* a caller built against version 2 has no kdf_p */
+	size_t v2 = offsetof(astra_vault_options, kdf_p);
+	unsigned char *mem = malloc(v2 + 64);
+	memset(mem, 0xAB, v2 + 64);
+	astra_vault_options *o = (astra_vault_options *)mem;
+	cr_assert_astra_ok(astra_vault_options_init(o, 2));
+	for (size_t i = v2; i < v2 + 64; i++)
+		cr_assert_eq(mem[i], 0xAB, "init wrote past a v2 struct");
+	o->password = "correct horse";
+	o->kdf_log2n = 10;
+	astra_vault *v = NULL;
+	/* kdf_p (garbage here, far out of range) is not read: default 2 */
+	cr_assert_astra_ok(astra_vault_init(&v, url, o));
+	astra_vault_free(v);
+	cr_assert_astra_ok(astra_vault_open(&v, url, o));
+	astra_vault_free(v);
+	free(mem);
+}
+
+/* ---- key slots and their KDF ---- */
+
+typedef struct {
+	astra__store *st;
+	char key[64]; /* keys/<slot> */
+	char sid[40];
+	char vault_id[40];
+	astra__json *slot;
+} slot_view;
+
+static int first_slot(const astra__obj_info *info, void *payload)
+{
+	slot_view *sv = payload;
+	cr_assert_eq(sv->key[0], 0, "more than one key slot");
+	snprintf(sv->key, sizeof(sv->key), "%s", info->key);
+	return 0;
+}
+
+/* Reads the vault's only key slot and its vault id. */
+static void read_slot(slot_view *sv)
+{
+	memset(sv, 0, sizeof(*sv));
+	sv->st = open_store();
+	cr_assert_geq(astra__store_list(sv->st, "keys/", first_slot, sv), 0);
+	cr_assert_neq(sv->key[0], 0, "no key slot");
+	snprintf(sv->sid, sizeof(sv->sid), "%s", strrchr(sv->key, '/') + 1);
+	astra_buf b = ASTRA_BUF_INIT;
+	astra__json *cfg = NULL;
+	cr_assert_astra_ok(astra__store_get(sv->st, "config", 0, 0, &b));
+	cr_assert_astra_ok(astra__json_parse(&cfg, b.ptr, b.size, "config"));
+	snprintf(sv->vault_id, sizeof(sv->vault_id), "%s",
+	        astra__json_str(cfg, "vault_id"));
+	astra__json_free(cfg);
+	astra__buf_clear(&b);
+	cr_assert_astra_ok(astra__store_get(sv->st, sv->key, 0, 0, &b));
+	cr_assert_astra_ok(astra__json_parse(&sv->slot, b.ptr, b.size, "slot"));
+	astra_buf_dispose(&b);
+}
+
+static void slot_view_free(slot_view *sv)
+{
+	astra__json_free(sv->slot);
+	astra__store_free(sv->st);
+}
+
+static void b64(astra_buf *out, const char *text)
+{
+	cr_assert_not_null(text);
+	cr_assert_astra_ok(astra__base64_decode(out, text, strlen(text)));
+}
+
+/* The key-encryption key, derived with OpenSSL's scrypt (what derived
+ * every slot before libastra had its own; any conforming scrypt will do). */
+static void openssl_kek(
+        const char *pw, const astra__json *slot, uint8_t kek[32])
+{
+	astra_buf salt = ASTRA_BUF_INIT;
+	b64(&salt, astra__json_str(slot, "salt"));
+	int64_t log2n = astra__json_int(slot, "log2n", 0);
+	int64_t r = astra__json_int(slot, "r", 0);
+	int64_t p = astra__json_int(slot, "p", 0);
+	cr_assert_eq(EVP_PBE_scrypt(pw, strlen(pw), (unsigned char *)salt.ptr,
+	                     salt.size, 1ULL << log2n, (uint64_t)r, (uint64_t)p,
+	                     0, kek, 32),
+	        1);
+	astra_buf_dispose(&salt);
+}
+
+Test(repo_vault, key_slots_open_with_any_scrypt_and_old_p1_slots_still_open)
+{
+	uint8_t kek[32], master[64];
+	char aad[128];
+	slot_view sv;
+
+	/* a new slot: the default p = 2, the test's N, r = 8 */
+	astra_vault *v = new_vault();
+	astra_vault_free(v);
+	read_slot(&sv);
+	cr_assert_str_eq(astra__json_str(sv.slot, "kdf"), "scrypt");
+	cr_assert_eq(astra__json_int(sv.slot, "log2n", 0), 10);
+	cr_assert_eq(astra__json_int(sv.slot, "r", 0), 8);
+	cr_assert_eq(astra__json_int(sv.slot, "p", 0), 2);
+	/* docs/format.md: the key is scrypt(password, salt, N, r, p), so an
+	 * independent scrypt unwraps the master key */
+	openssl_kek("correct horse", sv.slot, kek);
+	snprintf(aad, sizeof(aad), "astra key slot %s %s", sv.vault_id, sv.sid);
+	astra_buf w = ASTRA_BUF_INIT;
+	b64(&w, astra__json_str(sv.slot, "wrapped_key"));
+	cr_assert_eq(w.size, sizeof(master) + ASTRA_AEAD_OVERHEAD);
+	cr_assert_astra_ok(
+	        astra__aead_open(kek, aad, strlen(aad), w.ptr, w.size, master));
+
+	/* the slot as the previous releases wrote it: p = 1, N = 2^11,
+	 * wrapped under OpenSSL's scrypt */
+	uint8_t salt[32];
+	astra__random(salt, sizeof(salt));
+	astra_buf t = ASTRA_BUF_INIT;
+	cr_assert_astra_ok(astra__base64_encode(&t, salt, sizeof(salt)));
+	astra__json_set_str(sv.slot, "salt", t.ptr);
+	astra__json_set_int(sv.slot, "log2n", 11);
+	astra__json_set_int(sv.slot, "p", 1);
+	openssl_kek("correct horse", sv.slot, kek);
+	cr_assert_astra_ok(astra__aead_seal(
+	        kek, aad, strlen(aad), master, sizeof(master), w.ptr));
+	astra__buf_clear(&t);
+	cr_assert_astra_ok(astra__base64_encode(&t, w.ptr, w.size));
+	astra__json_set_str(sv.slot, "wrapped_key", t.ptr);
+	astra__buf_clear(&t);
+	cr_assert_astra_ok(astra__json_print_buf(&t, sv.slot, 1));
+	cr_assert_astra_ok(
+	        astra__store_put(sv.st, sv.key, t.ptr, t.size, NULL));
+	slot_view_free(&sv);
+	astra_vault_options o = opts("correct horse");
+	cr_assert_astra_ok(astra_vault_open(&v, url, &o));
+	astra_vault_options bad = opts("correct horsf");
+	astra_vault *v2 = NULL;
+	cr_assert_astra_fail(astra_vault_open(&v2, url, &bad), ASTRA_EAUTH);
+
+	/* a change of password writes the new kind of slot (p = 3 asked) */
+	astra_vault_options n = opts("new secret");
+	n.kdf_p = 3;
+	cr_assert_astra_ok(astra_vault_change_password(v, &n));
+	astra_vault_free(v);
+	read_slot(&sv);
+	cr_assert_eq(astra__json_int(sv.slot, "log2n", 0), 10);
+	cr_assert_eq(astra__json_int(sv.slot, "p", 0), 3);
+	slot_view_free(&sv);
+	cr_assert_astra_ok(astra_vault_open(&v, url, &n));
+	astra_vault_free(v);
+
+	astra__wipe(master, sizeof(master));
+	astra_buf_dispose(&w);
+	astra_buf_dispose(&t);
+}
+
+Test(repo_vault, kdf_cost_out_of_range_is_refused_naming_the_field)
+{
+	astra_vault *v = NULL;
+	astra_vault_options o = opts("correct horse");
+	o.kdf_p = 65;
+	cr_assert_astra_fail(astra_vault_init(&v, url, &o), ASTRA_EINVALID);
+	cr_assert(strstr(astra_error_last()->message, "kdf_p 65"));
+	o = opts("correct horse");
+	o.kdf_log2n = 31;
+	cr_assert_astra_fail(astra_vault_init(&v, url, &o), ASTRA_EINVALID);
+	cr_assert(strstr(astra_error_last()->message, "kdf_log2n 31"));
+	/* nothing was created: a valid init still succeeds */
+	v = new_vault();
+	astra_vault_options n = opts("new secret");
+	n.kdf_p = 100;
+	cr_assert_astra_fail(
+	        astra_vault_change_password(v, &n), ASTRA_EINVALID);
+	astra_vault_free(v);
+	/* the old secret still opens */
+	v = reopen();
+	astra_vault_free(v);
 }
 
 Test(repo_vault, immutability_is_refused_where_objects_cannot_be_locked)
