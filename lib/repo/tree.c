@@ -304,7 +304,7 @@ int astra__tree_load(astra__repo *r, const astra__id *id, astra__json **out)
 	astra__id_hex(id, hex);
 	int rc = astra__repo_read_blob(r, id, &b);
 	if (!rc)
-		rc = astra__json_parse(out, b.ptr, b.size, hex);
+		rc = astra__json_parse_fast(out, b.ptr, b.size, hex);
 	astra_buf_dispose(&b);
 	if (!rc && astra__json_type_of(astra__json_get(*out, "nodes")) !=
 	                   ASTRA_JSON_ARRAY) {
