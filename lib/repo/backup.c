@@ -534,6 +534,11 @@ static int finish_dir(bk *b, pdir *pd)
 	return astra__json_set_str(pd->dst, "subtree", hex);
 }
 
+static void free_tree_worker(void *arg)
+{
+	astra__json_free(arg);
+}
+
 /* Finishes pending directories, oldest first: every one whose chunks are
  * stored, and waits for more while over `keep` remain. */
 static int drain(bk *b, size_t keep)
@@ -549,6 +554,12 @@ static int drain(bk *b, size_t keep)
 		wait_dir(b, pd);
 		b->pend.v[b->pend_head++] = NULL;
 		rc = finish_dir(b, pd);
+		/* the parent's tree is freed by a worker: off the walk's
+		 * thread, which has more to do */
+		if (pd->own_ptree && pd->ptree &&
+		        astra__pool_submit(
+		                b->pool, free_tree_worker, pd->ptree) == 0)
+			pd->ptree = NULL;
 		free_pdir(pd);
 	}
 	return rc;
@@ -773,9 +784,11 @@ static int backup_dir(bk *b, const char *abs, const char *rel,
 	                                        pd->ptree, "nodes"))
 	                              : NULL;
 	        n && !rc; n = astra__json_next(n)) {
-		char *nm = astra__tree_get_name(n, "name");
-		if (nm)
-			rc = astra__map_set(&pd->pnodes, nm, n, NULL);
+		const char *plain = astra__json_str(n, "name");
+		char *nm = plain ? NULL : astra__tree_get_name(n, "name");
+		if (plain || nm)
+			rc = astra__map_set(
+			        &pd->pnodes, plain ? plain : nm, n, NULL);
 		free(nm);
 	}
 	prefetch **pfs = NULL;
