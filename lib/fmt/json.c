@@ -4,8 +4,11 @@
 #include "fmt/json.h"
 
 #include <cjson/cJSON.h>
+#include <float.h>
 #include <limits.h>
+#include <locale.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -354,8 +357,144 @@ int astra__json_print(char **out, const astra__json *j, int pretty)
 	return *out ? 0 : astra__err_oom();
 }
 
+/*
+ * Compact printing as cJSON_PrintUnformatted does it, byte for byte (tree
+ * ids are hashes of these bytes), without its sprintf and sscanf round
+ * trip for integers. 1: an item it leaves to cJSON (raw JSON).
+ */
+static int put_int(astra_buf *out, long long v)
+{
+	char tmp[24], *e = tmp + sizeof(tmp), *p = e;
+	unsigned long long u =
+	        v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	return astra__buf_put(out, p, (size_t)(e - p));
+}
+
+static int put_number(astra_buf *out, const cJSON *c)
+{
+	double d = c->valuedouble;
+	if (isnan(d) || isinf(d))
+		return astra__buf_put(out, "null", 4);
+	/* "%1.15g" of an integer below 10^15 is its digits (but -0) */
+	if (d > -1e15 && d < 1e15 && d == (double)(long long)d &&
+	        !(d == 0 && signbit(d)))
+		return put_int(out, (long long)d);
+	char num[32];
+	double test = 0;
+	snprintf(num, sizeof(num), "%1.15g", d);
+	int back = sscanf(num, "%lg", &test) == 1;
+	/* (cJSON's compare_double, without libm) */
+	double diff = test > d ? test - d : d - test;
+	double big = test < 0 ? -test : test, ad = d < 0 ? -d : d;
+	if (ad > big)
+		big = ad;
+	if (!back || !(diff <= big * DBL_EPSILON))
+		snprintf(num, sizeof(num), "%1.17g", d);
+	/* cJSON writes the decimal point as '.' whatever the locale */
+	char dp = localeconv()->decimal_point[0];
+	for (char *q = num; *q; q++)
+		if (*q == dp)
+			*q = '.';
+	return astra__buf_puts(out, num);
+}
+
+static int put_string(astra_buf *out, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)(str ? str : "");
+	int rc = astra__buf_putc(out, '"');
+	while (!rc && *s) {
+		const unsigned char *run = s;
+		while (*s >= 32 && *s != '"' && *s != '\\')
+			s++;
+		if (s > run)
+			rc = astra__buf_put(out, run, (size_t)(s - run));
+		if (rc || !*s)
+			break;
+		char esc[8] = { '\\', 0 };
+		size_t n = 2;
+		switch (*s) {
+		case '"':
+		case '\\':
+			esc[1] = (char)*s;
+			break;
+		case '\b':
+			esc[1] = 'b';
+			break;
+		case '\f':
+			esc[1] = 'f';
+			break;
+		case '\n':
+			esc[1] = 'n';
+			break;
+		case '\r':
+			esc[1] = 'r';
+			break;
+		case '\t':
+			esc[1] = 't';
+			break;
+		default:
+			snprintf(esc, sizeof(esc), "\\u%04x", *s);
+			n = 6;
+		}
+		rc = astra__buf_put(out, esc, n);
+		s++;
+	}
+	return rc ? rc : astra__buf_putc(out, '"');
+}
+
+static int put_value(astra_buf *out, const cJSON *c)
+{
+	int rc = 0;
+	switch (c->type & 0xFF) {
+	case cJSON_NULL:
+		return astra__buf_put(out, "null", 4);
+	case cJSON_False:
+		return astra__buf_put(out, "false", 5);
+	case cJSON_True:
+		return astra__buf_put(out, "true", 4);
+	case cJSON_Number:
+		return put_number(out, c);
+	case cJSON_String:
+		return put_string(out, c->valuestring);
+	case cJSON_Array:
+	case cJSON_Object: {
+		int obj = (c->type & 0xFF) == cJSON_Object;
+		rc = astra__buf_putc(out, obj ? '{' : '[');
+		for (const cJSON *e = c->child; e && !rc; e = e->next) {
+			if (e != c->child)
+				rc = astra__buf_putc(out, ',');
+			if (!rc && obj) {
+				rc = put_string(out, e->string);
+				if (!rc)
+					rc = astra__buf_putc(out, ':');
+			}
+			if (!rc)
+				rc = put_value(out, e);
+		}
+		return rc ? rc : astra__buf_putc(out, obj ? '}' : ']');
+	}
+	default:
+		return 1;
+	}
+}
+
 int astra__json_print_buf(astra_buf *out, const astra__json *j, int pretty)
 {
+	if (!pretty && j) {
+		size_t at = out->size;
+		int rc = put_value(out, C(j));
+		if (rc <= 0)
+			return rc;
+		out->size = at; /* raw JSON: cJSON's */
+		if (out->ptr)
+			out->ptr[at] = '\0';
+	}
 	char *s;
 	int rc = astra__json_print(&s, j, pretty);
 	if (rc)

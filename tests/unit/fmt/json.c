@@ -3,11 +3,13 @@
  * same, equal, appendable), and cJSON's result and error for what it does
  * not take itself.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "astra_test.h"
+#include "core/buf.h"
 #include "fmt/json.h"
 
 /* Parses text both ways; both must succeed or fail alike, and print alike. */
@@ -28,6 +30,11 @@ static void both(const char *text, size_t len, int want_ok)
 	cr_assert_astra_ok(astra__json_print(&pa, a, 0));
 	cr_assert_astra_ok(astra__json_print(&pb, b, 0));
 	cr_assert_str_eq(pa, pb);
+	/* the compact printer writes cJSON's bytes */
+	astra_buf pr = ASTRA_BUF_INIT;
+	cr_assert_astra_ok(astra__json_print_buf(&pr, b, 0));
+	cr_assert_str_eq(pr.ptr, pa);
+	astra_buf_dispose(&pr);
 	/* (cJSON_Compare finds members by key: not with duplicate keys) */
 	cr_assert(
 	        astra__json_equal(a, b) || strstr(text, "\"dup\""), "%s", text);
@@ -116,4 +123,34 @@ Test(fmt_json, fast_parsed_containers_can_grow)
 	cr_assert_str_eq(p, "{\"name\":\"y\",\"size\":9,\"nodes\":[1,2,3,4]}");
 	free(p);
 	astra__json_free(j);
+}
+
+Test(fmt_json, compact_printing_is_cjsons_byte_for_byte)
+{
+	const double nums[] = { 0, -0.0, 1, -1, 0.1, 1.5, -2.25, 1e-7, 1e15,
+		-1e15, 999999999999999, 1e15 - 1, 1e15 + 1, 1e16, 1e300,
+		2147483647.0, 2147483648.0, -2147483648.0, -2147483649.0,
+		9007199254740993.0, 6031056249.0, 1.0 / 3, 123456.789, NAN,
+		INFINITY, -INFINITY, 5e-324, 1.7976931348623157e308 };
+	astra__json *a = astra__json_new_array();
+	for (size_t i = 0; i < sizeof(nums) / sizeof(*nums); i++)
+		astra__json_push(a, astra__json_new_number(nums[i]));
+	astra__json *o = astra__json_new_object();
+	astra__json_set_str(
+	        o, "ctl\x01\x1f\x7f", "\"\\/\b\f\n\r\t\x02 \xc3\xa9\xff");
+	astra__json_set_str(o, "", "");
+	astra__json_set(o, "t", astra__json_new_bool(1));
+	astra__json_set(o, "f", astra__json_new_bool(0));
+	astra__json_set(o, "n", astra__json_new_null());
+	astra__json_set(o, "e", astra__json_new_object());
+	astra__json_set(o, "a", a);
+	char *want = NULL;
+	cr_assert_astra_ok(astra__json_print(&want, o, 0));
+	astra_buf got = ASTRA_BUF_INIT;
+	cr_assert_astra_ok(astra__buf_put(&got, "x", 1));
+	cr_assert_astra_ok(astra__json_print_buf(&got, o, 0));
+	cr_assert_str_eq(got.ptr + 1, want, "appended after what was there");
+	astra_buf_dispose(&got);
+	free(want);
+	astra__json_free(o);
 }
