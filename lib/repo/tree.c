@@ -108,10 +108,13 @@ int astra__tree_get_time(
 	if (astra__json_type_of(a) != ASTRA_JSON_ARRAY ||
 	        astra__json_size(a) != 2)
 		return ASTRA_ENOTFOUND;
-	ts->tv_sec = (time_t)astra__json_number_value(astra__json_at(a, 0));
-	ts->tv_nsec = (long)astra__json_number_value(astra__json_at(a, 1));
-	if (ts->tv_nsec < 0 || ts->tv_nsec > 999999999)
+	double s = astra__json_number_value(astra__json_at(a, 0));
+	double ns = astra__json_number_value(astra__json_at(a, 1));
+	/* (out of range, the conversions would be undefined) */
+	if (!(s > -9.2e18 && s < 9.2e18) || !(ns >= 0 && ns <= 999999999))
 		return ASTRA_ECORRUPT;
+	ts->tv_sec = (time_t)s;
+	ts->tv_nsec = (long)ns;
 	return 0;
 }
 
