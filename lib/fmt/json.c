@@ -4,7 +4,11 @@
 #include "fmt/json.h"
 
 #include <cjson/cJSON.h>
+#include <float.h>
+#include <limits.h>
+#include <locale.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,14 +55,446 @@ int astra__json_parse(
 	return 0;
 }
 
+/*
+ * A faster parser for large documents of many small objects (snapshot
+ * trees): it builds the same cJSON items cJSON_Parse would, with keys
+ * from a fixed list shared instead of copied (cJSON_StringIsConst), and
+ * integers converted without strtod. It takes a strict subset of JSON:
+ * anything else (a \u escape, a fraction or exponent, a control byte in a
+ * string, deep nesting, bad syntax) makes it give up, and cJSON parses the
+ * document instead, so results and error messages are cJSON's.
+ */
+#define K(s)                     \
+	{                        \
+		s, sizeof(s) - 1 \
+	}
+static const struct {
+	const char *s;
+	size_t n;
+} fast_keys[] = { K("name"), K("type"), K("mode"), K("uid"), K("gid"),
+	K("mtime"), K("ctime"), K("size"), K("inode"), K("dev"), K("nlink"),
+	K("rdev"), K("xattrs"), K("extents"), K("offset"), K("chunks"),
+	K("subtree"), K("target"), K("hardlink"), K("nodes"), K("name_b64"),
+	K("target_b64"), K("source_type") };
+#undef K
+
+typedef struct {
+	const unsigned char *p, *end;
+	int depth;
+} fast_in;
+
+static cJSON *fast_item(int type)
+{
+	cJSON *c = cJSON_malloc(sizeof(*c));
+	if (c) {
+		memset(c, 0, sizeof(*c));
+		c->type = type;
+	}
+	return c;
+}
+
+static void fast_ws(fast_in *in)
+{
+	while (in->p < in->end && (*in->p == ' ' || *in->p == '\n' ||
+	                                  *in->p == '\r' || *in->p == '\t'))
+		in->p++;
+}
+
+/* A string at in->p (past the quote): a new cJSON_malloc'd copy, or NULL
+ * (give up). *len receives its length. */
+static char *fast_string(fast_in *in, size_t *len)
+{
+	const unsigned char *s = in->p, *q = s;
+	size_t esc = 0;
+	while (q < in->end && *q != '"') {
+		if (*q < 0x20)
+			return NULL;
+		if (*q == '\\') {
+			if (q + 1 >= in->end)
+				return NULL;
+			q++;
+			esc++;
+		}
+		q++;
+	}
+	if (q >= in->end)
+		return NULL;
+	size_t n = (size_t)(q - s) - esc;
+	char *out = cJSON_malloc(n + 1);
+	if (!out)
+		return NULL;
+	if (!esc) {
+		memcpy(out, s, n);
+	} else {
+		size_t k = 0;
+		for (const unsigned char *c = s; c < q; c++) {
+			if (*c != '\\') {
+				out[k++] = (char)*c;
+				continue;
+			}
+			switch (*++c) {
+			case '"':
+			case '\\':
+			case '/':
+				out[k++] = (char)*c;
+				break;
+			case 'b':
+				out[k++] = '\b';
+				break;
+			case 'f':
+				out[k++] = '\f';
+				break;
+			case 'n':
+				out[k++] = '\n';
+				break;
+			case 'r':
+				out[k++] = '\r';
+				break;
+			case 't':
+				out[k++] = '\t';
+				break;
+			default: /* \u and the invalid ones: cJSON's */
+				cJSON_free(out);
+				return NULL;
+			}
+		}
+	}
+	out[n] = '\0';
+	*len = n;
+	in->p = q + 1;
+	return out;
+}
+
+static cJSON *fast_value(fast_in *in);
+
+/* An integer of at most 15 digits; anything else gives up. */
+static cJSON *fast_number(fast_in *in)
+{
+	const unsigned char *q = in->p;
+	int neg = q < in->end && *q == '-';
+	q += neg;
+	const unsigned char *d = q;
+	int64_t v = 0;
+	while (q < in->end && *q >= '0' && *q <= '9' && q - d < 16)
+		v = v * 10 + (*q++ - '0');
+	if (q == d || q - d > 15 || (*d == '0' && q - d > 1) ||
+	        (q < in->end && (*q == '.' || *q == 'e' || *q == 'E' ||
+	                                (*q >= '0' && *q <= '9'))))
+		return NULL;
+	cJSON *c = fast_item(cJSON_Number);
+	if (!c)
+		return NULL;
+	double n = neg ? -(double)v : (double)v;
+	c->valuedouble = n;
+	/* as cJSON does: saturated */
+	c->valueint = n >= INT_MAX           ? INT_MAX
+	              : n <= (double)INT_MIN ? INT_MIN
+	                                     : (int)n;
+	in->p = q;
+	return c;
+}
+
+/* Members or elements up to `close`; NULL gives up. */
+static cJSON *fast_container(fast_in *in, int type, unsigned char close)
+{
+	if (++in->depth > CJSON_NESTING_LIMIT)
+		return NULL;
+	cJSON *c = fast_item(type), *last = NULL;
+	if (!c)
+		return NULL;
+	in->p++;
+	fast_ws(in);
+	if (in->p < in->end && *in->p == close) {
+		in->p++;
+		in->depth--;
+		return c;
+	}
+	for (;;) {
+		char *key = NULL;
+		int is_const = 0;
+		if (type == cJSON_Object) {
+			size_t kl = 0;
+			if (in->p >= in->end || *in->p != '"')
+				goto fail;
+			in->p++;
+			const unsigned char *ks = in->p;
+			/* a key of the list: shared, not copied */
+			for (size_t i = 0;
+			        i < sizeof(fast_keys) / sizeof(*fast_keys);
+			        i++) {
+				size_t n = fast_keys[i].n;
+				if ((size_t)(in->end - ks) > n &&
+				        ks[n] == '"' &&
+				        memcmp(ks, fast_keys[i].s, n) == 0) {
+					key = (char *)fast_keys[i].s;
+					is_const = 1;
+					in->p = ks + n + 1;
+					break;
+				}
+			}
+			if (!key && !(key = fast_string(in, &kl)))
+				goto fail;
+			fast_ws(in);
+			if (in->p >= in->end || *in->p != ':') {
+				if (!is_const)
+					cJSON_free(key);
+				goto fail;
+			}
+			in->p++;
+			fast_ws(in);
+		}
+		cJSON *v = fast_value(in);
+		if (!v) {
+			if (key && !is_const)
+				cJSON_free(key);
+			goto fail;
+		}
+		if (key) {
+			v->string = key;
+			if (is_const)
+				v->type |= cJSON_StringIsConst;
+		}
+		if (last) {
+			last->next = v;
+			v->prev = last;
+		} else {
+			c->child = v;
+		}
+		last = v;
+		fast_ws(in);
+		if (in->p >= in->end)
+			goto fail;
+		if (*in->p == ',') {
+			in->p++;
+			fast_ws(in);
+			continue;
+		}
+		if (*in->p != close)
+			goto fail;
+		in->p++;
+		break;
+	}
+	/* as cJSON keeps it: the first child's prev is the last one */
+	c->child->prev = last;
+	in->depth--;
+	return c;
+fail:
+	if (last)
+		c->child->prev = last;
+	cJSON_Delete(c);
+	return NULL;
+}
+
+static cJSON *fast_value(fast_in *in)
+{
+	if (in->p >= in->end)
+		return NULL;
+	size_t left = (size_t)(in->end - in->p), n = 0;
+	cJSON *c;
+	switch (*in->p) {
+	case '{':
+		return fast_container(in, cJSON_Object, '}');
+	case '[':
+		return fast_container(in, cJSON_Array, ']');
+	case '"':
+		in->p++;
+		if (!(c = fast_item(cJSON_String)))
+			return NULL;
+		if (!(c->valuestring = fast_string(in, &n))) {
+			cJSON_Delete(c);
+			return NULL;
+		}
+		return c;
+	case 't':
+		if (left < 4 || memcmp(in->p, "true", 4) != 0)
+			return NULL;
+		in->p += 4;
+		if ((c = fast_item(cJSON_True)))
+			c->valueint = 1;
+		return c;
+	case 'f':
+		if (left < 5 || memcmp(in->p, "false", 5) != 0)
+			return NULL;
+		in->p += 5;
+		return fast_item(cJSON_False);
+	case 'n':
+		if (left < 4 || memcmp(in->p, "null", 4) != 0)
+			return NULL;
+		in->p += 4;
+		return fast_item(cJSON_NULL);
+	default:
+		return fast_number(in);
+	}
+}
+
+int astra__json_parse_fast(
+        astra__json **out, const char *text, size_t len, const char *what)
+{
+	*out = NULL;
+	if (text && len) {
+		fast_in in = { (const unsigned char *)text,
+			(const unsigned char *)text + len, 0 };
+		fast_ws(&in);
+		cJSON *c = in.p < in.end && (*in.p == '{' || *in.p == '[')
+		                   ? fast_value(&in)
+		                   : NULL;
+		while (c && in.p < in.end &&
+		        (*in.p == ' ' || *in.p == '\n' || *in.p == '\r' ||
+		                *in.p == '\t' || *in.p == '\0'))
+			in.p++;
+		if (c && in.p == in.end) {
+			*out = J(c);
+			return 0;
+		}
+		cJSON_Delete(c);
+	}
+	return astra__json_parse(out, text, len, what);
+}
+
 int astra__json_print(char **out, const astra__json *j, int pretty)
 {
 	*out = pretty ? cJSON_Print(C(j)) : cJSON_PrintUnformatted(C(j));
 	return *out ? 0 : astra__err_oom();
 }
 
+/*
+ * Compact printing as cJSON_PrintUnformatted does it, byte for byte (tree
+ * ids are hashes of these bytes), without its sprintf and sscanf round
+ * trip for integers. 1: an item it leaves to cJSON (raw JSON).
+ */
+static int put_int(astra_buf *out, long long v)
+{
+	char tmp[24], *e = tmp + sizeof(tmp), *p = e;
+	unsigned long long u =
+	        v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	return astra__buf_put(out, p, (size_t)(e - p));
+}
+
+static int put_number(astra_buf *out, const cJSON *c)
+{
+	double d = c->valuedouble;
+	if (isnan(d) || isinf(d))
+		return astra__buf_put(out, "null", 4);
+	/* "%1.15g" of an integer below 10^15 is its digits (but -0) */
+	if (d > -1e15 && d < 1e15 && d == (double)(long long)d &&
+	        !(d == 0 && signbit(d)))
+		return put_int(out, (long long)d);
+	char num[32];
+	double test = 0;
+	snprintf(num, sizeof(num), "%1.15g", d);
+	int back = sscanf(num, "%lg", &test) == 1;
+	/* (cJSON's compare_double, without libm) */
+	double diff = test > d ? test - d : d - test;
+	double big = test < 0 ? -test : test, ad = d < 0 ? -d : d;
+	if (ad > big)
+		big = ad;
+	if (!back || !(diff <= big * DBL_EPSILON))
+		snprintf(num, sizeof(num), "%1.17g", d);
+	/* cJSON writes the decimal point as '.' whatever the locale */
+	char dp = localeconv()->decimal_point[0];
+	for (char *q = num; *q; q++)
+		if (*q == dp)
+			*q = '.';
+	return astra__buf_puts(out, num);
+}
+
+static int put_string(astra_buf *out, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)(str ? str : "");
+	int rc = astra__buf_putc(out, '"');
+	while (!rc && *s) {
+		const unsigned char *run = s;
+		while (*s >= 32 && *s != '"' && *s != '\\')
+			s++;
+		if (s > run)
+			rc = astra__buf_put(out, run, (size_t)(s - run));
+		if (rc || !*s)
+			break;
+		char esc[8] = { '\\', 0 };
+		size_t n = 2;
+		switch (*s) {
+		case '"':
+		case '\\':
+			esc[1] = (char)*s;
+			break;
+		case '\b':
+			esc[1] = 'b';
+			break;
+		case '\f':
+			esc[1] = 'f';
+			break;
+		case '\n':
+			esc[1] = 'n';
+			break;
+		case '\r':
+			esc[1] = 'r';
+			break;
+		case '\t':
+			esc[1] = 't';
+			break;
+		default:
+			snprintf(esc, sizeof(esc), "\\u%04x", *s);
+			n = 6;
+		}
+		rc = astra__buf_put(out, esc, n);
+		s++;
+	}
+	return rc ? rc : astra__buf_putc(out, '"');
+}
+
+static int put_value(astra_buf *out, const cJSON *c)
+{
+	int rc = 0;
+	switch (c->type & 0xFF) {
+	case cJSON_NULL:
+		return astra__buf_put(out, "null", 4);
+	case cJSON_False:
+		return astra__buf_put(out, "false", 5);
+	case cJSON_True:
+		return astra__buf_put(out, "true", 4);
+	case cJSON_Number:
+		return put_number(out, c);
+	case cJSON_String:
+		return put_string(out, c->valuestring);
+	case cJSON_Array:
+	case cJSON_Object: {
+		int obj = (c->type & 0xFF) == cJSON_Object;
+		rc = astra__buf_putc(out, obj ? '{' : '[');
+		for (const cJSON *e = c->child; e && !rc; e = e->next) {
+			if (e != c->child)
+				rc = astra__buf_putc(out, ',');
+			if (!rc && obj) {
+				rc = put_string(out, e->string);
+				if (!rc)
+					rc = astra__buf_putc(out, ':');
+			}
+			if (!rc)
+				rc = put_value(out, e);
+		}
+		return rc ? rc : astra__buf_putc(out, obj ? '}' : ']');
+	}
+	default:
+		return 1;
+	}
+}
+
 int astra__json_print_buf(astra_buf *out, const astra__json *j, int pretty)
 {
+	if (!pretty && j) {
+		size_t at = out->size;
+		int rc = put_value(out, C(j));
+		if (rc <= 0)
+			return rc;
+		out->size = at; /* raw JSON: cJSON's */
+		if (out->ptr)
+			out->ptr[at] = '\0';
+	}
 	char *s;
 	int rc = astra__json_print(&s, j, pretty);
 	if (rc)

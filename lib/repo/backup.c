@@ -71,6 +71,13 @@ struct file_job {
 
 typedef ASTRA_VEC(file_job *) job_vec;
 
+/* A directory's entry: a node built by this run, or the parent
+ * snapshot's node when the entry is unchanged (see reuse_node). */
+typedef struct {
+	astra__json *own;
+	const astra__json *same; /* inside pdir.ptree */
+} dent;
+
 /* A directory whose entries have all been read and chunked, waiting for
  * its chunks to be stored before its tree blob can be written. Pending
  * directories are finished in the order they were walked (children
@@ -78,7 +85,7 @@ typedef ASTRA_VEC(file_job *) job_vec;
 struct pdir {
 	job_vec jobs;
 	int remaining; /* chunks not stored yet; guarded by bk->mu */
-	astra__json *nodes; /* this directory's nodes */
+	ASTRA_VEC(dent) ents; /* this directory's nodes, in name order */
 	astra__json *ptree; /* the parent snapshot's tree of it, or NULL */
 	int own_ptree;
 	astra__map pnodes; /* name -> its node in ptree */
@@ -107,6 +114,7 @@ typedef struct bk {
 	pthread_cond_t inflight_cv;
 	seg *free_segs;
 	uint64_t files, dirs, unchanged, bytes_total, bytes_read;
+	uint64_t nodes_reused, trees_reused;
 	uint64_t session_refresh_ns;
 	char session_key[80];
 	/* walked directories, in walk order; [pend_head, n) wait to be
@@ -415,6 +423,28 @@ static int same_time(
 	       t.tv_nsec == ts->tv_nsec;
 }
 
+/* Whether every chunk of the parent's extents of a file is still in the
+ * vault: 0 when so. */
+static int reference_chunks(bk *b, const astra__json *ex)
+{
+	for (const astra__json *e = astra__json_first(ex); e;
+	        e = astra__json_next(e)) {
+		const astra__json *chunks = astra__json_get(e, "chunks");
+		for (const astra__json *c = astra__json_first(chunks); c;
+		        c = astra__json_next(c)) {
+			astra__id id;
+			/* (immutable vaults: also keeps the chunk's pack
+			 * locked as long as this backup) */
+			if (astra__id_parse(
+			            &id, astra__json_string_value(
+			                         astra__json_first(c))) ||
+			        astra__writer_reference(b->w, &id))
+				return -1;
+		}
+	}
+	return 0;
+}
+
 /* The parent's content for an unchanged file, or NULL. */
 static const astra__json *unchanged_content(
         bk *b, const astra__json *pnode, const struct stat *sb)
@@ -432,22 +462,8 @@ static const astra__json *unchanged_content(
 	        !same_time(pnode, "ctime", &sb->st_ctim))
 		return NULL;
 	const astra__json *ex = astra__json_get(pnode, "extents");
-	/* every chunk must still be in the vault */
-	for (size_t i = 0; i < astra__json_size(ex); i++) {
-		const astra__json *chunks =
-		        astra__json_get(astra__json_at(ex, i), "chunks");
-		for (size_t k = 0; k < astra__json_size(chunks); k++) {
-			const astra__json *c = astra__json_at(chunks, k);
-			astra__id id;
-			/* (immutable vaults: also keeps the chunk's pack
-			 * locked as long as this backup) */
-			if (astra__id_parse(
-			            &id, astra__json_string_value(
-			                         astra__json_at(c, 0))) ||
-			        astra__writer_reference(b->w, &id))
-				return NULL;
-		}
-	}
+	if (reference_chunks(b, ex))
+		return NULL;
 	return ex ? ex : NULL;
 }
 
@@ -524,7 +540,9 @@ static void free_pdir(pdir *pd)
 	for (size_t i = 0; i < pd->jobs.n; i++)
 		free_job(pd->jobs.v[i]);
 	astra_vec_free(&pd->jobs);
-	astra__json_free(pd->nodes);
+	for (size_t i = 0; i < pd->ents.n; i++)
+		astra__json_free(pd->ents.v[i].own);
+	astra_vec_free(&pd->ents);
 	if (pd->own_ptree)
 		astra__json_free(pd->ptree);
 	astra__map_free(&pd->pnodes);
@@ -546,30 +564,47 @@ static int finish_dir(bk *b, pdir *pd)
 	astra__id id;
 	b->dirs++;
 	/* an unchanged directory has the parent's tree: no need to
-	 * serialise, hash and look it up again */
+	 * serialise, hash and look it up again. Its nodes are the parent's
+	 * in the same order: those reused as they were (by identity), and
+	 * the ones built anew (directories) equal to them. */
+	int same = pd->ptree && pd->psub;
+	const astra__json *pn =
+	        same ? astra__json_first(astra__json_get(pd->ptree, "nodes"))
+	             : NULL;
+	for (size_t i = 0; same && i < pd->ents.n; i++) {
+		const dent *e = &pd->ents.v[i];
+		if (!pn || (e->same ? e->same != pn
+		                    : !astra__json_equal(e->own, pn)))
+			same = 0;
+		pn = astra__json_next(pn);
+	}
 	/* (astra__writer_reference: an immutable vault also keeps the
 	 * tree's pack locked as long as this backup) */
-	if (pd->ptree && pd->psub && astra__id_parse(&id, pd->psub) == 0 &&
-	        astra__json_equal(
-	                pd->nodes, astra__json_get(pd->ptree, "nodes")) &&
+	if (same && !pn && astra__id_parse(&id, pd->psub) == 0 &&
 	        astra__writer_reference(b->w, &id) == 0) {
-		/* nothing to write */
+		b->trees_reused++;
 	} else {
 		astra__json *tree = astra__json_new_object();
-		if (!tree)
-			return ASTRA_ENOMEM;
-		rc = astra__json_set(tree, "nodes", pd->nodes);
-		if (rc) {
-			astra__json_free(tree);
-			return rc;
+		astra__json *nodes = astra__json_new_array();
+		rc = !tree || !nodes ? ASTRA_ENOMEM : 0;
+		for (size_t i = 0; !rc && i < pd->ents.n; i++) {
+			dent *e = &pd->ents.v[i];
+			rc = astra__json_push(nodes,
+			        e->own ? e->own : astra__json_dup(e->same));
+			e->own = NULL; /* now the tree's */
 		}
-		pd->nodes = NULL; /* now the tree's */
+		if (!rc) {
+			rc = astra__json_set(tree, "nodes", nodes);
+			nodes = NULL;
+		}
 		astra_buf text = ASTRA_BUF_INIT;
-		rc = astra__json_print_buf(&text, tree, 0);
+		if (!rc)
+			rc = astra__json_print_buf(&text, tree, 0);
 		if (!rc)
 			rc = astra__writer_add(b->w, ASTRA_BLOB_TREE, text.ptr,
 			        text.size, &id, 0, NULL);
 		astra_buf_dispose(&text);
+		astra__json_free(nodes);
 		astra__json_free(tree);
 		if (rc)
 			return rc;
@@ -581,6 +616,11 @@ static int finish_dir(bk *b, pdir *pd)
 	char hex[ASTRA_ID_HEX];
 	astra__id_hex(&id, hex);
 	return astra__json_set_str(pd->dst, "subtree", hex);
+}
+
+static void free_tree_worker(void *arg)
+{
+	astra__json_free(arg);
 }
 
 /* Finishes pending directories, oldest first: every one whose chunks are
@@ -598,6 +638,12 @@ static int drain(bk *b, size_t keep)
 		wait_dir(b, pd);
 		b->pend.v[b->pend_head++] = NULL;
 		rc = finish_dir(b, pd);
+		/* the parent's tree is freed by a worker: off the walk's
+		 * thread, which has more to do */
+		if (pd->own_ptree && pd->ptree &&
+		        astra__pool_submit(
+		                b->pool, free_tree_worker, pd->ptree) == 0)
+			pd->ptree = NULL;
 		free_pdir(pd);
 	}
 	return rc;
@@ -712,7 +758,57 @@ static int prefetch_start(bk *b, pdir *pd, const char *name, prefetch **out)
 }
 
 static int backup_entry(bk *b, const char *abs, const char *rel,
-        const char *name, pdir *pd, prefetch *pf, int depth);
+        const char *name, pdir *pd, prefetch *pf, int depth, struct stat *sbp,
+        int stat_errno);
+
+/*
+ * The fast path of an unchanged entry: when the parent snapshot's node is
+ * exactly what backup_entry would build (astra__tree_same_node: same
+ * metadata, and for a file the same inode, size and times, so the same
+ * content, as unchanged_content decides), that node is reused as it is,
+ * without building, comparing and freeing a new one, and without reading
+ * extended attributes (an unchanged ctime means unchanged xattrs: see
+ * tree.h). Directories and hard-linked files take the slow path. Returns
+ * 1 when the entry was taken, 0 when backup_entry must handle it.
+ */
+static int reuse_node(bk *b, pdir *pd, int dfd, const char *abs,
+        const char *name, const struct stat *sb)
+{
+	if (!pd->ptree || S_ISDIR(sb->st_mode) || sb->st_nlink != 1)
+		return 0;
+	const astra__json *pnode = astra__map_get(&pd->pnodes, name);
+	if (!pnode)
+		return 0;
+	char target[PATH_MAX + 1];
+	ssize_t tn = 0;
+	if (S_ISLNK(sb->st_mode)) {
+		tn = dfd >= 0 ? readlinkat(dfd, name, target, PATH_MAX)
+		              : readlink(abs, target, PATH_MAX);
+		if (tn < 0)
+			return 0; /* backup_entry reports it */
+	}
+	const astra__json *ex = NULL;
+	if (!astra__tree_same_node(pnode, name, sb, target, (size_t)tn, &ex))
+		return 0;
+	if (S_ISREG(sb->st_mode) && reference_chunks(b, ex))
+		return 0; /* a chunk is gone: read the file again */
+	dent e = { NULL, pnode };
+	if (astra_vec_push(&pd->ents, e))
+		return ASTRA_ENOMEM;
+	if (S_ISREG(sb->st_mode)) {
+		b->files++;
+		b->bytes_total += (uint64_t)sb->st_size;
+		b->unchanged++;
+		b->op.p.bytes_done += (uint64_t)sb->st_size;
+	}
+	b->nodes_reused++;
+	b->op.p.items_done++;
+	return 1;
+}
+
+/* Directories deeper than this are not kept open while their entries are
+ * walked (one descriptor per level). */
+#define MAX_OPEN_DEPTH 64
 
 /* Walks a directory: its entries are read and chunked now; its tree is
  * written by drain() once its chunks are stored. Takes ownership of
@@ -737,9 +833,8 @@ static int backup_dir(bk *b, const char *abs, const char *rel,
 		pd->ptree = ptree;
 		pd->own_ptree = own_ptree;
 		pd->dst = dst;
-		pd->nodes = astra__json_new_array();
 		pd->psub = psub ? astra__strdup(psub) : NULL;
-		if (!pd->nodes || (psub && !pd->psub))
+		if (psub && !pd->psub)
 			rc = ASTRA_ENOMEM;
 	} else {
 		if (own_ptree)
@@ -756,7 +851,15 @@ static int backup_dir(bk *b, const char *abs, const char *rel,
 			break;
 		}
 	}
-	closedir(d);
+	/* kept open for fstatat and readlinkat on its entries, which spares
+	 * the kernel looking up the whole path of each */
+	int dfd = -1;
+	if (depth < MAX_OPEN_DEPTH && !rc)
+		dfd = dirfd(d);
+	else {
+		closedir(d);
+		d = NULL;
+	}
 	if (names.n)
 		qsort(names.v, names.n, sizeof(char *), cmp_names);
 	/* the parent's nodes by name, and its subtrees read ahead */
@@ -765,9 +868,11 @@ static int backup_dir(bk *b, const char *abs, const char *rel,
 	                                        pd->ptree, "nodes"))
 	                              : NULL;
 	        n && !rc; n = astra__json_next(n)) {
-		char *nm = astra__tree_get_name(n, "name");
-		if (nm)
-			rc = astra__map_set(&pd->pnodes, nm, n, NULL);
+		const char *plain = astra__json_str(n, "name");
+		char *nm = plain ? NULL : astra__tree_get_name(n, "name");
+		if (plain || nm)
+			rc = astra__map_set(
+			        &pd->pnodes, plain ? plain : nm, n, NULL);
 		free(nm);
 	}
 	prefetch **pfs = NULL;
@@ -776,27 +881,56 @@ static int backup_dir(bk *b, const char *abs, const char *rel,
 		if (!pfs)
 			rc = ASTRA_ENOMEM;
 	}
-	size_t started = 0;
+	size_t started = 0, ahead = 0; /* subtrees read ahead of i */
+	if (!rc)
+		rc = check(b);
 	for (size_t i = 0; i < names.n && !rc; i++) {
 		while (pfs && !rc && started < names.n &&
-		        started < i + PREFETCH_AHEAD) {
+		        ahead < PREFETCH_AHEAD) {
 			rc = prefetch_start(
 			        b, pd, names.v[started], &pfs[started]);
+			ahead += pfs[started] != NULL;
 			started++;
 		}
+		if (pfs && pfs[i])
+			ahead--;
 		if (rc)
 			break;
-		char *cabs = astra__aprintf("%s/%s", abs, names.v[i]);
-		char *crel = *rel ? astra__aprintf("%s/%s", rel, names.v[i])
-		                  : astra__strdup(names.v[i]);
+		if ((i & 255) == 255 && (rc = check(b)))
+			break;
+		const char *nm = names.v[i];
+		char *cabs = NULL, *crel = NULL;
+		struct stat sb;
+		int st;
+		if (dfd >= 0) {
+			st = fstatat(dfd, nm, &sb, AT_SYMLINK_NOFOLLOW);
+		} else {
+			if (!(cabs = astra__aprintf("%s/%s", abs, nm))) {
+				rc = ASTRA_ENOMEM;
+				break;
+			}
+			st = lstat(cabs, &sb);
+		}
+		int serr = st ? errno : 0;
+		if (!st && (rc = reuse_node(b, pd, dfd, cabs, nm, &sb))) {
+			free(cabs);
+			rc = rc > 0 ? 0 : rc;
+			continue;
+		}
+		if (!cabs)
+			cabs = astra__aprintf("%s/%s", abs, nm);
+		crel = *rel ? astra__aprintf("%s/%s", rel, nm)
+		            : astra__strdup(nm);
 		if (!cabs || !crel)
 			rc = ASTRA_ENOMEM;
 		else
-			rc = backup_entry(b, cabs, crel, names.v[i], pd,
-			        pfs ? pfs[i] : NULL, depth);
+			rc = backup_entry(b, cabs, crel, nm, pd,
+			        pfs ? pfs[i] : NULL, depth, &sb, serr);
 		free(cabs);
 		free(crel);
 	}
+	if (d)
+		closedir(d);
 	for (size_t i = 0; pfs && i < started; i++)
 		prefetch_free(b, pfs[i]);
 	free(pfs);
@@ -817,18 +951,22 @@ static int backup_dir(bk *b, const char *abs, const char *rel,
 	return drain(b, MAX_PENDING_DIRS);
 }
 
+/* An entry the fast path (reuse_node) did not take; sbp is its lstat, or
+ * stat_errno why it failed. */
 static int backup_entry(bk *b, const char *abs, const char *rel,
-        const char *name, pdir *pd, prefetch *pf, int depth)
+        const char *name, pdir *pd, prefetch *pf, int depth, struct stat *sbp,
+        int stat_errno)
 {
 	const astra__json *ptree = pd->ptree;
-	struct stat sb;
 	int rc;
-	if (lstat(abs, &sb) != 0) {
-		if (errno == ENOENT)
+	if (stat_errno) {
+		if (stat_errno == ENOENT)
 			return 0; /* removed meanwhile */
+		errno = stat_errno;
 		astra__err_os("cannot stat");
 		return item_error(b, rel, "stat");
 	}
+	struct stat sb = *sbp;
 	astra__json *node = astra__json_new_object();
 	if (!node)
 		return ASTRA_ENOMEM;
@@ -918,11 +1056,12 @@ static int backup_entry(bk *b, const char *abs, const char *rel,
 		}
 	}
 	b->op.p.items_done++;
-	if (rc) {
+	dent ent = { node, NULL };
+	if (!rc && astra_vec_push(&pd->ents, ent))
+		rc = ASTRA_ENOMEM;
+	if (rc)
 		astra__json_free(node);
-		return rc;
-	}
-	return astra__json_push(pd->nodes, node);
+	return rc;
 }
 
 /* A tree with one node for a single file or block device. */
@@ -1241,6 +1380,8 @@ int astra__data_backup(astra__repo *r, const char *path,
 		out->bytes_new = ws.bytes_raw_new;
 		out->bytes_stored = ws.bytes_stored;
 		out->errors = astra__json_size(b.errors);
+		out->nodes_reused = b.nodes_reused;
+		out->trees_reused = b.trees_reused;
 	}
 	b.op.p.items_done = b.op.p.items_total;
 	astra__op_report(&b.op, 1);

@@ -24,6 +24,8 @@ typedef struct {
 	char id[33];
 	uint64_t files, dirs, unchanged, bytes_total, bytes_read, bytes_new,
 	        bytes_stored, errors;
+	/* parent nodes reused as they were, parent trees reused whole */
+	uint64_t nodes_reused, trees_reused;
 	double duration_s;
 } astra__backup_out;
 

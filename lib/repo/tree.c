@@ -108,10 +108,13 @@ int astra__tree_get_time(
 	if (astra__json_type_of(a) != ASTRA_JSON_ARRAY ||
 	        astra__json_size(a) != 2)
 		return ASTRA_ENOTFOUND;
-	ts->tv_sec = (time_t)astra__json_number_value(astra__json_at(a, 0));
-	ts->tv_nsec = (long)astra__json_number_value(astra__json_at(a, 1));
-	if (ts->tv_nsec < 0 || ts->tv_nsec > 999999999)
+	double s = astra__json_number_value(astra__json_at(a, 0));
+	double ns = astra__json_number_value(astra__json_at(a, 1));
+	/* (out of range, the conversions would be undefined) */
+	if (!(s > -9.2e18 && s < 9.2e18) || !(ns >= 0 && ns <= 999999999))
 		return ASTRA_ECORRUPT;
+	ts->tv_sec = (time_t)s;
+	ts->tv_nsec = (long)ns;
 	return 0;
 }
 
@@ -166,6 +169,136 @@ int astra__tree_set_stat(astra__json *node, const struct stat *sb)
 	return rc;
 }
 
+static char *hex_u64(char *end, unsigned long long v)
+{
+	/* writes backwards from end (NUL included), like "%llx" */
+	*--end = '\0';
+	do {
+		*--end = "0123456789abcdef"[v & 15];
+		v >>= 4;
+	} while (v);
+	return end;
+}
+
+static int same_str(const astra__json *v, const char *s)
+{
+	const char *x = astra__json_string_value(v);
+	return x && strcmp(x, s) == 0;
+}
+
+static int same_num(const astra__json *v, double d)
+{
+	return astra__json_type_of(v) == ASTRA_JSON_NUMBER &&
+	       astra__json_number_value(v) == d;
+}
+
+static int same_time(const astra__json *v, const struct timespec *ts)
+{
+	const astra__json *s = astra__json_first(v);
+	const astra__json *ns = astra__json_next(s);
+	return astra__json_type_of(v) == ASTRA_JSON_ARRAY && s && ns &&
+	       !astra__json_next(ns) && same_num(s, (double)ts->tv_sec) &&
+	       same_num(ns, (double)ts->tv_nsec);
+}
+
+/* Whether member m is what astra__tree_set_name(field, s, len) sets. */
+static int same_name(
+        const astra__json *m, const char *field, const char *s, size_t len)
+{
+	const char *key = astra__json_key(m);
+	const char *val = astra__json_string_value(m);
+	if (!key || !val)
+		return 0;
+	if (valid_utf8((const unsigned char *)s, len))
+		return strcmp(key, field) == 0 && strlen(val) == len &&
+		       memcmp(val, s, len) == 0;
+	size_t fl = strlen(field);
+	if (strncmp(key, field, fl) != 0 || strcmp(key + fl, "_b64") != 0)
+		return 0;
+	astra_buf b = ASTRA_BUF_INIT;
+	int eq = astra__base64_encode(&b, s, len) == 0 && b.ptr &&
+	         strcmp(b.ptr, val) == 0;
+	astra_buf_dispose(&b);
+	return eq;
+}
+
+/* Whether xattrs is an object add_xattrs (backup.c) could have built:
+ * not empty, every value a string. */
+static int xattrs_shape(const astra__json *x)
+{
+	if (astra__json_type_of(x) != ASTRA_JSON_OBJECT ||
+	        !astra__json_first(x))
+		return 0;
+	for (const astra__json *v = astra__json_first(x); v;
+	        v = astra__json_next(v))
+		if (!astra__json_string_value(v))
+			return 0;
+	return 1;
+}
+
+int astra__tree_same_node(const astra__json *node, const char *name,
+        const struct stat *sb, const char *target, size_t tlen,
+        const astra__json **extents)
+{
+	mode_t m = sb->st_mode;
+	char ino[24], dev[24], rdev[24];
+	if (S_ISDIR(m) || astra__json_type_of(node) != ASTRA_JSON_OBJECT)
+		return 0;
+	/* the members in the order astra__tree_set_name,
+	 * astra__tree_set_stat and backup.c set them */
+	const astra__json *it = astra__json_first(node);
+#define NEXT(k)                                          \
+	(it && strcmp(astra__json_key(it), (k)) == 0     \
+	                ? (it = astra__json_next(it), 1) \
+	                : 0)
+	const astra__json *cur;
+#define TAKE(k) ((cur = it), NEXT(k))
+	if (!it || !same_name(it, "name", name, strlen(name)))
+		return 0;
+	it = astra__json_next(it);
+	if (!(TAKE("type") && same_str(cur, type_name(m))) ||
+	        !(TAKE("mode") && same_num(cur, m & 07777)) ||
+	        !(TAKE("uid") && same_num(cur, sb->st_uid)) ||
+	        !(TAKE("gid") && same_num(cur, sb->st_gid)) ||
+	        !(TAKE("mtime") && same_time(cur, &sb->st_mtim)) ||
+	        !(TAKE("ctime") && same_time(cur, &sb->st_ctim)))
+		return 0;
+	if ((S_ISREG(m) || S_ISLNK(m)) &&
+	        !(TAKE("size") && same_num(cur, (double)sb->st_size)))
+		return 0;
+	if (!(TAKE("inode") &&
+	            same_str(cur, hex_u64(ino + sizeof(ino),
+	                                  (unsigned long long)sb->st_ino))) ||
+	        !(TAKE("dev") &&
+	                same_str(cur, hex_u64(dev + sizeof(dev),
+	                                      (unsigned long long)sb->st_dev))))
+		return 0;
+	if (sb->st_nlink > 1 &&
+	        !(TAKE("nlink") && same_num(cur, (double)sb->st_nlink)))
+		return 0;
+	if ((S_ISCHR(m) || S_ISBLK(m)) &&
+	        !(TAKE("rdev") &&
+	                same_str(
+	                        cur, hex_u64(rdev + sizeof(rdev),
+	                                     (unsigned long long)sb->st_rdev))))
+		return 0;
+	/* extended attributes: taken as unchanged (see the header) */
+	if (TAKE("xattrs") && !xattrs_shape(cur))
+		return 0;
+	if (S_ISLNK(m)) {
+		if (!it || !same_name(it, "target", target, tlen))
+			return 0;
+		it = astra__json_next(it);
+	} else if (S_ISREG(m)) {
+		if (!TAKE("extents"))
+			return 0;
+		*extents = cur;
+	}
+#undef TAKE
+#undef NEXT
+	return it == NULL;
+}
+
 int astra__tree_load(astra__repo *r, const astra__id *id, astra__json **out)
 {
 	astra_buf b = ASTRA_BUF_INIT;
@@ -174,7 +307,7 @@ int astra__tree_load(astra__repo *r, const astra__id *id, astra__json **out)
 	astra__id_hex(id, hex);
 	int rc = astra__repo_read_blob(r, id, &b);
 	if (!rc)
-		rc = astra__json_parse(out, b.ptr, b.size, hex);
+		rc = astra__json_parse_fast(out, b.ptr, b.size, hex);
 	astra_buf_dispose(&b);
 	if (!rc && astra__json_type_of(astra__json_get(*out, "nodes")) !=
 	                   ASTRA_JSON_ARRAY) {

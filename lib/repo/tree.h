@@ -23,6 +23,22 @@ int astra__tree_set_stat(astra__json *node, const struct stat *sb);
 int astra__tree_get_time(
         const astra__json *node, const char *field, struct timespec *ts);
 
+/*
+ * Whether `node` (from the parent snapshot) is exactly the node a backup
+ * would build now for the entry `name` with metadata sb: the same members
+ * in the same order with the same values. Not for directories (their
+ * "subtree" is only known once they are walked). A symlink's node must
+ * name `target` (tlen bytes); a regular file's node must end with its
+ * "extents", returned in *extents for the caller to check.
+ *
+ * An "xattrs" member is taken as it is, without reading the file's
+ * extended attributes: on Linux, setting or removing one changes the
+ * file's ctime, which must be equal here.
+ */
+int astra__tree_same_node(const astra__json *node, const char *name,
+        const struct stat *sb, const char *target, size_t tlen,
+        const astra__json **extents);
+
 /* Loads and parses a tree blob; checks its shape. */
 int astra__tree_load(astra__repo *r, const astra__id *id, astra__json **out);
 /* Node of the tree with that name, or NULL. */
