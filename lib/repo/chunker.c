@@ -32,11 +32,6 @@ int astra__chunker_init(astra__chunker *c, const uint8_t key[32], size_t min,
 	        "astra chunker gear table v1");
 	if (rc)
 		return rc;
-	for (int i = 0; i < 256; i++) {
-		c->gear1[i] = c->gear[i] << 1;
-		c->gear2[i] = c->gear[i] << 2;
-		c->gear3[i] = c->gear[i] << 3;
-	}
 	unsigned bits = 0;
 	while ((1ULL << bits) < avg)
 		bits++;
@@ -50,40 +45,47 @@ int astra__chunker_init(astra__chunker *c, const uint8_t key[32], size_t min,
 }
 
 /*
- * The rolling hash after each byte depends on the one before it; four bytes
- * at a time, each of the four hashes is computed from the hash before the
- * group (h << k plus shifted gear values), which shortens the dependency
- * chain about fourfold. The cut points are exactly those of the byte-wise
- * definition in docs/format.md.
+ * The rolling hash after each byte depends on the one before it. Eight bytes
+ * at a time, each of the eight hashes is the hash before the group shifted,
+ * plus a sum of the group's gear values that does not depend on it
+ * (t_k = (t_{k-1} << 1) + gear[byte k]); so the chain through h is one shift
+ * and one add per eight bytes. The cut points are exactly those of the
+ * byte-wise definition in docs/format.md.
  */
 static size_t scan(const astra__chunker *c, const uint8_t *d, size_t i,
         size_t end, uint64_t *hp, uint64_t m)
 {
+	const uint64_t *g = c->gear;
 	uint64_t h = *hp;
-	while (i + 4 <= end) {
-		uint64_t a = c->gear[d[i]], a1 = c->gear1[d[i]];
-		uint64_t a2 = c->gear2[d[i]], a3 = c->gear3[d[i]];
-		uint64_t b = c->gear[d[i + 1]], b1 = c->gear1[d[i + 1]];
-		uint64_t b2 = c->gear2[d[i + 1]];
-		uint64_t e = c->gear[d[i + 2]], e1 = c->gear1[d[i + 2]];
-		uint64_t f = c->gear[d[i + 3]];
-		uint64_t h1 = (h << 1) + a;
-		uint64_t h2 = (h << 2) + (a1 + b);
-		uint64_t h3 = (h << 3) + (a2 + b1 + e);
-		uint64_t h4 = (h << 4) + (a3 + b2 + e1 + f);
-		if (__builtin_expect(
-		            !(h1 & m) | !(h2 & m) | !(h3 & m) | !(h4 & m), 0)) {
-			*hp = h4;
-			return !(h1 & m)   ? i + 1
-			       : !(h2 & m) ? i + 2
-			       : !(h3 & m) ? i + 3
-			                   : i + 4;
+	while (i + 8 <= end) {
+		uint64_t t1 = g[d[i]];
+		uint64_t t2 = (t1 << 1) + g[d[i + 1]];
+		uint64_t t3 = (t2 << 1) + g[d[i + 2]];
+		uint64_t t4 = (t3 << 1) + g[d[i + 3]];
+		uint64_t t5 = (t4 << 1) + g[d[i + 4]];
+		uint64_t t6 = (t5 << 1) + g[d[i + 5]];
+		uint64_t t7 = (t6 << 1) + g[d[i + 6]];
+		uint64_t t8 = (t7 << 1) + g[d[i + 7]];
+		uint64_t h1 = (h << 1) + t1, h2 = (h << 2) + t2;
+		uint64_t h3 = (h << 3) + t3, h4 = (h << 4) + t4;
+		uint64_t h5 = (h << 5) + t5, h6 = (h << 6) + t6;
+		uint64_t h7 = (h << 7) + t7, h8 = (h << 8) + t8;
+		if (__builtin_expect(!((h1 & m) && (h2 & m) && (h3 & m) &&
+		                             (h4 & m) && (h5 & m) && (h6 & m) &&
+		                             (h7 & m) && (h8 & m)),
+		            0)) {
+			uint64_t hs[8] = { h1, h2, h3, h4, h5, h6, h7, h8 };
+			for (int k = 0;; k++)
+				if (!(hs[k] & m)) {
+					*hp = hs[k];
+					return i + (size_t)k + 1;
+				}
 		}
-		h = h4;
-		i += 4;
+		h = h8;
+		i += 8;
 	}
 	for (; i < end; i++) {
-		h = (h << 1) + c->gear[d[i]];
+		h = (h << 1) + g[d[i]];
 		if (!(h & m)) {
 			*hp = h;
 			return i + 1;

@@ -13,8 +13,6 @@
 
 typedef struct {
 	uint64_t gear[256];
-	/* gear[b] << 1, << 2, << 3: four bytes per step (same cut points) */
-	uint64_t gear1[256], gear2[256], gear3[256];
 	size_t min, avg, max;
 	uint64_t mask_s, mask_l; /* stricter before avg, looser after */
 } astra__chunker;
