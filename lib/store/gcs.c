@@ -1822,33 +1822,7 @@ int astra__store_gcs_open(
 	p += bl;
 	const char *q = strchr(p, '?');
 	size_t pl = q ? (size_t)(q - p) : strlen(p);
-	astra_buf pre = ASTRA_BUF_INIT;
-	for (const char *seg = p; !rc && seg < p + pl;) {
-		while (seg < p + pl && *seg == '/')
-			seg++;
-		size_t sl = 0;
-		while (seg + sl < p + pl && seg[sl] != '/')
-			sl++;
-		if (!sl)
-			break;
-		if ((sl == 1 && seg[0] == '.') ||
-		        (sl == 2 && seg[0] == '.' && seg[1] == '.') ||
-		        memchr(seg, '#', sl))
-			rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-			        "vault URL %s: invalid prefix", url);
-		else {
-			char *d = astra__store_pct_decode(seg, sl);
-			rc = d ? astra__buf_printf(&pre, "%s/", d)
-			       : ASTRA_ENOMEM;
-			free(d);
-		}
-		seg += sl;
-	}
-	s->prefix = rc        ? NULL
-	            : pre.ptr ? astra__buf_detach(&pre)
-	                      : astra__strdup("");
-	astra_buf_dispose(&pre);
-	if (rc)
+	if ((rc = astra__store_url_prefix(url, p, pl, &s->prefix)))
 		goto fail;
 	if (!s->bucket || !s->prefix) {
 		rc = ASTRA_ENOMEM;

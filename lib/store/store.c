@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/error.h"
 
 int astra__store_open(
@@ -137,6 +138,42 @@ char *astra__store_pct_decode(const char *s, size_t n)
 	}
 	o[j] = '\0';
 	return o;
+}
+
+int astra__store_url_prefix(
+        const char *url, const char *p, size_t n, char **out)
+{
+	astra_buf pre = ASTRA_BUF_INIT;
+	int rc = 0;
+	*out = NULL;
+	for (const char *seg = p; !rc && seg < p + n;) {
+		while (seg < p + n && *seg == '/')
+			seg++;
+		size_t sl = 0;
+		while (seg + sl < p + n && seg[sl] != '/')
+			sl++;
+		if (!sl)
+			break;
+		if ((sl == 1 && seg[0] == '.') ||
+		        (sl == 2 && seg[0] == '.' && seg[1] == '.') ||
+		        memchr(seg, '#', sl))
+			rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+			        "vault URL %s: invalid prefix", url);
+		else {
+			char *d = astra__store_pct_decode(seg, sl);
+			rc = d ? astra__buf_printf(&pre, "%s/", d)
+			       : ASTRA_ENOMEM;
+			free(d);
+		}
+		seg += sl;
+	}
+	if (!rc) {
+		*out = pre.ptr ? astra__buf_detach(&pre) : astra__strdup("");
+		if (!*out)
+			rc = ASTRA_ENOMEM;
+	}
+	astra_buf_dispose(&pre);
+	return rc;
 }
 
 int astra__store_opt_long(const char *url, const char *k, const char *v,

@@ -126,6 +126,13 @@ int astra__store_gcs_open(
  * a space; NULL when out of memory), and parses option k's value v as a
  * number in [lo, hi], or fails with ASTRA_EINVALID naming url, k and v. */
 char *astra__store_pct_decode(const char *s, size_t n);
+/*
+ * The object-key prefix of a vault URL from its n bytes of path at p:
+ * segments percent-decoded, each followed by "/" ("" for none); empty
+ * segments are skipped, "." , ".." and "#" are refused naming the URL.
+ */
+int astra__store_url_prefix(
+        const char *url, const char *p, size_t n, char **out);
 int astra__store_opt_long(const char *url, const char *k, const char *v,
         long lo, long hi, long *out);
 
