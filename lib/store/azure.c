@@ -122,18 +122,9 @@ static int parse_opts(const char *url, const char *q, az_opts *o)
 	o->retries = 6;
 	o->budget_s = 60;
 	int rc = 0;
-	while (q && *q && !rc) {
-		size_t len = strcspn(q, "&");
-		const char *eq = memchr(q, '=', len);
-		size_t kl = eq ? (size_t)(eq - q) : len;
-		char *k = astra__store_pct_decode(q, kl);
-		char *v = eq ? astra__store_pct_decode(eq + 1, len - kl - 1)
-		             : astra__strdup("");
-		if (!k || !v) {
-			free(k);
-			free(v);
-			return ASTRA_ENOMEM;
-		}
+	char *k, *v;
+	while (!rc && (rc = astra__store_opt_next(&q, &k, &v)) == 1) {
+		rc = 0;
 		char **dst = NULL;
 		if (!strcmp(k, "account"))
 			dst = &o->account;
@@ -150,16 +141,7 @@ static int parse_opts(const char *url, const char *q, az_opts *o)
 			*dst = v;
 			v = NULL;
 		} else if (!strcmp(k, "insecure-tls")) {
-			if (!strcmp(v, "1") || !strcmp(v, "true") || !*v)
-				o->insecure = 1;
-			else if (!strcmp(v, "0") || !strcmp(v, "false"))
-				o->insecure = 0;
-			else
-				rc = astra__err(ASTRA_EINVALID,
-				        ASTRA_ERROR_STORE,
-				        "vault URL %s: option insecure-tls "
-				        "takes 0 or 1, not \"%s\"",
-				        url, v);
+			rc = astra__store_opt_bool(url, k, v, &o->insecure);
 		} else if (!strcmp(k, "block-size")) {
 			rc = astra__store_opt_long(
 			        url, k, v, 1, 4000, &o->block_mib);
@@ -193,9 +175,6 @@ static int parse_opts(const char *url, const char *q, az_opts *o)
 		}
 		free(k);
 		free(v);
-		q += len;
-		if (*q == '&')
-			q++;
 	}
 	return rc;
 }

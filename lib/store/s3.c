@@ -125,19 +125,6 @@ static void opts_free(s3_opts *o)
 	free(o->profile);
 }
 
-static int opt_bool(const char *url, const char *k, const char *v, int *out)
-{
-	if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !*v)
-		*out = 1;
-	else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no"))
-		*out = 0;
-	else
-		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-		        "vault URL %s: option %s takes 0 or 1, not \"%s\"", url,
-		        k, v);
-	return 0;
-}
-
 static int parse_opts(const char *url, const char *q, s3_opts *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -149,18 +136,9 @@ static int parse_opts(const char *url, const char *q, s3_opts *o)
 	o->retries = 6;
 	o->budget_s = 60;
 	int rc = 0;
-	while (q && *q && !rc) {
-		size_t len = strcspn(q, "&");
-		const char *eq = memchr(q, '=', len);
-		size_t kl = eq ? (size_t)(eq - q) : len;
-		char *k = astra__store_pct_decode(q, kl);
-		char *v = eq ? astra__store_pct_decode(eq + 1, len - kl - 1)
-		             : astra__strdup("");
-		if (!k || !v) {
-			free(k);
-			free(v);
-			return ASTRA_ENOMEM;
-		}
+	char *k, *v;
+	while (!rc && (rc = astra__store_opt_next(&q, &k, &v)) == 1) {
+		rc = 0;
 		char **dst = NULL;
 		if (!strcmp(k, "endpoint"))
 			dst = &o->endpoint;
@@ -180,9 +158,10 @@ static int parse_opts(const char *url, const char *q, s3_opts *o)
 			if (!strcmp(v, "auto"))
 				o->path_style = -1;
 			else
-				rc = opt_bool(url, k, v, &o->path_style);
+				rc = astra__store_opt_bool(
+				        url, k, v, &o->path_style);
 		} else if (!strcmp(k, "insecure-tls")) {
-			rc = opt_bool(url, k, v, &o->insecure);
+			rc = astra__store_opt_bool(url, k, v, &o->insecure);
 		} else if (!strcmp(k, "checksum")) {
 			if (!strcmp(v, "auto"))
 				o->checksum = CK_AUTO;
@@ -238,9 +217,6 @@ static int parse_opts(const char *url, const char *q, s3_opts *o)
 		}
 		free(k);
 		free(v);
-		q += len;
-		if (*q == '&')
-			q++;
 	}
 	return rc;
 }

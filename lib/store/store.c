@@ -176,6 +176,42 @@ int astra__store_url_prefix(
 	return rc;
 }
 
+int astra__store_opt_next(const char **q, char **k, char **v)
+{
+	*k = *v = NULL;
+	if (!*q || !**q)
+		return 0;
+	const char *s = *q;
+	size_t len = strcspn(s, "&");
+	const char *eq = memchr(s, '=', len);
+	size_t kl = eq ? (size_t)(eq - s) : len;
+	*k = astra__store_pct_decode(s, kl);
+	*v = eq ? astra__store_pct_decode(eq + 1, len - kl - 1)
+	        : astra__strdup("");
+	*q = s[len] == '&' ? s + len + 1 : s + len;
+	if (!*k || !*v) {
+		free(*k);
+		free(*v);
+		*k = *v = NULL;
+		return ASTRA_ENOMEM;
+	}
+	return 1;
+}
+
+int astra__store_opt_bool(
+        const char *url, const char *k, const char *v, int *out)
+{
+	if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !*v)
+		*out = 1;
+	else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no"))
+		*out = 0;
+	else
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+		        "vault URL %s: option %s takes 0 or 1, not \"%s\"", url,
+		        k, v);
+	return 0;
+}
+
 int astra__store_opt_long(const char *url, const char *k, const char *v,
         long lo, long hi, long *out)
 {

@@ -133,6 +133,15 @@ char *astra__store_pct_decode(const char *s, size_t n);
  */
 int astra__store_url_prefix(
         const char *url, const char *p, size_t n, char **out);
+/*
+ * The next KEY=VALUE of a URL's query string (both percent-decoded; a bare
+ * KEY has the value ""), advancing *q: 1 with *k and *v to free, 0 at the
+ * end, ASTRA_ENOMEM.
+ */
+int astra__store_opt_next(const char **q, char **k, char **v);
+/* 1/true/yes/"" or 0/false/no; anything else is refused naming the URL. */
+int astra__store_opt_bool(
+        const char *url, const char *k, const char *v, int *out);
 int astra__store_opt_long(const char *url, const char *k, const char *v,
         long lo, long hi, long *out);
 
