@@ -230,21 +230,6 @@ done:
 	return 0;
 }
 
-static int gcm(int enc, const uint8_t *key, const uint8_t *nonce,
-        const void *aad, size_t aadlen, const void *in, size_t n, void *out,
-        uint8_t *tag)
-{
-	EVP_CIPHER_CTX *c = gcm_new(enc, key);
-	if (!c) {
-		ERR_clear_error();
-		return astra__err(ASTRA_ERROR, ASTRA_ERROR_CRYPTO,
-		        "AES-256-GCM is not available");
-	}
-	int rc = gcm_run(c, enc, nonce, aad, aadlen, in, n, out, tag);
-	EVP_CIPHER_CTX_free(c);
-	return rc;
-}
-
 /* A key and the contexts set up for it, reused across messages and
  * threads (each context serves one message at a time). */
 #define AEAD_KEEP 16
@@ -303,15 +288,23 @@ static int aead_run(astra__aead *a, int enc, const uint8_t *nonce,
 	return rc;
 }
 
+static int seal_nonce_with(astra__aead *a, const uint8_t *nonce,
+        const void *aad, size_t aadlen, const void *in, size_t n, void *out)
+{
+	uint8_t *o = out;
+	memmove(o, nonce, ASTRA_AEAD_NONCE_LEN);
+	return aead_run(a, 1, o, aad, aadlen, in, n, o + ASTRA_AEAD_NONCE_LEN,
+	        o + ASTRA_AEAD_NONCE_LEN + n);
+}
+
 int astra__aead_seal_with(astra__aead *a, const void *aad, size_t aadlen,
         const void *in, size_t n, void *out)
 {
-	uint8_t *o = out;
-	int rc = astra__random(o, ASTRA_AEAD_NONCE_LEN);
+	uint8_t nonce[ASTRA_AEAD_NONCE_LEN];
+	int rc = astra__random(nonce, sizeof(nonce));
 	if (rc)
 		return rc;
-	return aead_run(a, 1, o, aad, aadlen, in, n, o + ASTRA_AEAD_NONCE_LEN,
-	        o + ASTRA_AEAD_NONCE_LEN + n);
+	return seal_nonce_with(a, nonce, aad, aadlen, in, n, out);
 }
 
 int astra__aead_open_with(astra__aead *a, const void *aad, size_t aadlen,
@@ -331,10 +324,12 @@ int astra__aead_seal_nonce(const uint8_t key[ASTRA_AEAD_KEY_LEN],
         const uint8_t nonce[ASTRA_AEAD_NONCE_LEN], const void *aad,
         size_t aadlen, const void *in, size_t n, void *out)
 {
-	uint8_t *o = out;
-	memcpy(o, nonce, ASTRA_AEAD_NONCE_LEN);
-	return gcm(1, key, nonce, aad, aadlen, in, n, o + ASTRA_AEAD_NONCE_LEN,
-	        o + ASTRA_AEAD_NONCE_LEN + n);
+	astra__aead *a = NULL;
+	int rc = astra__aead_new(&a, key);
+	if (!rc)
+		rc = seal_nonce_with(a, nonce, aad, aadlen, in, n, out);
+	astra__aead_free(a);
+	return rc;
 }
 
 int astra__aead_seal(const uint8_t key[ASTRA_AEAD_KEY_LEN], const void *aad,
@@ -350,14 +345,12 @@ int astra__aead_seal(const uint8_t key[ASTRA_AEAD_KEY_LEN], const void *aad,
 int astra__aead_open(const uint8_t key[ASTRA_AEAD_KEY_LEN], const void *aad,
         size_t aadlen, const void *in, size_t n, void *out)
 {
-	if (n < ASTRA_AEAD_OVERHEAD)
-		return ASTRA_ECORRUPT;
-	const uint8_t *i = in;
-	size_t ctlen = n - ASTRA_AEAD_OVERHEAD;
-	uint8_t tag[ASTRA_AEAD_TAG_LEN];
-	memcpy(tag, i + ASTRA_AEAD_NONCE_LEN + ctlen, sizeof(tag));
-	return gcm(0, key, i, aad, aadlen, i + ASTRA_AEAD_NONCE_LEN, ctlen, out,
-	        tag);
+	astra__aead *a = NULL;
+	int rc = astra__aead_new(&a, key);
+	if (!rc)
+		rc = astra__aead_open_with(a, aad, aadlen, in, n, out);
+	astra__aead_free(a);
+	return rc;
 }
 
 int astra__ct_compare(const void *a, const void *b, size_t n)
