@@ -139,9 +139,16 @@ def test_no_leaks_over_open_close_cycles(vault_url, data_dir):
                 astra.Vault.open(vault_url, "wrong")
         gc.collect()
 
+    # A leak grows RSS in every round; without one RSS may jump once
+    # (a new malloc arena, a grown pool) and then stay flat. So one
+    # round with little growth clears the handles.
     cycle(50)  # warm up allocator pools
-    before = _rss_kib()
-    cycle(300)
-    after = _rss_kib()
+    grew = []
+    for _ in range(5):
+        before = _rss_kib()
+        cycle(300)
+        grew.append(_rss_kib() - before)
+        if grew[-1] < 4 * 1024:
+            break
     assert len(os.listdir("/proc/self/fd")) == fds
-    assert after - before < 8 * 1024, f"RSS grew {after - before} KiB"
+    assert grew[-1] < 4 * 1024, f"RSS grew in every round (KiB: {grew})"
