@@ -4,8 +4,14 @@
  * pass; another replica takes the Lease over once renewTime plus
  * leaseDurationSeconds has passed. Every write carries the resourceVersion
  * it read, so two replicas racing for the Lease cannot both win.
+ * The leader renews every third of the Lease's duration, between passes
+ * and, from a second thread, during them: a pass may take far longer than
+ * the Lease (a big backup). A leader that loses the Lease during a pass,
+ * or cannot renew it before it expires, cancels the pass.
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +163,103 @@ static void lease_release(lease *L)
 	astra__json_free(cur);
 }
 
+/* Milliseconds between renewals: a third of the Lease's duration. */
+static unsigned renew_period_ms(const lease *L)
+{
+	unsigned ms = (unsigned)L->duration * 1000u / 3u;
+	return ms < 300 ? 300 : ms;
+}
+
+/* Keeps the Lease during a pass and cancels the pass when the Lease is
+ * lost or the caller cancels. */
+typedef struct {
+	lease *L;
+	const astra_cancel *user[2]; /* the scheduler's and the run's */
+	astra_cancel *pass;
+	atomic_int stop;
+	int lost;
+} renewer;
+
+static void *renewer_main(void *arg)
+{
+	renewer *w = arg;
+	uint64_t period = (uint64_t)renew_period_ms(w->L) * 1000000u;
+	uint64_t last_ok = astra__mono_ns(), last_try = last_ok;
+	uint64_t dur = (uint64_t)w->L->duration * 1000000000u;
+	while (!atomic_load(&w->stop)) {
+		for (int i = 0; i < 2; i++)
+			if (w->user[i] && astra_cancel_requested(w->user[i]))
+				astra_cancel_request(w->pass);
+		uint64_t now = astra__mono_ns();
+		if (!w->lost && now - last_try >= period) {
+			last_try = now;
+			int lead = lease_try(w->L);
+			if (lead == 1) {
+				last_ok = astra__mono_ns();
+			} else if (lead == 0) {
+				w->lost = 1;
+				astra__log_warn("scheduler %s: another replica "
+				                "took the Lease %s/%s during a "
+				                "pass; cancelling the pass",
+				        w->L->id, w->L->ns, w->L->name);
+			} else {
+				astra__log_warn("scheduler: renewing the Lease "
+				                "%s/%s: %s",
+				        w->L->ns, w->L->name,
+				        astra_error_last()->message);
+				if (astra__mono_ns() - last_ok >= dur) {
+					w->lost = 1;
+					astra__log_warn(
+					        "scheduler %s: the "
+					        "Lease expired during a "
+					        "pass; cancelling the pass",
+					        w->L->id);
+				}
+			}
+			if (w->lost)
+				astra_cancel_request(w->pass);
+		}
+		astra__sleep_ms(100);
+	}
+	return NULL;
+}
+
+/* One pass of astra_policy_run_due() with the Lease renewed meanwhile.
+ * *lost is set when the Lease was lost during the pass. */
+static int leader_pass(astra_cluster *c, lease *L,
+        const astra_policy_scheduler_options *o, int *lost)
+{
+	*lost = 0;
+	astra_cancel *pass = NULL;
+	int rc = astra_cancel_new(&pass);
+	if (rc)
+		return rc;
+	renewer w = { .L = L, .pass = pass };
+	w.user[0] = o->cancel;
+	w.user[1] = o->run->cancel;
+	atomic_init(&w.stop, 0);
+	pthread_t t;
+	int started = pthread_create(&t, NULL, renewer_main, &w) == 0;
+	if (!started)
+		astra__log_warn("scheduler: cannot start the Lease renewer; "
+		                "a pass longer than the Lease (%d s) may "
+		                "overlap another replica's",
+		        L->duration);
+	astra_policy_run_options ro = *o->run;
+	ro.now = 0;
+	ro.cancel = pass;
+	rc = astra_policy_run_due(c, &ro, NULL);
+	if (rc)
+		astra__log_warn("scheduler: %s", astra_error_last()->message);
+	if (started) {
+		atomic_store(&w.stop, 1);
+		pthread_join(t, NULL);
+	}
+	*lost = w.lost;
+	astra_cancel_free(pass);
+	return rc;
+}
+
 astra_status astra_policy_scheduler_run(
         astra_cluster *c, const astra_policy_scheduler_options *o)
 {
@@ -189,6 +292,7 @@ astra_status astra_policy_scheduler_run(
 	if (rc)
 		return astra__err_prefix(rc, "scheduler");
 	unsigned interval = o->interval_s ? o->interval_s : 5;
+	uint64_t period = (uint64_t)renew_period_ms(&L) * 1000000u;
 	int led = 0, pass_rc = 0;
 	astra__log_info("scheduler %s: started (Lease %s/%s, every %us)", L.id,
 	        L.ns, L.name, interval);
@@ -196,6 +300,7 @@ astra_status astra_policy_scheduler_run(
 		if (o->cancel && astra_cancel_requested(o->cancel))
 			break;
 		int lead = lease_try(&L);
+		uint64_t renewed = astra__mono_ns();
 		if (lead < 0) {
 			astra__log_warn("scheduler: Lease %s/%s: %s", L.ns,
 			        L.name, astra_error_last()->message);
@@ -206,20 +311,37 @@ astra_status astra_policy_scheduler_run(
 			astra__log_info("scheduler %s: no longer leads", L.id);
 		led = lead;
 		if (lead) {
-			astra_policy_run_options ro = *o->run;
-			ro.now = 0;
-			if (!ro.cancel)
-				ro.cancel = o->cancel;
-			pass_rc = astra_policy_run_due(c, &ro, NULL);
-			if (pass_rc)
-				astra__log_warn("scheduler: %s",
-				        astra_error_last()->message);
+			int lost = 0;
+			pass_rc = leader_pass(c, &L, o, &lost);
+			renewed = astra__mono_ns();
+			if (lost) {
+				astra__log_info(
+				        "scheduler %s: no longer leads", L.id);
+				led = 0;
+			}
 		}
 		if (o->flags & ASTRA_SCHEDULER_F_ONCE)
 			break;
+		/* between passes the leader renews as often as during them:
+		 * an interval longer than the Lease must not let it lapse */
 		for (unsigned i = 0; i < interval * 10; i++) {
 			if (o->cancel && astra_cancel_requested(o->cancel))
 				break;
+			if (led && astra__mono_ns() - renewed >= period) {
+				int r = lease_try(&L);
+				renewed = astra__mono_ns();
+				if (r == 0) {
+					astra__log_info("scheduler %s: no "
+					                "longer leads",
+					        L.id);
+					led = 0;
+				} else if (r < 0) {
+					astra__log_warn("scheduler: Lease "
+					                "%s/%s: %s",
+					        L.ns, L.name,
+					        astra_error_last()->message);
+				}
+			}
 			astra__sleep_ms(100);
 		}
 	}

@@ -2,7 +2,9 @@
  * Application backups into a file:// vault and restores, on a real
  * test-bed cluster. Run through tests/integration/backup/run.sh.
  */
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include "astra.h"
 #include "astra_test.h"
 #include "it_helpers.h"
+#include "core/buf.h"
 #include "core/clock.h"
 #include "fmt/json.h"
 
@@ -473,5 +476,156 @@ Test(backup_it, restore_into_another_cluster_with_a_storage_class_mapping)
 	astra_app_free(a);
 	astra_vault_free(v);
 	astra_cluster_free(c2);
+	astra_cluster_free(c);
+}
+
+/* ---- the scheduler keeps its Lease through a pass longer than it ---- */
+
+typedef struct {
+	atomic_int entered, release;
+} slow_volumes;
+
+/* Volume access that blocks the first volume until released: a pass
+ * that lasts longer than the Lease. */
+static int slow_path(const char *pv_json, astra_buf *path, void *payload)
+{
+	slow_volumes *s = payload;
+	if (!atomic_exchange(&s->entered, 1))
+		for (int i = 0; i < 600 && !atomic_load(&s->release); i++)
+			astra__sleep_ms(100);
+	astra__json *pv = NULL;
+	if (astra__json_parse(&pv, pv_json, strlen(pv_json), "pv"))
+		return ASTRA_EPARSE;
+	const char *h = astra__json_str(
+	        astra__json_get(astra__json_get(pv, "spec"), "csi"),
+	        "volumeHandle");
+	int rc = h ? astra__buf_printf(
+	                     path, "%s/%s", getenv("ASTRA_TB_CSI_VOLUMES"), h)
+	           : ASTRA_EINVALID;
+	astra__json_free(pv);
+	return rc;
+}
+
+typedef struct {
+	astra_cluster *c;
+	astra_policy_scheduler_options so;
+	astra_policy_run_options ro;
+	int rc;
+} sched_thread;
+
+static void *sched_main(void *arg)
+{
+	sched_thread *t = arg;
+	t->rc = astra_policy_scheduler_run(t->c, &t->so);
+	return NULL;
+}
+
+Test(backup_it, the_scheduler_keeps_its_lease_through_a_long_pass,
+        .timeout = 240)
+{
+	char ns[64], app[64], lname[64], url[600];
+	snprintf(ns, sizeof(ns), "sched-%s", rid);
+	snprintf(app, sizeof(app), "sched-%s", rid);
+	snprintf(lname, sizeof(lname), "astra-sched-%s", rid);
+	make_app(ns);
+	astra_cluster *c = cluster();
+	astra_app *a = define(c, app, ns);
+	astra_vault_free(vault("sched"));
+	snprintf(url, sizeof(url), "file://%s/vault-sched-%s", getenv("TMPDIR"),
+	        rid);
+	astra_policy_options p;
+	astra_policy_options_init(&p, ASTRA_POLICY_OPTIONS_VERSION);
+	p.name = "often";
+	p.granularity = ASTRA_POLICY_CUSTOM;
+	p.cron = "* * * * *";
+	p.snapshot_retention = 1;
+	p.backup_retention = 1;
+	p.vault = url;
+	cr_assert_astra_ok(astra_policy_set(c, app, &p));
+
+	/* replica A: a 3 s Lease, a pass that blocks in volume access */
+	slow_volumes sv;
+	atomic_init(&sv.entered, 0);
+	atomic_init(&sv.release, 0);
+	astra_cancel *stop = NULL;
+	cr_assert_astra_ok(astra_cancel_new(&stop));
+	sched_thread ta = { .c = c };
+	astra_policy_run_options_init(&ta.ro, ASTRA_POLICY_RUN_OPTIONS_VERSION);
+	ta.ro.app = app;
+	ta.ro.vault_password = "integration";
+	ta.ro.volume_path_cb = slow_path;
+	ta.ro.volume_path_payload = &sv;
+	astra_policy_scheduler_options_init(
+	        &ta.so, ASTRA_POLICY_SCHEDULER_OPTIONS_VERSION);
+	ta.so.run = &ta.ro;
+	ta.so.lease_namespace = ns;
+	ta.so.lease_name = lname;
+	ta.so.identity = "replica-a";
+	ta.so.lease_duration_s = 3;
+	ta.so.interval_s = 1;
+	ta.so.cancel = stop;
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, sched_main, &ta), 0);
+	/* the policy is due at the next minute */
+	for (int i = 0; i < 900 && !atomic_load(&sv.entered); i++)
+		astra__sleep_ms(100);
+	cr_assert(atomic_load(&sv.entered), "no pass reached volume access");
+
+	/* more than twice the Lease into the pass, replica B finds it held */
+	astra__sleep_ms(7000);
+	sched_thread tb = { .c = c };
+	astra_policy_run_options_init(&tb.ro, ASTRA_POLICY_RUN_OPTIONS_VERSION);
+	tb.ro.app = app;
+	tb.ro.vault_password = "integration";
+	tb.ro.volume_path = vpath;
+	tb.so = ta.so;
+	tb.so.run = &tb.ro;
+	tb.so.identity = "replica-b";
+	tb.so.cancel = NULL;
+	tb.so.flags = ASTRA_SCHEDULER_F_ONCE;
+	sched_main(&tb);
+	cr_assert_astra_ok(tb.rc);
+	char holder[64];
+	capture(holder, sizeof(holder),
+	        "kubectl -n %s get lease %s -o jsonpath='{.spec.holderIdentity}'",
+	        ns, lname);
+	cr_assert_str_eq(holder, "replica-a",
+	        "the Lease lapsed during a pass of its holder");
+
+	/* another replica takes the Lease by force: A cancels its pass */
+	sh("kubectl -n %s patch lease %s --type merge -p "
+	   "\"{\\\"spec\\\":{\\\"holderIdentity\\\":\\\"intruder\\\","
+	   "\\\"leaseDurationSeconds\\\":120,"
+	   "\\\"renewTime\\\":\\\"$(date -u +%%Y-%%m-%%dT%%H:%%M:%%S.%%6NZ)\\\"}}\" "
+	   ">/dev/null",
+	        ns, lname);
+	astra__sleep_ms(2500); /* A's renewer sees it (every second) */
+	atomic_store(&sv.release, 1);
+	char res[512] = "";
+	for (int i = 0; i < 300; i++) {
+		astra_buf js = ASTRA_BUF_INIT;
+		cr_assert_astra_ok(astra_policy_list(c, app, &js));
+		astra__json *l = NULL;
+		cr_assert_astra_ok(astra__json_parse(&l, js.ptr, js.size, "l"));
+		const astra__json *st =
+		        astra__json_get(astra__json_at(l, 0), "status");
+		const char *lr = astra__json_str(st, "lastResult");
+		const char *le = astra__json_str(st, "lastError");
+		snprintf(res, sizeof(res), "%s %s", lr ? lr : "", le ? le : "");
+		astra__json_free(l);
+		astra_buf_dispose(&js);
+		if (!strncmp(res, "failed", 6) || !strncmp(res, "succeeded", 9))
+			break;
+		astra__sleep_ms(100);
+	}
+	astra_cancel_request(stop);
+	pthread_join(t, NULL);
+	cr_assert_astra_ok(ta.rc);
+	capture(holder, sizeof(holder),
+	        "kubectl -n %s get lease %s -o jsonpath='{.spec.holderIdentity}'",
+	        ns, lname);
+	cr_assert_str_eq(holder, "intruder");
+	astra_cancel_free(stop);
+	astra_app_free(a);
 	astra_cluster_free(c);
 }
