@@ -199,7 +199,10 @@ ASTRA_API astra_status astra_policy_scheduler_options_init(
 
 /**
  * The scheduler: every `interval_s`, take or renew the Lease; while this
- * replica leads, run astra_policy_run_due(). Failed runs are logged and
+ * replica leads, run astra_policy_run_due(). The leader renews the Lease
+ * every third of `lease_duration_s`, also during a pass (from a second
+ * thread); when it loses the Lease during a pass, or cannot renew it
+ * before it expires, it cancels the pass. Failed runs are logged and
  * recorded, never end the loop. Returns 0 when cancelled (or after one
  * pass with ASTRA_SCHEDULER_F_ONCE, then the pass's status; a replica that
  * is not the leader returns 0 without running anything).
