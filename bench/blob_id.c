@@ -71,6 +71,7 @@ int main(int argc, char **argv)
 		const char *name;
 	} rows[] = { { -2, "HMAC-SHA256 (OpenSSL)" },
 		{ ASTRA_BLAKE3_PORTABLE, "BLAKE3 keyed, portable" },
+		{ ASTRA_BLAKE3_VEC4, "BLAKE3 keyed, 4-lane vectors" },
 		{ ASTRA_BLAKE3_AVX2, "BLAKE3 keyed, AVX2" },
 		{ ASTRA_BLAKE3_AVX512, "BLAKE3 keyed, AVX-512" } };
 	printf("| GB/s, one core |");

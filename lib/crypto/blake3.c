@@ -224,6 +224,117 @@ static void parent_cv(const uint8_t pair[64], const uint32_t key[8],
 	cv_store(out, cv);
 }
 
+/* ---- 4 lanes in generic 128-bit vectors (SSE2 on x86-64, NEON on
+ * AArch64, whatever the compiler has elsewhere): the path for CPUs
+ * without AVX2 ---- */
+
+typedef uint32_t v4w __attribute__((vector_size(16)));
+
+#if defined(__clang__)
+#define V4_SHUF(a, b, i, j, k, l) __builtin_shufflevector(a, b, i, j, k, l)
+#else
+#define V4_SHUF(a, b, i, j, k, l) __builtin_shuffle(a, b, (v4w){ i, j, k, l })
+#endif
+
+/* 4x4 transpose of 32-bit words: r[i] word j <-> r[j] word i. */
+#define TRANSPOSE4(r)                                      \
+	do {                                               \
+		v4w t0_ = V4_SHUF(r[0], r[1], 0, 4, 1, 5); \
+		v4w t1_ = V4_SHUF(r[0], r[1], 2, 6, 3, 7); \
+		v4w t2_ = V4_SHUF(r[2], r[3], 0, 4, 1, 5); \
+		v4w t3_ = V4_SHUF(r[2], r[3], 2, 6, 3, 7); \
+		r[0] = V4_SHUF(t0_, t2_, 0, 1, 4, 5);      \
+		r[1] = V4_SHUF(t0_, t2_, 2, 3, 6, 7);      \
+		r[2] = V4_SHUF(t1_, t3_, 0, 1, 4, 5);      \
+		r[3] = V4_SHUF(t1_, t3_, 2, 3, 6, 7);      \
+	} while (0)
+
+#define V4_ROT(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+/* 16: swap the halfwords of each word (pshuflw/pshufhw, rev32.16) */
+#define V4_R16(x) v4_r16(x)
+#define V4_R12(x) V4_ROT(x, 12)
+#define V4_R8(x) V4_ROT(x, 8)
+#define V4_R7(x) V4_ROT(x, 7)
+
+typedef uint16_t v8h __attribute__((vector_size(16)));
+
+static inline v4w v4_r16(v4w x)
+{
+	v8h h = (v8h)x;
+#if defined(__clang__)
+	h = __builtin_shufflevector(h, h, 1, 0, 3, 2, 5, 4, 7, 6);
+#else
+	h = __builtin_shuffle(h, (v8h){ 1, 0, 3, 2, 5, 4, 7, 6 });
+#endif
+	return (v4w)h;
+}
+
+static inline v4w v4_load(const uint8_t *p)
+{
+	v4w v;
+	memcpy(&v, p, sizeof(v));
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	for (int i = 0; i < 4; i++)
+		v[i] = __builtin_bswap32(v[i]);
+#endif
+	return v;
+}
+
+static inline v4w v4_splat(uint32_t x)
+{
+	return (v4w){ x, x, x, x };
+}
+
+static void many_vec4(const uint8_t *const *in, size_t n, size_t nblocks,
+        const uint32_t key[8], uint64_t counter, int inc, uint32_t flags,
+        uint32_t fstart, uint32_t fend, uint8_t *out)
+{
+	const uint8_t *p[4];
+	v4w clo, chi;
+	for (size_t i = 0; i < 4; i++) {
+		p[i] = in[i < n ? i : n - 1];
+		uint64_t c = counter + (inc ? i : 0);
+		clo[i] = (uint32_t)c;
+		chi[i] = (uint32_t)(c >> 32);
+	}
+	v4w h[8];
+	for (int j = 0; j < 8; j++)
+		h[j] = v4_splat(key[j]);
+	for (size_t b = 0; b < nblocks; b++) {
+		v4w m[16], v[16];
+		size_t off = b * BLOCK_LEN;
+		/* m[4q + i] holds words 4q..4q+3 of lane i, then transposed
+		 * per group of four: m[4q + j] holds word 4q + j of every lane
+		 */
+		for (int q = 0; q < 4; q++) {
+			for (int i = 0; i < 4; i++)
+				m[4 * q + i] = v4_load(p[i] + off + 16 * q);
+			TRANSPOSE4((m + 4 * q));
+		}
+		uint32_t f = flags | (b == 0 ? fstart : 0) |
+		             (b + 1 == nblocks ? fend : 0);
+		for (int j = 0; j < 8; j++)
+			v[j] = h[j];
+		v[8] = v4_splat(IV[0]);
+		v[9] = v4_splat(IV[1]);
+		v[10] = v4_splat(IV[2]);
+		v[11] = v4_splat(IV[3]);
+		v[12] = clo;
+		v[13] = chi;
+		v[14] = v4_splat(BLOCK_LEN);
+		v[15] = v4_splat(f);
+		ROUNDS7(S_ADD, S_XOR, V4_R16, V4_R12, V4_R8, V4_R7, v, m);
+		for (int j = 0; j < 8; j++)
+			h[j] = v[j] ^ v[j + 8];
+	}
+	TRANSPOSE4(h);
+	TRANSPOSE4((h + 4));
+	for (size_t i = 0; i < n; i++)
+		for (int j = 0; j < 8; j++)
+			store32(out + 32 * i + 4 * j,
+			        h[4 * (j / 4) + i][j % 4]);
+}
+
 /* ---- x86 SIMD ---- */
 
 #if B3_X86
@@ -426,11 +537,13 @@ __attribute__((target("avx512f,avx512vl,avx2"))) static void many_avx512(
 typedef struct {
 	int wide; /* 16-lane function available */
 	int mid; /* 8-lane function available */
+	int narrow; /* the 4-lane generic-vector function */
 } caps;
 
 static caps caps_for(int impl)
 {
-	caps c = { 0, 0 };
+	caps c = { 0, 0, 0 };
+	c.narrow = impl == ASTRA_BLAKE3_AUTO || impl >= ASTRA_BLAKE3_VEC4;
 #if B3_X86
 	if (impl == ASTRA_BLAKE3_AUTO)
 		impl = ASTRA_BLAKE3_AVX512;
@@ -451,6 +564,7 @@ int astra__blake3_supported(int impl)
 	switch (impl) {
 	case ASTRA_BLAKE3_AUTO:
 	case ASTRA_BLAKE3_PORTABLE:
+	case ASTRA_BLAKE3_VEC4:
 		return 1;
 	case ASTRA_BLAKE3_AVX2:
 		return c.mid;
@@ -464,7 +578,10 @@ int astra__blake3_supported(int impl)
 const char *astra__blake3_impl_name(int impl)
 {
 	caps c = caps_for(impl);
-	return c.wide ? "avx512" : c.mid ? "avx2" : "portable";
+	return c.wide     ? "avx512"
+	       : c.mid    ? "avx2"
+	       : c.narrow ? "vec4"
+	                  : "portable";
 }
 
 /* n inputs of nblocks blocks at in + i * stride, in batches as wide as
@@ -486,7 +603,10 @@ static void hash_many(const caps *c, const uint8_t *in, size_t stride, size_t n,
 			take = n < 8 ? n : 8;
 		} else
 #endif
-		{
+		        if (c->narrow && n > 1) {
+			fn = many_vec4;
+			take = n < 4 ? n : 4;
+		} else {
 			take = n;
 		}
 		if (fn == many_portable) {

@@ -3,7 +3,8 @@
  * buffer. Written from the BLAKE3 specification; needs no library.
  * Full 1 KiB chunks and parent nodes are compressed 8 at a time with AVX2
  * or 16 at a time with AVX-512 when the CPU has them (chosen at run time),
- * otherwise one at a time in portable C.
+ * otherwise 4 at a time in the compiler's generic 128-bit vectors (SSE2,
+ * NEON). A one-at-a-time portable path is the reference for tests.
  * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef ASTRA_CRYPTO_BLAKE3_H
@@ -18,14 +19,16 @@
 /* Implementations; AUTO picks the widest one the CPU supports. */
 enum {
 	ASTRA_BLAKE3_AUTO = -1,
-	ASTRA_BLAKE3_PORTABLE = 0,
-	ASTRA_BLAKE3_AVX2 = 1,
-	ASTRA_BLAKE3_AVX512 = 2
+	ASTRA_BLAKE3_PORTABLE = 0, /* one block at a time, the reference */
+	ASTRA_BLAKE3_VEC4 = 1, /* 4 lanes, generic 128-bit vectors */
+	ASTRA_BLAKE3_AVX2 = 2,
+	ASTRA_BLAKE3_AVX512 = 3
 };
 
 /* 1 when this build and CPU can run `impl`. */
 int astra__blake3_supported(int impl);
-/* "portable", "avx2", "avx512" (the one AUTO resolves to for AUTO). */
+/* "portable", "vec4", "avx2", "avx512" (the one AUTO resolves to for
+ * AUTO). */
 const char *astra__blake3_impl_name(int impl);
 
 /* BLAKE3 hash mode. */

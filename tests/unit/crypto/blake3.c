@@ -90,8 +90,8 @@ static uint8_t *kat_input(size_t n)
 	return d;
 }
 
-static const int impls[] = { ASTRA_BLAKE3_PORTABLE, ASTRA_BLAKE3_AVX2,
-	ASTRA_BLAKE3_AVX512, ASTRA_BLAKE3_AUTO };
+static const int impls[] = { ASTRA_BLAKE3_PORTABLE, ASTRA_BLAKE3_VEC4,
+	ASTRA_BLAKE3_AVX2, ASTRA_BLAKE3_AVX512, ASTRA_BLAKE3_AUTO };
 
 Test(crypto_blake3, known_answers_in_both_modes_on_every_path)
 {
