@@ -499,14 +499,9 @@ static int send_req(
 	if (rc || resp->status != 403 || !s->key ||
 	        !astra__objhttp_code_is(e, "AuthenticationFailed"))
 		return rc;
-	const char *date = astra__http_header(resp, "Date");
-	int64_t server;
-	if (!date || astra__aws_parse_time(date, &server) != 0) {
-		astra_error_clear();
+	long long skew;
+	if (!astra__objhttp_server_skew(resp, &skew))
 		return 0;
-	}
-	int64_t local = astra__wall_ns() / 1000000000LL;
-	long long skew = (long long)(server - local);
 	if (skew > -300 && skew < 300)
 		return 0;
 	long long old = atomic_exchange(&s->skew, skew);

@@ -13,6 +13,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "store/awscreds.h"
 
 /* ------------------------------------------------------------------ */
 /* Network options and the HTTP client                                 */
@@ -98,6 +99,19 @@ int astra__objhttp_transient(long status)
 void astra__objhttp_pause(unsigned base_ms, unsigned attempt)
 {
 	astra__sleep_ms(base_ms << attempt);
+}
+
+int astra__objhttp_server_skew(
+        const astra__http_response *resp, long long *skew)
+{
+	const char *date = astra__http_header(resp, "Date");
+	int64_t server;
+	if (!date || astra__aws_parse_time(date, &server) != 0) {
+		astra_error_clear();
+		return 0;
+	}
+	*skew = (long long)(server - astra__wall_ns() / 1000000000LL);
+	return 1;
 }
 
 void astra__objhttp_err_save(astra__objhttp_saved_err *e)

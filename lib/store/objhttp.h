@@ -3,7 +3,8 @@
  * the network options every one of them takes (ca, proxy, insecure-tls,
  * timeout, retries, retry-budget) and the HTTP client built from them
  * (whose retries, backoff with jitter, Retry-After, cancellation and retry
- * budget live in lib/net), the pause of a backend's own retries, saving and
+ * budget live in lib/net), the pause of a backend's own retries, the server
+ * clock's skew (for retrying a request refused as too old), saving and
  * restoring the thread's error around clean-up requests, mapping a failed
  * response to an astra error from a backend's table of service codes, the
  * common wording of those errors, endpoint parsing, and a worker pool for
@@ -62,6 +63,12 @@ int astra__objhttp_transient(long status);
 /* Sleeps before a backend's own retry `attempt` (1, 2...) for
  * base_ms << attempt. The HTTP client's retries come on top. */
 void astra__objhttp_pause(unsigned base_ms, unsigned attempt);
+
+/* The server's clock minus ours, in seconds, from a response's Date
+ * header (signatures older than 15 minutes are refused): 1 with *skew
+ * set, 0 when the response has no readable Date. */
+int astra__objhttp_server_skew(
+        const astra__http_response *resp, long long *skew);
 
 /* The thread's last error, copied (its message buffer is reused by the
  * next error): saved before a clean-up request, restored after it. */

@@ -458,21 +458,16 @@ static int s3_send(s3_store *s, const s3_req *r, astra__http_response *resp,
 			        resp->status, e->code, e->request_id);
 		if (astra__objhttp_code_is(e, "RequestTimeTooSkewed") &&
 		        !skew_fixed) {
-			int64_t server;
-			const char *date = astra__http_header(resp, "Date");
+			long long skew;
 			skew_fixed = 1;
-			if (date && astra__aws_parse_time(date, &server) == 0) {
-				int64_t local = astra__wall_ns() / 1000000000LL;
-				atomic_store(
-				        &s->skew, (long long)(server - local));
+			if (astra__objhttp_server_skew(resp, &skew)) {
+				atomic_store(&s->skew, skew);
 				astra__log_warn(
 				        "s3: the clock differs from %s's "
 				        "by %lld s; correcting",
-				        s->ep_host,
-				        (long long)(server - local));
+				        s->ep_host, skew);
 				continue;
 			}
-			astra_error_clear();
 		}
 		if ((astra__objhttp_code_is(e, "ExpiredToken") ||
 		            astra__objhttp_code_is(e, "TokenRefreshRequired") ||

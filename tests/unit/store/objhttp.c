@@ -1,11 +1,13 @@
 /*
  * The request side shared by the s3, azure and gcs stores
  * (lib/store/objhttp.c): the ordered status mapping, the wording of
- * failures, endpoint parsing, the network URL options, the saved error and
+ * failures, endpoint parsing, the network URL options, the server clock's
+ * skew, the saved error and
  * the parallel-upload pool. The requests themselves are exercised against
  * MinIO, Azurite and the GCS emulator in tests/integration.
  */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -222,4 +224,23 @@ Test(store_objhttp, parallel_first_failure_reaches_the_caller)
 	        astra__objhttp_parallel(40, 4, task, &c), ASTRA_ENET);
 	cr_assert_lt(atomic_load(&c.calls), 40u);
 	astra_error_clear();
+}
+
+Test(store_objhttp, server_skew_from_the_date_header)
+{
+	char line[64];
+	char *hdrs[] = { line };
+	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
+	resp.headers = hdrs;
+	resp.nheaders = 1;
+	long long skew = 0;
+	/* a server clock far ahead of this one */
+	snprintf(line, sizeof(line), "Date: Fri, 01 Jan 2100 00:00:00 GMT");
+	cr_assert_eq(astra__objhttp_server_skew(&resp, &skew), 1);
+	cr_assert_gt(skew, 86400LL);
+	snprintf(line, sizeof(line), "Date: yesterday");
+	cr_assert_eq(astra__objhttp_server_skew(&resp, &skew), 0);
+	cr_assert_eq(astra_error_last()->code, 0);
+	resp.nheaders = 0;
+	cr_assert_eq(astra__objhttp_server_skew(&resp, &skew), 0);
 }
