@@ -2,9 +2,9 @@
  * The request side shared by the s3, azure and gcs stores
  * (lib/store/objhttp.c): the ordered status mapping, the wording of
  * failures, endpoint parsing, the network URL options, the server clock's
- * skew, the saved error and
- * the parallel-upload pool. The requests themselves are exercised against
- * MinIO, Azurite and the GCS emulator in tests/integration.
+ * skew, the saved error and the parallel-upload pool. The requests
+ * themselves are exercised against MinIO, Azurite and the GCS emulator in
+ * tests/integration.
  */
 #include <stdatomic.h>
 #include <stdio.h>
