@@ -24,7 +24,6 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <ctype.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +42,7 @@
 #include "net/http.h"
 #include "store/awscreds.h"
 #include "store/azure.h"
+#include "store/objhttp.h"
 #include "store/sigv4.h"
 #include "store/store.h"
 
@@ -51,28 +51,6 @@
 #define MAX_HEADERS 16
 #define MAX_PARAMS 8
 #define MAX_BLOCKS 50000
-
-/* The thread's last error, copied (its message buffer is reused). */
-typedef struct {
-	int code, klass;
-	char message[1024];
-} saved_err;
-
-static void err_save(saved_err *e)
-{
-	const astra_error *l = astra_error_last();
-	e->code = l->code;
-	e->klass = l->klass;
-	snprintf(e->message, sizeof(e->message), "%s", l->message);
-}
-
-static void err_restore(const saved_err *e)
-{
-	if (e->code)
-		astra__err(e->code, e->klass, "%s", e->message);
-	else
-		astra_error_clear();
-}
 
 typedef struct {
 	astra__store base;
@@ -96,10 +74,9 @@ typedef struct {
 /* ------------------------------------------------------------------ */
 
 typedef struct {
-	char *account, *endpoint, *suffix, *ca, *proxy;
-	int insecure;
-	long block_mib, threshold_mib, concurrency, list_page, timeout_s,
-	        retries, budget_s;
+	char *account, *endpoint, *suffix;
+	astra__objhttp_net net; /* ca, proxy, insecure-tls, timeouts, retries */
+	long block_mib, threshold_mib, concurrency, list_page;
 } az_opts;
 
 static void opts_free(az_opts *o)
@@ -107,8 +84,7 @@ static void opts_free(az_opts *o)
 	free(o->account);
 	free(o->endpoint);
 	free(o->suffix);
-	free(o->ca);
-	free(o->proxy);
+	astra__objhttp_net_free(&o->net);
 }
 
 static int parse_opts(const char *url, const char *q, az_opts *o)
@@ -118,9 +94,7 @@ static int parse_opts(const char *url, const char *q, az_opts *o)
 	o->threshold_mib = 64;
 	o->concurrency = 4;
 	o->list_page = 5000;
-	o->timeout_s = 120;
-	o->retries = 6;
-	o->budget_s = 60;
+	astra__objhttp_net_init(&o->net);
 	int rc = 0;
 	char *k, *v;
 	while (!rc && (rc = astra__store_opt_next(&q, &k, &v)) == 1) {
@@ -132,16 +106,13 @@ static int parse_opts(const char *url, const char *q, az_opts *o)
 			dst = &o->endpoint;
 		else if (!strcmp(k, "endpoint-suffix"))
 			dst = &o->suffix;
-		else if (!strcmp(k, "ca"))
-			dst = &o->ca;
-		else if (!strcmp(k, "proxy"))
-			dst = &o->proxy;
 		if (dst) {
 			free(*dst);
 			*dst = v;
 			v = NULL;
-		} else if (!strcmp(k, "insecure-tls")) {
-			rc = astra__store_opt_bool(url, k, v, &o->insecure);
+		} else if ((rc = astra__objhttp_net_opt(url, k, &v, &o->net))) {
+			if (rc == 1)
+				rc = 0;
 		} else if (!strcmp(k, "block-size")) {
 			rc = astra__store_opt_long(
 			        url, k, v, 1, 4000, &o->block_mib);
@@ -154,15 +125,6 @@ static int parse_opts(const char *url, const char *q, az_opts *o)
 		} else if (!strcmp(k, "list-page")) {
 			rc = astra__store_opt_long(
 			        url, k, v, 1, 5000, &o->list_page);
-		} else if (!strcmp(k, "timeout")) {
-			rc = astra__store_opt_long(
-			        url, k, v, 1, 86400, &o->timeout_s);
-		} else if (!strcmp(k, "retries")) {
-			rc = astra__store_opt_long(
-			        url, k, v, 0, 100, &o->retries);
-		} else if (!strcmp(k, "retry-budget")) {
-			rc = astra__store_opt_long(
-			        url, k, v, 1, 86400, &o->budget_s);
 		} else {
 			rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
 			        "vault URL %s: unknown option \"%s\" (known: "
@@ -322,11 +284,7 @@ typedef struct {
 	size_t max_body;
 } az_req;
 
-typedef struct {
-	char code[96];
-	char message[320];
-	char request_id[96];
-} az_err;
+typedef astra__objhttp_err az_err;
 
 static void err_of(const astra__http_response *resp, az_err *e)
 {
@@ -340,8 +298,8 @@ static void err_of(const astra__http_response *resp, az_err *e)
 	if (!resp->body.size)
 		return;
 	astra__xml *doc = NULL;
-	saved_err saved;
-	err_save(&saved);
+	astra__objhttp_saved_err saved;
+	astra__objhttp_err_save(&saved);
 	if (astra__xml_parse(&doc, resp->body.ptr, resp->body.size,
 	            "Azure error") == 0 &&
 	        !strcmp(astra__xml_name(doc), "Error")) {
@@ -357,12 +315,7 @@ static void err_of(const astra__http_response *resp, az_err *e)
 		}
 	}
 	astra__xml_free(doc);
-	err_restore(&saved);
-}
-
-static int code_is(const az_err *e, const char *c)
-{
-	return !strcmp(e->code, c);
+	astra__objhttp_err_restore(&saved);
 }
 
 static int code_has(const az_err *e, const char *part)
@@ -370,66 +323,64 @@ static int code_has(const az_err *e, const char *part)
 	return strstr(e->code, part) != NULL;
 }
 
+/* Azure error codes, then statuses, to astra codes (tried in order). */
+static const astra__objhttp_rule az_rules[] = {
+	{ ASTRA_EAUTH,
+	        "*Authentication|*Authorization|InvalidAuthenticationInfo|"
+	        "AccountIsDisabled",
+	        401, 401, 0 },
+	{ ASTRA_EAUTH, NULL, 403, 403, 1 },
+	{ ASTRA_ENOTFOUND,
+	        "ContainerNotFound|ContainerBeingDeleted|ContainerDisabled|"
+	        "BlobNotFound",
+	        404, 404, 0 },
+	{ ASTRA_EEXISTS, "BlobAlreadyExists|ConditionNotMet", 412, 412, 0 },
+	{ ASTRA_EPOLICY, "*Immutab|*LegalHold", 0, 0, 0 },
+	{ ASTRA_ECORRUPT, "InvalidRange", 416, 416, 0 },
+	{ ASTRA_ENOTSUPPORTED,
+	        "APINotImplemented|FeatureNotSupported|FeatureVersionMismatch",
+	        501, 501, 0 },
+	{ ASTRA_ENOSPACE,
+	        "AccountLimitExceeded|RequestBodyTooLarge|"
+	        "BlockCountExceedsLimit",
+	        0, 0, 0 },
+	{ ASTRA_ENET, "ServerBusy|OperationTimedOut", 429, 429, 0 },
+	{ ASTRA_ENET, NULL, 500, 999, 0 },
+	{ ASTRA_EINVALID, "*Invalid|Md5Mismatch|*Missing|*Unsupported", 400,
+	        400, 0 },
+	{ ASTRA_ECONFLICT, NULL, 409, 409, 0 },
+	{ 0, NULL, 0, 0, 0 },
+};
+
 static int az_fail(az_store *s, const astra__http_response *resp,
         const char *op, const char *key, const az_err *e)
 {
-	long st = resp->status;
 	const char *rid = e->request_id[0] ? e->request_id : "none";
-	int code;
-	if (code_has(e, "Authentication") || code_has(e, "Authorization") ||
-	        code_is(e, "InvalidAuthenticationInfo") ||
-	        code_is(e, "AccountIsDisabled") || st == 401 ||
-	        (st == 403 && !e->code[0]))
-		code = ASTRA_EAUTH;
-	else if (code_is(e, "ContainerNotFound") ||
-	         code_is(e, "ContainerBeingDeleted") ||
-	         code_is(e, "ContainerDisabled"))
+	int code = astra__objhttp_classify(az_rules, resp->status, e->code);
+	if (code == ASTRA_ENOTFOUND &&
+	        (astra__objhttp_code_is(e, "ContainerNotFound") ||
+	                astra__objhttp_code_is(e, "ContainerBeingDeleted") ||
+	                astra__objhttp_code_is(e, "ContainerDisabled")))
 		return astra__err(ASTRA_ENOTFOUND, ASTRA_ERROR_STORE,
 		        "container %s does not exist in storage account %s at "
 		        "%s%s (%s, request id %s)",
 		        s->container, s->account, s->ep_base, s->ep_path,
 		        e->code, rid);
-	else if (code_is(e, "BlobNotFound") || st == 404)
-		code = ASTRA_ENOTFOUND;
-	else if (code_is(e, "BlobAlreadyExists") ||
-	         code_is(e, "ConditionNotMet") || st == 412)
-		code = ASTRA_EEXISTS;
-	else if (code_has(e, "Immutab") || code_has(e, "LegalHold"))
-		code = ASTRA_EPOLICY;
-	else if (code_is(e, "InvalidRange") || st == 416)
-		code = ASTRA_ECORRUPT;
-	else if (code_is(e, "APINotImplemented") ||
-	         code_is(e, "FeatureNotSupported") ||
-	         code_is(e, "FeatureVersionMismatch") || st == 501)
-		code = ASTRA_ENOTSUPPORTED;
-	else if (code_is(e, "AccountLimitExceeded") ||
-	         code_is(e, "RequestBodyTooLarge") ||
-	         code_is(e, "BlockCountExceedsLimit"))
-		code = ASTRA_ENOSPACE;
-	else if (st >= 500 || st == 429 || code_is(e, "ServerBusy") ||
-	         code_is(e, "OperationTimedOut"))
-		code = ASTRA_ENET;
-	else if (code_has(e, "Invalid") || code_is(e, "Md5Mismatch") ||
-	         code_has(e, "Missing") || code_has(e, "Unsupported") ||
-	         st == 400)
-		code = ASTRA_EINVALID;
-	else if (st == 409)
-		code = ASTRA_ECONFLICT;
-	else
-		code = ASTRA_EIO;
-	if (code == ASTRA_ENOTFOUND && key)
-		return astra__err(code, ASTRA_ERROR_STORE,
-		        "object %s not found (Azure %s: %s, HTTP %ld, request "
-		        "id %s)",
-		        key, op, e->code[0] ? e->code : "BlobNotFound", st,
-		        rid);
-	return astra__err(code, ASTRA_ERROR_STORE,
-	        "Azure %s %s in container %s of account %s failed: %s%s%s "
-	        "(HTTP %ld, request id %s%s)",
-	        op, key ? key : "(container)", s->container, s->account,
-	        e->code[0] ? e->code : "no Azure error code",
-	        e->message[0] ? ": " : "", e->message, st, rid,
-	        resp->attempts > 1 ? ", retried" : "");
+	char where[320];
+	snprintf(where, sizeof(where), "container %s of account %s",
+	        s->container, s->account);
+	astra__objhttp_failure f = { 0 };
+	f.service = "Azure";
+	f.op = op;
+	f.key = key;
+	f.whole = "(container)";
+	f.where = where;
+	f.code = e->code;
+	f.no_code = "no Azure error code";
+	f.absent = "BlobNotFound";
+	f.message = e->message;
+	f.request_id = e->request_id;
+	return astra__objhttp_fail(code, resp, &f);
 }
 
 /* The request's encoded path: ep_path/container[/prefix+key]. */
@@ -546,16 +497,11 @@ static int send_req(
 {
 	int rc = send_once(s, r, resp, e);
 	if (rc || resp->status != 403 || !s->key ||
-	        !code_is(e, "AuthenticationFailed"))
+	        !astra__objhttp_code_is(e, "AuthenticationFailed"))
 		return rc;
-	const char *date = astra__http_header(resp, "Date");
-	int64_t server;
-	if (!date || astra__aws_parse_time(date, &server) != 0) {
-		astra_error_clear();
+	long long skew;
+	if (!astra__objhttp_server_skew(resp, &skew))
 		return 0;
-	}
-	int64_t local = astra__wall_ns() / 1000000000LL;
-	long long skew = (long long)(server - local);
 	if (skew > -300 && skew < 300)
 		return 0;
 	long long old = atomic_exchange(&s->skew, skew);
@@ -660,11 +606,6 @@ typedef struct {
 	unsigned nblocks;
 	char tag[20]; /* random per upload: block ids of concurrent writers
 	                 never mix */
-	atomic_uint next;
-	atomic_int failed;
-	pthread_mutex_t mu;
-	int rc, klass;
-	char msg[1024];
 } blk_job;
 
 /* Block ids: base64 of "astra-<tag>-<number>", all of the same length. */
@@ -707,30 +648,10 @@ static int put_block(blk_job *j, unsigned num)
 	return rc;
 }
 
-static void *block_worker(void *arg)
+/* A task of the worker pool. */
+static int block_task(void *ctx, unsigned i)
 {
-	blk_job *j = arg;
-	for (;;) {
-		if (atomic_load(&j->failed))
-			break;
-		unsigned num = atomic_fetch_add(&j->next, 1);
-		if (num >= j->nblocks)
-			break;
-		int rc = put_block(j, num);
-		if (rc) {
-			pthread_mutex_lock(&j->mu);
-			if (!j->rc) {
-				j->rc = rc;
-				j->klass = astra_error_last()->klass;
-				snprintf(j->msg, sizeof(j->msg), "%s",
-				        astra_error_last()->message);
-			}
-			pthread_mutex_unlock(&j->mu);
-			atomic_store(&j->failed, 1);
-			break;
-		}
-	}
-	return NULL;
+	return put_block(ctx, i);
 }
 
 /* Sends the final request of a put (Put Blob or Put Block List) and maps
@@ -752,8 +673,8 @@ static int put_final(az_store *s, az_req *r, const char *op,
 	int rc = send_req(s, r, &resp, &e);
 	if (!rc && (resp.status < 200 || resp.status >= 300)) {
 		if (if_absent && (resp.status == 412 || resp.status == 409) &&
-		        (code_is(&e, "BlobAlreadyExists") ||
-		                code_is(&e, "ConditionNotMet") ||
+		        (astra__objhttp_code_is(&e, "BlobAlreadyExists") ||
+		                astra__objhttp_code_is(&e, "ConditionNotMet") ||
 		                resp.status == 412))
 			rc = astra__err(ASTRA_EEXISTS, ASTRA_ERROR_STORE,
 			        "%s already exists (%s)", key,
@@ -784,20 +705,9 @@ static int put_blocks(az_store *s, const char *key, const char *data, size_t n,
 	if (rc)
 		return rc;
 	astra__hex_encode(j.tag, rnd, sizeof(rnd));
-	pthread_mutex_init(&j.mu, NULL);
-	unsigned nt = s->concurrency < j.nblocks ? s->concurrency : j.nblocks;
-	pthread_t tids[64];
-	unsigned started = 0;
-	for (; started < nt; started++)
-		if (pthread_create(&tids[started], NULL, block_worker, &j))
-			break;
-	if (!started)
-		block_worker(&j);
-	for (unsigned i = 0; i < started; i++)
-		pthread_join(tids[i], NULL);
-	pthread_mutex_destroy(&j.mu);
-	if (j.rc)
-		return astra__err(j.rc, j.klass, "%s", j.msg);
+	if ((rc = astra__objhttp_parallel(
+	             j.nblocks, s->concurrency, block_task, &j)))
+		return rc;
 	/* uncommitted blocks of a failed upload are discarded by the
 	 * service after a week; nothing to abort */
 	astra_buf body = ASTRA_BUF_INIT, id = ASTRA_BUF_INIT;
@@ -1097,7 +1007,8 @@ static int delete_v(az_store *s, const char *key, const char *version)
 	az_err e;
 	int rc = send_req(s, &r, &resp, &e);
 	if (!rc && !(resp.status >= 200 && resp.status < 300) &&
-	        !(resp.status == 404 && !code_is(&e, "ContainerNotFound")))
+	        !(resp.status == 404 &&
+	                !astra__objhttp_code_is(&e, "ContainerNotFound")))
 		rc = az_fail(s, &resp, "Delete Blob", key, &e);
 	astra__http_response_dispose(&resp);
 	return rc;
@@ -1406,12 +1317,6 @@ static int set_sas(az_store *s, const char *sas, const char *what)
 	return s->sas ? 0 : ASTRA_ENOMEM;
 }
 
-static const char *env_nonempty(const char *name)
-{
-	const char *v = getenv(name);
-	return v && *v ? v : NULL;
-}
-
 /*
  * Credentials and endpoint, in this order: the connection string
  * ($AZURE_STORAGE_CONNECTION_STRING: AccountName, AccountKey or
@@ -1424,7 +1329,7 @@ static const char *env_nonempty(const char *name)
  */
 static int resolve(az_store *s, const char *url, const az_opts *o)
 {
-	const char *cs = env_nonempty("AZURE_STORAGE_CONNECTION_STRING");
+	const char *cs = astra__objhttp_env("AZURE_STORAGE_CONNECTION_STRING");
 	char *cs_account = NULL, *cs_key = NULL, *cs_sas = NULL;
 	char *cs_ep = NULL, *cs_suffix = NULL, *cs_proto = NULL;
 	char *dev = NULL;
@@ -1460,8 +1365,8 @@ static int resolve(az_store *s, const char *url, const az_opts *o)
 		}
 	}
 	const char *acc = o->account ? o->account
-	                  : env_nonempty("AZURE_STORAGE_ACCOUNT")
-	                          ? env_nonempty("AZURE_STORAGE_ACCOUNT")
+	                  : astra__objhttp_env("AZURE_STORAGE_ACCOUNT")
+	                          ? astra__objhttp_env("AZURE_STORAGE_ACCOUNT")
 	                          : cs_account;
 	if (!acc) {
 		rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
@@ -1495,11 +1400,11 @@ static int resolve(az_store *s, const char *url, const az_opts *o)
 	} else if (cs && cs_sas) {
 		rc = set_sas(s, cs_sas, "AZURE_STORAGE_CONNECTION_STRING");
 		s->cred_source = "connection string (SAS)";
-	} else if (env_nonempty("AZURE_STORAGE_KEY")) {
+	} else if (astra__objhttp_env("AZURE_STORAGE_KEY")) {
 		rc = set_key(
 		        s, getenv("AZURE_STORAGE_KEY"), "AZURE_STORAGE_KEY");
 		s->cred_source = "AZURE_STORAGE_KEY";
-	} else if (env_nonempty("AZURE_STORAGE_SAS_TOKEN")) {
+	} else if (astra__objhttp_env("AZURE_STORAGE_SAS_TOKEN")) {
 		rc = set_sas(s, getenv("AZURE_STORAGE_SAS_TOKEN"),
 		        "AZURE_STORAGE_SAS_TOKEN");
 		s->cred_source = "AZURE_STORAGE_SAS_TOKEN";
@@ -1646,14 +1551,7 @@ int astra__store_azure_open(
 		goto fail;
 
 	astra__http_config cfg;
-	astra__http_config_init(&cfg);
-	cfg.ca_file = so && so->ca_file ? so->ca_file : o.ca;
-	cfg.insecure = (so && so->insecure_tls) || o.insecure;
-	cfg.proxy = o.proxy;
-	cfg.http2 = 0;
-	cfg.timeout_ms = (unsigned)o.timeout_s * 1000u;
-	cfg.max_retries = (unsigned)o.retries;
-	cfg.retry_budget_ms = (unsigned)o.budget_s * 1000u;
+	astra__objhttp_config(&cfg, &o.net, so);
 	if ((rc = astra__http_new(&s->http, &cfg)))
 		goto fail;
 	if ((rc = probe_container(s))) {

@@ -50,6 +50,7 @@
 #include "fmt/json.h"
 #include "net/http.h"
 #include "store/awscreds.h"
+#include "store/objhttp.h"
 #include "store/store.h"
 
 #define MIB ((size_t)1 << 20)
@@ -276,34 +277,31 @@ static int contains_ci(const char *s, const char *w)
 	return 0;
 }
 
+/* GCS reasons, then statuses, to astra codes (tried in order), after the
+ * retention refusals. */
+static const astra__objhttp_rule gcs_rules[] = {
+	{ ASTRA_EAUTH,
+	        "authError|invalid_grant|invalid_client|unauthorized_client",
+	        401, 401, 0 },
+	{ ASTRA_EAUTH, NULL, 403, 403, 0 },
+	{ ASTRA_ENOTFOUND, NULL, 404, 404, 0 },
+	{ ASTRA_EEXISTS, "conditionNotMet", 412, 412, 0 },
+	{ ASTRA_ECONFLICT, NULL, 409, 409, 0 },
+	{ ASTRA_ECORRUPT, NULL, 416, 416, 0 },
+	{ ASTRA_ENET, "rateLimitExceeded", 429, 429, 0 },
+	{ ASTRA_ENET, NULL, 500, 999, 0 },
+	{ ASTRA_ENOSPACE, "quotaExceeded", 413, 413, 0 },
+	{ ASTRA_EINVALID, NULL, 400, 400, 0 },
+	{ 0, NULL, 0, 0, 0 },
+};
+
 int astra__gcs_error_code(long st, const astra__gcs_err *e)
 {
-	const char *r = e->reason;
-	if (!strcmp(r, "retentionPolicyNotMet") ||
+	if (!strcmp(e->reason, "retentionPolicyNotMet") ||
 	        (st == 403 && (contains_ci(e->message, "retention") ||
 	                              contains_ci(e->message, "hold"))))
 		return ASTRA_EPOLICY;
-	if (st == 401 || st == 403 || !strcmp(r, "authError") ||
-	        !strcmp(r, "invalid_grant") || !strcmp(r, "invalid_client") ||
-	        !strcmp(r, "unauthorized_client"))
-		return ASTRA_EAUTH;
-	if (st == 404)
-		return ASTRA_ENOTFOUND;
-	if (st == 412 || !strcmp(r, "conditionNotMet"))
-		return ASTRA_EEXISTS;
-	if (st == 409)
-		return ASTRA_ECONFLICT;
-	if (st == 416)
-		return ASTRA_ECORRUPT;
-	if (st == 429 || st >= 500 || !strcmp(r, "rateLimitExceeded"))
-		return ASTRA_ENET;
-	if (st == 413 || !strcmp(r, "quotaExceeded"))
-		return ASTRA_ENOSPACE;
-	if (st == 400)
-		return ASTRA_EINVALID;
-	if (st == 501)
-		return ASTRA_ENOTSUPPORTED;
-	return ASTRA_EIO;
+	return astra__objhttp_classify(gcs_rules, st, e->reason);
 }
 
 /* ------------------------------------------------------------------ */
@@ -333,9 +331,9 @@ typedef struct {
 } gcs_store;
 
 typedef struct {
-	char *endpoint, *auth, *credentials, *token_file, *scope, *ca, *proxy;
-	int insecure;
-	long threshold_mib, chunk_mib, timeout_s, retries, budget_s;
+	char *endpoint, *auth, *credentials, *token_file, *scope;
+	astra__objhttp_net net; /* ca, proxy, insecure-tls, timeouts, retries */
+	long threshold_mib, chunk_mib;
 } gcs_opts;
 
 static void opts_free(gcs_opts *o)
@@ -345,8 +343,7 @@ static void opts_free(gcs_opts *o)
 	free(o->credentials);
 	free(o->token_file);
 	free(o->scope);
-	free(o->ca);
-	free(o->proxy);
+	astra__objhttp_net_free(&o->net);
 }
 
 static int parse_opts(const char *url, const char *q, gcs_opts *o)
@@ -354,9 +351,7 @@ static int parse_opts(const char *url, const char *q, gcs_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->threshold_mib = 32;
 	o->chunk_mib = 16;
-	o->timeout_s = 120;
-	o->retries = 6;
-	o->budget_s = 60;
+	astra__objhttp_net_init(&o->net);
 	int rc = 0;
 	char *k, *v;
 	while (!rc && (rc = astra__store_opt_next(&q, &k, &v)) == 1) {
@@ -372,31 +367,19 @@ static int parse_opts(const char *url, const char *q, gcs_opts *o)
 			dst = &o->token_file;
 		else if (!strcmp(k, "scope"))
 			dst = &o->scope;
-		else if (!strcmp(k, "ca"))
-			dst = &o->ca;
-		else if (!strcmp(k, "proxy"))
-			dst = &o->proxy;
 		if (dst) {
 			free(*dst);
 			*dst = v;
 			v = NULL;
-		} else if (!strcmp(k, "insecure-tls")) {
-			rc = astra__store_opt_bool(url, k, v, &o->insecure);
+		} else if ((rc = astra__objhttp_net_opt(url, k, &v, &o->net))) {
+			if (rc == 1)
+				rc = 0;
 		} else if (!strcmp(k, "resumable-threshold")) {
 			rc = astra__store_opt_long(
 			        url, k, v, 1, 5120, &o->threshold_mib);
 		} else if (!strcmp(k, "chunk-size")) {
 			rc = astra__store_opt_long(
 			        url, k, v, 1, 1024, &o->chunk_mib);
-		} else if (!strcmp(k, "timeout")) {
-			rc = astra__store_opt_long(
-			        url, k, v, 1, 86400, &o->timeout_s);
-		} else if (!strcmp(k, "retries")) {
-			rc = astra__store_opt_long(
-			        url, k, v, 0, 100, &o->retries);
-		} else if (!strcmp(k, "retry-budget")) {
-			rc = astra__store_opt_long(
-			        url, k, v, 1, 86400, &o->budget_s);
 		} else {
 			rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
 			        "vault URL %s: unknown option \"%s\" (known: "
@@ -657,12 +640,6 @@ done:
 	return rc;
 }
 
-static const char *env_nonempty(const char *name)
-{
-	const char *v = getenv(name);
-	return v && *v ? v : NULL;
-}
-
 static int load_token_file(gcs_store *s, const char *path)
 {
 	char *text = NULL;
@@ -693,10 +670,11 @@ static int load_token_file(gcs_store *s, const char *path)
 static int setup_auth(gcs_store *s, const gcs_opts *o, int emulator)
 {
 	const char *mode = o->auth ? o->auth : "auto";
-	const char *tok_env = env_nonempty("GOOGLE_OAUTH_ACCESS_TOKEN");
+	const char *tok_env = astra__objhttp_env("GOOGLE_OAUTH_ACCESS_TOKEN");
 	const char *cred =
-	        o->credentials ? o->credentials
-	                       : env_nonempty("GOOGLE_APPLICATION_CREDENTIALS");
+	        o->credentials
+	                ? o->credentials
+	                : astra__objhttp_env("GOOGLE_APPLICATION_CREDENTIALS");
 	const char *origin = o->credentials ? "credentials="
 	                                    : "$GOOGLE_"
 	                                      "APPLICATION_"
@@ -754,8 +732,8 @@ static int setup_auth(gcs_store *s, const gcs_opts *o, int emulator)
 		return load_key_file(s, cred, origin);
 	/* gcloud auth application-default login */
 	char *adc = NULL;
-	const char *cfg = env_nonempty("CLOUDSDK_CONFIG");
-	const char *home = env_nonempty("HOME");
+	const char *cfg = astra__objhttp_env("CLOUDSDK_CONFIG");
+	const char *home = astra__objhttp_env("HOME");
 	if (cfg)
 		adc = astra__aprintf(
 		        "%s/application_default_credentials.json", cfg);
@@ -821,10 +799,6 @@ static int gcs_fail(gcs_store *s, const astra__http_response *resp,
 		        "bucket %s does not exist at %s (%s, HTTP 404)",
 		        s->bucket, s->endpoint,
 		        e.reason[0] ? e.reason : "notFound");
-	if (code == ASTRA_ENOTFOUND)
-		return astra__err(code, ASTRA_ERROR_STORE,
-		        "object %s not found (GCS %s: %s, HTTP %ld)", key,
-		        method, e.reason[0] ? e.reason : "notFound", st);
 	if (code == ASTRA_EAUTH)
 		return astra__err(code, ASTRA_ERROR_STORE,
 		        "GCS %s %s in bucket %s was refused with the "
@@ -832,12 +806,20 @@ static int gcs_fail(gcs_store *s, const astra__http_response *resp,
 		        method, key ? key : "(bucket)", s->bucket, s->source,
 		        e.reason[0] ? e.reason : "no reason given",
 		        e.message[0] ? ": " : "", e.message, st);
-	return astra__err(code, ASTRA_ERROR_STORE,
-	        "GCS %s %s in bucket %s failed: %s%s%s (HTTP %ld%s)", method,
-	        key ? key : "(bucket)", s->bucket,
-	        e.reason[0] ? e.reason : "no reason given",
-	        e.message[0] ? ": " : "", e.message, st,
-	        resp->attempts > 1 ? ", retried" : "");
+	char where[320];
+	snprintf(where, sizeof(where), "bucket %s", s->bucket);
+	astra__objhttp_failure f = { 0 };
+	f.service = "GCS";
+	f.op = method;
+	f.key = key;
+	f.whole = "(bucket)";
+	f.where = where;
+	f.code = e.reason;
+	f.no_code = "no reason given";
+	f.absent = "notFound";
+	f.message = e.message;
+	f.request_id = NULL; /* GCS errors carry none */
+	return astra__objhttp_fail(code, resp, &f);
 }
 
 typedef struct {
@@ -985,10 +967,8 @@ static int is_our_object(
 	astra__json *doc = NULL;
 	uint8_t d[ASTRA_MD5_LEN];
 	int same = 0;
-	const astra_error *l = astra_error_last();
-	int code = l->code, klass = l->klass;
-	char msg[1024];
-	snprintf(msg, sizeof(msg), "%s", l->message);
+	astra__objhttp_saved_err saved;
+	astra__objhttp_err_save(&saved);
 	gcs_req r = { 0 };
 	r.method = "GET";
 	r.max_body = 4 << 20;
@@ -1009,10 +989,7 @@ static int is_our_object(
 	astra_buf_dispose(&url);
 	astra_buf_dispose(&md5);
 	astra__http_response_dispose(&resp);
-	if (code)
-		astra__err(code, klass, "%s", msg);
-	else
-		astra_error_clear();
+	astra__objhttp_err_restore(&saved);
 	return same;
 }
 
@@ -1101,16 +1078,14 @@ static void cancel_session(gcs_store *s, const char *session)
 {
 	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
 	gcs_req r = { 0 };
-	const astra_error *l = astra_error_last();
-	int code = l->code, klass = l->klass;
-	char msg[1024];
-	snprintf(msg, sizeof(msg), "%s", l->message);
+	astra__objhttp_saved_err saved;
+	astra__objhttp_err_save(&saved);
 	r.method = "DELETE";
 	r.url = session;
 	r.retry = ASTRA_HTTP_RETRY_NEVER;
 	(void)gcs_send(s, &r, &resp);
 	astra__http_response_dispose(&resp);
-	astra__err(code, klass, "%s", msg);
+	astra__objhttp_err_restore(&saved);
 }
 
 /* uploadType=resumable: a session, then chunks in order. */
@@ -1188,8 +1163,7 @@ static int put_resumable(gcs_store *s, const char *key, const char *data,
 		c.body = data + off;
 		c.body_len = len;
 		int src = gcs_send(s, &c, &resp);
-		int failed =
-		        src != 0 || resp.status >= 500 || resp.status == 429;
+		int failed = src != 0 || astra__objhttp_transient(resp.status);
 		if (!failed && (resp.status == 200 || resp.status == 201))
 			break;
 		if (!failed && resp.status == 308) {
@@ -1227,7 +1201,7 @@ static int put_resumable(gcs_store *s, const char *key, const char *data,
 			break;
 		}
 		astra_error_clear();
-		astra__sleep_ms(100u << tries);
+		astra__objhttp_pause(100, (unsigned)tries);
 		astra__http_response_dispose(&resp);
 		snprintf(crange, sizeof(crange), "Content-Range: bytes */%zu",
 		        n);
@@ -1724,32 +1698,16 @@ static int valid_bucket(const char *b)
 
 static int set_endpoint(gcs_store *s, const char *url, const char *ep)
 {
-	const char *rest = ep;
-	const char *scheme = "https";
-	if (!strncmp(ep, "http://", 7)) {
-		scheme = "http";
-		rest = ep + 7;
-	} else if (!strncmp(ep, "https://", 8)) {
-		rest = ep + 8;
-	} else if (strstr(ep, "://")) {
-		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-		        "vault URL %s: the endpoint %s must be http:// or "
-		        "https://",
-		        url, ep);
+	char *scheme = NULL, *host = NULL;
+	int rc = astra__objhttp_endpoint(url, ep, NULL, &scheme, &host);
+	if (!rc) {
+		s->endpoint = astra__aprintf("%s://%s", scheme, host);
+		if (!s->endpoint)
+			rc = ASTRA_ENOMEM;
 	}
-	size_t hl = strcspn(rest, "/?#");
-	if (!hl || (rest[hl] && strcmp(rest + hl, "/")))
-		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-		        "vault URL %s: the endpoint %s must be "
-		        "scheme://host[:port] without a path",
-		        url, ep);
-	if (memchr(rest, '@', hl))
-		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-		        "vault URL %s: the endpoint must not contain "
-		        "credentials",
-		        url);
-	s->endpoint = astra__aprintf("%s://%.*s", scheme, (int)hl, rest);
-	return s->endpoint ? 0 : ASTRA_ENOMEM;
+	free(scheme);
+	free(host);
+	return rc;
 }
 
 /* GET the bucket: checks bucket and credentials, reads the capabilities. */
@@ -1846,7 +1804,7 @@ int astra__store_gcs_open(
 
 	/* endpoint: endpoint=, $STORAGE_EMULATOR_HOST, Google */
 	const char *ep = o.endpoint;
-	const char *emu = env_nonempty("STORAGE_EMULATOR_HOST");
+	const char *emu = astra__objhttp_env("STORAGE_EMULATOR_HOST");
 	emulator = emu != NULL;
 	if (!ep && emu) {
 		ep_env = strstr(emu, "://") ? astra__strdup(emu)
@@ -1866,21 +1824,12 @@ int astra__store_gcs_open(
 		goto fail;
 	}
 
-	const char *ca = so && so->ca_file ? so->ca_file : o.ca;
-	int insecure = (so && so->insecure_tls) || o.insecure;
 	if ((rc = setup_auth(s, &o, emulator))) {
 		astra__err_prefix(rc, "vault %s", s->base.url);
 		goto fail;
 	}
 	astra__http_config cfg;
-	astra__http_config_init(&cfg);
-	cfg.ca_file = ca;
-	cfg.insecure = insecure;
-	cfg.proxy = o.proxy;
-	cfg.http2 = 0;
-	cfg.timeout_ms = (unsigned)o.timeout_s * 1000u;
-	cfg.max_retries = (unsigned)o.retries;
-	cfg.retry_budget_ms = (unsigned)o.budget_s * 1000u;
+	astra__objhttp_config(&cfg, &o.net, so);
 	if (s->auth == AUTH_SA || s->auth == AUTH_USER) {
 		/* the token endpoint: no credentials, system CAs unless
 		 * it is on the same custom endpoint */

@@ -26,7 +26,6 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <ctype.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +42,7 @@
 #include "fmt/xml.h"
 #include "net/http.h"
 #include "store/awscreds.h"
+#include "store/objhttp.h"
 #include "store/sigv4.h"
 #include "store/store.h"
 
@@ -55,29 +55,6 @@
 /* CK_AUTO: Content-MD5 only when the payload is not signed (a signed
  * payload's SHA-256 is checked by the server already) */
 enum { CK_AUTO = 0, CK_MD5 = 1, CK_SHA256 = 2, CK_NONE = 3 };
-
-/* The thread's last error, copied (its message lives in a buffer that the
- * next error overwrites). */
-typedef struct {
-	int code, klass;
-	char message[1024];
-} saved_err;
-
-static void err_save(saved_err *e)
-{
-	const astra_error *l = astra_error_last();
-	e->code = l->code;
-	e->klass = l->klass;
-	snprintf(e->message, sizeof(e->message), "%s", l->message);
-}
-
-static void err_restore(const saved_err *e)
-{
-	if (e->code)
-		astra__err(e->code, e->klass, "%s", e->message);
-	else
-		astra_error_clear();
-}
 
 typedef struct {
 	astra__store base;
@@ -108,21 +85,20 @@ static int head_q(
 /* ------------------------------------------------------------------ */
 
 typedef struct {
-	char *endpoint, *region, *ca, *proxy, *profile;
+	char *endpoint, *region, *profile;
+	astra__objhttp_net net; /* ca, proxy, insecure-tls, timeouts, retries */
 	int path_style; /* -1 auto */
-	int insecure;
 	int checksum;
 	int unsigned_payload;
-	long part_mib, threshold_mib, concurrency, timeout_s, retries, budget_s;
+	long part_mib, threshold_mib, concurrency;
 } s3_opts;
 
 static void opts_free(s3_opts *o)
 {
 	free(o->endpoint);
 	free(o->region);
-	free(o->ca);
-	free(o->proxy);
 	free(o->profile);
+	astra__objhttp_net_free(&o->net);
 }
 
 static int parse_opts(const char *url, const char *q, s3_opts *o)
@@ -132,9 +108,7 @@ static int parse_opts(const char *url, const char *q, s3_opts *o)
 	o->part_mib = 16;
 	o->threshold_mib = 64;
 	o->concurrency = 4;
-	o->timeout_s = 120;
-	o->retries = 6;
-	o->budget_s = 60;
+	astra__objhttp_net_init(&o->net);
 	int rc = 0;
 	char *k, *v;
 	while (!rc && (rc = astra__store_opt_next(&q, &k, &v)) == 1) {
@@ -144,24 +118,21 @@ static int parse_opts(const char *url, const char *q, s3_opts *o)
 			dst = &o->endpoint;
 		else if (!strcmp(k, "region"))
 			dst = &o->region;
-		else if (!strcmp(k, "ca"))
-			dst = &o->ca;
-		else if (!strcmp(k, "proxy"))
-			dst = &o->proxy;
 		else if (!strcmp(k, "profile"))
 			dst = &o->profile;
 		if (dst) {
 			free(*dst);
 			*dst = v;
 			v = NULL;
+		} else if ((rc = astra__objhttp_net_opt(url, k, &v, &o->net))) {
+			if (rc == 1)
+				rc = 0;
 		} else if (!strcmp(k, "path-style")) {
 			if (!strcmp(v, "auto"))
 				o->path_style = -1;
 			else
 				rc = astra__store_opt_bool(
 				        url, k, v, &o->path_style);
-		} else if (!strcmp(k, "insecure-tls")) {
-			rc = astra__store_opt_bool(url, k, v, &o->insecure);
 		} else if (!strcmp(k, "checksum")) {
 			if (!strcmp(v, "auto"))
 				o->checksum = CK_AUTO;
@@ -197,15 +168,6 @@ static int parse_opts(const char *url, const char *q, s3_opts *o)
 		} else if (!strcmp(k, "concurrency")) {
 			rc = astra__store_opt_long(
 			        url, k, v, 1, 64, &o->concurrency);
-		} else if (!strcmp(k, "timeout")) {
-			rc = astra__store_opt_long(
-			        url, k, v, 1, 86400, &o->timeout_s);
-		} else if (!strcmp(k, "retries")) {
-			rc = astra__store_opt_long(
-			        url, k, v, 0, 100, &o->retries);
-		} else if (!strcmp(k, "retry-budget")) {
-			rc = astra__store_opt_long(
-			        url, k, v, 1, 86400, &o->budget_s);
 		} else {
 			rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
 			        "vault URL %s: unknown option \"%s\" (known: "
@@ -238,11 +200,7 @@ typedef struct {
 } s3_req;
 
 /* S3 error details of a response. */
-typedef struct {
-	char code[96];
-	char message[320];
-	char request_id[96];
-} s3_err;
+typedef astra__objhttp_err s3_err;
 
 static void err_of(const astra__http_response *resp, s3_err *e)
 {
@@ -253,8 +211,8 @@ static void err_of(const astra__http_response *resp, s3_err *e)
 	if (!resp->body.size)
 		return;
 	astra__xml *doc = NULL;
-	saved_err saved;
-	err_save(&saved);
+	astra__objhttp_saved_err saved;
+	astra__objhttp_err_save(&saved);
 	if (astra__xml_parse(
 	            &doc, resp->body.ptr, resp->body.size, "S3 error") == 0 &&
 	        !strcmp(astra__xml_name(doc), "Error")) {
@@ -269,77 +227,62 @@ static void err_of(const astra__http_response *resp, s3_err *e)
 			snprintf(e->request_id, sizeof(e->request_id), "%s", r);
 	}
 	astra__xml_free(doc);
-	err_restore(&saved);
+	astra__objhttp_err_restore(&saved);
 }
 
-static int code_is(const s3_err *e, const char *c)
-{
-	return !strcmp(e->code, c);
-}
+/* S3 error codes, then statuses, to astra codes (tried in order). */
+static const astra__objhttp_rule s3_rules[] = {
+	{ ASTRA_EAUTH,
+	        "SignatureDoesNotMatch|InvalidAccessKeyId|InvalidToken|"
+	        "ExpiredToken|TokenRefreshRequired|InvalidSecurity|"
+	        "AuthorizationHeaderMalformed|AccessDenied|AllAccessDisabled|"
+	        "RequestTimeTooSkewed",
+	        401, 401, 0 },
+	{ ASTRA_EAUTH, NULL, 403, 403, 1 },
+	{ ASTRA_ENOTFOUND, "NoSuchBucket|NoSuchKey|NoSuchVersion", 404, 404,
+	        0 },
+	{ ASTRA_EEXISTS, "PreconditionFailed", 412, 412, 0 },
+	{ ASTRA_ECONFLICT, "ConditionalRequestConflict|OperationAborted", 0, 0,
+	        0 },
+	{ ASTRA_EPOLICY, "ObjectLocked|InvalidRetentionPeriod", 0, 0, 0 },
+	{ ASTRA_ECORRUPT, "InvalidRange", 416, 416, 0 },
+	{ ASTRA_ENOTSUPPORTED, "NotImplemented", 501, 501, 0 },
+	{ ASTRA_ENOSPACE, "EntityTooLarge|QuotaExceeded|XMinioStorageFull", 507,
+	        507, 0 },
+	{ ASTRA_ENET, "SlowDown|RequestTimeout", 429, 429, 0 },
+	{ ASTRA_ENET, NULL, 500, 999, 0 },
+	{ ASTRA_EINVALID,
+	        "InvalidArgument|InvalidRequest|InvalidBucketName|MalformedXML",
+	        0, 0, 0 },
+	{ 0, NULL, 0, 0, 0 },
+};
 
 /* Maps a failed response to an astra error naming op, object and cause. */
 static int s3_fail(s3_store *s, const astra__http_response *resp,
         const char *method, const char *key, const s3_err *e)
 {
-	long st = resp->status;
-	int code;
-	if (code_is(e, "SignatureDoesNotMatch") ||
-	        code_is(e, "InvalidAccessKeyId") ||
-	        code_is(e, "InvalidToken") || code_is(e, "ExpiredToken") ||
-	        code_is(e, "TokenRefreshRequired") ||
-	        code_is(e, "InvalidSecurity") ||
-	        code_is(e, "AuthorizationHeaderMalformed") ||
-	        code_is(e, "AccessDenied") || code_is(e, "AllAccessDisabled") ||
-	        code_is(e, "RequestTimeTooSkewed") || st == 401 ||
-	        (st == 403 && !e->code[0]))
-		code = ASTRA_EAUTH;
-	else if (code_is(e, "NoSuchBucket"))
+	int code = astra__objhttp_classify(s3_rules, resp->status, e->code);
+	if (code == ASTRA_ENOTFOUND &&
+	        astra__objhttp_code_is(e, "NoSuchBucket"))
 		return astra__err(ASTRA_ENOTFOUND, ASTRA_ERROR_STORE,
 		        "bucket %s does not exist at %s://%s (NoSuchBucket, "
 		        "request id %s)",
 		        s->bucket, s->scheme, s->ep_host,
 		        e->request_id[0] ? e->request_id : "none");
-	else if (code_is(e, "NoSuchKey") || code_is(e, "NoSuchVersion") ||
-	         st == 404)
-		code = ASTRA_ENOTFOUND;
-	else if (code_is(e, "PreconditionFailed") || st == 412)
-		code = ASTRA_EEXISTS;
-	else if (code_is(e, "ConditionalRequestConflict") ||
-	         code_is(e, "OperationAborted"))
-		code = ASTRA_ECONFLICT;
-	else if (code_is(e, "ObjectLocked") ||
-	         code_is(e, "InvalidRetentionPeriod"))
-		code = ASTRA_EPOLICY;
-	else if (code_is(e, "InvalidRange") || st == 416)
-		code = ASTRA_ECORRUPT;
-	else if (code_is(e, "NotImplemented") || st == 501)
-		code = ASTRA_ENOTSUPPORTED;
-	else if (code_is(e, "EntityTooLarge") || code_is(e, "QuotaExceeded") ||
-	         code_is(e, "XMinioStorageFull") || st == 507)
-		code = ASTRA_ENOSPACE;
-	else if (st >= 500 || st == 429 || code_is(e, "SlowDown") ||
-	         code_is(e, "RequestTimeout"))
-		code = ASTRA_ENET;
-	else if (code_is(e, "InvalidArgument") ||
-	         code_is(e, "InvalidRequest") ||
-	         code_is(e, "InvalidBucketName") || code_is(e, "MalformedXML"))
-		code = ASTRA_EINVALID;
-	else
-		code = ASTRA_EIO;
-	const char *what = key ? key : "(bucket)";
-	if (code == ASTRA_ENOTFOUND && key)
-		return astra__err(code, ASTRA_ERROR_STORE,
-		        "object %s not found (S3 %s: %s, HTTP %ld, request id "
-		        "%s)",
-		        key, method, e->code[0] ? e->code : "NoSuchKey", st,
-		        e->request_id[0] ? e->request_id : "none");
-	return astra__err(code, ASTRA_ERROR_STORE,
-	        "S3 %s %s in bucket %s failed: %s%s%s (HTTP %ld, request id "
-	        "%s%s)",
-	        method, what, s->bucket, e->code[0] ? e->code : "no S3 code",
-	        e->message[0] ? ": " : "", e->message, st,
-	        e->request_id[0] ? e->request_id : "none",
-	        resp->attempts > 1 ? ", retried" : "");
+	char where[320];
+	snprintf(where, sizeof(where), "bucket %s", s->bucket);
+	astra__objhttp_failure f = { 0 };
+	f.service = "S3";
+	f.op = method;
+	f.key = key;
+	f.whole = "(bucket)";
+	f.where = where;
+	f.code = e->code;
+	f.no_code = "no S3 code";
+	f.absent = "NoSuchKey";
+	f.message = e->message;
+	f.request_id = e->request_id;
+	return astra__objhttp_fail(code, resp, &f);
 }
 
 /* The object's absolute key in the bucket. */
@@ -513,26 +456,22 @@ static int s3_send(s3_store *s, const s3_req *r, astra__http_response *resp,
 			astra__log_debug("s3: %s %s -> %ld %s (request id %s)",
 			        r->method, r->key ? r->key : "(bucket)",
 			        resp->status, e->code, e->request_id);
-		if (code_is(e, "RequestTimeTooSkewed") && !skew_fixed) {
-			int64_t server;
-			const char *date = astra__http_header(resp, "Date");
+		if (astra__objhttp_code_is(e, "RequestTimeTooSkewed") &&
+		        !skew_fixed) {
+			long long skew;
 			skew_fixed = 1;
-			if (date && astra__aws_parse_time(date, &server) == 0) {
-				int64_t local = astra__wall_ns() / 1000000000LL;
-				atomic_store(
-				        &s->skew, (long long)(server - local));
+			if (astra__objhttp_server_skew(resp, &skew)) {
+				atomic_store(&s->skew, skew);
 				astra__log_warn(
 				        "s3: the clock differs from %s's "
 				        "by %lld s; correcting",
-				        s->ep_host,
-				        (long long)(server - local));
+				        s->ep_host, skew);
 				continue;
 			}
-			astra_error_clear();
 		}
-		if ((code_is(e, "ExpiredToken") ||
-		            code_is(e, "TokenRefreshRequired") ||
-		            code_is(e, "InvalidToken")) &&
+		if ((astra__objhttp_code_is(e, "ExpiredToken") ||
+		            astra__objhttp_code_is(e, "TokenRefreshRequired") ||
+		            astra__objhttp_code_is(e, "InvalidToken")) &&
 		        !creds_fixed) {
 			creds_fixed = 1;
 			continue;
@@ -553,8 +492,9 @@ static int s3_send(s3_store *s, const s3_req *r, astra__http_response *resp,
 				continue;
 			}
 		}
-		if (code_is(e, "RequestTimeout") && timeouts++ < 3) {
-			astra__sleep_ms(200u << timeouts);
+		if (astra__objhttp_code_is(e, "RequestTimeout") &&
+		        timeouts++ < 3) {
+			astra__objhttp_pause(200, (unsigned)timeouts);
 			continue;
 		}
 		return 0;
@@ -663,13 +603,7 @@ typedef struct {
 	const char *data;
 	size_t n, part;
 	unsigned nparts;
-	atomic_uint next;
-	atomic_int failed;
 	char (*etags)[80];
-	pthread_mutex_t mu;
-	int rc;
-	char msg[1024];
-	int klass;
 } mp_job;
 
 static int upload_part(mp_job *j, unsigned num)
@@ -716,38 +650,18 @@ done:
 	return rc;
 }
 
-static void *part_worker(void *arg)
+/* A task of the worker pool: part i + 1. */
+static int part_task(void *ctx, unsigned i)
 {
-	mp_job *j = arg;
-	for (;;) {
-		if (atomic_load(&j->failed))
-			break;
-		unsigned num = atomic_fetch_add(&j->next, 1) + 1;
-		if (num > j->nparts)
-			break;
-		int rc = upload_part(j, num);
-		if (rc) {
-			pthread_mutex_lock(&j->mu);
-			if (!j->rc) {
-				j->rc = rc;
-				j->klass = astra_error_last()->klass;
-				snprintf(j->msg, sizeof(j->msg), "%s",
-				        astra_error_last()->message);
-			}
-			pthread_mutex_unlock(&j->mu);
-			atomic_store(&j->failed, 1);
-			break;
-		}
-	}
-	return NULL;
+	return upload_part(ctx, i + 1);
 }
 
 static void abort_upload(s3_store *s, const char *key, const char *upload_id)
 {
 	astra_buf q = ASTRA_BUF_INIT;
 	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
-	saved_err saved;
-	err_save(&saved);
+	astra__objhttp_saved_err saved;
+	astra__objhttp_err_save(&saved);
 	if (astra__buf_puts(&q, "uploadId=") == 0 &&
 	        astra__sigv4_encode(&q, upload_id, strlen(upload_id), 0) == 0) {
 		s3_req r = { 0 };
@@ -764,7 +678,7 @@ static void abort_upload(s3_store *s, const char *key, const char *upload_id)
 	}
 	astra_buf_dispose(&q);
 	astra__http_response_dispose(&resp);
-	err_restore(&saved);
+	astra__objhttp_err_restore(&saved);
 }
 
 static int complete_upload(
@@ -837,7 +751,8 @@ static int complete_upload(
 			astra__xml_free(doc);
 			if (!rc && !transient)
 				break;
-		} else if (code_is(&e, "NoSuchUpload") && attempt > 1) {
+		} else if (astra__objhttp_code_is(&e, "NoSuchUpload") &&
+		           attempt > 1) {
 			/* an earlier attempt may have completed it */
 			astra__obj_info info;
 			memset(&info, 0, sizeof(info));
@@ -847,8 +762,9 @@ static int complete_upload(
 				break;
 			}
 			astra_error_clear();
-		} else if (resp->status >= 500 || code_is(&e, "SlowDown") ||
-		           code_is(&e, "InternalError")) {
+		} else if (resp->status >= 500 ||
+		           astra__objhttp_code_is(&e, "SlowDown") ||
+		           astra__objhttp_code_is(&e, "InternalError")) {
 			transient = 1;
 		}
 		if (rc)
@@ -861,7 +777,7 @@ static int complete_upload(
 		astra__log_debug("s3: CompleteMultipartUpload of %s: %s, "
 		                 "retrying",
 		        j->key, e.code);
-		astra__sleep_ms(200u << attempt);
+		astra__objhttp_pause(200, (unsigned)attempt);
 	}
 	astra_buf_dispose(&body);
 	astra_buf_dispose(&q);
@@ -882,7 +798,6 @@ static int put_multipart(s3_store *s, const char *key, const char *data,
 	j.n = n;
 	j.part = part;
 	j.nparts = (unsigned)((n + part - 1) / part);
-	pthread_mutex_init(&j.mu, NULL);
 	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
 	astra__xml *doc = NULL;
 	char *upload_id = NULL;
@@ -922,20 +837,9 @@ static int put_multipart(s3_store *s, const char *key, const char *data,
 		rc = ASTRA_ENOMEM;
 		goto abort;
 	}
-	unsigned nt = s->concurrency < j.nparts ? s->concurrency : j.nparts;
-	pthread_t tids[64];
-	unsigned started = 0;
-	for (; started < nt; started++)
-		if (pthread_create(&tids[started], NULL, part_worker, &j))
-			break;
-	if (!started)
-		part_worker(&j);
-	for (unsigned i = 0; i < started; i++)
-		pthread_join(tids[i], NULL);
-	if (j.rc) {
-		rc = astra__err(j.rc, j.klass, "%s", j.msg);
+	if ((rc = astra__objhttp_parallel(
+	             j.nparts, s->concurrency, part_task, &j)))
 		goto abort;
-	}
 	rc = complete_upload(s, &j, n, &resp);
 	astra__http_response_dispose(&resp);
 	if (!rc)
@@ -945,7 +849,6 @@ abort:
 done:
 	free(j.etags);
 	free(upload_id);
-	pthread_mutex_destroy(&j.mu);
 	return rc;
 }
 
@@ -1005,19 +908,20 @@ static int s3_put(astra__store *st, const char *key, const void *data, size_t n,
 	if (resp.status >= 200 && resp.status < 300)
 		goto done;
 	if (if_absent &&
-	        (resp.status == 412 || code_is(&e, "PreconditionFailed"))) {
+	        (resp.status == 412 ||
+	                astra__objhttp_code_is(&e, "PreconditionFailed"))) {
 		rc = astra__err(ASTRA_EEXISTS, ASTRA_ERROR_STORE,
 		        "%s already exists", key);
 		goto done;
 	}
 	if (if_absent && resp.status == 409 &&
-	        code_is(&e, "ConditionalRequestConflict")) {
+	        astra__objhttp_code_is(&e, "ConditionalRequestConflict")) {
 		rc = astra__err(ASTRA_EEXISTS, ASTRA_ERROR_STORE,
 		        "%s was created concurrently", key);
 		goto done;
 	}
-	if (if_absent &&
-	        (resp.status == 501 || code_is(&e, "NotImplemented"))) {
+	if (if_absent && (resp.status == 501 || astra__objhttp_code_is(&e,
+	                                                "NotImplemented"))) {
 		astra__log_info("s3: %s does not support conditional writes; "
 		                "checking for existing objects first",
 		        s->ep_host);
@@ -1266,7 +1170,8 @@ static int delete_q(s3_store *s, const char *key, const char *query)
 	s3_err e;
 	int rc = s3_send(s, &r, &resp, &e, NULL);
 	if (!rc && !(resp.status >= 200 && resp.status < 300) &&
-	        !(resp.status == 404 && !code_is(&e, "NoSuchBucket")))
+	        !(resp.status == 404 &&
+	                !astra__objhttp_code_is(&e, "NoSuchBucket")))
 		rc = s3_fail(s, &resp, "DELETE", key, &e);
 	astra__http_response_dispose(&resp);
 	return rc;
@@ -1603,37 +1508,6 @@ static int is_ip_or_local(const char *host)
 	return 1;
 }
 
-static int set_endpoint(s3_store *s, const char *url, const char *ep)
-{
-	const char *rest = ep;
-	const char *scheme = "https";
-	if (!strncmp(ep, "http://", 7)) {
-		scheme = "http";
-		rest = ep + 7;
-	} else if (!strncmp(ep, "https://", 8)) {
-		rest = ep + 8;
-	} else if (strstr(ep, "://")) {
-		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-		        "vault URL %s: the endpoint %s must be http:// or "
-		        "https://",
-		        url, ep);
-	}
-	size_t hl = strcspn(rest, "/?#");
-	if (!hl || (rest[hl] && strcmp(rest + hl, "/")))
-		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-		        "vault URL %s: the endpoint %s must be "
-		        "scheme://host[:port] without a path",
-		        url, ep);
-	if (memchr(rest, '@', hl))
-		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-		        "vault URL %s: the endpoint must not contain "
-		        "credentials (use AWS_ACCESS_KEY_ID or a profile)",
-		        url);
-	s->scheme = astra__strdup(scheme);
-	s->ep_host = astra__strndup(rest, hl);
-	return s->scheme && s->ep_host ? 0 : ASTRA_ENOMEM;
-}
-
 /* GET ?versioning and ?object-lock: checks the bucket and credentials. */
 static int probe_bucket(s3_store *s)
 {
@@ -1659,8 +1533,9 @@ static int probe_bucket(s3_store *s)
 				s->base.caps |= ASTRA_STORE_CAP_VERSIONING;
 		}
 		astra_error_clear();
-	} else if (code_is(&e, "AccessDenied") ||
-	           code_is(&e, "NotImplemented") || resp.status == 501) {
+	} else if (astra__objhttp_code_is(&e, "AccessDenied") ||
+	           astra__objhttp_code_is(&e, "NotImplemented") ||
+	           resp.status == 501) {
 		astra__log_info("s3: cannot read the versioning of bucket %s "
 		                "(%s); assuming it is not versioned",
 		        s->bucket, e.code);
@@ -1749,12 +1624,10 @@ int astra__store_s3_open(
 		s->region = astra__strdup("us-east-1");
 	const char *ep = o.endpoint;
 	if (!ep) {
-		const char *e1 = getenv("AWS_ENDPOINT_URL_S3");
-		const char *e2 = getenv("AWS_ENDPOINT_URL");
-		if (e1 && *e1)
-			ep_env = astra__strdup(e1);
-		else if (e2 && *e2)
-			ep_env = astra__strdup(e2);
+		const char *e1 = astra__objhttp_env("AWS_ENDPOINT_URL_S3");
+		const char *e2 = astra__objhttp_env("AWS_ENDPOINT_URL");
+		if (e1 || e2)
+			ep_env = astra__strdup(e1 ? e1 : e2);
 		ep = ep_env;
 	}
 	if (!s->region) {
@@ -1762,7 +1635,9 @@ int astra__store_s3_open(
 		goto fail;
 	}
 	if (ep) {
-		if ((rc = set_endpoint(s, url, ep)))
+		if ((rc = astra__objhttp_endpoint(url, ep,
+		             " (use AWS_ACCESS_KEY_ID or a profile)",
+		             &s->scheme, &s->ep_host)))
 			goto fail;
 		s->path_style = o.path_style >= 0 ? o.path_style : 1;
 		if (o.path_style < 0 && !is_ip_or_local(s->ep_host) &&
@@ -1791,27 +1666,18 @@ int astra__store_s3_open(
 	}
 
 	/* credentials and the HTTP client */
-	const char *ca = so && so->ca_file ? so->ca_file : o.ca;
-	int insecure = (so && so->insecure_tls) || o.insecure;
 	astra__aws_provider_opts po = { 0 };
 	po.profile = o.profile;
-	po.ca_file = ca;
-	po.insecure_tls = insecure;
-	po.proxy = o.proxy;
+	po.ca_file = astra__objhttp_ca(&o.net, so);
+	po.insecure_tls = astra__objhttp_insecure(&o.net, so);
+	po.proxy = o.net.proxy;
 	po.region = s->region;
 	if ((rc = astra__aws_provider_new(&s->creds, &po))) {
 		astra__err_prefix(rc, "vault %s", s->base.url);
 		goto fail;
 	}
 	astra__http_config cfg;
-	astra__http_config_init(&cfg);
-	cfg.ca_file = ca;
-	cfg.insecure = insecure;
-	cfg.proxy = o.proxy;
-	cfg.http2 = 0;
-	cfg.timeout_ms = (unsigned)o.timeout_s * 1000u;
-	cfg.max_retries = (unsigned)o.retries;
-	cfg.retry_budget_ms = (unsigned)o.budget_s * 1000u;
+	astra__objhttp_config(&cfg, &o.net, so);
 	if ((rc = astra__http_new(&s->http, &cfg)))
 		goto fail;
 	if ((rc = probe_bucket(s))) {

@@ -31,40 +31,20 @@
 #include "fstree.h"
 #include "store/store.h"
 
-static char *work;
-static char run_id[17];
-
-static const char *env(const char *n)
-{
-	const char *v = getenv(n);
-	cr_assert(v && *v, "%s is not set (run tests/integration/azure/run.sh)",
-	        n);
-	return v;
-}
+#define STORE_IT_SUITE "azure"
+#include "store_it.h"
 
 static void setup(void)
 {
-	work = fst_tmpdir("azit");
-	uint8_t r[8];
-	astra__random(r, sizeof(r));
-	for (int i = 0; i < 8; i++)
-		snprintf(run_id + 2 * i, 3, "%02x", r[i]);
+	store_it_setup("azit");
 }
 
 static void teardown(void)
 {
-	fst_rmrf(work);
-	free(work);
+	store_it_teardown();
 }
 
 TestSuite(it_azure, .init = setup, .fini = teardown, .timeout = 600);
-
-static char *path_in(const char *name)
-{
-	char *p = malloc(4400);
-	snprintf(p, 4400, "%s/%s", work, name);
-	return p;
-}
 
 static const char *plain(void)
 {
@@ -118,53 +98,6 @@ static int azreq(astra_buf *out, const char *const *args)
 	int st;
 	waitpid(pid, &st, 0);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 99;
-}
-
-static astra__store *open_store(const char *url)
-{
-	astra__store *s = NULL;
-	cr_assert_astra_ok(astra__store_open(&s, url, NULL));
-	return s;
-}
-
-static int collect_key(const astra__obj_info *info, void *payload)
-{
-	return astra__json_push(
-	        (astra__json *)payload, astra__json_new_string(info->key));
-}
-
-static astra__json *all_keys(astra__store *s, const char *prefix)
-{
-	astra__json *a = astra__json_new_array();
-	cr_assert_geq(astra__store_list(s, prefix, collect_key, a), 0);
-	return a;
-}
-
-static astra_vault_options vopts(unsigned days)
-{
-	astra_vault_options o;
-	astra_vault_options_init(&o, ASTRA_VAULT_OPTIONS_VERSION);
-	o.password = "correct horse";
-	o.kdf_log2n = 10;
-	o.chunk_min = 16 << 10;
-	o.chunk_avg = 64 << 10;
-	o.chunk_max = 256 << 10;
-	o.pack_size = 1 << 20;
-	o.threads = 4;
-	o.immutable_days = days;
-	return o;
-}
-
-static char *make_src(const char *name, int files, size_t size, int seed)
-{
-	char *src = path_in(name);
-	mkdir(src, 0755);
-	for (int i = 0; i < files; i++) {
-		char f[4500];
-		snprintf(f, sizeof(f), "%s/f%d.bin", src, i);
-		fst_write_random(f, size, (uint64_t)(seed * 100 + i));
-	}
-	return src;
 }
 
 /* A store round trip used by the authentication tests. */
@@ -408,7 +341,7 @@ Test(it_azure, wrong_key_is_eauth_naming_the_azure_code)
 	/* through the public API too */
 	setenv("AZURE_STORAGE_KEY", bad, 1);
 	astra_vault *v = NULL;
-	astra_vault_options o = vopts(0);
+	astra_vault_options o = vopts(0, 0);
 	cr_assert_astra_fail(astra_vault_open(&v, url, &o), ASTRA_EAUTH);
 	/* no credentials at all */
 	unsetenv("AZURE_STORAGE_KEY");
@@ -425,7 +358,7 @@ Test(it_azure, a_missing_container_is_enotfound_naming_it)
 	char *url = url_at(env("ASTRA_TB_AZ_ENDPOINT"),
 	        "astra-no-such-container", "x", NULL);
 	astra_vault *v = NULL;
-	astra_vault_options o = vopts(0);
+	astra_vault_options o = vopts(0, 0);
 	cr_assert_astra_fail(astra_vault_init(&v, url, &o), ASTRA_ENOTFOUND);
 	const char *m = astra_error_last()->message;
 	cr_assert(strstr(m, "astra-no-such-container") &&
@@ -593,7 +526,7 @@ Test(it_azure, immutability_needs_a_container_with_version_level_worm)
 {
 	char *url = url_for("notworm", NULL);
 	astra_vault *v = NULL;
-	astra_vault_options o = vopts(3);
+	astra_vault_options o = vopts(3, 0);
 	cr_assert_astra_fail(
 	        astra_vault_init(&v, url, &o), ASTRA_ENOTSUPPORTED);
 	const char *m = astra_error_last()->message;
@@ -624,7 +557,7 @@ Test(it_azure, a_vault_backs_up_restores_checks_and_collects_garbage)
 	char *a = make_src("a", 3, 900 << 10, 1);
 	char *b = make_src("b", 2, 700 << 10, 2);
 	astra_vault *v = NULL;
-	astra_vault_options o = vopts(0);
+	astra_vault_options o = vopts(0, 0);
 	o.pack_size = 2 << 20; /* packs above the block threshold */
 	cr_assert_astra_ok(astra_vault_init(&v, url, &o));
 	astra_data_backup_options bo;
@@ -687,75 +620,9 @@ Test(it_azure, a_vault_backs_up_restores_checks_and_collects_garbage)
 
 TestSuite(it_azure_faults, .init = setup, .fini = teardown, .timeout = 900);
 
-static void faults(const char *json)
-{
-	const char *path = env("ASTRA_IT_PROXY_CONTROL");
-	char tmp[4200];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fst_write(tmp, json, strlen(json));
-	cr_assert_eq(rename(tmp, path), 0);
-	usleep(20000);
-}
-
-static int64_t fault_stat(const char *name)
-{
-	char p[4200];
-	snprintf(p, sizeof(p), "%s.stats", env("ASTRA_IT_PROXY_CONTROL"));
-	FILE *f = fopen(p, "r");
-	if (!f)
-		return 0;
-	char buf[4096] = { 0 };
-	fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	astra__json *j = NULL;
-	if (astra__json_parse(&j, buf, strlen(buf), "stats"))
-		return 0;
-	int64_t v = astra__json_int(j, name, 0);
-	astra__json_free(j);
-	return v;
-}
-
-static int64_t all_faults(void)
-{
-	return fault_stat("slowdown") + fault_stat("reset") +
-	       fault_stat("reset_mid") + fault_stat("internal") +
-	       fault_stat("stall");
-}
-
 static char *proxy_url(const char *name, const char *extra)
 {
 	return url_at(env("ASTRA_IT_PROXY_ENDPOINT"), plain(), name, extra);
-}
-
-static void vbackup(
-        astra_vault *v, const char *src, astra_data_backup_result *r)
-{
-	astra_data_backup_options o;
-	astra_data_backup_options_init(&o, ASTRA_DATA_BACKUP_OPTIONS_VERSION);
-	memset(r, 0, sizeof(*r));
-	r->version = ASTRA_DATA_BACKUP_RESULT_VERSION;
-	cr_assert_astra_ok(astra_vault_backup_path(v, src, &o, r));
-}
-
-static void vrestore_equal(astra_vault *v, const char *id, const char *src)
-{
-	static int n;
-	char dst[4500];
-	snprintf(dst, sizeof(dst), "%s/restore-%d", work, n++);
-	cr_assert_astra_ok(
-	        astra_vault_restore_path(v, id, dst, NULL, NULL, NULL));
-	cr_assert_eq(fst_compare(src, dst), 0, "restore of %s differs", id);
-}
-
-static int vcheck(astra_vault *v)
-{
-	astra_check_options o;
-	astra_check_options_init(&o, ASTRA_CHECK_OPTIONS_VERSION);
-	o.flags = ASTRA_CHECK_F_READ_DATA;
-	astra_buf b = ASTRA_BUF_INIT;
-	int rc = astra_vault_check(v, &o, &b);
-	astra_buf_dispose(&b);
-	return rc;
 }
 
 Test(it_azure_faults, backups_through_faults_complete_and_check_clean)
@@ -768,7 +635,7 @@ Test(it_azure_faults, backups_through_faults_complete_and_check_clean)
 	char *src = make_src("src", 5, 3 << 20, 6);
 	fst_make_rich_tree(src);
 	astra_vault *v = NULL;
-	astra_vault_options o = vopts(0);
+	astra_vault_options o = vopts(0, 0);
 	o.pack_size = 2 << 20;
 	cr_assert_astra_ok(astra_vault_init(&v, url, &o));
 	faults("{\"slowdown\": 0.06, \"internal\": 0.03, \"reset\": 0.03, "
@@ -776,11 +643,11 @@ Test(it_azure_faults, backups_through_faults_complete_and_check_clean)
 	       "\"seed\": 7}");
 	int64_t f0 = all_faults();
 	astra_data_backup_result r1, r2;
-	vbackup(v, src, &r1);
+	vbackup(v, src, 0, &r1);
 	cr_assert_str_neq(r1.id, "");
 	char *f = path_in("src/f0.bin");
 	fst_write_random(f, 3 << 20, 999);
-	vbackup(v, src, &r2);
+	vbackup(v, src, 0, &r2);
 	vrestore_equal(v, r2.id, src);
 	cr_assert_astra_ok(vcheck(v));
 	int64_t f1 = all_faults();
@@ -804,10 +671,10 @@ Test(it_azure_faults, persistent_faults_fail_cleanly_naming_the_cause)
 	        proxy_url("persistent", "timeout=3&retries=3&retry-budget=4");
 	char *src = make_src("src", 2, 1 << 20, 8);
 	astra_vault *v = NULL;
-	astra_vault_options o = vopts(0);
+	astra_vault_options o = vopts(0, 0);
 	cr_assert_astra_ok(astra_vault_init(&v, url, &o));
 	astra_data_backup_result r1;
-	vbackup(v, src, &r1);
+	vbackup(v, src, 0, &r1);
 	char *more = make_src("more", 2, 1 << 20, 9);
 	faults("{\"internal\": 1.0}");
 	astra_data_backup_options bo;
@@ -825,7 +692,7 @@ Test(it_azure_faults, persistent_faults_fail_cleanly_naming_the_cause)
 	cr_assert_astra_ok(vcheck(v));
 	vrestore_equal(v, r1.id, src);
 	astra_data_backup_result r2;
-	vbackup(v, more, &r2);
+	vbackup(v, more, 0, &r2);
 	vrestore_equal(v, r2.id, more);
 	astra_vault_free(v);
 	free(src);

@@ -33,24 +33,12 @@
 #include "fstree.h"
 #include "store/store.h"
 
-static char *work;
-static char run_id[17];
-
-static const char *env(const char *n)
-{
-	const char *v = getenv(n);
-	cr_assert(
-	        v && *v, "%s is not set (run tests/integration/gcs/run.sh)", n);
-	return v;
-}
+#define STORE_IT_SUITE "gcs"
+#include "store_it.h"
 
 static void setup(void)
 {
-	work = fst_tmpdir("gcsit");
-	uint8_t r[8];
-	astra__random(r, sizeof(r));
-	for (int i = 0; i < 8; i++)
-		snprintf(run_id + 2 * i, 3, "%02x", r[i]);
+	store_it_setup("gcsit");
 	static const char *vars[] = { "GOOGLE_APPLICATION_CREDENTIALS",
 		"GOOGLE_OAUTH_ACCESS_TOKEN", "STORAGE_EMULATOR_HOST",
 		"CLOUDSDK_CONFIG", NULL };
@@ -62,18 +50,10 @@ static void setup(void)
 static void teardown(void)
 {
 	astra_log_set_handler(NULL, 0, NULL);
-	fst_rmrf(work);
-	free(work);
+	store_it_teardown();
 }
 
 TestSuite(it_gcs, .init = setup, .fini = teardown, .timeout = 600);
-
-static char *path_in(const char *name)
-{
-	char *p = malloc(4400);
-	snprintf(p, 4400, "%s/%s", work, name);
-	return p;
-}
 
 /* gs://bucket/it-<run>-name?endpoint=...&auth=none[&extra] */
 static char *url_at(const char *endpoint, const char *bucket, const char *name,
@@ -131,101 +111,6 @@ static astra__json *curl_json(const char *url)
 	astra_buf_dispose(&b);
 	free(out);
 	return j;
-}
-
-static astra__store *open_store(const char *url)
-{
-	astra__store *s = NULL;
-	cr_assert_astra_ok(astra__store_open(&s, url, NULL));
-	return s;
-}
-
-static int collect_key(const astra__obj_info *info, void *payload)
-{
-	return astra__json_push(
-	        (astra__json *)payload, astra__json_new_string(info->key));
-}
-
-static astra__json *all_keys(astra__store *s, const char *prefix)
-{
-	astra__json *a = astra__json_new_array();
-	cr_assert_geq(astra__store_list(s, prefix, collect_key, a), 0);
-	return a;
-}
-
-static astra_vault_options vopts(unsigned days, unsigned mode)
-{
-	astra_vault_options o;
-	astra_vault_options_init(&o, ASTRA_VAULT_OPTIONS_VERSION);
-	o.password = "correct horse";
-	o.kdf_log2n = 10;
-	o.chunk_min = 16 << 10;
-	o.chunk_avg = 64 << 10;
-	o.chunk_max = 256 << 10;
-	o.pack_size = 1 << 20;
-	o.threads = 4;
-	o.immutable_days = days;
-	o.lock_mode = mode;
-	return o;
-}
-
-static astra_vault *vinit(const char *url)
-{
-	astra_vault *v = NULL;
-	astra_vault_options o = vopts(0, 0);
-	cr_assert_astra_ok(astra_vault_init(&v, url, &o));
-	return v;
-}
-
-static astra_vault *vopen(const char *url)
-{
-	astra_vault *v = NULL;
-	astra_vault_options o = vopts(0, 0);
-	cr_assert_astra_ok(astra_vault_open(&v, url, &o));
-	return v;
-}
-
-static void vbackup(
-        astra_vault *v, const char *src, astra_data_backup_result *res)
-{
-	astra_data_backup_options o;
-	astra_data_backup_options_init(&o, ASTRA_DATA_BACKUP_OPTIONS_VERSION);
-	memset(res, 0, sizeof(*res));
-	res->version = ASTRA_DATA_BACKUP_RESULT_VERSION;
-	cr_assert_astra_ok(astra_vault_backup_path(v, src, &o, res));
-}
-
-static void vrestore_equal(astra_vault *v, const char *id, const char *src)
-{
-	static int n;
-	char dst[4500];
-	snprintf(dst, sizeof(dst), "%s/restore-%d", work, n++);
-	cr_assert_astra_ok(
-	        astra_vault_restore_path(v, id, dst, NULL, NULL, NULL));
-	cr_assert_eq(fst_compare(src, dst), 0, "restore of %s differs", id);
-}
-
-static int vcheck(astra_vault *v)
-{
-	astra_check_options o;
-	astra_check_options_init(&o, ASTRA_CHECK_OPTIONS_VERSION);
-	o.flags = ASTRA_CHECK_F_READ_DATA;
-	astra_buf b = ASTRA_BUF_INIT;
-	int rc = astra_vault_check(v, &o, &b);
-	astra_buf_dispose(&b);
-	return rc;
-}
-
-static char *make_src(const char *name, int files, size_t size, int seed)
-{
-	char *src = path_in(name);
-	mkdir(src, 0755);
-	for (int i = 0; i < files; i++) {
-		char f[4500];
-		snprintf(f, sizeof(f), "%s/f%d.bin", src, i);
-		fst_write_random(f, size, (uint64_t)(seed * 100 + i));
-	}
-	return src;
 }
 
 /* ------------------------------------------------------------------ */
@@ -607,9 +492,9 @@ Test(it_gcs, a_vault_in_a_versioned_bucket_leaves_no_garbage_generations)
 {
 	char *url = versioned_url("vault", NULL);
 	char *src = make_src("src", 4, 700 << 10, 3);
-	astra_vault *v = vinit(url);
+	astra_vault *v = vinit(url, 0, 0);
 	astra_data_backup_result r1;
-	vbackup(v, src, &r1);
+	vbackup(v, src, 0, &r1);
 	vrestore_equal(v, r1.id, src);
 	cr_assert_astra_ok(vcheck(v));
 	cr_assert_astra_ok(astra_vault_forget(v, r1.id));
@@ -684,41 +569,6 @@ Test(it_gcs, immutability_needs_a_bucket_with_object_retention)
 
 TestSuite(it_gcs_faults, .init = setup, .fini = teardown, .timeout = 900);
 
-static void faults(const char *json)
-{
-	const char *path = env("ASTRA_IT_PROXY_CONTROL");
-	char tmp[4200];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fst_write(tmp, json, strlen(json));
-	cr_assert_eq(rename(tmp, path), 0);
-	usleep(20000);
-}
-
-static int64_t fault_stat(const char *name)
-{
-	char p[4200];
-	snprintf(p, sizeof(p), "%s.stats", env("ASTRA_IT_PROXY_CONTROL"));
-	FILE *f = fopen(p, "r");
-	if (!f)
-		return 0;
-	char buf[4096] = { 0 };
-	fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	astra__json *j = NULL;
-	if (astra__json_parse(&j, buf, strlen(buf), "stats"))
-		return 0;
-	int64_t v = astra__json_int(j, name, 0);
-	astra__json_free(j);
-	return v;
-}
-
-static int64_t all_faults(void)
-{
-	return fault_stat("slowdown") + fault_stat("reset") +
-	       fault_stat("reset_mid") + fault_stat("internal") +
-	       fault_stat("stall");
-}
-
 Test(it_gcs_faults, backups_through_faults_complete_and_check_clean)
 {
 	faults("{}");
@@ -726,16 +576,16 @@ Test(it_gcs_faults, backups_through_faults_complete_and_check_clean)
 	        "timeout=3&retries=10&retry-budget=120");
 	char *src = make_src("src", 6, 3 << 20, 6);
 	fst_make_rich_tree(src);
-	astra_vault *v = vinit(url);
+	astra_vault *v = vinit(url, 0, 0);
 	faults("{\"slowdown\": 0.06, \"internal\": 0.03, \"reset\": 0.03, "
 	       "\"reset_mid\": 0.03, \"stall\": 0.01, \"stall_seconds\": 5, "
 	       "\"seed\": 11}");
 	int64_t f0 = all_faults();
 	astra_data_backup_result r1, r2;
-	vbackup(v, src, &r1);
+	vbackup(v, src, 0, &r1);
 	char *f = path_in("src/f0.bin");
 	fst_write_random(f, 3 << 20, 999);
-	vbackup(v, src, &r2);
+	vbackup(v, src, 0, &r2);
 	vrestore_equal(v, r2.id, src);
 	cr_assert_astra_ok(vcheck(v));
 	int64_t f1 = all_faults();
@@ -752,27 +602,15 @@ Test(it_gcs_faults, backups_through_faults_complete_and_check_clean)
 	free(url);
 }
 
-static size_t nsnapshots(astra_vault *v)
-{
-	astra_buf b = ASTRA_BUF_INIT;
-	astra__json *j = NULL;
-	cr_assert_astra_ok(astra_vault_snapshots(v, &b));
-	cr_assert_astra_ok(astra__json_parse(&j, b.ptr, b.size, "list"));
-	size_t n = astra__json_size(j);
-	astra__json_free(j);
-	astra_buf_dispose(&b);
-	return n;
-}
-
 Test(it_gcs_faults, persistent_faults_fail_a_backup_cleanly_and_lose_nothing)
 {
 	faults("{}");
 	char *url = url_at(env("ASTRA_IT_PROXY_ENDPOINT"), plain(),
 	        "persistent", "timeout=3&retries=3&retry-budget=4");
 	char *src = make_src("src", 3, 2 << 20, 8);
-	astra_vault *v = vinit(url);
+	astra_vault *v = vinit(url, 0, 0);
 	astra_data_backup_result r1;
-	vbackup(v, src, &r1);
+	vbackup(v, src, 0, &r1);
 	char *more = make_src("more", 3, 2 << 20, 9);
 	faults("{\"slowdown\": 1.0}");
 	astra_data_backup_options o;
@@ -789,7 +627,7 @@ Test(it_gcs_faults, persistent_faults_fail_a_backup_cleanly_and_lose_nothing)
 	cr_assert_astra_ok(vcheck(v));
 	vrestore_equal(v, r1.id, src);
 	astra_data_backup_result r2;
-	vbackup(v, more, &r2);
+	vbackup(v, more, 0, &r2);
 	vrestore_equal(v, r2.id, more);
 	cr_assert_astra_ok(vcheck(v));
 	astra_vault_free(v);

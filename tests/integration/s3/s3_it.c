@@ -36,40 +36,20 @@
 #include "store/awscreds.h"
 #include "store/store.h"
 
-static char *work;
-static char run_id[17];
-
-static const char *env(const char *n)
-{
-	const char *v = getenv(n);
-	cr_assert(
-	        v && *v, "%s is not set (run tests/integration/s3/run.sh)", n);
-	return v;
-}
+#define STORE_IT_SUITE "s3"
+#include "store_it.h"
 
 static void setup(void)
 {
-	work = fst_tmpdir("s3it");
-	uint8_t r[8];
-	astra__random(r, sizeof(r));
-	for (int i = 0; i < 8; i++)
-		snprintf(run_id + 2 * i, 3, "%02x", r[i]);
+	store_it_setup("s3it");
 }
 
 static void teardown(void)
 {
-	fst_rmrf(work);
-	free(work);
+	store_it_teardown();
 }
 
 TestSuite(it_s3, .init = setup, .fini = teardown, .timeout = 600);
-
-static char *path_in(const char *name)
-{
-	char *p = malloc(4400);
-	snprintf(p, 4400, "%s/%s", work, name);
-	return p;
-}
 
 /* s3://bucket/it-<run>-name?endpoint=...[&extra] */
 static char *url_at(const char *endpoint, const char *bucket, const char *name,
@@ -196,91 +176,7 @@ static void expire_soon(const char *vault_url, const char *key, int seconds)
 	free(file);
 }
 
-static astra__store *open_store(const char *url)
-{
-	astra__store *s = NULL;
-	cr_assert_astra_ok(astra__store_open(&s, url, NULL));
-	return s;
-}
-
-static int collect_key(const astra__obj_info *info, void *payload)
-{
-	return astra__json_push(
-	        (astra__json *)payload, astra__json_new_string(info->key));
-}
-
-static astra__json *all_keys(astra__store *s, const char *prefix)
-{
-	astra__json *a = astra__json_new_array();
-	cr_assert_geq(astra__store_list(s, prefix, collect_key, a), 0);
-	return a;
-}
-
 /* ---- vault helpers ---- */
-
-static astra_vault_options vopts(unsigned days, unsigned mode)
-{
-	astra_vault_options o;
-	astra_vault_options_init(&o, ASTRA_VAULT_OPTIONS_VERSION);
-	o.password = "correct horse";
-	o.kdf_log2n = 10;
-	o.chunk_min = 16 << 10;
-	o.chunk_avg = 64 << 10;
-	o.chunk_max = 256 << 10;
-	o.pack_size = 1 << 20;
-	o.threads = 4;
-	o.immutable_days = days;
-	o.lock_mode = mode;
-	return o;
-}
-
-static astra_vault *vinit(const char *url, unsigned days, unsigned mode)
-{
-	astra_vault *v = NULL;
-	astra_vault_options o = vopts(days, mode);
-	cr_assert_astra_ok(astra_vault_init(&v, url, &o));
-	return v;
-}
-
-static astra_vault *vopen(const char *url)
-{
-	astra_vault *v = NULL;
-	astra_vault_options o = vopts(0, 0);
-	cr_assert_astra_ok(astra_vault_open(&v, url, &o));
-	return v;
-}
-
-static void vbackup(astra_vault *v, const char *src, unsigned flags,
-        astra_data_backup_result *res)
-{
-	astra_data_backup_options o;
-	astra_data_backup_options_init(&o, ASTRA_DATA_BACKUP_OPTIONS_VERSION);
-	o.flags = flags;
-	memset(res, 0, sizeof(*res));
-	res->version = ASTRA_DATA_BACKUP_RESULT_VERSION;
-	cr_assert_astra_ok(astra_vault_backup_path(v, src, &o, res));
-}
-
-static void vrestore_equal(astra_vault *v, const char *id, const char *src)
-{
-	static int n;
-	char dst[4500];
-	snprintf(dst, sizeof(dst), "%s/restore-%d", work, n++);
-	cr_assert_astra_ok(
-	        astra_vault_restore_path(v, id, dst, NULL, NULL, NULL));
-	cr_assert_eq(fst_compare(src, dst), 0, "restore of %s differs", id);
-}
-
-static int vcheck(astra_vault *v)
-{
-	astra_check_options o;
-	astra_check_options_init(&o, ASTRA_CHECK_OPTIONS_VERSION);
-	o.flags = ASTRA_CHECK_F_READ_DATA;
-	astra_buf b = ASTRA_BUF_INIT;
-	int rc = astra_vault_check(v, &o, &b);
-	astra_buf_dispose(&b);
-	return rc;
-}
 
 static astra__json *vgc(astra_vault *v)
 {
@@ -293,30 +189,6 @@ static astra__json *vgc(astra_vault *v)
 	cr_assert_astra_ok(astra__json_parse(&j, b.ptr, b.size, "gc report"));
 	astra_buf_dispose(&b);
 	return j;
-}
-
-static size_t nsnapshots(astra_vault *v)
-{
-	astra_buf b = ASTRA_BUF_INIT;
-	astra__json *j = NULL;
-	cr_assert_astra_ok(astra_vault_snapshots(v, &b));
-	cr_assert_astra_ok(astra__json_parse(&j, b.ptr, b.size, "list"));
-	size_t n = astra__json_size(j);
-	astra__json_free(j);
-	astra_buf_dispose(&b);
-	return n;
-}
-
-static char *make_src(const char *name, int files, size_t size, int seed)
-{
-	char *src = path_in(name);
-	mkdir(src, 0755);
-	for (int i = 0; i < files; i++) {
-		char f[4500];
-		snprintf(f, sizeof(f), "%s/f%d.bin", src, i);
-		fst_write_random(f, size, (uint64_t)(seed * 100 + i));
-	}
-	return src;
 }
 
 /* ------------------------------------------------------------------ */
@@ -803,34 +675,6 @@ Test(it_s3, gc_keeps_locked_garbage_and_reclaims_it_after_expiry)
 /* ------------------------------------------------------------------ */
 
 TestSuite(it_s3_faults, .init = setup, .fini = teardown, .timeout = 900);
-
-static void faults(const char *json)
-{
-	const char *path = env("ASTRA_IT_PROXY_CONTROL");
-	char tmp[4200];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fst_write(tmp, json, strlen(json));
-	cr_assert_eq(rename(tmp, path), 0);
-	usleep(20000);
-}
-
-static int64_t fault_stat(const char *name)
-{
-	char p[4200];
-	snprintf(p, sizeof(p), "%s.stats", env("ASTRA_IT_PROXY_CONTROL"));
-	FILE *f = fopen(p, "r");
-	if (!f)
-		return 0;
-	char buf[4096] = { 0 };
-	fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	astra__json *j = NULL;
-	if (astra__json_parse(&j, buf, strlen(buf), "stats"))
-		return 0;
-	int64_t v = astra__json_int(j, name, 0);
-	astra__json_free(j);
-	return v;
-}
 
 static char *proxy_url(const char *name, const char *extra)
 {

@@ -1,0 +1,172 @@
+/*
+ * The request side the HTTP object stores (s3.c, azure.c, gcs.c) share:
+ * the network options every one of them takes (ca, proxy, insecure-tls,
+ * timeout, retries, retry-budget) and the HTTP client built from them
+ * (whose retries, backoff with jitter, Retry-After, cancellation and retry
+ * budget live in lib/net), the pause of a backend's own retries, the server
+ * clock's skew (for retrying a request refused as too old), saving and
+ * restoring the thread's error around clean-up requests, mapping a failed
+ * response to an astra error from a backend's table of service codes, the
+ * common wording of those errors, endpoint parsing, and a worker pool for
+ * parallel part and block uploads.
+ *
+ * Internal to lib/store; nothing here is exported.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef ASTRA_STORE_OBJHTTP_H
+#define ASTRA_STORE_OBJHTTP_H
+
+#include <stddef.h>
+
+#include "astra/common.h"
+#include "net/http.h"
+#include "store/store.h"
+
+/* ------------------------------------------------------------------ */
+/* Network options and the HTTP client                                 */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+	char *ca, *proxy; /* ?ca=, ?proxy= (NULL: none given) */
+	int insecure; /* ?insecure-tls= */
+	long timeout_s; /* ?timeout=: seconds per attempt (1..86400) */
+	long retries; /* ?retries= (0..100) */
+	long budget_s; /* ?retry-budget=: seconds (1..86400) */
+} astra__objhttp_net;
+
+/* Defaults: 120 s per attempt, 6 retries inside 60 s. */
+void astra__objhttp_net_init(astra__objhttp_net *n);
+void astra__objhttp_net_free(astra__objhttp_net *n);
+/*
+ * Takes URL option k (value *v) when it is one of the network options:
+ * 1 when taken (a string value is moved out of *v), 0 when k is not one,
+ * or ASTRA_EINVALID naming url, k and the value.
+ */
+int astra__objhttp_net_opt(
+        const char *url, const char *k, char **v, astra__objhttp_net *n);
+/* The CA file and insecure flag to use: the open options' win. */
+const char *astra__objhttp_ca(
+        const astra__objhttp_net *n, const astra__store_opts *so);
+int astra__objhttp_insecure(
+        const astra__objhttp_net *n, const astra__store_opts *so);
+/* An HTTP client configuration from the options (HTTP/1.1 only: object
+ * stores answer large bodies faster on parallel connections). */
+void astra__objhttp_config(astra__http_config *cfg, const astra__objhttp_net *n,
+        const astra__store_opts *so);
+
+/* ------------------------------------------------------------------ */
+/* Retries and the thread's error                                      */
+/* ------------------------------------------------------------------ */
+
+/* 1 for the statuses a retry may cure: 429 and 5xx. */
+int astra__objhttp_transient(long status);
+/* Sleeps before a backend's own retry `attempt` (1, 2...) for
+ * base_ms << attempt. The HTTP client's retries come on top. */
+void astra__objhttp_pause(unsigned base_ms, unsigned attempt);
+
+/* The server's clock minus ours, in seconds, from a response's Date
+ * header (signatures older than 15 minutes are refused): 1 with *skew
+ * set, 0 when the response has no readable Date. */
+int astra__objhttp_server_skew(
+        const astra__http_response *resp, long long *skew);
+
+/* The thread's last error, copied (its message buffer is reused by the
+ * next error): saved before a clean-up request, restored after it. */
+typedef struct {
+	int code, klass;
+	char message[1024];
+} astra__objhttp_saved_err;
+
+void astra__objhttp_err_save(astra__objhttp_saved_err *e);
+/* Sets the saved error again, or clears the error when none was set. */
+void astra__objhttp_err_restore(const astra__objhttp_saved_err *e);
+
+/* ------------------------------------------------------------------ */
+/* Failed responses                                                    */
+/* ------------------------------------------------------------------ */
+
+/* A service's error details of a response. */
+typedef struct {
+	char code[96]; /* "NoSuchKey", "BlobNotFound"... or "" */
+	char message[320];
+	char request_id[96];
+} astra__objhttp_err;
+
+int astra__objhttp_code_is(const astra__objhttp_err *e, const char *c);
+
+/*
+ * One line of a backend's mapping from a failed response to an astra code,
+ * tried in order: it matches when the service code is one of `names`
+ * ("A|B|C"; "*Part" matches codes containing Part) or the status is in
+ * [st_lo, st_hi] (0: no status), with `uncoded` only when the response
+ * carries no service code. A table ends with a line whose code is 0.
+ */
+typedef struct {
+	int code; /* ASTRA_E* */
+	const char *names;
+	long st_lo, st_hi;
+	int uncoded;
+} astra__objhttp_rule;
+
+/* The code of the first matching line, else ASTRA_EIO. */
+int astra__objhttp_classify(
+        const astra__objhttp_rule *rules, long status, const char *svc_code);
+
+/* What a failure message names. */
+typedef struct {
+	const char *service; /* "S3", "Azure", "GCS" */
+	const char *op; /* method or operation */
+	const char *key; /* the object, or NULL */
+	const char *whole; /* what a request without a key is on: "(bucket)" */
+	const char *where; /* "bucket B", "container C of account A" */
+	const char *code; /* the service code, or "" */
+	const char *no_code; /* said instead of an empty code */
+	const char *absent; /* the code said of an absent object */
+	const char *message; /* the service's message, or "" */
+	const char *request_id; /* "" for none; NULL: not told */
+} astra__objhttp_failure;
+
+/*
+ * Sets and returns error `code` for a failed response:
+ *   object KEY not found (SERVICE OP: CODE, HTTP N[, request id R])
+ * for ASTRA_ENOTFOUND on an object, else
+ *   SERVICE OP KEY in WHERE failed: CODE[: MESSAGE] (HTTP N[, request id
+ *   R][, retried])
+ */
+int astra__objhttp_fail(int code, const astra__http_response *resp,
+        const astra__objhttp_failure *f);
+
+/* ------------------------------------------------------------------ */
+/* Opening                                                             */
+/* ------------------------------------------------------------------ */
+
+/* getenv(name) when set and not empty, else NULL. */
+const char *astra__objhttp_env(const char *name);
+
+/*
+ * An endpoint "[http[s]://]host[:port][/]" (no scheme: https) split into
+ * its scheme ("http" or "https") and host[:port] (both allocated).
+ * Refused naming url: another scheme, a path or query, credentials
+ * (cred_hint, e.g. " (use AWS_ACCESS_KEY_ID or a profile)", follows the
+ * message).
+ */
+int astra__objhttp_endpoint(const char *url, const char *ep,
+        const char *cred_hint, char **scheme, char **host);
+
+/* ------------------------------------------------------------------ */
+/* Parallel uploads                                                    */
+/* ------------------------------------------------------------------ */
+
+/* Uploads item i (0 <= i < n); a negative astra code (error set) fails. */
+typedef int (*astra__objhttp_task)(void *ctx, unsigned i);
+
+/*
+ * Runs task for every item on up to `concurrency` threads (at most 64; the
+ * calling thread alone when none can start). After the first failure no
+ * new item starts; its code and message are set again on the calling
+ * thread and returned.
+ */
+int astra__objhttp_parallel(
+        unsigned n, unsigned concurrency, astra__objhttp_task task, void *ctx);
+
+#endif
