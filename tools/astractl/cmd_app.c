@@ -258,6 +258,29 @@ static const ctl_flag list_flags[] = {
 	{ NULL, 0, 0 },
 };
 
+static out_val *app_row(const out_val *d)
+{
+	out_val *r = out_obj();
+	char scope[1024] = "";
+	const out_val *nss = out_get(d, "namespaces");
+	for (size_t k = 0; k < out_len(nss); k++) {
+		const out_val *n = out_at(nss, k);
+		size_t l = strlen(scope);
+		const char *sel = out_str(out_get(n, "selector"));
+		snprintf(scope + l, sizeof(scope) - l, "%s%s%s%s", k ? " " : "",
+		        out_str(out_get(n, "name")), *sel ? ":" : "", sel);
+	}
+	const out_val *h = out_get(d, "helm");
+	if (h)
+		snprintf(scope, sizeof(scope), "helm %s in %s",
+		        out_str(out_get(h, "release")),
+		        out_str(out_get(h, "namespace")));
+	out_set_str(r, "name", out_str(out_get(d, "name")));
+	out_set_str(r, "scope", scope);
+	out_set_str(r, "home", out_str(out_get(d, "home")));
+	return r;
+}
+
 static int run_list(const ctl_globals *g, ctl_args *a)
 {
 	if (a->npos)
@@ -270,48 +293,9 @@ static int run_list(const ctl_globals *g, ctl_args *a)
 	int unmanaged = ctl_flag_set(a, "unmanaged");
 	rc = unmanaged ? astra_app_list_unmanaged(c, &b)
 	               : astra_app_list(c, &b);
-	if (rc < 0) {
-		rc = ctl_fail(rc, "cannot list apps");
-	} else {
-		out_val *all = out_parse_json(b.ptr);
-		if (g->output != OUT_TABLE || unmanaged) {
-			ctl_emit(g, all);
-		} else {
-			out_val *rows = out_arr();
-			for (size_t i = 0; i < out_len(all); i++) {
-				const out_val *d = out_at(all, i);
-				out_val *r = out_obj();
-				char scope[1024] = "";
-				const out_val *nss = out_get(d, "namespaces");
-				for (size_t k = 0; k < out_len(nss); k++) {
-					const out_val *n = out_at(nss, k);
-					size_t l = strlen(scope);
-					const char *sel =
-					        out_str(out_get(n, "selector"));
-					snprintf(scope + l, sizeof(scope) - l,
-					        "%s%s%s%s", k ? " " : "",
-					        out_str(out_get(n, "name")),
-					        *sel ? ":" : "", sel);
-				}
-				const out_val *h = out_get(d, "helm");
-				if (h)
-					snprintf(scope, sizeof(scope),
-					        "helm %s in %s",
-					        out_str(out_get(h, "release")),
-					        out_str(out_get(
-					                h, "namespace")));
-				out_set_str(
-				        r, "name", out_str(out_get(d, "name")));
-				out_set_str(r, "scope", scope);
-				out_set_str(
-				        r, "home", out_str(out_get(d, "home")));
-				out_push(rows, r);
-			}
-			ctl_emit(g, rows);
-			out_free(all);
-		}
-		rc = EXIT_OK;
-	}
+	/* unmanaged namespaces are printed as they come, in every format */
+	rc = rc < 0 ? ctl_fail(rc, "cannot list apps")
+	            : ctl_emit_list(g, b.ptr, unmanaged ? NULL : app_row);
 	astra_buf_dispose(&b);
 	astra_cluster_free(c);
 	return rc;

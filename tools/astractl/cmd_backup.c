@@ -138,6 +138,20 @@ static int run_create(const ctl_globals *g, ctl_args *a)
 	return rc;
 }
 
+static out_val *backup_row(const out_val *s)
+{
+	out_val *r = out_obj();
+	out_set_str(r, "name", out_str(out_get(s, "name")));
+	out_set_str(r, "app", out_str(out_get(s, "app")));
+	out_set_str(r, "created", out_str(out_get(s, "created")));
+	out_set_str(r, "state", out_str(out_get(s, "state")));
+	out_set_u64(r, "resources", (uint64_t)out_num(out_get(s, "resources")));
+	out_set_u64(r, "volumes", (uint64_t)out_len(out_get(s, "volumes")));
+	out_set_str(
+	        r, "source", out_str(out_get(out_get(s, "source"), "context")));
+	return r;
+}
+
 static int run_list(const ctl_globals *g, ctl_args *a)
 {
 	if (a->npos > 1)
@@ -148,35 +162,8 @@ static int run_list(const ctl_globals *g, ctl_args *a)
 		return rc;
 	astra_buf b = ASTRA_BUF_INIT;
 	rc = astra_backup_list(v, a->npos ? a->pos[0] : NULL, &b);
-	if (rc < 0) {
-		rc = ctl_fail(rc, "cannot list backups");
-	} else if (g->output != OUT_TABLE) {
-		ctl_emit(g, out_parse_json(b.ptr));
-		rc = EXIT_OK;
-	} else {
-		out_val *all = out_parse_json(b.ptr);
-		out_val *rows = out_arr();
-		for (size_t i = 0; i < out_len(all); i++) {
-			const out_val *s = out_at(all, i);
-			out_val *r = out_obj();
-			out_set_str(r, "name", out_str(out_get(s, "name")));
-			out_set_str(r, "app", out_str(out_get(s, "app")));
-			out_set_str(
-			        r, "created", out_str(out_get(s, "created")));
-			out_set_str(r, "state", out_str(out_get(s, "state")));
-			out_set_u64(r, "resources",
-			        (uint64_t)out_num(out_get(s, "resources")));
-			out_set_u64(r, "volumes",
-			        (uint64_t)out_len(out_get(s, "volumes")));
-			out_set_str(r, "source",
-			        out_str(out_get(
-			                out_get(s, "source"), "context")));
-			out_push(rows, r);
-		}
-		ctl_emit(g, rows);
-		out_free(all);
-		rc = EXIT_OK;
-	}
+	rc = rc < 0 ? ctl_fail(rc, "cannot list backups")
+	            : ctl_emit_list(g, b.ptr, backup_row);
 	astra_buf_dispose(&b);
 	astra_vault_free(v);
 	return rc;

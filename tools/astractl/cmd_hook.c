@@ -131,6 +131,37 @@ static int run_create(const ctl_globals *g, ctl_args *a)
 	return rc;
 }
 
+static out_val *hook_row(const out_val *h)
+{
+	static const char *const keys[] = { "namespaceRegex", "podRegex",
+		"containerRegex", "imageRegex" };
+	static const char *const tags[] = { "ns~", "pod~", "container~",
+		"image~" };
+	out_val *r = out_obj();
+	out_set_str(r, "name", out_str(out_get(h, "name")));
+	out_set_str(r, "stage", out_str(out_get(h, "stage")));
+	char match[512] = "";
+	for (size_t k = 0; k < 4; k++)
+		if (out_get(h, keys[k])) {
+			size_t l = strlen(match);
+			snprintf(match + l, sizeof(match) - l, "%s%s%s",
+			        l ? " " : "", tags[k],
+			        out_str(out_get(h, keys[k])));
+		}
+	if (out_get(h, "selector")) {
+		size_t l = strlen(match);
+		snprintf(match + l, sizeof(match) - l, "%slabels:%s",
+		        l ? " " : "", out_str(out_get(h, "selector")));
+	}
+	out_set_str(r, "match", match[0] ? match : "(all containers)");
+	out_set_u64(
+	        r, "timeout", (uint64_t)out_num(out_get(h, "timeoutSeconds")));
+	out_set_str(r, "on-error", out_str(out_get(h, "onError")));
+	out_set_u64(r, "script-bytes",
+	        (uint64_t)out_num(out_get(h, "scriptBytes")));
+	return r;
+}
+
 static int run_list(const ctl_globals *g, ctl_args *a)
 {
 	if (a->npos != 1)
@@ -144,61 +175,8 @@ static int run_list(const ctl_globals *g, ctl_args *a)
 	rc = astra_app_get(&app, c, a->pos[0]);
 	if (rc >= 0)
 		rc = astra_hook_list(app, &b);
-	if (rc < 0) {
-		rc = ctl_fail(rc, "cannot list the hooks of app %s", a->pos[0]);
-	} else if (g->output != OUT_TABLE) {
-		ctl_emit(g, out_parse_json(b.ptr));
-		rc = EXIT_OK;
-	} else {
-		out_val *all = out_parse_json(b.ptr);
-		out_val *rows = out_arr();
-		for (size_t i = 0; i < out_len(all); i++) {
-			const out_val *h = out_at(all, i);
-			out_val *r = out_obj();
-			out_set_str(r, "name", out_str(out_get(h, "name")));
-			out_set_str(r, "stage", out_str(out_get(h, "stage")));
-			char match[512];
-			snprintf(match, sizeof(match), "%s%s%s%s%s%s%s%s",
-			        out_get(h, "namespaceRegex") ? "ns~" : "",
-			        out_get(h, "namespaceRegex")
-			                ? out_str(out_get(h, "namespaceRegex"))
-			                : "",
-			        out_get(h, "podRegex") ? " pod~" : "",
-			        out_get(h, "podRegex")
-			                ? out_str(out_get(h, "podRegex"))
-			                : "",
-			        out_get(h, "containerRegex") ? " container~"
-			                                     : "",
-			        out_get(h, "containerRegex")
-			                ? out_str(out_get(h, "containerRegex"))
-			                : "",
-			        out_get(h, "imageRegex") ? " image~" : "",
-			        out_get(h, "imageRegex")
-			                ? out_str(out_get(h, "imageRegex"))
-			                : "");
-			if (out_get(h, "selector")) {
-				size_t l = strlen(match);
-				snprintf(match + l, sizeof(match) - l,
-				        " labels:%s",
-				        out_str(out_get(h, "selector")));
-			}
-			out_set_str(r, "match",
-			        match[0] == ' ' ? match + 1
-			        : match[0]      ? match
-			                        : "(all containers)");
-			out_set_u64(r, "timeout",
-			        (uint64_t)out_num(
-			                out_get(h, "timeoutSeconds")));
-			out_set_str(
-			        r, "on-error", out_str(out_get(h, "onError")));
-			out_set_u64(r, "script-bytes",
-			        (uint64_t)out_num(out_get(h, "scriptBytes")));
-			out_push(rows, r);
-		}
-		ctl_emit(g, rows);
-		out_free(all);
-		rc = EXIT_OK;
-	}
+	rc = rc < 0 ? ctl_fail(rc, "cannot list the hooks of app %s", a->pos[0])
+	            : ctl_emit_list(g, b.ptr, hook_row);
 	astra_buf_dispose(&b);
 	astra_app_free(app);
 	astra_cluster_free(c);

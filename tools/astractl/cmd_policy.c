@@ -141,6 +141,27 @@ static const char *schedule_text(const out_val *s, char *buf, size_t n)
 	return buf;
 }
 
+static out_val *policy_row(const out_val *s)
+{
+	const out_val *st = out_get(s, "status");
+	char sched[300];
+	out_val *r = out_obj();
+	out_set_str(r, "app", out_str(out_get(s, "app")));
+	out_set_str(r, "name", out_str(out_get(s, "name")));
+	out_set_str(r, "schedule", schedule_text(s, sched, sizeof(sched)));
+	out_set_str(r, "zone", out_str(out_get(s, "timeZone")));
+	out_set_u64(r, "snapshots",
+	        (uint64_t)out_num(out_get(s, "snapshotRetention")));
+	out_set_u64(
+	        r, "backups", (uint64_t)out_num(out_get(s, "backupRetention")));
+	const char *lr = out_str(out_get(st, "lastRun"));
+	out_set_str(r, "last run", lr && *lr ? lr : "-");
+	const char *res = out_str(out_get(st, "lastResult"));
+	out_set_str(r, "result", res && *res ? res : "-");
+	out_set_str(r, "next run", out_str(out_get(st, "nextRun")));
+	return r;
+}
+
 static int run_list(const ctl_globals *g, ctl_args *a)
 {
 	if (a->npos > 1)
@@ -151,42 +172,8 @@ static int run_list(const ctl_globals *g, ctl_args *a)
 		return rc;
 	astra_buf b = ASTRA_BUF_INIT;
 	rc = astra_policy_list(c, a->npos ? a->pos[0] : NULL, &b);
-	if (rc < 0) {
-		rc = ctl_fail(rc, "cannot list policies");
-	} else if (g->output != OUT_TABLE) {
-		ctl_emit(g, out_parse_json(b.ptr));
-		rc = EXIT_OK;
-	} else {
-		out_val *all = out_parse_json(b.ptr);
-		out_val *rows = out_arr();
-		for (size_t i = 0; i < out_len(all); i++) {
-			const out_val *s = out_at(all, i);
-			const out_val *st = out_get(s, "status");
-			char sched[300];
-			out_val *r = out_obj();
-			out_set_str(r, "app", out_str(out_get(s, "app")));
-			out_set_str(r, "name", out_str(out_get(s, "name")));
-			out_set_str(r, "schedule",
-			        schedule_text(s, sched, sizeof(sched)));
-			out_set_str(r, "zone", out_str(out_get(s, "timeZone")));
-			out_set_u64(r, "snapshots",
-			        (uint64_t)out_num(
-			                out_get(s, "snapshotRetention")));
-			out_set_u64(r, "backups",
-			        (uint64_t)out_num(
-			                out_get(s, "backupRetention")));
-			const char *lr = out_str(out_get(st, "lastRun"));
-			out_set_str(r, "last run", lr && *lr ? lr : "-");
-			const char *res = out_str(out_get(st, "lastResult"));
-			out_set_str(r, "result", res && *res ? res : "-");
-			out_set_str(
-			        r, "next run", out_str(out_get(st, "nextRun")));
-			out_push(rows, r);
-		}
-		ctl_emit(g, rows);
-		out_free(all);
-		rc = EXIT_OK;
-	}
+	rc = rc < 0 ? ctl_fail(rc, "cannot list policies")
+	            : ctl_emit_list(g, b.ptr, policy_row);
 	astra_buf_dispose(&b);
 	astra_cluster_free(c);
 	return rc;

@@ -73,6 +73,13 @@ int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints v in the selected format and frees it. */
 void ctl_emit(const ctl_globals *g, out_val *v);
 
+/* The table row of one element of a list call's JSON array. */
+typedef out_val *(*ctl_row_fn)(const out_val *item);
+/* Prints the JSON array `json` a list call returned: as it is in JSON and
+ * YAML (and in a table when row is NULL), else as a table of one row per
+ * element. Returns EXIT_OK. */
+int ctl_emit_list(const ctl_globals *g, const char *json, ctl_row_fn row);
+
 extern const ctl_command ctl_cmd_version;
 extern const ctl_command ctl_cmd_vault_init, ctl_cmd_vault_info,
         ctl_cmd_vault_check, ctl_cmd_vault_gc;

@@ -98,6 +98,21 @@ void ctl_emit(const ctl_globals *g, out_val *v)
 	out_free(v);
 }
 
+int ctl_emit_list(const ctl_globals *g, const char *json, ctl_row_fn row)
+{
+	out_val *all = out_parse_json(json);
+	if (g->output != OUT_TABLE || !row) {
+		ctl_emit(g, all);
+		return EXIT_OK;
+	}
+	out_val *rows = out_arr();
+	for (size_t i = 0; i < out_len(all); i++)
+		out_push(rows, row(out_at(all, i)));
+	ctl_emit(g, rows);
+	out_free(all);
+	return EXIT_OK;
+}
+
 static void log_to_stderr(int level, const char *msg, void *payload)
 {
 	static const char *names[] = { "", "error", "warning", "info", "debug",
