@@ -15,6 +15,7 @@
 #include <astra.h>
 
 #include "fstree.h"
+#include "vault_test.h"
 
 static int passed, failed;
 static char url[4200];
@@ -35,18 +36,10 @@ static char url[4200];
 
 static astra_vault_options opts(void)
 {
-	astra_vault_options o;
-	astra_vault_options_init(&o, ASTRA_VAULT_OPTIONS_VERSION);
-	o.password = "stress";
-	o.kdf_log2n = 10;
+	astra_vault_options o = test_vault_options("stress", 2);
 	/* every init and open derives the key in 3 scrypt lanes on up to
 	 * min(3, CPUs) threads, inside the threads of this test */
 	o.kdf_p = 3;
-	o.chunk_min = 16 << 10;
-	o.chunk_avg = 64 << 10;
-	o.chunk_max = 256 << 10;
-	o.pack_size = 1 << 20;
-	o.threads = 2;
 	return o;
 }
 

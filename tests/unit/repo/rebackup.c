@@ -16,6 +16,7 @@
 
 #include "astra/vault.h"
 #include "astra_test.h"
+#include "vault_test.h"
 #include "core/buf.h"
 #include "fmt/json.h"
 #include "fstree.h"
@@ -31,15 +32,7 @@ static void setup(void)
 	work = fst_tmpdir("rebackup");
 	char url[4400];
 	snprintf(url, sizeof(url), "file://%s/vault", work);
-	astra_vault_options o;
-	astra_vault_options_init(&o, ASTRA_VAULT_OPTIONS_VERSION);
-	o.password = "correct horse";
-	o.kdf_log2n = 10;
-	o.chunk_min = 16 << 10;
-	o.chunk_avg = 64 << 10;
-	o.chunk_max = 256 << 10;
-	o.pack_size = 1 << 20;
-	o.threads = 3;
+	astra_vault_options o = test_vault_options("correct horse", 3);
 	cr_assert_astra_ok(astra_vault_init(&v, url, &o));
 }
 

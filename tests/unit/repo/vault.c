@@ -24,6 +24,7 @@
 
 #include "astra/vault.h"
 #include "astra_test.h"
+#include "vault_test.h"
 #include "core/alloc.h"
 #include "core/base64.h"
 #include "core/buf.h"
@@ -104,17 +105,7 @@ TestSuite(repo_vault, .init = setup, .fini = teardown, .timeout = 120);
 
 static astra_vault_options opts(const char *pw)
 {
-	astra_vault_options o;
-	astra_vault_options_init(&o, ASTRA_VAULT_OPTIONS_VERSION);
-	o.password = pw;
-	o.kdf_log2n = 10;
-	/* small chunks and packs so tests exercise many of each */
-	o.chunk_min = 16 << 10;
-	o.chunk_avg = 64 << 10;
-	o.chunk_max = 256 << 10;
-	o.pack_size = 1 << 20;
-	o.threads = 3;
-	return o;
+	return test_vault_options(pw, 3);
 }
 
 static astra_vault *new_vault(void)
