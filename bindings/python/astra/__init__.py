@@ -32,6 +32,7 @@ from ._vault import (LOCK_COMPLIANCE, LOCK_GOVERNANCE, BackupResult,
                      RestoreResult, Snapshot, Vault, create_vault, open_vault)
 from ._app import App
 from ._cluster import Cluster, open_cluster
+from ._policy import Policy
 from . import _common
 
 _common._init()
@@ -44,7 +45,7 @@ __all__ = [
     "CorruptError", "Error", "ErrorClass", "ExistsError", "InvalidError",
     "IoError", "LOCK_COMPLIANCE", "LOCK_GOVERNANCE", "LogLevel", "NetworkError", "NoMemoryError", "NoSpaceError",
     "NotFoundError", "NotSupportedError", "ParseError", "PartialError",
-    "PolicyError", "Progress", "ProgressCallback", "RestoreResult",
+    "Policy", "PolicyError", "Progress", "ProgressCallback", "RestoreResult",
     "Snapshot", "Stage", "Status", "TimedOutError", "Vault", "VersionError",
     "create_vault", "error_class_for", "format_version", "log_to_logging",
     "open_cluster", "open_vault", "set_log_handler", "strerror", "version",

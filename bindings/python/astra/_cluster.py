@@ -1,5 +1,6 @@
 """Kubernetes clusters: a kubeconfig context and a connection to its API
-server; the apps defined in it, their snapshots, and restores into it."""
+server; the apps defined in it, their snapshots, restores into it, and its
+protection policies."""
 from __future__ import annotations
 
 import os
@@ -10,9 +11,11 @@ from typing import (TYPE_CHECKING, Any, Dict, Iterable, Iterator, List,
 
 from . import capi
 from ._app import (_APP_F_UPDATE, App, Mappings, VolumePath, _app_name,
-                   _attach_partial, _definition, _json, _restore_options)
+                   _attach_partial, _definition, _json, _restore_options,
+                   _volume_path)
 from ._common import Cancel, ProgressCallback, _cancel_handle
 from ._errors import PartialError
+from ._policy import Policy, Time, _unix
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._vault import Vault
@@ -221,6 +224,96 @@ class Cluster:
                 raise
         return dict(_json(report) or {})
 
+    # -- protection policies -------------------------------------------
+
+    def set_policy(self, app: Union[str, App], policy: Policy) -> None:
+        """Creates or replaces ``policy`` of ``app`` (stored beside the app
+        definition). NotFoundError when the app is not defined;
+        InvalidError as :meth:`Policy.validate`."""
+        name = _app_name(app)
+        o = policy._options()
+        with self._use() as h:
+            capi.astra_policy_set(h, name, o)
+
+    def policies(self, app: Union[None, str, App] = None
+                 ) -> List[Dict[str, Any]]:
+        """The policies of ``app`` (or of every app): {"app", "name",
+        "granularity", ..., "status": {"lastRun", "lastResult",
+        "lastError", "nextRun", "snapshots", "backups", ...}}."""
+        name = _app_name(app)
+        with self._use() as h:
+            return list(_json(capi.astra_policy_list(h, name)) or [])
+
+    def remove_policy(self, app: Union[str, App], name: str) -> None:
+        """Removes a policy (its snapshots and backups stay)."""
+        app_name = _app_name(app)
+        with self._use() as h:
+            capi.astra_policy_remove(h, app_name, name)
+
+    def run_due_policies(self, *, app: Union[None, str, App] = None,
+                         now: Optional[Time] = None,
+                         vault_password: Optional[str] = None,
+                         vault_password_file: Optional[PathLike] = None,
+                         volume_path: Optional[VolumePath] = None,
+                         cancel: Optional[Cancel] = None) -> Dict[str, Any]:
+        """Runs every due policy (of ``app``, or of every app) once, as
+        evaluated at ``now`` (default: now), and applies retention; returns
+        the report {"ran": [{"app", "policies", "snapshot", "backups":
+        [{"vault", "name", "result", "error"}], "result", "error"}],
+        "deleted": [...], "failed": n}.
+
+        The policies' vaults open with ``vault_password`` or
+        ``vault_password_file``; ``volume_path`` gives the backups access
+        to volume data. Raises PartialError when some runs failed
+        (``err.report`` is the report).
+        """
+        o = _run_options(app, now, vault_password, vault_password_file,
+                         volume_path, cancel)
+        with self._use() as h:
+            try:
+                report = capi.astra_policy_run_due(h, o)
+            except PartialError as e:
+                _attach_partial(e, "report")
+                raise
+        return dict(_json(report) or {})
+
+    def run_scheduler(self, *, app: Union[None, str, App] = None,
+                      vault_password: Optional[str] = None,
+                      vault_password_file: Optional[PathLike] = None,
+                      volume_path: Optional[VolumePath] = None,
+                      identity: Optional[str] = None,
+                      lease_namespace: Optional[str] = None,
+                      lease_name: Optional[str] = None,
+                      lease_duration: int = 0, interval: int = 0,
+                      once: bool = False,
+                      cancel: Optional[Cancel] = None) -> None:
+        """The scheduler (docs/policies.md): every ``interval`` seconds
+        (default 5) takes or renews the Lease ``lease_name`` (default
+        "astra-scheduler") in ``lease_namespace`` (default: the context's
+        namespace), held ``lease_duration`` seconds without renewal
+        (default 15), and while this replica (``identity``, default
+        "<hostname>-<pid>") leads, runs what is due as
+        :meth:`run_due_policies`. Blocks until ``cancel`` is requested, or
+        for one pass with ``once`` (then raises as the pass failed). Holds
+        this Cluster while it runs: give it a Cluster of its own.
+        """
+        ro = _run_options(app, None, vault_password, vault_password_file,
+                          volume_path, None)
+        so = capi.astra_policy_scheduler_options()
+        so.run = ro
+        if identity is not None:
+            so.identity = identity
+        if lease_namespace is not None:
+            so.lease_namespace = lease_namespace
+        if lease_name is not None:
+            so.lease_name = lease_name
+        so.lease_duration_s = int(lease_duration)
+        so.interval_s = int(interval)
+        so.flags = capi.ASTRA_SCHEDULER_F_ONCE if once else 0
+        so.cancel = _cancel_handle(cancel)
+        with self._use() as h:
+            capi.astra_policy_scheduler_run(h, so)
+
     def close(self) -> None:
         """Closes the connection. Idempotent. The apps loaded from it
         cannot be used any more (close them too)."""
@@ -251,3 +344,23 @@ def open_cluster(kubeconfig: Union[None, PathLike, Sequence[PathLike]] = None,
                  context: Optional[str] = None, **kwargs: Any) -> Cluster:
     """Same as :meth:`Cluster.open`."""
     return Cluster.open(kubeconfig, context, **kwargs)
+
+
+def _run_options(app: Union[None, str, App], now: Optional[Time],
+                 vault_password: Optional[str],
+                 vault_password_file: Optional[PathLike],
+                 volume_path: Optional[VolumePath],
+                 cancel: Optional[Cancel]) -> Any:
+    o = capi.astra_policy_run_options()
+    name = _app_name(app)
+    if name is not None:
+        o.app = name
+    if now is not None:
+        o.now = _unix(now, "now")
+    if vault_password is not None:
+        o.vault_password = vault_password
+    if vault_password_file is not None:
+        o.vault_password_file = os.fspath(vault_password_file)
+    _volume_path(o, volume_path)
+    o.cancel = _cancel_handle(cancel)
+    return o

@@ -270,6 +270,7 @@ ASTRA_PROGRESS_OPTIONS(astra_clone_options)
 ASTRA_VOLUME_PATH_OPTIONS(astra_backup_options)
 ASTRA_VOLUME_PATH_OPTIONS(astra_restore_options)
 ASTRA_VOLUME_PATH_OPTIONS(astra_clone_options)
+ASTRA_VOLUME_PATH_OPTIONS(astra_policy_run_options)
 
 /* Restore and clone mappings ("SRC=DST"), restore filters
  * ("GROUP/KIND[/NS[/NAME]]"):

@@ -385,6 +385,29 @@ static void astra_py_ctor_failed(void)
 
 /* ---- progress callbacks --------------------------------------------- */
 
+/* The policy runner's options carry a volume path callback and no
+ * progress; the scheduler's carry it in their run options. */
+%typemap(in) const astra_policy_run_options *opts (void *argp = 0, int res = 0) %{
+	res = SWIG_ConvertPtr($input, &argp, $descriptor, 0);
+	if (!SWIG_IsOK(res)) {
+		SWIG_exception_fail(SWIG_ArgError(res),
+			"in method '$symname', argument $argnum of type '$type'");
+	}
+	$1 = ($ltype)argp;
+	if ($1)
+		astra_cbctx = &ASTRA_SWIG_BOX($1)->cb;
+%}
+%typemap(in) const astra_policy_scheduler_options *opts (void *argp = 0, int res = 0) %{
+	res = SWIG_ConvertPtr($input, &argp, $descriptor, 0);
+	if (!SWIG_IsOK(res)) {
+		SWIG_exception_fail(SWIG_ArgError(res),
+			"in method '$symname', argument $argnum of type '$type'");
+	}
+	$1 = ($ltype)argp;
+	if ($1 && $1->run)
+		astra_cbctx = &ASTRA_SWIG_BOX($1->run)->cb;
+%}
+
 /* The options argument of a long call tells the status typemap where a
  * callback's exception is kept (astra_cbctx is its local). */
 %define ASTRA_LANG_PROGRESS(TYPE)
