@@ -108,7 +108,7 @@ ASTRA_API astra_status astra_policy_set(astra_cluster *cluster, const char *app,
         const astra_policy_options *policy) ASTRA_WARN_UNUSED;
 
 /**
- * The policies of one app (or of all when `app` is NULL) as a JSON array
+ * The policies of one app (or of all when `app_name` is NULL) as a JSON array
  * of {"app", "name", "granularity", "minute", "hour", "dayOfWeek",
  * "dayOfMonth", "rrule", "cron", "timeZone", "snapshotRetention",
  * "backupRetention", "vault", "created", "status": {"lastRun",
@@ -116,7 +116,7 @@ ASTRA_API astra_status astra_policy_set(astra_cluster *cluster, const char *app,
  * "pendingDeletes"}} (times as RFC 3339 UTC strings).
  */
 ASTRA_API astra_status astra_policy_list(astra_cluster *cluster,
-        const char *app, astra_buf *json_out) ASTRA_WARN_UNUSED;
+        const char *app_name, astra_buf *json_out) ASTRA_WARN_UNUSED;
 
 /** Removes a policy (its snapshots and backups stay). */
 ASTRA_API astra_status astra_policy_remove(astra_cluster *cluster,
