@@ -160,7 +160,8 @@ ASTRA_API astra_status astra_policy_run_options_init(
  *
  * `report` (may be NULL) receives JSON {"ran": [{"app", "policies",
  * "snapshot", "backups": [{"vault", "name", "result", "error"}],
- * "result", "error"}], "deleted": [...], "failed": n}. Returns ASTRA_EPARTIAL when some runs failed.
+ * "result", "error"}], "deleted": [...], "failed": n}. Returns ASTRA_EPARTIAL
+ * when some runs failed.
  */
 ASTRA_API astra_status astra_policy_run_due(astra_cluster *cluster,
         const astra_policy_run_options *opts,
