@@ -485,6 +485,7 @@ type AppBackupOptions struct {
 	// substituted; VolumePathFunc, when set, is used instead.
 	VolumePath     string
 	VolumePathFunc VolumePathFunc
+	Mover          *MoverOptions // how volume data moves; nil = the host path
 	Progress       ProgressFunc
 	Cancel         *Cancel
 }
@@ -515,6 +516,14 @@ func (a *App) Backup(v *Vault, opts *AppBackupOptions) (*AppBackup, error) {
 			if c := opts.Cancel.handle(); c != nil {
 				o.SetCancel(c)
 			}
+			mo, freeMover, err := opts.Mover.c()
+			if err != nil {
+				return err
+			}
+			defer freeMover()
+			if mo != nil {
+				o.SetMover(mo)
+			}
 			afterVP := withVolumePath(opts.VolumePathFunc, o.Set_volume_path_handle)
 			afterP := withProgress(opts.Progress, o.Set_progress_handle)
 			var st int
@@ -522,7 +531,7 @@ func (a *App) Backup(v *Vault, opts *AppBackupOptions) (*AppBackup, error) {
 				st = capi.Astra_backup_create(h, vh, o, b)
 				return st
 			})
-			err := finishAll(st, afterP, afterVP)
+			err = finishAll(st, afterP, afterVP)
 			runtime.KeepAlive(opts.Cancel)
 			if s != "" {
 				rec = &AppBackup{}
@@ -607,7 +616,8 @@ type AppRestoreOptions struct {
 	// from a backup.
 	VolumePath     string
 	VolumePathFunc VolumePathFunc
-	Concurrency    uint // objects created at once within an order group; 0 = 8
+	Concurrency    uint          // objects created at once within an order group; 0 = 8
+	Mover          *MoverOptions // how volume data moves; nil = the host path
 	Progress       ProgressFunc
 	Cancel         *Cancel
 }
@@ -659,6 +669,14 @@ func (c *Cluster) Restore(v *Vault, opts *AppRestoreOptions) (*RestoreReport, er
 		if ct := opts.Cancel.handle(); ct != nil {
 			o.SetCancel(ct)
 		}
+		mo, freeMover, err := opts.Mover.c()
+		if err != nil {
+			return err
+		}
+		defer freeMover()
+		if mo != nil {
+			o.SetMover(mo)
+		}
 		afterVP := withVolumePath(opts.VolumePathFunc, o.Set_volume_path_handle)
 		afterP := withProgress(opts.Progress, o.Set_progress_handle)
 		var st int
@@ -666,7 +684,7 @@ func (c *Cluster) Restore(v *Vault, opts *AppRestoreOptions) (*RestoreReport, er
 			st = capi.Astra_restore(h, vh, o, b)
 			return st
 		})
-		err := finishAll(st, afterP, afterVP)
+		err = finishAll(st, afterP, afterVP)
 		runtime.KeepAlive(opts.Cancel)
 		rep = parseReport(s, &err)
 		return err
@@ -706,6 +724,7 @@ type CloneOptions struct {
 	Name            string // the new app's name; "" = "<app>-clone"
 	VolumePath      string
 	VolumePathFunc  VolumePathFunc
+	Mover           *MoverOptions // how volume data moves; nil = the host path
 	Progress        ProgressFunc
 	Cancel          *Cancel
 }
@@ -750,6 +769,14 @@ func (a *App) Clone(v *Vault, target *Cluster, opts *CloneOptions) (*RestoreRepo
 			if ct := opts.Cancel.handle(); ct != nil {
 				o.SetCancel(ct)
 			}
+			mo, freeMover, err := opts.Mover.c()
+			if err != nil {
+				return err
+			}
+			defer freeMover()
+			if mo != nil {
+				o.SetMover(mo)
+			}
 			afterVP := withVolumePath(opts.VolumePathFunc, o.Set_volume_path_handle)
 			afterP := withProgress(opts.Progress, o.Set_progress_handle)
 			var st int
@@ -757,7 +784,7 @@ func (a *App) Clone(v *Vault, target *Cluster, opts *CloneOptions) (*RestoreRepo
 				st = capi.Astra_app_clone(ah, vh, th, o, b)
 				return st
 			})
-			err := finishAll(st, afterP, afterVP)
+			err = finishAll(st, afterP, afterVP)
 			runtime.KeepAlive(opts.Cancel)
 			rep = parseReport(s, &err)
 			return err

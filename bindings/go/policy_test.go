@@ -194,3 +194,68 @@ spec:
 		t.Fatalf("after remove: %+v %v", ps, err)
 	}
 }
+
+func TestMoverOptions(t *testing.T) {
+	needTestbed(t)
+	c := openTestbed(t)
+	ns := "go-mv-" + rid
+	template := os.Getenv("ASTRA_TB_CSI_VOLUMES") + "/{volumeHandle}"
+	kubectl(t, "", "create", "namespace", ns)
+	defer kubectlErr("", "delete", "namespace", ns, "--wait=false", "--ignore-not-found")
+	kubectl(t, fmt.Sprintf(`
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: %s}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Mi}}
+  storageClassName: %s
+`, ns, os.Getenv("ASTRA_TB_STORAGECLASS")), "apply", "-f", "-")
+	kubectl(t, "", "-n", ns, "wait", "--for=jsonpath={.status.phase}=Bound", "pvc/data", "--timeout=120s")
+	if err := os.WriteFile(filepath.Join(volumeDir(t, ns, "data"), "f.txt"), []byte("data\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	app, err := c.DefineApp(&astra.AppDefinition{Name: ns, Namespaces: []astra.AppNamespace{{Name: ns}}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	v, _ := newVault(t)
+	// the host path given explicitly: as without a mover
+	rec, err := app.Backup(v, &astra.AppBackupOptions{Name: "bm", VolumePath: template,
+		Mover: &astra.MoverOptions{Strategy: astra.MoverHostPath}})
+	if err != nil || rec.State != "completed" || len(rec.Volumes) != 1 {
+		t.Fatalf("%+v %v", rec, err)
+	}
+	// Jobs with options the library refuses, naming the cause, before
+	// anything is created
+	for _, tc := range []struct {
+		m    astra.MoverOptions
+		want string
+	}{
+		{astra.MoverOptions{Strategy: astra.MoverJob, VaultPassword: "x"}, "need an image"},
+		{astra.MoverOptions{Strategy: astra.MoverJob, Image: "img:1"}, "vault's secret"},
+		{astra.MoverOptions{Strategy: astra.MoverJob, Image: "img:1", VaultPassword: "x",
+			ImagePullPolicy: "Sometimes"}, "pull policy"},
+		{astra.MoverOptions{Strategy: 7}, "strategy 7"},
+	} {
+		m := tc.m
+		_, err := app.Backup(v, &astra.AppBackupOptions{Name: "bj", Mover: &m})
+		var ae *astra.Error
+		if !errors.Is(err, astra.ErrInvalid) || !errors.As(err, &ae) || !strings.Contains(ae.Message, tc.want) {
+			t.Fatalf("%+v: %v", tc.m, err)
+		}
+	}
+	m := astra.MoverOptions{Strategy: astra.MoverJob, Image: "img:1", VaultPassword: "x", Parallelism: 300}
+	if _, err := c.Restore(v, &astra.AppRestoreOptions{Backup: "bm", NamespaceMap: map[string]string{ns: ns + "-never"},
+		VolumePath: template, Mover: &m}); !errors.Is(err, astra.ErrInvalid) || !strings.Contains(err.Error(), "parallelism 300") {
+		t.Fatalf("restore: %v", err)
+	}
+	if _, err := app.Clone(v, nil, &astra.CloneOptions{FromBackup: "bm", NamespaceMap: map[string]string{ns: ns + "-never"},
+		Mover: &astra.MoverOptions{Timeout: 1500 * time.Millisecond}}); !errors.Is(err, astra.ErrInvalid) {
+		t.Fatalf("clone: %v", err)
+	}
+	if bs, err := v.Backups(ns); err != nil || len(bs) != 1 {
+		t.Fatalf("backups %+v %v", bs, err)
+	}
+}

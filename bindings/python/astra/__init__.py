@@ -30,7 +30,7 @@ from ._common import (Cancel, LogLevel, Progress, ProgressCallback, Stage,
                       strerror, version, version_info)
 from ._vault import (LOCK_COMPLIANCE, LOCK_GOVERNANCE, BackupResult,
                      RestoreResult, Snapshot, Vault, create_vault, open_vault)
-from ._app import App
+from ._app import App, Mover
 from ._cluster import Cluster, open_cluster
 from ._policy import Policy
 from . import _common
@@ -43,7 +43,7 @@ __all__ = [
     "App", "AuthError", "BackupResult", "BusyError", "CallbackError", "Cancel",
     "CancelledError", "CertificateError", "Cluster", "ConflictError",
     "CorruptError", "Error", "ErrorClass", "ExistsError", "InvalidError",
-    "IoError", "LOCK_COMPLIANCE", "LOCK_GOVERNANCE", "LogLevel", "NetworkError", "NoMemoryError", "NoSpaceError",
+    "IoError", "LOCK_COMPLIANCE", "LOCK_GOVERNANCE", "LogLevel", "Mover", "NetworkError", "NoMemoryError", "NoSpaceError",
     "NotFoundError", "NotSupportedError", "ParseError", "PartialError",
     "Policy", "PolicyError", "Progress", "ProgressCallback", "RestoreResult",
     "Snapshot", "Stage", "Status", "TimedOutError", "Vault", "VersionError",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from contextlib import ExitStack
+from dataclasses import dataclass
 from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, List,
                     Mapping, Optional, Tuple, Union)
 
@@ -28,6 +29,71 @@ PathLike = Union[str, "os.PathLike[str]"]
 VolumePath = Union[PathLike, Callable[[Dict[str, Any]], PathLike]]
 #: "SRC=DST" mappings: a dict {SRC: DST} or an iterable of "SRC=DST".
 Mappings = Union[Mapping[str, str], Iterable[str]]
+
+
+
+@dataclass
+class Mover:
+    """How volume data moves (astra_mover_options; docs/backups.md).
+
+    ``strategy`` "hostpath" (default: this process reads and writes volumes
+    through ``volume_path``) or "job": a Kubernetes Job per volume runs
+    astractl from ``image`` next to the data, ``parallelism`` at once
+    (0: 4), each for at most ``timeout`` seconds (0: 3600), on nodes
+    chosen by ``node_selector`` (a dict) and ``tolerations`` (a list),
+    with the pod network or, with ``host_network``, the node's. The pods
+    get the vault's secret (``vault_password`` or ``vault_password_file``,
+    one required for Jobs) through a temporary Secret, and open the vault
+    at ``vault_url`` (default: the URL this process opened).
+    """
+
+    strategy: str = "hostpath"
+    image: Optional[str] = None
+    image_pull_policy: Optional[str] = None
+    parallelism: int = 0
+    timeout: int = 0
+    node_selector: Optional[Mapping[str, str]] = None
+    tolerations: Optional[List[Mapping[str, Any]]] = None
+    vault_password: Optional[str] = None
+    vault_password_file: Optional[PathLike] = None
+    vault_url: Optional[str] = None
+    host_network: bool = False
+
+    def _options(self) -> Any:
+        strategies = {"hostpath": capi.ASTRA_MOVER_HOSTPATH,
+                      "job": capi.ASTRA_MOVER_JOB}
+        if self.strategy not in strategies:
+            raise ValueError(f"mover strategy {self.strategy!r}: use "
+                             "'hostpath' or 'job'")
+        o = capi.astra_mover_options()
+        o.strategy = strategies[self.strategy]
+        for k in ("image", "image_pull_policy", "vault_password", "vault_url"):
+            v = getattr(self, k)
+            if v is not None:
+                setattr(o, k, str(v))
+        if self.vault_password_file is not None:
+            o.vault_password_file = os.fspath(self.vault_password_file)
+        if self.node_selector is not None:
+            o.node_selector_json = json.dumps(dict(self.node_selector))
+        if self.tolerations is not None:
+            o.tolerations_json = json.dumps(list(self.tolerations))
+        o.parallelism = int(self.parallelism)
+        o.timeout_s = int(self.timeout)
+        o.host_network = 1 if self.host_network else 0
+        return o
+
+
+def _mover(o: Any, mover: Optional[Mover]) -> Any:
+    """Points options ``o`` at the C form of ``mover``; returns that form,
+    which the caller keeps alive until the call returns."""
+    if mover is None:
+        return None
+    if not isinstance(mover, Mover):
+        raise TypeError("mover must be an astra.Mover")
+    m = mover._options()
+    o.mover = m
+    return m
+
 
 _APP_F_UPDATE = 0x1
 _SNAPSHOT_F_NO_GROUP = 0x1
@@ -278,6 +344,7 @@ class App:
     def backup(self, vault: "Vault", name: Optional[str] = None, *,
                snapshot: Optional[str] = None,
                volume_path: Optional[VolumePath] = None,
+               mover: Optional[Mover] = None,
                progress: Optional[ProgressCallback] = None,
                cancel: Optional[Cancel] = None) -> Dict[str, Any]:
         """Backs the app up into ``vault``: its manifests and the data of
@@ -288,7 +355,8 @@ class App:
         ``volume_path`` gives access to volume data (see
         :data:`VolumePath`); without it an app with PVCs fails with
         NotSupportedError. An exception raised by a ``volume_path``
-        callable fails the backup and is re-raised.
+        callable fails the backup and is re-raised. ``mover`` chooses how
+        volume data moves (:class:`Mover`).
         """
         o = capi.astra_backup_options()
         if name is not None:
@@ -296,6 +364,7 @@ class App:
         if snapshot is not None:
             o.snapshot = snapshot
         _volume_path(o, volume_path)
+        m = _mover(o, mover)
         o.set_progress(_progress_proxy(progress))
         o.cancel = _cancel_handle(cancel)
         with self._cluster._use(), vault._use() as vh:
@@ -304,6 +373,8 @@ class App:
             except PartialError as e:
                 _attach_partial(e, "record")
                 raise
+            finally:
+                del m
         return dict(_json(rec) or {})
 
     def backups(self, vault: "Vault") -> List[Dict[str, Any]]:
@@ -317,6 +388,7 @@ class App:
               from_snapshot: Optional[str] = None,
               name: Optional[str] = None,
               volume_path: Optional[VolumePath] = None,
+              mover: Optional[Mover] = None,
               progress: Optional[ProgressCallback] = None,
               cancel: Optional[Cancel] = None) -> Dict[str, Any]:
         """Clones the app into new namespaces (every namespace mapped,
@@ -337,6 +409,7 @@ class App:
         if name is not None:
             o.name = name
         _volume_path(o, volume_path)
+        m = _mover(o, mover)
         o.set_progress(_progress_proxy(progress))
         o.cancel = _cancel_handle(cancel)
         tgt = target if target is not None else self._cluster
@@ -352,6 +425,8 @@ class App:
             except PartialError as e:
                 _attach_partial(e, "report")
                 raise
+            finally:
+                del m
         return dict(_json(report) or {})
 
 
@@ -372,7 +447,10 @@ def _restore_options(backup: Optional[str],
                      exclude: Optional[Iterable[str]], replace: bool,
                      volume_path: Optional[VolumePath], concurrency: int,
                      progress: Optional[ProgressCallback],
-                     cancel: Optional[Cancel]) -> Any:
+                     cancel: Optional[Cancel],
+                     mover: Optional[Mover] = None) -> Tuple[Any, Any]:
+    """The options, and the C form of ``mover`` they point at (keep it
+    alive until the call returns)."""
     o = capi.astra_restore_options()
     if backup is not None:
         o.backup = backup
@@ -391,4 +469,4 @@ def _restore_options(backup: Optional[str],
     o.concurrency = int(concurrency)
     o.set_progress(_progress_proxy(progress))
     o.cancel = _cancel_handle(cancel)
-    return o
+    return o, _mover(o, mover)

@@ -10,7 +10,8 @@ from typing import (TYPE_CHECKING, Any, Dict, Iterable, Iterator, List,
                     Mapping, Optional, Sequence, Tuple, Union)
 
 from . import capi
-from ._app import (_APP_F_UPDATE, App, Mappings, VolumePath, _app_name,
+from ._app import (_APP_F_UPDATE, App, Mappings, Mover, VolumePath,
+                   _app_name,
                    _attach_partial, _definition, _json, _restore_options,
                    _volume_path)
 from ._common import Cancel, ProgressCallback, _cancel_handle
@@ -190,6 +191,7 @@ class Cluster:
                 exclude: Optional[Iterable[str]] = None,
                 replace: bool = False,
                 volume_path: Optional[VolumePath] = None,
+                mover: Optional[Mover] = None,
                 concurrency: int = 0,
                 progress: Optional[ProgressCallback] = None,
                 cancel: Optional[Cancel] = None) -> Dict[str, Any]:
@@ -204,14 +206,16 @@ class Cluster:
         ``exclude``: "GROUP/KIND[/NAMESPACE[/NAME]]" filters ("" or "core"
         for the core group; excludes win). Existing objects are kept and
         reported as skipped unless ``replace``. ``volume_path`` gives
-        access to volume data (needed to restore PVC data from a backup).
+        access to volume data (needed to restore PVC data from a backup);
+        ``mover`` chooses how it moves (:class:`Mover`).
 
         Raises PartialError when some objects failed (the rest is
         restored; ``err.report`` is the report).
         """
-        o = _restore_options(backup, snapshot, namespace_map,
-                             storage_class_map, include, exclude, replace,
-                             volume_path, concurrency, progress, cancel)
+        o, m = _restore_options(backup, snapshot, namespace_map,
+                                storage_class_map, include, exclude,
+                                replace, volume_path, concurrency, progress,
+                                cancel, mover)
         with self._use() as h:
             try:
                 if vault is None:
@@ -222,6 +226,8 @@ class Cluster:
             except PartialError as e:
                 _attach_partial(e, "report")
                 raise
+            finally:
+                del m
         return dict(_json(report) or {})
 
     # -- protection policies -------------------------------------------

@@ -290,6 +290,51 @@ def test_volume_path_callable(app, snap, app_vault):
         app_vault.get_backup("b2")
 
 
+def test_mover_options_are_checked_before_any_call():
+    with pytest.raises(ValueError, match="jobs"):
+        astra.Mover("jobs")._options()
+    m = astra.Mover("job", image="img:1", parallelism=2, timeout=60,
+                    node_selector={"disk": "ssd"},
+                    tolerations=[{"key": "k", "operator": "Exists"}],
+                    vault_password="pw", host_network=True)._options()
+    assert (m.strategy, m.image, m.parallelism, m.timeout_s, m.host_network) \
+        == (capi.ASTRA_MOVER_JOB, "img:1", 2, 60, 1)
+    assert json.loads(m.node_selector_json) == {"disk": "ssd"}
+    assert json.loads(m.tolerations_json) == [{"key": "k", "operator": "Exists"}]
+    assert capi.astra_mover_options().version == capi.ASTRA_MOVER_OPTIONS_VERSION
+
+
+@needs_testbed
+def test_mover_options_reach_the_library(app, snap, app_vault):
+    # the host-path strategy given explicitly: as without a mover
+    rec = app.backup(app_vault, "bm", snapshot="s1", volume_path=TEMPLATE,
+                     mover=astra.Mover("hostpath"))
+    assert rec["state"] == "completed"
+    assert [v["pvc"] for v in rec["volumes"]] == ["data"]
+    # Jobs without an image or without the vault's secret: refused by the
+    # library, naming what is missing, before anything is created
+    with pytest.raises(astra.InvalidError, match="need an image"):
+        app.backup(app_vault, "bj1", snapshot="s1",
+                   mover=astra.Mover("job", vault_password="x"))
+    with pytest.raises(astra.InvalidError, match="vault's secret"):
+        app.backup(app_vault, "bj2", snapshot="s1",
+                   mover=astra.Mover("job", image="img:1"))
+    with pytest.raises(astra.InvalidError, match="pull policy"):
+        app.clone(app_vault, {app.name: f"{app.name}-never"},
+                  from_backup="bm", mover=astra.Mover(
+                      "job", image="img:1", vault_password="x",
+                      image_pull_policy="Sometimes"))
+    with pytest.raises(astra.InvalidError, match="parallelism 300"):
+        app.cluster.restore(app_vault, "bm",
+                            namespace_map={app.name: f"{app.name}-never"},
+                            volume_path=TEMPLATE,
+                            mover=astra.Mover("job", image="img:1",
+                                              vault_password="x",
+                                              parallelism=300))
+    assert [b["name"] for b in app_vault.backups()].count("bm") == 1
+    app_vault.delete_backup("bm")
+
+
 @needs_testbed
 def test_no_volume_access_is_not_supported(cluster, app, app_vault):
     with pytest.raises(astra.NotSupportedError):

@@ -36,10 +36,7 @@
 %ignore astra_backup_options_init;
 %ignore astra_restore_options_init;
 %ignore astra_clone_options_init;
-/* Mover Jobs are not offered by the SDKs yet: host path only. */
 %ignore astra_mover_options_init;
-%ignore astra_mover_options;
-%ignore mover;
 %ignore astra_buf_dispose;
 %ignore astra_strarray_dispose;
 %ignore astra_log_set_handler;

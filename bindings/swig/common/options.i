@@ -36,7 +36,8 @@ enum {
 	ASTRA_SWIG_HOOK,
 	ASTRA_SWIG_POLICY,
 	ASTRA_SWIG_POLICY_RUN,
-	ASTRA_SWIG_SCHEDULER
+	ASTRA_SWIG_SCHEDULER,
+	ASTRA_SWIG_MOVER
 };
 
 /* An owned list of strings (restore mappings and filters). */
@@ -70,6 +71,7 @@ typedef struct {
 		astra_policy_options policy;
 		astra_policy_run_options policy_run;
 		astra_policy_scheduler_options scheduler;
+		astra_mover_options mover;
 	} u; /* first: a pointer to u.X is a pointer to the box */
 	int kind;
 	char **tags; /* backup tags: owned copies */
@@ -163,6 +165,15 @@ static void astra_swig_box_free(astra_swig_box *b)
 		astra_swig_str_free(b->u.policy_run.vault_password_file);
 		astra_swig_str_free(b->u.policy_run.volume_path);
 		break;
+	case ASTRA_SWIG_MOVER:
+		astra_swig_str_free(b->u.mover.image);
+		astra_swig_str_free(b->u.mover.image_pull_policy);
+		astra_swig_str_free(b->u.mover.node_selector_json);
+		astra_swig_str_free(b->u.mover.tolerations_json);
+		astra_swig_str_free(b->u.mover.vault_password);
+		astra_swig_str_free(b->u.mover.vault_password_file);
+		astra_swig_str_free(b->u.mover.vault_url);
+		break;
 	case ASTRA_SWIG_SCHEDULER:
 		astra_swig_str_free(b->u.scheduler.lease_namespace);
 		astra_swig_str_free(b->u.scheduler.lease_name);
@@ -255,6 +266,8 @@ ASTRA_OPTIONS(astra_policy_options, policy, ASTRA_SWIG_POLICY,
 	astra_policy_options_init, ASTRA_POLICY_OPTIONS_VERSION)
 ASTRA_OPTIONS(astra_policy_run_options, policy_run, ASTRA_SWIG_POLICY_RUN,
 	astra_policy_run_options_init, ASTRA_POLICY_RUN_OPTIONS_VERSION)
+ASTRA_OPTIONS(astra_mover_options, mover, ASTRA_SWIG_MOVER,
+	astra_mover_options_init, ASTRA_MOVER_OPTIONS_VERSION)
 ASTRA_OPTIONS(astra_policy_scheduler_options, scheduler,
 	ASTRA_SWIG_SCHEDULER, astra_policy_scheduler_options_init,
 	ASTRA_POLICY_SCHEDULER_OPTIONS_VERSION)
