@@ -130,6 +130,16 @@ if [ -n "$tbpid" ]; then
 		exit 1
 	fi
 	echo "python: app example ok"
+	# The policy example: a nightly policy on the same namespace, run as
+	# due at its next run time; it must make a backup.
+	if ! ASTRA_VAULT_PASSWORD=example "$vpy" "$top/examples/python/policy.py" \
+		"file://$tmp/policy-vault" "$exns" "$ASTRA_TB_CSI_VOLUMES/{volumeHandle}" >"$tmp/policy-example.log" 2>&1 ||
+		! grep -q "keeps 1 snapshot(s) and 1 backup(s)" "$tmp/policy-example.log"; then
+		cat "$tmp/policy-example.log" >&2
+		echo "python: examples/python/policy.py failed" >&2
+		exit 1
+	fi
+	echo "python: policy example ok"
 fi
 rc=0
 "$vpy" -m pytest -q -p no:cacheprovider "$@" || rc=$?
