@@ -66,9 +66,10 @@ typedef struct {
 } astra_policy_options;
 
 #define ASTRA_POLICY_OPTIONS_VERSION 1
-#define ASTRA_POLICY_OPTIONS_INIT            \
-	{                                    \
-		ASTRA_POLICY_OPTIONS_VERSION \
+/* day_of_month 1: a monthly policy runs on the first unless told */
+#define ASTRA_POLICY_OPTIONS_INIT                                 \
+	{                                                         \
+		ASTRA_POLICY_OPTIONS_VERSION, NULL, 0, 0, 0, 0, 1 \
 	}
 ASTRA_API astra_status astra_policy_options_init(
         astra_policy_options *opts, unsigned int version);

@@ -45,7 +45,7 @@ typedef struct {
 	 *  levels are faster; < 0 also allowed. */
 	int compression_level;
 	/** astra_vault_init only: chunk sizes in bytes; 0 = defaults
-	 *  (256 KiB / 1 MiB / 8 MiB). avg must be a power of two. */
+	 *  (128 KiB / 512 KiB / 8 MiB). avg must be a power of two. */
 	size_t chunk_min, chunk_avg, chunk_max;
 	/** astra_vault_init only: target pack size; 0 = 16 MiB. */
 	size_t pack_size;

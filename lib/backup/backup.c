@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -15,6 +16,7 @@
 #include "backup/backup.h"
 #include "hook/hook.h"
 #include "core/alloc.h"
+#include "core/options.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/error.h"
@@ -28,14 +30,14 @@
 astra_status astra_backup_options_init(
         astra_backup_options *o, unsigned int version)
 {
-	ASTRA_ASSERT_ARG(o);
-	int rc = astra__check_version(
-	        version, ASTRA_BACKUP_OPTIONS_VERSION, "astra_backup_options");
-	if (rc)
-		return rc;
-	memset(o, 0, sizeof(*o));
-	o->version = version;
-	return 0;
+	ASTRA__OPTIONS_DEFAULTS(
+	        astra_backup_options, ASTRA_BACKUP_OPTIONS_INIT);
+	static const size_t sizes[] = { offsetof(astra_backup_options, mover),
+		sizeof(defaults) };
+	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_BACKUP_OPTIONS_VERSION,
+	        "one size per version");
+	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
+	        version, "astra_backup_options");
 }
 
 /* ---- volume access ---- */

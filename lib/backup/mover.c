@@ -21,6 +21,7 @@
 
 #include "backup/backup.h"
 #include "core/alloc.h"
+#include "core/options.h"
 #include "core/base64.h"
 #include "core/buf.h"
 #include "core/clock.h"
@@ -35,14 +36,12 @@
 astra_status astra_mover_options_init(
         astra_mover_options *o, unsigned int version)
 {
-	ASTRA_ASSERT_ARG(o);
-	int rc = astra__check_version(
-	        version, ASTRA_MOVER_OPTIONS_VERSION, "astra_mover_options");
-	if (rc)
-		return rc;
-	memset(o, 0, sizeof(*o));
-	o->version = version;
-	return 0;
+	ASTRA__OPTIONS_DEFAULTS(astra_mover_options, ASTRA_MOVER_OPTIONS_INIT);
+	static const size_t sizes[] = { sizeof(defaults) };
+	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_MOVER_OPTIONS_VERSION,
+	        "one size per version");
+	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
+	        version, "astra_mover_options");
 }
 
 /* Environment passed to the pods (through the Secret) for s3:// vaults. */

@@ -12,6 +12,7 @@
 
 #include "app/app.h"
 #include "core/alloc.h"
+#include "core/options.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/error.h"
@@ -821,14 +822,12 @@ out:
 astra_status astra_hook_options_init(
         astra_hook_options *o, unsigned int version)
 {
-	ASTRA_ASSERT_ARG(o);
-	int rc = astra__check_version(
-	        version, ASTRA_HOOK_OPTIONS_VERSION, "astra_hook_options");
-	if (rc)
-		return rc;
-	memset(o, 0, sizeof(*o));
-	o->version = version;
-	return 0;
+	ASTRA__OPTIONS_DEFAULTS(astra_hook_options, ASTRA_HOOK_OPTIONS_INIT);
+	static const size_t sizes[] = { sizeof(defaults) };
+	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_HOOK_OPTIONS_VERSION,
+	        "one size per version");
+	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
+	        version, "astra_hook_options");
 }
 
 static int cm_name(char *out, size_t n, const char *app, const char *hook)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/options.h"
 #include "core/error.h"
 #include "core/op.h"
 #include "kube/cluster_internal.h"
@@ -40,16 +41,15 @@ void astra_strarray_dispose(astra_strarray *a)
 }
 
 astra_status astra_cluster_options_init(
-        astra_cluster_options *opts, unsigned int version)
+        astra_cluster_options *o, unsigned int version)
 {
-	ASTRA_ASSERT_ARG(opts);
-	int rc = astra__check_version(version, ASTRA_CLUSTER_OPTIONS_VERSION,
-	        "astra_cluster_options");
-	if (rc)
-		return rc;
-	memset(opts, 0, sizeof(*opts));
-	opts->version = version;
-	return 0;
+	ASTRA__OPTIONS_DEFAULTS(
+	        astra_cluster_options, ASTRA_CLUSTER_OPTIONS_INIT);
+	static const size_t sizes[] = { sizeof(defaults) };
+	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_CLUSTER_OPTIONS_VERSION,
+	        "one size per version");
+	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
+	        version, "astra_cluster_options");
 }
 
 astra_status astra_cluster_open(

@@ -11,6 +11,7 @@
 #include "app/app.h"
 #include "astra/snapshot.h"
 #include "core/alloc.h"
+#include "core/options.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -20,14 +21,13 @@
 astra_status astra_policy_run_options_init(
         astra_policy_run_options *o, unsigned int version)
 {
-	ASTRA_ASSERT_ARG(o);
-	int rc = astra__check_version(version, ASTRA_POLICY_RUN_OPTIONS_VERSION,
-	        "astra_policy_run_options");
-	if (rc)
-		return rc;
-	memset(o, 0, sizeof(*o));
-	o->version = version;
-	return 0;
+	ASTRA__OPTIONS_DEFAULTS(
+	        astra_policy_run_options, ASTRA_POLICY_RUN_OPTIONS_INIT);
+	static const size_t sizes[] = { sizeof(defaults) };
+	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_POLICY_RUN_OPTIONS_VERSION,
+	        "one size per version");
+	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
+	        version, "astra_policy_run_options");
 }
 
 /* One policy of the app being run. */

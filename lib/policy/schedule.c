@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/options.h"
 #include "policy/policy.h"
 
 #define SEARCH_DAYS 3700 /* ten years and some */
@@ -331,15 +332,13 @@ int astra__sched_latest(
 astra_status astra_policy_options_init(
         astra_policy_options *o, unsigned int version)
 {
-	ASTRA_ASSERT_ARG(o);
-	int rc = astra__check_version(
-	        version, ASTRA_POLICY_OPTIONS_VERSION, "astra_policy_options");
-	if (rc)
-		return rc;
-	memset(o, 0, sizeof(*o));
-	o->version = version;
-	o->day_of_month = 1;
-	return 0;
+	ASTRA__OPTIONS_DEFAULTS(
+	        astra_policy_options, ASTRA_POLICY_OPTIONS_INIT);
+	static const size_t sizes[] = { sizeof(defaults) };
+	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_POLICY_OPTIONS_VERSION,
+	        "one size per version");
+	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
+	        version, "astra_policy_options");
 }
 
 astra_status astra_policy_validate(const astra_policy_options *p)

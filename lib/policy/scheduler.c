@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/options.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "kube/cluster_internal.h"
@@ -26,15 +27,14 @@
 astra_status astra_policy_scheduler_options_init(
         astra_policy_scheduler_options *o, unsigned int version)
 {
-	ASTRA_ASSERT_ARG(o);
-	int rc = astra__check_version(version,
-	        ASTRA_POLICY_SCHEDULER_OPTIONS_VERSION,
-	        "astra_policy_scheduler_options");
-	if (rc)
-		return rc;
-	memset(o, 0, sizeof(*o));
-	o->version = version;
-	return 0;
+	ASTRA__OPTIONS_DEFAULTS(astra_policy_scheduler_options,
+	        ASTRA_POLICY_SCHEDULER_OPTIONS_INIT);
+	static const size_t sizes[] = { sizeof(defaults) };
+	_Static_assert(
+	        ASTRA__NELEM(sizes) == ASTRA_POLICY_SCHEDULER_OPTIONS_VERSION,
+	        "one size per version");
+	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
+	        version, "astra_policy_scheduler_options");
 }
 
 /* MicroTime "2026-01-02T03:04:05.000000Z" */

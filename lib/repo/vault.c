@@ -13,6 +13,7 @@
 
 #include "astra/vault.h"
 #include "core/alloc.h"
+#include "core/options.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "repo/data.h"
@@ -28,72 +29,60 @@ _Static_assert(
 astra_status astra_vault_options_init(
         astra_vault_options *o, unsigned int version)
 {
-	ASTRA_ASSERT_ARG(o);
-	int rc = astra__check_version(
-	        version, ASTRA_VAULT_OPTIONS_VERSION, "astra_vault_options");
-	if (rc)
-		return rc;
-	/* an older caller's struct ends before the later versions' fields */
-	memset(o, 0,
-	        version >= 3   ? sizeof(*o)
-	        : version == 2 ? offsetof(astra_vault_options, kdf_p)
-	                       : offsetof(astra_vault_options, immutable_days));
-	o->version = version;
-	return 0;
+	ASTRA__OPTIONS_DEFAULTS(astra_vault_options, ASTRA_VAULT_OPTIONS_INIT);
+	static const size_t sizes[] = { offsetof(astra_vault_options,
+		                                immutable_days),
+		offsetof(astra_vault_options, kdf_p), sizeof(defaults) };
+	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_VAULT_OPTIONS_VERSION,
+	        "one size per version");
+	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
+	        version, "astra_vault_options");
 }
 
 astra_status astra_data_backup_options_init(
         astra_data_backup_options *o, unsigned int version)
 {
-	ASTRA_ASSERT_ARG(o);
-	int rc = astra__check_version(version,
-	        ASTRA_DATA_BACKUP_OPTIONS_VERSION, "astra_data_backup_options");
-	if (rc)
-		return rc;
-	memset(o, 0, sizeof(*o));
-	o->version = version;
-	return 0;
+	ASTRA__OPTIONS_DEFAULTS(
+	        astra_data_backup_options, ASTRA_DATA_BACKUP_OPTIONS_INIT);
+	static const size_t sizes[] = { sizeof(defaults) };
+	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_DATA_BACKUP_OPTIONS_VERSION,
+	        "one size per version");
+	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
+	        version, "astra_data_backup_options");
 }
 
 astra_status astra_data_restore_options_init(
         astra_data_restore_options *o, unsigned int version)
 {
-	ASTRA_ASSERT_ARG(o);
-	int rc = astra__check_version(version,
-	        ASTRA_DATA_RESTORE_OPTIONS_VERSION,
-	        "astra_data_restore_options");
-	if (rc)
-		return rc;
-	memset(o, 0, sizeof(*o));
-	o->version = version;
-	return 0;
+	ASTRA__OPTIONS_DEFAULTS(
+	        astra_data_restore_options, ASTRA_DATA_RESTORE_OPTIONS_INIT);
+	static const size_t sizes[] = { sizeof(defaults) };
+	_Static_assert(
+	        ASTRA__NELEM(sizes) == ASTRA_DATA_RESTORE_OPTIONS_VERSION,
+	        "one size per version");
+	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
+	        version, "astra_data_restore_options");
 }
 
 astra_status astra_check_options_init(
         astra_check_options *o, unsigned int version)
 {
-	ASTRA_ASSERT_ARG(o);
-	int rc = astra__check_version(
-	        version, ASTRA_CHECK_OPTIONS_VERSION, "astra_check_options");
-	if (rc)
-		return rc;
-	memset(o, 0, sizeof(*o));
-	o->version = version;
-	return 0;
+	ASTRA__OPTIONS_DEFAULTS(astra_check_options, ASTRA_CHECK_OPTIONS_INIT);
+	static const size_t sizes[] = { sizeof(defaults) };
+	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_CHECK_OPTIONS_VERSION,
+	        "one size per version");
+	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
+	        version, "astra_check_options");
 }
 
 astra_status astra_gc_options_init(astra_gc_options *o, unsigned int version)
 {
-	ASTRA_ASSERT_ARG(o);
-	int rc = astra__check_version(
-	        version, ASTRA_GC_OPTIONS_VERSION, "astra_gc_options");
-	if (rc)
-		return rc;
-	memset(o, 0, sizeof(*o));
-	o->version = version;
-	o->grace_seconds = 3600;
-	o->repack_threshold = 50;
-	return 0;
+	ASTRA__OPTIONS_DEFAULTS(astra_gc_options, ASTRA_GC_OPTIONS_INIT);
+	static const size_t sizes[] = { sizeof(defaults) };
+	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_GC_OPTIONS_VERSION,
+	        "one size per version");
+	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
+	        version, "astra_gc_options");
 }
 
 /* Reads the secret from the options into repo options (caller wipes). */

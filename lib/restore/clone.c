@@ -6,11 +6,13 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "app/app.h"
 #include "astra/backup.h"
 #include "core/alloc.h"
+#include "core/options.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/error.h"
@@ -19,14 +21,13 @@
 astra_status astra_clone_options_init(
         astra_clone_options *o, unsigned int version)
 {
-	ASTRA_ASSERT_ARG(o);
-	int rc = astra__check_version(
-	        version, ASTRA_CLONE_OPTIONS_VERSION, "astra_clone_options");
-	if (rc)
-		return rc;
-	memset(o, 0, sizeof(*o));
-	o->version = version;
-	return 0;
+	ASTRA__OPTIONS_DEFAULTS(astra_clone_options, ASTRA_CLONE_OPTIONS_INIT);
+	static const size_t sizes[] = { offsetof(astra_clone_options, mover),
+		sizeof(defaults) };
+	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_CLONE_OPTIONS_VERSION,
+	        "one size per version");
+	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
+	        version, "astra_clone_options");
 }
 
 static const char *target_of(const astra_clone_options *o, const char *src)

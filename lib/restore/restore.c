@@ -9,12 +9,14 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "astra/backup.h"
 #include "backup/backup.h"
 #include "hook/hook.h"
 #include "core/alloc.h"
+#include "core/options.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -29,14 +31,14 @@
 astra_status astra_restore_options_init(
         astra_restore_options *o, unsigned int version)
 {
-	ASTRA_ASSERT_ARG(o);
-	int rc = astra__check_version(version, ASTRA_RESTORE_OPTIONS_VERSION,
-	        "astra_restore_options");
-	if (rc)
-		return rc;
-	memset(o, 0, sizeof(*o));
-	o->version = version;
-	return 0;
+	ASTRA__OPTIONS_DEFAULTS(
+	        astra_restore_options, ASTRA_RESTORE_OPTIONS_INIT);
+	static const size_t sizes[] = { offsetof(astra_restore_options, mover),
+		sizeof(defaults) };
+	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_RESTORE_OPTIONS_VERSION,
+	        "one size per version");
+	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
+	        version, "astra_restore_options");
 }
 
 /* ---- order ---- */

@@ -15,6 +15,7 @@
 #include "astra/snapshot.h"
 #include "compress/compress.h"
 #include "core/alloc.h"
+#include "core/options.h"
 #include "core/base64.h"
 #include "core/buf.h"
 #include "core/clock.h"
@@ -30,14 +31,13 @@
 astra_status astra_snapshot_options_init(
         astra_snapshot_options *o, unsigned int version)
 {
-	ASTRA_ASSERT_ARG(o);
-	int rc = astra__check_version(version, ASTRA_SNAPSHOT_OPTIONS_VERSION,
-	        "astra_snapshot_options");
-	if (rc)
-		return rc;
-	memset(o, 0, sizeof(*o));
-	o->version = version;
-	return 0;
+	ASTRA__OPTIONS_DEFAULTS(
+	        astra_snapshot_options, ASTRA_SNAPSHOT_OPTIONS_INIT);
+	static const size_t sizes[] = { sizeof(defaults) };
+	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_SNAPSHOT_OPTIONS_VERSION,
+	        "one size per version");
+	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
+	        version, "astra_snapshot_options");
 }
 
 /* ---- resources ---- */

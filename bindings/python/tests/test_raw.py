@@ -85,3 +85,8 @@ def test_cancel_token_raw():
     assert capi.astra_cancel_requested(t) == 1
     capi.astra_cancel_free(t)
     assert not t.thisown
+
+
+def test_options_init_functions_are_not_exposed():
+    # the constructors call them; the list comes from astra/options_list.h
+    assert [n for n in dir(capi) if n.endswith("_options_init")] == []

@@ -26,17 +26,12 @@
 /* Replaced by the language layers: options objects are initialised by
  * their constructors, buffers released by typemaps or destructors, the
  * log handler installed through a language proxy. */
-%ignore astra_vault_options_init;
-%ignore astra_data_backup_options_init;
-%ignore astra_data_restore_options_init;
-%ignore astra_check_options_init;
-%ignore astra_gc_options_init;
-%ignore astra_cluster_options_init;
-%ignore astra_snapshot_options_init;
-%ignore astra_backup_options_init;
-%ignore astra_restore_options_init;
-%ignore astra_clone_options_init;
-%ignore astra_mover_options_init;
+/* Every *_options_init(), from the one list of options structs. */
+%define ASTRA_OPTIONS_ENTRY(name, NAME)
+%ignore astra_##name##_options_init;
+%enddef
+%include "astra/options_list.h"
+#undef ASTRA_OPTIONS_ENTRY
 %ignore astra_buf_dispose;
 %ignore astra_strarray_dispose;
 %ignore astra_log_set_handler;
