@@ -48,5 +48,6 @@
 %include "astra/app.h"
 %include "astra/snapshot.h"
 %include "astra/backup.h"
+%include "astra/restore.h"
 %include "astra/hook.h"
 %include "astra/policy.h"

@@ -123,8 +123,12 @@ ASTRA_API astra_status astra_vault_info(
 /* ------------------------------------------------------------------ */
 
 /** astra_data_backup_options.flags */
-#define ASTRA_BACKUP_F_NO_PARENT 0x1u /**< re-read every file */
-#define ASTRA_BACKUP_F_NO_SCAN 0x2u /**< no totals before starting */
+#define ASTRA_DATA_BACKUP_F_NO_PARENT 0x1u /**< re-read every file */
+#define ASTRA_DATA_BACKUP_F_NO_SCAN 0x2u /**< no totals before starting */
+/** Deprecated names of ASTRA_DATA_BACKUP_F_* (kept until the SONAME
+ *  changes; ASTRA_BACKUP_F_ read as flags of astra_backup_options). */
+#define ASTRA_BACKUP_F_NO_PARENT ASTRA_DATA_BACKUP_F_NO_PARENT
+#define ASTRA_BACKUP_F_NO_SCAN ASTRA_DATA_BACKUP_F_NO_SCAN
 
 typedef struct {
 	unsigned int version;

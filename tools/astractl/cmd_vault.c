@@ -378,7 +378,7 @@ static int run_backup(const ctl_globals *g, ctl_args *a)
 	o.parent = ctl_flag_get(a, "parent");
 	o.source = ctl_flag_get(a, "source");
 	if (ctl_flag_set(a, "no-parent"))
-		o.flags |= ASTRA_BACKUP_F_NO_PARENT;
+		o.flags |= ASTRA_DATA_BACKUP_F_NO_PARENT;
 	astra_vault *v = NULL;
 	int rc = open_vault(g, 0, &v, NULL);
 	if (rc) {
@@ -392,7 +392,7 @@ static int run_backup(const ctl_globals *g, ctl_args *a)
 	bar_init(&b, g);
 	/* totals are only for the bar's percentage and ETA */
 	if (!b.enabled)
-		o.flags |= ASTRA_BACKUP_F_NO_SCAN;
+		o.flags |= ASTRA_DATA_BACKUP_F_NO_SCAN;
 	o.cancel = tok;
 	o.progress_cb = progress_cb;
 	o.payload = &b;

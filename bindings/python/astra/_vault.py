@@ -20,10 +20,10 @@ PathLike = Union[str, "os.PathLike[str]"]
 LOCK_COMPLIANCE = 1  #: ASTRA_VAULT_LOCK_COMPLIANCE: nobody can delete early
 LOCK_GOVERNANCE = 2  #: ASTRA_VAULT_LOCK_GOVERNANCE: privileged users can
 _VAULT_F_KEY_FILE = 0x1
-_BACKUP_F_NO_PARENT = 0x1
-_BACKUP_F_NO_SCAN = 0x2
-_RESTORE_F_NO_OWNER = 0x1
-_RESTORE_F_NO_XATTRS = 0x2
+_DATA_BACKUP_F_NO_PARENT = 0x1
+_DATA_BACKUP_F_NO_SCAN = 0x2
+_DATA_RESTORE_F_NO_OWNER = 0x1
+_DATA_RESTORE_F_NO_XATTRS = 0x2
 _CHECK_F_READ_DATA = 0x1
 _GC_F_DRY_RUN = 0x1
 
@@ -309,8 +309,8 @@ class Vault:
             o.parent = parent
         if source is not None:
             o.source = source
-        o.flags = ((_BACKUP_F_NO_PARENT if no_parent else 0) |
-                   (_BACKUP_F_NO_SCAN if no_scan else 0))
+        o.flags = ((_DATA_BACKUP_F_NO_PARENT if no_parent else 0) |
+                   (_DATA_BACKUP_F_NO_SCAN if no_scan else 0))
         o.set_progress(_progress_proxy(progress))
         o.cancel = _cancel_handle(cancel)
         res = capi.astra_data_backup_result()
@@ -337,8 +337,8 @@ class Vault:
         o = capi.astra_data_restore_options()
         if subpath is not None:
             o.subpath = subpath
-        o.flags = ((_RESTORE_F_NO_OWNER if no_owner else 0) |
-                   (_RESTORE_F_NO_XATTRS if no_xattrs else 0))
+        o.flags = ((_DATA_RESTORE_F_NO_OWNER if no_owner else 0) |
+                   (_DATA_RESTORE_F_NO_XATTRS if no_xattrs else 0))
         o.set_progress(_progress_proxy(progress))
         o.cancel = _cancel_handle(cancel)
         res = capi.astra_data_restore_result()

@@ -603,7 +603,7 @@ Test(it_s3, a_second_backup_extends_the_retention_of_unchanged_files)
 
 Test(it_s3, a_second_backup_extends_the_retention_of_deduplicated_chunks)
 {
-	reuse_extends("reuse-dedup", ASTRA_BACKUP_F_NO_PARENT);
+	reuse_extends("reuse-dedup", ASTRA_DATA_BACKUP_F_NO_PARENT);
 }
 
 static void expire_all(const char *url, int seconds)

@@ -117,7 +117,7 @@ static void same_as_full(const char *what, const char *before, int changed,
 	astra__backup_out full;
 	char froot[65];
 	backup(0, inc, root);
-	backup(ASTRA_BACKUP_F_NO_PARENT, &full, froot);
+	backup(ASTRA_DATA_BACKUP_F_NO_PARENT, &full, froot);
 	cr_assert_str_eq(root, froot,
 	        "%s: the incremental tree differs from a full backup's", what);
 	if (changed)

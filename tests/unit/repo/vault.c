@@ -555,7 +555,7 @@ Test(repo_vault, cancel_records_nothing_and_next_backup_reuses_data)
 	astra_cancel_request(tok);
 	astra_data_backup_options_init(&o, ASTRA_DATA_BACKUP_OPTIONS_VERSION);
 	o.cancel = tok;
-	o.flags = ASTRA_BACKUP_F_NO_PARENT;
+	o.flags = ASTRA_DATA_BACKUP_F_NO_PARENT;
 	cr_assert_astra_fail(
 	        astra_vault_backup_path(v, src, &o, NULL), ASTRA_ECANCELLED);
 	astra_cancel_free(tok);
