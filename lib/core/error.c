@@ -133,6 +133,23 @@ int astra__err_prefix(int code, const char *fmt, ...)
 	return code;
 }
 
+void astra__err_save(astra__saved_err *e)
+{
+	const astra_error *l = astra_error_last();
+	e->code = l->code;
+	e->klass = l->klass;
+	snprintf(e->message, sizeof(e->message), "%s",
+	        l->message ? l->message : "");
+}
+
+void astra__err_restore(const astra__saved_err *e)
+{
+	if (e->code)
+		astra__err(e->code, e->klass, "%s", e->message);
+	else
+		astra_error_clear();
+}
+
 int astra__check_version(
         unsigned int version, unsigned int max, const char *what)
 {

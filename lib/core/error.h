@@ -39,6 +39,25 @@ int astra__err_oom(void);
  */
 int astra__err_prefix(int code, const char *fmt, ...) ASTRA_PRINTF(2, 3);
 
+/*
+ * The last error, saved before clean-up work that may set its own (a
+ * DELETE of a temporary object, serialising a report) and set again after
+ * it, so that the caller sees the failure that mattered:
+ *     astra__saved_err e;
+ *     astra__err_save(&e);
+ *     cleanup();
+ *     astra__err_restore(&e);   (or: rc = astra__err_restore_rc(&e, rc))
+ */
+typedef struct {
+	int code;
+	int klass;
+	char message[1024];
+} astra__saved_err;
+
+void astra__err_save(astra__saved_err *e);
+/* Sets the saved error again, or clears the error when none was saved. */
+void astra__err_restore(const astra__saved_err *e);
+
 /* Checks an options struct's version: 0 < version <= max. */
 int astra__check_version(
         unsigned int version, unsigned int max, const char *what);

@@ -1035,13 +1035,12 @@ astra_status astra_hook_run(astra_app *app, const char *stage, astra_buf *out)
 		ro.what = what;
 		rc = astra__hook_run_stage(app->k, &s, stage, &ro, stages);
 		if (out && astra__json_size(stages)) {
-			astra_error e = *astra_error_last();
-			char msg[1024];
-			snprintf(msg, sizeof(msg), "%s", e.message);
+			astra__saved_err e;
+			astra__err_save(&e);
 			int prc = astra__json_print_buf(
 			        out, astra__json_at(stages, 0), 1);
 			if (rc)
-				astra__err(e.code, e.klass, "%s", msg);
+				astra__err_restore(&e);
 			else
 				rc = prc;
 		}

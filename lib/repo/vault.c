@@ -379,14 +379,13 @@ astra_status astra_vault_restore_path(astra_vault *v, const char *id,
 	}
 	if (report && ro.report) {
 		/* keep the operation's error message across serialisation */
-		astra_error e = *astra_error_last();
-		char msg[1024];
-		snprintf(msg, sizeof(msg), "%s", e.message);
+		astra__saved_err e;
+		astra__err_save(&e);
 		int r2 = astra__json_print_buf(report, ro.report, 1);
 		if (r2 && !rc)
 			rc = r2;
 		else if (rc)
-			astra__err(rc, e.klass, "%s", msg);
+			astra__err_restore(&e);
 	}
 	astra__json_free(ro.report);
 	return rc;
@@ -436,14 +435,13 @@ astra_status astra_vault_check(
 	rc = astra__data_check(
 	        v->r, o && (o->flags & ASTRA_CHECK_F_READ_DATA), &op, &rep);
 	if (rep && report) {
-		astra_error e = *astra_error_last();
-		char msg[1024];
-		snprintf(msg, sizeof(msg), "%s", e.message);
+		astra__saved_err e;
+		astra__err_save(&e);
 		int r2 = astra__json_print_buf(report, rep, 1);
 		if (r2 && !rc)
 			rc = r2;
 		else if (rc)
-			astra__err(rc, e.klass, "%s", msg);
+			astra__err_restore(&e);
 	}
 	astra__json_free(rep);
 	return rc;

@@ -508,9 +508,8 @@ static int wait_namespace(snap *s, const char *ns)
 static void undo(snap *s, int delete_snapshots)
 {
 	/* keep the error of the operation */
-	astra_error e = *astra_error_last();
-	char msg[1024];
-	snprintf(msg, sizeof(msg), "%s", e.message);
+	astra__saved_err e;
+	astra__err_save(&e);
 	for (size_t i = 0; i < s->labelled.n; i++) {
 		char *slash = strchr(s->labelled.v[i], '/');
 		*slash = '\0';
@@ -532,10 +531,7 @@ static void undo(snap *s, int delete_snapshots)
 				(void)astra__kube_delete(s->k, &s->vs_r,
 				        s->vols[i].ns, s->vols[i].vs, NULL);
 	}
-	if (e.code)
-		astra__err(e.code, e.klass, "%s", msg);
-	else
-		astra_error_clear();
+	astra__err_restore(&e);
 }
 
 /* ---- the record ---- */
@@ -831,9 +827,8 @@ astra_status astra_snapshot_create(
 post:
 	/* 5. post-snapshot hooks, always */
 	{
-		astra_error e = *astra_error_last();
-		char msg[1024];
-		snprintf(msg, sizeof(msg), "%s", e.message);
+		astra__saved_err e;
+		astra__err_save(&e);
 		int prc = hook_stage(
 		        &s, &hs, hook_ns, hook_nns, hooks, "post-snapshot");
 		if (!rc) {
@@ -845,7 +840,8 @@ post:
 			astra__err(e.code, e.klass,
 			        "%s (post-snapshot hooks ran: %lld, failed: "
 			        "%lld)",
-			        msg, (long long)astra__json_int(ps, "hooks", 0),
+			        e.message,
+			        (long long)astra__json_int(ps, "hooks", 0),
 			        (long long)astra__json_int(ps, "failed", 0));
 		}
 		post_done = 1;

@@ -87,3 +87,20 @@ Test(core_error, errors_are_thread_local)
 	pthread_join(t, NULL);
 	cr_assert_str_eq(astra_error_last()->message, "main thread");
 }
+
+Test(core_error, a_saved_error_survives_cleanup_and_none_clears)
+{
+	astra__err(ASTRA_ENOTFOUND, ASTRA_ERROR_REPO, "the first failure");
+	astra__saved_err e;
+	astra__err_save(&e);
+	astra__err(ASTRA_EIO, ASTRA_ERROR_OS, "a clean-up failure");
+	astra__err_restore(&e);
+	cr_assert_eq(astra_error_last()->code, ASTRA_ENOTFOUND);
+	cr_assert_eq(astra_error_last()->klass, ASTRA_ERROR_REPO);
+	cr_assert_str_eq(astra_error_last()->message, "the first failure");
+	astra_error_clear();
+	astra__err_save(&e);
+	astra__err(ASTRA_EIO, ASTRA_ERROR_OS, "a clean-up failure");
+	astra__err_restore(&e);
+	cr_assert_eq(astra_error_last()->code, ASTRA_OK);
+}
