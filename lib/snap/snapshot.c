@@ -675,6 +675,188 @@ static int valid_name(const char *n)
 	return n[0] != '-' && n[len - 1] != '-';
 }
 
+/* ---- astra_snapshot_create, step by step ---- */
+
+/* Sets the snapshot's name (given, or "<app>-<UTC time>") and checks it. */
+static int snap_name(snap *s, const astra_snapshot_options *o)
+{
+	if (o && o->name) {
+		snprintf(s->name, sizeof(s->name), "%s", o->name);
+	} else {
+		time_t t = (time_t)(astra__wall_ns() / 1000000000LL);
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		snprintf(s->name, sizeof(s->name),
+		        "%s-%04d%02d%02d%02d%02d%02d", s->app->name,
+		        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		        tm.tm_hour, tm.tm_min, tm.tm_sec);
+	}
+	if (!valid_name(s->name))
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_INVALID,
+		        "\"%s\" is not a valid snapshot name (lower-case "
+		        "letters, digits, '-' and '.', at most 200)",
+		        s->name);
+	return 0;
+}
+
+/* Finds the snapshot kinds and lists their classes. Guarantees on success:
+ * vs_r and vsc_r resolved; have_vgs says whether group snapshots (and
+ * their classes, in *gclasses) can be used. */
+static int snap_find_classes(snap *s, const astra_snapshot_options *o,
+        astra__json **classes, astra__json **gclasses)
+{
+	const char *hint = "install the external-snapshotter CRDs and the "
+	                   "snapshot controller";
+	int rc;
+	if ((rc = find(s->k, "snapshot.storage.k8s.io", "VolumeSnapshot",
+	             &s->vs_r, hint)) ||
+	        (rc = find(s->k, "snapshot.storage.k8s.io",
+	                 "VolumeSnapshotClass", &s->vsc_r, hint)))
+		return rc;
+	s->have_vgs =
+	        !(o && (o->flags & ASTRA_SNAPSHOT_F_NO_GROUP)) &&
+	        astra__kube_find_kind(s->k, "groupsnapshot.storage.k8s.io",
+	                NULL, "VolumeGroupSnapshot", &s->vgs_r) == 0 &&
+	        astra__kube_find_kind(s->k, "groupsnapshot.storage.k8s.io",
+	                NULL, "VolumeGroupSnapshotClass", &s->vgsc_r) == 0;
+	astra_error_clear();
+	if ((rc = astra__kube_list_all(s->k, &s->vsc_r, NULL, NULL, classes)))
+		return rc;
+	if (s->have_vgs && astra__kube_list_all(s->k, &s->vgsc_r, NULL, NULL,
+	                           gclasses) != 0) {
+		astra_error_clear();
+		s->have_vgs = 0;
+	}
+	return 0;
+}
+
+/* Creates the snapshots: one group snapshot per namespace and driver that
+ * has a group class, else individual VolumeSnapshots of one driver created
+ * one right after the other while the app is quiesced. Fails before
+ * creating anything more when a driver has no class. */
+static int snap_create_all(
+        snap *s, const astra__json *classes, const astra__json *gclasses)
+{
+	astra_app *app = s->app;
+	size_t groups = 0;
+	int rc = 0;
+	for (size_t i = 0; i < s->nvols && !rc; i++) {
+		vol *v = &s->vols[i];
+		if (v->vs || v->group)
+			continue; /* handled with its group */
+		const astra__json *gc =
+		        s->have_vgs
+		                ? pick_class(gclasses, v->driver,
+		                          app->snapshot_class,
+		                          "groupsnapshot.storage.kubernetes."
+		                          "io/is-default-class")
+		                : NULL;
+		if (gc) {
+			rc = create_group(s, v->ns, v->driver,
+			        astra__json_string_value(
+			                astra__json_path(gc, "metadata.name")),
+			        groups++);
+			s->group_used = 1;
+			continue;
+		}
+		const astra__json *c = pick_class(classes, v->driver,
+		        app->snapshot_class,
+		        "snapshot.storage.kubernetes.io/is-default-class");
+		if (!c)
+			return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_KUBE,
+			        "PVC %s/%s: no VolumeSnapshotClass for CSI "
+			        "driver %s%s%s",
+			        v->ns, v->pvc, v->driver,
+			        app->snapshot_class ? " named " : "",
+			        app->snapshot_class ? app->snapshot_class : "");
+		for (size_t j = i; j < s->nvols && !rc; j++)
+			if (!strcmp(s->vols[j].driver, v->driver) &&
+			        !s->vols[j].vs && !s->vols[j].group)
+				rc = create_individual(s, &s->vols[j],
+				        astra__json_string_value(
+				                astra__json_path(
+				                        c, "metadata.name")));
+		s->individual_used = 1;
+	}
+	return rc;
+}
+
+/* Waits, one namespace at a time (with watches), until every snapshot is
+ * ready to use or the deadline passes. */
+static int snap_wait_all(snap *s)
+{
+	int rc = 0;
+	for (size_t i = 0; i < s->nvols && !rc; i++) {
+		int first = 1;
+		for (size_t j = 0; j < i; j++)
+			first &= strcmp(s->vols[j].ns, s->vols[i].ns) != 0;
+		if (first)
+			rc = wait_namespace(s, s->vols[i].ns);
+	}
+	return rc;
+}
+
+/* Runs the post-snapshot hooks, always once the pre hooks ran. Returns the
+ * first failure: rc when the snapshot had failed (its message then says
+ * how the post hooks went), else the hooks' result. */
+static int snap_post_hooks(snap *s, const astra__hook_set *hs, char **nss,
+        size_t nns, astra__json *hooks, int rc)
+{
+	astra__saved_err e;
+	astra__err_save(&e);
+	int prc = hook_stage(s, hs, nss, nns, hooks, "post-snapshot");
+	if (!rc)
+		return prc;
+	const astra__json *ps =
+	        astra__json_at(hooks, astra__json_size(hooks) - 1);
+	astra__err(e.code, e.klass,
+	        "%s (post-snapshot hooks ran: %lld, failed: %lld)", e.message,
+	        (long long)astra__json_int(ps, "hooks", 0),
+	        (long long)astra__json_int(ps, "failed", 0));
+	return rc;
+}
+
+/* Fills the snapshot's record (takes `hooks` and the collection's
+ * warnings) and saves it with the manifests; on failure the created
+ * snapshots are deleted. */
+static int snap_write_record(snap *s, astra__json *rec, astra__json *hooks,
+        const astra__hook_set *hs, astra__app_collection *col, uint64_t t0)
+{
+	char when[24];
+	astra__fmt_utc(when, astra__wall_ns() / 1000000000LL);
+	astra__json_set_str(rec, "app", s->app->name);
+	astra__json_set_str(rec, "name", s->name);
+	astra__json_set_str(rec, "namespace", s->app->home);
+	astra__json_set_str(rec, "created", when);
+	astra__json_set_str(rec, "state", "completed");
+	astra__json_set_str(rec, "consistency",
+	        !s->nvols ? "none"
+	                  : (s->group_used && !s->individual_used
+	                                    ? "group"
+	                                    : "individual"));
+	astra__json_set(rec, "volumes", volumes_json(s));
+	astra__json_set_int(
+	        rec, "resources", (int64_t)astra__json_size(col->objects));
+	astra__json_set(rec, "hooks", hooks);
+	astra__json_set(rec, "hookDefinitions", restore_hooks_json(hs));
+	astra__json_set(rec, "warnings", col->warnings);
+	col->warnings = NULL;
+	astra__json_set_int(rec, "durationMs",
+	        (int64_t)((astra__mono_ns() - t0) / 1000000ULL));
+	int rc = save_record(s, rec, col->objects);
+	if (rc)
+		undo(s, 1);
+	return rc;
+}
+
+/*
+ * An app snapshot: pre-snapshot hooks, the app's manifests, one snapshot
+ * per PVC (grouped where the driver can), a wait until all are ready,
+ * post-snapshot hooks (always, once the pre hooks ran), then the record.
+ * Guarantees: on failure nothing it created is left (snapshots deleted,
+ * PVC labels removed) and no record exists; on success the record names
+ * every volume's snapshot, all ready to use.
+ */
 astra_status astra_snapshot_create(
         astra_app *app, const astra_snapshot_options *o, astra_buf *record_out)
 {
@@ -693,21 +875,8 @@ astra_status astra_snapshot_create(
 	                       : astra__cluster_cancel(app->cluster));
 	s.op.p.stage = ASTRA_STAGE_SNAPSHOTTING;
 	unsigned timeout = o && o->timeout_s ? o->timeout_s : 300;
-	if (o && o->name) {
-		snprintf(s.name, sizeof(s.name), "%s", o->name);
-	} else {
-		time_t t = (time_t)(astra__wall_ns() / 1000000000LL);
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		snprintf(s.name, sizeof(s.name), "%s-%04d%02d%02d%02d%02d%02d",
-		        app->name, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-		        tm.tm_hour, tm.tm_min, tm.tm_sec);
-	}
-	if (!valid_name(s.name))
-		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_INVALID,
-		        "\"%s\" is not a valid snapshot name (lower-case "
-		        "letters, digits, '-' and '.', at most 200)",
-		        s.name);
+	if ((rc = snap_name(&s, o)))
+		return rc;
 	astra__app_collection col;
 	memset(&col, 0, sizeof(col));
 	astra__json *rec = astra__json_new_object();
@@ -717,168 +886,37 @@ astra_status astra_snapshot_create(
 	char **hook_ns = NULL;
 	size_t hook_nns = 0;
 	uint64_t t0 = astra__mono_ns();
-	int post_done = 0;
 	if (!rec || !hooks) {
 		rc = ASTRA_ENOMEM;
 		goto out;
 	}
 	if ((rc = find(s.k, "", "PersistentVolumeClaim", &s.pvc_r, "")) ||
-	        (rc = find(s.k, "", "PersistentVolume", &s.pv_r, "")))
-		goto out;
-
-	/* 1. pre-snapshot hooks (a failure still runs the post hooks) */
-	if ((rc = astra__hook_load(s.k, app->home, app->name, &hs)) ||
+	        (rc = find(s.k, "", "PersistentVolume", &s.pv_r, "")) ||
+	        (rc = astra__hook_load(s.k, app->home, app->name, &hs)) ||
 	        (rc = astra__hook_app_namespaces(app, &hook_ns, &hook_nns)))
 		goto out;
-	if ((rc = hook_stage(
-	             &s, &hs, hook_ns, hook_nns, hooks, "pre-snapshot")))
-		goto post;
-	/* 2. manifests */
-	if ((rc = astra__app_collect(app, 1, &s.op, &col)))
-		goto post;
-	/* 3. volumes, one consistency group per namespace and driver */
-	if ((rc = prepare_volumes(&s, col.pvcs)))
-		goto post;
-	if (s.nvols) {
-		const char *hint = "install the external-snapshotter CRDs and "
-		                   "the snapshot controller";
-		if ((rc = find(s.k, "snapshot.storage.k8s.io", "VolumeSnapshot",
-		             &s.vs_r, hint)) ||
-		        (rc = find(s.k, "snapshot.storage.k8s.io",
-		                 "VolumeSnapshotClass", &s.vsc_r, hint)))
-			goto post;
-		s.have_vgs =
-		        !(o && (o->flags & ASTRA_SNAPSHOT_F_NO_GROUP)) &&
-		        astra__kube_find_kind(s.k,
-		                "groupsnapshot.storage.k8s.io", NULL,
-		                "VolumeGroupSnapshot", &s.vgs_r) == 0 &&
-		        astra__kube_find_kind(s.k,
-		                "groupsnapshot.storage.k8s.io", NULL,
-		                "VolumeGroupSnapshotClass", &s.vgsc_r) == 0;
-		astra_error_clear();
-		if ((rc = astra__kube_list_all(
-		             s.k, &s.vsc_r, NULL, NULL, &classes)))
-			goto post;
-		if (s.have_vgs && astra__kube_list_all(s.k, &s.vgsc_r, NULL,
-		                          NULL, &gclasses) != 0) {
-			astra_error_clear();
-			s.have_vgs = 0;
-		}
+
+	/* from the pre-snapshot hooks on, the post hooks run whatever
+	 * happens */
+	if (!(rc = hook_stage(
+	              &s, &hs, hook_ns, hook_nns, hooks, "pre-snapshot")) &&
+	        !(rc = astra__app_collect(app, 1, &s.op, &col)) &&
+	        !(rc = prepare_volumes(&s, col.pvcs)) && s.nvols &&
+	        !(rc = snap_find_classes(&s, o, &classes, &gclasses))) {
 		s.deadline_ns =
 		        astra__mono_ns() + (uint64_t)timeout * 1000000000ULL;
-		size_t groups = 0;
-		for (size_t i = 0; i < s.nvols && !rc; i++) {
-			vol *v = &s.vols[i];
-			if (v->vs || v->group)
-				continue; /* handled with its group */
-			const astra__json *gc =
-			        s.have_vgs
-			                ? pick_class(gclasses, v->driver,
-			                          app->snapshot_class,
-			                          "groupsnapshot.storage.kubernetes.io/"
-			                          "is-default-class")
-			                : NULL;
-			if (gc) {
-				rc = create_group(&s, v->ns, v->driver,
-				        astra__json_string_value(
-				                astra__json_path(
-				                        gc, "metadata.name")),
-				        groups++);
-				s.group_used = 1;
-				continue;
-			}
-			const astra__json *c = pick_class(classes, v->driver,
-			        app->snapshot_class,
-			        "snapshot.storage.kubernetes.io/"
-			        "is-default-class");
-			if (!c) {
-				rc = astra__err(ASTRA_ENOTSUPPORTED,
-				        ASTRA_ERROR_KUBE,
-				        "PVC %s/%s: no VolumeSnapshotClass for CSI "
-				        "driver %s%s%s",
-				        v->ns, v->pvc, v->driver,
-				        app->snapshot_class ? " named " : "",
-				        app->snapshot_class
-				                ? app->snapshot_class
-				                : "");
-				break;
-			}
-			/* individual snapshots are created together, one
-			 * right after the other, while the app is quiesced */
-			for (size_t j = i; j < s.nvols && !rc; j++)
-				if (!strcmp(s.vols[j].driver, v->driver) &&
-				        !s.vols[j].vs && !s.vols[j].group)
-					rc = create_individual(&s, &s.vols[j],
-					        astra__json_string_value(
-					                astra__json_path(c,
-					                        "metadata.name")));
-			s.individual_used = 1;
-		}
-		/* 4. wait, per namespace, with watches */
-		for (size_t i = 0; i < s.nvols && !rc; i++) {
-			int first = 1;
-			for (size_t j = 0; j < i; j++)
-				first &=
-				        strcmp(s.vols[j].ns, s.vols[i].ns) != 0;
-			if (first)
-				rc = wait_namespace(&s, s.vols[i].ns);
-		}
+		if (!(rc = snap_create_all(&s, classes, gclasses)))
+			rc = snap_wait_all(&s);
 	}
-post:
-	/* 5. post-snapshot hooks, always */
-	{
-		astra__saved_err e;
-		astra__err_save(&e);
-		int prc = hook_stage(
-		        &s, &hs, hook_ns, hook_nns, hooks, "post-snapshot");
-		if (!rc) {
-			rc = prc;
-		} else {
-			/* keep the first failure; say the post hooks ran */
-			const astra__json *ps = astra__json_at(
-			        hooks, astra__json_size(hooks) - 1);
-			astra__err(e.code, e.klass,
-			        "%s (post-snapshot hooks ran: %lld, failed: "
-			        "%lld)",
-			        e.message,
-			        (long long)astra__json_int(ps, "hooks", 0),
-			        (long long)astra__json_int(ps, "failed", 0));
-		}
-		post_done = 1;
-	}
+	rc = snap_post_hooks(&s, &hs, hook_ns, hook_nns, hooks, rc);
 	undo(&s, rc != 0);
 	if (rc)
 		goto out;
-	/* 6. the record */
-	char when[24];
-	astra__fmt_utc(when, astra__wall_ns() / 1000000000LL);
-	astra__json_set_str(rec, "app", app->name);
-	astra__json_set_str(rec, "name", s.name);
-	astra__json_set_str(rec, "namespace", app->home);
-	astra__json_set_str(rec, "created", when);
-	astra__json_set_str(rec, "state", "completed");
-	astra__json_set_str(rec, "consistency",
-	        !s.nvols ? "none"
-	                 : (s.group_used && !s.individual_used ? "group"
-	                                                       : "individual"));
-	astra__json_set(rec, "volumes", volumes_json(&s));
-	astra__json_set_int(
-	        rec, "resources", (int64_t)astra__json_size(col.objects));
-	astra__json_set(rec, "hooks", hooks);
+	rc = snap_write_record(&s, rec, hooks, &hs, &col, t0);
 	hooks = NULL;
-	astra__json_set(rec, "hookDefinitions", restore_hooks_json(&hs));
-	astra__json_set(rec, "warnings", col.warnings);
-	col.warnings = NULL;
-	astra__json_set_int(rec, "durationMs",
-	        (int64_t)((astra__mono_ns() - t0) / 1000000ULL));
-	if ((rc = save_record(&s, rec, col.objects))) {
-		undo(&s, 1);
-		goto out;
-	}
-	if (record_out)
+	if (!rc && record_out)
 		rc = astra__json_print_buf(record_out, rec, 1);
 out:
-	(void)post_done;
 	if (rc)
 		astra__err_prefix(
 		        rc, "snapshot %s of app %s", s.name, app->name);
