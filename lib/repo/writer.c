@@ -406,20 +406,15 @@ static void pack_recycle(astra__writer *w, open_pack *p)
 	pack_reset(p);
 }
 
-int astra__writer_add(astra__writer *w, int type, const void *data, size_t n,
-        astra__id *id, int have_id, int *is_new)
+/* Claims `id` for this writer: 1 when the blob is already in the vault
+ * (or being written by another writer) and need not be written again (its
+ * pack is then kept alive for an immutable vault), 0 when the caller must
+ * write it (a pending index entry now stops others from writing it too),
+ * or an error. */
+static int claim_id(astra__writer *w, int type, size_t n, const astra__id *id)
 {
 	astra__repo *r = w->r;
 	int rc;
-	if (is_new)
-		*is_new = 0;
-	if (n > UINT32_MAX - 64)
-		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_REPO,
-		        "blob of %zu bytes is too large", n);
-	if (!have_id && (rc = astra__repo_blob_id(r, data, n, id)))
-		return rc;
-
-	/* dedup: claim the id with a pending entry */
 	pthread_rwlock_wrlock(&r->lock);
 	int i = astra__index_find(&r->index, id);
 	int dup = i >= 0 &&
@@ -447,10 +442,31 @@ int astra__writer_add(astra__writer *w, int type, const void *data, size_t n,
 		w->st.blobs_dup++;
 		pthread_mutex_unlock(&w->mu);
 		rc = keep_pack(w, dup_pack);
-		if (rc)
+		if (rc) {
 			w->failed = 1;
-		return rc;
+			return rc;
+		}
+		return 1;
 	}
+	return 0;
+}
+
+int astra__writer_add(astra__writer *w, int type, const void *data, size_t n,
+        astra__id *id, int have_id, int *is_new)
+{
+	astra__repo *r = w->r;
+	int rc;
+	if (is_new)
+		*is_new = 0;
+	if (n > UINT32_MAX - 64)
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_REPO,
+		        "blob of %zu bytes is too large", n);
+	if (!have_id && (rc = astra__repo_blob_id(r, data, n, id)))
+		return rc;
+
+	/* dedup: claim the id with a pending entry */
+	if ((rc = claim_id(w, type, n, id)) != 0)
+		return rc < 0 ? rc : 0;
 
 	/* compress unless it does not pay, then seal: the compressed bytes
 	 * are written where the ciphertext goes (after the nonce), and
