@@ -81,9 +81,10 @@ int astra__base64_decode(astra_buf *out, const char *s, size_t n)
 			out->ptr[out->size++] = (char)((acc >> bits) & 0xff);
 		}
 	}
-	if (pad > 2)
+	/* 6 leftover bits: a length no encoder produces */
+	if (pad > 2 || bits >= 6)
 		return astra__err(ASTRA_EPARSE, ASTRA_ERROR_INVALID,
-		        "invalid base64 padding");
+		        "invalid base64 length or padding");
 	out->ptr[out->size] = '\0';
 	return 0;
 }

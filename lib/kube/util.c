@@ -6,78 +6,20 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/base64.h"
 #include "core/buf.h"
 
-static int b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '-')
-		return 62;
-	if (c == '/' || c == '_')
-		return 63;
-	return -1;
-}
-
+/* Kubernetes carries base64 in both alphabets (standard in Secrets and
+ * kubeconfigs, URL-safe in tokens): core's decoder takes either. */
 int astra__kube_b64decode(astra_buf *out, const char *in, size_t len)
 {
-	uint32_t acc = 0;
-	int bits = 0, pad = 0;
-	int rc = astra__buf_grow(out, len / 4 * 3 + 3);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)in[i];
-		if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
-			continue;
-		if (c == '=') {
-			pad++;
-			continue;
-		}
-		if (pad)
-			return -1; /* data after padding */
-		int v = b64val(c);
-		if (v < 0)
-			return -1;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			char byte = (char)((acc >> bits) & 0xff);
-			if ((rc = astra__buf_put(out, &byte, 1)))
-				return rc;
-		}
-	}
-	if (bits >= 6 || pad > 2)
-		return -1;
-	return 0;
+	int rc = astra__base64_decode(out, in, len);
+	return rc == ASTRA_EPARSE ? -1 : rc;
 }
 
 int astra__kube_b64encode(astra_buf *out, const void *in, size_t len)
 {
-	static const char tab[] =
-	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *p = in;
-	int rc = astra__buf_grow(out, (len + 2) / 3 * 4);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)p[i + 1] << 8;
-		if (i + 2 < len)
-			v |= p[i + 2];
-		char q[4] = { tab[(v >> 18) & 63], tab[(v >> 12) & 63],
-			i + 1 < len ? tab[(v >> 6) & 63] : '=',
-			i + 2 < len ? tab[v & 63] : '=' };
-		if ((rc = astra__buf_put(out, q, 4)))
-			return rc;
-	}
-	return 0;
+	return astra__base64_encode(out, in, len);
 }
 
 static int digits(const char *s, int n, int *v)

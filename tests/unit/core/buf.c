@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "astra_test.h"
+#include "core/base64.h"
 #include "core/buf.h"
 
 Test(core_buf, put_and_printf_keep_nul_termination)
@@ -50,4 +51,25 @@ Test(core_buf, detach_hands_over_memory)
 	cr_assert_str_eq(p, "abc");
 	cr_assert_null(b.ptr);
 	free(p);
+}
+
+Test(core_base64, both_alphabets_decode_and_bad_lengths_are_refused)
+{
+	astra_buf b = ASTRA_BUF_INIT;
+	cr_assert_eq(astra__base64_decode(&b, "-_8=", 4), 0);
+	cr_assert_eq(b.size, 2);
+	cr_assert_eq((unsigned char)b.ptr[0], 0xfb);
+	cr_assert_eq((unsigned char)b.ptr[1], 0xff);
+	b.size = 0;
+	cr_assert_eq(astra__base64_decode(&b, "+/8=", 4), 0);
+	cr_assert_eq((unsigned char)b.ptr[0], 0xfb);
+	b.size = 0;
+	/* five characters: 30 bits, no whole byte after the fourth */
+	cr_assert_eq(astra__base64_decode(&b, "Y2VydA", 5), ASTRA_EPARSE);
+	b.size = 0;
+	cr_assert_eq(astra__base64_decode(&b, "Y2=Vy", 5), ASTRA_EPARSE);
+	b.size = 0;
+	cr_assert_eq(astra__base64_encode(&b, "cert", 4), 0);
+	cr_assert_str_eq(b.ptr, "Y2VydA==");
+	astra_buf_dispose(&b);
 }
