@@ -26,6 +26,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
@@ -69,19 +70,15 @@ struct astra__mover {
 
 static int read_secret_file(const char *path, astra_buf *out)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return astra__err(ASTRA_EIO, ASTRA_ERROR_OS,
-		        "mover: cannot read the vault password file %s: %s",
-		        path, strerror(errno));
-	char b[4096];
-	ssize_t n;
-	int rc = 0;
-	while (!rc && (n = read(fd, b, sizeof(b))) > 0)
-		rc = astra__buf_put(out, b, (size_t)n);
-	close(fd);
-	astra__wipe(b, sizeof(b));
-	return rc;
+	int rc =
+	        astra__file_read(out, path, (size_t)1 << 20, ASTRA_FILE_SECRET);
+	if (!rc)
+		return 0;
+	astra__saved_err e;
+	astra__err_save(&e);
+	return astra__err(ASTRA_EIO, ASTRA_ERROR_OS,
+	        "mover: cannot read the vault password file %s: %s", path,
+	        e.message);
 }
 
 int astra__mover_new(astra__mover **out, astra__kube *k, astra__repo *r,

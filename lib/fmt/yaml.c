@@ -17,6 +17,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/file.h"
 #include "core/error.h"
 #include "core/map.h"
 
@@ -773,39 +774,7 @@ int astra__yaml_parse_all(
 
 int astra__fmt_read_file(astra_buf *out, const char *path, size_t max)
 {
-	if (!max)
-		max = (size_t)64 << 20;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return astra__err_os("cannot open %s", path);
-	struct stat st;
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		close(fd);
-		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_OS,
-		        "%s is a directory, not a file", path);
-	}
-	int rc = 0;
-	for (;;) {
-		if ((rc = astra__buf_grow(out, 65536)))
-			break;
-		ssize_t n = read(fd, out->ptr + out->size, 65536);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = astra__err_os("cannot read %s", path);
-			break;
-		}
-		if (n == 0)
-			break;
-		out->size += (size_t)n;
-		out->ptr[out->size] = '\0';
-		if (out->size > max) {
-			rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_OS,
-			        "%s is larger than %zu bytes", path, max);
-			break;
-		}
-	}
-	close(fd);
+	int rc = astra__file_read(out, path, max ? max : (size_t)64 << 20, 0);
 	if (!rc && !out->ptr)
 		rc = astra__buf_grow(out, 0);
 	return rc;

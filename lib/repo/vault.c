@@ -16,6 +16,7 @@
 #include "core/options.h"
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "repo/data.h"
 #include "repo/tree.h"
 
@@ -125,28 +126,11 @@ static int secret_of(
 		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_INVALID,
 		        "no password or key given (password or "
 		        "password_file)");
-	int fd = open(o->password_file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return astra__err_os(
-		        "cannot read password file %s", o->password_file);
 	astra_buf b = ASTRA_BUF_INIT;
-	char chunk[4096];
-	ssize_t n;
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
-		if (b.size + (size_t)n > (1u << 20)) {
-			rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_INVALID,
-			        "password file %s is larger than 1 MiB",
-			        o->password_file);
-			break;
-		}
-		if ((rc = astra__buf_put(&b, chunk, (size_t)n)))
-			break;
-	}
-	if (n < 0 && !rc)
-		rc = astra__err_os(
-		        "cannot read password file %s", o->password_file);
-	close(fd);
-	astra__wipe(chunk, sizeof(chunk));
+	rc = astra__file_read(
+	        &b, o->password_file, (size_t)1 << 20, ASTRA_FILE_SECRET);
+	if (rc)
+		astra__err_prefix(rc, "password file");
 	if (!rc && !ro->keyfile)
 		while (b.size && (b.ptr[b.size - 1] == '\n' ||
 		                         b.ptr[b.size - 1] == '\r'))
