@@ -88,9 +88,15 @@ void astra__kubeconfig_free(astra__kubeconfig *c)
 	astra__free_secret_str(c->password);
 	exec_free(c->exec);
 	free(c->impersonate_user);
+	free(c->impersonate_uid);
 	for (size_t i = 0; i < c->nimpersonate_groups; i++)
 		free(c->impersonate_groups[i]);
 	free(c->impersonate_groups);
+	for (size_t i = 0; i < c->nimpersonate_extra; i++) {
+		free(c->impersonate_extra[i].name);
+		free(c->impersonate_extra[i].value);
+	}
+	free(c->impersonate_extra);
 	free(c);
 }
 
@@ -572,13 +578,61 @@ static int resolve_exec(astra__kubeconfig *c, kfile *f, const astra__json *ex,
 	return 0;
 }
 
+/* as-user-extra: a mapping of keys to lists of strings */
+static int resolve_extra(astra__kubeconfig *c, kfile *f,
+        const astra__json *extra, const char *where)
+{
+	if (astra__json_type_of(extra) != ASTRA_JSON_OBJECT)
+		return bad(f, extra,
+		        "%s.as-user-extra must be a mapping of keys to lists "
+		        "of strings",
+		        where);
+	size_t total = 0;
+	for (astra__json *it = astra__json_first(extra); it;
+	        it = astra__json_next(it)) {
+		if (astra__json_type_of(it) != ASTRA_JSON_ARRAY)
+			return bad(f, it,
+			        "%s.as-user-extra.%.100s must be a list of "
+			        "strings",
+			        where, astra__json_key(it));
+		total += astra__json_size(it);
+	}
+	c->impersonate_extra =
+	        astra__calloc(total ? total : 1, sizeof(*c->impersonate_extra));
+	ASTRA_CHECK_ALLOC(c->impersonate_extra);
+	for (astra__json *it = astra__json_first(extra); it;
+	        it = astra__json_next(it)) {
+		const char *key = astra__json_key(it);
+		if (!key || !*key)
+			return bad(f, it, "%s.as-user-extra has an empty key",
+			        where);
+		for (astra__json *v = astra__json_first(it); v;
+		        v = astra__json_next(v)) {
+			const char *s = astra__json_string_value(v);
+			if (!s)
+				return bad(f, v,
+				        "%s.as-user-extra.%.100s: values must "
+				        "be strings",
+				        where, key);
+			astra__kube_env *e =
+			        &c->impersonate_extra[c->nimpersonate_extra];
+			e->name = astra__strdup(key);
+			e->value = astra__strdup(s);
+			c->nimpersonate_extra++;
+			if (!e->name || !e->value)
+				return ASTRA_ENOMEM;
+		}
+	}
+	return 0;
+}
+
 static int resolve_user(astra__kubeconfig *c, const named *n)
 {
 	kfile *f = n->f;
 	const astra__json *u = astra__json_get(n->entry, "user");
 	char where[300];
 	snprintf(where, sizeof(where), "user \"%.200s\"", c->user_name);
-	const char *token, *token_file, *cert, *key, *user, *pass, *as;
+	const char *token, *token_file, *cert, *key, *user, *pass, *as, *as_uid;
 	int rc;
 	if ((rc = get_str(f, u, "token", where, &token)) ||
 	        (rc = get_str(f, u, "tokenFile", where, &token_file)) ||
@@ -586,7 +640,8 @@ static int resolve_user(astra__kubeconfig *c, const named *n)
 	        (rc = get_str(f, u, "client-key", where, &key)) ||
 	        (rc = get_str(f, u, "username", where, &user)) ||
 	        (rc = get_str(f, u, "password", where, &pass)) ||
-	        (rc = get_str(f, u, "as", where, &as)))
+	        (rc = get_str(f, u, "as", where, &as)) ||
+	        (rc = get_str(f, u, "as-uid", where, &as_uid)))
 		return rc;
 	if ((rc = dup_str(&c->token, token)) ||
 	        (rc = resolve_path(&c->token_file, f->dir, token_file)) ||
@@ -595,6 +650,7 @@ static int resolve_user(astra__kubeconfig *c, const named *n)
 	        (rc = dup_str(&c->username, user)) ||
 	        (rc = dup_str(&c->password, pass)) ||
 	        (rc = dup_str(&c->impersonate_user, as)) ||
+	        (rc = dup_str(&c->impersonate_uid, as_uid)) ||
 	        (rc = b64_field(f, u, "client-certificate-data", where,
 	                 &c->cert_data, &c->cert_data_len)) ||
 	        (rc = b64_field(f, u, "client-key-data", where, &c->key_data,
@@ -634,6 +690,10 @@ static int resolve_user(astra__kubeconfig *c, const named *n)
 			c->nimpersonate_groups = i + 1;
 		}
 	}
+	const astra__json *extra = astra__json_get(u, "as-user-extra");
+	if (extra && astra__json_type_of(extra) != ASTRA_JSON_NULL &&
+	        (rc = resolve_extra(c, f, extra, where)))
+		return rc;
 	const astra__json *ap = astra__json_get(u, "auth-provider");
 	if (ap && astra__json_type_of(ap) == ASTRA_JSON_OBJECT) {
 		const char *name = astra__json_str(ap, "name");

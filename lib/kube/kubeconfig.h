@@ -73,9 +73,12 @@ typedef struct {
 	char *username; /* basic auth */
 	char *password; /* secret */
 	astra__kube_exec *exec;
-	char *impersonate_user;
-	char **impersonate_groups;
+	char *impersonate_user; /* as */
+	char *impersonate_uid; /* as-uid */
+	char **impersonate_groups; /* as-groups */
 	size_t nimpersonate_groups;
+	astra__kube_env *impersonate_extra; /* as-user-extra, one per value */
+	size_t nimpersonate_extra;
 } astra__kubeconfig;
 
 /*
