@@ -247,6 +247,24 @@ static int add_impersonation(astra__kube *k)
 	return 0;
 }
 
+/* Loud about the switches that turn transport security off. */
+static void warn_insecure(const astra__kubeconfig *cfg)
+{
+	char url[512], what[800];
+	astra__http_redact_url(cfg->server, url, sizeof(url));
+	snprintf(what, sizeof(what),
+	        "cluster \"%s\" (%s, insecure-skip-tls-verify)",
+	        cfg->cluster_name ? cfg->cluster_name : cfg->context, url);
+	if (cfg->insecure)
+		astra__http_warn_insecure(what);
+	if (cfg->allow_plain_http_credentials &&
+	        !strncmp(cfg->server, "http://", 7))
+		astra__log_warn("cluster \"%s\": credentials go unencrypted to "
+		                "%s (allowed by the kubeconfig extension %s)",
+		        cfg->cluster_name ? cfg->cluster_name : cfg->context,
+		        url, ASTRA_KUBE_EXT_PLAIN_HTTP);
+}
+
 int astra__kube_open_config(
         astra__kube **out, astra__kubeconfig *cfg, const astra__kube_options *o)
 {
@@ -296,6 +314,7 @@ int astra__kube_open_config(
 		goto fail;
 	if ((rc = add_impersonation(k)))
 		goto fail;
+	warn_insecure(cfg);
 	*out = k;
 	return 0;
 fail:
