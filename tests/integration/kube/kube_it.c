@@ -350,6 +350,43 @@ Test(kube, exec_plugin_token_is_cached)
 	astra_cluster_free(c);
 }
 
+/* review test 8: a kubeconfig-named plugin gets neither the vault password
+ * nor cloud keys of this process, and does get its kubeconfig env */
+Test(kube, exec_plugin_environment_is_scrubbed)
+{
+	cr_assert_eq(setenv("ASTRA_VAULT_PASSWORD", "VAULTPW", 1), 0);
+	cr_assert_eq(setenv("AWS_SECRET_ACCESS_KEY", "AWSSECRET", 1), 0);
+	cr_assert_eq(setenv("AZURE_STORAGE_KEY", "AZKEY", 1), 0);
+	char *dump = S("%s/plugin-env", tmpdir);
+	char *body = S("env > '%s'\n"
+	               "printf '{\"apiVersion\":\"client.authentication.k8s.io/"
+	               "v1\",\"kind\":\"ExecCredential\",\"status\":{"
+	               "\"token\":\"%%s\"}}' \"$(cat '%s')\"\n",
+	        dump, env("ASTRA_TB_TOKEN_FILE"));
+	char *user = S("%s"
+	               "      env:\n"
+	               "      - {name: PLUGIN_REGION, value: eu-test-1}\n",
+	        exec_user("envdump.sh", body));
+	char *kc = kubeconfig("exec-env.kubeconfig", ca_line(), user);
+	astra_cluster_options o = ASTRA_CLUSTER_OPTIONS_INIT;
+	o.kubeconfig = kc;
+	astra_cluster *c;
+	cr_assert_astra_ok(astra_cluster_open(&c, &o));
+	expect_namespaces(c);
+	astra_cluster_free(c);
+	unsetenv("ASTRA_VAULT_PASSWORD");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	unsetenv("AZURE_STORAGE_KEY");
+	char *seen = slurp(dump);
+	cr_assert_null(strstr(seen, "VAULTPW"), "vault password leaked");
+	cr_assert_null(strstr(seen, "AWSSECRET"), "AWS key leaked");
+	cr_assert_null(strstr(seen, "AZKEY"), "Azure key leaked");
+	cr_assert_null(strstr(seen, "ASTRA_"), "ASTRA_* leaked");
+	cr_assert(strstr(seen, "PLUGIN_REGION=eu-test-1"), "kubeconfig env "
+	                                                   "missing");
+	cr_assert(strstr(seen, "KUBERNETES_EXEC_INFO="), "exec info missing");
+}
+
 Test(kube, exec_plugin_client_certificate)
 {
 	char *body = S(
