@@ -174,8 +174,18 @@ int astra__kube_open(astra__kube **out, const astra__kube_options *opts)
 	return astra__kube_open_config(out, cfg, opts);
 }
 
+/* Appends "name: value". A value with a control character (CR/LF would
+ * start a header of its own) is refused. */
 static int add_header(astra__kube *k, const char *name, const char *v)
 {
+	for (const char *p = v; *p; p++)
+		if ((unsigned char)*p < 32 || *p == 127)
+			return astra__err(ASTRA_EINVALID, ASTRA_ERROR_CONFIG,
+			        "kubeconfig %s: user \"%s\": the value for %s "
+			        "contains a control character",
+			        k->cfg->source ? k->cfg->source : "",
+			        k->cfg->user_name ? k->cfg->user_name : "",
+			        name);
 	char **h = astra__reallocarray(
 	        k->extra_headers, k->nextra_headers + 2, sizeof(char *));
 	ASTRA_CHECK_ALLOC(h);
@@ -184,6 +194,75 @@ static int add_header(astra__kube *k, const char *name, const char *v)
 	ASTRA_CHECK_ALLOC(h[k->nextra_headers]);
 	h[++k->nextra_headers] = NULL;
 	return 0;
+}
+
+/* "Impersonate-Extra-<key>": characters that may not appear in a header
+ * name are percent-encoded, as the API server expects. */
+static int add_extra_header(astra__kube *k, const char *key, const char *v)
+{
+	static const char tchar[] = "!#$&'*+-.^_`|~";
+	astra_buf b = ASTRA_BUF_INIT;
+	int rc = astra__buf_puts(&b, "Impersonate-Extra-");
+	for (const unsigned char *p = (const unsigned char *)key; !rc && *p;
+	        p++) {
+		if (isalnum(*p) || (*p != '%' && strchr(tchar, *p)))
+			rc = astra__buf_put(&b, (const char *)p, 1);
+		else
+			rc = astra__buf_printf(&b, "%%%02X", *p);
+	}
+	if (!rc)
+		rc = add_header(k, b.ptr, v);
+	astra_buf_dispose(&b);
+	return rc;
+}
+
+/* The impersonation headers of kubeconfig as, as-uid, as-groups and
+ * as-user-extra (the Kubernetes impersonation API). */
+static int add_impersonation(astra__kube *k)
+{
+	const astra__kubeconfig *cfg = k->cfg;
+	int rc = 0;
+	if (!cfg->impersonate_user &&
+	        (cfg->impersonate_uid || cfg->nimpersonate_groups ||
+	                cfg->nimpersonate_extra))
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_CONFIG,
+		        "kubeconfig %s: user \"%s\": as-uid, as-groups and "
+		        "as-user-extra need as (the user to impersonate)",
+		        cfg->source ? cfg->source : "",
+		        cfg->user_name ? cfg->user_name : "");
+	if (cfg->impersonate_user &&
+	        (rc = add_header(k, "Impersonate-User", cfg->impersonate_user)))
+		return rc;
+	if (cfg->impersonate_uid &&
+	        (rc = add_header(k, "Impersonate-Uid", cfg->impersonate_uid)))
+		return rc;
+	for (size_t i = 0; i < cfg->nimpersonate_groups; i++)
+		if ((rc = add_header(k, "Impersonate-Group",
+		             cfg->impersonate_groups[i])))
+			return rc;
+	for (size_t i = 0; i < cfg->nimpersonate_extra; i++)
+		if ((rc = add_extra_header(k, cfg->impersonate_extra[i].name,
+		             cfg->impersonate_extra[i].value)))
+			return rc;
+	return 0;
+}
+
+/* Loud about the switches that turn transport security off. */
+static void warn_insecure(const astra__kubeconfig *cfg)
+{
+	char url[512], what[800];
+	astra__http_redact_url(cfg->server, url, sizeof(url));
+	snprintf(what, sizeof(what),
+	        "cluster \"%s\" (%s, insecure-skip-tls-verify)",
+	        cfg->cluster_name ? cfg->cluster_name : cfg->context, url);
+	if (cfg->insecure)
+		astra__http_warn_insecure(what);
+	if (cfg->allow_plain_http_credentials &&
+	        !strncmp(cfg->server, "http://", 7))
+		astra__log_warn("cluster \"%s\": credentials go unencrypted to "
+		                "%s (allowed by the kubeconfig extension %s)",
+		        cfg->cluster_name ? cfg->cluster_name : cfg->context,
+		        url, ASTRA_KUBE_EXT_PLAIN_HTTP);
 }
 
 int astra__kube_open_config(
@@ -233,13 +312,9 @@ int astra__kube_open_config(
 	int rc = astra__http_new(&k->http, &hc);
 	if (rc)
 		goto fail;
-	if (cfg->impersonate_user && (rc = add_header(k, "Impersonate-User: %s",
-	                                      cfg->impersonate_user)))
+	if ((rc = add_impersonation(k)))
 		goto fail;
-	for (size_t i = 0; i < cfg->nimpersonate_groups; i++)
-		if ((rc = add_header(k, "Impersonate-Group",
-		             cfg->impersonate_groups[i])))
-			goto fail;
+	warn_insecure(cfg);
 	*out = k;
 	return 0;
 fail:

@@ -178,6 +178,82 @@ done:
 	return out;
 }
 
+/*
+ * The plugin does not inherit the whole environment: astra's own variables
+ * (ASTRA_VAULT_PASSWORD...) and the storage back-ends' secrets
+ * (AWS_SECRET_ACCESS_KEY, AZURE_STORAGE_KEY...) stay in this process. It
+ * gets only what a credential plugin needs to run and to find its own
+ * configuration: these names, and every name starting with one of the
+ * prefixes below. The kubeconfig's exec.env entries and
+ * KUBERNETES_EXEC_INFO are added on top (docs/user-guide.md).
+ */
+static const char *const env_allow[] = {
+	/* the process */
+	"PATH",
+	"HOME",
+	"USER",
+	"LOGNAME",
+	"SHELL",
+	"LANG",
+	"LANGUAGE",
+	"TZ",
+	"TMPDIR",
+	"KUBECONFIG",
+	"XDG_CONFIG_HOME",
+	"XDG_CACHE_HOME",
+	"XDG_RUNTIME_DIR",
+	/* proxies the plugin's own HTTP client needs to reach its IdP */
+	"HTTP_PROXY",
+	"HTTPS_PROXY",
+	"NO_PROXY",
+	"http_proxy",
+	"https_proxy",
+	"no_proxy",
+	/* AWS (aws eks get-token, aws-iam-authenticator): where to find the
+	 * profile, never the keys themselves */
+	"AWS_PROFILE",
+	"AWS_DEFAULT_PROFILE",
+	"AWS_CONFIG_FILE",
+	"AWS_SHARED_CREDENTIALS_FILE",
+	"AWS_REGION",
+	"AWS_DEFAULT_REGION",
+	"AWS_WEB_IDENTITY_TOKEN_FILE",
+	"AWS_ROLE_ARN",
+	"AWS_ROLE_SESSION_NAME",
+	"AWS_STS_REGIONAL_ENDPOINTS",
+	"AWS_CA_BUNDLE",
+	/* TLS trust for the plugin's own HTTP client */
+	"SSL_CERT_FILE",
+	"SSL_CERT_DIR",
+	/* Google (gke-gcloud-auth-plugin) */
+	"GOOGLE_APPLICATION_CREDENTIALS",
+	/* Azure (kubelogin) */
+	"AZURE_CONFIG_DIR",
+};
+
+static const char *const env_allow_prefix[] = {
+	"LC_", "CLOUDSDK_", /* gcloud's configuration (CLOUDSDK_CONFIG...) */
+};
+
+/* 1 when `entry` ("NAME=value") may be passed on to the plugin. */
+static int env_allowed(const char *entry)
+{
+	const char *eq = strchr(entry, '=');
+	size_t n = eq ? (size_t)(eq - entry) : strlen(entry);
+	for (size_t i = 0; i < sizeof(env_allow) / sizeof(env_allow[0]); i++)
+		if (strlen(env_allow[i]) == n &&
+		        !strncmp(entry, env_allow[i], n))
+			return 1;
+	for (size_t i = 0;
+	        i < sizeof(env_allow_prefix) / sizeof(env_allow_prefix[0]);
+	        i++) {
+		size_t pl = strlen(env_allow_prefix[i]);
+		if (n > pl && !strncmp(entry, env_allow_prefix[i], pl))
+			return 1;
+	}
+	return 0;
+}
+
 static int env_overridden(const astra__kube_exec *e, const char *entry)
 {
 	const char *eq = strchr(entry, '=');
@@ -201,8 +277,8 @@ static void free_env(char **env, size_t from)
 	free(env);
 }
 
-/* environ + the plugin's env + KUBERNETES_EXEC_INFO; entries from index
- * `*own` on are allocated. */
+/* The allowed part of environ + the plugin's env + KUBERNETES_EXEC_INFO;
+ * entries from index `*own` on are allocated. */
 static char **build_env(const astra__kubeconfig *cfg, size_t *own)
 {
 	const astra__kube_exec *e = cfg->exec;
@@ -214,7 +290,7 @@ static char **build_env(const astra__kubeconfig *cfg, size_t *own)
 		return NULL;
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
-		if (!env_overridden(e, environ[i]))
+		if (env_allowed(environ[i]) && !env_overridden(e, environ[i]))
 			env[k++] = environ[i];
 	*own = k;
 	for (size_t i = 0; i < e->nenv; i++) {

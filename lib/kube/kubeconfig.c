@@ -3,11 +3,13 @@
  */
 #include "kube/kubeconfig.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -88,9 +90,15 @@ void astra__kubeconfig_free(astra__kubeconfig *c)
 	astra__free_secret_str(c->password);
 	exec_free(c->exec);
 	free(c->impersonate_user);
+	free(c->impersonate_uid);
 	for (size_t i = 0; i < c->nimpersonate_groups; i++)
 		free(c->impersonate_groups[i]);
 	free(c->impersonate_groups);
+	for (size_t i = 0; i < c->nimpersonate_extra; i++) {
+		free(c->impersonate_extra[i].name);
+		free(c->impersonate_extra[i].value);
+	}
+	free(c->impersonate_extra);
 	free(c);
 }
 
@@ -437,6 +445,100 @@ static void join_names(const astra__kubeconfig *c, char *buf, size_t n)
 /* Resolution of one context                                           */
 /* ------------------------------------------------------------------ */
 
+/* cluster.extensions: [{name, extension}]; only ours is read. */
+static int resolve_extensions(astra__kubeconfig *c, kfile *f,
+        const astra__json *cl, const char *where)
+{
+	const astra__json *ext = astra__json_get(cl, "extensions");
+	if (!ext || astra__json_type_of(ext) == ASTRA_JSON_NULL)
+		return 0;
+	if (astra__json_type_of(ext) != ASTRA_JSON_ARRAY)
+		return bad(f, ext, "%s.extensions must be a list", where);
+	for (astra__json *it = astra__json_first(ext); it;
+	        it = astra__json_next(it)) {
+		const char *name = astra__json_str(it, "name");
+		if (!name || strcmp(name, ASTRA_KUBE_EXT_PLAIN_HTTP))
+			continue;
+		const astra__json *v = astra__json_get(it, "extension");
+		if (astra__json_type_of(v) != ASTRA_JSON_OBJECT)
+			return bad(f, it,
+			        "%s: extension %s must be a mapping "
+			        "({allowCredentials: true})",
+			        where, name);
+		char w[400];
+		snprintf(w, sizeof(w), "%s.extensions[%s]", where, name);
+		int rc = get_bool(f, v, "allowCredentials", w,
+		        &c->allow_plain_http_credentials);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* 1 when the host of URL `u` (scheme://[userinfo@]host[:port]/...) is
+ * localhost, an address in 127.0.0.0/8 or ::1. */
+static int url_is_loopback(const char *u)
+{
+	const char *p = strstr(u, "://");
+	if (!p)
+		return 0;
+	p += 3;
+	size_t n = strcspn(p, "/?#");
+	char auth[300];
+	if (n >= sizeof(auth))
+		return 0;
+	memcpy(auth, p, n);
+	auth[n] = '\0';
+	char *host = strrchr(auth, '@');
+	host = host ? host + 1 : auth;
+	if (*host == '[') {
+		char *end = strchr(host, ']');
+		if (!end)
+			return 0;
+		*end = '\0';
+		struct in6_addr a6;
+		return inet_pton(AF_INET6, host + 1, &a6) == 1 &&
+		       !memcmp(&a6, &in6addr_loopback, sizeof(a6));
+	}
+	char *colon = strchr(host, ':');
+	if (colon)
+		*colon = '\0';
+	if (!strcasecmp(host, "localhost") || !strcasecmp(host, "localhost."))
+		return 1;
+	struct in_addr a4;
+	return inet_pton(AF_INET, host, &a4) == 1 &&
+	       (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+/*
+ * Credentials never go unencrypted over the network by accident: a user
+ * with a token, a password or an exec plugin and a plain http:// server
+ * that is not on loopback needs the cluster's explicit opt-in.
+ */
+static int check_plain_http(
+        const astra__kubeconfig *c, const named *cl, const named *u)
+{
+	const char *kind = c->exec                      ? "an exec plugin"
+	                   : c->token || c->token_file  ? "a bearer token"
+	                   : c->username || c->password ? "a username and "
+	                                                  "password"
+	                                                : NULL;
+	if (!kind || strncmp(c->server, "http://", 7) ||
+	        url_is_loopback(c->server) || c->allow_plain_http_credentials)
+		return 0;
+	const astra__json *srv = astra__json_get(
+	        astra__json_get(cl->entry, "cluster"), "server");
+	return astra__err(ASTRA_EINVALID, ASTRA_ERROR_CONFIG,
+	        "kubeconfig %s: line %zu: cluster \"%s\" has the plain "
+	        "http:// server %.200s and user \"%s\" (%s, line %zu) has %s "
+	        "credential, which would cross the network unencrypted; use "
+	        "https://, or allow it with the cluster extension \"%s\" "
+	        "{allowCredentials: true}",
+	        cl->f->path, line_of(cl->f, srv), c->cluster_name, c->server,
+	        c->user_name ? c->user_name : "", u->f->path,
+	        line_of(u->f, u->entry), kind, ASTRA_KUBE_EXT_PLAIN_HTTP);
+}
+
 static int resolve_cluster(astra__kubeconfig *c, const named *n)
 {
 	kfile *f = n->f;
@@ -458,6 +560,22 @@ static int resolve_cluster(astra__kubeconfig *c, const named *n)
 		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_CONFIG,
 		        "kubeconfig %s: line %zu: %s has no server", f->path,
 		        line_of(f, n->entry), where);
+	const astra__json *cad =
+	        astra__json_get(cl, "certificate-authority-data");
+	if (c->insecure && ((ca && *ca) || (cad && astra__json_type_of(cad) !=
+	                                                   ASTRA_JSON_NULL)))
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_CONFIG,
+		        "kubeconfig %s: line %zu: %s sets both "
+		        "insecure-skip-tls-verify and certificate-authority%s: "
+		        "a CA to verify the server with and no verification "
+		        "contradict each other (kubectl refuses this too); "
+		        "remove one of them",
+		        f->path,
+		        line_of(f, astra__json_get(
+		                           cl, "insecure-skip-tls-verify")),
+		        where, ca && *ca ? "" : "-data");
+	if ((rc = resolve_extensions(c, f, cl, where)))
+		return rc;
 	if (strncmp(server, "https://", 8) && strncmp(server, "http://", 7))
 		return bad(f, astra__json_get(cl, "server"),
 		        "%s: server \"%.200s\" is not an http(s) URL", where,
@@ -572,13 +690,61 @@ static int resolve_exec(astra__kubeconfig *c, kfile *f, const astra__json *ex,
 	return 0;
 }
 
+/* as-user-extra: a mapping of keys to lists of strings */
+static int resolve_extra(astra__kubeconfig *c, kfile *f,
+        const astra__json *extra, const char *where)
+{
+	if (astra__json_type_of(extra) != ASTRA_JSON_OBJECT)
+		return bad(f, extra,
+		        "%s.as-user-extra must be a mapping of keys to lists "
+		        "of strings",
+		        where);
+	size_t total = 0;
+	for (astra__json *it = astra__json_first(extra); it;
+	        it = astra__json_next(it)) {
+		if (astra__json_type_of(it) != ASTRA_JSON_ARRAY)
+			return bad(f, it,
+			        "%s.as-user-extra.%.100s must be a list of "
+			        "strings",
+			        where, astra__json_key(it));
+		total += astra__json_size(it);
+	}
+	c->impersonate_extra =
+	        astra__calloc(total ? total : 1, sizeof(*c->impersonate_extra));
+	ASTRA_CHECK_ALLOC(c->impersonate_extra);
+	for (astra__json *it = astra__json_first(extra); it;
+	        it = astra__json_next(it)) {
+		const char *key = astra__json_key(it);
+		if (!key || !*key)
+			return bad(f, it, "%s.as-user-extra has an empty key",
+			        where);
+		for (astra__json *v = astra__json_first(it); v;
+		        v = astra__json_next(v)) {
+			const char *s = astra__json_string_value(v);
+			if (!s)
+				return bad(f, v,
+				        "%s.as-user-extra.%.100s: values must "
+				        "be strings",
+				        where, key);
+			astra__kube_env *e =
+			        &c->impersonate_extra[c->nimpersonate_extra];
+			e->name = astra__strdup(key);
+			e->value = astra__strdup(s);
+			c->nimpersonate_extra++;
+			if (!e->name || !e->value)
+				return ASTRA_ENOMEM;
+		}
+	}
+	return 0;
+}
+
 static int resolve_user(astra__kubeconfig *c, const named *n)
 {
 	kfile *f = n->f;
 	const astra__json *u = astra__json_get(n->entry, "user");
 	char where[300];
 	snprintf(where, sizeof(where), "user \"%.200s\"", c->user_name);
-	const char *token, *token_file, *cert, *key, *user, *pass, *as;
+	const char *token, *token_file, *cert, *key, *user, *pass, *as, *as_uid;
 	int rc;
 	if ((rc = get_str(f, u, "token", where, &token)) ||
 	        (rc = get_str(f, u, "tokenFile", where, &token_file)) ||
@@ -586,7 +752,8 @@ static int resolve_user(astra__kubeconfig *c, const named *n)
 	        (rc = get_str(f, u, "client-key", where, &key)) ||
 	        (rc = get_str(f, u, "username", where, &user)) ||
 	        (rc = get_str(f, u, "password", where, &pass)) ||
-	        (rc = get_str(f, u, "as", where, &as)))
+	        (rc = get_str(f, u, "as", where, &as)) ||
+	        (rc = get_str(f, u, "as-uid", where, &as_uid)))
 		return rc;
 	if ((rc = dup_str(&c->token, token)) ||
 	        (rc = resolve_path(&c->token_file, f->dir, token_file)) ||
@@ -595,6 +762,7 @@ static int resolve_user(astra__kubeconfig *c, const named *n)
 	        (rc = dup_str(&c->username, user)) ||
 	        (rc = dup_str(&c->password, pass)) ||
 	        (rc = dup_str(&c->impersonate_user, as)) ||
+	        (rc = dup_str(&c->impersonate_uid, as_uid)) ||
 	        (rc = b64_field(f, u, "client-certificate-data", where,
 	                 &c->cert_data, &c->cert_data_len)) ||
 	        (rc = b64_field(f, u, "client-key-data", where, &c->key_data,
@@ -634,6 +802,10 @@ static int resolve_user(astra__kubeconfig *c, const named *n)
 			c->nimpersonate_groups = i + 1;
 		}
 	}
+	const astra__json *extra = astra__json_get(u, "as-user-extra");
+	if (extra && astra__json_type_of(extra) != ASTRA_JSON_NULL &&
+	        (rc = resolve_extra(c, f, extra, where)))
+		return rc;
 	const astra__json *ap = astra__json_get(u, "auth-provider");
 	if (ap && astra__json_type_of(ap) == ASTRA_JSON_OBJECT) {
 		const char *name = astra__json_str(ap, "name");
@@ -730,7 +902,8 @@ static int resolve(merged *m, const char *want, astra__kubeconfig **out)
 			        where);
 			goto fail;
 		}
-		if ((rc = resolve_user(c, u)))
+		if ((rc = resolve_user(c, u)) ||
+		        (rc = check_plain_http(c, cl, u)))
 			goto fail;
 	}
 	*out = c;

@@ -24,6 +24,12 @@
 
 #include "astra/common.h"
 
+/* The kubeconfig cluster extension (cluster.extensions[].name) whose
+ * `extension: {allowCredentials: true}` lets a token, a password or an exec
+ * plugin's credential go to a plain http:// server that is not on
+ * loopback. Without it such a kubeconfig is refused. */
+#define ASTRA_KUBE_EXT_PLAIN_HTTP "astra.dev/plain-http"
+
 typedef struct {
 	char *name;
 	char *value; /* may be a secret */
@@ -59,6 +65,9 @@ typedef struct {
 	char *tls_server_name;
 	char *proxy_url;
 	int disable_compression;
+	/* extension astra.dev/plain-http {allowCredentials: true}: send
+	 * credentials to an http:// server that is not on loopback */
+	int allow_plain_http_credentials;
 
 	/* user */
 	char *user_name;
@@ -73,9 +82,12 @@ typedef struct {
 	char *username; /* basic auth */
 	char *password; /* secret */
 	astra__kube_exec *exec;
-	char *impersonate_user;
-	char **impersonate_groups;
+	char *impersonate_user; /* as */
+	char *impersonate_uid; /* as-uid */
+	char **impersonate_groups; /* as-groups */
 	size_t nimpersonate_groups;
+	astra__kube_env *impersonate_extra; /* as-user-extra, one per value */
+	size_t nimpersonate_extra;
 } astra__kubeconfig;
 
 /*

@@ -817,6 +817,31 @@ static int retryable_status(long s, int idempotent, int has_retry_after)
 	return s == 500 || s == 502 || s == 503 || s == 504;
 }
 
+/* Hashes of the `what`s already warned about; past the table's size every
+ * call warns (louder, never quieter). */
+static pthread_mutex_t warned_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t warned[64];
+static size_t nwarned;
+
+void astra__http_warn_insecure(const char *what)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)what; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	int seen = 0;
+	pthread_mutex_lock(&warned_mu);
+	for (size_t i = 0; i < nwarned && !seen; i++)
+		seen = warned[i] == h;
+	if (!seen && nwarned < sizeof(warned) / sizeof(warned[0]))
+		warned[nwarned++] = h;
+	pthread_mutex_unlock(&warned_mu);
+	if (!seen)
+		astra__log_warn("TLS certificate verification is turned off "
+		                "for %s: anyone on the network path can read "
+		                "and change the traffic, credentials included",
+		        what);
+}
+
 static void configure_tls(astra__http *c, CURL *h)
 {
 	if (c->insecure) {

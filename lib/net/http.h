@@ -98,6 +98,13 @@ void astra__http_config_init(astra__http_config *cfg);
 int astra__http_new(astra__http **out, const astra__http_config *cfg);
 void astra__http_free(astra__http *c);
 
+/*
+ * Logs a warning that TLS server verification is turned off for `what` (a
+ * cluster and its server, a vault URL...), once per process for each
+ * distinct `what`. Callers that set astra__http_config.insecure call it.
+ */
+void astra__http_warn_insecure(const char *what);
+
 /* Replaces the client certificate and key (e.g. from a credential plugin);
  * NULL clears them. Safe while other threads use the client. */
 int astra__http_set_client_cert(astra__http *c, const char *cert_pem,

@@ -46,4 +46,30 @@ int astra__policy_to_json(const astra_policy_options *p, astra__json **out);
 int astra__policy_from_json(const astra__json *j, astra_policy_options *p);
 const char *astra__policy_granularity_name(unsigned g);
 
+/* One read of a Lease held by another replica, and what this replica
+ * remembers of the earlier reads (client-go's observedRecord and
+ * observedTime). */
+typedef struct {
+	const char *holder; /* spec.holderIdentity */
+	const char *renew_time; /* spec.renewTime */
+	int64_t duration_s; /* spec.leaseDurationSeconds */
+	int64_t wall_ns; /* this replica's wall clock at the read; never
+	                  * decides, only estimates skew for messages */
+	uint64_t mono_ns; /* this replica's monotonic clock at the read */
+} astra__lease_read;
+
+typedef struct {
+	uint64_t record; /* hash of holder, renewTime and duration */
+	uint64_t since_ns; /* monotonic time the record was first seen */
+	unsigned changes; /* changes seen after the first read */
+	int valid;
+	uint64_t last_ns; /* monotonic time of the latest read */
+	/* at least this much disagreement between the holder's clock and
+	 * this replica's, seen at the latest renewal: for messages only */
+	int64_t skew_s;
+} astra__lease_seen;
+
+/* Records the read in *seen; 1 when the Lease may be taken over. */
+int astra__lease_expired(astra__lease_seen *seen, const astra__lease_read *r);
+
 #endif

@@ -1,13 +1,14 @@
 /*
  * The scheduler loop and its leader election through a
  * coordination.k8s.io/v1 Lease: the holder renews spec.renewTime every
- * pass; another replica takes the Lease over once renewTime plus
- * leaseDurationSeconds has passed. Every write carries the resourceVersion
- * it read, so two replicas racing for the Lease cannot both win.
- * The leader renews every third of the Lease's duration, between passes
- * and, from a second thread, during them: a pass may take far longer than
- * the Lease (a big backup). A leader that loses the Lease during a pass,
- * or cannot renew it before it expires, cancels the pass.
+ * pass; another replica takes the Lease over once it has seen the record
+ * unchanged for leaseDurationSeconds of its own monotonic clock (as
+ * client-go; renewTime is never compared with the local wall clock). Every
+ * write carries the resourceVersion it read, so two replicas racing for the
+ * Lease cannot both win. The leader renews every third of the Lease's duration,
+ * between passes and, from a second thread, during them: a pass may take far
+ * longer than the Lease (a big backup). A leader that loses the Lease during a
+ * pass, or cannot renew it before it expires, cancels the pass.
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <pthread.h>
@@ -22,6 +23,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "kube/cluster_internal.h"
+#include "policy/policy.h"
 #include "policy/store.h"
 
 astra_status astra_policy_scheduler_options_init(
@@ -61,6 +63,8 @@ typedef struct {
 	astra__kube_resource r;
 	const char *ns, *name, *id;
 	int duration;
+	astra__lease_seen seen; /* the other holder's record */
+	int skew_warned;
 } lease;
 
 static astra__json *lease_obj(const lease *L, const astra__json *old,
@@ -101,6 +105,58 @@ static astra__json *lease_obj(const lease *L, const astra__json *old,
 	return o;
 }
 
+/*
+ * As client-go: the Lease of another holder has expired when its record
+ * (holder, renewTime, duration) has not changed for leaseDurationSeconds of
+ * THIS replica's monotonic clock, counted from the read that first saw it
+ * so. renewTime is the holder's wall clock and is only compared for
+ * equality: replicas whose clocks disagree by any amount neither steal a
+ * Lease that is being renewed nor wait longer for a dead holder. A replica
+ * that has just started waits one duration before it may take over.
+ */
+int astra__lease_expired(astra__lease_seen *seen, const astra__lease_read *r)
+{
+	if (!r->holder || !*r->holder) {
+		seen->valid = 0;
+		return 1;
+	}
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	char dur[32];
+	snprintf(dur, sizeof(dur), "%lld", (long long)r->duration_s);
+	const char *parts[] = { r->holder, r->renew_time ? r->renew_time : "",
+		dur };
+	for (size_t i = 0; i < 3; i++) {
+		for (const unsigned char *p = (const unsigned char *)parts[i];
+		        *p; p++)
+			h = (h ^ *p) * 1099511628211ULL;
+		h = (h ^ 0xff) * 1099511628211ULL; /* separator */
+	}
+	uint64_t prev_ns = seen->last_ns;
+	seen->last_ns = r->mono_ns;
+	if (!seen->valid || seen->record != h) {
+		/* for messages: renewTime minus our clock, once a renewal
+		 * was seen between two reads (the renewal happened in
+		 * between, so the lag is at most their distance) */
+		seen->skew_s = 0;
+		int64_t renew = parse_micro(r->renew_time);
+		if (seen->valid && renew) {
+			int64_t d = renew - r->wall_ns / 1000000000;
+			int64_t lag = (int64_t)((r->mono_ns - prev_ns) /
+			                        1000000000ULL) +
+			              1;
+			seen->skew_s = d > 0 ? d : d < -lag ? d + lag : 0;
+		}
+		if (seen->valid)
+			seen->changes++;
+		seen->valid = 1;
+		seen->record = h;
+		seen->since_ns = r->mono_ns;
+		return 0;
+	}
+	int64_t dur_s = r->duration_s > 0 ? r->duration_s : 1;
+	return r->mono_ns - seen->since_ns >= (uint64_t)dur_s * 1000000000ULL;
+}
+
 /* 1 when this replica leads after the call, 0 when another one does. */
 static int lease_try(lease *L)
 {
@@ -122,10 +178,25 @@ static int lease_try(lease *L)
 		return rc;
 	const astra__json *spec = astra__json_get(cur, "spec");
 	const char *holder = astra__json_str(spec, "holderIdentity");
-	int64_t renew = parse_micro(astra__json_str(spec, "renewTime"));
-	int64_t dur = astra__json_int(spec, "leaseDurationSeconds", 15);
+	astra__lease_read rd = { .holder = holder,
+		.renew_time = astra__json_str(spec, "renewTime"),
+		.duration_s = astra__json_int(spec, "leaseDurationSeconds", 15),
+		.wall_ns = now_ns,
+		.mono_ns = astra__mono_ns() };
 	int mine = holder && !strcmp(holder, L->id);
-	int free_ = !holder || !*holder || renew + dur < now_ns / 1000000000;
+	int free_ = !mine && astra__lease_expired(&L->seen, &rd);
+	if (!mine && !L->skew_warned &&
+	        (L->seen.skew_s > rd.duration_s ||
+	                L->seen.skew_s < -rd.duration_s)) {
+		L->skew_warned = 1;
+		astra__log_warn(
+		        "scheduler %s: the Lease %s/%s was renewed by "
+		        "%s at %s, about %lld s from this host's clock; "
+		        "the clocks disagree (takeover is timed by this "
+		        "replica's own clock, so this is harmless)",
+		        L->id, L->ns, L->name, holder, rd.renew_time,
+		        (long long)L->seen.skew_s);
+	}
 	if (!mine && !free_) {
 		astra__json_free(cur);
 		return 0;
@@ -300,6 +371,16 @@ astra_status astra_policy_scheduler_run(
 		if (o->cancel && astra_cancel_requested(o->cancel))
 			break;
 		int lead = lease_try(&L);
+		/* --once cannot wait for the next pass: it watches a Lease
+		 * held by another replica until it sees it renewed (that
+		 * replica is alive and leads) or unchanged for its duration
+		 * (the holder is gone: take it over) */
+		while (lead == 0 && (o->flags & ASTRA_SCHEDULER_F_ONCE) &&
+		        L.seen.valid && L.seen.changes == 0 &&
+		        !(o->cancel && astra_cancel_requested(o->cancel))) {
+			astra__sleep_ms(500);
+			lead = lease_try(&L);
+		}
 		uint64_t renewed = astra__mono_ns();
 		if (lead < 0) {
 			astra__log_warn("scheduler: Lease %s/%s: %s", L.ns,

@@ -350,6 +350,43 @@ Test(kube, exec_plugin_token_is_cached)
 	astra_cluster_free(c);
 }
 
+/* review test 8: a kubeconfig-named plugin gets neither the vault password
+ * nor cloud keys of this process, and does get its kubeconfig env */
+Test(kube, exec_plugin_environment_is_scrubbed)
+{
+	cr_assert_eq(setenv("ASTRA_VAULT_PASSWORD", "VAULTPW", 1), 0);
+	cr_assert_eq(setenv("AWS_SECRET_ACCESS_KEY", "AWSSECRET", 1), 0);
+	cr_assert_eq(setenv("AZURE_STORAGE_KEY", "AZKEY", 1), 0);
+	char *dump = S("%s/plugin-env", tmpdir);
+	char *body = S("env > '%s'\n"
+	               "printf '{\"apiVersion\":\"client.authentication.k8s.io/"
+	               "v1\",\"kind\":\"ExecCredential\",\"status\":{"
+	               "\"token\":\"%%s\"}}' \"$(cat '%s')\"\n",
+	        dump, env("ASTRA_TB_TOKEN_FILE"));
+	char *user = S("%s"
+	               "      env:\n"
+	               "      - {name: PLUGIN_REGION, value: eu-test-1}\n",
+	        exec_user("envdump.sh", body));
+	char *kc = kubeconfig("exec-env.kubeconfig", ca_line(), user);
+	astra_cluster_options o = ASTRA_CLUSTER_OPTIONS_INIT;
+	o.kubeconfig = kc;
+	astra_cluster *c;
+	cr_assert_astra_ok(astra_cluster_open(&c, &o));
+	expect_namespaces(c);
+	astra_cluster_free(c);
+	unsetenv("ASTRA_VAULT_PASSWORD");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	unsetenv("AZURE_STORAGE_KEY");
+	char *seen = slurp(dump);
+	cr_assert_null(strstr(seen, "VAULTPW"), "vault password leaked");
+	cr_assert_null(strstr(seen, "AWSSECRET"), "AWS key leaked");
+	cr_assert_null(strstr(seen, "AZKEY"), "Azure key leaked");
+	cr_assert_null(strstr(seen, "ASTRA_"), "ASTRA_* leaked");
+	cr_assert(strstr(seen, "PLUGIN_REGION=eu-test-1"), "kubeconfig env "
+	                                                   "missing");
+	cr_assert(strstr(seen, "KUBERNETES_EXEC_INFO="), "exec info missing");
+}
+
 Test(kube, exec_plugin_client_certificate)
 {
 	char *body = S(
@@ -576,6 +613,93 @@ Test(kube, least_privilege_service_account_gets_a_clear_eauth)
 	astra_buf_dispose(&path);
 	astra_buf_dispose(&resp);
 	astra__kube_resource_clear(&sa);
+	astra__kube_resource_clear(&role);
+	astra__kube_resource_clear(&rb);
+	astra__kube_resource_clear(&cm);
+	astra__kube_resource_clear(&secret);
+	astra__kube_free(k);
+}
+
+/* ------------------------------------------------------------------ */
+/* Impersonation                                                       */
+/* ------------------------------------------------------------------ */
+
+/* kubeconfig `as` / `as-groups`: the admin's token, acting as a user who
+ * can only read ConfigMaps in one namespace (directly or through a
+ * group): exactly that is allowed, and a 403 names the impersonated user */
+Test(kube, impersonation_acts_as_the_named_user_and_groups)
+{
+	astra__kube *k = admin();
+	const char *ns = uniq("it-imp");
+	const char *who = uniq("imp-user");
+	const char *grp = uniq("imp-readers");
+	make_ns(k, ns);
+	astra__kube_resource role, rb, cm, secret;
+	find(k, "rbac.authorization.k8s.io", "Role", &role);
+	find(k, "rbac.authorization.k8s.io", "RoleBinding", &rb);
+	find(k, "", "ConfigMap", &cm);
+	find(k, "", "Secret", &secret);
+	create_or_exists(k, &role, ns,
+	        J("{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":"
+	          "\"Role\",\"metadata\":{\"name\":\"cm-reader\"},\"rules\":[{"
+	          "\"apiGroups\":[\"\"],\"resources\":[\"configmaps\"],"
+	          "\"verbs\":[\"get\",\"list\"]}]}"));
+	create_or_exists(k, &rb, ns,
+	        J("{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":"
+	          "\"RoleBinding\",\"metadata\":{\"name\":\"imp\"},"
+	          "\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\","
+	          "\"kind\":\"Role\",\"name\":\"cm-reader\"},\"subjects\":["
+	          "{\"kind\":\"User\",\"name\":\"%s\","
+	          "\"apiGroup\":\"rbac.authorization.k8s.io\"},"
+	          "{\"kind\":\"Group\",\"name\":\"%s\","
+	          "\"apiGroup\":\"rbac.authorization.k8s.io\"}]}",
+	                who, grp));
+	char *tok = slurp(env("ASTRA_TB_TOKEN_FILE"));
+
+	/* as the user */
+	char *kc = kubeconfig("imp-user.kubeconfig", ca_line(),
+	        S("    token: %s\n    as: %s\n", tok, who));
+	astra__kube *r = open_kube(kc, NULL, 0, 0);
+	astra__json *items = NULL;
+	/* RBAC takes a moment to see a new binding */
+	int rc = -1;
+	for (int i = 0; i < 50 && rc; i++) {
+		rc = astra__kube_list_all(r, &cm, ns, NULL, &items);
+		if (rc)
+			astra__sleep_ms(100);
+	}
+	cr_assert_astra_ok(rc);
+	astra__json_free(items);
+	cr_assert_astra_fail(astra__kube_list_all(r, &secret, ns, NULL, &items),
+	        ASTRA_EAUTH);
+	const char *m = astra_error_last()->message;
+	cr_log_info("%s", m);
+	cr_assert(strstr(m, "HTTP 403 Forbidden"), "%s", m);
+	cr_assert(strstr(m, S("User \"%s\"", who)), "%s", m);
+	cr_assert_null(strstr(m, tok), "token leaked");
+	astra__kube_free(r);
+
+	/* as a user without rights, in the group that has them */
+	kc = kubeconfig("imp-group.kubeconfig", ca_line(),
+	        S("    token: %s\n    as: %s\n    as-groups: [%s]\n", tok,
+	                uniq("imp-nobody"), grp));
+	r = open_kube(kc, NULL, 0, 0);
+	cr_assert_astra_ok(astra__kube_list_all(r, &cm, ns, NULL, &items));
+	astra__json_free(items);
+	cr_assert_astra_fail(astra__kube_list_all(r, &secret, ns, NULL, &items),
+	        ASTRA_EAUTH);
+	m = astra_error_last()->message;
+	cr_assert(strstr(m, S("User \"%s\"", uniq("imp-nobody"))), "%s", m);
+	astra__kube_free(r);
+
+	/* without `as`, the same token is the admin */
+	kc = kubeconfig(
+	        "imp-none.kubeconfig", ca_line(), S("    token: %s\n", tok));
+	r = open_kube(kc, NULL, 0, 0);
+	cr_assert_astra_ok(astra__kube_list_all(r, &secret, ns, NULL, &items));
+	astra__json_free(items);
+	astra__kube_free(r);
+
 	astra__kube_resource_clear(&role);
 	astra__kube_resource_clear(&rb);
 	astra__kube_resource_clear(&cm);

@@ -271,6 +271,74 @@ Test(kube_exec, runs_the_plugin_with_env_and_exec_info)
 	astra__kubeconfig_free(c);
 }
 
+static int env_has(const char *text, const char *entry)
+{
+	size_t n = strlen(entry);
+	for (const char *p = text; p && *p;) {
+		if (!strncmp(p, entry, n) && (p[n] == '\n' || p[n] == '\0'))
+			return 1;
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return 0;
+}
+
+Test(kube_exec, plugin_gets_a_scrubbed_environment)
+{
+	/* secrets of this process that a kubeconfig-named binary must not
+	 * see, next to variables a plugin needs to find its own config */
+	cr_assert_eq(setenv("ASTRA_VAULT_PASSWORD", "VAULTPW", 1), 0);
+	cr_assert_eq(setenv("ASTRA_ANYTHING", "astra-internal", 1), 0);
+	cr_assert_eq(setenv("AWS_SECRET_ACCESS_KEY", "AWSSECRET", 1), 0);
+	cr_assert_eq(setenv("AWS_ACCESS_KEY_ID", "AKIDXYZ", 1), 0);
+	cr_assert_eq(setenv("AWS_SESSION_TOKEN", "AWSSESSION", 1), 0);
+	cr_assert_eq(setenv("AZURE_STORAGE_KEY", "AZKEY", 1), 0);
+	cr_assert_eq(setenv("AZURE_STORAGE_SAS_TOKEN", "AZSAS", 1), 0);
+	cr_assert_eq(setenv("SOME_OTHER_SECRET", "OTHER", 1), 0);
+	cr_assert_eq(setenv("AWS_PROFILE", "prod-eks", 1), 0);
+	cr_assert_eq(setenv("CLOUDSDK_CONFIG", "/etc/gcloud-cfg", 1), 0);
+	cr_assert_eq(setenv("LC_TIME", "C", 1), 0);
+	/* a kubeconfig env entry overrides the process's value */
+	cr_assert_eq(setenv("MY_TOKEN", "from-the-process", 1), 0);
+	char *p = script("envdump",
+	        "env > \"$(dirname $0)/plugin-env\"\n"
+	        "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\","
+	        "\"kind\":\"ExecCredential\",\"status\":{\"token\":\"t\"}}'\n");
+	astra__kubeconfig *c = exec_cfg(p, "client.authentication.k8s.io/v1");
+	astra__kube_cred cred;
+	cr_assert_astra_ok(astra__kube_exec_run(c, 5000, &cred));
+	astra__kube_cred_clear(&cred);
+	astra__kubeconfig_free(c);
+	char ep[256];
+	snprintf(ep, sizeof(ep), "%s/plugin-env", tmpdir);
+	FILE *f = fopen(ep, "r");
+	cr_assert_not_null(f);
+	static char envtxt[65536];
+	size_t got = fread(envtxt, 1, sizeof(envtxt) - 1, f);
+	envtxt[got] = '\0';
+	fclose(f);
+	cr_assert_gt(got, 0);
+	static const char *const gone[] = { "VAULTPW", "astra-internal",
+		"AWSSECRET", "AKIDXYZ", "AWSSESSION", "AZKEY", "AZSAS", "OTHER",
+		"from-the-process", "ASTRA_" };
+	for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
+		cr_assert_null(strstr(envtxt, gone[i]), "the plugin saw \"%s\"",
+		        gone[i]);
+	cr_assert(env_has(envtxt, "MY_TOKEN=tok-from-env"), "%s", envtxt);
+	cr_assert(env_has(envtxt, "AWS_PROFILE=prod-eks"), "%s", envtxt);
+	cr_assert(env_has(envtxt, "CLOUDSDK_CONFIG=/etc/gcloud-cfg"), "%s",
+	        envtxt);
+	cr_assert(env_has(envtxt, "LC_TIME=C"), "%s", envtxt);
+	cr_assert(strstr(envtxt, "KUBERNETES_EXEC_INFO={"), "%s", envtxt);
+	const char *path = getenv("PATH");
+	if (path) {
+		char want[4096];
+		snprintf(want, sizeof(want), "PATH=%s", path);
+		cr_assert(env_has(envtxt, want), "%s", envtxt);
+	}
+}
+
 Test(kube_exec, failing_plugin_reports_exit_status_and_stderr)
 {
 	char *p = script("fail", "echo 'first line' >&2\n"
