@@ -45,6 +45,7 @@
 #include "store/objhttp.h"
 #include "store/sigv4.h"
 #include "store/store.h"
+#include "store/url.h"
 
 #define MIB ((size_t)1 << 20)
 #define API_VERSION "2021-12-02"
@@ -79,13 +80,31 @@ typedef struct {
 	long block_mib, threshold_mib, concurrency, list_page;
 } az_opts;
 
-static void opts_free(az_opts *o)
-{
-	free(o->account);
-	free(o->endpoint);
-	free(o->suffix);
-	astra__objhttp_net_free(&o->net);
-}
+static const astra__url_opt az_opt_list[] = {
+	ASTRA__URL_STR("account", az_opts, account, "the storage account"),
+	ASTRA__URL_STR("endpoint", az_opts, endpoint,
+	        "the Blob service endpoint (scheme://host[:port][/path])"),
+	ASTRA__URL_STR("endpoint-suffix", az_opts, suffix,
+	        "the endpoint suffix (default core.windows.net)"),
+	ASTRA__OBJHTTP_OPT_CA(az_opts),
+	ASTRA__OBJHTTP_OPT_INSECURE(az_opts),
+	ASTRA__OBJHTTP_OPT_PROXY(az_opts),
+	ASTRA__URL_LONG(
+	        "block-size", az_opts, block_mib, 1, 4000, "block size, MiB"),
+	ASTRA__URL_LONG("block-threshold", az_opts, threshold_mib, 1, 5000,
+	        "uploads above this many MiB go in blocks"),
+	ASTRA__URL_LONG("concurrency", az_opts, concurrency, 1, 64,
+	        "parallel block uploads"),
+	ASTRA__URL_LONG("list-page", az_opts, list_page, 1, 5000,
+	        "blobs per List Blobs page"),
+	ASTRA__OBJHTTP_OPT_TIMEOUT(az_opts),
+	ASTRA__OBJHTTP_OPT_RETRIES(az_opts),
+	ASTRA__OBJHTTP_OPT_BUDGET(az_opts),
+	ASTRA__URL_END,
+};
+
+static const astra__url_opt_table az_options = { az_opt_list,
+	"; credentials never go in the URL" };
 
 static int parse_opts(const char *url, const char *q, az_opts *o)
 {
@@ -95,50 +114,7 @@ static int parse_opts(const char *url, const char *q, az_opts *o)
 	o->concurrency = 4;
 	o->list_page = 5000;
 	astra__objhttp_net_init(&o->net);
-	int rc = 0;
-	char *k, *v;
-	while (!rc && (rc = astra__store_opt_next(&q, &k, &v)) == 1) {
-		rc = 0;
-		char **dst = NULL;
-		if (!strcmp(k, "account"))
-			dst = &o->account;
-		else if (!strcmp(k, "endpoint"))
-			dst = &o->endpoint;
-		else if (!strcmp(k, "endpoint-suffix"))
-			dst = &o->suffix;
-		if (dst) {
-			free(*dst);
-			*dst = v;
-			v = NULL;
-		} else if ((rc = astra__objhttp_net_opt(url, k, &v, &o->net))) {
-			if (rc == 1)
-				rc = 0;
-		} else if (!strcmp(k, "block-size")) {
-			rc = astra__store_opt_long(
-			        url, k, v, 1, 4000, &o->block_mib);
-		} else if (!strcmp(k, "block-threshold")) {
-			rc = astra__store_opt_long(
-			        url, k, v, 1, 5000, &o->threshold_mib);
-		} else if (!strcmp(k, "concurrency")) {
-			rc = astra__store_opt_long(
-			        url, k, v, 1, 64, &o->concurrency);
-		} else if (!strcmp(k, "list-page")) {
-			rc = astra__store_opt_long(
-			        url, k, v, 1, 5000, &o->list_page);
-		} else {
-			rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-			        "vault URL %s: unknown option \"%s\" (known: "
-			        "account, endpoint, endpoint-suffix, ca, "
-			        "insecure-tls, proxy, block-size, "
-			        "block-threshold, concurrency, list-page, "
-			        "timeout, retries, retry-budget; credentials "
-			        "never go in the URL)",
-			        url, k);
-		}
-		free(k);
-		free(v);
-	}
-	return rc;
+	return astra__url_opts_parse(url, q, &az_options, o);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1203,6 +1179,27 @@ static void az_free(astra__store *st)
 	free(s);
 }
 
+/* An immutable vault sets and extends each blob's own immutability
+ * policy: it needs version-level immutability (WORM with versioning). */
+static int az_worm_check(astra__store *st, int err_class)
+{
+	const az_store *s = (const az_store *)st;
+	unsigned need =
+	        ASTRA_STORE_CAP_VERSIONING | ASTRA_STORE_CAP_OBJECT_LOCK;
+	if ((st->caps & need) == need)
+		return 0;
+	return astra__err(ASTRA_ENOTSUPPORTED, err_class,
+	        "vault %s: the container has no version-level "
+	        "immutability%s; an immutable vault sets and extends "
+	        "each object's own immutability policy, which needs a "
+	        "container with version-level immutability (immutable "
+	        "storage with versioning) enabled",
+	        st->url,
+	        s->container_policy ? " (only a container-level policy, which "
+	                              "cannot hold per-object retention)"
+	                            : "");
+}
+
 static const astra__store_ops az_ops = {
 	az_put,
 	az_get,
@@ -1212,6 +1209,7 @@ static const astra__store_ops az_ops = {
 	az_retain,
 	az_free,
 	az_presign,
+	az_worm_check,
 };
 
 /* ------------------------------------------------------------------ */
@@ -1497,32 +1495,20 @@ done:
 	return rc;
 }
 
-int astra__store_azure_open(
+static int az_open(
         astra__store **out, const char *url, const astra__store_opts *so)
 {
 	*out = NULL;
-	const char *p = url + 8; /* "azure://" */
-	size_t cl = strcspn(p, "/?#");
-	if (!cl)
-		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-		        "vault URL %s: no container (expected "
-		        "azure://container/prefix?account=NAME)",
-		        url);
 	az_store *s = astra__calloc(1, sizeof(*s));
 	ASTRA_CHECK_ALLOC(s);
 	az_opts o;
 	memset(&o, 0, sizeof(o));
-	int rc = 0;
-	s->container = astra__strndup(p, cl);
-	p += cl;
-	const char *q = strchr(p, '?');
-	size_t pl = q ? (size_t)(q - p) : strlen(p);
-	if ((rc = astra__store_url_prefix(url, p, pl, &s->prefix)))
+	const char *q;
+	int rc = astra__url_object(url, "container",
+	        "azure://container/prefix?account=NAME", &s->container,
+	        &s->prefix, &q);
+	if (rc)
 		goto fail;
-	if (!s->container || !s->prefix) {
-		rc = ASTRA_ENOMEM;
-		goto fail;
-	}
 	if (!valid_container(s->container)) {
 		rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
 		        "vault URL %s: \"%s\" is not a valid container name "
@@ -1531,15 +1517,13 @@ int astra__store_azure_open(
 		        url, s->container);
 		goto fail;
 	}
-	if ((rc = parse_opts(url, q ? q + 1 : NULL, &o)))
+	if ((rc = parse_opts(url, q, &o)))
 		goto fail;
-	s->base.url = astra__aprintf("azure://%s/%s", s->container, s->prefix);
+	s->base.url = astra__url_display("azure", s->container, s->prefix);
 	if (!s->base.url) {
 		rc = ASTRA_ENOMEM;
 		goto fail;
 	}
-	if (s->base.url[strlen(s->base.url) - 1] == '/')
-		s->base.url[strlen(s->base.url) - 1] = '\0';
 	s->base.ops = &az_ops;
 	s->base.caps = ASTRA_STORE_CAP_CONDITIONAL;
 	s->base.io_depth = 8;
@@ -1565,16 +1549,18 @@ int astra__store_azure_open(
 	                ? ", version-level immutability"
 	                : "",
 	        s->container_policy ? ", container immutability policy" : "");
-	opts_free(&o);
+	astra__url_opts_free(&az_options, &o);
 	*out = &s->base;
 	return 0;
 fail:
-	opts_free(&o);
+	astra__url_opts_free(&az_options, &o);
 	az_free(&s->base);
 	return rc;
 }
 
-int astra__store_azure_container_policy(const astra__store *st)
-{
-	return ((const az_store *)st)->container_policy;
-}
+const astra__store_backend astra__store_azure_backend = {
+	.scheme = "azure://",
+	.open = az_open,
+	.ops = &az_ops,
+	.options = &az_options,
+};

@@ -52,6 +52,7 @@
 #include "store/awscreds.h"
 #include "store/objhttp.h"
 #include "store/store.h"
+#include "store/url.h"
 
 #define MIB ((size_t)1 << 20)
 #define LIST_PAGE 1000
@@ -336,15 +337,31 @@ typedef struct {
 	long threshold_mib, chunk_mib;
 } gcs_opts;
 
-static void opts_free(gcs_opts *o)
-{
-	free(o->endpoint);
-	free(o->auth);
-	free(o->credentials);
-	free(o->token_file);
-	free(o->scope);
-	astra__objhttp_net_free(&o->net);
-}
+static const astra__url_opt gcs_opt_list[] = {
+	ASTRA__URL_STR("endpoint", gcs_opts, endpoint,
+	        "the JSON API endpoint (scheme://host[:port])"),
+	ASTRA__URL_STR("auth", gcs_opts, auth,
+	        "auto, none, token, service-account or user"),
+	ASTRA__URL_STR("credentials", gcs_opts, credentials,
+	        "a service-account or authorized-user key file"),
+	ASTRA__URL_STR("token-file", gcs_opts, token_file,
+	        "a file holding an OAuth 2.0 access token"),
+	ASTRA__URL_STR("scope", gcs_opts, scope,
+	        "read-write, full-control or an https:// scope URL"),
+	ASTRA__OBJHTTP_OPT_CA(gcs_opts),
+	ASTRA__OBJHTTP_OPT_INSECURE(gcs_opts),
+	ASTRA__OBJHTTP_OPT_PROXY(gcs_opts),
+	ASTRA__URL_LONG("resumable-threshold", gcs_opts, threshold_mib, 1, 5120,
+	        "uploads above this many MiB are resumable"),
+	ASTRA__URL_LONG("chunk-size", gcs_opts, chunk_mib, 1, 1024,
+	        "resumable upload chunk size, MiB"),
+	ASTRA__OBJHTTP_OPT_TIMEOUT(gcs_opts),
+	ASTRA__OBJHTTP_OPT_RETRIES(gcs_opts),
+	ASTRA__OBJHTTP_OPT_BUDGET(gcs_opts),
+	ASTRA__URL_END,
+};
+
+static const astra__url_opt_table gcs_options = { gcs_opt_list, NULL };
 
 static int parse_opts(const char *url, const char *q, gcs_opts *o)
 {
@@ -352,47 +369,7 @@ static int parse_opts(const char *url, const char *q, gcs_opts *o)
 	o->threshold_mib = 32;
 	o->chunk_mib = 16;
 	astra__objhttp_net_init(&o->net);
-	int rc = 0;
-	char *k, *v;
-	while (!rc && (rc = astra__store_opt_next(&q, &k, &v)) == 1) {
-		rc = 0;
-		char **dst = NULL;
-		if (!strcmp(k, "endpoint"))
-			dst = &o->endpoint;
-		else if (!strcmp(k, "auth"))
-			dst = &o->auth;
-		else if (!strcmp(k, "credentials"))
-			dst = &o->credentials;
-		else if (!strcmp(k, "token-file"))
-			dst = &o->token_file;
-		else if (!strcmp(k, "scope"))
-			dst = &o->scope;
-		if (dst) {
-			free(*dst);
-			*dst = v;
-			v = NULL;
-		} else if ((rc = astra__objhttp_net_opt(url, k, &v, &o->net))) {
-			if (rc == 1)
-				rc = 0;
-		} else if (!strcmp(k, "resumable-threshold")) {
-			rc = astra__store_opt_long(
-			        url, k, v, 1, 5120, &o->threshold_mib);
-		} else if (!strcmp(k, "chunk-size")) {
-			rc = astra__store_opt_long(
-			        url, k, v, 1, 1024, &o->chunk_mib);
-		} else {
-			rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-			        "vault URL %s: unknown option \"%s\" (known: "
-			        "endpoint, auth, credentials, token-file, "
-			        "scope, ca, insecure-tls, proxy, "
-			        "resumable-threshold, chunk-size, timeout, "
-			        "retries, retry-budget)",
-			        url, k);
-		}
-		free(k);
-		free(v);
-	}
-	return rc;
+	return astra__url_opts_parse(url, q, &gcs_options, o);
 }
 
 /* Reads a small file (credentials): at most 1 MiB. */
@@ -1667,6 +1644,21 @@ static void gcs_free(astra__store *st)
 	free(s);
 }
 
+/* An object under retention cannot be replaced or deleted, with or without
+ * versioning; what an immutable vault needs is object retention (a bucket
+ * retention policy alone cannot be extended per object). */
+static int gcs_worm_check(astra__store *st, int err_class)
+{
+	if (st->caps & ASTRA_STORE_CAP_OBJECT_LOCK)
+		return 0;
+	return astra__err(ASTRA_ENOTSUPPORTED, err_class,
+	        "vault %s: the bucket is not a WORM bucket: object "
+	        "retention is not enabled; create the bucket with "
+	        "object retention (gcloud storage buckets create "
+	        "--enable-per-object-retention) for an immutable vault",
+	        st->url);
+}
+
 static const astra__store_ops gcs_ops = {
 	gcs_put,
 	gcs_get,
@@ -1676,6 +1668,7 @@ static const astra__store_ops gcs_ops = {
 	gcs_retain,
 	gcs_free,
 	NULL,
+	gcs_worm_check,
 };
 
 /* ------------------------------------------------------------------ */
@@ -1737,49 +1730,35 @@ done:
 	return rc;
 }
 
-int astra__store_gcs_open(
+static int gcs_open(
         astra__store **out, const char *url, const astra__store_opts *so)
 {
 	*out = NULL;
-	const char *p = url + 5; /* "gs://" */
-	size_t bl = strcspn(p, "/?#");
-	if (!bl)
-		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-		        "vault URL %s: no bucket (expected "
-		        "gs://bucket/prefix)",
-		        url);
 	gcs_store *s = astra__calloc(1, sizeof(*s));
 	ASTRA_CHECK_ALLOC(s);
 	pthread_mutex_init(&s->mu, NULL);
 	gcs_opts o;
 	memset(&o, 0, sizeof(o));
-	int rc = 0, emulator = 0;
+	int emulator = 0;
 	char *ep_env = NULL;
-	s->bucket = astra__strndup(p, bl);
-	p += bl;
-	const char *q = strchr(p, '?');
-	size_t pl = q ? (size_t)(q - p) : strlen(p);
-	if ((rc = astra__store_url_prefix(url, p, pl, &s->prefix)))
+	const char *q;
+	int rc = astra__url_object(url, "bucket", "gs://bucket/prefix",
+	        &s->bucket, &s->prefix, &q);
+	if (rc)
 		goto fail;
-	if (!s->bucket || !s->prefix) {
-		rc = ASTRA_ENOMEM;
-		goto fail;
-	}
 	if (!valid_bucket(s->bucket)) {
 		rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
 		        "vault URL %s: \"%s\" is not a valid bucket name", url,
 		        s->bucket);
 		goto fail;
 	}
-	if ((rc = parse_opts(url, q ? q + 1 : NULL, &o)))
+	if ((rc = parse_opts(url, q, &o)))
 		goto fail;
-	s->base.url = astra__aprintf("gs://%s/%s", s->bucket, s->prefix);
+	s->base.url = astra__url_display("gs", s->bucket, s->prefix);
 	if (!s->base.url) {
 		rc = ASTRA_ENOMEM;
 		goto fail;
 	}
-	if (s->base.url[strlen(s->base.url) - 1] == '/')
-		s->base.url[strlen(s->base.url) - 1] = '\0';
 	s->base.ops = &gcs_ops;
 	s->base.caps = ASTRA_STORE_CAP_CONDITIONAL;
 	s->base.io_depth = 8;
@@ -1856,13 +1835,20 @@ int astra__store_gcs_open(
 	        s->binfo.versioning ? ", versioned" : "",
 	        s->binfo.object_retention ? ", object retention" : "",
 	        s->binfo.retention_period ? ", bucket retention policy" : "");
-	opts_free(&o);
+	astra__url_opts_free(&gcs_options, &o);
 	free(ep_env);
 	*out = &s->base;
 	return 0;
 fail:
-	opts_free(&o);
+	astra__url_opts_free(&gcs_options, &o);
 	free(ep_env);
 	gcs_free(&s->base);
 	return rc;
 }
+
+const astra__store_backend astra__store_gcs_backend = {
+	.scheme = "gs://",
+	.open = gcs_open,
+	.ops = &gcs_ops,
+	.options = &gcs_options,
+};

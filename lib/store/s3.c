@@ -45,6 +45,7 @@
 #include "store/objhttp.h"
 #include "store/sigv4.h"
 #include "store/store.h"
+#include "store/url.h"
 
 #define MIB ((size_t)1 << 20)
 #define MAX_EXTRA_HEADERS 16
@@ -93,13 +94,38 @@ typedef struct {
 	long part_mib, threshold_mib, concurrency;
 } s3_opts;
 
-static void opts_free(s3_opts *o)
-{
-	free(o->endpoint);
-	free(o->region);
-	free(o->profile);
-	astra__objhttp_net_free(&o->net);
-}
+static const char *const checksums[] = { "auto", "md5", "sha256", "none",
+	NULL }; /* CK_* */
+static const char *const payloads[] = { "signed", "unsigned", NULL };
+
+static const astra__url_opt s3_opt_list[] = {
+	ASTRA__URL_STR("endpoint", s3_opts, endpoint,
+	        "the S3 endpoint (scheme://host[:port]); default: AWS"),
+	ASTRA__URL_STR("region", s3_opts, region, "the bucket's region"),
+	ASTRA__URL_AUTO_BOOL("path-style", s3_opts, path_style,
+	        "path-style addressing: auto, 0 or 1"),
+	ASTRA__OBJHTTP_OPT_CA(s3_opts),
+	ASTRA__OBJHTTP_OPT_INSECURE(s3_opts),
+	ASTRA__OBJHTTP_OPT_PROXY(s3_opts),
+	ASTRA__URL_STR("profile", s3_opts, profile,
+	        "the profile of the shared AWS config and credentials files"),
+	ASTRA__URL_CHOICE("checksum", s3_opts, checksum, checksums,
+	        "the checksum sent with uploads"),
+	ASTRA__URL_CHOICE("payload", s3_opts, unsigned_payload, payloads,
+	        "whether SigV4 signs the payload"),
+	ASTRA__URL_LONG("part-size", s3_opts, part_mib, 5, 5120,
+	        "multipart part size, MiB"),
+	ASTRA__URL_LONG("multipart-threshold", s3_opts, threshold_mib, 1, 5120,
+	        "uploads above this many MiB are multipart"),
+	ASTRA__URL_LONG("concurrency", s3_opts, concurrency, 1, 64,
+	        "parallel part uploads"),
+	ASTRA__OBJHTTP_OPT_TIMEOUT(s3_opts),
+	ASTRA__OBJHTTP_OPT_RETRIES(s3_opts),
+	ASTRA__OBJHTTP_OPT_BUDGET(s3_opts),
+	ASTRA__URL_END,
+};
+
+static const astra__url_opt_table s3_options = { s3_opt_list, NULL };
 
 static int parse_opts(const char *url, const char *q, s3_opts *o)
 {
@@ -109,78 +135,7 @@ static int parse_opts(const char *url, const char *q, s3_opts *o)
 	o->threshold_mib = 64;
 	o->concurrency = 4;
 	astra__objhttp_net_init(&o->net);
-	int rc = 0;
-	char *k, *v;
-	while (!rc && (rc = astra__store_opt_next(&q, &k, &v)) == 1) {
-		rc = 0;
-		char **dst = NULL;
-		if (!strcmp(k, "endpoint"))
-			dst = &o->endpoint;
-		else if (!strcmp(k, "region"))
-			dst = &o->region;
-		else if (!strcmp(k, "profile"))
-			dst = &o->profile;
-		if (dst) {
-			free(*dst);
-			*dst = v;
-			v = NULL;
-		} else if ((rc = astra__objhttp_net_opt(url, k, &v, &o->net))) {
-			if (rc == 1)
-				rc = 0;
-		} else if (!strcmp(k, "path-style")) {
-			if (!strcmp(v, "auto"))
-				o->path_style = -1;
-			else
-				rc = astra__store_opt_bool(
-				        url, k, v, &o->path_style);
-		} else if (!strcmp(k, "checksum")) {
-			if (!strcmp(v, "auto"))
-				o->checksum = CK_AUTO;
-			else if (!strcmp(v, "md5"))
-				o->checksum = CK_MD5;
-			else if (!strcmp(v, "sha256"))
-				o->checksum = CK_SHA256;
-			else if (!strcmp(v, "none"))
-				o->checksum = CK_NONE;
-			else
-				rc = astra__err(ASTRA_EINVALID,
-				        ASTRA_ERROR_STORE,
-				        "vault URL %s: checksum must be auto, "
-				        "md5, sha256 or none, not \"%s\"",
-				        url, v);
-		} else if (!strcmp(k, "payload")) {
-			if (!strcmp(v, "signed"))
-				o->unsigned_payload = 0;
-			else if (!strcmp(v, "unsigned"))
-				o->unsigned_payload = 1;
-			else
-				rc = astra__err(ASTRA_EINVALID,
-				        ASTRA_ERROR_STORE,
-				        "vault URL %s: payload must be signed "
-				        "or unsigned, not \"%s\"",
-				        url, v);
-		} else if (!strcmp(k, "part-size")) {
-			rc = astra__store_opt_long(
-			        url, k, v, 5, 5120, &o->part_mib);
-		} else if (!strcmp(k, "multipart-threshold")) {
-			rc = astra__store_opt_long(
-			        url, k, v, 1, 5120, &o->threshold_mib);
-		} else if (!strcmp(k, "concurrency")) {
-			rc = astra__store_opt_long(
-			        url, k, v, 1, 64, &o->concurrency);
-		} else {
-			rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-			        "vault URL %s: unknown option \"%s\" (known: "
-			        "endpoint, region, path-style, ca, "
-			        "insecure-tls, proxy, profile, checksum, "
-			        "payload, part-size, multipart-threshold, "
-			        "concurrency, timeout, retries, retry-budget)",
-			        url, k);
-		}
-		free(k);
-		free(v);
-	}
-	return rc;
+	return astra__url_opts_parse(url, q, &s3_options, o);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1106,7 +1061,7 @@ static int s3_list(astra__store *st, const char *prefix,
 				        s->bucket);
 				break;
 			}
-			char *dk = astra__store_pct_decode(k, strlen(k));
+			char *dk = astra__url_pct_decode(k, strlen(k));
 			if (!dk) {
 				rc = ASTRA_ENOMEM;
 				break;
@@ -1236,8 +1191,8 @@ static int list_versions(s3_store *s, const char *key, version **out, size_t *n)
 				continue;
 			const char *k = astra__xml_child_text(c, "Key");
 			const char *vid = astra__xml_child_text(c, "VersionId");
-			char *dk = k ? astra__store_pct_decode(k, strlen(k))
-			             : NULL;
+			char *dk =
+			        k ? astra__url_pct_decode(k, strlen(k)) : NULL;
 			if (dk && vid && !strcmp(dk, full)) {
 				if (*n == cap) {
 					cap = cap ? cap * 2 : 8;
@@ -1274,7 +1229,7 @@ static int list_versions(s3_store *s, const char *key, version **out, size_t *n)
 				        "truncated but has no NextKeyMarker",
 				        s->bucket);
 			else {
-				kmark = astra__store_pct_decode(nk, strlen(nk));
+				kmark = astra__url_pct_decode(nk, strlen(nk));
 				vmark = nv && *nv ? astra__strdup(nv) : NULL;
 				if (!kmark)
 					rc = ASTRA_ENOMEM;
@@ -1458,6 +1413,22 @@ static void s3_free(astra__store *st)
 	free(s);
 }
 
+/* An immutable vault needs a bucket with versioning and object lock. */
+static int s3_worm_check(astra__store *st, int err_class)
+{
+	int nover = !(st->caps & ASTRA_STORE_CAP_VERSIONING);
+	int nolock = !(st->caps & ASTRA_STORE_CAP_OBJECT_LOCK);
+	if (nover || nolock)
+		return astra__err(ASTRA_ENOTSUPPORTED, err_class,
+		        "vault %s: the bucket is not a WORM bucket: %s%s%s; "
+		        "create a bucket with object lock enabled (which also "
+		        "enables versioning) for an immutable vault",
+		        st->url, nover ? "versioning is not enabled" : "",
+		        nover && nolock ? " and " : "",
+		        nolock ? "object lock is not enabled" : "");
+	return 0;
+}
+
 static const astra__store_ops s3_ops = {
 	s3_put,
 	s3_get,
@@ -1467,6 +1438,7 @@ static const astra__store_ops s3_ops = {
 	s3_retain,
 	s3_free,
 	s3_presign,
+	s3_worm_check,
 };
 
 /* ------------------------------------------------------------------ */
@@ -1565,48 +1537,33 @@ done:
 	return rc;
 }
 
-int astra__store_s3_open(
+static int s3_open(
         astra__store **out, const char *url, const astra__store_opts *so)
 {
 	*out = NULL;
-	const char *p = url + 5; /* "s3://" */
-	size_t bl = strcspn(p, "/?#");
-	if (!bl)
-		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-		        "vault URL %s: no bucket (expected "
-		        "s3://bucket/prefix)",
-		        url);
 	s3_store *s = astra__calloc(1, sizeof(*s));
 	ASTRA_CHECK_ALLOC(s);
 	s3_opts o;
 	memset(&o, 0, sizeof(o));
 	char *ep_env = NULL;
-	int rc = 0;
-	s->bucket = astra__strndup(p, bl);
-	p += bl;
-	const char *q = strchr(p, '?');
-	size_t pl = q ? (size_t)(q - p) : strlen(p);
-	if ((rc = astra__store_url_prefix(url, p, pl, &s->prefix)))
+	const char *q;
+	int rc = astra__url_object(url, "bucket", "s3://bucket/prefix",
+	        &s->bucket, &s->prefix, &q);
+	if (rc)
 		goto fail;
-	if (!s->bucket || !s->prefix) {
-		rc = ASTRA_ENOMEM;
-		goto fail;
-	}
 	if (!valid_bucket(s->bucket)) {
 		rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
 		        "vault URL %s: \"%s\" is not a valid bucket name", url,
 		        s->bucket);
 		goto fail;
 	}
-	if ((rc = parse_opts(url, q ? q + 1 : NULL, &o)))
+	if ((rc = parse_opts(url, q, &o)))
 		goto fail;
-	s->base.url = astra__aprintf("s3://%s/%s", s->bucket, s->prefix);
+	s->base.url = astra__url_display("s3", s->bucket, s->prefix);
 	if (!s->base.url) {
 		rc = ASTRA_ENOMEM;
 		goto fail;
 	}
-	if (s->base.url[strlen(s->base.url) - 1] == '/')
-		s->base.url[strlen(s->base.url) - 1] = '\0';
 	s->base.ops = &s3_ops;
 	s->base.caps = ASTRA_STORE_CAP_CONDITIONAL;
 	s->base.io_depth = 8;
@@ -1692,13 +1649,26 @@ int astra__store_s3_open(
 	        s->versioned ? ", versioned" : "",
 	        (s->base.caps & ASTRA_STORE_CAP_OBJECT_LOCK) ? ", object lock"
 	                                                     : "");
-	opts_free(&o);
+	astra__url_opts_free(&s3_options, &o);
 	free(ep_env);
 	*out = &s->base;
 	return 0;
 fail:
-	opts_free(&o);
+	astra__url_opts_free(&s3_options, &o);
 	free(ep_env);
 	s3_free(&s->base);
 	return rc;
 }
+
+/* What a mover Job needs to open the same bucket. */
+static const char *const s3_job_env[] = { "AWS_ACCESS_KEY_ID",
+	"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
+	"AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", NULL };
+
+const astra__store_backend astra__store_s3_backend = {
+	.scheme = "s3://",
+	.open = s3_open,
+	.ops = &s3_ops,
+	.options = &s3_options,
+	.job_env = s3_job_env,
+};
