@@ -1,7 +1,7 @@
 /*
  * azure:// store: objects in an Azure Blob Storage container under a
- * prefix, over lib/net (libcurl), signed here with Shared Key (HMAC-SHA256
- * over the canonicalised request) or authorised with a SAS token.
+ * prefix, over lib/net (libcurl), signed with Shared Key (HMAC-SHA256 over
+ * the canonicalised request) or authorised with a SAS token (azure_auth.c).
  *
  *   azure://container[/prefix][?option=value&...]
  *
@@ -29,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "core/alloc.h"
 #include "core/base64.h"
