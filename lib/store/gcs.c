@@ -226,43 +226,9 @@ static int gcs_call(gcs_store *s, const gcs_req *r, const char *key,
 static int upload_meta(gcs_store *s, const char *key, const void *data,
         size_t n, const astra__put_opts *opts, char **out)
 {
-	astra__json *m = astra__json_new_object();
-	astra_buf md5 = ASTRA_BUF_INIT;
-	uint8_t d[ASTRA_MD5_LEN];
 	char *fk = full_key(s, key);
-	int rc = m && fk ? 0 : ASTRA_ENOMEM;
-	if (!rc)
-		rc = astra__json_set_str(m, "name", fk);
-	if (!rc)
-		rc = astra__json_set_str(
-		        m, "contentType", "application/octet-stream");
-	if (!rc && data)
-		rc = astra__md5(data, n, d);
-	if (!rc && data)
-		rc = astra__base64_encode(&md5, d, sizeof(d));
-	if (!rc && data)
-		rc = astra__json_set_str(m, "md5Hash", md5.ptr);
-	if (!rc && opts && opts->retain_until) {
-		char when[24];
-		astra__fmt_utc(when, opts->retain_until);
-		astra__json *r = astra__json_new_object();
-		rc = r ? 0 : ASTRA_ENOMEM;
-		if (!rc)
-			rc = astra__json_set_str(r, "mode",
-			        opts->lock_mode == ASTRA_STORE_LOCK_GOVERNANCE
-			                ? "Unlocked"
-			                : "Locked");
-		if (!rc)
-			rc = astra__json_set_str(r, "retainUntilTime", when);
-		if (!rc)
-			rc = astra__json_set(m, "retention", r);
-		else
-			astra__json_free(r);
-	}
-	if (!rc)
-		rc = astra__json_print(out, m, 0);
-	astra__json_free(m);
-	astra_buf_dispose(&md5);
+	int rc = fk ? astra__gcs_object_meta(fk, data, n, opts, out)
+	            : ASTRA_ENOMEM;
 	free(fk);
 	return rc;
 }
@@ -440,14 +406,14 @@ static void cancel_session(gcs_store *s, const char *session)
 	astra__objhttp_err_restore(&saved);
 }
 
-/* uploadType=resumable: a session, then chunks in order. */
-static int put_resumable(gcs_store *s, const char *key, const char *data,
-        size_t n, const astra__put_opts *opts, int if_absent)
+/* Starts a resumable upload: *session receives the session URI. */
+static int start_session(gcs_store *s, const char *key, const char *data,
+        size_t n, const astra__put_opts *opts, int if_absent, char **session)
 {
-	char *meta = NULL, *session = NULL;
+	char *meta = NULL;
 	astra_buf url = ASTRA_BUF_INIT;
 	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
-	char lenhdr[64], crange[96];
+	char lenhdr[64];
 	int rc = upload_meta(s, key, data, n, opts, &meta);
 	if (!rc)
 		rc = astra__buf_printf(&url,
@@ -487,11 +453,26 @@ static int put_resumable(gcs_store *s, const char *key, const char *data,
 		        key);
 		goto done;
 	}
-	session = astra__strdup(loc);
-	if (!session) {
+	*session = astra__strdup(loc);
+	if (!*session)
 		rc = ASTRA_ENOMEM;
+done:
+	free(meta);
+	astra_buf_dispose(&url);
+	astra__http_response_dispose(&resp);
+	return rc;
+}
+
+/* uploadType=resumable: a session, then chunks in order. */
+static int put_resumable(gcs_store *s, const char *key, const char *data,
+        size_t n, const astra__put_opts *opts, int if_absent)
+{
+	char *session = NULL;
+	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
+	char crange[96];
+	int rc = start_session(s, key, data, n, opts, if_absent, &session);
+	if (rc)
 		goto done;
-	}
 	int64_t off = 0;
 	int tries = 0;
 	for (;;) {
@@ -598,9 +579,7 @@ static int put_resumable(gcs_store *s, const char *key, const char *data,
 			        key, (long long)size, n);
 	}
 done:
-	free(meta);
 	free(session);
-	astra_buf_dispose(&url);
 	astra__http_response_dispose(&resp);
 	return rc;
 }

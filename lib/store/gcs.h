@@ -109,6 +109,12 @@ int astra__gcs_parse_bucket(const astra__json *b, astra__gcs_bucket *out);
 int astra__gcs_parse_object(
         const astra__json *o, astra__obj_info *info, int64_t *generation);
 
+/* The object resource sent with an upload (*out allocated, JSON): name,
+ * contentType, md5Hash of data (when data is not NULL) and retention
+ * (Locked = compliance, Unlocked = governance) when opts->retain_until. */
+int astra__gcs_object_meta(const char *name, const void *data, size_t n,
+        const astra__put_opts *opts, char **out);
+
 /* Error details of a JSON API (or OAuth 2.0 token endpoint) response. */
 typedef struct {
 	char reason[96]; /* errors[0].reason, or the OAuth "error" */

@@ -10,7 +10,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/base64.h"
+#include "core/buf.h"
+#include "core/clock.h"
 #include "core/error.h"
+#include "crypto/crypto.h"
 #include "fmt/json.h"
 #include "store/awscreds.h"
 #include "store/gcs.h"
@@ -178,4 +182,46 @@ int astra__gcs_error_code(long st, const astra__gcs_err *e)
 	                              contains_ci(e->message, "hold"))))
 		return ASTRA_EPOLICY;
 	return astra__objhttp_classify(gcs_rules, st, e->reason);
+}
+
+int astra__gcs_object_meta(const char *name, const void *data, size_t n,
+        const astra__put_opts *opts, char **out)
+{
+	astra__json *m = astra__json_new_object();
+	astra_buf md5 = ASTRA_BUF_INIT;
+	uint8_t d[ASTRA_MD5_LEN];
+	int rc = m ? 0 : ASTRA_ENOMEM;
+	if (!rc)
+		rc = astra__json_set_str(m, "name", name);
+	if (!rc)
+		rc = astra__json_set_str(
+		        m, "contentType", "application/octet-stream");
+	if (!rc && data)
+		rc = astra__md5(data, n, d);
+	if (!rc && data)
+		rc = astra__base64_encode(&md5, d, sizeof(d));
+	if (!rc && data)
+		rc = astra__json_set_str(m, "md5Hash", md5.ptr);
+	if (!rc && opts && opts->retain_until) {
+		char when[24];
+		astra__fmt_utc(when, opts->retain_until);
+		astra__json *r = astra__json_new_object();
+		rc = r ? 0 : ASTRA_ENOMEM;
+		if (!rc)
+			rc = astra__json_set_str(r, "mode",
+			        opts->lock_mode == ASTRA_STORE_LOCK_GOVERNANCE
+			                ? "Unlocked"
+			                : "Locked");
+		if (!rc)
+			rc = astra__json_set_str(r, "retainUntilTime", when);
+		if (!rc)
+			rc = astra__json_set(m, "retention", r);
+		else
+			astra__json_free(r);
+	}
+	if (!rc)
+		rc = astra__json_print(out, m, 0);
+	astra__json_free(m);
+	astra_buf_dispose(&md5);
+	return rc;
 }
