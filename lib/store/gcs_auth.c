@@ -381,6 +381,16 @@ static int load_token_file(astra__gcs_auth *s, const char *path)
 	return 0;
 }
 
+/* The access token of $GOOGLE_OAUTH_ACCESS_TOKEN. */
+static int env_token(astra__gcs_auth *s, const char *tok)
+{
+	s->auth = AUTH_TOKEN;
+	s->secret = astra__strdup(tok);
+	s->secret_len = strlen(tok);
+	snprintf(s->source, sizeof(s->source), "$GOOGLE_OAUTH_ACCESS_TOKEN");
+	return s->secret ? 0 : ASTRA_ENOMEM;
+}
+
 /*
  * The credential chain (docs/gcs.md): auth=none; a token (token-file=,
  * $GOOGLE_OAUTH_ACCESS_TOKEN); a key file (credentials=,
@@ -412,12 +422,7 @@ int astra__gcs_auth_setup(
 			return astra__err(ASTRA_EAUTH, ASTRA_ERROR_STORE,
 			        "auth=token needs token-file= or "
 			        "$GOOGLE_OAUTH_ACCESS_TOKEN");
-		s->auth = AUTH_TOKEN;
-		s->secret = astra__strdup(tok_env);
-		s->secret_len = strlen(tok_env);
-		snprintf(s->source, sizeof(s->source),
-		        "$GOOGLE_OAUTH_ACCESS_TOKEN");
-		return s->secret ? 0 : ASTRA_ENOMEM;
+		return env_token(s, tok_env);
 	}
 	if (!strcmp(mode, "service-account") || !strcmp(mode, "user")) {
 		if (!cred)
@@ -442,12 +447,7 @@ int astra__gcs_auth_setup(
 	if (o->token_file)
 		return load_token_file(s, o->token_file);
 	if (tok_env) {
-		s->auth = AUTH_TOKEN;
-		s->secret = astra__strdup(tok_env);
-		s->secret_len = strlen(tok_env);
-		snprintf(s->source, sizeof(s->source),
-		        "$GOOGLE_OAUTH_ACCESS_TOKEN");
-		return s->secret ? 0 : ASTRA_ENOMEM;
+		return env_token(s, tok_env);
 	}
 	if (cred)
 		return load_key_file(s, cred, origin);
