@@ -317,3 +317,50 @@ Test(store_url, backend_knowledge)
 	cr_assert_astra_ok(astra__store_url_local_dir("/srv/v", &dir));
 	cr_assert_null(dir);
 }
+
+/* What s3:// and gs:// buckets need for an immutable vault (the messages
+ * repo.c's check_worm wrote before the backends owned them). */
+Test(store_url, worm_checks)
+{
+	astra__store st = { 0 };
+	char url[] = "s3://b/p";
+	st.url = url;
+	int (*s3)(astra__store *, int) =
+	        astra__store_s3_backend.ops->worm_check;
+	int (*gcs)(astra__store *, int) =
+	        astra__store_gcs_backend.ops->worm_check;
+	cr_assert_not_null(s3);
+	cr_assert_not_null(gcs);
+	cr_assert_not_null(astra__store_azure_backend.ops->worm_check);
+	cr_assert_null(astra__store_fs_backend.ops->worm_check);
+	cr_assert_astra_fail(s3(&st, ASTRA_ERROR_REPO), ASTRA_ENOTSUPPORTED);
+	cr_assert_eq(astra_error_last()->klass, ASTRA_ERROR_REPO);
+	cr_assert_str_eq(msg(), "vault s3://b/p: the bucket is not a WORM "
+	                        "bucket: versioning is not enabled and object "
+	                        "lock is not enabled; create a bucket with "
+	                        "object lock enabled (which also enables "
+	                        "versioning) for an immutable vault");
+	st.caps = ASTRA_STORE_CAP_VERSIONING;
+	cr_assert_astra_fail(s3(&st, ASTRA_ERROR_REPO), ASTRA_ENOTSUPPORTED);
+	cr_assert(strstr(msg(), "bucket: object lock is not enabled;"), "%s",
+	        msg());
+	st.caps = ASTRA_STORE_CAP_OBJECT_LOCK;
+	cr_assert_astra_fail(s3(&st, ASTRA_ERROR_REPO), ASTRA_ENOTSUPPORTED);
+	cr_assert(strstr(msg(), "bucket: versioning is not enabled;"), "%s",
+	        msg());
+	st.caps = ASTRA_STORE_CAP_OBJECT_LOCK | ASTRA_STORE_CAP_VERSIONING;
+	cr_assert_astra_ok(s3(&st, ASTRA_ERROR_REPO));
+	/* GCS: object retention is what counts, versioning does not */
+	char gurl[] = "gs://b";
+	st.url = gurl;
+	st.caps = ASTRA_STORE_CAP_VERSIONING;
+	cr_assert_astra_fail(gcs(&st, ASTRA_ERROR_REPO), ASTRA_ENOTSUPPORTED);
+	cr_assert_str_eq(msg(), "vault gs://b: the bucket is not a WORM "
+	                        "bucket: object retention is not enabled; "
+	                        "create the bucket with object retention "
+	                        "(gcloud storage buckets create "
+	                        "--enable-per-object-retention) for an "
+	                        "immutable vault");
+	st.caps = ASTRA_STORE_CAP_OBJECT_LOCK;
+	cr_assert_astra_ok(gcs(&st, ASTRA_ERROR_REPO));
+}
