@@ -45,11 +45,6 @@ astra_status astra_mover_options_init(
 	        version, "astra_mover_options");
 }
 
-/* Environment passed to the pods (through the Secret) for s3:// vaults. */
-static const char *const aws_env[] = { "AWS_ACCESS_KEY_ID",
-	"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
-	"AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", NULL };
-
 struct astra__mover {
 	astra__kube *k;
 	astra__repo *r;
@@ -67,6 +62,13 @@ struct astra__mover {
 	int abort; /* a Job failed: stop the others */
 	int wrote; /* Jobs wrote into the vault: reload its index */
 };
+
+/* Environment passed to the pods (through the Secret): what the vault's
+ * store needs to be opened from another process (AWS_* for s3://). */
+static const char *const *job_env(const astra__mover *m)
+{
+	return astra__store_url_job_env(m->url);
+}
 
 static int read_secret_file(const char *path, astra_buf *out)
 {
@@ -231,7 +233,8 @@ static astra__json *new_kind(
 	return o;
 }
 
-/* The Secret: the vault secret as a file, AWS_* of this process as keys. */
+/* The Secret: the vault secret as a file, and as keys the variables of
+ * this process the vault's store needs (AWS_* for s3://). */
 static astra__json *secret_object(
         astra__mover *m, const char *name, const char *ns)
 {
@@ -243,14 +246,15 @@ static astra__json *secret_object(
 		rc = astra__base64_encode(&b, m->secret.ptr, m->secret.size);
 	if (!rc)
 		rc = astra__json_set_str(data, "password", b.ptr);
-	for (size_t i = 0; !rc && aws_env[i]; i++) {
-		const char *v = getenv(aws_env[i]);
+	const char *const *names = job_env(m);
+	for (size_t i = 0; !rc && names[i]; i++) {
+		const char *v = getenv(names[i]);
 		if (!v || !*v)
 			continue;
 		b.size = 0;
 		rc = astra__base64_encode(&b, v, strlen(v));
 		if (!rc)
-			rc = astra__json_set_str(data, aws_env[i], b.ptr);
+			rc = astra__json_set_str(data, names[i], b.ptr);
 	}
 	if (b.ptr)
 		astra__wipe(b.ptr, b.size);
@@ -352,11 +356,12 @@ static astra__json *job_object(astra__mover *m, const char *name,
 	astra__json_set_str(
 	        c, "terminationMessagePath", "/dev/termination-log");
 	astra__json_set_str(c, "terminationMessagePolicy", "File");
-	for (size_t i = 0; aws_env[i]; i++) {
-		const char *v = getenv(aws_env[i]);
+	const char *const *names = job_env(m);
+	for (size_t i = 0; names[i]; i++) {
+		const char *v = getenv(names[i]);
 		if (!v || !*v)
 			continue;
-		astra__json *e = volume(aws_env[i]);
+		astra__json *e = volume(names[i]);
 		astra__json *from = astra__json_new_object();
 		astra__json *ref = astra__json_new_object();
 		if (!e || !from || !ref) {
@@ -366,7 +371,7 @@ static astra__json *job_object(astra__mover *m, const char *name,
 			continue;
 		}
 		astra__json_set_str(ref, "name", name);
-		astra__json_set_str(ref, "key", aws_env[i]);
+		astra__json_set_str(ref, "key", names[i]);
 		astra__json_set(from, "secretKeyRef", ref);
 		astra__json_set(e, "valueFrom", from);
 		astra__json_push(env, e);
@@ -395,9 +400,9 @@ static astra__json *job_object(astra__mover *m, const char *name,
 	}
 	astra__json_free(sv);
 	astra__json_push(vols, sec);
-	/* a file:// vault: the node's directory (single-node clusters) */
-	if (!strncmp(m->url, "file://", 7)) {
-		const char *dir = m->url + 7;
+	/* a local vault: the node's directory (single-node clusters) */
+	char *dir = NULL;
+	if (!astra__store_url_local_dir(m->url, &dir) && dir) {
 		astra__json *hv = volume("vault");
 		astra__json *hp = astra__json_new_object();
 		if (hv && hp) {
@@ -410,6 +415,7 @@ static astra__json *job_object(astra__mover *m, const char *name,
 		astra__json_push(vols, hv);
 		astra__json_push(mounts, mount("vault", dir, 0));
 	}
+	free(dir);
 	astra__json_set(c, "volumeMounts", mounts);
 	astra__json_push(cs, c);
 	astra__json_set(pspec, "containers", cs);

@@ -491,47 +491,13 @@ static int check_worm(astra__repo *r, const astra__repo_opts *o)
 		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_REPO,
 		        "vault %s: unknown lock mode %u", r->store->url,
 		        o->lock_mode);
-	if (!r->store->ops->retain)
+	/* the backend knows what its buckets need besides object lock */
+	if (!r->store->ops->worm_check)
 		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_REPO,
 		        "vault %s: immutability needs an object store with "
-		        "object lock (s3://, azure://); this store cannot lock objects",
-		        r->store->url);
-	unsigned caps = r->store->caps;
-	int nover = !(caps & ASTRA_STORE_CAP_VERSIONING);
-	int nolock = !(caps & ASTRA_STORE_CAP_OBJECT_LOCK);
-	if ((nover || nolock) && !strncmp(r->store->url, "azure://", 8))
-		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_REPO,
-		        "vault %s: the container has no version-level "
-		        "immutability%s; an immutable vault sets and extends "
-		        "each object's own immutability policy, which needs a "
-		        "container with version-level immutability (immutable "
-		        "storage with versioning) enabled",
-		        r->store->url,
-		        astra__store_azure_container_policy(r->store)
-		                ? " (only a container-level policy, which "
-		                  "cannot hold per-object retention)"
-		                : "");
-	/* GCS: an object under retention cannot be replaced or deleted, with
-	 * or without versioning; what is needed is object retention (a
-	 * bucket retention policy alone cannot be extended per object) */
-	if (nolock && !strncmp(r->store->url, "gs://", 5))
-		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_REPO,
-		        "vault %s: the bucket is not a WORM bucket: object "
-		        "retention is not enabled; create the bucket with "
-		        "object retention (gcloud storage buckets create "
-		        "--enable-per-object-retention) for an immutable vault",
-		        r->store->url);
-	if (!strncmp(r->store->url, "gs://", 5))
-		nover = 0;
-	if (nover || nolock)
-		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_REPO,
-		        "vault %s: the bucket is not a WORM bucket: %s%s%s; "
-		        "create a bucket with object lock enabled (which also "
-		        "enables versioning) for an immutable vault",
-		        r->store->url, nover ? "versioning is not enabled" : "",
-		        nover && nolock ? " and " : "",
-		        nolock ? "object lock is not enabled" : "");
-	return 0;
+		        "object lock (%s); this store cannot lock objects",
+		        r->store->url, astra__store_lock_schemes());
+	return r->store->ops->worm_check(r->store, ASTRA_ERROR_REPO);
 }
 
 int astra__repo_init(
@@ -543,14 +509,11 @@ int astra__repo_init(
 		rc = check_kdf(o);
 	if (rc)
 		return rc;
-	if (o->immutable_days && strncmp(url, "s3://", 5) != 0 &&
-	        strncmp(url, "azure://", 8) != 0 &&
-	        strncmp(url, "gs://", 5) != 0)
+	if (o->immutable_days && !astra__store_url_can_lock(url))
 		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_REPO,
 		        "vault %s: immutability needs an object store with "
-		        "object lock (s3://, azure://, gs://); this store "
-		        "cannot lock objects",
-		        url);
+		        "object lock (%s); this store cannot lock objects",
+		        url, astra__store_lock_schemes());
 	astra__store_opts so = { 0 };
 	so.create = 1;
 	astra__repo *r = repo_new();

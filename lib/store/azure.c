@@ -1,7 +1,7 @@
 /*
  * azure:// store: objects in an Azure Blob Storage container under a
- * prefix, over lib/net (libcurl), signed here with Shared Key (HMAC-SHA256
- * over the canonicalised request) or authorised with a SAS token.
+ * prefix, over lib/net (libcurl), signed with Shared Key (HMAC-SHA256 over
+ * the canonicalised request) or authorised with a SAS token (azure_auth.c).
  *
  *   azure://container[/prefix][?option=value&...]
  *
@@ -29,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "core/alloc.h"
 #include "core/base64.h"
@@ -45,23 +44,19 @@
 #include "store/objhttp.h"
 #include "store/sigv4.h"
 #include "store/store.h"
+#include "store/url.h"
 
 #define MIB ((size_t)1 << 20)
-#define API_VERSION "2021-12-02"
-#define MAX_HEADERS 16
-#define MAX_PARAMS 8
+#define API_VERSION ASTRA__AZURE_API_VERSION
+#define MAX_HEADERS ASTRA__AZURE_MAX_HEADERS
+#define MAX_PARAMS ASTRA__AZURE_MAX_PARAMS
 #define MAX_BLOCKS 50000
 
 typedef struct {
 	astra__store base;
-	char *account;
 	char *container;
 	char *prefix; /* "" or "dir/sub/" */
-	char *ep_base; /* "scheme://host[:port]" */
-	char *ep_path; /* "" or "/path" (e.g. the emulator's "/account") */
-	astra__mac *key; /* Shared Key, or NULL */
-	char *sas; /* SAS query without '?', or NULL (a secret) */
-	const char *cred_source;
+	astra__azure_auth auth; /* account, endpoint, credentials */
 	size_t block_size, threshold;
 	unsigned concurrency, list_page;
 	astra__http *http;
@@ -74,18 +69,36 @@ typedef struct {
 /* ------------------------------------------------------------------ */
 
 typedef struct {
-	char *account, *endpoint, *suffix;
+	astra__azure_auth_opts auth; /* account, endpoint, endpoint-suffix */
 	astra__objhttp_net net; /* ca, proxy, insecure-tls, timeouts, retries */
 	long block_mib, threshold_mib, concurrency, list_page;
 } az_opts;
 
-static void opts_free(az_opts *o)
-{
-	free(o->account);
-	free(o->endpoint);
-	free(o->suffix);
-	astra__objhttp_net_free(&o->net);
-}
+static const astra__url_opt az_opt_list[] = {
+	ASTRA__URL_STR("account", az_opts, auth.account, "the storage account"),
+	ASTRA__URL_STR("endpoint", az_opts, auth.endpoint,
+	        "the Blob service endpoint (scheme://host[:port][/path])"),
+	ASTRA__URL_STR("endpoint-suffix", az_opts, auth.suffix,
+	        "the endpoint suffix (default core.windows.net)"),
+	ASTRA__OBJHTTP_OPT_CA(az_opts),
+	ASTRA__OBJHTTP_OPT_INSECURE(az_opts),
+	ASTRA__OBJHTTP_OPT_PROXY(az_opts),
+	ASTRA__URL_LONG(
+	        "block-size", az_opts, block_mib, 1, 4000, "block size, MiB"),
+	ASTRA__URL_LONG("block-threshold", az_opts, threshold_mib, 1, 5000,
+	        "uploads above this many MiB go in blocks"),
+	ASTRA__URL_LONG("concurrency", az_opts, concurrency, 1, 64,
+	        "parallel block uploads"),
+	ASTRA__URL_LONG("list-page", az_opts, list_page, 1, 5000,
+	        "blobs per List Blobs page"),
+	ASTRA__OBJHTTP_OPT_TIMEOUT(az_opts),
+	ASTRA__OBJHTTP_OPT_RETRIES(az_opts),
+	ASTRA__OBJHTTP_OPT_BUDGET(az_opts),
+	ASTRA__URL_END,
+};
+
+static const astra__url_opt_table az_options = { az_opt_list,
+	"; credentials never go in the URL" };
 
 static int parse_opts(const char *url, const char *q, az_opts *o)
 {
@@ -95,176 +108,7 @@ static int parse_opts(const char *url, const char *q, az_opts *o)
 	o->concurrency = 4;
 	o->list_page = 5000;
 	astra__objhttp_net_init(&o->net);
-	int rc = 0;
-	char *k, *v;
-	while (!rc && (rc = astra__store_opt_next(&q, &k, &v)) == 1) {
-		rc = 0;
-		char **dst = NULL;
-		if (!strcmp(k, "account"))
-			dst = &o->account;
-		else if (!strcmp(k, "endpoint"))
-			dst = &o->endpoint;
-		else if (!strcmp(k, "endpoint-suffix"))
-			dst = &o->suffix;
-		if (dst) {
-			free(*dst);
-			*dst = v;
-			v = NULL;
-		} else if ((rc = astra__objhttp_net_opt(url, k, &v, &o->net))) {
-			if (rc == 1)
-				rc = 0;
-		} else if (!strcmp(k, "block-size")) {
-			rc = astra__store_opt_long(
-			        url, k, v, 1, 4000, &o->block_mib);
-		} else if (!strcmp(k, "block-threshold")) {
-			rc = astra__store_opt_long(
-			        url, k, v, 1, 5000, &o->threshold_mib);
-		} else if (!strcmp(k, "concurrency")) {
-			rc = astra__store_opt_long(
-			        url, k, v, 1, 64, &o->concurrency);
-		} else if (!strcmp(k, "list-page")) {
-			rc = astra__store_opt_long(
-			        url, k, v, 1, 5000, &o->list_page);
-		} else {
-			rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-			        "vault URL %s: unknown option \"%s\" (known: "
-			        "account, endpoint, endpoint-suffix, ca, "
-			        "insecure-tls, proxy, block-size, "
-			        "block-threshold, concurrency, list-page, "
-			        "timeout, retries, retry-budget; credentials "
-			        "never go in the URL)",
-			        url, k);
-		}
-		free(k);
-		free(v);
-	}
-	return rc;
-}
-
-/* ------------------------------------------------------------------ */
-/* Shared Key signing                                                  */
-/* ------------------------------------------------------------------ */
-
-/* "Sun, 22 Nov 2026 01:02:03 GMT" (30 bytes with the NUL). */
-static void rfc1123(char out[32], int64_t t)
-{
-	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu",
-		"Fri", "Sat" };
-	static const char mons[12][4] = { "Jan", "Feb", "Mar", "Apr", "May",
-		"Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	time_t tt = (time_t)t;
-	struct tm tm;
-	gmtime_r(&tt, &tm);
-	snprintf(out, 32, "%s, %02d %s %04d %02d:%02d:%02d GMT",
-	        days[tm.tm_wday % 7], tm.tm_mday, mons[tm.tm_mon % 12],
-	        tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
-typedef struct {
-	const char *name, *value; /* value not encoded */
-} az_param;
-
-typedef struct {
-	const char *name, *value;
-} az_header;
-
-static int cmp_param(const void *a, const void *b)
-{
-	return strcmp(((const az_param *)a)->name, ((const az_param *)b)->name);
-}
-
-static int cmp_header(const void *a, const void *b)
-{
-	return strcasecmp(
-	        ((const az_header *)a)->name, ((const az_header *)b)->name);
-}
-
-static const char *hval(const az_header *h, size_t n, const char *name)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcasecmp(h[i].name, name))
-			return h[i].value;
-	return "";
-}
-
-/*
- * The string to sign of "Authorize with Shared Key" (versions 2015-02-21
- * and later): the verb, eleven standard headers (Content-Length empty when
- * zero; Date empty: x-ms-date is used), the x-ms-* headers lowercased and
- * sorted, and the resource: "/account" + the encoded path, then each query
- * parameter as "\nname:value" (names lowercased and sorted, values decoded).
- */
-int astra__azure_string_to_sign(astra_buf *out, const char *method,
-        const char *const *headers, const char *account, const char *epath,
-        const char *const *params)
-{
-	az_header h[MAX_HEADERS + 8];
-	char names[MAX_HEADERS + 8][64];
-	size_t nh = 0;
-	for (size_t i = 0; headers && headers[i] && nh < MAX_HEADERS + 8; i++) {
-		const char *c = strchr(headers[i], ':');
-		if (!c || (size_t)(c - headers[i]) >= sizeof(names[0]))
-			continue;
-		size_t nl = (size_t)(c - headers[i]);
-		for (size_t j = 0; j < nl; j++)
-			names[nh][j] =
-			        (char)tolower((unsigned char)headers[i][j]);
-		names[nh][nl] = '\0';
-		c++;
-		while (*c == ' ' || *c == '\t')
-			c++;
-		h[nh].name = names[nh];
-		h[nh].value = c;
-		nh++;
-	}
-	const char *clen = hval(h, nh, "content-length");
-	if (!strcmp(clen, "0"))
-		clen = "";
-	int rc = astra__buf_printf(out,
-	        "%s\n%s\n%s\n%s\n%s\n%s\n\n%s\n%s\n%s\n%s\n%s\n", method,
-	        hval(h, nh, "content-encoding"),
-	        hval(h, nh, "content-language"), clen,
-	        hval(h, nh, "content-md5"), hval(h, nh, "content-type"),
-	        hval(h, nh, "if-modified-since"), hval(h, nh, "if-match"),
-	        hval(h, nh, "if-none-match"),
-	        hval(h, nh, "if-unmodified-since"), hval(h, nh, "range"));
-	qsort(h, nh, sizeof(h[0]), cmp_header);
-	for (size_t i = 0; i < nh && !rc; i++) {
-		if (strncmp(h[i].name, "x-ms-", 5))
-			continue;
-		/* trimmed, inner runs of white space folded to one space */
-		rc = astra__buf_printf(out, "%s:", h[i].name);
-		const char *v = h[i].value;
-		size_t vl = strlen(v);
-		while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
-			vl--;
-		int sp = 0;
-		for (size_t j = 0; j < vl && !rc; j++) {
-			if (v[j] == ' ' || v[j] == '\t') {
-				sp = 1;
-				continue;
-			}
-			if (sp)
-				rc = astra__buf_putc(out, ' ');
-			sp = 0;
-			if (!rc)
-				rc = astra__buf_putc(out, v[j]);
-		}
-		if (!rc)
-			rc = astra__buf_putc(out, '\n');
-	}
-	if (!rc)
-		rc = astra__buf_printf(out, "/%s%s", account, epath);
-	az_param p[MAX_PARAMS];
-	size_t np = 0;
-	for (size_t i = 0; params && params[i] && np < MAX_PARAMS; i += 2) {
-		p[np].name = params[i];
-		p[np++].value = params[i + 1];
-	}
-	qsort(p, np, sizeof(p[0]), cmp_param);
-	for (size_t i = 0; i < np && !rc; i++)
-		rc = astra__buf_printf(out, "\n%s:%s", p[i].name, p[i].value);
-	return rc;
+	return astra__url_opts_parse(url, q, &az_options, o);
 }
 
 /* ------------------------------------------------------------------ */
@@ -364,11 +208,11 @@ static int az_fail(az_store *s, const astra__http_response *resp,
 		return astra__err(ASTRA_ENOTFOUND, ASTRA_ERROR_STORE,
 		        "container %s does not exist in storage account %s at "
 		        "%s%s (%s, request id %s)",
-		        s->container, s->account, s->ep_base, s->ep_path,
-		        e->code, rid);
+		        s->container, s->auth.account, s->auth.ep_base,
+		        s->auth.ep_path, e->code, rid);
 	char where[320];
 	snprintf(where, sizeof(where), "container %s of account %s",
-	        s->container, s->account);
+	        s->container, s->auth.account);
 	astra__objhttp_failure f = { 0 };
 	f.service = "Azure";
 	f.op = op;
@@ -386,7 +230,7 @@ static int az_fail(az_store *s, const astra__http_response *resp,
 /* The request's encoded path: ep_path/container[/prefix+key]. */
 static int build_path(az_store *s, const char *key, astra_buf *epath)
 {
-	int rc = astra__buf_puts(epath, s->ep_path);
+	int rc = astra__buf_puts(epath, s->auth.ep_path);
 	if (!rc)
 		rc = astra__buf_putc(epath, '/');
 	if (!rc)
@@ -407,14 +251,14 @@ static int send_once(
         az_store *s, const az_req *r, astra__http_response *resp, az_err *e)
 {
 	astra_buf epath = ASTRA_BUF_INIT, url = ASTRA_BUF_INIT;
-	astra_buf sts = ASTRA_BUF_INIT, auth = ASTRA_BUF_INIT;
-	astra_buf sig64 = ASTRA_BUF_INIT;
+	astra_buf auth = ASTRA_BUF_INIT;
 	char date[32], dateline[48], lenline[48];
 	const char *lines[MAX_HEADERS + 8];
 	size_t nl = 0;
 	int rc = build_path(s, r->key, &epath);
 	if (!rc)
-		rc = astra__buf_printf(&url, "%s%s", s->ep_base, epath.ptr);
+		rc = astra__buf_printf(
+		        &url, "%s%s", s->auth.ep_base, epath.ptr);
 	for (size_t i = 0; !rc && r->params[i]; i += 2) {
 		rc = astra__buf_putc(&url, i ? '&' : '?');
 		if (!rc)
@@ -423,12 +267,13 @@ static int send_once(
 			rc = astra__sigv4_encode(&url, r->params[i + 1],
 			        strlen(r->params[i + 1]), 0);
 	}
-	if (!rc && s->sas)
+	if (!rc && s->auth.sas)
 		rc = astra__buf_printf(
-		        &url, "%s%s", r->params[0] ? "&" : "?", s->sas);
+		        &url, "%s%s", r->params[0] ? "&" : "?", s->auth.sas);
 	if (rc)
 		goto done;
-	rfc1123(date, astra__wall_ns() / 1000000000LL + atomic_load(&s->skew));
+	astra__azure_rfc1123(
+	        date, astra__wall_ns() / 1000000000LL + atomic_load(&s->skew));
 	snprintf(dateline, sizeof(dateline), "x-ms-date: %s", date);
 	lines[nl++] = dateline;
 	lines[nl++] = "x-ms-version: " API_VERSION;
@@ -441,18 +286,9 @@ static int send_once(
 	for (size_t i = 0; i < MAX_HEADERS && r->headers[i]; i++)
 		lines[nl++] = r->headers[i];
 	lines[nl] = NULL;
-	if (s->key) {
-		uint8_t mac[ASTRA_SHA256_LEN];
-		rc = astra__azure_string_to_sign(&sts, r->method, lines,
-		        s->account, epath.ptr, r->params);
-		if (!rc)
-			rc = astra__mac_compute(s->key, sts.ptr, sts.size, mac);
-		if (!rc)
-			rc = astra__base64_encode(&sig64, mac, sizeof(mac));
-		if (!rc)
-			rc = astra__buf_printf(&auth,
-			        "Authorization: SharedKey %s:%s", s->account,
-			        sig64.ptr);
+	if (s->auth.key) {
+		rc = astra__azure_shared_key(&s->auth, r->method, lines,
+		        epath.ptr, r->params, &auth);
 		if (rc)
 			goto done;
 		lines[nl++] = auth.ptr;
@@ -480,9 +316,7 @@ static int send_once(
 done:
 	astra_buf_dispose(&epath);
 	astra_buf_dispose(&url); /* wiped: it may hold the SAS */
-	astra_buf_dispose(&sts);
 	astra_buf_dispose(&auth);
-	astra_buf_dispose(&sig64);
 	return rc;
 }
 
@@ -496,7 +330,7 @@ static int send_req(
         az_store *s, const az_req *r, astra__http_response *resp, az_err *e)
 {
 	int rc = send_once(s, r, resp, e);
-	if (rc || resp->status != 403 || !s->key ||
+	if (rc || resp->status != 403 || !s->auth.key ||
 	        !astra__objhttp_code_is(e, "AuthenticationFailed"))
 		return rc;
 	long long skew;
@@ -574,7 +408,7 @@ typedef struct {
 static void make_imm(int64_t until, unsigned mode, imm_hdrs *h)
 {
 	char when[32];
-	rfc1123(when, until);
+	astra__azure_rfc1123(when, until);
 	snprintf(h->until, sizeof(h->until),
 	        "x-ms-immutability-policy-until-date: %s", when);
 	/* Locked policies cannot be shortened or removed, like compliance;
@@ -1144,7 +978,7 @@ static int az_presign(astra__store *st, const char *method, const char *key,
 	if (!perm)
 		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
 		        "cannot presign the method %s", method);
-	if (!s->key)
+	if (!s->auth.key)
 		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_STORE,
 		        "presigned URLs need the account key (Shared Key); "
 		        "this vault is opened with a SAS token");
@@ -1154,29 +988,21 @@ static int az_presign(astra__store *st, const char *method, const char *key,
 	char st_s[24], se_s[24];
 	astra__fmt_utc(st_s, now - 300);
 	astra__fmt_utc(se_s, now + expires);
-	astra_buf sts = ASTRA_BUF_INIT, sig = ASTRA_BUF_INIT;
+	astra_buf sig = ASTRA_BUF_INIT;
 	astra_buf epath = ASTRA_BUF_INIT, url = ASTRA_BUF_INIT;
-	uint8_t mac[ASTRA_SHA256_LEN];
-	/* signed fields of a service SAS, version 2020-12-06 and later */
-	int rc = astra__buf_printf(&sts,
-	        "%s\n%s\n%s\n/blob/%s/%s/%s%s\n\n\n\n%s\nb\n\n\n\n\n\n\n", perm,
-	        st_s, se_s, s->account, s->container, s->prefix, key,
-	        API_VERSION);
-	if (!rc)
-		rc = astra__mac_compute(s->key, sts.ptr, sts.size, mac);
-	if (!rc)
-		rc = astra__base64_encode(&sig, mac, sizeof(mac));
+	int rc = astra__azure_sas_sig(
+	        &s->auth, perm, st_s, se_s, s->container, s->prefix, key, &sig);
 	if (!rc)
 		rc = build_path(s, key, &epath);
 	if (!rc)
 		rc = astra__buf_printf(&url,
-		        "%s%s?sv=%s&st=%s&se=%s&sr=b&sp=%s&sig=", s->ep_base,
-		        epath.ptr, API_VERSION, st_s, se_s, perm);
+		        "%s%s?sv=%s&st=%s&se=%s&sr=b&sp=%s&sig=",
+		        s->auth.ep_base, epath.ptr, API_VERSION, st_s, se_s,
+		        perm);
 	if (!rc)
 		rc = astra__sigv4_encode(&url, sig.ptr, sig.size, 0);
 	if (!rc)
 		*out = astra__buf_detach(&url);
-	astra_buf_dispose(&sts);
 	astra_buf_dispose(&sig);
 	astra_buf_dispose(&epath);
 	astra_buf_dispose(&url);
@@ -1189,18 +1015,32 @@ static void az_free(astra__store *st)
 	if (!s)
 		return;
 	astra__http_free(s->http);
-	astra__mac_free(s->key);
-	if (s->sas) {
-		astra__wipe(s->sas, strlen(s->sas));
-		free(s->sas);
-	}
-	free(s->account);
+	astra__azure_auth_free(&s->auth);
 	free(s->container);
 	free(s->prefix);
-	free(s->ep_base);
-	free(s->ep_path);
 	free(s->base.url);
 	free(s);
+}
+
+/* An immutable vault sets and extends each blob's own immutability
+ * policy: it needs version-level immutability (WORM with versioning). */
+static int az_worm_check(astra__store *st, int err_class)
+{
+	const az_store *s = (const az_store *)st;
+	unsigned need =
+	        ASTRA_STORE_CAP_VERSIONING | ASTRA_STORE_CAP_OBJECT_LOCK;
+	if ((st->caps & need) == need)
+		return 0;
+	return astra__err(ASTRA_ENOTSUPPORTED, err_class,
+	        "vault %s: the container has no version-level "
+	        "immutability%s; an immutable vault sets and extends "
+	        "each object's own immutability policy, which needs a "
+	        "container with version-level immutability (immutable "
+	        "storage with versioning) enabled",
+	        st->url,
+	        s->container_policy ? " (only a container-level policy, which "
+	                              "cannot hold per-object retention)"
+	                            : "");
 }
 
 static const astra__store_ops az_ops = {
@@ -1212,37 +1052,12 @@ static const astra__store_ops az_ops = {
 	az_retain,
 	az_free,
 	az_presign,
+	az_worm_check,
 };
 
 /* ------------------------------------------------------------------ */
 /* Opening: URL, credentials, endpoint                                 */
 /* ------------------------------------------------------------------ */
-
-/* Value of `name` in a connection string ("k=v;k=v"), new string or NULL. */
-static char *cs_get(const char *cs, const char *name)
-{
-	size_t nl = strlen(name);
-	for (const char *p = cs; p && *p;) {
-		while (*p == ';' || *p == ' ')
-			p++;
-		size_t len = strcspn(p, ";");
-		if (len > nl && p[nl] == '=' && !strncasecmp(p, name, nl))
-			return astra__strndup(p + nl + 1, len - nl - 1);
-		p += len;
-	}
-	return NULL;
-}
-
-static int valid_account(const char *a)
-{
-	size_t n = strlen(a);
-	if (n < 3 || n > 24)
-		return 0;
-	for (; *a; a++)
-		if (!islower((unsigned char)*a) && !isdigit((unsigned char)*a))
-			return 0;
-	return 1;
-}
 
 static int valid_container(const char *c)
 {
@@ -1257,197 +1072,6 @@ static int valid_container(const char *c)
 		            (c[i] == '-' && c[i + 1] != '-')))
 			return 0;
 	return 1;
-}
-
-static int set_endpoint(
-        az_store *s, const char *url, const char *ep, const char *what)
-{
-	const char *rest;
-	if (!strncmp(ep, "http://", 7))
-		rest = ep + 7;
-	else if (!strncmp(ep, "https://", 8))
-		rest = ep + 8;
-	else
-		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-		        "vault URL %s: the blob endpoint %s (%s) must start "
-		        "with http:// or https://",
-		        url, ep, what);
-	size_t hl = strcspn(rest, "/?#");
-	if (!hl || memchr(rest, '@', hl) || strpbrk(rest, "?#"))
-		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-		        "vault URL %s: the blob endpoint %s (%s) must be "
-		        "scheme://host[:port][/path], without credentials or "
-		        "a query",
-		        url, ep, what);
-	size_t pl = strlen(rest + hl);
-	while (pl && rest[hl + pl - 1] == '/')
-		pl--;
-	free(s->ep_base);
-	free(s->ep_path);
-	s->ep_base = astra__strndup(ep, (size_t)(rest - ep) + hl);
-	s->ep_path = astra__strndup(rest + hl, pl);
-	return s->ep_base && s->ep_path ? 0 : ASTRA_ENOMEM;
-}
-
-static int set_key(az_store *s, const char *b64, const char *what)
-{
-	astra_buf k = ASTRA_BUF_INIT;
-	int rc = astra__base64_decode(&k, b64, strlen(b64));
-	if (rc || !k.size) {
-		astra_buf_dispose(&k);
-		/* never the key itself */
-		return astra__err(ASTRA_EAUTH, ASTRA_ERROR_STORE,
-		        "the storage account key in %s is not valid base64",
-		        what);
-	}
-	rc = astra__mac_new(&s->key, k.ptr, k.size);
-	astra__wipe(k.ptr, k.size);
-	astra_buf_dispose(&k);
-	return rc;
-}
-
-static int set_sas(az_store *s, const char *sas, const char *what)
-{
-	while (*sas == '?')
-		sas++;
-	if (!*sas || !strstr(sas, "sig="))
-		return astra__err(ASTRA_EAUTH, ASTRA_ERROR_STORE,
-		        "the SAS token in %s has no signature (sig=)", what);
-	s->sas = astra__strdup(sas);
-	return s->sas ? 0 : ASTRA_ENOMEM;
-}
-
-/*
- * Credentials and endpoint, in this order: the connection string
- * ($AZURE_STORAGE_CONNECTION_STRING: AccountName, AccountKey or
- * SharedAccessSignature, BlobEndpoint or DefaultEndpointsProtocol +
- * EndpointSuffix), the account key ($AZURE_STORAGE_KEY), the SAS token
- * ($AZURE_STORAGE_SAS_TOKEN). The account: ?account=, else
- * $AZURE_STORAGE_ACCOUNT, else the connection string's. The endpoint:
- * ?endpoint=, else the connection string's, else
- * https://ACCOUNT.blob.SUFFIX (?endpoint-suffix=, default core.windows.net).
- */
-static int resolve(az_store *s, const char *url, const az_opts *o)
-{
-	const char *cs = astra__objhttp_env("AZURE_STORAGE_CONNECTION_STRING");
-	char *cs_account = NULL, *cs_key = NULL, *cs_sas = NULL;
-	char *cs_ep = NULL, *cs_suffix = NULL, *cs_proto = NULL;
-	char *dev = NULL;
-	int rc = 0;
-	if (cs) {
-		cs_account = cs_get(cs, "AccountName");
-		cs_key = cs_get(cs, "AccountKey");
-		cs_sas = cs_get(cs, "SharedAccessSignature");
-		cs_ep = cs_get(cs, "BlobEndpoint");
-		cs_suffix = cs_get(cs, "EndpointSuffix");
-		cs_proto = cs_get(cs, "DefaultEndpointsProtocol");
-		dev = cs_get(cs, "UseDevelopmentStorage");
-		if (dev && !strcasecmp(dev, "true")) {
-			/* the emulator's documented development account */
-			free(cs_account);
-			cs_account = astra__strdup("devstoreaccount1");
-			if (!cs_key && !cs_sas)
-				cs_key = astra__strdup(
-				        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzF"
-				        "T50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOt"
-				        "r/KBHBeksoGMGw==");
-			if (!cs_ep)
-				cs_ep = astra__strdup("http://127.0.0.1:10000/"
-				                      "devstoreaccount1");
-		}
-		if (!cs_key && !cs_sas) {
-			rc = astra__err(ASTRA_EAUTH, ASTRA_ERROR_STORE,
-			        "vault URL %s: AZURE_STORAGE_CONNECTION_STRING "
-			        "has neither AccountKey nor "
-			        "SharedAccessSignature",
-			        url);
-			goto done;
-		}
-	}
-	const char *acc = o->account ? o->account
-	                  : astra__objhttp_env("AZURE_STORAGE_ACCOUNT")
-	                          ? astra__objhttp_env("AZURE_STORAGE_ACCOUNT")
-	                          : cs_account;
-	if (!acc) {
-		rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-		        "vault URL %s: no storage account (give ?account=NAME, "
-		        "$AZURE_STORAGE_ACCOUNT or a connection string)",
-		        url);
-		goto done;
-	}
-	if (cs && cs_account && strcmp(acc, cs_account) && cs_key) {
-		rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-		        "vault URL %s: the storage account %s differs from the "
-		        "connection string's %s",
-		        url, acc, cs_account);
-		goto done;
-	}
-	if (!valid_account(acc)) {
-		rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-		        "vault URL %s: \"%s\" is not a valid storage account "
-		        "name (3 to 24 lowercase letters and digits)",
-		        url, acc);
-		goto done;
-	}
-	if (!(s->account = astra__strdup(acc))) {
-		rc = ASTRA_ENOMEM;
-		goto done;
-	}
-	/* credentials */
-	if (cs && cs_key) {
-		rc = set_key(s, cs_key, "AZURE_STORAGE_CONNECTION_STRING");
-		s->cred_source = "connection string (account key)";
-	} else if (cs && cs_sas) {
-		rc = set_sas(s, cs_sas, "AZURE_STORAGE_CONNECTION_STRING");
-		s->cred_source = "connection string (SAS)";
-	} else if (astra__objhttp_env("AZURE_STORAGE_KEY")) {
-		rc = set_key(
-		        s, getenv("AZURE_STORAGE_KEY"), "AZURE_STORAGE_KEY");
-		s->cred_source = "AZURE_STORAGE_KEY";
-	} else if (astra__objhttp_env("AZURE_STORAGE_SAS_TOKEN")) {
-		rc = set_sas(s, getenv("AZURE_STORAGE_SAS_TOKEN"),
-		        "AZURE_STORAGE_SAS_TOKEN");
-		s->cred_source = "AZURE_STORAGE_SAS_TOKEN";
-	} else {
-		rc = astra__err(ASTRA_EAUTH, ASTRA_ERROR_STORE,
-		        "vault URL %s: no credentials for storage account %s "
-		        "(tried AZURE_STORAGE_CONNECTION_STRING, "
-		        "AZURE_STORAGE_KEY and AZURE_STORAGE_SAS_TOKEN)",
-		        url, acc);
-	}
-	if (rc)
-		goto done;
-	/* endpoint */
-	if (o->endpoint) {
-		rc = set_endpoint(s, url, o->endpoint, "endpoint=");
-	} else if (cs_ep) {
-		rc = set_endpoint(s, url, cs_ep, "BlobEndpoint");
-	} else {
-		const char *suffix = o->suffix   ? o->suffix
-		                     : cs_suffix ? cs_suffix
-		                                 : "core.windows.net";
-		const char *proto = cs_proto && !strcasecmp(cs_proto, "http")
-		                            ? "http"
-		                            : "https";
-		char *ep = astra__aprintf(
-		        "%s://%s.blob.%s", proto, s->account, suffix);
-		rc = ep ? set_endpoint(s, url, ep, "endpoint-suffix")
-		        : ASTRA_ENOMEM;
-		free(ep);
-	}
-done:
-	if (cs_key)
-		astra__wipe(cs_key, strlen(cs_key));
-	if (cs_sas)
-		astra__wipe(cs_sas, strlen(cs_sas));
-	free(cs_account);
-	free(cs_key);
-	free(cs_sas);
-	free(cs_ep);
-	free(cs_suffix);
-	free(cs_proto);
-	free(dev);
-	return rc;
 }
 
 /* Get Container Properties: checks the container and the credentials, and
@@ -1475,7 +1099,7 @@ static int probe_container(az_store *s)
 		s->container_policy = pol && !strcasecmp(pol, "true");
 		goto done;
 	}
-	if (s->sas && resp.status == 403 &&
+	if (s->auth.sas && resp.status == 403 &&
 	        (code_has(&e, "Authorization") || !e.code[0])) {
 		astra__log_info("azure: the SAS may not read the properties "
 		                "of container %s (%s); assuming it has no "
@@ -1497,32 +1121,20 @@ done:
 	return rc;
 }
 
-int astra__store_azure_open(
+static int az_open(
         astra__store **out, const char *url, const astra__store_opts *so)
 {
 	*out = NULL;
-	const char *p = url + 8; /* "azure://" */
-	size_t cl = strcspn(p, "/?#");
-	if (!cl)
-		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-		        "vault URL %s: no container (expected "
-		        "azure://container/prefix?account=NAME)",
-		        url);
 	az_store *s = astra__calloc(1, sizeof(*s));
 	ASTRA_CHECK_ALLOC(s);
 	az_opts o;
 	memset(&o, 0, sizeof(o));
-	int rc = 0;
-	s->container = astra__strndup(p, cl);
-	p += cl;
-	const char *q = strchr(p, '?');
-	size_t pl = q ? (size_t)(q - p) : strlen(p);
-	if ((rc = astra__store_url_prefix(url, p, pl, &s->prefix)))
+	const char *q;
+	int rc = astra__url_object(url, "container",
+	        "azure://container/prefix?account=NAME", &s->container,
+	        &s->prefix, &q);
+	if (rc)
 		goto fail;
-	if (!s->container || !s->prefix) {
-		rc = ASTRA_ENOMEM;
-		goto fail;
-	}
 	if (!valid_container(s->container)) {
 		rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
 		        "vault URL %s: \"%s\" is not a valid container name "
@@ -1531,15 +1143,13 @@ int astra__store_azure_open(
 		        url, s->container);
 		goto fail;
 	}
-	if ((rc = parse_opts(url, q ? q + 1 : NULL, &o)))
+	if ((rc = parse_opts(url, q, &o)))
 		goto fail;
-	s->base.url = astra__aprintf("azure://%s/%s", s->container, s->prefix);
+	s->base.url = astra__url_display("azure", s->container, s->prefix);
 	if (!s->base.url) {
 		rc = ASTRA_ENOMEM;
 		goto fail;
 	}
-	if (s->base.url[strlen(s->base.url) - 1] == '/')
-		s->base.url[strlen(s->base.url) - 1] = '\0';
 	s->base.ops = &az_ops;
 	s->base.caps = ASTRA_STORE_CAP_CONDITIONAL;
 	s->base.io_depth = 8;
@@ -1547,7 +1157,7 @@ int astra__store_azure_open(
 	s->threshold = (size_t)o.threshold_mib * MIB;
 	s->concurrency = (unsigned)o.concurrency;
 	s->list_page = (unsigned)o.list_page;
-	if ((rc = resolve(s, url, &o)))
+	if ((rc = astra__azure_auth_resolve(&s->auth, url, &o.auth)))
 		goto fail;
 
 	astra__http_config cfg;
@@ -1560,21 +1170,24 @@ int astra__store_azure_open(
 	}
 	astra__log_debug("azure: %s in account %s at %s%s (credentials from "
 	                 "%s)%s%s",
-	        s->base.url, s->account, s->ep_base, s->ep_path, s->cred_source,
+	        s->base.url, s->auth.account, s->auth.ep_base, s->auth.ep_path,
+	        s->auth.cred_source,
 	        (s->base.caps & ASTRA_STORE_CAP_OBJECT_LOCK)
 	                ? ", version-level immutability"
 	                : "",
 	        s->container_policy ? ", container immutability policy" : "");
-	opts_free(&o);
+	astra__url_opts_free(&az_options, &o);
 	*out = &s->base;
 	return 0;
 fail:
-	opts_free(&o);
+	astra__url_opts_free(&az_options, &o);
 	az_free(&s->base);
 	return rc;
 }
 
-int astra__store_azure_container_policy(const astra__store *st)
-{
-	return ((const az_store *)st)->container_policy;
-}
+const astra__store_backend astra__store_azure_backend = {
+	.scheme = "azure://",
+	.open = az_open,
+	.ops = &az_ops,
+	.options = &az_options,
+};

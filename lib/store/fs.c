@@ -364,6 +364,7 @@ static const astra__store_ops fs_ops = {
 	NULL,
 	fs_free,
 	NULL,
+	NULL,
 };
 
 int astra__store_fs_open(
@@ -405,3 +406,42 @@ int astra__store_fs_open(
 	*out = &s->base;
 	return 0;
 }
+
+/* The directory of a file:// URL: file:///dir or file://localhost/dir;
+ * NULL when it is not an absolute path. */
+static const char *url_path(const char *url)
+{
+	const char *path = url + 7; /* "file://" */
+	if (strncmp(path, "localhost/", 10) == 0)
+		path += 9;
+	return path[0] == '/' ? path : NULL;
+}
+
+static int fs_url_open(
+        astra__store **out, const char *url, const astra__store_opts *opts)
+{
+	const char *path = url_path(url);
+	if (!path)
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+		        "vault URL %s: a file:// URL needs an absolute "
+		        "path (file:///dir)",
+		        url);
+	return astra__store_fs_open(out, path, opts);
+}
+
+static int fs_local_dir(const char *url, char **out)
+{
+	const char *path = url_path(url);
+	*out = NULL;
+	if (!path)
+		return 0;
+	*out = astra__strdup(path);
+	return *out ? 0 : ASTRA_ENOMEM;
+}
+
+const astra__store_backend astra__store_fs_backend = {
+	.scheme = "file://",
+	.open = fs_url_open,
+	.ops = &fs_ops,
+	.local_dir = fs_local_dir,
+};

@@ -18,10 +18,10 @@
  * (versioning, retention policy, object retention) in one GET. HMAC keys
  * only work with the XML API and are not supported by this backend.
  *
- * Credentials: an OAuth 2.0 access token from a service-account key (a JWT
- * signed with RS256 in lib/crypto, exchanged at the key's token_uri), from
- * an authorized-user file (refresh token), or given as is; cached and
- * refreshed five minutes before expiry or after a 401. Or none, for
+ * Credentials (gcs_auth.c): an OAuth 2.0 access token from a service-account
+ * key (a JWT signed with RS256 in lib/crypto, exchanged at the key's
+ * token_uri), from an authorized-user file (refresh token), or given as is;
+ * cached and refreshed five minutes before expiry or after a 401. Or none, for
  * emulators.
  *
  * Every request is retried by the HTTP client (5xx, 429, resets,
@@ -32,13 +32,11 @@
 #include "store/gcs.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #include "core/alloc.h"
 #include "core/base64.h"
@@ -52,257 +50,12 @@
 #include "store/awscreds.h"
 #include "store/objhttp.h"
 #include "store/store.h"
+#include "store/url.h"
 
 #define MIB ((size_t)1 << 20)
 #define LIST_PAGE 1000
-#define TOKEN_LIFETIME 3600
-#define TOKEN_MARGIN 300 /* refresh this many seconds before expiry */
 #define RESUME_TRIES 6
 #define DEFAULT_ENDPOINT "https://storage.googleapis.com"
-#define DEFAULT_TOKEN_URI "https://oauth2.googleapis.com/token"
-#define SCOPE_RW "https://www.googleapis.com/auth/devstorage.read_write"
-#define SCOPE_FULL "https://www.googleapis.com/auth/devstorage.full_control"
-
-enum { AUTH_AUTO, AUTH_NONE, AUTH_TOKEN, AUTH_SA, AUTH_USER };
-
-/* ------------------------------------------------------------------ */
-/* Pure logic (gcs.h)                                                  */
-/* ------------------------------------------------------------------ */
-
-int astra__gcs_b64url(astra_buf *out, const void *data, size_t n)
-{
-	astra_buf b = ASTRA_BUF_INIT;
-	int rc = astra__base64_encode(&b, data, n);
-	if (rc)
-		return rc;
-	size_t len = b.size;
-	while (len && b.ptr[len - 1] == '=')
-		len--;
-	for (size_t i = 0; i < len; i++) {
-		if (b.ptr[i] == '+')
-			b.ptr[i] = '-';
-		else if (b.ptr[i] == '/')
-			b.ptr[i] = '_';
-	}
-	rc = astra__buf_put(out, b.ptr ? b.ptr : "", len);
-	astra_buf_dispose(&b);
-	return rc;
-}
-
-int astra__gcs_jwt(const char *email, const char *key_id, const char *key_pem,
-        size_t key_len, const char *scope, const char *aud, int64_t now,
-        unsigned lifetime, astra_buf *out)
-{
-	astra__json *h = astra__json_new_object();
-	astra__json *c = astra__json_new_object();
-	char *hs = NULL, *cs = NULL;
-	astra_buf input = ASTRA_BUF_INIT, sig = ASTRA_BUF_INIT;
-	int rc = h && c ? 0 : ASTRA_ENOMEM;
-	if (!rc)
-		rc = astra__json_set_str(h, "alg", "RS256");
-	if (!rc)
-		rc = astra__json_set_str(h, "typ", "JWT");
-	if (!rc && key_id && *key_id)
-		rc = astra__json_set_str(h, "kid", key_id);
-	if (!rc)
-		rc = astra__json_set_str(c, "iss", email);
-	if (!rc)
-		rc = astra__json_set_str(c, "scope", scope);
-	if (!rc)
-		rc = astra__json_set_str(c, "aud", aud);
-	if (!rc)
-		rc = astra__json_set_int(c, "iat", now);
-	if (!rc)
-		rc = astra__json_set_int(c, "exp", now + (int64_t)lifetime);
-	if (!rc)
-		rc = astra__json_print(&hs, h, 0);
-	if (!rc)
-		rc = astra__json_print(&cs, c, 0);
-	if (!rc)
-		rc = astra__gcs_b64url(&input, hs, strlen(hs));
-	if (!rc)
-		rc = astra__buf_putc(&input, '.');
-	if (!rc)
-		rc = astra__gcs_b64url(&input, cs, strlen(cs));
-	if (!rc)
-		rc = astra__rsa_sha256_sign(key_pem, key_len, input.ptr,
-		        input.size, &sig, "service account key");
-	if (!rc)
-		rc = astra__buf_put(out, input.ptr, input.size);
-	if (!rc)
-		rc = astra__buf_putc(out, '.');
-	if (!rc)
-		rc = astra__gcs_b64url(out, sig.ptr, sig.size);
-	astra__json_free(h);
-	astra__json_free(c);
-	free(hs);
-	free(cs);
-	astra_buf_dispose(&input);
-	astra_buf_dispose(&sig);
-	return rc;
-}
-
-/* A JSON member that is a decimal string (GCS sends int64 as strings) or
- * a number; `def` when absent. */
-static int json_i64(
-        const astra__json *o, const char *k, int64_t def, int64_t *out)
-{
-	const astra__json *v = astra__json_get(o, k);
-	*out = def;
-	if (!v)
-		return 0;
-	if (astra__json_type_of(v) == ASTRA_JSON_NUMBER) {
-		*out = (int64_t)astra__json_number_value(v);
-		return 0;
-	}
-	const char *s = astra__json_string_value(v);
-	if (!s || !*s)
-		return ASTRA_EPARSE;
-	char *end;
-	errno = 0;
-	long long x = strtoll(s, &end, 10);
-	if (*end || errno)
-		return ASTRA_EPARSE;
-	*out = (int64_t)x;
-	return 0;
-}
-
-int astra__gcs_parse_bucket(const astra__json *b, astra__gcs_bucket *out)
-{
-	memset(out, 0, sizeof(*out));
-	const astra__json *v = astra__json_get(b, "versioning");
-	out->versioning = v && astra__json_bool(v, "enabled", 0);
-	const astra__json *orr = astra__json_get(b, "objectRetention");
-	const char *mode = orr ? astra__json_str(orr, "mode") : NULL;
-	out->object_retention = mode && !strcmp(mode, "Enabled");
-	const astra__json *rp = astra__json_get(b, "retentionPolicy");
-	if (rp) {
-		if (json_i64(
-		            rp, "retentionPeriod", 0, &out->retention_period) ||
-		        out->retention_period < 0)
-			return astra__err(ASTRA_EPARSE, ASTRA_ERROR_STORE,
-			        "the bucket's retentionPolicy.retentionPeriod "
-			        "is not a number of seconds");
-		out->retention_locked = astra__json_bool(rp, "isLocked", 0);
-	}
-	return 0;
-}
-
-int astra__gcs_parse_object(
-        const astra__json *o, astra__obj_info *info, int64_t *generation)
-{
-	memset(info, 0, sizeof(*info));
-	int64_t size, t;
-	if (!astra__json_get(o, "size") || json_i64(o, "size", 0, &size) ||
-	        size < 0)
-		return astra__err(ASTRA_EPARSE, ASTRA_ERROR_STORE,
-		        "an object resource has no valid size");
-	info->size = (uint64_t)size;
-	const char *upd = astra__json_str(o, "updated");
-	if (upd && astra__aws_parse_time(upd, &t) == 0)
-		info->mtime_ns = t * 1000000000LL;
-	const astra__json *r = astra__json_get(o, "retention");
-	if (r) {
-		const char *until = astra__json_str(r, "retainUntilTime");
-		const char *mode = astra__json_str(r, "mode");
-		if (until && astra__aws_parse_time(until, &t) == 0)
-			info->retain_until = t;
-		if (mode && !strcmp(mode, "Locked"))
-			info->lock_mode = ASTRA_STORE_LOCK_COMPLIANCE;
-		else if (mode && !strcmp(mode, "Unlocked"))
-			info->lock_mode = ASTRA_STORE_LOCK_GOVERNANCE;
-	}
-	const char *rexp = astra__json_str(o, "retentionExpirationTime");
-	if (rexp && astra__aws_parse_time(rexp, &t) == 0 &&
-	        t > info->retain_until) {
-		info->retain_until = t;
-		if (!info->lock_mode)
-			info->lock_mode = ASTRA_STORE_LOCK_COMPLIANCE;
-	}
-	info->legal_hold = astra__json_bool(o, "temporaryHold", 0) ||
-	                   astra__json_bool(o, "eventBasedHold", 0);
-	astra_error_clear();
-	if (generation && json_i64(o, "generation", 0, generation))
-		*generation = 0;
-	return 0;
-}
-
-void astra__gcs_parse_error(const char *body, size_t n, astra__gcs_err *e)
-{
-	memset(e, 0, sizeof(*e));
-	if (!body || !n)
-		return;
-	astra__json *doc = NULL;
-	if (astra__json_parse(&doc, body, n, "error response")) {
-		astra_error_clear();
-		/* a plain-text body: keep its first line as the message */
-		size_t l = 0;
-		while (l < n && l < sizeof(e->message) - 1 && body[l] != '\n' &&
-		        body[l] != '\r' && (unsigned char)body[l] >= 0x20)
-			l++;
-		memcpy(e->message, body, l);
-		e->message[l] = '\0';
-		return;
-	}
-	const astra__json *err = astra__json_get(doc, "error");
-	if (err && astra__json_type_of(err) == ASTRA_JSON_OBJECT) {
-		const char *m = astra__json_str(err, "message");
-		const astra__json *errs = astra__json_get(err, "errors");
-		const astra__json *first =
-		        errs ? astra__json_first(errs) : NULL;
-		const char *r = first ? astra__json_str(first, "reason") : NULL;
-		if (!r)
-			r = astra__json_str(err, "status");
-		if (r)
-			snprintf(e->reason, sizeof(e->reason), "%s", r);
-		if (m)
-			snprintf(e->message, sizeof(e->message), "%s", m);
-	} else if (err && astra__json_type_of(err) == ASTRA_JSON_STRING) {
-		/* OAuth 2.0 token endpoint: {"error": "invalid_grant", ...} */
-		const char *d = astra__json_str(doc, "error_description");
-		snprintf(e->reason, sizeof(e->reason), "%s",
-		        astra__json_string_value(err));
-		if (d)
-			snprintf(e->message, sizeof(e->message), "%s", d);
-	}
-	astra__json_free(doc);
-}
-
-static int contains_ci(const char *s, const char *w)
-{
-	size_t n = strlen(w);
-	for (; *s; s++)
-		if (!strncasecmp(s, w, n))
-			return 1;
-	return 0;
-}
-
-/* GCS reasons, then statuses, to astra codes (tried in order), after the
- * retention refusals. */
-static const astra__objhttp_rule gcs_rules[] = {
-	{ ASTRA_EAUTH,
-	        "authError|invalid_grant|invalid_client|unauthorized_client",
-	        401, 401, 0 },
-	{ ASTRA_EAUTH, NULL, 403, 403, 0 },
-	{ ASTRA_ENOTFOUND, NULL, 404, 404, 0 },
-	{ ASTRA_EEXISTS, "conditionNotMet", 412, 412, 0 },
-	{ ASTRA_ECONFLICT, NULL, 409, 409, 0 },
-	{ ASTRA_ECORRUPT, NULL, 416, 416, 0 },
-	{ ASTRA_ENET, "rateLimitExceeded", 429, 429, 0 },
-	{ ASTRA_ENET, NULL, 500, 999, 0 },
-	{ ASTRA_ENOSPACE, "quotaExceeded", 413, 413, 0 },
-	{ ASTRA_EINVALID, NULL, 400, 400, 0 },
-	{ 0, NULL, 0, 0, 0 },
-};
-
-int astra__gcs_error_code(long st, const astra__gcs_err *e)
-{
-	if (!strcmp(e->reason, "retentionPolicyNotMet") ||
-	        (st == 403 && (contains_ci(e->message, "retention") ||
-	                              contains_ci(e->message, "hold"))))
-		return ASTRA_EPOLICY;
-	return astra__objhttp_classify(gcs_rules, st, e->reason);
-}
 
 /* ------------------------------------------------------------------ */
 /* The store                                                           */
@@ -317,34 +70,41 @@ typedef struct {
 	astra__http *http;
 	size_t resumable_threshold, chunk;
 	astra__gcs_bucket binfo;
-	/* credentials */
-	int auth;
-	char source[300]; /* where the credentials came from */
-	char *email, *key_id, *token_uri, *scope;
-	char *secret; /* private key PEM, refresh token, or the token */
-	size_t secret_len;
-	char *client_id, *client_secret;
-	astra__http *token_http; /* for the token endpoint */
-	pthread_mutex_t mu;
-	char *token; /* cached access token */
-	int64_t token_expiry; /* Unix seconds */
+	astra__gcs_auth cred; /* credentials and the access token */
 } gcs_store;
 
 typedef struct {
-	char *endpoint, *auth, *credentials, *token_file, *scope;
+	char *endpoint;
+	astra__gcs_auth_opts cred; /* auth, credentials, token-file, scope */
 	astra__objhttp_net net; /* ca, proxy, insecure-tls, timeouts, retries */
 	long threshold_mib, chunk_mib;
 } gcs_opts;
 
-static void opts_free(gcs_opts *o)
-{
-	free(o->endpoint);
-	free(o->auth);
-	free(o->credentials);
-	free(o->token_file);
-	free(o->scope);
-	astra__objhttp_net_free(&o->net);
-}
+static const astra__url_opt gcs_opt_list[] = {
+	ASTRA__URL_STR("endpoint", gcs_opts, endpoint,
+	        "the JSON API endpoint (scheme://host[:port])"),
+	ASTRA__URL_STR("auth", gcs_opts, cred.auth,
+	        "auto, none, token, service-account or user"),
+	ASTRA__URL_STR("credentials", gcs_opts, cred.credentials,
+	        "a service-account or authorized-user key file"),
+	ASTRA__URL_STR("token-file", gcs_opts, cred.token_file,
+	        "a file holding an OAuth 2.0 access token"),
+	ASTRA__URL_STR("scope", gcs_opts, cred.scope,
+	        "read-write, full-control or an https:// scope URL"),
+	ASTRA__OBJHTTP_OPT_CA(gcs_opts),
+	ASTRA__OBJHTTP_OPT_INSECURE(gcs_opts),
+	ASTRA__OBJHTTP_OPT_PROXY(gcs_opts),
+	ASTRA__URL_LONG("resumable-threshold", gcs_opts, threshold_mib, 1, 5120,
+	        "uploads above this many MiB are resumable"),
+	ASTRA__URL_LONG("chunk-size", gcs_opts, chunk_mib, 1, 1024,
+	        "resumable upload chunk size, MiB"),
+	ASTRA__OBJHTTP_OPT_TIMEOUT(gcs_opts),
+	ASTRA__OBJHTTP_OPT_RETRIES(gcs_opts),
+	ASTRA__OBJHTTP_OPT_BUDGET(gcs_opts),
+	ASTRA__URL_END,
+};
+
+static const astra__url_opt_table gcs_options = { gcs_opt_list, NULL };
 
 static int parse_opts(const char *url, const char *q, gcs_opts *o)
 {
@@ -352,416 +112,7 @@ static int parse_opts(const char *url, const char *q, gcs_opts *o)
 	o->threshold_mib = 32;
 	o->chunk_mib = 16;
 	astra__objhttp_net_init(&o->net);
-	int rc = 0;
-	char *k, *v;
-	while (!rc && (rc = astra__store_opt_next(&q, &k, &v)) == 1) {
-		rc = 0;
-		char **dst = NULL;
-		if (!strcmp(k, "endpoint"))
-			dst = &o->endpoint;
-		else if (!strcmp(k, "auth"))
-			dst = &o->auth;
-		else if (!strcmp(k, "credentials"))
-			dst = &o->credentials;
-		else if (!strcmp(k, "token-file"))
-			dst = &o->token_file;
-		else if (!strcmp(k, "scope"))
-			dst = &o->scope;
-		if (dst) {
-			free(*dst);
-			*dst = v;
-			v = NULL;
-		} else if ((rc = astra__objhttp_net_opt(url, k, &v, &o->net))) {
-			if (rc == 1)
-				rc = 0;
-		} else if (!strcmp(k, "resumable-threshold")) {
-			rc = astra__store_opt_long(
-			        url, k, v, 1, 5120, &o->threshold_mib);
-		} else if (!strcmp(k, "chunk-size")) {
-			rc = astra__store_opt_long(
-			        url, k, v, 1, 1024, &o->chunk_mib);
-		} else {
-			rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-			        "vault URL %s: unknown option \"%s\" (known: "
-			        "endpoint, auth, credentials, token-file, "
-			        "scope, ca, insecure-tls, proxy, "
-			        "resumable-threshold, chunk-size, timeout, "
-			        "retries, retry-budget)",
-			        url, k);
-		}
-		free(k);
-		free(v);
-	}
-	return rc;
-}
-
-/* Reads a small file (credentials): at most 1 MiB. */
-static int read_small(
-        const char *path, const char *what, char **out, size_t *len)
-{
-	*out = NULL;
-	*len = 0;
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return astra__err(ASTRA_EAUTH, ASTRA_ERROR_STORE,
-		        "%s %s: cannot open: %s", what, path, strerror(errno));
-	astra_buf b = ASTRA_BUF_INIT;
-	char tmp[4096];
-	size_t got;
-	int rc = 0;
-	while (!rc && (got = fread(tmp, 1, sizeof(tmp), f)) > 0) {
-		if (b.size + got > MIB)
-			rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-			        "%s %s: larger than 1 MiB", what, path);
-		else
-			rc = astra__buf_put(&b, tmp, got);
-	}
-	if (!rc && ferror(f))
-		rc = astra__err(ASTRA_EIO, ASTRA_ERROR_STORE,
-		        "%s %s: read error", what, path);
-	astra__wipe(tmp, sizeof(tmp));
-	fclose(f);
-	if (!rc && !b.ptr)
-		rc = astra__buf_grow(&b, 0);
-	if (rc) {
-		astra_buf_dispose(&b);
-		return rc;
-	}
-	*len = b.size;
-	*out = astra__buf_detach(&b);
-	return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* Credentials                                                         */
-/* ------------------------------------------------------------------ */
-
-static int form_put(astra_buf *b, const char *k, const char *v)
-{
-	int rc = b->size ? astra__buf_putc(b, '&') : 0;
-	if (!rc)
-		rc = astra__buf_printf(b, "%s=", k);
-	return rc ? rc : astra__http_escape(b, v);
-}
-
-/* Exchanges a JWT or a refresh token for an access token; mu is held. */
-static int fetch_token(gcs_store *s)
-{
-	astra_buf form = ASTRA_BUF_INIT, jwt = ASTRA_BUF_INIT;
-	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
-	astra__json *doc = NULL;
-	int64_t now = astra__wall_ns() / 1000000000LL;
-	int rc = 0;
-	if (s->auth == AUTH_SA) {
-		rc = astra__gcs_jwt(s->email, s->key_id, s->secret,
-		        s->secret_len, s->scope, s->token_uri, now,
-		        TOKEN_LIFETIME, &jwt);
-		if (!rc)
-			rc = form_put(&form, "grant_type",
-			        "urn:ietf:params:oauth:grant-type:jwt-bearer");
-		if (!rc)
-			rc = form_put(&form, "assertion", jwt.ptr);
-	} else {
-		rc = form_put(&form, "grant_type", "refresh_token");
-		if (!rc)
-			rc = form_put(&form, "client_id", s->client_id);
-		if (!rc)
-			rc = form_put(&form, "client_secret", s->client_secret);
-		if (!rc)
-			rc = form_put(&form, "refresh_token", s->secret);
-	}
-	if (rc)
-		goto done;
-	const char *hdrs[] = {
-		"Content-Type: application/x-www-form-urlencoded",
-		"Accept: application/json", NULL
-	};
-	astra__http_request req = { 0 };
-	req.method = "POST";
-	req.url = s->token_uri;
-	req.headers = hdrs;
-	req.body = form.ptr;
-	req.body_len = form.size;
-	req.max_body = 1 << 20;
-	req.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
-	if ((rc = astra__http_do(s->token_http, &req, &resp))) {
-		astra__err_prefix(
-		        rc, "getting an access token from %s", s->token_uri);
-		goto done;
-	}
-	if (resp.status != 200) {
-		astra__gcs_err e;
-		astra__gcs_parse_error(resp.body.ptr, resp.body.size, &e);
-		rc = astra__err(resp.status >= 500 || resp.status == 429
-		                        ? ASTRA_ENET
-		                        : ASTRA_EAUTH,
-		        ASTRA_ERROR_STORE,
-		        "getting an access token for %s from %s failed: %s%s%s "
-		        "(HTTP %ld)",
-		        s->source, s->token_uri,
-		        e.reason[0] ? e.reason : "no error code",
-		        e.message[0] ? ": " : "", e.message, resp.status);
-		goto done;
-	}
-	if ((rc = astra__json_parse(
-	             &doc, resp.body.ptr, resp.body.size, "token response"))) {
-		astra__err_prefix(rc, "token endpoint %s", s->token_uri);
-		goto done;
-	}
-	const char *tok = astra__json_str(doc, "access_token");
-	int64_t ttl = astra__json_int(doc, "expires_in", 3600);
-	if (!tok || !*tok) {
-		rc = astra__err(ASTRA_EAUTH, ASTRA_ERROR_STORE,
-		        "the token endpoint %s returned no access_token",
-		        s->token_uri);
-		goto done;
-	}
-	astra__free_secret_str(s->token);
-	s->token = astra__strdup(tok);
-	if (!s->token) {
-		rc = ASTRA_ENOMEM;
-		goto done;
-	}
-	s->token_expiry = now + ttl;
-	astra__log_debug("gcs: access token for %s valid for %lld s", s->source,
-	        (long long)ttl);
-done:
-	if (doc) {
-		/* the parsed copy of the token is freed with the document */
-		astra__json_free(doc);
-	}
-	astra_buf_dispose(&form);
-	astra_buf_dispose(&jwt);
-	astra__http_response_dispose(&resp);
-	return rc;
-}
-
-/* astra__http_auth_fn */
-static int auth_line(void *payload, int refresh, char **line)
-{
-	gcs_store *s = payload;
-	*line = NULL;
-	if (s->auth == AUTH_NONE)
-		return 0;
-	if (s->auth == AUTH_TOKEN) {
-		if (refresh)
-			return 0; /* nothing new to offer */
-		*line = astra__aprintf("Authorization: Bearer %s", s->secret);
-		return *line ? 0 : ASTRA_ENOMEM;
-	}
-	int rc = 0, fresh = 0;
-	pthread_mutex_lock(&s->mu);
-	int64_t now = astra__wall_ns() / 1000000000LL;
-	if (refresh || !s->token || now + TOKEN_MARGIN >= s->token_expiry) {
-		rc = fetch_token(s);
-		fresh = 1;
-	}
-	if (!rc) {
-		*line = astra__aprintf("Authorization: Bearer %s", s->token);
-		if (!*line)
-			rc = ASTRA_ENOMEM;
-	}
-	pthread_mutex_unlock(&s->mu);
-	if (rc)
-		return rc;
-	return refresh ? fresh : 0;
-}
-
-/* Loads a key file: service_account or authorized_user. */
-static int load_key_file(gcs_store *s, const char *path, const char *origin)
-{
-	char *text = NULL;
-	size_t len = 0;
-	astra__json *doc = NULL;
-	int rc = read_small(path, "credentials file", &text, &len);
-	if (rc)
-		return rc;
-	if ((rc = astra__json_parse(&doc, text, len, path))) {
-		/* the parser's message names a byte offset, not the text */
-		goto done;
-	}
-	const char *type = astra__json_str(doc, "type");
-	if (type && !strcmp(type, "service_account")) {
-		const char *email = astra__json_str(doc, "client_email");
-		const char *key = astra__json_str(doc, "private_key");
-		const char *kid = astra__json_str(doc, "private_key_id");
-		const char *uri = astra__json_str(doc, "token_uri");
-		if (!email || !key || !*key) {
-			rc = astra__err(ASTRA_EAUTH, ASTRA_ERROR_STORE,
-			        "credentials file %s: a service_account key "
-			        "needs client_email and private_key",
-			        path);
-			goto done;
-		}
-		s->auth = AUTH_SA;
-		s->email = astra__strdup(email);
-		s->key_id = kid ? astra__strdup(kid) : NULL;
-		s->token_uri = astra__strdup(uri ? uri : DEFAULT_TOKEN_URI);
-		s->secret = astra__strdup(key);
-		s->secret_len = strlen(key);
-		if (!s->email || !s->token_uri || !s->secret ||
-		        (kid && !s->key_id))
-			rc = ASTRA_ENOMEM;
-		snprintf(s->source, sizeof(s->source),
-		        "service account %s (%s %s)", email, origin, path);
-	} else if (type && !strcmp(type, "authorized_user")) {
-		const char *id = astra__json_str(doc, "client_id");
-		const char *sec = astra__json_str(doc, "client_secret");
-		const char *ref = astra__json_str(doc, "refresh_token");
-		const char *uri = astra__json_str(doc, "token_uri");
-		if (!id || !sec || !ref) {
-			rc = astra__err(ASTRA_EAUTH, ASTRA_ERROR_STORE,
-			        "credentials file %s: authorized_user "
-			        "credentials need client_id, client_secret "
-			        "and refresh_token",
-			        path);
-			goto done;
-		}
-		s->auth = AUTH_USER;
-		s->client_id = astra__strdup(id);
-		s->client_secret = astra__strdup(sec);
-		s->secret = astra__strdup(ref);
-		s->secret_len = strlen(ref);
-		s->token_uri = astra__strdup(uri ? uri : DEFAULT_TOKEN_URI);
-		if (!s->client_id || !s->client_secret || !s->secret ||
-		        !s->token_uri)
-			rc = ASTRA_ENOMEM;
-		snprintf(s->source, sizeof(s->source),
-		        "authorized user (%s %s)", origin, path);
-	} else {
-		rc = astra__err(ASTRA_EAUTH, ASTRA_ERROR_STORE,
-		        "credentials file %s: type \"%s\" is not supported "
-		        "(service_account, authorized_user)",
-		        path, type ? type : "(none)");
-	}
-done:
-	astra__json_free(doc);
-	astra__free_secret(text, len);
-	return rc;
-}
-
-static int load_token_file(gcs_store *s, const char *path)
-{
-	char *text = NULL;
-	size_t len = 0;
-	int rc = read_small(path, "token file", &text, &len);
-	if (rc)
-		return rc;
-	while (len && isspace((unsigned char)text[len - 1]))
-		text[--len] = '\0';
-	if (!len) {
-		astra__free_secret(text, 1);
-		return astra__err(ASTRA_EAUTH, ASTRA_ERROR_STORE,
-		        "token file %s is empty", path);
-	}
-	s->auth = AUTH_TOKEN;
-	s->secret = text;
-	s->secret_len = len;
-	snprintf(s->source, sizeof(s->source), "the access token in %s", path);
-	return 0;
-}
-
-/*
- * The credential chain (docs/gcs.md): auth=none; a token (token-file=,
- * $GOOGLE_OAUTH_ACCESS_TOKEN); a key file (credentials=,
- * $GOOGLE_APPLICATION_CREDENTIALS, gcloud's application default
- * credentials); none when $STORAGE_EMULATOR_HOST is set.
- */
-static int setup_auth(gcs_store *s, const gcs_opts *o, int emulator)
-{
-	const char *mode = o->auth ? o->auth : "auto";
-	const char *tok_env = astra__objhttp_env("GOOGLE_OAUTH_ACCESS_TOKEN");
-	const char *cred =
-	        o->credentials
-	                ? o->credentials
-	                : astra__objhttp_env("GOOGLE_APPLICATION_CREDENTIALS");
-	const char *origin = o->credentials ? "credentials="
-	                                    : "$GOOGLE_"
-	                                      "APPLICATION_"
-	                                      "CREDENTIALS";
-	if (!strcmp(mode, "none")) {
-		s->auth = AUTH_NONE;
-		snprintf(s->source, sizeof(s->source), "no credentials");
-		return 0;
-	}
-	if (!strcmp(mode, "token")) {
-		if (o->token_file)
-			return load_token_file(s, o->token_file);
-		if (!tok_env)
-			return astra__err(ASTRA_EAUTH, ASTRA_ERROR_STORE,
-			        "auth=token needs token-file= or "
-			        "$GOOGLE_OAUTH_ACCESS_TOKEN");
-		s->auth = AUTH_TOKEN;
-		s->secret = astra__strdup(tok_env);
-		s->secret_len = strlen(tok_env);
-		snprintf(s->source, sizeof(s->source),
-		        "$GOOGLE_OAUTH_ACCESS_TOKEN");
-		return s->secret ? 0 : ASTRA_ENOMEM;
-	}
-	if (!strcmp(mode, "service-account") || !strcmp(mode, "user")) {
-		if (!cred)
-			return astra__err(ASTRA_EAUTH, ASTRA_ERROR_STORE,
-			        "auth=%s needs credentials= or "
-			        "$GOOGLE_APPLICATION_CREDENTIALS",
-			        mode);
-		int rc = load_key_file(s, cred, origin);
-		if (!rc &&
-		        s->auth != (strcmp(mode, "user") ? AUTH_SA : AUTH_USER))
-			rc = astra__err(ASTRA_EAUTH, ASTRA_ERROR_STORE,
-			        "credentials file %s is not of the type "
-			        "auth=%s expects",
-			        cred, mode);
-		return rc;
-	}
-	if (strcmp(mode, "auto"))
-		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-		        "auth must be auto, none, token, service-account or "
-		        "user, not \"%s\"",
-		        mode);
-	if (o->token_file)
-		return load_token_file(s, o->token_file);
-	if (tok_env) {
-		s->auth = AUTH_TOKEN;
-		s->secret = astra__strdup(tok_env);
-		s->secret_len = strlen(tok_env);
-		snprintf(s->source, sizeof(s->source),
-		        "$GOOGLE_OAUTH_ACCESS_TOKEN");
-		return s->secret ? 0 : ASTRA_ENOMEM;
-	}
-	if (cred)
-		return load_key_file(s, cred, origin);
-	/* gcloud auth application-default login */
-	char *adc = NULL;
-	const char *cfg = astra__objhttp_env("CLOUDSDK_CONFIG");
-	const char *home = astra__objhttp_env("HOME");
-	if (cfg)
-		adc = astra__aprintf(
-		        "%s/application_default_credentials.json", cfg);
-	else if (home)
-		adc = astra__aprintf("%s/.config/gcloud/"
-		                     "application_default_credentials.json",
-		        home);
-	struct stat st;
-	if (adc && stat(adc, &st) == 0) {
-		int rc = load_key_file(s, adc, "gcloud application default");
-		free(adc);
-		return rc;
-	}
-	if (emulator) {
-		free(adc);
-		s->auth = AUTH_NONE;
-		snprintf(s->source, sizeof(s->source),
-		        "no credentials ($STORAGE_EMULATOR_HOST)");
-		return 0;
-	}
-	int rc = astra__err(ASTRA_EAUTH, ASTRA_ERROR_STORE,
-	        "no Google Cloud credentials: tried token-file=, "
-	        "$GOOGLE_OAUTH_ACCESS_TOKEN, credentials=, "
-	        "$GOOGLE_APPLICATION_CREDENTIALS and %s (give auth=none for "
-	        "an emulator without authentication)",
-	        adc ? adc : "gcloud's application default credentials");
-	free(adc);
-	return rc;
+	return astra__url_opts_parse(url, q, &gcs_options, o);
 }
 
 /* ------------------------------------------------------------------ */
@@ -803,7 +154,8 @@ static int gcs_fail(gcs_store *s, const astra__http_response *resp,
 		return astra__err(code, ASTRA_ERROR_STORE,
 		        "GCS %s %s in bucket %s was refused with the "
 		        "credentials of %s: %s%s%s (HTTP %ld)",
-		        method, key ? key : "(bucket)", s->bucket, s->source,
+		        method, key ? key : "(bucket)", s->bucket,
+		        s->cred.source,
 		        e.reason[0] ? e.reason : "no reason given",
 		        e.message[0] ? ": " : "", e.message, st);
 	char where[320];
@@ -874,43 +226,9 @@ static int gcs_call(gcs_store *s, const gcs_req *r, const char *key,
 static int upload_meta(gcs_store *s, const char *key, const void *data,
         size_t n, const astra__put_opts *opts, char **out)
 {
-	astra__json *m = astra__json_new_object();
-	astra_buf md5 = ASTRA_BUF_INIT;
-	uint8_t d[ASTRA_MD5_LEN];
 	char *fk = full_key(s, key);
-	int rc = m && fk ? 0 : ASTRA_ENOMEM;
-	if (!rc)
-		rc = astra__json_set_str(m, "name", fk);
-	if (!rc)
-		rc = astra__json_set_str(
-		        m, "contentType", "application/octet-stream");
-	if (!rc && data)
-		rc = astra__md5(data, n, d);
-	if (!rc && data)
-		rc = astra__base64_encode(&md5, d, sizeof(d));
-	if (!rc && data)
-		rc = astra__json_set_str(m, "md5Hash", md5.ptr);
-	if (!rc && opts && opts->retain_until) {
-		char when[24];
-		astra__fmt_utc(when, opts->retain_until);
-		astra__json *r = astra__json_new_object();
-		rc = r ? 0 : ASTRA_ENOMEM;
-		if (!rc)
-			rc = astra__json_set_str(r, "mode",
-			        opts->lock_mode == ASTRA_STORE_LOCK_GOVERNANCE
-			                ? "Unlocked"
-			                : "Locked");
-		if (!rc)
-			rc = astra__json_set_str(r, "retainUntilTime", when);
-		if (!rc)
-			rc = astra__json_set(m, "retention", r);
-		else
-			astra__json_free(r);
-	}
-	if (!rc)
-		rc = astra__json_print(out, m, 0);
-	astra__json_free(m);
-	astra_buf_dispose(&md5);
+	int rc = fk ? astra__gcs_object_meta(fk, data, n, opts, out)
+	            : ASTRA_ENOMEM;
 	free(fk);
 	return rc;
 }
@@ -979,7 +297,7 @@ static int is_our_object(
 		if (gcs_send(s, &r, &resp) == 0 && resp.status == 200 &&
 		        astra__json_parse(&doc, resp.body.ptr, resp.body.size,
 		                "GCS object resource") == 0 &&
-		        json_i64(doc, "size", -1, &size) == 0 &&
+		        astra__gcs_json_i64(doc, "size", -1, &size) == 0 &&
 		        size == (int64_t)n) {
 			const char *m = astra__json_str(doc, "md5Hash");
 			same = m && !strcmp(m, md5.ptr);
@@ -1088,14 +406,14 @@ static void cancel_session(gcs_store *s, const char *session)
 	astra__objhttp_err_restore(&saved);
 }
 
-/* uploadType=resumable: a session, then chunks in order. */
-static int put_resumable(gcs_store *s, const char *key, const char *data,
-        size_t n, const astra__put_opts *opts, int if_absent)
+/* Starts a resumable upload: *session receives the session URI. */
+static int start_session(gcs_store *s, const char *key, const char *data,
+        size_t n, const astra__put_opts *opts, int if_absent, char **session)
 {
-	char *meta = NULL, *session = NULL;
+	char *meta = NULL;
 	astra_buf url = ASTRA_BUF_INIT;
 	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
-	char lenhdr[64], crange[96];
+	char lenhdr[64];
 	int rc = upload_meta(s, key, data, n, opts, &meta);
 	if (!rc)
 		rc = astra__buf_printf(&url,
@@ -1135,11 +453,26 @@ static int put_resumable(gcs_store *s, const char *key, const char *data,
 		        key);
 		goto done;
 	}
-	session = astra__strdup(loc);
-	if (!session) {
+	*session = astra__strdup(loc);
+	if (!*session)
 		rc = ASTRA_ENOMEM;
+done:
+	free(meta);
+	astra_buf_dispose(&url);
+	astra__http_response_dispose(&resp);
+	return rc;
+}
+
+/* uploadType=resumable: a session, then chunks in order. */
+static int put_resumable(gcs_store *s, const char *key, const char *data,
+        size_t n, const astra__put_opts *opts, int if_absent)
+{
+	char *session = NULL;
+	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
+	char crange[96];
+	int rc = start_session(s, key, data, n, opts, if_absent, &session);
+	if (rc)
 		goto done;
-	}
 	int64_t off = 0;
 	int tries = 0;
 	for (;;) {
@@ -1236,7 +569,7 @@ static int put_resumable(gcs_store *s, const char *key, const char *data,
 		int64_t size = -1;
 		if (astra__json_parse(&obj, resp.body.ptr, resp.body.size,
 		            "GCS object resource") == 0)
-			json_i64(obj, "size", -1, &size);
+			astra__gcs_json_i64(obj, "size", -1, &size);
 		astra_error_clear();
 		astra__json_free(obj);
 		if (size != (int64_t)n)
@@ -1246,9 +579,7 @@ static int put_resumable(gcs_store *s, const char *key, const char *data,
 			        key, (long long)size, n);
 	}
 done:
-	free(meta);
 	free(session);
-	astra_buf_dispose(&url);
 	astra__http_response_dispose(&resp);
 	return rc;
 }
@@ -1526,7 +857,7 @@ static int gen_item(const astra__json *it, const char *name, void *p)
 	int64_t gen = 0;
 	if (strcmp(name, g->full))
 		return 0;
-	if (json_i64(it, "generation", 0, &gen) || gen <= 0)
+	if (astra__gcs_json_i64(it, "generation", 0, &gen) || gen <= 0)
 		return 0;
 	if (g->n == g->cap) {
 		size_t cap = g->cap ? g->cap * 2 : 8;
@@ -1648,23 +979,28 @@ static void gcs_free(astra__store *st)
 	if (!s)
 		return;
 	astra__http_free(s->http);
-	astra__http_free(s->token_http);
 	free(s->bucket);
 	free(s->prefix);
 	free(s->endpoint);
 	free(s->bucket_path);
-	free(s->email);
-	free(s->key_id);
-	free(s->token_uri);
-	free(s->scope);
-	if (s->secret)
-		astra__free_secret(s->secret, s->secret_len);
-	astra__free_secret_str(s->client_id);
-	astra__free_secret_str(s->client_secret);
-	astra__free_secret_str(s->token);
-	pthread_mutex_destroy(&s->mu);
+	astra__gcs_auth_free(&s->cred);
 	free(s->base.url);
 	free(s);
+}
+
+/* An object under retention cannot be replaced or deleted, with or without
+ * versioning; what an immutable vault needs is object retention (a bucket
+ * retention policy alone cannot be extended per object). */
+static int gcs_worm_check(astra__store *st, int err_class)
+{
+	if (st->caps & ASTRA_STORE_CAP_OBJECT_LOCK)
+		return 0;
+	return astra__err(ASTRA_ENOTSUPPORTED, err_class,
+	        "vault %s: the bucket is not a WORM bucket: object "
+	        "retention is not enabled; create the bucket with "
+	        "object retention (gcloud storage buckets create "
+	        "--enable-per-object-retention) for an immutable vault",
+	        st->url);
 }
 
 static const astra__store_ops gcs_ops = {
@@ -1676,6 +1012,7 @@ static const astra__store_ops gcs_ops = {
 	gcs_retain,
 	gcs_free,
 	NULL,
+	gcs_worm_check,
 };
 
 /* ------------------------------------------------------------------ */
@@ -1737,70 +1074,42 @@ done:
 	return rc;
 }
 
-int astra__store_gcs_open(
+static int gcs_open(
         astra__store **out, const char *url, const astra__store_opts *so)
 {
 	*out = NULL;
-	const char *p = url + 5; /* "gs://" */
-	size_t bl = strcspn(p, "/?#");
-	if (!bl)
-		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-		        "vault URL %s: no bucket (expected "
-		        "gs://bucket/prefix)",
-		        url);
 	gcs_store *s = astra__calloc(1, sizeof(*s));
 	ASTRA_CHECK_ALLOC(s);
-	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->cred.mu, NULL);
 	gcs_opts o;
 	memset(&o, 0, sizeof(o));
-	int rc = 0, emulator = 0;
+	int emulator = 0;
 	char *ep_env = NULL;
-	s->bucket = astra__strndup(p, bl);
-	p += bl;
-	const char *q = strchr(p, '?');
-	size_t pl = q ? (size_t)(q - p) : strlen(p);
-	if ((rc = astra__store_url_prefix(url, p, pl, &s->prefix)))
+	const char *q;
+	int rc = astra__url_object(url, "bucket", "gs://bucket/prefix",
+	        &s->bucket, &s->prefix, &q);
+	if (rc)
 		goto fail;
-	if (!s->bucket || !s->prefix) {
-		rc = ASTRA_ENOMEM;
-		goto fail;
-	}
 	if (!valid_bucket(s->bucket)) {
 		rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
 		        "vault URL %s: \"%s\" is not a valid bucket name", url,
 		        s->bucket);
 		goto fail;
 	}
-	if ((rc = parse_opts(url, q ? q + 1 : NULL, &o)))
+	if ((rc = parse_opts(url, q, &o)))
 		goto fail;
-	s->base.url = astra__aprintf("gs://%s/%s", s->bucket, s->prefix);
+	s->base.url = astra__url_display("gs", s->bucket, s->prefix);
 	if (!s->base.url) {
 		rc = ASTRA_ENOMEM;
 		goto fail;
 	}
-	if (s->base.url[strlen(s->base.url) - 1] == '/')
-		s->base.url[strlen(s->base.url) - 1] = '\0';
 	s->base.ops = &gcs_ops;
 	s->base.caps = ASTRA_STORE_CAP_CONDITIONAL;
 	s->base.io_depth = 8;
 	s->resumable_threshold = (size_t)o.threshold_mib * MIB;
 	s->chunk = (size_t)o.chunk_mib * MIB; /* a multiple of 256 KiB */
-	if (o.scope && !strcmp(o.scope, "read-write"))
-		s->scope = astra__strdup(SCOPE_RW);
-	else if (o.scope && !strcmp(o.scope, "full-control"))
-		s->scope = astra__strdup(SCOPE_FULL);
-	else if (o.scope && strncmp(o.scope, "https://", 8)) {
-		rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-		        "vault URL %s: scope must be read-write, full-control "
-		        "or an https:// scope URL, not \"%s\"",
-		        url, o.scope);
+	if ((rc = astra__gcs_auth_scope(&s->cred, url, o.cred.scope)))
 		goto fail;
-	} else
-		s->scope = astra__strdup(o.scope ? o.scope : SCOPE_RW);
-	if (!s->scope) {
-		rc = ASTRA_ENOMEM;
-		goto fail;
-	}
 
 	/* endpoint: endpoint=, $STORAGE_EMULATOR_HOST, Google */
 	const char *ep = o.endpoint;
@@ -1824,27 +1133,16 @@ int astra__store_gcs_open(
 		goto fail;
 	}
 
-	if ((rc = setup_auth(s, &o, emulator))) {
+	if ((rc = astra__gcs_auth_setup(&s->cred, &o.cred, emulator))) {
 		astra__err_prefix(rc, "vault %s", s->base.url);
 		goto fail;
 	}
 	astra__http_config cfg;
 	astra__objhttp_config(&cfg, &o.net, so);
-	if (s->auth == AUTH_SA || s->auth == AUTH_USER) {
-		/* the token endpoint: no credentials, system CAs unless
-		 * it is on the same custom endpoint */
-		astra__http_config tc = cfg;
-		size_t el = strlen(s->endpoint);
-		if (strncmp(s->token_uri, s->endpoint, el) ||
-		        (s->token_uri[el] && s->token_uri[el] != '/')) {
-			tc.ca_file = NULL;
-			tc.insecure = 0;
-		}
-		if ((rc = astra__http_new(&s->token_http, &tc)))
-			goto fail;
-	}
-	cfg.auth = auth_line;
-	cfg.auth_payload = s;
+	if ((rc = astra__gcs_auth_http(&s->cred, s->endpoint, &cfg)))
+		goto fail;
+	cfg.auth = astra__gcs_auth_line;
+	cfg.auth_payload = &s->cred;
 	if ((rc = astra__http_new(&s->http, &cfg)))
 		goto fail;
 	if ((rc = probe_bucket(s))) {
@@ -1852,17 +1150,24 @@ int astra__store_gcs_open(
 		goto fail;
 	}
 	astra__log_debug("gcs: %s at %s (credentials: %s)%s%s%s", s->base.url,
-	        s->endpoint, s->source,
+	        s->endpoint, s->cred.source,
 	        s->binfo.versioning ? ", versioned" : "",
 	        s->binfo.object_retention ? ", object retention" : "",
 	        s->binfo.retention_period ? ", bucket retention policy" : "");
-	opts_free(&o);
+	astra__url_opts_free(&gcs_options, &o);
 	free(ep_env);
 	*out = &s->base;
 	return 0;
 fail:
-	opts_free(&o);
+	astra__url_opts_free(&gcs_options, &o);
 	free(ep_env);
 	gcs_free(&s->base);
 	return rc;
 }
+
+const astra__store_backend astra__store_gcs_backend = {
+	.scheme = "gs://",
+	.open = gcs_open,
+	.ops = &gcs_ops,
+	.options = &gcs_options,
+};

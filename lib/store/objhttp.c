@@ -34,32 +34,25 @@ void astra__objhttp_net_free(astra__objhttp_net *n)
 	n->ca = n->proxy = NULL;
 }
 
+/* The network options alone, for astra__objhttp_net_opt. */
+typedef struct {
+	astra__objhttp_net net;
+} net_only;
+
+static const astra__url_opt net_opts[] = {
+	ASTRA__OBJHTTP_OPT_CA(net_only),
+	ASTRA__OBJHTTP_OPT_PROXY(net_only),
+	ASTRA__OBJHTTP_OPT_INSECURE(net_only),
+	ASTRA__OBJHTTP_OPT_TIMEOUT(net_only),
+	ASTRA__OBJHTTP_OPT_RETRIES(net_only),
+	ASTRA__OBJHTTP_OPT_BUDGET(net_only),
+	ASTRA__URL_END,
+};
+
 int astra__objhttp_net_opt(
         const char *url, const char *k, char **v, astra__objhttp_net *n)
 {
-	char **dst = NULL;
-	if (!strcmp(k, "ca"))
-		dst = &n->ca;
-	else if (!strcmp(k, "proxy"))
-		dst = &n->proxy;
-	if (dst) {
-		free(*dst);
-		*dst = *v;
-		*v = NULL;
-		return 1;
-	}
-	int rc;
-	if (!strcmp(k, "insecure-tls"))
-		rc = astra__store_opt_bool(url, k, *v, &n->insecure);
-	else if (!strcmp(k, "timeout"))
-		rc = astra__store_opt_long(url, k, *v, 1, 86400, &n->timeout_s);
-	else if (!strcmp(k, "retries"))
-		rc = astra__store_opt_long(url, k, *v, 0, 100, &n->retries);
-	else if (!strcmp(k, "retry-budget"))
-		rc = astra__store_opt_long(url, k, *v, 1, 86400, &n->budget_s);
-	else
-		return 0;
-	return rc ? rc : 1;
+	return astra__url_opt_set(url, net_opts, k, v, n);
 }
 
 const char *astra__objhttp_ca(

@@ -21,6 +21,7 @@
 #include "astra/common.h"
 #include "net/http.h"
 #include "store/store.h"
+#include "store/url.h"
 
 /* ------------------------------------------------------------------ */
 /* Network options and the HTTP client                                 */
@@ -33,6 +34,25 @@ typedef struct {
 	long retries; /* ?retries= (0..100) */
 	long budget_s; /* ?retry-budget=: seconds (1..86400) */
 } astra__objhttp_net;
+
+/* Entries of a backend's option table (url.h) for the network options,
+ * T being the backend's options struct with an astra__objhttp_net net. */
+#define ASTRA__OBJHTTP_OPT_CA(T) \
+	ASTRA__URL_STR("ca", T, net.ca, "a CA bundle file (PEM)")
+#define ASTRA__OBJHTTP_OPT_PROXY(T) \
+	ASTRA__URL_STR("proxy", T, net.proxy, "an HTTP(S) proxy URL")
+#define ASTRA__OBJHTTP_OPT_INSECURE(T)                   \
+	ASTRA__URL_BOOL("insecure-tls", T, net.insecure, \
+	        "1: do not verify the server's certificate")
+#define ASTRA__OBJHTTP_OPT_TIMEOUT(T) \
+	ASTRA__URL_LONG(              \
+	        "timeout", T, net.timeout_s, 1, 86400, "seconds per attempt")
+#define ASTRA__OBJHTTP_OPT_RETRIES(T)                      \
+	ASTRA__URL_LONG("retries", T, net.retries, 0, 100, \
+	        "retries of a failed request")
+#define ASTRA__OBJHTTP_OPT_BUDGET(T)                               \
+	ASTRA__URL_LONG("retry-budget", T, net.budget_s, 1, 86400, \
+	        "seconds all retries of a request may take")
 
 /* Defaults: 120 s per attempt, 6 retries inside 60 s. */
 void astra__objhttp_net_init(astra__objhttp_net *n);

@@ -43,42 +43,12 @@
 #include "net/http.h"
 #include "store/awscreds.h"
 #include "store/objhttp.h"
+#include "store/s3.h"
 #include "store/sigv4.h"
 #include "store/store.h"
+#include "store/url.h"
 
-#define MIB ((size_t)1 << 20)
-#define MAX_EXTRA_HEADERS 16
 #define LIST_PAGE 1000
-#define COMPLETE_TRIES 5
-#define MAX_PARTS 10000
-
-/* CK_AUTO: Content-MD5 only when the payload is not signed (a signed
- * payload's SHA-256 is checked by the server already) */
-enum { CK_AUTO = 0, CK_MD5 = 1, CK_SHA256 = 2, CK_NONE = 3 };
-
-typedef struct {
-	astra__store base;
-	char *bucket;
-	char *prefix; /* "" or "dir/sub/" */
-	char *scheme; /* "http" or "https" */
-	char *ep_host; /* endpoint host[:port] */
-	char *region;
-	int region_given;
-	int aws; /* AWS endpoint derived from the region */
-	int path_style;
-	int checksum;
-	int unsigned_payload;
-	size_t part_size, mp_threshold;
-	unsigned concurrency;
-	astra__http *http;
-	astra__aws_provider *creds;
-	int versioned;
-	atomic_int no_conditional; /* If-None-Match: * not implemented */
-	atomic_llong skew; /* server clock minus ours, seconds */
-} s3_store;
-
-static int head_q(
-        s3_store *s, const char *key, const char *query, astra__obj_info *info);
 
 /* ------------------------------------------------------------------ */
 /* Options                                                             */
@@ -93,13 +63,38 @@ typedef struct {
 	long part_mib, threshold_mib, concurrency;
 } s3_opts;
 
-static void opts_free(s3_opts *o)
-{
-	free(o->endpoint);
-	free(o->region);
-	free(o->profile);
-	astra__objhttp_net_free(&o->net);
-}
+static const char *const checksums[] = { "auto", "md5", "sha256", "none",
+	NULL }; /* CK_* */
+static const char *const payloads[] = { "signed", "unsigned", NULL };
+
+static const astra__url_opt s3_opt_list[] = {
+	ASTRA__URL_STR("endpoint", s3_opts, endpoint,
+	        "the S3 endpoint (scheme://host[:port]); default: AWS"),
+	ASTRA__URL_STR("region", s3_opts, region, "the bucket's region"),
+	ASTRA__URL_AUTO_BOOL("path-style", s3_opts, path_style,
+	        "path-style addressing: auto, 0 or 1"),
+	ASTRA__OBJHTTP_OPT_CA(s3_opts),
+	ASTRA__OBJHTTP_OPT_INSECURE(s3_opts),
+	ASTRA__OBJHTTP_OPT_PROXY(s3_opts),
+	ASTRA__URL_STR("profile", s3_opts, profile,
+	        "the profile of the shared AWS config and credentials files"),
+	ASTRA__URL_CHOICE("checksum", s3_opts, checksum, checksums,
+	        "the checksum sent with uploads"),
+	ASTRA__URL_CHOICE("payload", s3_opts, unsigned_payload, payloads,
+	        "whether SigV4 signs the payload"),
+	ASTRA__URL_LONG("part-size", s3_opts, part_mib, 5, 5120,
+	        "multipart part size, MiB"),
+	ASTRA__URL_LONG("multipart-threshold", s3_opts, threshold_mib, 1, 5120,
+	        "uploads above this many MiB are multipart"),
+	ASTRA__URL_LONG("concurrency", s3_opts, concurrency, 1, 64,
+	        "parallel part uploads"),
+	ASTRA__OBJHTTP_OPT_TIMEOUT(s3_opts),
+	ASTRA__OBJHTTP_OPT_RETRIES(s3_opts),
+	ASTRA__OBJHTTP_OPT_BUDGET(s3_opts),
+	ASTRA__URL_END,
+};
+
+static const astra__url_opt_table s3_options = { s3_opt_list, NULL };
 
 static int parse_opts(const char *url, const char *q, s3_opts *o)
 {
@@ -109,748 +104,12 @@ static int parse_opts(const char *url, const char *q, s3_opts *o)
 	o->threshold_mib = 64;
 	o->concurrency = 4;
 	astra__objhttp_net_init(&o->net);
-	int rc = 0;
-	char *k, *v;
-	while (!rc && (rc = astra__store_opt_next(&q, &k, &v)) == 1) {
-		rc = 0;
-		char **dst = NULL;
-		if (!strcmp(k, "endpoint"))
-			dst = &o->endpoint;
-		else if (!strcmp(k, "region"))
-			dst = &o->region;
-		else if (!strcmp(k, "profile"))
-			dst = &o->profile;
-		if (dst) {
-			free(*dst);
-			*dst = v;
-			v = NULL;
-		} else if ((rc = astra__objhttp_net_opt(url, k, &v, &o->net))) {
-			if (rc == 1)
-				rc = 0;
-		} else if (!strcmp(k, "path-style")) {
-			if (!strcmp(v, "auto"))
-				o->path_style = -1;
-			else
-				rc = astra__store_opt_bool(
-				        url, k, v, &o->path_style);
-		} else if (!strcmp(k, "checksum")) {
-			if (!strcmp(v, "auto"))
-				o->checksum = CK_AUTO;
-			else if (!strcmp(v, "md5"))
-				o->checksum = CK_MD5;
-			else if (!strcmp(v, "sha256"))
-				o->checksum = CK_SHA256;
-			else if (!strcmp(v, "none"))
-				o->checksum = CK_NONE;
-			else
-				rc = astra__err(ASTRA_EINVALID,
-				        ASTRA_ERROR_STORE,
-				        "vault URL %s: checksum must be auto, "
-				        "md5, sha256 or none, not \"%s\"",
-				        url, v);
-		} else if (!strcmp(k, "payload")) {
-			if (!strcmp(v, "signed"))
-				o->unsigned_payload = 0;
-			else if (!strcmp(v, "unsigned"))
-				o->unsigned_payload = 1;
-			else
-				rc = astra__err(ASTRA_EINVALID,
-				        ASTRA_ERROR_STORE,
-				        "vault URL %s: payload must be signed "
-				        "or unsigned, not \"%s\"",
-				        url, v);
-		} else if (!strcmp(k, "part-size")) {
-			rc = astra__store_opt_long(
-			        url, k, v, 5, 5120, &o->part_mib);
-		} else if (!strcmp(k, "multipart-threshold")) {
-			rc = astra__store_opt_long(
-			        url, k, v, 1, 5120, &o->threshold_mib);
-		} else if (!strcmp(k, "concurrency")) {
-			rc = astra__store_opt_long(
-			        url, k, v, 1, 64, &o->concurrency);
-		} else {
-			rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-			        "vault URL %s: unknown option \"%s\" (known: "
-			        "endpoint, region, path-style, ca, "
-			        "insecure-tls, proxy, profile, checksum, "
-			        "payload, part-size, multipart-threshold, "
-			        "concurrency, timeout, retries, retry-budget)",
-			        url, k);
-		}
-		free(k);
-		free(v);
-	}
-	return rc;
-}
-
-/* ------------------------------------------------------------------ */
-/* Requests                                                            */
-/* ------------------------------------------------------------------ */
-
-typedef struct {
-	const char *method;
-	const char *key; /* vault-relative key; NULL: the bucket */
-	const char *query; /* encoded, without '?'; NULL: none */
-	const char *headers[MAX_EXTRA_HEADERS]; /* NULL-terminated */
-	const void *body;
-	size_t body_len;
-	const char *payload_hash; /* precomputed hex, or NULL */
-	int retry; /* ASTRA_HTTP_RETRY_* */
-	size_t max_body;
-} s3_req;
-
-/* S3 error details of a response. */
-typedef astra__objhttp_err s3_err;
-
-static void err_of(const astra__http_response *resp, s3_err *e)
-{
-	memset(e, 0, sizeof(*e));
-	const char *rid = astra__http_header(resp, "x-amz-request-id");
-	if (rid)
-		snprintf(e->request_id, sizeof(e->request_id), "%s", rid);
-	if (!resp->body.size)
-		return;
-	astra__xml *doc = NULL;
-	astra__objhttp_saved_err saved;
-	astra__objhttp_err_save(&saved);
-	if (astra__xml_parse(
-	            &doc, resp->body.ptr, resp->body.size, "S3 error") == 0 &&
-	        !strcmp(astra__xml_name(doc), "Error")) {
-		const char *c = astra__xml_child_text(doc, "Code");
-		const char *m = astra__xml_child_text(doc, "Message");
-		const char *r = astra__xml_child_text(doc, "RequestId");
-		if (c)
-			snprintf(e->code, sizeof(e->code), "%s", c);
-		if (m)
-			snprintf(e->message, sizeof(e->message), "%s", m);
-		if (r && !e->request_id[0])
-			snprintf(e->request_id, sizeof(e->request_id), "%s", r);
-	}
-	astra__xml_free(doc);
-	astra__objhttp_err_restore(&saved);
-}
-
-/* S3 error codes, then statuses, to astra codes (tried in order). */
-static const astra__objhttp_rule s3_rules[] = {
-	{ ASTRA_EAUTH,
-	        "SignatureDoesNotMatch|InvalidAccessKeyId|InvalidToken|"
-	        "ExpiredToken|TokenRefreshRequired|InvalidSecurity|"
-	        "AuthorizationHeaderMalformed|AccessDenied|AllAccessDisabled|"
-	        "RequestTimeTooSkewed",
-	        401, 401, 0 },
-	{ ASTRA_EAUTH, NULL, 403, 403, 1 },
-	{ ASTRA_ENOTFOUND, "NoSuchBucket|NoSuchKey|NoSuchVersion", 404, 404,
-	        0 },
-	{ ASTRA_EEXISTS, "PreconditionFailed", 412, 412, 0 },
-	{ ASTRA_ECONFLICT, "ConditionalRequestConflict|OperationAborted", 0, 0,
-	        0 },
-	{ ASTRA_EPOLICY, "ObjectLocked|InvalidRetentionPeriod", 0, 0, 0 },
-	{ ASTRA_ECORRUPT, "InvalidRange", 416, 416, 0 },
-	{ ASTRA_ENOTSUPPORTED, "NotImplemented", 501, 501, 0 },
-	{ ASTRA_ENOSPACE, "EntityTooLarge|QuotaExceeded|XMinioStorageFull", 507,
-	        507, 0 },
-	{ ASTRA_ENET, "SlowDown|RequestTimeout", 429, 429, 0 },
-	{ ASTRA_ENET, NULL, 500, 999, 0 },
-	{ ASTRA_EINVALID,
-	        "InvalidArgument|InvalidRequest|InvalidBucketName|MalformedXML",
-	        0, 0, 0 },
-	{ 0, NULL, 0, 0, 0 },
-};
-
-/* Maps a failed response to an astra error naming op, object and cause. */
-static int s3_fail(s3_store *s, const astra__http_response *resp,
-        const char *method, const char *key, const s3_err *e)
-{
-	int code = astra__objhttp_classify(s3_rules, resp->status, e->code);
-	if (code == ASTRA_ENOTFOUND &&
-	        astra__objhttp_code_is(e, "NoSuchBucket"))
-		return astra__err(ASTRA_ENOTFOUND, ASTRA_ERROR_STORE,
-		        "bucket %s does not exist at %s://%s (NoSuchBucket, "
-		        "request id %s)",
-		        s->bucket, s->scheme, s->ep_host,
-		        e->request_id[0] ? e->request_id : "none");
-	char where[320];
-	snprintf(where, sizeof(where), "bucket %s", s->bucket);
-	astra__objhttp_failure f = { 0 };
-	f.service = "S3";
-	f.op = method;
-	f.key = key;
-	f.whole = "(bucket)";
-	f.where = where;
-	f.code = e->code;
-	f.no_code = "no S3 code";
-	f.absent = "NoSuchKey";
-	f.message = e->message;
-	f.request_id = e->request_id;
-	return astra__objhttp_fail(code, resp, &f);
-}
-
-/* The object's absolute key in the bucket. */
-static char *full_key(s3_store *s, const char *key)
-{
-	return astra__aprintf("%s%s", s->prefix, key);
-}
-
-static int build_target(
-        s3_store *s, const char *key, astra_buf *path, char **host)
-{
-	int rc = 0;
-	*host = s->path_style ? astra__strdup(s->ep_host)
-	                      : astra__aprintf("%s.%s", s->bucket, s->ep_host);
-	if (!*host)
-		return ASTRA_ENOMEM;
-	if (s->path_style) {
-		rc = astra__buf_putc(path, '/');
-		if (!rc)
-			rc = astra__buf_puts(path, s->bucket);
-	}
-	if (!rc && key) {
-		char *fk = full_key(s, key);
-		if (!fk)
-			return ASTRA_ENOMEM;
-		rc = astra__buf_putc(path, '/');
-		if (!rc)
-			rc = astra__buf_puts(path, fk);
-		free(fk);
-	} else if (!rc && !s->path_style) {
-		rc = astra__buf_putc(path, '/');
-	}
-	return rc;
-}
-
-static int hex_sha256(const void *data, size_t n, char out[65])
-{
-	uint8_t d[32];
-	int rc = astra__sha256(data, n, d);
-	if (!rc)
-		astra__hex_encode(out, d, sizeof(d));
-	return rc;
-}
-
-/* Sends one signed request (with the HTTP client's retries). */
-static int send_once(s3_store *s, const s3_req *r, int force_creds,
-        astra__http_response *resp)
-{
-	astra_buf path = ASTRA_BUF_INIT, epath = ASTRA_BUF_INIT;
-	astra_buf url = ASTRA_BUF_INIT, added = ASTRA_BUF_INIT;
-	astra_buf hostline = ASTRA_BUF_INIT;
-	char *host = NULL;
-	char phash[65];
-	const char *lines[MAX_EXTRA_HEADERS + 8];
-	size_t nl = 0;
-	astra__aws_keys keys;
-	memset(&keys, 0, sizeof(keys));
-	int rc = build_target(s, r->key, &path, &host);
-	if (!rc)
-		rc = astra__sigv4_encode(&epath, path.ptr, path.size, 1);
-	if (!rc)
-		rc = astra__buf_printf(&url, "%s://%s%s%s%s", s->scheme, host,
-		        epath.ptr, r->query && *r->query ? "?" : "",
-		        r->query ? r->query : "");
-	if (!rc)
-		rc = astra__buf_printf(&hostline, "Host: %s", host);
-	if (rc)
-		goto done;
-	const char *ph = r->payload_hash;
-	if (!ph) {
-		if (s->unsigned_payload && r->body_len)
-			ph = ASTRA_SIGV4_UNSIGNED_PAYLOAD;
-		else if ((rc = hex_sha256(
-		                  r->body ? r->body : "", r->body_len, phash)))
-			goto done;
-		else
-			ph = phash;
-	}
-	lines[nl++] = hostline.ptr;
-	for (size_t i = 0; i < MAX_EXTRA_HEADERS && r->headers[i]; i++)
-		lines[nl++] = r->headers[i];
-	lines[nl] = NULL;
-	if ((rc = astra__aws_provider_get(s->creds, force_creds, &keys)))
-		goto done;
-	astra__aws_creds view = astra__aws_keys_view(&keys);
-	astra__sigv4_req sr = { 0 };
-	sr.method = r->method;
-	sr.path = path.ptr;
-	sr.query = r->query;
-	sr.headers = lines;
-	sr.payload_hash = ph;
-	sr.region = s->region;
-	sr.service = "s3";
-	sr.time = astra__wall_ns() / 1000000000LL + atomic_load(&s->skew);
-	sr.flags = ASTRA_SIGV4_CONTENT_SHA256;
-	rc = astra__sigv4_sign(&sr, &view, &added, NULL, NULL);
-	astra__aws_keys_clear(&keys);
-	if (rc)
-		goto done;
-	/* the signer's lines ("Name: value\n" each) become headers */
-	for (char *p = added.ptr; p && *p && nl < MAX_EXTRA_HEADERS + 7;) {
-		char *e = strchr(p, '\n');
-		if (!e)
-			break;
-		*e = '\0';
-		lines[nl++] = p;
-		p = e + 1;
-	}
-	lines[nl] = NULL;
-	astra__http_request req = { 0 };
-	req.method = r->method;
-	req.url = url.ptr;
-	req.headers = lines;
-	req.body = r->body;
-	req.body_len = r->body_len;
-	req.max_body = r->max_body;
-	req.retry = r->retry;
-	if (!req.body &&
-	        (!strcmp(r->method, "PUT") || !strcmp(r->method, "POST")))
-		req.body = "";
-	rc = astra__http_do(s->http, &req, resp);
-done:
-	astra_buf_dispose(&path);
-	astra_buf_dispose(&epath);
-	astra_buf_dispose(&url);
-	astra_buf_dispose(&added); /* wiped: it held the Authorization */
-	astra_buf_dispose(&hostline);
-	free(host);
-	return rc;
-}
-
-static int set_region(s3_store *s, const char *region)
-{
-	char *r = astra__strdup(region);
-	char *h = s->aws ? astra__aprintf("s3.%s.amazonaws.com", region) : NULL;
-	if (!r || (s->aws && !h)) {
-		free(r);
-		free(h);
-		return ASTRA_ENOMEM;
-	}
-	free(s->region);
-	s->region = r;
-	if (h) {
-		free(s->ep_host);
-		s->ep_host = h;
-	}
-	return 0;
-}
-
-/*
- * Sends with the S3-level retries described at the top. Returns 0 with
- * resp filled when a response arrived (the caller checks the status), or
- * an error. `e` receives the error details of a non-2xx response.
- */
-static int s3_send(s3_store *s, const s3_req *r, astra__http_response *resp,
-        s3_err *e, int *region_fixable)
-{
-	int skew_fixed = 0, creds_fixed = 0, region_fixed = 0, timeouts = 0;
-	for (;;) {
-		int force = creds_fixed == 1;
-		int rc = send_once(s, r, force, resp);
-		if (force)
-			creds_fixed = 2;
-		if (rc)
-			return rc;
-		memset(e, 0, sizeof(*e));
-		if (resp->status >= 200 && resp->status < 300)
-			return 0;
-		err_of(resp, e);
-		if (astra__log_enabled(ASTRA_LOG_DEBUG))
-			astra__log_debug("s3: %s %s -> %ld %s (request id %s)",
-			        r->method, r->key ? r->key : "(bucket)",
-			        resp->status, e->code, e->request_id);
-		if (astra__objhttp_code_is(e, "RequestTimeTooSkewed") &&
-		        !skew_fixed) {
-			long long skew;
-			skew_fixed = 1;
-			if (astra__objhttp_server_skew(resp, &skew)) {
-				atomic_store(&s->skew, skew);
-				astra__log_warn(
-				        "s3: the clock differs from %s's "
-				        "by %lld s; correcting",
-				        s->ep_host, skew);
-				continue;
-			}
-		}
-		if ((astra__objhttp_code_is(e, "ExpiredToken") ||
-		            astra__objhttp_code_is(e, "TokenRefreshRequired") ||
-		            astra__objhttp_code_is(e, "InvalidToken")) &&
-		        !creds_fixed) {
-			creds_fixed = 1;
-			continue;
-		}
-		const char *br =
-		        astra__http_header(resp, "x-amz-bucket-region");
-		if (br && *br && !s->region_given && !region_fixed &&
-		        strcmp(br, s->region) &&
-		        (resp->status == 301 || resp->status == 400 ||
-		                resp->status == 403)) {
-			region_fixed = 1;
-			if (region_fixable && *region_fixable) {
-				astra__log_info("s3: bucket %s is in region %s",
-				        s->bucket, br);
-				int r2 = set_region(s, br);
-				if (r2)
-					return r2;
-				continue;
-			}
-		}
-		if (astra__objhttp_code_is(e, "RequestTimeout") &&
-		        timeouts++ < 3) {
-			astra__objhttp_pause(200, (unsigned)timeouts);
-			continue;
-		}
-		return 0;
-	}
-}
-
-/* A request whose only acceptable outcome is 2xx. */
-static int s3_call(s3_store *s, const s3_req *r, astra__http_response *resp)
-{
-	s3_err e;
-	int rc = s3_send(s, r, resp, &e, NULL);
-	if (rc)
-		return rc;
-	if (resp->status >= 200 && resp->status < 300)
-		return 0;
-	return s3_fail(s, resp, r->method, r->key, &e);
-}
-
-static int add_header(s3_req *r, const char *line)
-{
-	for (size_t i = 0; i < MAX_EXTRA_HEADERS - 1; i++)
-		if (!r->headers[i]) {
-			r->headers[i] = line;
-			r->headers[i + 1] = NULL;
-			return 0;
-		}
-	return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-	        "too many S3 request headers");
-}
-
-/* ------------------------------------------------------------------ */
-/* Checksums and object lock headers                                   */
-/* ------------------------------------------------------------------ */
-
-typedef struct {
-	char phash[65];
-	char md5[64]; /* "Content-MD5: ..." */
-	char sha[96]; /* "x-amz-checksum-sha256: ..." */
-} sums;
-
-static int compute_sums(
-        s3_store *s, const void *data, size_t n, int need_md5, sums *out)
-{
-	memset(out, 0, sizeof(*out));
-	uint8_t d[32];
-	astra_buf b = ASTRA_BUF_INIT;
-	int rc = 0;
-	if (!s->unsigned_payload || s->checksum == CK_SHA256) {
-		if ((rc = astra__sha256(data, n, d)))
-			return rc;
-		astra__hex_encode(out->phash, d, 32);
-		if (s->checksum == CK_SHA256) {
-			if ((rc = astra__base64_encode(&b, d, 32)))
-				return rc;
-			snprintf(out->sha, sizeof(out->sha),
-			        "x-amz-checksum-sha256: %s", b.ptr);
-			astra_buf_dispose(&b);
-		}
-	}
-	if (s->unsigned_payload)
-		snprintf(out->phash, sizeof(out->phash), "%s",
-		        ASTRA_SIGV4_UNSIGNED_PAYLOAD);
-	if (s->checksum == CK_MD5 ||
-	        (s->checksum == CK_AUTO && s->unsigned_payload) ||
-	        (need_md5 && s->checksum != CK_SHA256)) {
-		uint8_t m[16];
-		if ((rc = astra__md5(data, n, m)))
-			return rc;
-		if ((rc = astra__base64_encode(&b, m, 16)))
-			return rc;
-		snprintf(out->md5, sizeof(out->md5), "Content-MD5: %s", b.ptr);
-		astra_buf_dispose(&b);
-	}
-	return 0;
-}
-
-static const char *mode_name(unsigned mode)
-{
-	return mode == ASTRA_STORE_LOCK_GOVERNANCE ? "GOVERNANCE"
-	                                           : "COMPLIANCE";
-}
-
-typedef struct {
-	char mode[64];
-	char until[96];
-} lock_hdrs;
-
-static void make_lock(const astra__put_opts *o, lock_hdrs *l)
-{
-	char when[24];
-	astra__fmt_utc(when, o->retain_until);
-	snprintf(l->mode, sizeof(l->mode), "x-amz-object-lock-mode: %s",
-	        mode_name(o->lock_mode));
-	snprintf(l->until, sizeof(l->until),
-	        "x-amz-object-lock-retain-until-date: %s", when);
+	return astra__url_opts_parse(url, q, &s3_options, o);
 }
 
 /* ------------------------------------------------------------------ */
 /* PUT, multipart                                                      */
 /* ------------------------------------------------------------------ */
-
-typedef struct {
-	s3_store *s;
-	const char *key;
-	const char *upload_id;
-	const char *data;
-	size_t n, part;
-	unsigned nparts;
-	char (*etags)[80];
-} mp_job;
-
-static int upload_part(mp_job *j, unsigned num)
-{
-	s3_store *s = j->s;
-	size_t off = (size_t)(num - 1) * j->part;
-	size_t len = off + j->part > j->n ? j->n - off : j->part;
-	sums sm;
-	astra_buf q = ASTRA_BUF_INIT;
-	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
-	int rc = compute_sums(s, j->data + off, len, 0, &sm);
-	if (!rc)
-		rc = astra__buf_printf(&q, "partNumber=%u&uploadId=", num);
-	if (!rc)
-		rc = astra__sigv4_encode(
-		        &q, j->upload_id, strlen(j->upload_id), 0);
-	if (rc)
-		goto done;
-	s3_req r = { 0 };
-	r.method = "PUT";
-	r.key = j->key;
-	r.query = q.ptr;
-	r.body = j->data + off;
-	r.body_len = len;
-	r.payload_hash = sm.phash;
-	r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
-	if (sm.md5[0])
-		add_header(&r, sm.md5);
-	if (sm.sha[0])
-		add_header(&r, sm.sha);
-	if ((rc = s3_call(s, &r, &resp)))
-		goto done;
-	const char *etag = astra__http_header(&resp, "ETag");
-	if (!etag || !*etag || strlen(etag) >= 80) {
-		rc = astra__err(ASTRA_EIO, ASTRA_ERROR_STORE,
-		        "S3 upload of part %u of %s returned no ETag", num,
-		        j->key);
-		goto done;
-	}
-	snprintf(j->etags[num - 1], 80, "%s", etag);
-done:
-	astra_buf_dispose(&q);
-	astra__http_response_dispose(&resp);
-	return rc;
-}
-
-/* A task of the worker pool: part i + 1. */
-static int part_task(void *ctx, unsigned i)
-{
-	return upload_part(ctx, i + 1);
-}
-
-static void abort_upload(s3_store *s, const char *key, const char *upload_id)
-{
-	astra_buf q = ASTRA_BUF_INIT;
-	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
-	astra__objhttp_saved_err saved;
-	astra__objhttp_err_save(&saved);
-	if (astra__buf_puts(&q, "uploadId=") == 0 &&
-	        astra__sigv4_encode(&q, upload_id, strlen(upload_id), 0) == 0) {
-		s3_req r = { 0 };
-		r.method = "DELETE";
-		r.key = key;
-		r.query = q.ptr;
-		r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
-		if (s3_call(s, &r, &resp) != 0)
-			astra__log_warn("s3: could not abort the multipart "
-			                "upload of %s (a lifecycle rule "
-			                "AbortIncompleteMultipartUpload cleans "
-			                "it up): %s",
-			        key, astra_error_last()->message);
-	}
-	astra_buf_dispose(&q);
-	astra__http_response_dispose(&resp);
-	astra__objhttp_err_restore(&saved);
-}
-
-static int complete_upload(
-        s3_store *s, mp_job *j, uint64_t size, astra__http_response *resp)
-{
-	astra_buf body = ASTRA_BUF_INIT, q = ASTRA_BUF_INIT;
-	int rc = astra__buf_puts(&body,
-	        "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/"
-	        "2006-03-01/\">");
-	for (unsigned i = 0; i < j->nparts && !rc; i++) {
-		rc = astra__buf_printf(&body,
-		        "<Part><PartNumber>%u</PartNumber><ETag>", i + 1);
-		if (!rc)
-			rc = astra__xml_escape(&body, j->etags[i]);
-		if (!rc)
-			rc = astra__buf_puts(&body, "</ETag></Part>");
-	}
-	if (!rc)
-		rc = astra__buf_puts(&body, "</CompleteMultipartUpload>");
-	if (!rc)
-		rc = astra__buf_puts(&q, "uploadId=");
-	if (!rc)
-		rc = astra__sigv4_encode(
-		        &q, j->upload_id, strlen(j->upload_id), 0);
-	sums sm;
-	if (!rc)
-		rc = compute_sums(s, body.ptr, body.size, 1, &sm);
-	for (int attempt = 1; !rc; attempt++) {
-		s3_req r = { 0 };
-		r.method = "POST";
-		r.key = j->key;
-		r.query = q.ptr;
-		r.body = body.ptr;
-		r.body_len = body.size;
-		r.payload_hash = sm.phash;
-		r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
-		r.headers[0] = "Content-Type: application/xml";
-		if (sm.md5[0])
-			add_header(&r, sm.md5);
-		if (sm.sha[0])
-			add_header(&r, sm.sha);
-		s3_err e;
-		rc = s3_send(s, &r, resp, &e, NULL);
-		if (rc)
-			break;
-		int transient = 0;
-		if (resp->status == 200) {
-			/* 200 may still carry an <Error> */
-			astra__xml *doc = NULL;
-			rc = astra__xml_parse(&doc, resp->body.ptr,
-			        resp->body.size, "CompleteMultipartUpload");
-			if (!rc && !strcmp(astra__xml_name(doc), "Error")) {
-				err_of(resp, &e);
-				transient = 1;
-			} else if (!rc &&
-			           strcmp(astra__xml_name(doc),
-			                   "CompleteMultipartUploadResult")) {
-				rc = astra__err(ASTRA_EIO, ASTRA_ERROR_STORE,
-				        "S3 CompleteMultipartUpload of %s: "
-				        "unexpected response <%s>",
-				        j->key, astra__xml_name(doc));
-			} else if (rc) {
-				/* a cut-off body: try again */
-				astra_error_clear();
-				rc = 0;
-				transient = 1;
-				snprintf(e.code, sizeof(e.code),
-				        "truncated response");
-			}
-			astra__xml_free(doc);
-			if (!rc && !transient)
-				break;
-		} else if (astra__objhttp_code_is(&e, "NoSuchUpload") &&
-		           attempt > 1) {
-			/* an earlier attempt may have completed it */
-			astra__obj_info info;
-			memset(&info, 0, sizeof(info));
-			if (head_q(s, j->key, NULL, &info) == 0 &&
-			        info.size == size) {
-				rc = 0;
-				break;
-			}
-			astra_error_clear();
-		} else if (resp->status >= 500 ||
-		           astra__objhttp_code_is(&e, "SlowDown") ||
-		           astra__objhttp_code_is(&e, "InternalError")) {
-			transient = 1;
-		}
-		if (rc)
-			break;
-		if (!transient || attempt >= COMPLETE_TRIES) {
-			rc = s3_fail(
-			        s, resp, "POST (complete upload)", j->key, &e);
-			break;
-		}
-		astra__log_debug("s3: CompleteMultipartUpload of %s: %s, "
-		                 "retrying",
-		        j->key, e.code);
-		astra__objhttp_pause(200, (unsigned)attempt);
-	}
-	astra_buf_dispose(&body);
-	astra_buf_dispose(&q);
-	return rc;
-}
-
-static int put_multipart(s3_store *s, const char *key, const char *data,
-        size_t n, const astra__put_opts *opts)
-{
-	size_t part = s->part_size;
-	if ((n + part - 1) / part > MAX_PARTS)
-		part = (n + MAX_PARTS - 1) / MAX_PARTS;
-	mp_job j;
-	memset(&j, 0, sizeof(j));
-	j.s = s;
-	j.key = key;
-	j.data = data;
-	j.n = n;
-	j.part = part;
-	j.nparts = (unsigned)((n + part - 1) / part);
-	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
-	astra__xml *doc = NULL;
-	char *upload_id = NULL;
-	lock_hdrs lk;
-	s3_req r = { 0 };
-	r.method = "POST";
-	r.key = key;
-	r.query = "uploads=";
-	r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
-	r.headers[0] = "Content-Type: application/octet-stream";
-	if (opts && opts->retain_until) {
-		make_lock(opts, &lk);
-		add_header(&r, lk.mode);
-		add_header(&r, lk.until);
-	}
-	int rc = s3_call(s, &r, &resp);
-	if (!rc)
-		rc = astra__xml_parse(&doc, resp.body.ptr, resp.body.size,
-		        "CreateMultipartUpload");
-	if (!rc) {
-		const char *id = astra__xml_child_text(doc, "UploadId");
-		if (!id || !*id)
-			rc = astra__err(ASTRA_EIO, ASTRA_ERROR_STORE,
-			        "S3 CreateMultipartUpload of %s returned no "
-			        "UploadId",
-			        key);
-		else if (!(upload_id = astra__strdup(id)))
-			rc = ASTRA_ENOMEM;
-	}
-	astra__xml_free(doc);
-	astra__http_response_dispose(&resp);
-	if (rc)
-		goto done;
-	j.upload_id = upload_id;
-	j.etags = astra__calloc(j.nparts, sizeof(*j.etags));
-	if (!j.etags) {
-		rc = ASTRA_ENOMEM;
-		goto abort;
-	}
-	if ((rc = astra__objhttp_parallel(
-	             j.nparts, s->concurrency, part_task, &j)))
-		goto abort;
-	rc = complete_upload(s, &j, n, &resp);
-	astra__http_response_dispose(&resp);
-	if (!rc)
-		goto done;
-abort:
-	abort_upload(s, key, upload_id);
-done:
-	free(j.etags);
-	free(upload_id);
-	return rc;
-}
 
 static int s3_put(astra__store *st, const char *key, const void *data, size_t n,
         const astra__put_opts *opts)
@@ -866,7 +125,7 @@ static int s3_put(astra__store *st, const char *key, const void *data, size_t n,
 	        (atomic_load(&s->no_conditional) || n > s->mp_threshold)) {
 		/* best effort where the server has no conditional writes */
 		astra__obj_info info;
-		if (head_q(s, key, NULL, &info) == 0)
+		if (astra__s3_head_q(s, key, NULL, &info) == 0)
 			return astra__err(ASTRA_EEXISTS, ASTRA_ERROR_STORE,
 			        "%s already exists", key);
 		if (astra_error_last()->code != ASTRA_ENOTFOUND)
@@ -875,10 +134,10 @@ static int s3_put(astra__store *st, const char *key, const void *data, size_t n,
 		if_absent = 0;
 	}
 	if (n > s->mp_threshold)
-		return put_multipart(s, key, data, n, opts);
+		return astra__s3_put_multipart(s, key, data, n, opts);
 	sums sm;
 	lock_hdrs lk;
-	int rc = compute_sums(s, data, n, locked, &sm);
+	int rc = astra__s3_compute_sums(s, data, n, locked, &sm);
 	if (rc)
 		return rc;
 	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
@@ -891,18 +150,18 @@ static int s3_put(astra__store *st, const char *key, const void *data, size_t n,
 	r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
 	r.headers[0] = "Content-Type: application/octet-stream";
 	if (sm.md5[0])
-		add_header(&r, sm.md5);
+		astra__s3_add_header(&r, sm.md5);
 	if (sm.sha[0])
-		add_header(&r, sm.sha);
+		astra__s3_add_header(&r, sm.sha);
 	if (locked) {
-		make_lock(opts, &lk);
-		add_header(&r, lk.mode);
-		add_header(&r, lk.until);
+		astra__s3_make_lock(opts, &lk);
+		astra__s3_add_header(&r, lk.mode);
+		astra__s3_add_header(&r, lk.until);
 	}
 	if (if_absent)
-		add_header(&r, "If-None-Match: *");
+		astra__s3_add_header(&r, "If-None-Match: *");
 	s3_err e;
-	rc = s3_send(s, &r, &resp, &e, NULL);
+	rc = astra__s3_send(s, &r, &resp, &e, NULL);
 	if (rc)
 		goto done;
 	if (resp.status >= 200 && resp.status < 300)
@@ -929,7 +188,7 @@ static int s3_put(astra__store *st, const char *key, const void *data, size_t n,
 		astra__http_response_dispose(&resp);
 		return s3_put(st, key, data, n, opts);
 	}
-	rc = s3_fail(s, &resp, "PUT", key, &e);
+	rc = astra__s3_fail(s, &resp, "PUT", key, &e);
 done:
 	astra__http_response_dispose(&resp);
 	return rc;
@@ -961,7 +220,7 @@ static int s3_get(astra__store *st, const char *key, uint64_t off, uint64_t len,
 	}
 	if (len)
 		r.max_body = (size_t)len + 1;
-	int rc = s3_call(s, &r, &resp);
+	int rc = astra__s3_call(s, &r, &resp);
 	if (rc == ASTRA_ECORRUPT)
 		astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_STORE,
 		        "object %s is shorter than the range %llu+%llu", key,
@@ -1010,7 +269,7 @@ static unsigned parse_mode(const char *m)
 	return 0;
 }
 
-static int head_q(
+int astra__s3_head_q(
         s3_store *s, const char *key, const char *query, astra__obj_info *info)
 {
 	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
@@ -1019,7 +278,7 @@ static int head_q(
 	r.key = key;
 	r.query = query;
 	r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
-	int rc = s3_call(s, &r, &resp);
+	int rc = astra__s3_call(s, &r, &resp);
 	if (!rc && info) {
 		memset(info, 0, sizeof(*info));
 		info->key = key;
@@ -1046,7 +305,7 @@ static int head_q(
 
 static int s3_head(astra__store *st, const char *key, astra__obj_info *info)
 {
-	return head_q((s3_store *)st, key, NULL, info);
+	return astra__s3_head_q((s3_store *)st, key, NULL, info);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1057,7 +316,7 @@ static int s3_list(astra__store *st, const char *prefix,
         astra__store_list_cb cb, void *payload)
 {
 	s3_store *s = (s3_store *)st;
-	char *full = full_key(s, prefix ? prefix : "");
+	char *full = astra__s3_full_key(s, prefix ? prefix : "");
 	char *token = NULL;
 	size_t plen = strlen(s->prefix);
 	int rc = full ? 0 : ASTRA_ENOMEM;
@@ -1084,7 +343,7 @@ static int s3_list(astra__store *st, const char *prefix,
 		r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
 		r.max_body = 64 << 20;
 		if (!rc)
-			rc = s3_call(s, &r, &resp);
+			rc = astra__s3_call(s, &r, &resp);
 		if (!rc)
 			rc = astra__xml_parse(&doc, resp.body.ptr,
 			        resp.body.size, "ListObjectsV2 response");
@@ -1106,7 +365,7 @@ static int s3_list(astra__store *st, const char *prefix,
 				        s->bucket);
 				break;
 			}
-			char *dk = astra__store_pct_decode(k, strlen(k));
+			char *dk = astra__url_pct_decode(k, strlen(k));
 			if (!dk) {
 				rc = ASTRA_ENOMEM;
 				break;
@@ -1168,11 +427,11 @@ static int delete_q(s3_store *s, const char *key, const char *query)
 	r.query = query;
 	r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
 	s3_err e;
-	int rc = s3_send(s, &r, &resp, &e, NULL);
+	int rc = astra__s3_send(s, &r, &resp, &e, NULL);
 	if (!rc && !(resp.status >= 200 && resp.status < 300) &&
 	        !(resp.status == 404 &&
 	                !astra__objhttp_code_is(&e, "NoSuchBucket")))
-		rc = s3_fail(s, &resp, "DELETE", key, &e);
+		rc = astra__s3_fail(s, &resp, "DELETE", key, &e);
 	astra__http_response_dispose(&resp);
 	return rc;
 }
@@ -1195,7 +454,7 @@ static int list_versions(s3_store *s, const char *key, version **out, size_t *n)
 	*out = NULL;
 	*n = 0;
 	size_t cap = 0;
-	char *full = full_key(s, key);
+	char *full = astra__s3_full_key(s, key);
 	char *kmark = NULL, *vmark = NULL;
 	int rc = full ? 0 : ASTRA_ENOMEM;
 	while (!rc) {
@@ -1223,7 +482,7 @@ static int list_versions(s3_store *s, const char *key, version **out, size_t *n)
 		r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
 		r.max_body = 64 << 20;
 		if (!rc)
-			rc = s3_call(s, &r, &resp);
+			rc = astra__s3_call(s, &r, &resp);
 		if (!rc)
 			rc = astra__xml_parse(&doc, resp.body.ptr,
 			        resp.body.size, "ListObjectVersions response");
@@ -1236,8 +495,8 @@ static int list_versions(s3_store *s, const char *key, version **out, size_t *n)
 				continue;
 			const char *k = astra__xml_child_text(c, "Key");
 			const char *vid = astra__xml_child_text(c, "VersionId");
-			char *dk = k ? astra__store_pct_decode(k, strlen(k))
-			             : NULL;
+			char *dk =
+			        k ? astra__url_pct_decode(k, strlen(k)) : NULL;
 			if (dk && vid && !strcmp(dk, full)) {
 				if (*n == cap) {
 					cap = cap ? cap * 2 : 8;
@@ -1274,7 +533,7 @@ static int list_versions(s3_store *s, const char *key, version **out, size_t *n)
 				        "truncated but has no NextKeyMarker",
 				        s->bucket);
 			else {
-				kmark = astra__store_pct_decode(nk, strlen(nk));
+				kmark = astra__url_pct_decode(nk, strlen(nk));
 				vmark = nv && *nv ? astra__strdup(nv) : NULL;
 				if (!kmark)
 					rc = ASTRA_ENOMEM;
@@ -1320,7 +579,7 @@ static int s3_del(astra__store *st, const char *key)
 		astra__obj_info info;
 		rc = version_query(&q, v[i].id);
 		if (!rc)
-			rc = head_q(s, key, q.ptr, &info);
+			rc = astra__s3_head_q(s, key, q.ptr, &info);
 		astra_buf_dispose(&q);
 		if (rc == ASTRA_ENOTFOUND) {
 			astra_error_clear();
@@ -1370,9 +629,9 @@ static int s3_retain(
 	        "<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
 	        "<Mode>%s</Mode><RetainUntilDate>%s</RetainUntilDate>"
 	        "</Retention>",
-	        mode_name(mode), when);
+	        astra__s3_mode_name(mode), when);
 	if (!rc)
-		rc = compute_sums(s, body.ptr, body.size, 1, &sm);
+		rc = astra__s3_compute_sums(s, body.ptr, body.size, 1, &sm);
 	if (!rc) {
 		s3_req r = { 0 };
 		r.method = "PUT";
@@ -1384,10 +643,10 @@ static int s3_retain(
 		r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
 		r.headers[0] = "Content-Type: application/xml";
 		if (sm.md5[0])
-			add_header(&r, sm.md5);
+			astra__s3_add_header(&r, sm.md5);
 		if (sm.sha[0])
-			add_header(&r, sm.sha);
-		rc = s3_call(s, &r, &resp);
+			astra__s3_add_header(&r, sm.sha);
+		rc = astra__s3_call(s, &r, &resp);
 		if (rc)
 			astra__err_prefix(
 			        rc, "extending the retention to %s", when);
@@ -1406,7 +665,7 @@ static int s3_presign(astra__store *st, const char *method, const char *key,
 	char *host = NULL;
 	astra__aws_keys keys;
 	memset(&keys, 0, sizeof(keys));
-	int rc = build_target(s, key, &path, &host);
+	int rc = astra__s3_build_target(s, key, &path, &host);
 	if (!rc)
 		rc = astra__sigv4_encode(&epath, path.ptr, path.size, 1);
 	if (!rc)
@@ -1458,6 +717,22 @@ static void s3_free(astra__store *st)
 	free(s);
 }
 
+/* An immutable vault needs a bucket with versioning and object lock. */
+static int s3_worm_check(astra__store *st, int err_class)
+{
+	int nover = !(st->caps & ASTRA_STORE_CAP_VERSIONING);
+	int nolock = !(st->caps & ASTRA_STORE_CAP_OBJECT_LOCK);
+	if (nover || nolock)
+		return astra__err(ASTRA_ENOTSUPPORTED, err_class,
+		        "vault %s: the bucket is not a WORM bucket: %s%s%s; "
+		        "create a bucket with object lock enabled (which also "
+		        "enables versioning) for an immutable vault",
+		        st->url, nover ? "versioning is not enabled" : "",
+		        nover && nolock ? " and " : "",
+		        nolock ? "object lock is not enabled" : "");
+	return 0;
+}
+
 static const astra__store_ops s3_ops = {
 	s3_put,
 	s3_get,
@@ -1467,6 +742,7 @@ static const astra__store_ops s3_ops = {
 	s3_retain,
 	s3_free,
 	s3_presign,
+	s3_worm_check,
 };
 
 /* ------------------------------------------------------------------ */
@@ -1519,7 +795,7 @@ static int probe_bucket(s3_store *s)
 	r.method = "GET";
 	r.query = "versioning=";
 	r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
-	int rc = s3_send(s, &r, &resp, &e, &fixable);
+	int rc = astra__s3_send(s, &r, &resp, &e, &fixable);
 	if (rc)
 		goto done;
 	if (resp.status == 200) {
@@ -1540,14 +816,14 @@ static int probe_bucket(s3_store *s)
 		                "(%s); assuming it is not versioned",
 		        s->bucket, e.code);
 	} else {
-		rc = s3_fail(s, &resp, "GET", NULL, &e);
+		rc = astra__s3_fail(s, &resp, "GET", NULL, &e);
 		goto done;
 	}
 	astra__xml_free(doc);
 	doc = NULL;
 	astra__http_response_dispose(&resp);
 	r.query = "object-lock=";
-	rc = s3_send(s, &r, &resp, &e, NULL);
+	rc = astra__s3_send(s, &r, &resp, &e, NULL);
 	if (rc)
 		goto done;
 	if (resp.status == 200 &&
@@ -1565,48 +841,33 @@ done:
 	return rc;
 }
 
-int astra__store_s3_open(
+static int s3_open(
         astra__store **out, const char *url, const astra__store_opts *so)
 {
 	*out = NULL;
-	const char *p = url + 5; /* "s3://" */
-	size_t bl = strcspn(p, "/?#");
-	if (!bl)
-		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-		        "vault URL %s: no bucket (expected "
-		        "s3://bucket/prefix)",
-		        url);
 	s3_store *s = astra__calloc(1, sizeof(*s));
 	ASTRA_CHECK_ALLOC(s);
 	s3_opts o;
 	memset(&o, 0, sizeof(o));
 	char *ep_env = NULL;
-	int rc = 0;
-	s->bucket = astra__strndup(p, bl);
-	p += bl;
-	const char *q = strchr(p, '?');
-	size_t pl = q ? (size_t)(q - p) : strlen(p);
-	if ((rc = astra__store_url_prefix(url, p, pl, &s->prefix)))
+	const char *q;
+	int rc = astra__url_object(url, "bucket", "s3://bucket/prefix",
+	        &s->bucket, &s->prefix, &q);
+	if (rc)
 		goto fail;
-	if (!s->bucket || !s->prefix) {
-		rc = ASTRA_ENOMEM;
-		goto fail;
-	}
 	if (!valid_bucket(s->bucket)) {
 		rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
 		        "vault URL %s: \"%s\" is not a valid bucket name", url,
 		        s->bucket);
 		goto fail;
 	}
-	if ((rc = parse_opts(url, q ? q + 1 : NULL, &o)))
+	if ((rc = parse_opts(url, q, &o)))
 		goto fail;
-	s->base.url = astra__aprintf("s3://%s/%s", s->bucket, s->prefix);
+	s->base.url = astra__url_display("s3", s->bucket, s->prefix);
 	if (!s->base.url) {
 		rc = ASTRA_ENOMEM;
 		goto fail;
 	}
-	if (s->base.url[strlen(s->base.url) - 1] == '/')
-		s->base.url[strlen(s->base.url) - 1] = '\0';
 	s->base.ops = &s3_ops;
 	s->base.caps = ASTRA_STORE_CAP_CONDITIONAL;
 	s->base.io_depth = 8;
@@ -1692,13 +953,26 @@ int astra__store_s3_open(
 	        s->versioned ? ", versioned" : "",
 	        (s->base.caps & ASTRA_STORE_CAP_OBJECT_LOCK) ? ", object lock"
 	                                                     : "");
-	opts_free(&o);
+	astra__url_opts_free(&s3_options, &o);
 	free(ep_env);
 	*out = &s->base;
 	return 0;
 fail:
-	opts_free(&o);
+	astra__url_opts_free(&s3_options, &o);
 	free(ep_env);
 	s3_free(&s->base);
 	return rc;
 }
+
+/* What a mover Job needs to open the same bucket. */
+static const char *const s3_job_env[] = { "AWS_ACCESS_KEY_ID",
+	"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
+	"AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", NULL };
+
+const astra__store_backend astra__store_s3_backend = {
+	.scheme = "s3://",
+	.open = s3_open,
+	.ops = &s3_ops,
+	.options = &s3_options,
+	.job_env = s3_job_env,
+};

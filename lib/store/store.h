@@ -70,6 +70,12 @@ typedef struct {
 	 * `expires` seconds (*out allocated); optional. */
 	int (*presign)(astra__store *s, const char *method, const char *key,
 	        unsigned expires, char **out);
+	/* Whether the store can hold an immutable vault (object lock with
+	 * what the backend needs besides, e.g. versioning): 0, or
+	 * ASTRA_ENOTSUPPORTED with an error of class err_class naming what
+	 * the bucket or container lacks and how to create one that has it.
+	 * NULL: the store cannot lock objects at all. */
+	int (*worm_check)(astra__store *s, int err_class);
 } astra__store_ops;
 
 struct astra__store {
@@ -106,43 +112,48 @@ int astra__store_retain(
 int astra__store_presign(astra__store *s, const char *method, const char *key,
         unsigned expires, char **out);
 
+/*
+ * A backend: what opens a store from a URL of its scheme and what the
+ * rest of the library may ask about such URLs without opening one.
+ */
+typedef struct {
+	const char *scheme; /* "s3://" */
+	int (*open)(astra__store **out, const char *url,
+	        const astra__store_opts *opts);
+	/* its stores' operations (worm_check: it can lock objects) */
+	const astra__store_ops *ops;
+	/* the URL's options (url.h's astra__url_opt_table); NULL: none */
+	const void *options;
+	/* Environment variables a remote process (a mover Job) needs to
+	 * open the same vault: credentials, region, endpoint. NULL-
+	 * terminated; NULL: none. */
+	const char *const *job_env;
+	/* The local directory a URL names (*out allocated); NULL: the
+	 * backend is not a local directory. */
+	int (*local_dir)(const char *url, char **out);
+} astra__store_backend;
+
+extern const astra__store_backend astra__store_fs_backend;
+extern const astra__store_backend astra__store_s3_backend;
+extern const astra__store_backend astra__store_azure_backend;
+extern const astra__store_backend astra__store_gcs_backend;
+
+/* The backend of url's scheme, or NULL for a URL without one of the
+ * supported schemes (a bare path "/dir" is not a scheme). */
+const astra__store_backend *astra__store_backend_of(const char *url);
+/* 1 when url's backend can hold an immutable vault (object lock). */
+int astra__store_url_can_lock(const char *url);
+/* The schemes whose stores can lock objects: "s3://, azure://, gs://". */
+const char *astra__store_lock_schemes(void);
+/* The environment variables a mover Job for url needs (NULL-terminated,
+ * static; never NULL). */
+const char *const *astra__store_url_job_env(const char *url);
+/* The local directory url names (*out allocated), or 0 with *out NULL when
+ * url is not a local directory. */
+int astra__store_url_local_dir(const char *url, char **out);
+
 /* Backends */
 int astra__store_fs_open(
         astra__store **out, const char *path, const astra__store_opts *opts);
-/* url: "s3://bucket[/prefix][?options]" (see docs/s3.md) */
-int astra__store_s3_open(
-        astra__store **out, const char *url, const astra__store_opts *opts);
-/* url: "azure://container[/prefix][?options]" (see docs/azure.md) */
-int astra__store_azure_open(
-        astra__store **out, const char *url, const astra__store_opts *opts);
-/* 1 when an azure:// store's container has a container-level
- * immutability policy (which cannot hold per-object retention). */
-int astra__store_azure_container_policy(const astra__store *s);
-/* url: "gs://bucket[/prefix][?options]" (see docs/gcs.md) */
-int astra__store_gcs_open(
-        astra__store **out, const char *url, const astra__store_opts *opts);
-
-/* Helpers for the backends' URL options: percent-decodes s[0..n) ('+' is
- * a space; NULL when out of memory), and parses option k's value v as a
- * number in [lo, hi], or fails with ASTRA_EINVALID naming url, k and v. */
-char *astra__store_pct_decode(const char *s, size_t n);
-/*
- * The object-key prefix of a vault URL from its n bytes of path at p:
- * segments percent-decoded, each followed by "/" ("" for none); empty
- * segments are skipped, "." , ".." and "#" are refused naming the URL.
- */
-int astra__store_url_prefix(
-        const char *url, const char *p, size_t n, char **out);
-/*
- * The next KEY=VALUE of a URL's query string (both percent-decoded; a bare
- * KEY has the value ""), advancing *q: 1 with *k and *v to free, 0 at the
- * end, ASTRA_ENOMEM.
- */
-int astra__store_opt_next(const char **q, char **k, char **v);
-/* 1/true/yes/"" or 0/false/no; anything else is refused naming the URL. */
-int astra__store_opt_bool(
-        const char *url, const char *k, const char *v, int *out);
-int astra__store_opt_long(const char *url, const char *k, const char *v,
-        long lo, long hi, long *out);
 
 #endif

@@ -438,3 +438,47 @@ Test(store_gcs, urls_and_credentials_are_checked_before_any_request)
 	cr_assert(strstr(astra_error_last()->message, "private_key"));
 	free(f);
 }
+
+/* The object resource of an upload: name, type, MD5 (checked against
+ * openssl's: echo -n abc | openssl dgst -md5 -binary | base64) and the
+ * retention of a locked object. */
+Test(store_gcs, upload_metadata)
+{
+	char *text = NULL;
+	astra__json *j = NULL;
+	astra__put_opts po = { 0 };
+	po.retain_until = 1795309323; /* 2026-11-22T01:02:03Z */
+	po.lock_mode = ASTRA_STORE_LOCK_GOVERNANCE;
+	cr_assert_astra_ok(
+	        astra__gcs_object_meta("p/data/ab", "abc", 3, &po, &text));
+	cr_assert_astra_ok(astra__json_parse(&j, text, strlen(text), "meta"));
+	cr_assert_str_eq(astra__json_str(j, "name"), "p/data/ab");
+	cr_assert_str_eq(
+	        astra__json_str(j, "contentType"), "application/octet-stream");
+	cr_assert_str_eq(
+	        astra__json_str(j, "md5Hash"), "kAFQmDzST7DWlj99KOF/cg==");
+	const astra__json *r = astra__json_get(j, "retention");
+	cr_assert_not_null(r, "%s", text);
+	cr_assert_str_eq(astra__json_str(r, "mode"), "Unlocked");
+	cr_assert_str_eq(
+	        astra__json_str(r, "retainUntilTime"), "2026-11-22T01:02:03Z");
+	astra__json_free(j);
+	free(text);
+	/* compliance is Locked; no data: no md5Hash; no retention */
+	po.lock_mode = ASTRA_STORE_LOCK_COMPLIANCE;
+	cr_assert_astra_ok(astra__gcs_object_meta("k", NULL, 0, &po, &text));
+	cr_assert_astra_ok(astra__json_parse(&j, text, strlen(text), "meta"));
+	cr_assert_null(astra__json_get(j, "md5Hash"));
+	cr_assert_str_eq(
+	        astra__json_str(astra__json_get(j, "retention"), "mode"),
+	        "Locked");
+	astra__json_free(j);
+	free(text);
+	cr_assert_astra_ok(astra__gcs_object_meta("k", "", 0, NULL, &text));
+	cr_assert_astra_ok(astra__json_parse(&j, text, strlen(text), "meta"));
+	cr_assert_null(astra__json_get(j, "retention"));
+	cr_assert_str_eq(
+	        astra__json_str(j, "md5Hash"), "1B2M2Y8AsgTpgAmY7PhCfg==");
+	astra__json_free(j);
+	free(text);
+}
