@@ -142,6 +142,21 @@ int astra__repo_keep(astra__repo *r, const char *key, int64_t until);
 void astra__repo_index_reset(astra__repo *r);
 
 /* Index */
+/* How a damaged index file (it does not authenticate, decompress or
+ * decode) is treated when the index is loaded. */
+enum {
+	/* skipped with a warning, its name added to `damaged` (backups,
+	 * restores, check, repair: they lose at most deduplication or
+	 * report the blobs as missing) */
+	ASTRA_INDEX_LOAD_LENIENT = 0,
+	/* ASTRA_ECORRUPT naming the file, unless `superseded` (names of
+	 * files a repair has covered) has it (gc and anything that
+	 * deletes) */
+	ASTRA_INDEX_LOAD_STRICT = 1
+};
+int astra__repo_load_index_mode(astra__repo *r, int mode,
+        const astra__map *superseded, astra__json *damaged);
+/* astra__repo_load_index_mode(r, ASTRA_INDEX_LOAD_LENIENT, NULL, NULL) */
 int astra__repo_load_index(astra__repo *r);
 /* Loads the index files written since the index was loaded (by other
  * processes or handles), so that their snapshots can be read; safe to
