@@ -272,6 +272,7 @@ typedef struct {
 	astra__repo *r;
 	astra__json *items; /* array of {"key", ...record} */
 	int64_t dead_before; /* sessions: unreadable and this old is dead */
+	int skip_damaged; /* skip objects that do not authenticate or parse */
 } collect_ctx;
 
 static int collect_cb(const astra__obj_info *info, void *payload)
@@ -300,6 +301,12 @@ static int collect_cb(const astra__obj_info *info, void *payload)
 		astra__json_set_bool(j, "unreadable", 1);
 		rc = 0;
 	}
+	if ((rc == ASTRA_ECORRUPT || rc == ASTRA_EPARSE) && c->skip_damaged) {
+		astra__log_warn("ignoring damaged %s: %s", info->key,
+		        astra_error_last()->message);
+		astra_error_clear();
+		return 0;
+	}
 	if (rc) {
 		/* never treat an unreadable record as absent: what it
 		 * protects could be deleted */
@@ -317,9 +324,10 @@ static int collect_cb(const astra__obj_info *info, void *payload)
 /* Every object under prefix, read and decrypted; any read error but
  * "gone" fails the whole collection. */
 static int collect_ex(astra__repo *r, const char *prefix, int64_t dead_before,
-        astra__json **out)
+        int skip_damaged, astra__json **out)
 {
-	collect_ctx c = { r, astra__json_new_array(), dead_before };
+	collect_ctx c = { r, astra__json_new_array(), dead_before,
+		skip_damaged };
 	if (!c.items)
 		return ASTRA_ENOMEM;
 	int rc = astra__store_list(r->store, prefix, collect_cb, &c);
@@ -333,13 +341,19 @@ static int collect_ex(astra__repo *r, const char *prefix, int64_t dead_before,
 
 static int collect(astra__repo *r, const char *prefix, astra__json **out)
 {
-	return collect_ex(r, prefix, 0, out);
+	return collect_ex(r, prefix, 0, 0, out);
 }
 
-int astra__repo_load_markers(astra__repo *r)
+int astra__repo_load_markers(astra__repo *r, int mode)
 {
 	astra__json *markers = NULL;
-	int rc = collect(r, "gc/", &markers);
+	/* lenient (writers, restores): a damaged marker is skipped, since
+	 * gc cannot read it either and so never sweeps what it condemns; a
+	 * marker that cannot be read for another reason (the network) stops
+	 * a writer, which could otherwise deduplicate against packs that a
+	 * later gc deletes */
+	int rc = collect_ex(
+	        r, "gc/", 0, mode == ASTRA_INDEX_LOAD_LENIENT, &markers);
 	if (rc)
 		return rc;
 	pthread_rwlock_wrlock(&r->lock);
@@ -732,7 +746,7 @@ int astra__data_gc(astra__repo *r, const astra__gc_params *p, astra__op *op,
 	/* an unreadable session stops gc (its writer may be alive) unless
 	 * nobody has rewritten it for longer than the session timeout */
 	if ((rc = collect_ex(r, "sessions/", now - p->session_timeout_seconds,
-	             &sessions)))
+	             0, &sessions)))
 		goto done;
 	/* repair records before the index: the damaged index files they
 	 * name are covered by index files written before them */

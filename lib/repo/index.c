@@ -395,7 +395,7 @@ static int load_index(astra__repo *r, int mode, const astra__map *superseded,
 {
 	load_ctx l = { r, mode, superseded, damaged, 0 };
 	/* condemned packs first, so that live copies elsewhere win */
-	int rc = astra__repo_load_markers(r);
+	int rc = astra__repo_load_markers(r, mode);
 	if (rc)
 		return astra__err_prefix(
 		        rc, "loading gc markers of %s", r->store->url);

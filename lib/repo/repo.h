@@ -166,8 +166,10 @@ int astra__repo_refresh_index(astra__repo *r);
  * hold r->lock for writing). */
 int astra__repo_note_pack_files(
         astra__repo *r, const uint8_t *body, size_t n, const char *file);
-/* Flags the packs named by gc markers as condemned (gc.c). */
-int astra__repo_load_markers(astra__repo *r);
+/* Flags the packs named by gc markers as condemned (gc.c). A marker that
+ * cannot be read fails the call, except that ASTRA_INDEX_LOAD_LENIENT
+ * skips damaged ones (they do not authenticate or parse). */
+int astra__repo_load_markers(astra__repo *r, int mode);
 /* Copies the entry for id; 0, or ASTRA_ENOTFOUND. Thread-safe. */
 int astra__repo_lookup(
         astra__repo *r, const astra__id *id, astra__idx_entry *out);

@@ -589,3 +589,32 @@ Test(repo_gc_safety, backup_whose_session_was_removed_records_nothing)
 	astra_vault_free(v);
 	free(a);
 }
+
+/* A damaged gc marker: gc stops (it cannot tell what the marker
+ * condemned, so it never sweeps it), backups and restores skip it. */
+Test(repo_gc_safety, damaged_gc_marker_stops_gc_but_not_backups)
+{
+	char *a = path_in("a");
+	mkdir(a, 0755);
+	char *f = path_in("a/f");
+	fst_write_random(f, 2 << 20, 9);
+	astra_vault *v = new_vault();
+	char id1[33], id2[33];
+	backup(v, a, id1);
+	char dir[4500];
+	snprintf(dir, sizeof(dir), "%s/gc", vdir);
+	mkdir(dir, 0755);
+	const char *mk = "gc/ffeeddccbbaa99887766554433221100";
+	write_garbage(mk, 120);
+	int rc = gc(v, NULL);
+	cr_assert_eq(rc, ASTRA_ECORRUPT, "gc: %d (%s)", rc,
+	        astra_error_last()->message);
+	cr_assert(strstr(astra_error_last()->message, mk), "%s",
+	        astra_error_last()->message);
+	backup(v, a, id2);
+	restore_equals(v, id1, a, "r1");
+	restore_equals(v, id2, a, "r2");
+	astra_vault_free(v);
+	free(a);
+	free(f);
+}
