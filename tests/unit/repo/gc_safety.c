@@ -618,3 +618,85 @@ Test(repo_gc_safety, damaged_gc_marker_stops_gc_but_not_backups)
 	free(a);
 	free(f);
 }
+
+/* Packs that no index lists: condemned only when their header proves
+ * that none of their blobs is live. A pack whose header cannot be read is
+ * kept and reported (by gc and by repair); a readable one with only dead
+ * blobs is still reclaimed. */
+Test(repo_gc_safety, unindexed_packs_need_a_readable_header_to_go)
+{
+	char *a = path_in("a"), *b = path_in("b");
+	mkdir(a, 0755);
+	mkdir(b, 0755);
+	char *fa = path_in("a/f"), *fb = path_in("b/f");
+	fst_write_random(fa, 2 << 20, 11);
+	fst_write_random(fb, 2 << 20, 12);
+	astra_vault *v = new_vault();
+	char ida[33], idb[33];
+	backup(v, a, ida);
+	astra__json *idx_a = names(v, "index/");
+	astra__json *packs_a = names(v, "data/");
+	backup(v, b, idb);
+	/* B forgotten and its index files gone: its packs are unindexed and
+	 * hold no live blob */
+	cr_assert_astra_ok(astra_vault_forget(v, idb));
+	astra__json *idx = names(v, "index/");
+	for (size_t i = 0; i < astra__json_size(idx); i++) {
+		const char *k =
+		        astra__json_string_value(astra__json_at(idx, i));
+		if (!has_name(idx_a, k))
+			cr_assert_astra_ok(astra__store_del(v->r->store, k));
+	}
+	astra__json_free(idx);
+	/* and a pack-named object whose header cannot be read */
+	const char *bad = "data/ab/"
+	                  "ab00000000000000000000000000000000000000000000000000"
+	                  "000000000000";
+	char dir[4500];
+	snprintf(dir, sizeof(dir), "%s/data/ab", vdir);
+	mkdir(dir, 0755);
+	write_garbage(bad, 500);
+	astra__json *rep = NULL;
+	cr_assert_astra_ok(gc(v, &rep)); /* marks */
+	const astra__json *un = astra__json_get(rep, "unreadable_packs");
+	cr_assert_eq(astra__json_size(un), 1);
+	cr_assert(strstr(
+	        astra__json_str(astra__json_at(un, 0), "pack"), "ab0000"));
+	const astra__json *marked = astra__json_get(rep, "marked_packs");
+	for (size_t i = 0; i < astra__json_size(marked); i++)
+		cr_assert(strncmp(astra__json_string_value(
+		                          astra__json_at(marked, i)),
+		                  "ab0000", 6),
+		        "the unreadable pack was condemned");
+	cr_assert_gt(astra__json_size(marked), 0, "B's packs not marked");
+	astra__json_free(rep);
+	cr_assert_astra_ok(gc(v, &rep)); /* sweeps */
+	astra__json_free(rep);
+	char path[4600];
+	snprintf(path, sizeof(path), "%s/%s", vdir, bad);
+	cr_assert_eq(access(path, F_OK), 0, "the unreadable pack was deleted");
+	astra__json *packs = names(v, "data/");
+	/* A's packs and the unreadable one remain; B's are gone */
+	cr_assert_eq(astra__json_size(packs), astra__json_size(packs_a) + 1);
+	astra__json_free(packs);
+	cr_assert_astra_ok(check(v));
+	restore_equals(v, ida, a, "ra");
+	/* repair reports the header it cannot read, and deletes nothing */
+	astra_buf rb = ASTRA_BUF_INIT;
+	cr_assert_eq(astra_vault_repair(v, NULL, &rb), ASTRA_ECORRUPT);
+	astra__json *rr = NULL;
+	cr_assert_astra_ok(astra__json_parse(&rr, rb.ptr, rb.size, "repair"));
+	cr_assert_eq(
+	        astra__json_size(astra__json_get(rr, "unreadable_packs")), 1);
+	cr_assert_eq(astra__json_size(astra__json_get(rr, "missing")), 0);
+	astra__json_free(rr);
+	astra_buf_dispose(&rb);
+	cr_assert_eq(access(path, F_OK), 0);
+	astra_vault_free(v);
+	astra__json_free(idx_a);
+	astra__json_free(packs_a);
+	free(a);
+	free(b);
+	free(fa);
+	free(fb);
+}
