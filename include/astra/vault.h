@@ -315,6 +315,40 @@ ASTRA_API astra_status astra_gc_options_init(
 ASTRA_API astra_status astra_vault_gc(astra_vault *vault,
         const astra_gc_options *opts, astra_buf *report) ASTRA_WARN_UNUSED;
 
+typedef struct {
+	unsigned int version;
+	unsigned int flags; /**< none yet; 0 */
+	astra_progress_cb progress_cb;
+	void *payload;
+	astra_cancel *cancel;
+} astra_repair_options;
+
+#define ASTRA_REPAIR_OPTIONS_VERSION 1
+#define ASTRA_REPAIR_OPTIONS_INIT            \
+	{                                    \
+		ASTRA_REPAIR_OPTIONS_VERSION \
+	}
+
+ASTRA_API astra_status astra_repair_options_init(
+        astra_repair_options *opts, unsigned int version);
+
+/**
+ * Indexes the blobs of every pack again from the packs' sealed headers
+ * (docs/format.md, "Repair"): writes one new index file with every blob
+ * that no readable index file locates in a pack on the store, and, when
+ * damaged index files were found, a repairs/<id> record naming them so
+ * that astra_vault_gc() proceeds. Deletes nothing. Do not run it while a
+ * gc runs. `report` receives JSON: {"ok", "packs", "blobs_indexed",
+ * "damaged_index_count", "damaged_index_files": [...], "unreadable_packs":
+ * [{"pack", "error"}], "record", "missing": [{"object", "error",
+ * "snapshots"}]} ("missing" as astra_vault_check reports it). Returns
+ * ASTRA_ECORRUPT when a pack header cannot be read or a snapshot still
+ * misses objects; the report is filled then too. Not thread-safe with
+ * other calls on the same handle.
+ */
+ASTRA_API astra_status astra_vault_repair(astra_vault *vault,
+        const astra_repair_options *opts, astra_buf *report) ASTRA_WARN_UNUSED;
+
 ASTRA_END_DECL
 
 /** @} */

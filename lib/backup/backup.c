@@ -423,6 +423,7 @@ astra_status astra_backup_create(astra_app *app, astra_vault *vault,
 	int pre_ran = 0, post_ran = 0, own_snapshot = 0, marked = 0;
 	astra__json *snap = NULL, *man = NULL, *rec = NULL, *vols = NULL;
 	astra__writer *w = NULL;
+	astra__session *session = NULL;
 	astra__mover *mover = NULL;
 	astra_buf mtext = ASTRA_BUF_INIT;
 	char what[600];
@@ -478,7 +479,12 @@ astra_status astra_backup_create(astra_app *app, astra_vault *vault,
 		        app->name, astra__json_size(svols));
 		goto done;
 	}
-	/* manifests: one blob (deduplicated like everything else) */
+	/* manifests: one blob (deduplicated like everything else). A writer
+	 * session covers it from before the index is read until the record
+	 * is written: gc must not sweep the pack of a deduplicated
+	 * manifests blob while the volumes are copied. */
+	if ((rc = astra__data_session_start(r, &session)))
+		goto done;
 	if ((rc = astra__writer_new(&w, r)) ||
 	        (rc = astra__json_print_buf(&mtext, man, 0)))
 		goto done;
@@ -553,7 +559,8 @@ astra_status astra_backup_create(astra_app *app, astra_vault *vault,
 	        astra__json_dup(astra__json_get(snap, "hookDefinitions")));
 	astra__json_set_int(rec, "durationMs",
 	        (int64_t)((astra__mono_ns() - t0) / 1000000ULL));
-	if ((rc = astra__repo_put_json(r, key, rec, ASTRA_PUT_IF_ABSENT)))
+	if ((rc = astra__data_session_verify(session)) ||
+	        (rc = astra__repo_put_json(r, key, rec, ASTRA_PUT_IF_ABSENT)))
 		goto done;
 	if (record_out)
 		rc = astra__json_print_buf(record_out, rec, 1);
@@ -588,6 +595,7 @@ done:
 	}
 	if (rc)
 		astra__err_prefix(rc, "backup %s of app %s", name, app->name);
+	astra__data_session_end(session);
 	astra__writer_free(w);
 	astra__mover_free(mover);
 	astra_buf_dispose(&mtext);

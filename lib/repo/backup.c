@@ -115,8 +115,7 @@ typedef struct bk {
 	seg *free_segs;
 	uint64_t files, dirs, unchanged, bytes_total, bytes_read;
 	uint64_t nodes_reused, trees_reused;
-	uint64_t session_refresh_ns;
-	char session_key[80];
+	astra__session *session;
 	/* walked directories, in walk order; [pend_head, n) wait to be
 	 * finished (indices never move during a run) */
 	ASTRA_VEC(pdir *) pend;
@@ -220,11 +219,11 @@ static int check(bk *b)
 		astra__err(b->fail_code, ASTRA_ERROR_REPO, "%s", b->fail_msg);
 		return b->fail_code;
 	}
-	uint64_t now = astra__mono_ns();
-	if (b->session_key[0] && now > b->session_refresh_ns) {
-		/* keep the session marker fresh for gc (see format.md) */
-		astra__data_session_refresh(b->r, b->session_key);
-		b->session_refresh_ns = now + 60ULL * 1000000000ULL;
+	/* the session refreshes itself; gc removing it ends the backup */
+	if (b->session) {
+		int rc = astra__data_session_ok(b->session);
+		if (rc)
+			return rc;
 	}
 	return astra__op_report(&b->op, 0);
 }
@@ -1230,8 +1229,7 @@ int astra__data_backup(astra__repo *r, const char *path,
 	/* The session starts before the index is read: a gc marker written
 	 * after this point cannot be swept while this backup runs, and one
 	 * written before it is seen by the writer (see gc.c). */
-	if ((rc = astra__data_session_start(
-	             r, b.session_key, sizeof(b.session_key))))
+	if ((rc = astra__data_session_start(r, &b.session)))
 		goto done;
 	if ((rc = astra__writer_new(&b.w, r)))
 		goto done;
@@ -1241,7 +1239,6 @@ int astra__data_backup(astra__repo *r, const char *path,
 	                   (r->store->io_depth ? r->store->io_depth / 4 : 0);
 	if ((rc = astra__pool_new(&b.pool, workers, QUEUE_MAX)))
 		goto done;
-	b.session_refresh_ns = astra__mono_ns() + 60ULL * 1000000000ULL;
 
 	/* parent */
 	const char *parent_id = NULL, *parent_root = NULL;
@@ -1366,7 +1363,11 @@ int astra__data_backup(astra__repo *r, const char *path,
 	char id[33];
 	/* the record is locked exactly as long as the data it references */
 	r->until_pin = astra__writer_until(b.w);
-	rc = astra__snapshot_save(r, rec, id);
+	/* gc must not have declared this writer dead: it may have deleted
+	 * data the record would reference */
+	rc = astra__data_session_verify(b.session);
+	if (!rc)
+		rc = astra__snapshot_save(r, rec, id);
 	r->until_pin = 0;
 	if (rc)
 		goto done;
@@ -1402,8 +1403,7 @@ done:
 		astra__pool_free(b.pool);
 	}
 	astra_vec_free(&b.pend);
-	if (b.session_key[0])
-		astra__data_session_end(r, b.session_key);
+	astra__data_session_end(b.session);
 	astra__writer_free(b.w);
 	size_t pos = 0;
 	void *v;

@@ -49,10 +49,31 @@ typedef struct {
 int astra__data_restore(astra__repo *r, const char *id, const char *target,
         const astra__restore_params *p, astra__restore_out *out);
 
-/* Writer sessions: sessions/<id> objects that gc respects. */
-int astra__data_session_start(astra__repo *r, char *key_out, size_t keylen);
-void astra__data_session_refresh(astra__repo *r, const char *key);
-void astra__data_session_end(astra__repo *r, const char *key);
+/*
+ * Writer sessions: sessions/<id> objects that gc respects (docs/format.md,
+ * "Garbage collection"). A session keeps its start time in memory and
+ * refreshes its heartbeat from a thread of its own every
+ * ASTRA__SESSION_HEARTBEAT_S seconds until it ends.
+ */
+#define ASTRA__SESSION_HEARTBEAT_S 60
+#define ASTRA__SESSION_TIMEOUT_S 3600 /* gc: older heartbeats are dead */
+#define ASTRA__SESSION_MARGIN_S 300 /* clock skew a writer allows for */
+typedef struct astra__session astra__session;
+int astra__data_session_start(astra__repo *r, astra__session **out);
+/* Writes a heartbeat now (with the start kept in memory); notes when gc
+ * removed the session. Keeps the caller's error state. */
+void astra__data_session_refresh(astra__session *s);
+/* 0 unless gc removed the session (then an error naming it). No I/O. */
+int astra__data_session_ok(astra__session *s);
+/* Right before a record is written: a heartbeat, then 0 only when the
+ * session still exists and never went longer than the session timeout
+ * (less the margin) without a heartbeat; else an error naming it. */
+int astra__data_session_verify(astra__session *s);
+const char *astra__data_session_key(const astra__session *s);
+int64_t astra__data_session_start_time(const astra__session *s);
+/* Stops the heartbeat, deletes the object, frees s (NULL is fine). Keeps
+ * the caller's error state. */
+void astra__data_session_end(astra__session *s);
 
 int astra__data_check(
         astra__repo *r, int read_data, astra__op *op, astra__json **report);
@@ -66,5 +87,17 @@ typedef struct {
 
 int astra__data_gc(astra__repo *r, const astra__gc_params *p, astra__op *op,
         astra__json **report);
+
+/* Reads the sealed header of pack `hex` (size: its size on the store, or
+ * 0 to ask the store) into *out (n entries, pack = ASTRA_PACK_NONE; the
+ * caller frees *out). ASTRA_ECORRUPT naming the pack when it cannot be
+ * read; ASTRA_ENOTFOUND when the pack is gone. */
+int astra__pack_read_header(astra__repo *r, const char *hex, uint64_t size,
+        astra__idx_entry **out, size_t *n);
+
+/* Repair (docs/format.md, "Repair"): a new index file for every blob of
+ * a readable pack header that no readable index file locates, and a
+ * repairs/<id> record naming the damaged index files; deletes nothing. */
+int astra__data_repair(astra__repo *r, astra__op *op, astra__json **report);
 
 #endif

@@ -16,9 +16,12 @@
  *   then the packs, then the marker.
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -33,6 +36,47 @@
 
 /* ---- sessions ---- */
 
+struct astra__session {
+	astra__repo *r;
+	char key[80];
+	int64_t start; /* fixed when the session starts; never re-read */
+	pthread_mutex_t io_mu; /* serialises refreshes; guards the rest */
+	int64_t last_hb; /* wall seconds of the last heartbeat written */
+	int64_t max_gap; /* longest interval between two heartbeats */
+	int lost; /* the object vanished: gc declared the writer dead */
+	pthread_mutex_t mu; /* guards stop, for the heartbeat thread */
+	pthread_cond_t cv;
+	int stop;
+	int has_thread;
+	pthread_t thread;
+};
+
+typedef struct {
+	int code, klass;
+	char msg[1024];
+} saved_error;
+
+static void save_error(saved_error *e)
+{
+	const astra_error *l = astra_error_last();
+	e->code = l->code;
+	e->klass = l->klass;
+	snprintf(e->msg, sizeof(e->msg), "%s", l->message);
+}
+
+static void restore_error(const saved_error *e)
+{
+	if (e->code)
+		astra__err(e->code, e->klass, "%s", e->msg);
+	else
+		astra_error_clear();
+}
+
+static int64_t wall_s(void)
+{
+	return astra__wall_ns() / 1000000000LL;
+}
+
 static int write_session(astra__repo *r, const char *key, int64_t start)
 {
 	astra__json *j = astra__json_new_object();
@@ -41,7 +85,7 @@ static int write_session(astra__repo *r, const char *key, int64_t start)
 	char host[256] = "unknown";
 	gethostname(host, sizeof(host) - 1);
 	astra__json_set_int(j, "start", start);
-	astra__json_set_int(j, "heartbeat", astra__wall_ns() / 1000000000LL);
+	astra__json_set_int(j, "heartbeat", wall_s());
 	astra__json_set_str(j, "host", host);
 	astra__json_set_int(j, "pid", getpid());
 	int rc = astra__repo_put_json(r, key, j, 0);
@@ -49,53 +93,186 @@ static int write_session(astra__repo *r, const char *key, int64_t start)
 	return rc;
 }
 
-int astra__data_session_start(astra__repo *r, char *key_out, size_t keylen)
+/* One heartbeat: the session must still exist (gc deletes only sessions
+ * it declared dead, and the writer then must not write its record), and
+ * is rewritten with the start time kept in memory. Keeps the caller's
+ * error state. */
+static void refresh_locked(astra__session *s)
+{
+	saved_error saved;
+	save_error(&saved);
+	if (!s->lost) {
+		astra__obj_info info;
+		memset(&info, 0, sizeof(info));
+		int rc = astra__store_head(s->r->store, s->key, &info);
+		if (rc == ASTRA_ENOTFOUND) {
+			s->lost = 1;
+			astra__log_error(
+			        "session %s was removed by gc (it was "
+			        "declared dead); this backup will fail",
+			        s->key);
+		} else if (write_session(s->r, s->key, s->start) == 0) {
+			int64_t now = wall_s();
+			if (now - s->last_hb > s->max_gap)
+				s->max_gap = now - s->last_hb;
+			s->last_hb = now;
+		} else {
+			astra__log_warn("cannot refresh session %s: %s", s->key,
+			        astra_error_last()->message);
+		}
+	}
+	restore_error(&saved);
+}
+
+void astra__data_session_refresh(astra__session *s)
+{
+	pthread_mutex_lock(&s->io_mu);
+	refresh_locked(s);
+	pthread_mutex_unlock(&s->io_mu);
+}
+
+static void *heartbeat_main(void *arg)
+{
+	astra__session *s = arg;
+	pthread_mutex_lock(&s->mu);
+	while (!s->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += ASTRA__SESSION_HEARTBEAT_S;
+		int w = 0;
+		while (!s->stop && w != ETIMEDOUT)
+			w = pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+		if (s->stop)
+			break;
+		pthread_mutex_unlock(&s->mu);
+		astra__data_session_refresh(s);
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+int astra__data_session_start(astra__repo *r, astra__session **out)
 {
 	uint8_t raw[16];
 	char hex[33];
+	*out = NULL;
+	astra__session *s = astra__calloc(1, sizeof(*s));
+	if (!s)
+		return ASTRA_ENOMEM;
 	int rc = astra__random(raw, sizeof(raw));
-	if (rc)
+	if (rc) {
+		free(s);
 		return rc;
+	}
 	astra__hex_encode(hex, raw, sizeof(raw));
-	snprintf(key_out, keylen, "sessions/%s", hex);
-	rc = write_session(r, key_out, astra__wall_ns() / 1000000000LL);
-	if (rc)
-		key_out[0] = '\0';
+	snprintf(s->key, sizeof(s->key), "sessions/%s", hex);
+	s->r = r;
+	s->start = wall_s();
+	pthread_mutex_init(&s->io_mu, NULL);
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	if ((rc = write_session(r, s->key, s->start))) {
+		astra__err_prefix(rc, "writing session %s", s->key);
+		goto fail;
+	}
+	s->last_hb = s->start;
+	if (pthread_create(&s->thread, NULL, heartbeat_main, s) != 0) {
+		rc = astra__err(ASTRA_ERROR, ASTRA_ERROR_REPO,
+		        "cannot start the heartbeat thread of session %s",
+		        s->key);
+		(void)astra__store_del(r->store, s->key);
+		goto fail;
+	}
+	s->has_thread = 1;
+	*out = s;
+	return 0;
+fail:
+	pthread_mutex_destroy(&s->io_mu);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s);
 	return rc;
 }
 
-void astra__data_session_refresh(astra__repo *r, const char *key)
+const char *astra__data_session_key(const astra__session *s)
 {
-	astra__json *old = NULL;
-	astra_error saved = *astra_error_last();
-	int64_t start = astra__wall_ns() / 1000000000LL;
-	if (astra__repo_get_json(r, key, &old) == 0)
-		start = astra__json_int(old, "start", start);
-	astra__json_free(old);
-	if (write_session(r, key, start) != 0)
-		astra__log_warn("cannot refresh session %s", key);
-	(void)saved;
+	return s->key;
 }
 
-void astra__data_session_end(astra__repo *r, const char *key)
+int64_t astra__data_session_start_time(const astra__session *s)
 {
-	/* best effort; keep the caller's error message */
-	char msg[1024];
-	const astra_error *e = astra_error_last();
-	int code = e->code, klass = e->klass;
-	snprintf(msg, sizeof(msg), "%s", e->message);
-	if (astra__store_del(r->store, key) != 0)
-		astra__log_warn("cannot remove session %s", key);
-	if (code)
-		astra__err(code, klass, "%s", msg);
-	else
-		astra_error_clear();
+	return s->start;
 }
+
+int astra__data_session_ok(astra__session *s)
+{
+	pthread_mutex_lock(&s->io_mu);
+	int lost = s->lost;
+	pthread_mutex_unlock(&s->io_mu);
+	if (lost)
+		return astra__err(ASTRA_ERROR, ASTRA_ERROR_REPO,
+		        "session %s was removed by gc, which declared this "
+		        "writer dead: data it references may have been "
+		        "deleted, so nothing is recorded; run the backup "
+		        "again",
+		        s->key);
+	return 0;
+}
+
+int astra__data_session_verify(astra__session *s)
+{
+	pthread_mutex_lock(&s->io_mu);
+	refresh_locked(s);
+	int lost = s->lost;
+	int64_t gap = s->max_gap;
+	int64_t since = wall_s() - s->last_hb;
+	pthread_mutex_unlock(&s->io_mu);
+	if (since > gap)
+		gap = since;
+	if (lost)
+		return astra__data_session_ok(s);
+	if (gap > ASTRA__SESSION_TIMEOUT_S - ASTRA__SESSION_MARGIN_S)
+		return astra__err(ASTRA_ERROR, ASTRA_ERROR_REPO,
+		        "session %s went %lld s without a heartbeat (gc "
+		        "declares a session dead after %d s): data this "
+		        "backup references may have been deleted, so nothing "
+		        "is recorded; run the backup again",
+		        s->key, (long long)gap, ASTRA__SESSION_TIMEOUT_S);
+	return 0;
+}
+
+void astra__data_session_end(astra__session *s)
+{
+	if (!s)
+		return;
+	if (s->has_thread) {
+		pthread_mutex_lock(&s->mu);
+		s->stop = 1;
+		pthread_cond_signal(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->thread, NULL);
+	}
+	/* best effort; keep the caller's error message */
+	saved_error saved;
+	save_error(&saved);
+	int rc = astra__store_del(s->r->store, s->key);
+	if (rc != 0 && rc != ASTRA_ENOTFOUND)
+		astra__log_warn("cannot remove session %s", s->key);
+	restore_error(&saved);
+	pthread_mutex_destroy(&s->io_mu);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s);
+}
+
+/* ---- reading the vault's small records ---- */
 
 typedef struct {
 	astra__repo *r;
 	astra__json *items; /* array of {"key", ...record} */
-	int rc;
+	int64_t dead_before; /* sessions: unreadable and this old is dead */
+	int skip_damaged; /* skip objects that do not authenticate or parse */
 } collect_ctx;
 
 static int collect_cb(const astra__obj_info *info, void *payload)
@@ -103,20 +280,54 @@ static int collect_cb(const astra__obj_info *info, void *payload)
 	collect_ctx *c = payload;
 	astra__json *j = NULL;
 	int rc = astra__repo_get_json(c->r, info->key, &j);
-	if (rc == ASTRA_ENOTFOUND)
-		return 0; /* removed meanwhile */
-	if (rc) {
-		astra__log_warn("ignoring unreadable %s: %s", info->key,
+	if (rc == ASTRA_ENOTFOUND) {
+		astra_error_clear();
+		return 0; /* removed between the listing and the read */
+	}
+	if (rc && c->dead_before && info->mtime_ns &&
+	        info->mtime_ns / 1000000000LL < c->dead_before) {
+		/* a session nobody has rewritten for longer than the session
+		 * timeout is dead whatever its content */
+		astra__log_warn("%s is unreadable (%s) and was last written "
+		                "%lld s ago: treated as dead",
+		        info->key, astra_error_last()->message,
+		        (long long)(wall_s() - info->mtime_ns / 1000000000LL));
+		astra_error_clear();
+		j = astra__json_new_object();
+		if (!j)
+			return ASTRA_ENOMEM;
+		astra__json_set_int(
+		        j, "heartbeat", info->mtime_ns / 1000000000LL);
+		astra__json_set_bool(j, "unreadable", 1);
+		rc = 0;
+	}
+	if ((rc == ASTRA_ECORRUPT || rc == ASTRA_EPARSE) && c->skip_damaged) {
+		astra__log_warn("ignoring damaged %s: %s", info->key,
 		        astra_error_last()->message);
+		astra_error_clear();
 		return 0;
+	}
+	if (rc) {
+		/* never treat an unreadable record as absent: what it
+		 * protects could be deleted */
+		astra__err_prefix(rc,
+		        "%s cannot be read, so gc stops and deletes nothing "
+		        "(a transient error: run gc again; a damaged object: "
+		        "see docs/format.md, \"Repair\")",
+		        info->key);
+		return rc;
 	}
 	astra__json_set_str(j, "key", info->key);
 	return astra__json_push(c->items, j);
 }
 
-static int collect(astra__repo *r, const char *prefix, astra__json **out)
+/* Every object under prefix, read and decrypted; any read error but
+ * "gone" fails the whole collection. */
+static int collect_ex(astra__repo *r, const char *prefix, int64_t dead_before,
+        int skip_damaged, astra__json **out)
 {
-	collect_ctx c = { r, astra__json_new_array(), 0 };
+	collect_ctx c = { r, astra__json_new_array(), dead_before,
+		skip_damaged };
 	if (!c.items)
 		return ASTRA_ENOMEM;
 	int rc = astra__store_list(r->store, prefix, collect_cb, &c);
@@ -128,10 +339,21 @@ static int collect(astra__repo *r, const char *prefix, astra__json **out)
 	return 0;
 }
 
-int astra__repo_load_markers(astra__repo *r)
+static int collect(astra__repo *r, const char *prefix, astra__json **out)
+{
+	return collect_ex(r, prefix, 0, 0, out);
+}
+
+int astra__repo_load_markers(astra__repo *r, int mode)
 {
 	astra__json *markers = NULL;
-	int rc = collect(r, "gc/", &markers);
+	/* lenient (writers, restores): a damaged marker is skipped, since
+	 * gc cannot read it either and so never sweeps what it condemns; a
+	 * marker that cannot be read for another reason (the network) stops
+	 * a writer, which could otherwise deduplicate against packs that a
+	 * later gc deletes */
+	int rc = collect_ex(
+	        r, "gc/", 0, mode == ASTRA_INDEX_LOAD_LENIENT, &markers);
 	if (rc)
 		return rc;
 	pthread_rwlock_wrlock(&r->lock);
@@ -252,11 +474,18 @@ static int compute_live(astra__repo *r, const astra__json *list, live_set *ls,
 	if (!rc && !(rc = collect(r, "appbackups/", &apps))) {
 		for (size_t i = 0; i < astra__json_size(apps) && !rc; i++) {
 			astra__id id;
-			const char *m = astra__json_str(
-			        astra__json_at(apps, i), "manifests");
-			if (m && astra__id_parse(&id, m) == 0)
-				rc = set_add(&ls->set, &id) < 0 ? ASTRA_ENOMEM
-				                                : 0;
+			const astra__json *a = astra__json_at(apps, i);
+			const char *m = astra__json_str(a, "manifests");
+			if (!m || astra__id_parse(&id, m) != 0) {
+				rc = astra__err(ASTRA_ECORRUPT,
+				        ASTRA_ERROR_REPO,
+				        "%s has no valid manifests blob id; gc "
+				        "stops so that it deletes nothing it "
+				        "may need",
+				        astra__json_str(a, "key"));
+				break;
+			}
+			rc = set_add(&ls->set, &id) < 0 ? ASTRA_ENOMEM : 0;
 		}
 		astra__json_free(apps);
 	}
@@ -273,6 +502,7 @@ static void live_free(live_set *ls)
 
 typedef struct {
 	astra__map packs; /* hex -> mtime seconds + 1 */
+	astra__map sizes; /* hex -> size + 1 */
 } pack_listing;
 
 static int list_pack_cb(const astra__obj_info *info, void *payload)
@@ -282,8 +512,88 @@ static int list_pack_cb(const astra__obj_info *info, void *payload)
 	hex = hex ? hex + 1 : info->key;
 	if (strlen(hex) != 64)
 		return 0;
-	return astra__map_set(&pl->packs, hex,
+	int rc = astra__map_set(&pl->packs, hex,
 	        (void *)(intptr_t)(info->mtime_ns / 1000000000LL + 1), NULL);
+	if (!rc)
+		rc = astra__map_set(&pl->sizes, hex,
+		        (void *)(intptr_t)(info->size + 1), NULL);
+	return rc;
+}
+
+/*
+ * Whether a pack that no index entry points to (an "orphan", or a pack
+ * whose blobs are all indexed elsewhere) may be condemned or deleted: 1
+ * when its header is readable and each of its live blobs is indexed in
+ * another pack that is not condemned; 0 when it may hold the only copy
+ * of a live blob or its header cannot be read (it is kept, and reported
+ * in `unreadable`); < 0 on other errors.
+ */
+static int orphan_is_dead(astra__repo *r, const pack_listing *pl,
+        const char *hex, const live_set *ls, astra__json *unreadable)
+{
+	void *sz = astra__map_get(&pl->sizes, hex);
+	astra__idx_entry *ents = NULL;
+	size_t n = 0;
+	int rc = astra__pack_read_header(
+	        r, hex, sz ? (uint64_t)(intptr_t)sz - 1 : 0, &ents, &n);
+	if (rc == ASTRA_ENOTFOUND) {
+		astra_error_clear();
+		return 0; /* gone meanwhile: nothing to condemn */
+	}
+	if (rc == ASTRA_ENOMEM)
+		return rc;
+	if (rc) {
+		astra__log_warn("keeping pack %s: %s", hex,
+		        astra_error_last()->message);
+		astra__json *u = astra__json_new_object();
+		if (!u)
+			return ASTRA_ENOMEM;
+		astra__json_set_str(u, "pack", hex);
+		astra__json_set_str(u, "error", astra_error_last()->message);
+		astra_error_clear();
+		return astra__json_push(unreadable, u) ? ASTRA_ENOMEM : 0;
+	}
+	astra__id self;
+	int dead = astra__id_parse(&self, hex) == 0;
+	for (size_t i = 0; i < n && dead; i++) {
+		if (astra__index_find(&ls->set, &ents[i].id) < 0)
+			continue;
+		int k = astra__index_find(&r->index, &ents[i].id);
+		const astra__idx_entry *e = k >= 0 ? &r->index.slots[k] : NULL;
+		if (!e || e->pack == ASTRA_PACK_NONE)
+			dead = 0;
+		else if (r->index.packs[e->pack].condemned ||
+		         !memcmp(r->index.packs[e->pack].id.b, self.b,
+		                 ASTRA_ID_LEN))
+			dead = 0;
+	}
+	free(ents);
+	return dead;
+}
+
+/* Every blob a snapshot or app record references must resolve in the
+ * loaded index; otherwise its packs could look unreferenced. */
+static int live_all_indexed(astra__repo *r, const live_set *ls)
+{
+	for (size_t i = 0; i < ls->set.cap; i++) {
+		const astra__idx_entry *e = &ls->set.slots[i];
+		if (!e->used)
+			continue;
+		int k = astra__index_find(&r->index, &e->id);
+		if (k >= 0 && r->index.slots[k].pack != ASTRA_PACK_NONE)
+			continue;
+		char hex[ASTRA_ID_HEX];
+		astra__id_hex(&e->id, hex);
+		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		        "blob %s is referenced but no readable index file "
+		        "lists it; gc stops and deletes nothing. Run "
+		        "`astractl vault repair` (it indexes the blobs of "
+		        "every pack again); if the blob is still missing, "
+		        "`astractl vault check` names the snapshots that "
+		        "need it",
+		        hex);
+	}
+	return 0;
 }
 
 /* ---- gc ---- */
@@ -296,8 +606,9 @@ static int add_str(astra__json *arr, const char *s)
 /* Writes one index with every entry whose pack survives, then deletes
  * the index files that existed before; those still under retention
  * (object lock) stay and are added to `locked`. */
-static int rewrite_index(
-        astra__repo *r, const uint8_t *drop, astra__map *locked)
+static int rewrite_index(astra__repo *r, const uint8_t *drop,
+        astra__map *locked, const astra__json *damaged,
+        const astra__json *repairs)
 {
 	/* exactly the files whose entries are in memory: index files that
 	 * concurrent writers add meanwhile are left alone */
@@ -309,6 +620,11 @@ static int rewrite_index(
 	const char *name;
 	while (!rc && astra__map_next(&r->index_files, &pos, &name, NULL))
 		rc = add_str(old, name);
+	/* damaged files a repair superseded: what they listed is in a
+	 * repair's index file, merged now */
+	for (size_t i = 0; !rc && i < astra__json_size(damaged); i++)
+		rc = add_str(old,
+		        astra__json_string_value(astra__json_at(damaged, i)));
 	ASTRA_VEC(astra__idx_entry) keep = ASTRA_VEC_INIT;
 	pthread_rwlock_rdlock(&r->lock);
 	for (size_t i = 0; i < r->index.cap && !rc; i++) {
@@ -333,6 +649,27 @@ static int rewrite_index(
 		if (rc == ASTRA_EPOLICY) {
 			astra_error_clear();
 			rc = astra__map_set(locked, file, NULL, NULL);
+		} else if (rc == ASTRA_ENOTFOUND) {
+			astra_error_clear();
+			rc = 0;
+		}
+	}
+	/* then the repair records whose damaged files are gone */
+	for (size_t i = 0; !rc && i < astra__json_size(repairs); i++) {
+		const astra__json *rr = astra__json_at(repairs, i);
+		const astra__json *dl = astra__json_get(rr, "damaged");
+		int still = 0;
+		for (size_t k = 0; k < astra__json_size(dl); k++)
+			if (astra__map_has(
+			            locked, astra__json_string_value(
+			                            astra__json_at(dl, k))))
+				still = 1;
+		if (still)
+			continue;
+		rc = astra__store_del(r->store, astra__json_str(rr, "key"));
+		if (rc == ASTRA_ENOTFOUND || rc == ASTRA_EPOLICY) {
+			astra_error_clear();
+			rc = 0;
 		}
 	}
 	astra__json_free(old);
@@ -376,6 +713,10 @@ int astra__data_gc(astra__repo *r, const astra__gc_params *p, astra__op *op,
 	memset(&ls, 0, sizeof(ls));
 	memset(&pl, 0, sizeof(pl));
 	astra__json *markers = NULL, *sessions = NULL, *snaps = NULL;
+	astra__json *repairs = NULL;
+	astra__json *damaged = astra__json_new_array();
+	astra__json *unreadable = astra__json_new_array();
+	astra__map superseded = ASTRA_MAP_INIT;
 	astra__json *rep = astra__json_new_object();
 	astra__json *deleted = astra__json_new_array();
 	astra__json *gone = astra__json_new_array();
@@ -387,7 +728,8 @@ int astra__data_gc(astra__repo *r, const astra__gc_params *p, astra__op *op,
 	uint64_t freed = 0, repacked = 0;
 	int64_t now = astra__wall_ns() / 1000000000LL;
 	size_t nsnap = 0;
-	int rc = (!rep || !deleted || !marked || !kept || !gone || !locked)
+	int rc = (!rep || !deleted || !marked || !kept || !gone || !locked ||
+	                 !damaged || !unreadable)
 	                 ? ASTRA_ENOMEM
 	                 : 0;
 	*report = NULL;
@@ -401,16 +743,48 @@ int astra__data_gc(astra__repo *r, const astra__gc_params *p, astra__op *op,
 	 * its record in the listing below (read the other way round, a
 	 * backup finishing in between was in neither, and its data could be
 	 * swept) */
-	if ((rc = collect(r, "sessions/", &sessions)))
+	/* an unreadable session stops gc (its writer may be alive) unless
+	 * nobody has rewritten it for longer than the session timeout */
+	if ((rc = collect_ex(r, "sessions/", now - p->session_timeout_seconds,
+	             0, &sessions)))
 		goto done;
-	/* snapshots, then a fresh index with condemned packs flagged */
-	if ((rc = astra__snapshot_list(r, &snaps)))
+	/* repair records before the index: the damaged index files they
+	 * name are covered by index files written before them */
+	if ((rc = collect(r, "repairs/", &repairs)))
+		goto done;
+	for (size_t i = 0; i < astra__json_size(repairs) && !rc; i++) {
+		const astra__json *dl =
+		        astra__json_get(astra__json_at(repairs, i), "damaged");
+		for (size_t k = 0; k < astra__json_size(dl) && !rc; k++) {
+			const char *f =
+			        astra__json_string_value(astra__json_at(dl, k));
+			if (f)
+				rc = astra__map_set(&superseded, f, NULL, NULL);
+		}
+	}
+	if (rc)
+		goto done;
+	/* snapshots, then a fresh index with condemned packs flagged; a
+	 * record forgotten between the listing and its read: list again */
+	for (int tries = 0;; tries++) {
+		rc = astra__snapshot_list(r, &snaps);
+		if (rc != ASTRA_ENOTFOUND || tries == 5)
+			break;
+		astra_error_clear();
+	}
+	if (rc)
 		goto done;
 	astra__repo_index_reset(r);
-	if ((rc = astra__repo_load_index(r)) ||
-	        (rc = collect(r, "gc/", &markers)))
+	/* strict: a damaged index file stops gc (what it lists could look
+	 * unreferenced), unless a repair record supersedes it */
+	if ((rc = astra__repo_load_index_mode(
+	             r, ASTRA_INDEX_LOAD_STRICT, &superseded, damaged)))
+		goto done;
+	if ((rc = collect(r, "gc/", &markers)))
 		goto done;
 	if ((rc = compute_live(r, snaps, &ls, op, &nsnap)))
+		goto done;
+	if ((rc = live_all_indexed(r, &ls)))
 		goto done;
 	if ((rc = astra__store_list(r->store, "data/", list_pack_cb, &pl)) < 0)
 		goto done;
@@ -460,9 +834,9 @@ int astra__data_gc(astra__repo *r, const astra__gc_params *p, astra__op *op,
 		if (t + p->grace_seconds <= now && oldest_session > t)
 			astra_vec_push(&sweep, m);
 	}
-	for (size_t i = 0; i < sweep.n; i++) {
+	for (size_t i = 0; i < sweep.n && !rc; i++) {
 		const astra__json *packs = astra__json_get(sweep.v[i], "packs");
-		for (size_t k = 0; k < astra__json_size(packs); k++) {
+		for (size_t k = 0; k < astra__json_size(packs) && !rc; k++) {
 			const char *hex = astra__json_string_value(
 			        astra__json_at(packs, k));
 			void *v = astra__map_get(
@@ -475,15 +849,44 @@ int astra__data_gc(astra__repo *r, const astra__gc_params *p, astra__op *op,
 					add_str(kept, hex);
 					continue;
 				}
+				/* no entry points here (an orphan condemned
+				 * earlier): its header must prove it */
+				if (!all_bytes[pi] &&
+				        astra__map_has(&pl.packs, hex)) {
+					int d = orphan_is_dead(
+					        r, &pl, hex, &ls, unreadable);
+					if (d < 0) {
+						rc = d;
+						break;
+					}
+					if (!d) {
+						add_str(kept, hex);
+						continue;
+					}
+				}
 				drop[pi] = 1;
 			} else if (!astra__map_has(&pl.packs, hex ? hex : "")) {
 				continue; /* already gone */
+			} else {
+				/* an orphan: its header must prove that none
+				 * of its blobs is live */
+				int d = orphan_is_dead(
+				        r, &pl, hex, &ls, unreadable);
+				if (d < 0) {
+					rc = d;
+					break;
+				}
+				if (!d) {
+					add_str(kept, hex);
+					continue;
+				}
 			}
 			add_str(deleted, hex);
 		}
 	}
-	if (!p->dry_run && sweep.n) {
-		if ((rc = rewrite_index(r, drop, &locked_files)))
+	if (!rc && !p->dry_run && sweep.n) {
+		if ((rc = rewrite_index(
+		             r, drop, &locked_files, damaged, repairs)))
 			goto sweep_done;
 		for (size_t i = 0; i < astra__json_size(deleted) && !rc; i++) {
 			astra__id id;
@@ -608,7 +1011,19 @@ sweep_done:
 			                    astra__json_at(deleted, i)),
 			            phex))
 				listed = 1;
-		if (!listed)
+		for (size_t i = 0; i < astra__json_size(kept); i++)
+			if (!strcmp(astra__json_string_value(
+			                    astra__json_at(kept, i)),
+			            phex))
+				listed = 1;
+		if (listed)
+			continue;
+		/* condemned only when its header proves it holds no live
+		 * blob (a damaged index file may have been its only list) */
+		int d = orphan_is_dead(r, &pl, phex, &ls, unreadable);
+		if (d < 0)
+			rc = d;
+		else if (d)
 			rc = add_str(marked, phex);
 	}
 	free(live_bytes);
@@ -650,11 +1065,20 @@ sweep_done:
 	marked = NULL;
 	astra__json_set(rep, "kept_packs", kept);
 	kept = NULL;
+	astra__json_set(rep, "unreadable_packs", unreadable);
+	unreadable = NULL;
+	astra__json_set(rep, "superseded_index_files", damaged);
+	damaged = NULL;
 	*report = rep;
 	rep = NULL;
 done:
 	live_free(&ls);
 	astra__map_free(&pl.packs);
+	astra__map_free(&pl.sizes);
+	astra__map_free(&superseded);
+	astra__json_free(repairs);
+	astra__json_free(damaged);
+	astra__json_free(unreadable);
 	free(drop);
 	astra__json_free(markers);
 	astra__json_free(sessions);

@@ -17,6 +17,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "fmt/json.h"
 #include "repo/repo.h"
 
 #define ENTRY_BYTES (32 + 1 + 1 + 4 + 4 + 4 + 4)
@@ -295,9 +296,23 @@ int astra__repo_note_pack_files(
 
 typedef struct {
 	astra__repo *r;
-	int rc;
-	int damaged;
+	int mode; /* ASTRA_INDEX_LOAD_* */
+	const astra__map *superseded; /* strict: damaged files tolerated */
+	astra__json *damaged; /* names of damaged files; may be NULL */
+	int vanished; /* files listed, then gone before they were read */
 } load_ctx;
+
+static int note_damaged(load_ctx *l, const char *key)
+{
+	if (!l->damaged)
+		return 0;
+	for (size_t i = 0; i < astra__json_size(l->damaged); i++)
+		if (!strcmp(astra__json_string_value(
+		                    astra__json_at(l->damaged, i)),
+		            key))
+			return 0;
+	return astra__json_push(l->damaged, astra__json_new_string(key));
+}
 
 static int load_one(const astra__obj_info *info, void *payload)
 {
@@ -346,40 +361,78 @@ static int load_one(const astra__obj_info *info, void *payload)
 	astra_buf_dispose(&sealed);
 	astra_buf_dispose(&z);
 	astra_buf_dispose(&plain);
-	if (rc == ASTRA_ECORRUPT) {
-		/* a damaged index file loses only its entries: check reports
-		 * the blobs as missing and a rebuild can recover them */
-		astra__log_error("%s", astra_error_last()->message);
-		l->damaged++;
+	if (rc == ASTRA_ENOTFOUND) {
+		/* deleted between the listing and the read: a gc merged it
+		 * into a file written before the deletion; the caller lists
+		 * again to find that one */
+		astra_error_clear();
+		l->vanished++;
 		return 0;
 	}
-	return rc;
+	if (rc != ASTRA_ECORRUPT)
+		return rc;
+	if (l->mode == ASTRA_INDEX_LOAD_STRICT &&
+	        !(l->superseded && astra__map_has(l->superseded, info->key)))
+		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		        "index file %s cannot be used (%s); nothing was "
+		        "deleted: run `astractl vault repair` to index the "
+		        "blobs of its packs again, then run gc again",
+		        info->key, astra_error_last()->message);
+	/* lenient, or superseded by a repair: the file's blobs are found
+	 * elsewhere (a repair index) or reported missing by check */
+	if (l->mode == ASTRA_INDEX_LOAD_STRICT)
+		astra__log_info(
+		        "%s: damaged, superseded by a repair", info->key);
+	else
+		astra__log_warn("skipping %s (run `astractl vault repair`)",
+		        astra_error_last()->message);
+	astra_error_clear();
+	return note_damaged(l, info->key);
 }
 
-static int load_index(astra__repo *r)
+static int load_index(astra__repo *r, int mode, const astra__map *superseded,
+        astra__json *damaged)
 {
-	load_ctx l = { r, 0, 0 };
+	load_ctx l = { r, mode, superseded, damaged, 0 };
 	/* condemned packs first, so that live copies elsewhere win */
-	int rc = astra__repo_load_markers(r);
+	int rc = astra__repo_load_markers(r, mode);
 	if (rc)
 		return astra__err_prefix(
 		        rc, "loading gc markers of %s", r->store->url);
-	rc = astra__store_list(r->store, "index/", load_one, &l);
-	if (rc < 0)
-		return astra__err_prefix(
-		        rc, "loading the index of %s", r->store->url);
+	for (int pass = 0;; pass++) {
+		l.vanished = 0;
+		rc = astra__store_list(r->store, "index/", load_one, &l);
+		if (rc < 0)
+			return astra__err_prefix(
+			        rc, "loading the index of %s", r->store->url);
+		if (!l.vanished)
+			break;
+		if (pass == 8)
+			return astra__err(ASTRA_ERROR, ASTRA_ERROR_REPO,
+			        "loading the index of %s: index files keep "
+			        "vanishing while they are read (several gc runs "
+			        "at once?); try again",
+			        r->store->url);
+	}
 	r->index_loaded = 1;
 	return 0;
 }
 
-/* Index files already loaded are skipped: loading again reads only what
- * other writers added since. */
-int astra__repo_load_index(astra__repo *r)
+int astra__repo_load_index_mode(astra__repo *r, int mode,
+        const astra__map *superseded, astra__json *damaged)
 {
 	pthread_mutex_lock(&r->load_mu);
-	int rc = load_index(r);
+	int rc = load_index(r, mode, superseded, damaged);
 	pthread_mutex_unlock(&r->load_mu);
 	return rc;
+}
+
+/* Index files already loaded are skipped: loading again reads only what
+ * other writers added since. Damaged files are skipped with a warning. */
+int astra__repo_load_index(astra__repo *r)
+{
+	return astra__repo_load_index_mode(
+	        r, ASTRA_INDEX_LOAD_LENIENT, NULL, NULL);
 }
 
 int astra__repo_refresh_index(astra__repo *r)

@@ -142,6 +142,21 @@ int astra__repo_keep(astra__repo *r, const char *key, int64_t until);
 void astra__repo_index_reset(astra__repo *r);
 
 /* Index */
+/* How a damaged index file (it does not authenticate, decompress or
+ * decode) is treated when the index is loaded. */
+enum {
+	/* skipped with a warning, its name added to `damaged` (backups,
+	 * restores, check, repair: they lose at most deduplication or
+	 * report the blobs as missing) */
+	ASTRA_INDEX_LOAD_LENIENT = 0,
+	/* ASTRA_ECORRUPT naming the file, unless `superseded` (names of
+	 * files a repair has covered) has it (gc and anything that
+	 * deletes) */
+	ASTRA_INDEX_LOAD_STRICT = 1
+};
+int astra__repo_load_index_mode(astra__repo *r, int mode,
+        const astra__map *superseded, astra__json *damaged);
+/* astra__repo_load_index_mode(r, ASTRA_INDEX_LOAD_LENIENT, NULL, NULL) */
 int astra__repo_load_index(astra__repo *r);
 /* Loads the index files written since the index was loaded (by other
  * processes or handles), so that their snapshots can be read; safe to
@@ -151,8 +166,10 @@ int astra__repo_refresh_index(astra__repo *r);
  * hold r->lock for writing). */
 int astra__repo_note_pack_files(
         astra__repo *r, const uint8_t *body, size_t n, const char *file);
-/* Flags the packs named by gc markers as condemned (gc.c). */
-int astra__repo_load_markers(astra__repo *r);
+/* Flags the packs named by gc markers as condemned (gc.c). A marker that
+ * cannot be read fails the call, except that ASTRA_INDEX_LOAD_LENIENT
+ * skips damaged ones (they do not authenticate or parse). */
+int astra__repo_load_markers(astra__repo *r, int mode);
 /* Copies the entry for id; 0, or ASTRA_ENOTFOUND. Thread-safe. */
 int astra__repo_lookup(
         astra__repo *r, const astra__id *id, astra__idx_entry *out);

@@ -68,6 +68,22 @@ expect_rc 0 "$ctl" "${V[@]}" vault check --read-data
 expect_rc 0 "$ctl" "${V[@]}" data forget "$id"
 expect_rc 0 "$ctl" "${V[@]}" vault gc --grace 0
 expect_rc 2 "$ctl" "${V[@]}" vault gc --grace soon
+# a damaged index file stops gc (exit 1, named, repair suggested); repair
+# records it and gc proceeds
+id2=$("$ctl" "${V[@]}" data backup "$tmp/src")
+bad_ix=index/$(printf '0%.0s' $(seq 64))
+head -c 200 /dev/urandom > "$tmp/v/$bad_ix"
+out=$("$ctl" "${V[@]}" vault gc --grace 0 2>&1); rc=$?
+if [ $rc -eq 1 ] && printf '%s' "$out" | grep -qF "$bad_ix" && printf '%s' "$out" | grep -q "vault repair"; then ok; else bad "gc on a damaged index: rc=$rc $out"; fi
+expect_rc 2 "$ctl" "${V[@]}" vault repair extra
+out=$("$ctl" "${V[@]}" vault repair 2>&1); rc=$?
+if [ $rc -eq 0 ] && printf '%s' "$out" | grep -q "^repair: .* 1 damaged index file(s); 0 unreadable pack header(s); 0 object(s) still missing"; then ok; else bad "repair: rc=$rc $out"; fi
+j=$("$ctl" "${V[@]}" -o json vault repair)
+if printf '%s' "$j" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["ok"] and "'"$bad_ix"'" in d["damaged_index_files"] and d["missing"] == []' 2>/dev/null; then ok; else bad "repair json: $j"; fi
+[ -f "$tmp/v/$bad_ix" ] && ok || bad "repair deleted the damaged index file"
+expect_rc 0 "$ctl" "${V[@]}" vault gc --grace 0
+expect_rc 0 "$ctl" "${V[@]}" vault check --read-data
+expect_rc 0 "$ctl" "${V[@]}" data restore "$id2" "$tmp/out3"
 # hook create: usage and script checks come before any cluster access
 echo 'echo hi' > "$tmp/hook.sh"
 expect_rc 2 "$ctl" hook create app

@@ -1,5 +1,5 @@
 /*
- * astractl vault init|info|check|gc and data backup|restore|list|forget
+ * astractl vault init|info|check|gc|repair and data backup|restore|list|forget
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <signal.h>
@@ -325,6 +325,49 @@ static int run_gc(const ctl_globals *g, ctl_args *a)
 	return rc;
 }
 
+static int run_repair(const ctl_globals *g, ctl_args *a)
+{
+	if (a->npos)
+		return ctl_usage_error("vault repair takes no arguments");
+	astra_vault *v = NULL;
+	int rc = open_vault(g, 0, &v, NULL);
+	if (rc)
+		return rc;
+	astra_repair_options o = ASTRA_REPAIR_OPTIONS_INIT;
+	bar b;
+	bar_init(&b, g);
+	astra_cancel *tok = NULL;
+	if (astra_cancel_new(&tok) == 0)
+		install_cancel(tok);
+	o.cancel = tok;
+	o.progress_cb = progress_cb;
+	o.payload = &b;
+	astra_buf rep = ASTRA_BUF_INIT;
+	rc = astra_vault_repair(v, &o, &rep);
+	bar_end(&b);
+	if (rep.ptr && g->output == OUT_TABLE) {
+		out_val *r = out_parse_json(rep.ptr);
+		const out_val *d = out_get(r, "damaged_index_files");
+		const out_val *u = out_get(r, "unreadable_packs");
+		const out_val *m = out_get(r, "missing");
+		printf("repair: %.0f blob(s) indexed from %.0f pack(s); %zu "
+		       "damaged index file(s); %zu unreadable pack "
+		       "header(s); %zu object(s) still missing\n",
+		        out_num(out_get(r, "blobs_indexed")),
+		        out_num(out_get(r, "packs")), out_len(d), out_len(u),
+		        out_len(m));
+		out_free(r);
+	}
+	if (rep.ptr)
+		emit_json_text(g, rep.ptr);
+	if (rc < 0)
+		rc = ctl_fail(rc, "repair");
+	astra_buf_dispose(&rep);
+	astra_vault_free(v);
+	astra_cancel_free(tok);
+	return rc < 0 ? EXIT_FAILED : rc;
+}
+
 /* ---- data ---- */
 
 static const ctl_flag backup_flags[] = {
@@ -583,6 +626,9 @@ const ctl_command ctl_cmd_vault_check = { "vault", "check",
 const ctl_command ctl_cmd_vault_gc = { "vault", "gc",
 	"vault gc [--dry-run] [--grace DURATION]",
 	"remove data no snapshot needs", gc_flags, run_gc };
+const ctl_command ctl_cmd_vault_repair = { "vault", "repair", "vault repair",
+	"index the blobs of every pack again (after damaged index files)", NULL,
+	run_repair };
 const ctl_command ctl_cmd_data_backup = { "data", "backup",
 	"data backup PATH [--tag KEY=VALUE]... [--parent ID | --no-parent] "
 	"[--source NAME] [--result-file PATH]",
