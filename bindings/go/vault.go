@@ -546,3 +546,46 @@ func (v *Vault) GC(opts *GCOptions) (map[string]any, error) {
 	})
 	return rep, err
 }
+
+// RepairOptions: progress and cancellation of Vault.Repair.
+type RepairOptions struct {
+	Progress ProgressFunc
+	Cancel   *Cancel
+}
+
+// Repair re-indexes blobs from the packs' own headers and deletes nothing
+// (docs/format.md, "Repair"). It returns the report; its "ok" is false
+// when a snapshot still misses objects or a pack header is unreadable
+// (the call itself fails only when the repair could not run).
+func (v *Vault) Repair(opts *RepairOptions) (map[string]any, error) {
+	if opts == nil {
+		opts = &RepairOptions{}
+	}
+	var rep map[string]any
+	err := v.use(func(h capi.Astra_vault) error {
+		o := capi.NewAstra_repair_options()
+		if o.Swigcptr() == 0 {
+			return ctorError("repair options")
+		}
+		defer capi.DeleteAstra_repair_options(o)
+		if c := opts.Cancel.handle(); c != nil {
+			o.SetCancel(c)
+		}
+		after := withProgress(opts.Progress, o.Set_progress_handle)
+		var st int
+		s, _ := bufCall(func(b capi.Astra_buf) int {
+			st = capi.Astra_vault_repair(h, o, b)
+			return st
+		})
+		err := finish(st, after)
+		runtime.KeepAlive(opts.Cancel)
+		if err != nil && s == "" {
+			return err
+		}
+		if jerr := json.Unmarshal([]byte(s), &rep); jerr != nil {
+			return jerr
+		}
+		return err
+	})
+	return rep, err
+}

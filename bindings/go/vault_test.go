@@ -323,3 +323,26 @@ func TestSeveralVaults(t *testing.T) {
 		t.Fatal("ids")
 	}
 }
+
+func TestRepair(t *testing.T) {
+	v, url := newVault(t)
+	if _, err := v.Backup(dataDir, nil); err != nil {
+		t.Fatal(err)
+	}
+	// every index file gone: only the packs' headers know the blobs
+	dir := filepath.Join(strings.TrimPrefix(url, "file://"), "index")
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) == 0 {
+		t.Fatalf("index files: %v %v", ents, err)
+	}
+	for _, e := range ents {
+		os.Remove(filepath.Join(dir, e.Name()))
+	}
+	rep, err := v.Repair(nil)
+	if err != nil || rep["ok"] != true || rep["blobs_indexed"].(float64) <= 0 {
+		t.Fatalf("repair %v %v", rep, err)
+	}
+	if c, err := v.Check(&astra.CheckOptions{ReadData: true}); err != nil || !c.OK {
+		t.Fatalf("check after repair %+v %v", c, err)
+	}
+}

@@ -65,6 +65,9 @@ typedef struct {
 	int duration;
 	astra__lease_seen seen; /* the other holder's record */
 	int skew_warned;
+	/* another holder's renewTime + duration is still ahead of this
+	 * host's clock: it looks alive (used by --once only) */
+	int looks_alive;
 } lease;
 
 static astra__json *lease_obj(const lease *L, const astra__json *old,
@@ -185,6 +188,9 @@ static int lease_try(lease *L)
 		.mono_ns = astra__mono_ns() };
 	int mine = holder && !strcmp(holder, L->id);
 	int free_ = !mine && astra__lease_expired(&L->seen, &rd);
+	L->looks_alive = !mine && holder && *holder &&
+	                 parse_micro(rd.renew_time) + rd.duration_s >=
+	                         now_ns / 1000000000;
 	if (!mine && !L->skew_warned &&
 	        (L->seen.skew_s > rd.duration_s ||
 	                L->seen.skew_s < -rd.duration_s)) {
@@ -371,12 +377,15 @@ astra_status astra_policy_scheduler_run(
 		if (o->cancel && astra_cancel_requested(o->cancel))
 			break;
 		int lead = lease_try(&L);
-		/* --once cannot wait for the next pass: it watches a Lease
-		 * held by another replica until it sees it renewed (that
-		 * replica is alive and leads) or unchanged for its duration
-		 * (the holder is gone: take it over) */
+		/* --once cannot wait for the next pass. A Lease that looks
+		 * alive by this host's clock is left to its holder at once
+		 * (a clock behind only makes --once skip a pass; the slot
+		 * claims prevent double runs anyway). One that looks expired
+		 * may be a clock ahead: it is watched until it is seen
+		 * renewed (the holder leads) or unchanged for its duration
+		 * (the holder is gone: take it over). */
 		while (lead == 0 && (o->flags & ASTRA_SCHEDULER_F_ONCE) &&
-		        L.seen.valid && L.seen.changes == 0 &&
+		        !L.looks_alive && L.seen.valid && L.seen.changes == 0 &&
 		        !(o->cancel && astra_cancel_requested(o->cancel))) {
 			astra__sleep_ms(500);
 			lead = lease_try(&L);

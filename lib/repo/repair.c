@@ -10,6 +10,7 @@
 
 #include "astra/vault.h"
 #include "core/alloc.h"
+#include "core/options.h"
 #include "core/base64.h"
 #include "core/buf.h"
 #include "core/clock.h"
@@ -315,14 +316,13 @@ done:
 astra_status astra_repair_options_init(
         astra_repair_options *o, unsigned int version)
 {
-	ASTRA_ASSERT_ARG(o);
-	int rc = astra__check_version(
-	        version, ASTRA_REPAIR_OPTIONS_VERSION, "astra_repair_options");
-	if (rc)
-		return rc;
-	memset(o, 0, sizeof(*o));
-	o->version = version;
-	return 0;
+	ASTRA__OPTIONS_DEFAULTS(
+	        astra_repair_options, ASTRA_REPAIR_OPTIONS_INIT);
+	static const size_t sizes[] = { sizeof(defaults) };
+	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_REPAIR_OPTIONS_VERSION,
+	        "one size per version");
+	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
+	        version, "astra_repair_options");
 }
 
 astra_status astra_vault_repair(
@@ -341,15 +341,13 @@ astra_status astra_vault_repair(
 	astra__json *rep = NULL;
 	rc = astra__data_repair(v->r, &op, &rep);
 	if (rep && report) {
-		char msg[1024];
-		const astra_error *e = astra_error_last();
-		int code = e->code, klass = e->klass;
-		snprintf(msg, sizeof(msg), "%s", e->message);
+		astra__saved_err e;
+		astra__err_save(&e);
 		int r2 = astra__json_print_buf(report, rep, 1);
 		if (r2 && !rc)
 			rc = r2;
 		else if (rc)
-			astra__err(code, klass, "%s", msg);
+			astra__err_restore(&e);
 	}
 	astra__json_free(rep);
 	return rc;

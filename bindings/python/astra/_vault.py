@@ -390,6 +390,19 @@ class Vault:
             report = capi.astra_vault_gc(h, o)
         return dict(_json(report) or {})
 
+    def repair(self, *, progress: Optional[ProgressCallback] = None,
+               cancel: Optional[Cancel] = None) -> Dict[str, Any]:
+        """Re-indexes blobs from the packs' own headers; deletes nothing
+        (docs/format.md "Repair"). Returns the report; its "ok" is False
+        when a snapshot still misses objects or a pack header is
+        unreadable."""
+        o = capi.astra_repair_options()
+        o.set_progress(_progress_proxy(progress))
+        o.cancel = _cancel_handle(cancel)
+        with self._use() as h:
+            report = capi.astra_vault_repair(h, o)
+        return dict(_json(report) or {})
+
 
 def open_vault(url: str, password: Optional[str] = None,
                **kwargs: Any) -> Vault:

@@ -174,3 +174,14 @@ def test_many_vaults_in_parallel_objects(tmp_path, data_dir):
     assert len(ids) == 3
     for v in vs:
         v.close()
+
+
+def test_repair_reindexes_from_pack_headers(vault, vault_url, data_dir):
+    a = vault.backup(data_dir)
+    root = Path(vault_url[len("file://"):])
+    for f in (root / "index").iterdir():
+        f.unlink()  # every index file gone: only the packs know the blobs
+    report = vault.repair()
+    assert report["ok"] is True and report["blobs_indexed"] > 0
+    assert vault.check(read_data=True)["ok"] is True
+    assert [s.id for s in vault.snapshots()] == [a.id]

@@ -37,7 +37,8 @@ enum {
 	ASTRA_SWIG_POLICY,
 	ASTRA_SWIG_POLICY_RUN,
 	ASTRA_SWIG_SCHEDULER,
-	ASTRA_SWIG_MOVER
+	ASTRA_SWIG_MOVER,
+	ASTRA_SWIG_REPAIR
 };
 
 /* An owned list of strings (restore mappings and filters). */
@@ -72,6 +73,7 @@ typedef struct {
 		astra_policy_run_options policy_run;
 		astra_policy_scheduler_options scheduler;
 		astra_mover_options mover;
+		astra_repair_options repair;
 	} u; /* first: a pointer to u.X is a pointer to the box */
 	int kind;
 	char **tags; /* backup tags: owned copies */
@@ -250,6 +252,8 @@ ASTRA_OPTIONS(astra_check_options, check, ASTRA_SWIG_CHECK,
 	astra_check_options_init, ASTRA_CHECK_OPTIONS_VERSION)
 ASTRA_OPTIONS(astra_gc_options, gc, ASTRA_SWIG_GC,
 	astra_gc_options_init, ASTRA_GC_OPTIONS_VERSION)
+ASTRA_OPTIONS(astra_repair_options, repair, ASTRA_SWIG_REPAIR,
+	astra_repair_options_init, ASTRA_REPAIR_OPTIONS_VERSION)
 ASTRA_OPTIONS(astra_cluster_options, cluster, ASTRA_SWIG_CLUSTER,
 	astra_cluster_options_init, ASTRA_CLUSTER_OPTIONS_VERSION)
 ASTRA_OPTIONS(astra_snapshot_options, snapshot, ASTRA_SWIG_SNAPSHOT,
@@ -276,6 +280,7 @@ ASTRA_PROGRESS_OPTIONS(astra_data_backup_options)
 ASTRA_PROGRESS_OPTIONS(astra_data_restore_options)
 ASTRA_PROGRESS_OPTIONS(astra_check_options)
 ASTRA_PROGRESS_OPTIONS(astra_gc_options)
+ASTRA_PROGRESS_OPTIONS(astra_repair_options)
 ASTRA_PROGRESS_OPTIONS(astra_snapshot_options)
 ASTRA_PROGRESS_OPTIONS(astra_backup_options)
 ASTRA_PROGRESS_OPTIONS(astra_restore_options)
