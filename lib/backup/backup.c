@@ -13,7 +13,8 @@
 
 #include "app/app.h"
 #include "astra/snapshot.h"
-#include "backup/backup.h"
+#include "mover/mover.h"
+#include "repo/catalog.h"
 #include "hook/hook.h"
 #include "core/alloc.h"
 #include "core/options.h"
@@ -40,215 +41,7 @@ astra_status astra_backup_options_init(
 	        version, "astra_backup_options");
 }
 
-/* ---- volume access ---- */
-
-int astra__volume_path(astra__kube *k, const astra__volume_access *va,
-        const char *ns, const char *pvc, char **path)
-{
-	*path = NULL;
-	astra__kube_resource pvc_r, pv_r;
-	astra__json *claim = NULL, *pv = NULL;
-	int rc = astra__kube_find_kind(
-	        k, "", "v1", "PersistentVolumeClaim", &pvc_r);
-	if (rc)
-		return rc;
-	rc = astra__kube_find_kind(k, "", "v1", "PersistentVolume", &pv_r);
-	if (!rc)
-		rc = astra__kube_get(k, &pvc_r, ns, pvc, &claim);
-	const char *pvname =
-	        claim ? astra__json_str(
-	                        astra__json_get(claim, "spec"), "volumeName")
-	              : NULL;
-	if (!rc && !pvname)
-		rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_KUBE,
-		        "PVC %s/%s is not bound", ns, pvc);
-	if (!rc)
-		rc = astra__kube_get(k, &pv_r, NULL, pvname, &pv);
-	astra_buf out = ASTRA_BUF_INIT;
-	if (!rc && va->cb) {
-		char *text = NULL;
-		rc = astra__json_print(&text, pv, 0);
-		if (!rc) {
-			int r = va->cb(text, &out, va->payload);
-			if (r < 0 || !out.ptr)
-				rc = astra__err(r < 0 ? r : ASTRA_EINVALID,
-				        ASTRA_ERROR_CALLBACK,
-				        "the volume path callback gave no path "
-				        "for PV %s",
-				        pvname);
-		}
-		free(text);
-	} else if (!rc && va->template_path) {
-		const char *handle = astra__json_str(
-		        astra__json_path(pv, "spec.csi"), "volumeHandle");
-		for (const char *t = va->template_path; *t && !rc;) {
-			const char *v = NULL;
-			size_t skip = 0;
-			if (!strncmp(t, "{volumeHandle}", 14)) {
-				v = handle;
-				skip = 14;
-			} else if (!strncmp(t, "{pvName}", 8)) {
-				v = pvname;
-				skip = 8;
-			} else if (!strncmp(t, "{pvcName}", 9)) {
-				v = pvc;
-				skip = 9;
-			} else if (!strncmp(t, "{namespace}", 11)) {
-				v = ns;
-				skip = 11;
-			}
-			if (skip) {
-				if (!v)
-					rc = astra__err(ASTRA_EINVALID,
-					        ASTRA_ERROR_KUBE,
-					        "PV %s has no value for %.*s",
-					        pvname, (int)skip, t);
-				else
-					rc = astra__buf_puts(&out, v);
-				t += skip;
-			} else {
-				rc = astra__buf_putc(&out, *t++);
-			}
-		}
-	} else if (!rc) {
-		rc = astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_KUBE,
-		        "no volume access for PVC %s/%s: give a volume path "
-		        "template (host path) or a callback",
-		        ns, pvc);
-	}
-	if (!rc)
-		*path = astra__buf_detach(&out);
-	astra_buf_dispose(&out);
-	astra__json_free(claim);
-	astra__json_free(pv);
-	astra__kube_resource_clear(&pvc_r);
-	astra__kube_resource_clear(&pv_r);
-	return rc;
-}
-
-typedef struct {
-	const char *name;
-	int bound;
-} bound_ctx;
-
-static int bound_cb(void *payload, const char *type, astra__json *obj)
-{
-	bound_ctx *b = payload;
-	(void)type;
-	const char *n =
-	        astra__json_str(astra__json_get(obj, "metadata"), "name");
-	const char *ph =
-	        astra__json_str(astra__json_get(obj, "status"), "phase");
-	if (n && !strcmp(n, b->name) && ph && !strcmp(ph, "Bound")) {
-		b->bound = 1;
-		return 1;
-	}
-	return 0;
-}
-
-int astra__pvc_wait_bound(astra__kube *k, const char *ns, const char *pvc,
-        unsigned timeout_s, astra__op *op)
-{
-	astra__kube_resource r;
-	int rc =
-	        astra__kube_find_kind(k, "", "v1", "PersistentVolumeClaim", &r);
-	if (rc)
-		return rc;
-	uint64_t deadline =
-	        astra__mono_ns() + (uint64_t)timeout_s * 1000000000ULL;
-	bound_ctx b = { pvc, 0 };
-	char field[512];
-	snprintf(field, sizeof(field), "metadata.name=%s", pvc);
-	while (!rc && !b.bound) {
-		astra__json *obj = NULL;
-		char *rv = NULL;
-		astra__kube_list_options lo = { 0 };
-		lo.field_selector = field;
-		astra__json *items = NULL;
-		rc = astra__kube_list_all(k, &r, ns, &lo, &items);
-		if (!rc && astra__json_size(items))
-			bound_cb(&b, "LIST", astra__json_at(items, 0));
-		astra__json_free(items);
-		astra__json_free(obj);
-		if (rc || b.bound)
-			break;
-		uint64_t now = astra__mono_ns();
-		if (now > deadline) {
-			rc = astra__err(ASTRA_ETIMEOUT, ASTRA_ERROR_KUBE,
-			        "PVC %s/%s did not bind within %u s (a "
-			        "WaitForFirstConsumer storage class needs a "
-			        "pod; use an Immediate one)",
-			        ns, pvc, timeout_s);
-			break;
-		}
-		lo.timeout_seconds = 2;
-		lo.op = op;
-		rc = astra__kube_watch(k, &r, ns, &lo, bound_cb, &b, &rv);
-		free(rv);
-		if (rc == ASTRA_ECONFLICT)
-			rc = 0;
-	}
-	astra__kube_resource_clear(&r);
-	return rc;
-}
-
 /* ---- records ---- */
-
-static int record_key(char *out, size_t n, const char *name)
-{
-	for (const char *p = name; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-		            *p == '-' || *p == '.'))
-			return astra__err(ASTRA_EINVALID, ASTRA_ERROR_INVALID,
-			        "\"%s\" is not a valid backup name", name);
-	snprintf(out, n, "appbackups/%s", name);
-	return 0;
-}
-
-int astra__backup_load(astra__repo *r, const char *name, astra__json **rec,
-        astra__json **manifests)
-{
-	char key[300];
-	*rec = NULL;
-	if (manifests)
-		*manifests = NULL;
-	int rc = record_key(key, sizeof(key), name);
-	if (rc)
-		return rc;
-	rc = astra__repo_get_json(r, key, rec);
-	if (rc == ASTRA_ENOTFOUND)
-		return astra__err(ASTRA_ENOTFOUND, ASTRA_ERROR_REPO,
-		        "backup %s is not in vault %s", name, r->store->url);
-	if (rc)
-		return rc;
-	int64_t fmt = astra__json_int(*rec, "format", 0);
-	if (fmt < 1 || fmt > ASTRA_BACKUP_FORMAT) {
-		astra__json_free(*rec);
-		*rec = NULL;
-		return astra__err(ASTRA_EVERSION, ASTRA_ERROR_REPO,
-		        "backup %s has record format %lld; this library reads "
-		        "1 to %d",
-		        name, (long long)fmt, ASTRA_BACKUP_FORMAT);
-	}
-	if (manifests) {
-		astra__id id;
-		astra_buf b = ASTRA_BUF_INIT;
-		if (!r->index_loaded && (rc = astra__repo_load_index(r)))
-			goto fail;
-		rc = astra__id_parse(&id, astra__json_str(*rec, "manifests"));
-		if (!rc)
-			rc = astra__repo_read_blob(r, &id, &b);
-		if (!rc)
-			rc = astra__json_parse(manifests, b.ptr, b.size, name);
-		astra_buf_dispose(&b);
-	}
-fail:
-	if (rc) {
-		astra__json_free(*rec);
-		*rec = NULL;
-	}
-	return rc;
-}
 
 static char *temp_pvc_manifest(const char *name, const char *ns, const char *vs,
         const char *sc, const char *size)
@@ -407,12 +200,12 @@ astra_status astra_backup_create(astra_app *app, astra_vault *vault,
 		        app->name, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
 		        tm.tm_hour, tm.tm_min, tm.tm_sec);
 	}
-	if ((rc = record_key(key, sizeof(key), name)))
+	if ((rc = astra__appbackup_key(key, sizeof(key), name)))
 		return rc;
-	astra__obj_info info;
-	if (astra__store_head(r->store, key, &info) == 0)
+	if (astra__appbackup_exists(r, name))
 		return astra__err(ASTRA_EEXISTS, ASTRA_ERROR_REPO,
-		        "backup %s already exists in %s", name, r->store->url);
+		        "backup %s already exists in %s", name,
+		        astra__repo_url(r));
 	astra_error_clear();
 
 	/* pre-backup hooks; from here on the post-backup hooks always run */
@@ -533,7 +326,7 @@ astra_status astra_backup_create(astra_app *app, astra_vault *vault,
 	astra__json_set_str(src, "server", astra_cluster_server(app->cluster));
 	astra__json_set_str(
 	        src, "context", astra_cluster_context_name(app->cluster));
-	astra__json_set_int(rec, "format", ASTRA_BACKUP_FORMAT);
+	astra__json_set_int(rec, "format", ASTRA_APPBACKUP_FORMAT);
 	astra__json_set_str(rec, "name", name);
 	astra__json_set_str(rec, "app", app->name);
 	astra__json_set(rec, "definition", astra__json_dup(app->def));
@@ -615,14 +408,9 @@ typedef struct {
 	astra__json *arr;
 } list_ctx;
 
-static int list_cb(const astra__obj_info *info, void *payload)
+static int list_cb(astra__json *rec, void *payload)
 {
 	list_ctx *l = payload;
-	astra__json *rec = NULL;
-	if (astra__repo_get_json(l->r, info->key, &rec) != 0) {
-		astra__log_warn("%s", astra_error_last()->message);
-		return 0;
-	}
 	const char *a = astra__json_str(rec, "app");
 	if (l->app && (!a || strcmp(a, l->app))) {
 		astra__json_free(rec);
@@ -647,7 +435,7 @@ astra_status astra_backup_list(
 	list_ctx l = { vault->r, app, astra__json_new_array() };
 	if (!l.arr)
 		return ASTRA_ENOMEM;
-	int rc = astra__store_list(vault->r->store, "appbackups/", list_cb, &l);
+	int rc = astra__appbackup_list(vault->r, list_cb, &l);
 	if (rc < 0) {
 		astra__json_free(l.arr);
 		return rc;
@@ -677,7 +465,7 @@ astra_status astra_backup_get(
 	ASTRA_ASSERT_ARG(name);
 	ASTRA_ASSERT_ARG(out);
 	astra__json *rec = NULL;
-	int rc = astra__backup_load(vault->r, name, &rec, NULL);
+	int rc = astra__appbackup_load(vault->r, name, &rec, NULL);
 	if (!rc)
 		rc = astra__json_print_buf(out, rec, 1);
 	astra__json_free(rec);
@@ -689,14 +477,12 @@ astra_status astra_backup_delete(astra_vault *vault, const char *name)
 	ASTRA_ASSERT_ARG(vault);
 	ASTRA_ASSERT_ARG(name);
 	astra__json *rec = NULL;
-	int rc = astra__backup_load(vault->r, name, &rec, NULL);
+	int rc = astra__appbackup_load(vault->r, name, &rec, NULL);
 	if (rc)
 		return rc;
-	char key[300];
-	record_key(key, sizeof(key), name);
 	/* the record first: a half-deleted backup is then invisible, and its
 	 * volume data is reclaimed by gc either way */
-	rc = astra__store_del(vault->r->store, key);
+	rc = astra__appbackup_delete(vault->r, name);
 	const astra__json *vols = astra__json_get(rec, "volumes");
 	for (size_t i = 0; !rc && i < astra__json_size(vols); i++) {
 		const char *id =

@@ -13,7 +13,8 @@
 #include <string.h>
 
 #include "astra/backup.h"
-#include "backup/backup.h"
+#include "mover/mover.h"
+#include "repo/catalog.h"
 #include "hook/hook.h"
 #include "core/alloc.h"
 #include "core/options.h"
@@ -521,7 +522,7 @@ astra_status astra_restore(astra_cluster *target, astra_vault *vault,
 			goto done;
 		}
 	if (o->backup)
-		rc = astra__backup_load(vault->r, o->backup, &rec, &man);
+		rc = astra__appbackup_load(vault->r, o->backup, &rec, &man);
 	else
 		rc = astra__snap_load(
 		        c.k, o->snapshot_app, o->snapshot, &rec, &man, NULL);

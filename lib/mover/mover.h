@@ -1,18 +1,17 @@
 /*
- * Backups and restores of applications: internals shared by lib/backup
- * and lib/restore.
+ * How volume data moves between a PVC and a vault, for backups and
+ * restores alike: volume access (a directory this process can reach) and
+ * in-cluster data mover Jobs.
  * SPDX-License-Identifier: Apache-2.0
  */
-#ifndef ASTRA_BACKUP_BACKUP_H
-#define ASTRA_BACKUP_BACKUP_H
+#ifndef ASTRA_MOVER_MOVER_H
+#define ASTRA_MOVER_MOVER_H
 
 #include "astra/backup.h"
 #include "core/op.h"
 #include "fmt/json.h"
 #include "kube/kube.h"
 #include "repo/repo.h"
-
-#define ASTRA_BACKUP_FORMAT 1
 
 /* Volume access: host-path template or embedder callback. */
 typedef struct {
@@ -47,8 +46,4 @@ int astra__mover_backup(astra__mover *m, const char *backup,
  * free slot among the parallelism). */
 int astra__mover_restore(astra__mover *m, const char *ns, const char *pvc,
         const char *id, astra__op *op);
-/* Backup records in a vault. */
-int astra__backup_load(astra__repo *r, const char *name, astra__json **rec,
-        astra__json **manifests);
-
 #endif

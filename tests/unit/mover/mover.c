@@ -10,7 +10,7 @@
 
 #include "astra.h"
 #include "astra_test.h"
-#include "backup/backup.h"
+#include "mover/mover.h"
 #include "repo/vault_internal.h"
 
 static char work[] = "/tmp/astra-mover-unit.XXXXXX";

@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backup/backup.h"
+#include "mover/mover.h"
 #include "core/alloc.h"
 #include "core/options.h"
 #include "core/base64.h"
@@ -29,7 +29,7 @@
 #include "core/file.h"
 #include "core/log.h"
 #include "crypto/crypto.h"
-#include "store/store.h"
+#include "repo/catalog.h"
 
 #define MOVER_LABEL "backups.astra.dev/mover"
 #define SECRET_DIR "/astra-secret"
@@ -67,7 +67,7 @@ struct astra__mover {
  * store needs to be opened from another process (AWS_* for s3://). */
 static const char *const *job_env(const astra__mover *m)
 {
-	return astra__store_url_job_env(m->url);
+	return astra__repo_url_job_env(m->url);
 }
 
 static int read_secret_file(const char *path, astra_buf *out)
@@ -129,7 +129,7 @@ int astra__mover_new(astra__mover **out, astra__kube *k, astra__repo *r,
 	m->host_network = o->host_network;
 	m->url = astra__strdup(o->vault_url  ? o->vault_url
 	                       : r->open_url ? r->open_url
-	                                     : r->store->url);
+	                                     : astra__repo_url(r));
 	m->image = astra__strdup(o->image);
 	m->pull_policy = astra__strdup(
 	        o->image_pull_policy ? o->image_pull_policy : "IfNotPresent");
@@ -402,7 +402,7 @@ static astra__json *job_object(astra__mover *m, const char *name,
 	astra__json_push(vols, sec);
 	/* a local vault: the node's directory (single-node clusters) */
 	char *dir = NULL;
-	if (!astra__store_url_local_dir(m->url, &dir) && dir) {
+	if (!astra__repo_url_local_dir(m->url, &dir) && dir) {
 		astra__json *hv = volume("vault");
 		astra__json *hp = astra__json_new_object();
 		if (hv && hp) {
