@@ -80,6 +80,7 @@ static void put_blob(int type, const char *data, size_t n, char *hex)
 
 /* Stores a tree blob {"nodes":[...]} with the nodes given as JSON text;
  * returns its id (malloc'd). */
+static char *tree(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *tree(const char *fmt, ...)
 {
 	char nodes[16384], text[16500];
@@ -254,7 +255,7 @@ Test(repo_restore_safe, unsafe_names_are_refused_and_reported)
 	forge_begin();
 	char *content = file_body("pwned\n", 0644);
 	char *inner = tree("{\"name\":\"astra-pwn-1\",%s}", content);
-	char *empty = tree("");
+	char *empty = tree("%s", "");
 	char *nul = b64("ok\0/../astra-pwn-2", 18);
 	char *slash = b64("../astra-pwn-3", 14);
 	char *root = tree("{\"name\":\"\",%s},"
@@ -269,6 +270,8 @@ Test(repo_restore_safe, unsafe_names_are_refused_and_reported)
 	                  "{\"name\":\"ok\",%s}",
 	        content, content, inner, empty, content, nul, content, slash,
 	        content, content);
+	free(inner);
+	free(empty);
 	char *id = forge_end(root);
 	astra__json *rep = NULL;
 	int rc = restore(id, at("dst"), 0, 0, &rep);
