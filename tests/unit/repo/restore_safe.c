@@ -657,3 +657,34 @@ Test(repo_restore_safe, subpath_restore_keeps_its_links)
 	free(content);
 	free(id);
 }
+
+Test(repo_restore_safe, symlinked_target_and_directory_in_the_way)
+{
+	struct stat d0, v0;
+	make_outside(&d0, &v0);
+	forge_begin();
+	char *body = file_body("file\n", 0644);
+	char *root = tree("{\"name\":\"victim\",%s}", body);
+	char *id = forge_end(root);
+	/* a target that is a symlink is refused, even with overwrite */
+	cr_assert_eq(symlink(at("out"), at("link")), 0);
+	cr_assert_astra_fail(restore(id, at("link"),
+	                             ASTRA_DATA_RESTORE_F_OVERWRITE, 0, NULL),
+	        ASTRA_EINVALID);
+	cr_assert(strstr(astra_error_last()->message, "symlink"));
+	outside_untouched(&d0, &v0);
+	/* with overwrite, a directory in the way of a file stays: reported */
+	cr_assert_eq(mkdir(at("dst"), 0755), 0);
+	cr_assert_eq(mkdir(at("dst/victim"), 0755), 0);
+	fst_write(at("dst/victim/keep"), "kept\n", 5);
+	astra__json *rep = NULL;
+	int rc =
+	        restore(id, at("dst"), ASTRA_DATA_RESTORE_F_OVERWRITE, 0, &rep);
+	dump(rep);
+	cr_assert_astra_fail(rc, ASTRA_EPARTIAL);
+	cr_assert_eq(reported(rep, "victim", "a directory is in the way"), 1);
+	cr_assert_str_eq(slurp(at("dst/victim/keep")), "kept\n");
+	astra__json_free(rep);
+	free(body);
+	free(id);
+}
