@@ -229,10 +229,11 @@ typedef struct {
 
 /**
  * Restores snapshot `id` (or a unique prefix of it) into `target`, a
- * directory that is created when missing. An existing target must be an
- * empty directory (an empty `lost+found` is allowed) and not a symlink,
- * else ASTRA_EEXISTS, unless ASTRA_DATA_RESTORE_F_OVERWRITE: then items of
- * the snapshot replace what is in their way and nothing else is deleted.
+ * directory that is created when missing. `target` itself must not be a
+ * symlink (ASTRA_EINVALID). An existing target must be an empty directory
+ * (an empty `lost+found` is allowed), else ASTRA_EEXISTS before anything
+ * is written, unless ASTRA_DATA_RESTORE_F_OVERWRITE: then items of the
+ * snapshot replace what is in their way and nothing else is deleted.
  * Nothing outside `target` is created, followed or changed: unsafe names
  * and hard links that lead outside it are refused and reported.
  * setuid, setgid and sticky bits and `security.capability` are restored
