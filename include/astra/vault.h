@@ -187,8 +187,19 @@ ASTRA_API astra_status astra_vault_backup_path(astra_vault *vault,
         astra_data_backup_result *result) ASTRA_WARN_UNUSED;
 
 /** astra_data_restore_options.flags */
-#define ASTRA_RESTORE_F_NO_OWNER 0x1u /**< do not restore uid/gid */
-#define ASTRA_RESTORE_F_NO_XATTRS 0x2u
+#define ASTRA_DATA_RESTORE_F_NO_OWNER 0x1u /**< do not restore uid/gid */
+#define ASTRA_DATA_RESTORE_F_NO_XATTRS 0x2u /**< no extended attributes */
+/** Restore into a target that is not empty: what is in the way of an item
+ * (a file, a link, a special file, a symlink where a directory goes) is
+ * removed first, never followed or written through; directories in the
+ * way of a non-directory stay and are reported. */
+#define ASTRA_DATA_RESTORE_F_OVERWRITE 0x4u
+/** Also recreate character and block device nodes. */
+#define ASTRA_DATA_RESTORE_F_DEVICES 0x8u
+/** Deprecated: ASTRA_DATA_RESTORE_F_NO_OWNER. */
+#define ASTRA_RESTORE_F_NO_OWNER ASTRA_DATA_RESTORE_F_NO_OWNER
+/** Deprecated: ASTRA_DATA_RESTORE_F_NO_XATTRS. */
+#define ASTRA_RESTORE_F_NO_XATTRS ASTRA_DATA_RESTORE_F_NO_XATTRS
 
 typedef struct {
 	unsigned int version;
@@ -221,11 +232,20 @@ typedef struct {
 #define ASTRA_DATA_RESTORE_RESULT_VERSION 1
 
 /**
- * Restores snapshot `id` (or a unique prefix of it) into `target`, which
- * may exist: files of the snapshot are written, nothing else is deleted.
+ * Restores snapshot `id` (or a unique prefix of it) into `target`, a
+ * directory that is created when missing. `target` itself must not be a
+ * symlink (ASTRA_EINVALID). An existing target must be an empty directory
+ * (an empty `lost+found` is allowed), else ASTRA_EEXISTS before anything
+ * is written, unless ASTRA_DATA_RESTORE_F_OVERWRITE: then items of the
+ * snapshot replace what is in their way and nothing else is deleted.
+ * Nothing outside `target` is created, followed or changed: unsafe names
+ * and hard links that lead outside it are refused and reported.
+ * setuid, setgid and sticky bits and `security.capability` are restored
+ * only with the owner (as root, without NO_OWNER); device nodes only with
+ * ASTRA_DATA_RESTORE_F_DEVICES (else reported as skipped).
  * Every chunk is verified. A damaged snapshot restores all that is intact
  * and returns ASTRA_EPARTIAL; `report` (may be NULL) receives a JSON array
- * of {"path", "error"} for the items that failed.
+ * of {"path", "error"} for the items that failed or were refused.
  */
 ASTRA_API astra_status astra_vault_restore_path(astra_vault *vault,
         const char *id, const char *target,

@@ -34,10 +34,13 @@ int astra__data_backup(astra__repo *r, const char *path,
 
 typedef struct {
 	const char *subpath;
-	unsigned flags; /* ASTRA_RESTORE_F_* */
+	unsigned flags; /* ASTRA_DATA_RESTORE_F_* */
 	astra_progress_cb progress_cb;
 	void *payload;
 	astra_cancel *cancel;
+	/* tests: walk below the target component by component, as on a
+	 * kernel without openat2 */
+	int no_openat2;
 } astra__restore_params;
 
 typedef struct {

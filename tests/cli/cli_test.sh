@@ -63,6 +63,16 @@ n=$("$ctl" "${V[@]}" data list -o json | python3 -c 'import json,sys; print(len(
 expect_rc 0 "$ctl" "${V[@]}" data restore "${id:0:8}" "$tmp/out"
 cmp -s "$tmp/src/d/f" "$tmp/out/d/f" && ok || bad "restored file differs"
 expect_rc 1 "$ctl" "${V[@]}" data restore ffffffff "$tmp/out2"
+# data restore never clobbers unless asked, and never writes through a link
+out=$("$ctl" "${V[@]}" data restore "$id" "$tmp/out" 2>&1); rc=$?
+if [ $rc -eq 1 ] && printf '%s' "$out" | grep -q -- "is not empty.*--overwrite"; then ok; else bad "restore into a non-empty target: rc=$rc $out"; fi
+echo outside > "$tmp/outside" && rm "$tmp/out/d/f" && ln "$tmp/outside" "$tmp/out/d/f"
+expect_rc 0 "$ctl" "${V[@]}" data restore "$id" "$tmp/out" --overwrite
+cmp -s "$tmp/src/d/f" "$tmp/out/d/f" && ok || bad "--overwrite did not replace the file"
+[ "$(cat "$tmp/outside")" = outside ] && ok || bad "--overwrite wrote through a hard link"
+mkdir "$tmp/out3" && ln -s "$tmp/out" "$tmp/out4"
+expect_rc 0 "$ctl" "${V[@]}" data restore "$id" "$tmp/out3" --devices --no-owner
+expect_rc 1 "$ctl" "${V[@]}" data restore "$id" "$tmp/out4" --overwrite
 expect_rc 2 "$ctl" "${V[@]}" data restore "$id"
 expect_rc 0 "$ctl" "${V[@]}" vault check --read-data
 expect_rc 0 "$ctl" "${V[@]}" data forget "$id"

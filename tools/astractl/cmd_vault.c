@@ -478,6 +478,8 @@ static int run_backup(const ctl_globals *g, ctl_args *a)
 static const ctl_flag restore_flags[] = {
 	{ "path", 1, 0 },
 	{ "no-owner", 0, 0 },
+	{ "overwrite", 0, 0 },
+	{ "devices", 0, 0 },
 	{ "result-file", 1, 0 },
 	{ NULL, 0, 0 },
 };
@@ -489,7 +491,11 @@ static int run_restore(const ctl_globals *g, ctl_args *a)
 	astra_data_restore_options o = ASTRA_DATA_RESTORE_OPTIONS_INIT;
 	o.subpath = ctl_flag_get(a, "path");
 	if (ctl_flag_set(a, "no-owner"))
-		o.flags |= ASTRA_RESTORE_F_NO_OWNER;
+		o.flags |= ASTRA_DATA_RESTORE_F_NO_OWNER;
+	if (ctl_flag_set(a, "overwrite"))
+		o.flags |= ASTRA_DATA_RESTORE_F_OVERWRITE;
+	if (ctl_flag_set(a, "devices"))
+		o.flags |= ASTRA_DATA_RESTORE_F_DEVICES;
 	astra_vault *v = NULL;
 	int rc = open_vault(g, 0, &v, NULL);
 	if (rc) {
@@ -634,8 +640,8 @@ const ctl_command ctl_cmd_data_backup = { "data", "backup",
 	"[--source NAME] [--result-file PATH]",
 	"back up a directory, file or block device", backup_flags, run_backup };
 const ctl_command ctl_cmd_data_restore = { "data", "restore",
-	"data restore ID TARGET [--path SUBPATH] [--no-owner] [--result-file "
-	"PATH]",
+	"data restore ID TARGET [--path SUBPATH] [--no-owner] [--overwrite] "
+	"[--devices] [--result-file PATH]",
 	"restore a data snapshot", restore_flags, run_restore };
 const ctl_command ctl_cmd_data_list = { "data", "list", "data list",
 	"list data snapshots", NULL, run_list };
