@@ -93,7 +93,7 @@ if printf '%s' "$j" | python3 -c 'import json,sys; d=json.load(sys.stdin); asser
 [ -f "$tmp/v/$bad_ix" ] && ok || bad "repair deleted the damaged index file"
 expect_rc 0 "$ctl" "${V[@]}" vault gc --grace 0
 expect_rc 0 "$ctl" "${V[@]}" vault check --read-data
-expect_rc 0 "$ctl" "${V[@]}" data restore "$id2" "$tmp/out3"
+expect_rc 0 "$ctl" "${V[@]}" data restore "$id2" "$tmp/out5"
 # hook create: usage and script checks come before any cluster access
 echo 'echo hi' > "$tmp/hook.sh"
 expect_rc 2 "$ctl" hook create app
