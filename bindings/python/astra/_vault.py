@@ -24,6 +24,8 @@ _DATA_BACKUP_F_NO_PARENT = 0x1
 _DATA_BACKUP_F_NO_SCAN = 0x2
 _DATA_RESTORE_F_NO_OWNER = 0x1
 _DATA_RESTORE_F_NO_XATTRS = 0x2
+_DATA_RESTORE_F_OVERWRITE = 0x4
+_DATA_RESTORE_F_DEVICES = 0x8
 _CHECK_F_READ_DATA = 0x1
 _GC_F_DRY_RUN = 0x1
 
@@ -324,11 +326,17 @@ class Vault:
 
     def restore(self, snapshot_id: str, target: PathLike, *,
                 subpath: Optional[str] = None, no_owner: bool = False,
-                no_xattrs: bool = False,
+                no_xattrs: bool = False, overwrite: bool = False,
+                devices: bool = False,
                 progress: Optional[ProgressCallback] = None,
                 cancel: Optional[Cancel] = None) -> RestoreResult:
         """Restores snapshot ``snapshot_id`` (or a unique prefix) into
-        ``target``; files of the snapshot are written, nothing is deleted.
+        ``target``; nothing outside ``target`` is created, followed or
+        changed (docs/format.md, "Restore semantics").
+
+        ``target`` must be empty unless ``overwrite`` (then what is in
+        the way of the snapshot's items is replaced; nothing is deleted
+        otherwise). Device nodes are created only with ``devices``.
 
         Every chunk is verified. Raises PartialError when some items could
         not be restored (``err.restore`` is the result with its
@@ -338,7 +346,9 @@ class Vault:
         if subpath is not None:
             o.subpath = subpath
         o.flags = ((_DATA_RESTORE_F_NO_OWNER if no_owner else 0) |
-                   (_DATA_RESTORE_F_NO_XATTRS if no_xattrs else 0))
+                   (_DATA_RESTORE_F_NO_XATTRS if no_xattrs else 0) |
+                   (_DATA_RESTORE_F_OVERWRITE if overwrite else 0) |
+                   (_DATA_RESTORE_F_DEVICES if devices else 0))
         o.set_progress(_progress_proxy(progress))
         o.cancel = _cancel_handle(cancel)
         res = capi.astra_data_restore_result()

@@ -150,12 +150,12 @@ def test_log_handler(vault, data_dir, tmp_path):
         res = vault.backup(data_dir)
         out = tmp_path / "out"
         out.mkdir()
-        (out / "docs").write_text("blocks a directory")
+        (out / "empty").mkdir()  # a directory stays where a file goes
         with pytest.raises(astra.PartialError):
-            vault.restore(res.id, out)
+            vault.restore(res.id, out, overwrite=True)
     finally:
         astra.set_log_handler(None)
-    assert any(lvl == astra.LogLevel.WARN and "docs" in msg
+    assert any(lvl == astra.LogLevel.WARN and "empty" in msg
                for lvl, msg in messages), messages
 
 
@@ -172,9 +172,9 @@ def test_log_handler_exception_is_unraisable(vault, data_dir, tmp_path):
         res = vault.backup(data_dir)
         out = tmp_path / "out"
         out.mkdir()
-        (out / "docs").write_text("x")
+        (out / "empty").mkdir()
         with pytest.raises(astra.PartialError):
-            vault.restore(res.id, out)
+            vault.restore(res.id, out, overwrite=True)
     finally:
         astra.set_log_handler(None)
         sys.unraisablehook = old
@@ -189,9 +189,9 @@ def test_log_to_logging(vault, data_dir, tmp_path, caplog):
             res = vault.backup(data_dir)
             out = tmp_path / "out"
             out.mkdir()
-            (out / "docs").write_text("x")
+            (out / "empty").mkdir()
             with pytest.raises(astra.PartialError):
-                vault.restore(res.id, out)
+                vault.restore(res.id, out, overwrite=True)
     finally:
         astra.set_log_handler(None)
     assert any(r.name == "astra" for r in caplog.records)

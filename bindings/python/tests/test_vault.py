@@ -120,9 +120,12 @@ def test_partial_restore_carries_report(vault, data_dir, tmp_path):
     res = vault.backup(data_dir)
     out = tmp_path / "out"
     out.mkdir()
-    (out / "docs").write_text("a file where the snapshot has a directory")
+    (out / "empty").mkdir()  # a directory where the snapshot has a file
+    with pytest.raises(astra.ExistsError):
+        vault.restore(res.id, out)  # not empty: nothing is written
+    assert [p.name for p in out.iterdir()] == ["empty"]
     with pytest.raises(astra.PartialError) as ei:
-        vault.restore(res.id, out)
+        vault.restore(res.id, out, overwrite=True)
     e = ei.value
     assert e.code == astra.Status.EPARTIAL
     assert e.report and all("path" in r for r in e.report)
