@@ -1,5 +1,5 @@
 /*
- * Writer sessions and garbage collection with a grace period.
+ * Garbage collection with a grace period, respecting writer sessions.
  *
  * Protocol (docs/format.md, "Garbage collection"):
  * - Every backup writes sessions/<id> when it starts, refreshes it while it
@@ -14,6 +14,7 @@
  *   any condemned pack that still holds the only copy of a live blob,
  *   writes one merged index without the rest, deletes the old index files,
  *   then the packs, then the marker.
+ * The sessions themselves are in gc_session.c.
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <errno.h>
@@ -34,236 +35,9 @@
 #include "repo/data.h"
 #include "repo/tree.h"
 
-/* ---- sessions ---- */
-
-struct astra__session {
-	astra__repo *r;
-	char key[80];
-	int64_t start; /* fixed when the session starts; never re-read */
-	pthread_mutex_t io_mu; /* serialises refreshes; guards the rest */
-	int64_t last_hb; /* wall seconds of the last heartbeat written */
-	int64_t max_gap; /* longest interval between two heartbeats */
-	int lost; /* the object vanished: gc declared the writer dead */
-	pthread_mutex_t mu; /* guards stop, for the heartbeat thread */
-	pthread_cond_t cv;
-	int stop;
-	int has_thread;
-	pthread_t thread;
-};
-
-typedef struct {
-	int code, klass;
-	char msg[1024];
-} saved_error;
-
-static void save_error(saved_error *e)
-{
-	const astra_error *l = astra_error_last();
-	e->code = l->code;
-	e->klass = l->klass;
-	snprintf(e->msg, sizeof(e->msg), "%s", l->message);
-}
-
-static void restore_error(const saved_error *e)
-{
-	if (e->code)
-		astra__err(e->code, e->klass, "%s", e->msg);
-	else
-		astra_error_clear();
-}
-
 static int64_t wall_s(void)
 {
 	return astra__wall_ns() / 1000000000LL;
-}
-
-static int write_session(astra__repo *r, const char *key, int64_t start)
-{
-	astra__json *j = astra__json_new_object();
-	if (!j)
-		return ASTRA_ENOMEM;
-	char host[256] = "unknown";
-	gethostname(host, sizeof(host) - 1);
-	astra__json_set_int(j, "start", start);
-	astra__json_set_int(j, "heartbeat", wall_s());
-	astra__json_set_str(j, "host", host);
-	astra__json_set_int(j, "pid", getpid());
-	int rc = astra__repo_put_json(r, key, j, 0);
-	astra__json_free(j);
-	return rc;
-}
-
-/* One heartbeat: the session must still exist (gc deletes only sessions
- * it declared dead, and the writer then must not write its record), and
- * is rewritten with the start time kept in memory. Keeps the caller's
- * error state. */
-static void refresh_locked(astra__session *s)
-{
-	saved_error saved;
-	save_error(&saved);
-	if (!s->lost) {
-		astra__obj_info info;
-		memset(&info, 0, sizeof(info));
-		int rc = astra__store_head(s->r->store, s->key, &info);
-		if (rc == ASTRA_ENOTFOUND) {
-			s->lost = 1;
-			astra__log_error(
-			        "session %s was removed by gc (it was "
-			        "declared dead); this backup will fail",
-			        s->key);
-		} else if (write_session(s->r, s->key, s->start) == 0) {
-			int64_t now = wall_s();
-			if (now - s->last_hb > s->max_gap)
-				s->max_gap = now - s->last_hb;
-			s->last_hb = now;
-		} else {
-			astra__log_warn("cannot refresh session %s: %s", s->key,
-			        astra_error_last()->message);
-		}
-	}
-	restore_error(&saved);
-}
-
-void astra__data_session_refresh(astra__session *s)
-{
-	pthread_mutex_lock(&s->io_mu);
-	refresh_locked(s);
-	pthread_mutex_unlock(&s->io_mu);
-}
-
-static void *heartbeat_main(void *arg)
-{
-	astra__session *s = arg;
-	pthread_mutex_lock(&s->mu);
-	while (!s->stop) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += ASTRA__SESSION_HEARTBEAT_S;
-		int w = 0;
-		while (!s->stop && w != ETIMEDOUT)
-			w = pthread_cond_timedwait(&s->cv, &s->mu, &ts);
-		if (s->stop)
-			break;
-		pthread_mutex_unlock(&s->mu);
-		astra__data_session_refresh(s);
-		pthread_mutex_lock(&s->mu);
-	}
-	pthread_mutex_unlock(&s->mu);
-	return NULL;
-}
-
-int astra__data_session_start(astra__repo *r, astra__session **out)
-{
-	uint8_t raw[16];
-	char hex[33];
-	*out = NULL;
-	astra__session *s = astra__calloc(1, sizeof(*s));
-	if (!s)
-		return ASTRA_ENOMEM;
-	int rc = astra__random(raw, sizeof(raw));
-	if (rc) {
-		free(s);
-		return rc;
-	}
-	astra__hex_encode(hex, raw, sizeof(raw));
-	snprintf(s->key, sizeof(s->key), "sessions/%s", hex);
-	s->r = r;
-	s->start = wall_s();
-	pthread_mutex_init(&s->io_mu, NULL);
-	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->cv, NULL);
-	if ((rc = write_session(r, s->key, s->start))) {
-		astra__err_prefix(rc, "writing session %s", s->key);
-		goto fail;
-	}
-	s->last_hb = s->start;
-	if (pthread_create(&s->thread, NULL, heartbeat_main, s) != 0) {
-		rc = astra__err(ASTRA_ERROR, ASTRA_ERROR_REPO,
-		        "cannot start the heartbeat thread of session %s",
-		        s->key);
-		(void)astra__store_del(r->store, s->key);
-		goto fail;
-	}
-	s->has_thread = 1;
-	*out = s;
-	return 0;
-fail:
-	pthread_mutex_destroy(&s->io_mu);
-	pthread_mutex_destroy(&s->mu);
-	pthread_cond_destroy(&s->cv);
-	free(s);
-	return rc;
-}
-
-const char *astra__data_session_key(const astra__session *s)
-{
-	return s->key;
-}
-
-int64_t astra__data_session_start_time(const astra__session *s)
-{
-	return s->start;
-}
-
-int astra__data_session_ok(astra__session *s)
-{
-	pthread_mutex_lock(&s->io_mu);
-	int lost = s->lost;
-	pthread_mutex_unlock(&s->io_mu);
-	if (lost)
-		return astra__err(ASTRA_ERROR, ASTRA_ERROR_REPO,
-		        "session %s was removed by gc, which declared this "
-		        "writer dead: data it references may have been "
-		        "deleted, so nothing is recorded; run the backup "
-		        "again",
-		        s->key);
-	return 0;
-}
-
-int astra__data_session_verify(astra__session *s)
-{
-	pthread_mutex_lock(&s->io_mu);
-	refresh_locked(s);
-	int lost = s->lost;
-	int64_t gap = s->max_gap;
-	int64_t since = wall_s() - s->last_hb;
-	pthread_mutex_unlock(&s->io_mu);
-	if (since > gap)
-		gap = since;
-	if (lost)
-		return astra__data_session_ok(s);
-	if (gap > ASTRA__SESSION_TIMEOUT_S - ASTRA__SESSION_MARGIN_S)
-		return astra__err(ASTRA_ERROR, ASTRA_ERROR_REPO,
-		        "session %s went %lld s without a heartbeat (gc "
-		        "declares a session dead after %d s): data this "
-		        "backup references may have been deleted, so nothing "
-		        "is recorded; run the backup again",
-		        s->key, (long long)gap, ASTRA__SESSION_TIMEOUT_S);
-	return 0;
-}
-
-void astra__data_session_end(astra__session *s)
-{
-	if (!s)
-		return;
-	if (s->has_thread) {
-		pthread_mutex_lock(&s->mu);
-		s->stop = 1;
-		pthread_cond_signal(&s->cv);
-		pthread_mutex_unlock(&s->mu);
-		pthread_join(s->thread, NULL);
-	}
-	/* best effort; keep the caller's error message */
-	saved_error saved;
-	save_error(&saved);
-	int rc = astra__store_del(s->r->store, s->key);
-	if (rc != 0 && rc != ASTRA_ENOTFOUND)
-		astra__log_warn("cannot remove session %s", s->key);
-	restore_error(&saved);
-	pthread_mutex_destroy(&s->io_mu);
-	pthread_mutex_destroy(&s->mu);
-	pthread_cond_destroy(&s->cv);
-	free(s);
 }
 
 /* ---- reading the vault's small records ---- */
@@ -705,39 +479,154 @@ static int is_locked(const astra__obj_info *info, int64_t now)
 	return info->legal_hold || info->retain_until > now;
 }
 
-int astra__data_gc(astra__repo *r, const astra__gc_params *p, astra__op *op,
-        astra__json **report)
-{
+/*
+ * One gc run, in the order its side effects happen (docs/format.md,
+ * "Garbage collection"):
+ *
+ *   gc_read_state          sessions, repair records, snapshots, the index
+ *                          (strict), markers: reads only
+ *   gc_mark_live           the live set; every live blob must be indexed
+ *   gc_list_packs          the packs on the store
+ *   gc_pack_usage          live and total bytes of every indexed pack
+ *   gc_expire_sessions     deletes dead sessions (first write)
+ *   gc_pick_ripe_markers   the markers old enough to sweep
+ *   gc_judge_swept_packs   which condemned packs go, which stay
+ *   gc_sweep               merged index, old index files, repair records,
+ *                          packs, markers (deletes)
+ *   gc_condemn_indexed     dead and sparse indexed packs (repacks these)
+ *   gc_condemn_orphans     packs no index lists, their headers proving it
+ *   gc_write_marker        the new marker naming what was condemned
+ *   gc_report              the report
+ *
+ * Every step returns 0 or an error code with the message set; the run
+ * stops at the first error, so a step that fails before gc_expire_sessions
+ * leaves the vault as it was. gc_run_free releases whatever the run holds.
+ */
+typedef struct {
+	astra__repo *r;
+	const astra__gc_params *p;
+	astra__op *op;
+	int64_t now; /* wall seconds, fixed at the start of the run */
+	/* what was read */
+	astra__json *sessions, *repairs, *snaps, *markers;
+	astra__map superseded; /* index files that repair records name */
+	astra__json *damaged; /* those of them found damaged on load */
 	live_set ls;
+	size_t nsnap;
 	pack_listing pl;
-	memset(&ls, 0, sizeof(ls));
-	memset(&pl, 0, sizeof(pl));
-	astra__json *markers = NULL, *sessions = NULL, *snaps = NULL;
-	astra__json *repairs = NULL;
-	astra__json *damaged = astra__json_new_array();
-	astra__json *unreadable = astra__json_new_array();
-	astra__map superseded = ASTRA_MAP_INIT;
-	astra__json *rep = astra__json_new_object();
-	astra__json *deleted = astra__json_new_array();
-	astra__json *gone = astra__json_new_array();
-	astra__json *locked = astra__json_new_array();
-	astra__map locked_files = ASTRA_MAP_INIT;
-	astra__json *marked = astra__json_new_array();
-	astra__json *kept = astra__json_new_array();
-	uint8_t *drop = NULL;
-	uint64_t freed = 0, repacked = 0;
-	int64_t now = astra__wall_ns() / 1000000000LL;
-	size_t nsnap = 0;
-	int rc = (!rep || !deleted || !marked || !kept || !gone || !locked ||
-	                 !damaged || !unreadable)
-	                 ? ASTRA_ENOMEM
-	                 : 0;
-	*report = NULL;
-	if (rc)
-		goto done;
-	if (op)
-		op->p.stage = ASTRA_STAGE_COLLECTING_GARBAGE;
+	/* per pack of the index (np of them) */
+	size_t np;
+	uint64_t *live_bytes, *all_bytes;
+	uint8_t *drop; /* swept: the merged index leaves it out */
+	/* the sweep */
+	int64_t oldest_session; /* start of the oldest live session */
+	ASTRA_VEC(const astra__json *) sweep; /* ripe markers (in markers) */
+	astra__map locked_files; /* old index files under retention */
+	/* the report */
+	astra__json *rep;
+	astra__json *deleted; /* swept packs judged dead (a dry run's list) */
+	astra__json *gone, *locked, *marked, *kept, *unreadable;
+	uint64_t freed, repacked;
+} gc_run;
 
+/* Zeroes *g and allocates the report's lists: 0, or ASTRA_ENOMEM with *g
+ * still safe to pass to gc_run_free. */
+static int gc_run_init(
+        gc_run *g, astra__repo *r, const astra__gc_params *p, astra__op *op)
+{
+	memset(g, 0, sizeof(*g));
+	g->r = r;
+	g->p = p;
+	g->op = op;
+	g->superseded = (astra__map)ASTRA_MAP_INIT;
+	g->locked_files = (astra__map)ASTRA_MAP_INIT;
+	g->damaged = astra__json_new_array();
+	g->unreadable = astra__json_new_array();
+	g->rep = astra__json_new_object();
+	g->deleted = astra__json_new_array();
+	g->gone = astra__json_new_array();
+	g->locked = astra__json_new_array();
+	g->marked = astra__json_new_array();
+	g->kept = astra__json_new_array();
+	g->now = astra__wall_ns() / 1000000000LL;
+	if (!g->rep || !g->deleted || !g->marked || !g->kept || !g->gone ||
+	        !g->locked || !g->damaged || !g->unreadable)
+		return ASTRA_ENOMEM;
+	return 0;
+}
+
+static void gc_run_free(gc_run *g)
+{
+	live_free(&g->ls);
+	astra__map_free(&g->pl.packs);
+	astra__map_free(&g->pl.sizes);
+	astra__map_free(&g->superseded);
+	astra__json_free(g->repairs);
+	astra__json_free(g->damaged);
+	astra__json_free(g->unreadable);
+	free(g->drop);
+	free(g->live_bytes);
+	free(g->all_bytes);
+	astra_vec_free(&g->sweep);
+	astra__json_free(g->markers);
+	astra__json_free(g->sessions);
+	astra__json_free(g->snaps);
+	astra__json_free(g->rep);
+	astra__json_free(g->deleted);
+	astra__json_free(g->gone);
+	astra__json_free(g->locked);
+	astra__map_free(&g->locked_files);
+	astra__json_free(g->marked);
+	astra__json_free(g->kept);
+}
+
+/* Reads the repair records into g->repairs and the index files they name
+ * into g->superseded. Reads only; on failure the error names the record
+ * that cannot be read. */
+static int gc_read_repairs(gc_run *g)
+{
+	int rc = collect(g->r, "repairs/", &g->repairs);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < astra__json_size(g->repairs) && !rc; i++) {
+		const astra__json *dl = astra__json_get(
+		        astra__json_at(g->repairs, i), "damaged");
+		for (size_t k = 0; k < astra__json_size(dl) && !rc; k++) {
+			const char *f =
+			        astra__json_string_value(astra__json_at(dl, k));
+			if (f)
+				rc = astra__map_set(
+				        &g->superseded, f, NULL, NULL);
+		}
+	}
+	return rc;
+}
+
+/* Lists the snapshot records into g->snaps; a record forgotten between
+ * the listing and its read (ASTRA_ENOTFOUND) lists again, up to 5 more
+ * times. Reads only. */
+static int gc_list_snapshots(gc_run *g)
+{
+	int rc;
+	for (int tries = 0;; tries++) {
+		rc = astra__snapshot_list(g->r, &g->snaps);
+		if (rc != ASTRA_ENOTFOUND || tries == 5)
+			break;
+		astra_error_clear();
+	}
+	return rc;
+}
+
+/*
+ * Reads, in this order, the sessions, the repair records, the snapshot
+ * records, the index (reset and loaded strictly, condemned packs flagged)
+ * and the markers. Post: every record gc acts on is in memory and every
+ * snapshot listed has its blobs in the loaded index. Writes nothing to
+ * the store; on failure the error names the object that cannot be read
+ * (the in-memory index may then be partly loaded).
+ */
+static int gc_read_state(gc_run *g)
+{
 	/* sessions before snapshots: a writer deletes its session only after
 	 * its record is written, so a writer whose session is gone here has
 	 * its record in the listing below (read the other way round, a
@@ -745,350 +634,455 @@ int astra__data_gc(astra__repo *r, const astra__gc_params *p, astra__op *op,
 	 * swept) */
 	/* an unreadable session stops gc (its writer may be alive) unless
 	 * nobody has rewritten it for longer than the session timeout */
-	if ((rc = collect_ex(r, "sessions/", now - p->session_timeout_seconds,
-	             0, &sessions)))
-		goto done;
+	int rc = collect_ex(g->r, "sessions/",
+	        g->now - g->p->session_timeout_seconds, 0, &g->sessions);
+	if (rc)
+		return rc;
 	/* repair records before the index: the damaged index files they
 	 * name are covered by index files written before them */
-	if ((rc = collect(r, "repairs/", &repairs)))
-		goto done;
-	for (size_t i = 0; i < astra__json_size(repairs) && !rc; i++) {
-		const astra__json *dl =
-		        astra__json_get(astra__json_at(repairs, i), "damaged");
-		for (size_t k = 0; k < astra__json_size(dl) && !rc; k++) {
-			const char *f =
-			        astra__json_string_value(astra__json_at(dl, k));
-			if (f)
-				rc = astra__map_set(&superseded, f, NULL, NULL);
-		}
-	}
-	if (rc)
-		goto done;
-	/* snapshots, then a fresh index with condemned packs flagged; a
-	 * record forgotten between the listing and its read: list again */
-	for (int tries = 0;; tries++) {
-		rc = astra__snapshot_list(r, &snaps);
-		if (rc != ASTRA_ENOTFOUND || tries == 5)
-			break;
-		astra_error_clear();
-	}
-	if (rc)
-		goto done;
-	astra__repo_index_reset(r);
+	if ((rc = gc_read_repairs(g)))
+		return rc;
+	/* snapshots, then a fresh index with condemned packs flagged */
+	if ((rc = gc_list_snapshots(g)))
+		return rc;
+	astra__repo_index_reset(g->r);
 	/* strict: a damaged index file stops gc (what it lists could look
 	 * unreferenced), unless a repair record supersedes it */
-	if ((rc = astra__repo_load_index_mode(
-	             r, ASTRA_INDEX_LOAD_STRICT, &superseded, damaged)))
-		goto done;
-	if ((rc = collect(r, "gc/", &markers)))
-		goto done;
-	if ((rc = compute_live(r, snaps, &ls, op, &nsnap)))
-		goto done;
-	if ((rc = live_all_indexed(r, &ls)))
-		goto done;
-	if ((rc = astra__store_list(r->store, "data/", list_pack_cb, &pl)) < 0)
-		goto done;
-	rc = 0;
+	if ((rc = astra__repo_load_index_mode(g->r, ASTRA_INDEX_LOAD_STRICT,
+	             &g->superseded, g->damaged)))
+		return rc;
+	return collect(g->r, "gc/", &g->markers);
+}
 
-	size_t np = r->index.npacks;
-	drop = astra__calloc(np + 1, 1);
-	uint64_t *live_bytes = astra__calloc(np + 1, sizeof(uint64_t));
-	uint64_t *all_bytes = astra__calloc(np + 1, sizeof(uint64_t));
-	if (!drop || !live_bytes || !all_bytes) {
-		free(live_bytes);
-		free(all_bytes);
-		rc = ASTRA_ENOMEM;
-		goto done;
-	}
+/* Fills g->ls with every tree and blob the snapshots and app backups
+ * reference, then requires each to resolve in the loaded index. Reads
+ * only; on failure the error names the snapshot, record or blob. */
+static int gc_mark_live(gc_run *g)
+{
+	int rc = compute_live(g->r, g->snaps, &g->ls, g->op, &g->nsnap);
+	if (rc)
+		return rc;
+	return live_all_indexed(g->r, &g->ls);
+}
+
+/* Lists the packs on the store into g->pl (mtime and size by hex). */
+static int gc_list_packs(gc_run *g)
+{
+	int rc = astra__store_list(g->r->store, "data/", list_pack_cb, &g->pl);
+	return rc < 0 ? rc : 0;
+}
+
+/* Allocates g->drop (all 0), g->live_bytes and g->all_bytes for the np
+ * packs of the index and sums the sealed lengths of each pack's entries,
+ * all and live. ASTRA_ENOMEM is the only failure. */
+static int gc_pack_usage(gc_run *g)
+{
+	astra__repo *r = g->r;
+	g->np = r->index.npacks;
+	g->drop = astra__calloc(g->np + 1, 1);
+	g->live_bytes = astra__calloc(g->np + 1, sizeof(uint64_t));
+	g->all_bytes = astra__calloc(g->np + 1, sizeof(uint64_t));
+	if (!g->drop || !g->live_bytes || !g->all_bytes)
+		return ASTRA_ENOMEM;
 	for (size_t i = 0; i < r->index.cap; i++) {
 		const astra__idx_entry *e = &r->index.slots[i];
 		if (!e->used || e->pack == ASTRA_PACK_NONE)
 			continue;
-		all_bytes[e->pack] += e->length;
-		if (astra__index_find(&ls.set, &e->id) >= 0)
-			live_bytes[e->pack] += e->length;
+		g->all_bytes[e->pack] += e->length;
+		if (astra__index_find(&g->ls.set, &e->id) >= 0)
+			g->live_bytes[e->pack] += e->length;
 	}
+	return 0;
+}
 
-	/* 1. sweep markers that are old enough */
-	int64_t oldest_session = INT64_MAX;
-	for (size_t i = 0; i < astra__json_size(sessions); i++) {
-		const astra__json *s = astra__json_at(sessions, i);
+/* Deletes the sessions whose heartbeat is older than the session timeout
+ * (not in a dry run; a failed delete is only logged) and sets
+ * g->oldest_session to the earliest start of the others (INT64_MAX when
+ * none). Cannot fail. */
+static void gc_expire_sessions(gc_run *g)
+{
+	g->oldest_session = INT64_MAX;
+	for (size_t i = 0; i < astra__json_size(g->sessions); i++) {
+		const astra__json *s = astra__json_at(g->sessions, i);
 		int64_t hb = astra__json_int(s, "heartbeat", 0);
-		if (now - hb > p->session_timeout_seconds) {
+		if (g->now - hb > g->p->session_timeout_seconds) {
 			/* dead: a crashed writer records nothing */
-			if (!p->dry_run &&
-			        astra__store_del(r->store,
+			if (!g->p->dry_run &&
+			        astra__store_del(g->r->store,
 			                astra__json_str(s, "key")) != 0)
 				astra__log_warn("cannot remove stale %s",
 				        astra__json_str(s, "key"));
 			continue;
 		}
 		int64_t st = astra__json_int(s, "start", 0);
-		if (st < oldest_session)
-			oldest_session = st;
+		if (st < g->oldest_session)
+			g->oldest_session = st;
 	}
-	ASTRA_VEC(const astra__json *) sweep = ASTRA_VEC_INIT;
-	for (size_t i = 0; i < astra__json_size(markers); i++) {
-		const astra__json *m = astra__json_at(markers, i);
-		int64_t t = astra__json_int(m, "time", now);
-		if (t + p->grace_seconds <= now && oldest_session > t)
-			astra_vec_push(&sweep, m);
+}
+
+/* Puts into g->sweep each marker at least the grace period old and older
+ * than the start of every live session. ASTRA_ENOMEM is ignored, as it
+ * always was: a marker left out is swept by a later run. */
+static void gc_pick_ripe_markers(gc_run *g)
+{
+	for (size_t i = 0; i < astra__json_size(g->markers); i++) {
+		const astra__json *m = astra__json_at(g->markers, i);
+		int64_t t = astra__json_int(m, "time", g->now);
+		if (t + g->p->grace_seconds <= g->now && g->oldest_session > t)
+			astra_vec_push(&g->sweep, m);
 	}
-	for (size_t i = 0; i < sweep.n && !rc; i++) {
-		const astra__json *packs = astra__json_get(sweep.v[i], "packs");
+}
+
+/* A swept pack that no index entry points to: 1 when its header proves
+ * that none of its live blobs needs it; 0 when it is kept (listed in
+ * kept_packs, or in unreadable_packs when its header cannot be read);
+ * < 0 on other errors. */
+static int gc_swept_orphan_dead(gc_run *g, const char *hex)
+{
+	int d = orphan_is_dead(g->r, &g->pl, hex, &g->ls, g->unreadable);
+	if (!d)
+		add_str(g->kept, hex);
+	return d;
+}
+
+/* The verdict on one pack a ripe marker names: 1 when it is to be
+ * deleted (an indexed one also gets g->drop set, so the merged index
+ * leaves it out); 0 when it stays (kept, or already gone); < 0 on
+ * errors. Writes nothing to the store. */
+static int gc_judge_swept_pack(gc_run *g, const char *hex)
+{
+	void *v = astra__map_get(&g->r->index.pack_lookup, hex ? hex : "");
+	if (!v) {
+		if (!astra__map_has(&g->pl.packs, hex ? hex : ""))
+			return 0; /* already gone */
+		/* an orphan: its header must prove that none of its blobs is
+		 * live */
+		return gc_swept_orphan_dead(g, hex);
+	}
+	size_t pi = (size_t)((intptr_t)v - 1);
+	/* a live blob whose only copy is here keeps the pack */
+	if (g->live_bytes[pi]) {
+		add_str(g->kept, hex);
+		return 0;
+	}
+	/* no entry points here (an orphan condemned earlier): its header
+	 * must prove it */
+	if (!g->all_bytes[pi] && astra__map_has(&g->pl.packs, hex)) {
+		int d = gc_swept_orphan_dead(g, hex);
+		if (d <= 0)
+			return d;
+	}
+	g->drop[pi] = 1;
+	return 1;
+}
+
+/* Judges every pack the ripe markers name; those to delete go to
+ * g->deleted, those kept to g->kept. Writes nothing to the store. */
+static int gc_judge_swept_packs(gc_run *g)
+{
+	int rc = 0;
+	for (size_t i = 0; i < g->sweep.n && !rc; i++) {
+		const astra__json *packs =
+		        astra__json_get(g->sweep.v[i], "packs");
 		for (size_t k = 0; k < astra__json_size(packs) && !rc; k++) {
 			const char *hex = astra__json_string_value(
 			        astra__json_at(packs, k));
-			void *v = astra__map_get(
-			        &r->index.pack_lookup, hex ? hex : "");
-			if (v) {
-				size_t pi = (size_t)((intptr_t)v - 1);
-				/* a live blob whose only copy is here keeps
-				 * the pack */
-				if (live_bytes[pi]) {
-					add_str(kept, hex);
-					continue;
-				}
-				/* no entry points here (an orphan condemned
-				 * earlier): its header must prove it */
-				if (!all_bytes[pi] &&
-				        astra__map_has(&pl.packs, hex)) {
-					int d = orphan_is_dead(
-					        r, &pl, hex, &ls, unreadable);
-					if (d < 0) {
-						rc = d;
-						break;
-					}
-					if (!d) {
-						add_str(kept, hex);
-						continue;
-					}
-				}
-				drop[pi] = 1;
-			} else if (!astra__map_has(&pl.packs, hex ? hex : "")) {
-				continue; /* already gone */
-			} else {
-				/* an orphan: its header must prove that none
-				 * of its blobs is live */
-				int d = orphan_is_dead(
-				        r, &pl, hex, &ls, unreadable);
-				if (d < 0) {
-					rc = d;
-					break;
-				}
-				if (!d) {
-					add_str(kept, hex);
-					continue;
-				}
-			}
-			add_str(deleted, hex);
+			int d = gc_judge_swept_pack(g, hex);
+			if (d < 0)
+				rc = d;
+			else if (d)
+				add_str(g->deleted, hex);
 		}
 	}
-	if (!rc && !p->dry_run && sweep.n) {
-		if ((rc = rewrite_index(
-		             r, drop, &locked_files, damaged, repairs)))
-			goto sweep_done;
-		for (size_t i = 0; i < astra__json_size(deleted) && !rc; i++) {
-			astra__id id;
-			const char *hex = astra__json_string_value(
-			        astra__json_at(deleted, i));
-			if (astra__id_parse(&id, hex))
-				continue;
-			char *key = astra__pack_key(&id);
-			if (!key) {
-				rc = ASTRA_ENOMEM;
-				break;
-			}
-			/* never delete what is locked: it is reclaimed by
-			 * a gc after its retention ends */
-			astra__obj_info info;
-			memset(&info, 0, sizeof(info));
-			int hr = astra__store_head(r->store, key, &info);
-			astra_error_clear();
-			if ((hr == 0 && is_locked(&info, now)) ||
-			        listed_by(r, hex, &locked_files)) {
-				add_str(locked, hex);
-				free(key);
-				continue;
-			}
-			rc = astra__store_del(r->store, key);
-			if (rc == ASTRA_EPOLICY) {
-				astra_error_clear();
-				rc = add_str(locked, hex);
-			} else if (!rc) {
-				freed += hr == 0 ? info.size : 0;
-				rc = add_str(gone, hex);
-			}
-			free(key);
-		}
-		for (size_t i = 0; i < sweep.n && !rc; i++) {
-			rc = astra__store_del(
-			        r->store, astra__json_str(sweep.v[i], "key"));
-			if (rc == ASTRA_EPOLICY) {
-				/* a bucket default retention locked it */
-				astra__log_warn(
-				        "%s", astra_error_last()->message);
-				astra_error_clear();
-				rc = 0;
-			}
-		}
-	}
-sweep_done:
-	astra_vec_free(&sweep);
-	if (rc) {
-		free(live_bytes);
-		free(all_bytes);
-		goto done;
-	}
+	return rc;
+}
 
-	/* 2. mark: dead packs, mostly-dead packs (after repacking), orphans */
+/* Pre: the merged index without the dropped packs is durable. Deletes
+ * each pack in g->deleted unless it is under retention or an index file
+ * under retention lists it (then it goes to g->locked); adds what it
+ * deleted to g->gone and its size to g->freed. On failure some packs may
+ * be deleted: a later run finds the rest under the same marker. */
+static int gc_delete_swept_packs(gc_run *g)
+{
+	astra__repo *r = g->r;
+	int rc = 0;
+	for (size_t i = 0; i < astra__json_size(g->deleted) && !rc; i++) {
+		astra__id id;
+		const char *hex =
+		        astra__json_string_value(astra__json_at(g->deleted, i));
+		if (astra__id_parse(&id, hex))
+			continue;
+		char *key = astra__pack_key(&id);
+		if (!key) {
+			rc = ASTRA_ENOMEM;
+			break;
+		}
+		/* never delete what is locked: it is reclaimed by a gc after
+		 * its retention ends */
+		astra__obj_info info;
+		memset(&info, 0, sizeof(info));
+		int hr = astra__store_head(r->store, key, &info);
+		astra_error_clear();
+		if ((hr == 0 && is_locked(&info, g->now)) ||
+		        listed_by(r, hex, &g->locked_files)) {
+			add_str(g->locked, hex);
+			free(key);
+			continue;
+		}
+		rc = astra__store_del(r->store, key);
+		if (rc == ASTRA_EPOLICY) {
+			astra_error_clear();
+			rc = add_str(g->locked, hex);
+		} else if (!rc) {
+			g->freed += hr == 0 ? info.size : 0;
+			rc = add_str(g->gone, hex);
+		}
+		free(key);
+	}
+	return rc;
+}
+
+/* Deletes the ripe markers, last, once their packs are dealt with; one
+ * that a bucket's default retention locks stays (a warning). */
+static int gc_delete_swept_markers(gc_run *g)
+{
+	int rc = 0;
+	for (size_t i = 0; i < g->sweep.n && !rc; i++) {
+		rc = astra__store_del(
+		        g->r->store, astra__json_str(g->sweep.v[i], "key"));
+		if (rc == ASTRA_EPOLICY) {
+			/* a bucket default retention locked it */
+			astra__log_warn("%s", astra_error_last()->message);
+			astra_error_clear();
+			rc = 0;
+		}
+	}
+	return rc;
+}
+
+/* Unless a dry run or nothing is ripe: writes the merged index without
+ * the dropped packs and deletes the old index files and the repair
+ * records they settle (rewrite_index), then the judged packs, then the
+ * ripe markers. Stops at the first error, leaving the rest for a later
+ * run (the marker stays, so it sweeps again). */
+static int gc_sweep(gc_run *g)
+{
+	if (g->p->dry_run || !g->sweep.n)
+		return 0;
+	int rc = rewrite_index(
+	        g->r, g->drop, &g->locked_files, g->damaged, g->repairs);
+	if (!rc)
+		rc = gc_delete_swept_packs(g);
+	if (!rc)
+		rc = gc_delete_swept_markers(g);
+	return rc;
+}
+
+/* Whether the sparse pack pr is under retention or a legal hold now, on
+ * a store with object lock (a HEAD that fails counts as not locked). */
+static int gc_pack_locked(gc_run *g, const astra__pack_ref *pr)
+{
+	astra__obj_info info;
+	memset(&info, 0, sizeof(info));
+	char *key = astra__pack_key(&pr->id);
+	int hr =
+	        key ? astra__store_head(g->r->store, key, &info) : ASTRA_ENOMEM;
+	free(key);
+	astra_error_clear();
+	return hr == 0 && is_locked(&info, g->now);
+}
+
+/* Copies the live blobs of pack pi into new packs through *w (created on
+ * first use) and flags the pack condemned in memory. On failure some
+ * blobs may be in the writer's unflushed packs, which the caller frees. */
+static int gc_repack(gc_run *g, astra__writer **w, size_t pi)
+{
+	astra__repo *r = g->r;
+	int rc = 0;
+	if (!*w && (rc = astra__writer_new(w, r)))
+		return rc;
+	r->index.packs[pi].condemned = 1;
+	for (size_t i = 0; i < r->index.cap && !rc; i++) {
+		astra__idx_entry e = r->index.slots[i];
+		if (!e.used || e.pack != pi ||
+		        astra__index_find(&g->ls.set, &e.id) < 0)
+			continue;
+		astra_buf blob = ASTRA_BUF_INIT;
+		rc = astra__repo_read_blob(r, &e.id, &blob);
+		if (!rc)
+			rc = astra__writer_add(*w, e.type, blob.ptr, blob.size,
+			        &e.id, 1, NULL);
+		g->repacked += blob.size;
+		astra_buf_dispose(&blob);
+	}
+	return rc;
+}
+
+/* Adds to g->marked every indexed pack on the store that is not already
+ * condemned or dropped and whose live part is 0, or below the repack
+ * threshold (then its live blobs are copied out first, not in a dry run;
+ * a locked sparse pack is skipped). Post: the copies are flushed (packs
+ * and an index file written) before the marker names the pack. */
+static int gc_condemn_indexed(gc_run *g)
+{
+	astra__repo *r = g->r;
 	astra__writer *w = NULL;
-	for (size_t pi = 0; pi < np && !rc; pi++) {
+	int rc = 0;
+	for (size_t pi = 0; pi < g->np && !rc; pi++) {
 		astra__pack_ref *pr = &r->index.packs[pi];
 		char hex[ASTRA_ID_HEX];
 		astra__id_hex(&pr->id, hex);
-		if (pr->condemned || drop[pi] || !all_bytes[pi])
+		if (pr->condemned || g->drop[pi] || !g->all_bytes[pi])
 			continue;
-		if (!astra__map_has(&pl.packs, hex))
+		if (!astra__map_has(&g->pl.packs, hex))
 			continue; /* missing pack: check reports it */
-		int dead = live_bytes[pi] == 0;
-		int sparse =
-		        !dead && live_bytes[pi] * 100 <
-		                         all_bytes[pi] * p->repack_threshold;
+		int dead = g->live_bytes[pi] == 0;
+		int sparse = !dead &&
+		             g->live_bytes[pi] * 100 <
+		                     g->all_bytes[pi] * g->p->repack_threshold;
 		if (!dead && !sparse)
 			continue;
-		if (sparse && (r->store->caps & ASTRA_STORE_CAP_OBJECT_LOCK)) {
-			/* copying the live part out frees nothing while the
-			 * pack is locked */
-			astra__obj_info info;
-			memset(&info, 0, sizeof(info));
-			char *key = astra__pack_key(&pr->id);
-			int hr = key ? astra__store_head(r->store, key, &info)
-			             : ASTRA_ENOMEM;
-			free(key);
-			astra_error_clear();
-			if (hr == 0 && is_locked(&info, now))
-				continue;
-		}
-		if (sparse && !p->dry_run) {
-			/* copy the live blobs out, then condemn the pack */
-			if (!w && (rc = astra__writer_new(&w, r)))
-				break;
-			pr->condemned = 1;
-			for (size_t i = 0; i < r->index.cap && !rc; i++) {
-				astra__idx_entry e = r->index.slots[i];
-				if (!e.used || e.pack != pi ||
-				        astra__index_find(&ls.set, &e.id) < 0)
-					continue;
-				astra_buf blob = ASTRA_BUF_INIT;
-				rc = astra__repo_read_blob(r, &e.id, &blob);
-				if (!rc)
-					rc = astra__writer_add(w, e.type,
-					        blob.ptr, blob.size, &e.id, 1,
-					        NULL);
-				repacked += blob.size;
-				astra_buf_dispose(&blob);
-			}
-		}
-		if (!rc)
-			rc = add_str(marked, hex);
+		/* copying the live part out frees nothing while the pack is
+		 * locked */
+		if (sparse && (r->store->caps & ASTRA_STORE_CAP_OBJECT_LOCK) &&
+		        gc_pack_locked(g, pr))
+			continue;
+		/* copy the live blobs out, then condemn the pack */
+		if (sparse && !g->p->dry_run && (rc = gc_repack(g, &w, pi)))
+			break;
+		rc = add_str(g->marked, hex);
 	}
 	if (!rc && w)
 		rc = astra__writer_flush(w);
 	astra__writer_free(w);
-	/* orphans: packs on the store that no index lists */
+	return rc;
+}
+
+static int json_has_str(const astra__json *arr, const char *s)
+{
+	for (size_t i = 0; i < astra__json_size(arr); i++)
+		if (!strcmp(astra__json_string_value(astra__json_at(arr, i)),
+		            s))
+			return 1;
+	return 0;
+}
+
+/* Adds to g->marked every pack on the store that no index lists, is
+ * older than the grace period, was not judged in this run's sweep, and
+ * whose header proves it holds no live blob (a damaged index file may
+ * have been its only list); an unreadable header keeps it (listed in
+ * g->unreadable). Reads only. */
+static int gc_condemn_orphans(gc_run *g)
+{
+	int rc = 0;
 	size_t pos = 0;
 	const char *phex;
-	while (!rc && astra__map_next(&pl.packs, &pos, &phex, NULL)) {
-		if (astra__map_has(&r->index.pack_lookup, phex))
+	while (!rc && astra__map_next(&g->pl.packs, &pos, &phex, NULL)) {
+		if (astra__map_has(&g->r->index.pack_lookup, phex))
 			continue;
-		intptr_t mt = (intptr_t)astra__map_get(&pl.packs, phex) - 1;
-		if (now - mt < p->grace_seconds)
+		intptr_t mt = (intptr_t)astra__map_get(&g->pl.packs, phex) - 1;
+		if (g->now - mt < g->p->grace_seconds)
 			continue; /* maybe a running backup's */
-		int listed = 0;
-		for (size_t i = 0; i < astra__json_size(deleted); i++)
-			if (!strcmp(astra__json_string_value(
-			                    astra__json_at(deleted, i)),
-			            phex))
-				listed = 1;
-		for (size_t i = 0; i < astra__json_size(kept); i++)
-			if (!strcmp(astra__json_string_value(
-			                    astra__json_at(kept, i)),
-			            phex))
-				listed = 1;
-		if (listed)
+		if (json_has_str(g->deleted, phex) ||
+		        json_has_str(g->kept, phex))
 			continue;
-		/* condemned only when its header proves it holds no live
-		 * blob (a damaged index file may have been its only list) */
-		int d = orphan_is_dead(r, &pl, phex, &ls, unreadable);
+		int d = orphan_is_dead(
+		        g->r, &g->pl, phex, &g->ls, g->unreadable);
 		if (d < 0)
 			rc = d;
 		else if (d)
-			rc = add_str(marked, phex);
+			rc = add_str(g->marked, phex);
 	}
-	free(live_bytes);
-	free(all_bytes);
-	if (rc)
-		goto done;
-	if (!p->dry_run && astra__json_size(marked)) {
-		astra__json *m = astra__json_new_object();
-		uint8_t raw[16];
-		char mhex[33], key[64];
-		if (!m) {
-			rc = ASTRA_ENOMEM;
-			goto done;
-		}
-		astra__random(raw, sizeof(raw));
-		astra__hex_encode(mhex, raw, sizeof(raw));
-		snprintf(key, sizeof(key), "gc/%s", mhex);
-		astra__json_set_int(m, "time", now);
-		astra__json_set(m, "packs", astra__json_dup(marked));
-		rc = astra__repo_put_json(r, key, m, ASTRA_PUT_IF_ABSENT);
-		astra__json_free(m);
-	}
-	if (rc)
-		goto done;
-	astra__json_set_int(rep, "snapshots", (int64_t)nsnap);
-	astra__json_set_int(rep, "live_blobs", (int64_t)ls.set.n);
-	astra__json_set_bool(rep, "dry_run", p->dry_run);
-	astra__json_set_int(rep, "grace_seconds", p->grace_seconds);
-	astra__json_set_int(rep, "bytes_freed", (int64_t)freed);
-	astra__json_set_int(rep, "bytes_repacked", (int64_t)repacked);
-	astra__json_set(rep, "deleted_packs", p->dry_run ? deleted : gone);
-	if (p->dry_run)
-		deleted = NULL;
+	return rc;
+}
+
+/* Unless a dry run or nothing was condemned: writes gc/<32 random hex>
+ * {"time", "packs"} (if absent). On failure no marker exists and the
+ * packs stay usable; the copies of repacked blobs are merely redundant. */
+static int gc_write_marker(gc_run *g)
+{
+	if (g->p->dry_run || !astra__json_size(g->marked))
+		return 0;
+	astra__json *m = astra__json_new_object();
+	uint8_t raw[16];
+	char mhex[33], key[64];
+	if (!m)
+		return ASTRA_ENOMEM;
+	astra__random(raw, sizeof(raw));
+	astra__hex_encode(mhex, raw, sizeof(raw));
+	snprintf(key, sizeof(key), "gc/%s", mhex);
+	astra__json_set_int(m, "time", g->now);
+	astra__json_set(m, "packs", astra__json_dup(g->marked));
+	int rc = astra__repo_put_json(g->r, key, m, ASTRA_PUT_IF_ABSENT);
+	astra__json_free(m);
+	return rc;
+}
+
+/* Moves the counts and lists into g->rep and hands it to *report. */
+static void gc_report(gc_run *g, astra__json **report)
+{
+	astra__json *rep = g->rep;
+	astra__json_set_int(rep, "snapshots", (int64_t)g->nsnap);
+	astra__json_set_int(rep, "live_blobs", (int64_t)g->ls.set.n);
+	astra__json_set_bool(rep, "dry_run", g->p->dry_run);
+	astra__json_set_int(rep, "grace_seconds", g->p->grace_seconds);
+	astra__json_set_int(rep, "bytes_freed", (int64_t)g->freed);
+	astra__json_set_int(rep, "bytes_repacked", (int64_t)g->repacked);
+	astra__json_set(
+	        rep, "deleted_packs", g->p->dry_run ? g->deleted : g->gone);
+	if (g->p->dry_run)
+		g->deleted = NULL;
 	else
-		gone = NULL;
-	astra__json_set(rep, "locked_packs", locked);
-	locked = NULL;
-	astra__json_set(rep, "marked_packs", marked);
-	marked = NULL;
-	astra__json_set(rep, "kept_packs", kept);
-	kept = NULL;
-	astra__json_set(rep, "unreadable_packs", unreadable);
-	unreadable = NULL;
-	astra__json_set(rep, "superseded_index_files", damaged);
-	damaged = NULL;
+		g->gone = NULL;
+	astra__json_set(rep, "locked_packs", g->locked);
+	g->locked = NULL;
+	astra__json_set(rep, "marked_packs", g->marked);
+	g->marked = NULL;
+	astra__json_set(rep, "kept_packs", g->kept);
+	g->kept = NULL;
+	astra__json_set(rep, "unreadable_packs", g->unreadable);
+	g->unreadable = NULL;
+	astra__json_set(rep, "superseded_index_files", g->damaged);
+	g->damaged = NULL;
 	*report = rep;
-	rep = NULL;
+	g->rep = NULL;
+}
+
+int astra__data_gc(astra__repo *r, const astra__gc_params *p, astra__op *op,
+        astra__json **report)
+{
+	gc_run g;
+	int rc = gc_run_init(&g, r, p, op);
+	*report = NULL;
+	if (rc)
+		goto done;
+	if (op)
+		op->p.stage = ASTRA_STAGE_COLLECTING_GARBAGE;
+	rc = gc_read_state(&g);
+	if (!rc)
+		rc = gc_mark_live(&g);
+	if (!rc)
+		rc = gc_list_packs(&g);
+	if (!rc)
+		rc = gc_pack_usage(&g);
+	if (rc)
+		goto done;
+	/* 1. sweep markers that are old enough */
+	gc_expire_sessions(&g);
+	gc_pick_ripe_markers(&g);
+	rc = gc_judge_swept_packs(&g);
+	if (!rc)
+		rc = gc_sweep(&g);
+	/* 2. mark: dead packs, mostly-dead packs (after repacking), orphans */
+	if (!rc)
+		rc = gc_condemn_indexed(&g);
+	if (!rc)
+		rc = gc_condemn_orphans(&g);
+	if (!rc)
+		rc = gc_write_marker(&g);
+	if (!rc)
+		gc_report(&g, report);
 done:
-	live_free(&ls);
-	astra__map_free(&pl.packs);
-	astra__map_free(&pl.sizes);
-	astra__map_free(&superseded);
-	astra__json_free(repairs);
-	astra__json_free(damaged);
-	astra__json_free(unreadable);
-	free(drop);
-	astra__json_free(markers);
-	astra__json_free(sessions);
-	astra__json_free(snaps);
-	astra__json_free(rep);
-	astra__json_free(deleted);
-	astra__json_free(gone);
-	astra__json_free(locked);
-	astra__map_free(&locked_files);
-	astra__json_free(marked);
-	astra__json_free(kept);
+	gc_run_free(&g);
 	return rc;
 }
