@@ -97,6 +97,10 @@ int astra__data_gc(astra__repo *r, const astra__gc_params *p, astra__op *op,
  * read; ASTRA_ENOTFOUND when the pack is gone. */
 int astra__pack_read_header(astra__repo *r, const char *hex, uint64_t size,
         astra__idx_entry **out, size_t *n);
+/* Appends {"pack": hex, "error": <the last error's message>} to the array
+ * `unreadable` (a pack whose header cannot be read) and clears the error:
+ * 0, or ASTRA_ENOMEM (the error kept) or the append's error. */
+int astra__pack_note_unreadable(astra__json *unreadable, const char *hex);
 
 /* Repair (docs/format.md, "Repair"): a new index file for every blob of
  * a readable pack header that no readable index file locates, and a

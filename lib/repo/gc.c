@@ -31,6 +31,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/options.h"
 #include "core/vec.h"
 #include "repo/data.h"
 #include "repo/tree.h"
@@ -319,13 +320,9 @@ static int orphan_is_dead(astra__repo *r, const pack_listing *pl,
 	if (rc) {
 		astra__log_warn("keeping pack %s: %s", hex,
 		        astra_error_last()->message);
-		astra__json *u = astra__json_new_object();
-		if (!u)
-			return ASTRA_ENOMEM;
-		astra__json_set_str(u, "pack", hex);
-		astra__json_set_str(u, "error", astra_error_last()->message);
-		astra_error_clear();
-		return astra__json_push(unreadable, u) ? ASTRA_ENOMEM : 0;
+		return astra__pack_note_unreadable(unreadable, hex)
+		               ? ASTRA_ENOMEM
+		               : 0;
 	}
 	astra__id self;
 	int dead = astra__id_parse(&self, hex) == 0;
@@ -527,17 +524,19 @@ typedef struct {
 	astra__json *deleted; /* swept packs judged dead (a dry run's list) */
 	astra__json *gone, *locked, *marked, *kept, *unreadable;
 	uint64_t freed, repacked;
+	astra__json **report; /* the caller's; set by gc_report only */
 } gc_run;
 
 /* Zeroes *g and allocates the report's lists: 0, or ASTRA_ENOMEM with *g
  * still safe to pass to gc_run_free. */
-static int gc_run_init(
-        gc_run *g, astra__repo *r, const astra__gc_params *p, astra__op *op)
+static int gc_run_init(gc_run *g, astra__repo *r, const astra__gc_params *p,
+        astra__op *op, astra__json **report)
 {
 	memset(g, 0, sizeof(*g));
 	g->r = r;
 	g->p = p;
 	g->op = op;
+	g->report = report;
 	g->superseded = (astra__map)ASTRA_MAP_INIT;
 	g->locked_files = (astra__map)ASTRA_MAP_INIT;
 	g->damaged = astra__json_new_array();
@@ -698,8 +697,8 @@ static int gc_pack_usage(gc_run *g)
 /* Deletes the sessions whose heartbeat is older than the session timeout
  * (not in a dry run; a failed delete is only logged) and sets
  * g->oldest_session to the earliest start of the others (INT64_MAX when
- * none). Cannot fail. */
-static void gc_expire_sessions(gc_run *g)
+ * none). Cannot fail: returns 0. */
+static int gc_expire_sessions(gc_run *g)
 {
 	g->oldest_session = INT64_MAX;
 	for (size_t i = 0; i < astra__json_size(g->sessions); i++) {
@@ -718,12 +717,13 @@ static void gc_expire_sessions(gc_run *g)
 		if (st < g->oldest_session)
 			g->oldest_session = st;
 	}
+	return 0;
 }
 
 /* Puts into g->sweep each marker at least the grace period old and older
  * than the start of every live session. ASTRA_ENOMEM is ignored, as it
- * always was: a marker left out is swept by a later run. */
-static void gc_pick_ripe_markers(gc_run *g)
+ * always was: a marker left out is swept by a later run. Returns 0. */
+static int gc_pick_ripe_markers(gc_run *g)
 {
 	for (size_t i = 0; i < astra__json_size(g->markers); i++) {
 		const astra__json *m = astra__json_at(g->markers, i);
@@ -731,6 +731,7 @@ static void gc_pick_ripe_markers(gc_run *g)
 		if (t + g->p->grace_seconds <= g->now && g->oldest_session > t)
 			astra_vec_push(&g->sweep, m);
 	}
+	return 0;
 }
 
 /* A swept pack that no index entry points to: 1 when its header proves
@@ -1018,8 +1019,9 @@ static int gc_write_marker(gc_run *g)
 	return rc;
 }
 
-/* Moves the counts and lists into g->rep and hands it to *report. */
-static void gc_report(gc_run *g, astra__json **report)
+/* Moves the counts and lists into g->rep and hands it to *g->report.
+ * Returns 0. */
+static int gc_report(gc_run *g)
 {
 	astra__json *rep = g->rep;
 	astra__json_set_int(rep, "snapshots", (int64_t)g->nsnap);
@@ -1044,45 +1046,39 @@ static void gc_report(gc_run *g, astra__json **report)
 	g->unreadable = NULL;
 	astra__json_set(rep, "superseded_index_files", g->damaged);
 	g->damaged = NULL;
-	*report = rep;
+	*g->report = rep;
 	g->rep = NULL;
+	return 0;
 }
+
+/* The steps of a run, in order (see gc_run). */
+static int (*const gc_steps[])(gc_run *) = {
+	gc_read_state,
+	gc_mark_live,
+	gc_list_packs,
+	gc_pack_usage,
+	/* 1. sweep markers that are old enough */
+	gc_expire_sessions,
+	gc_pick_ripe_markers,
+	gc_judge_swept_packs,
+	gc_sweep,
+	/* 2. mark: dead packs, mostly-dead packs (after repacking), orphans */
+	gc_condemn_indexed,
+	gc_condemn_orphans,
+	gc_write_marker,
+	gc_report,
+};
 
 int astra__data_gc(astra__repo *r, const astra__gc_params *p, astra__op *op,
         astra__json **report)
 {
 	gc_run g;
-	int rc = gc_run_init(&g, r, p, op);
+	int rc = gc_run_init(&g, r, p, op, report);
 	*report = NULL;
-	if (rc)
-		goto done;
-	if (op)
+	if (!rc && op)
 		op->p.stage = ASTRA_STAGE_COLLECTING_GARBAGE;
-	rc = gc_read_state(&g);
-	if (!rc)
-		rc = gc_mark_live(&g);
-	if (!rc)
-		rc = gc_list_packs(&g);
-	if (!rc)
-		rc = gc_pack_usage(&g);
-	if (rc)
-		goto done;
-	/* 1. sweep markers that are old enough */
-	gc_expire_sessions(&g);
-	gc_pick_ripe_markers(&g);
-	rc = gc_judge_swept_packs(&g);
-	if (!rc)
-		rc = gc_sweep(&g);
-	/* 2. mark: dead packs, mostly-dead packs (after repacking), orphans */
-	if (!rc)
-		rc = gc_condemn_indexed(&g);
-	if (!rc)
-		rc = gc_condemn_orphans(&g);
-	if (!rc)
-		rc = gc_write_marker(&g);
-	if (!rc)
-		gc_report(&g, report);
-done:
+	for (size_t i = 0; !rc && i < ASTRA__NELEM(gc_steps); i++)
+		rc = gc_steps[i](&g);
 	gc_run_free(&g);
 	return rc;
 }
