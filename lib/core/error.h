@@ -46,7 +46,7 @@ int astra__err_prefix(int code, const char *fmt, ...) ASTRA_PRINTF(2, 3);
  *     astra__saved_err e;
  *     astra__err_save(&e);
  *     cleanup();
- *     astra__err_restore(&e);   (or: rc = astra__err_restore_rc(&e, rc))
+ *     astra__err_restore(&e);
  */
 typedef struct {
 	int code;
