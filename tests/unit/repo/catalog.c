@@ -7,10 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "astra/backup.h"
+#include "astra/vault.h"
 #include "astra_test.h"
 #include "core/buf.h"
 #include "fmt/json.h"
+#include "fstree.h"
 #include "repo/catalog.h"
+#include "repo/repo.h"
+#include "repo/vault_internal.h"
+#include "vault_test.h"
 
 TestSuite(repo_catalog);
 
@@ -170,4 +176,93 @@ Test(repo_catalog, a_record_that_is_not_an_object_is_refused)
 	cr_assert_str_eq(astra_error_last()->message,
 	        "backup nightly: the record is not a JSON object");
 	astra__json_free(j);
+}
+
+/* ---- through a vault ---- */
+
+static char *work;
+static astra_vault *vault;
+
+static void vault_setup(void)
+{
+	work = fst_tmpdir("catalog");
+	char url[4300];
+	snprintf(url, sizeof(url), "file://%s/vault", work);
+	astra_vault_options o = test_vault_options("pw", 1);
+	cr_assert_astra_ok(astra_vault_init(&vault, url, &o));
+}
+
+static void vault_teardown(void)
+{
+	astra_vault_free(vault);
+	fst_rmrf(work);
+	free(work);
+}
+
+/* Stores `full` as backup "nightly", its manifests blob `manifests` (JSON
+ * text) in the vault and, when `path` is set, member `path` of the record
+ * replaced by `value` (JSON text) or removed (NULL). */
+static void store_record(
+        const char *manifests, const char *path, const char *value)
+{
+	astra__repo *r = vault->r;
+	astra__writer *w = NULL;
+	astra__id id;
+	char hex[ASTRA_ID_HEX];
+	cr_assert_astra_ok(astra__writer_new(&w, r));
+	cr_assert_astra_ok(astra__writer_add(w, ASTRA_BLOB_DATA, manifests,
+	        strlen(manifests), &id, 0, NULL));
+	cr_assert_astra_ok(astra__writer_flush(w));
+	astra__writer_free(w);
+	astra__id_hex(&id, hex);
+	astra__json *j = parse(full);
+	astra__json_set_str(j, "manifests", hex);
+	if (path && value)
+		astra__json_set(j, path, parse(value));
+	else if (path)
+		astra__json_del(j, path);
+	cr_assert_astra_ok(astra__repo_put_json(r, "appbackups/nightly", j, 0));
+	astra__json_free(j);
+}
+
+Test(repo_catalog, load_rec_reads_the_record_and_its_manifests,
+        .init = vault_setup, .fini = vault_teardown)
+{
+	store_record(
+	        "[{\"kind\":\"ConfigMap\"},{\"kind\":\"Secret\"}]", NULL, NULL);
+	astra__appbackup_rec rec;
+	astra__json *man = NULL;
+	cr_assert_astra_ok(
+	        astra__appbackup_load_rec(vault->r, "nightly", &rec, &man));
+	cr_assert_eq(rec.nvolumes, 2);
+	cr_assert_str_eq(rec.volumes[1].pvc, "cache");
+	cr_assert_eq(astra__json_size(man), 2);
+	cr_assert_str_eq(
+	        astra__json_str(astra__json_at(man, 1), "kind"), "Secret");
+	astra__json_free(man);
+	astra__appbackup_rec_free(&rec);
+
+	cr_assert_astra_fail(
+	        astra__appbackup_load_rec(vault->r, "weekly", &rec, &man),
+	        ASTRA_ENOTFOUND);
+	cr_assert_null(man);
+}
+
+Test(repo_catalog, backup_delete_refuses_a_damaged_record_naming_the_field,
+        .init = vault_setup, .fini = vault_teardown)
+{
+	store_record("[]", "volumes",
+	        "[{\"namespace\":\"shop\",\"pvc\":\"db\",\"data\":7}]");
+	cr_assert_astra_fail(
+	        astra_backup_delete(vault, "nightly"), ASTRA_ECORRUPT);
+	cr_assert_str_eq(astra_error_last()->message,
+	        "backup nightly: field volumes[0].data is not a string");
+	cr_assert(astra__appbackup_exists(vault->r, "nightly"),
+	        "a record that cannot be read is kept");
+
+	/* the same record, readable, is deleted (its data snapshots, absent
+	 * here, are forgotten) */
+	store_record("[]", NULL, NULL);
+	cr_assert_astra_ok(astra_backup_delete(vault, "nightly"));
+	cr_assert_not(astra__appbackup_exists(vault->r, "nightly"));
 }
