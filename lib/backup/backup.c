@@ -74,12 +74,35 @@ static const astra__json *find_manifest(const astra__json *man,
 	return NULL;
 }
 
+/* Fills volume record *out (zeroed) from what backing it up found; on
+ * failure (ASTRA_ENOMEM) nothing is left to free. */
+static int volume_rec(astra__appbackup_vol *out, const char *ns,
+        const char *pvc, const char *sc, const char *size,
+        const astra__json *am, const astra__backup_out *bo)
+{
+	memset(out, 0, sizeof(*out));
+	out->bytes = (int64_t)bo->bytes_total;
+	out->files = (int64_t)bo->files;
+	if (!(out->ns = astra__strdup(ns)) ||
+	        !(out->pvc = astra__strdup(pvc)) ||
+	        (sc && !(out->storage_class = astra__strdup(sc))) ||
+	        (size && !(out->size = astra__strdup(size))) ||
+	        (am && !(out->access_modes = astra__json_dup(am))) ||
+	        !(out->data = astra__strdup(bo->id))) {
+		astra__appbackup_vol_free(out);
+		return astra__err_oom();
+	}
+	return 0;
+}
+
 /* Backs up one volume: a temporary PVC from the VolumeSnapshot, its
- * directory through the data mover, then the PVC is deleted. */
+ * directory through the data mover, then the PVC is deleted. On success
+ * *out holds the volume's record (the caller frees it); on failure it is
+ * left zeroed or untouched and the error names the volume. */
 static int backup_volume(astra__kube *k, astra__repo *r,
         const astra__volume_access *va, const char *backup,
         const astra__json *v, const astra__json *man, astra__op *op,
-        astra__json *out)
+        astra__appbackup_vol *out)
 {
 	const char *ns = astra__json_str(v, "namespace");
 	const char *pvc = astra__json_str(v, "pvc");
@@ -134,37 +157,338 @@ static int backup_volume(astra__kube *k, astra__repo *r,
 		rc = astra__data_backup(r, path, &p, &bo);
 	}
 	if (created) {
-		astra_error e = *astra_error_last();
-		char msg[1024];
-		snprintf(msg, sizeof(msg), "%s", e.message);
+		astra__saved_err e;
+		astra__err_save(&e);
 		if (astra__kube_delete(k, &pr, ns, tmp, NULL) != 0)
 			astra__log_warn(
 			        "cannot delete temporary PVC %s/%s", ns, tmp);
 		if (rc)
-			astra__err(e.code, e.klass, "%s", msg);
+			astra__err_restore(&e);
 	}
-	if (!rc) {
-		astra__json_set_str(out, "namespace", ns);
-		astra__json_set_str(out, "pvc", pvc);
-		if (sc)
-			astra__json_set_str(out, "storageClass", sc);
-		if (size)
-			astra__json_set_str(out, "size", size);
-		const astra__json *am = astra__json_get(spec, "accessModes");
-		if (am)
-			astra__json_set(
-			        out, "accessModes", astra__json_dup(am));
-		astra__json_set_str(out, "data", bo.id);
-		astra__json_set_int(out, "bytes", (int64_t)bo.bytes_total);
-		astra__json_set_int(out, "files", (int64_t)bo.files);
-	} else {
+	if (!rc)
+		rc = volume_rec(out, ns, pvc, sc, size,
+		        astra__json_get(spec, "accessModes"), &bo);
+	else
 		astra__err_prefix(rc, "volume %s/%s", ns, pvc);
-	}
 	free(text);
 	free(path);
 	astra__json_free(obj);
 	if (text)
 		astra__kube_resource_clear(&pr);
+	return rc;
+}
+
+/*
+ * astra_backup_create, step by step. Each step starts where the one before
+ * it left `bk`, and on failure returns the error with what it created
+ * recorded in `bk`, for backup_finish to undo: the post-backup hooks run
+ * once the pre-backup ones have (pre_ran without post_ran), the snapshot
+ * is unmarked (marked) and deleted when the backup took it (own_snapshot).
+ */
+typedef struct {
+	astra_app *app;
+	const astra_backup_options *o;
+	astra__repo *r;
+	astra__kube *k;
+	astra__op op;
+	astra__volume_access va;
+	char name[256], key[300], snapname[256], what[600];
+	uint64_t t0;
+	astra__hook_set hs;
+	char **hook_ns;
+	size_t hook_nns;
+	astra__hook_run_options ro;
+	astra__json *bstages; /* the pre- and post-backup hook results */
+	int pre_ran, post_ran, own_snapshot, marked;
+	astra__json *snap, *man; /* the snapshot's record and manifests */
+	astra__writer *w;
+	astra__session *session;
+	astra__mover *mover;
+	astra_buf mtext;
+	astra__id mid; /* the manifests blob */
+	astra__appbackup_rec rec; /* the volumes, then the whole record */
+} bk;
+
+/* Sets up `b` for a backup of `app` (nothing allocated yet). */
+static void backup_init(bk *b, astra_app *app, astra_vault *vault,
+        const astra_backup_options *o)
+{
+	memset(b, 0, sizeof(*b));
+	b->app = app;
+	b->o = o;
+	b->r = vault->r;
+	b->k = app->k;
+	astra__op_init(&b->op, o ? o->progress_cb : NULL, o ? o->payload : NULL,
+	        o && o->cancel ? o->cancel
+	                       : astra__cluster_cancel(app->cluster));
+	b->op.p.stage = ASTRA_STAGE_BACKING_UP;
+	b->va.template_path = o ? o->volume_path : NULL;
+	b->va.cb = o ? o->volume_path_cb : NULL;
+	b->va.payload = o ? o->volume_path_payload : NULL;
+	b->mtext = (astra_buf)ASTRA_BUF_INIT;
+}
+
+/* Names the backup (the given name, else "<app>-<UTC time>") and checks
+ * that the name is valid and not taken in the vault. Creates nothing; on
+ * success the error state is cleared. */
+static int backup_name(bk *b)
+{
+	int rc;
+	if (b->o && b->o->name) {
+		snprintf(b->name, sizeof(b->name), "%s", b->o->name);
+	} else {
+		time_t t = (time_t)(astra__wall_ns() / 1000000000LL);
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		snprintf(b->name, sizeof(b->name),
+		        "%s-%04d%02d%02d%02d%02d%02d", b->app->name,
+		        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		        tm.tm_hour, tm.tm_min, tm.tm_sec);
+	}
+	if ((rc = astra__appbackup_key(b->key, sizeof(b->key), b->name)))
+		return rc;
+	if (astra__appbackup_exists(b->r, b->name))
+		return astra__err(ASTRA_EEXISTS, ASTRA_ERROR_REPO,
+		        "backup %s already exists in %s", b->name,
+		        astra__repo_url(b->r));
+	astra_error_clear();
+	return 0;
+}
+
+/* Loads the app's hooks and runs the pre-backup ones. Once they started
+ * (pre_ran), the post-backup hooks always run: after the volumes here, or
+ * in backup_finish after a failure. */
+static int backup_pre_hooks(bk *b)
+{
+	int rc;
+	snprintf(b->what, sizeof(b->what), "backup %s of app %s", b->name,
+	        b->app->name);
+	b->ro.op = &b->op;
+	b->ro.what = b->what;
+	if (!(b->bstages = astra__json_new_array()))
+		return astra__err_oom();
+	if ((rc = astra__hook_load(b->k, b->app->home, b->app->name, &b->hs)) ||
+	        (rc = astra__hook_app_namespaces(
+	                 b->app, &b->hook_ns, &b->hook_nns)))
+		return rc;
+	b->ro.namespaces = (const char *const *)b->hook_ns;
+	b->ro.nnamespaces = b->hook_nns;
+	b->pre_ran = 1;
+	return astra__hook_run_stage(
+	        b->k, &b->hs, "pre-backup", &b->ro, b->bstages);
+}
+
+/* Takes the backup's own snapshot ("<name>-bk") unless one was given, marks
+ * it in use (it cannot be deleted while its volumes are read) and loads its
+ * record and manifests into b->snap and b->man. */
+static int backup_snapshot(bk *b)
+{
+	int rc;
+	b->own_snapshot = !(b->o && b->o->snapshot);
+	if (b->own_snapshot) {
+		astra_snapshot_options so;
+		astra_snapshot_options_init(
+		        &so, ASTRA_SNAPSHOT_OPTIONS_VERSION);
+		snprintf(b->snapname, sizeof(b->snapname), "%s-bk", b->name);
+		so.name = b->snapname;
+		so.cancel = b->op.cancel;
+		if ((rc = astra_snapshot_create(b->app, &so, NULL))) {
+			b->own_snapshot = 0; /* nothing to delete */
+			return rc;
+		}
+	} else {
+		snprintf(
+		        b->snapname, sizeof(b->snapname), "%s", b->o->snapshot);
+	}
+	char user[300];
+	snprintf(user, sizeof(user), "backup/%s", b->name);
+	if ((rc = astra__snap_mark_in_use(
+	             b->k, b->app->name, b->snapname, user)))
+		return rc;
+	b->marked = 1;
+	return astra__snap_load(
+	        b->k, b->app->name, b->snapname, &b->snap, &b->man, NULL);
+}
+
+/* Chooses how volume data moves (b->mover: Jobs, or NULL: this process)
+ * and checks that volumes, if any, can be reached. */
+static int backup_mover(bk *b)
+{
+	const astra__json *svols = astra__json_get(b->snap, "volumes");
+	int rc = astra__mover_new(&b->mover, b->k, b->r,
+	        b->o && b->o->version >= 2 ? b->o->mover : NULL, b->op.cancel);
+	if (rc)
+		return rc;
+	if (astra__json_size(svols) && !b->mover && !b->va.cb &&
+	        !b->va.template_path)
+		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_KUBE,
+		        "app %s has %zu PVC(s), and no volume access was given "
+		        "(a host-path template or a callback)",
+		        b->app->name, astra__json_size(svols));
+	return 0;
+}
+
+/* Stores the manifests as one blob (deduplicated like everything else;
+ * its id in b->mid). A writer session starts first and covers it from
+ * before the index is read until the record is written: gc must not sweep
+ * the pack of a deduplicated manifests blob while the volumes are copied.
+ * The session ends in backup_finish. */
+static int backup_manifests(bk *b)
+{
+	int rc;
+	if ((rc = astra__data_session_start(b->r, &b->session)))
+		return rc;
+	if ((rc = astra__writer_new(&b->w, b->r)) ||
+	        (rc = astra__json_print_buf(&b->mtext, b->man, 0)))
+		return rc;
+	if ((rc = astra__writer_add(b->w, ASTRA_BLOB_DATA, b->mtext.ptr,
+	             b->mtext.size, &b->mid, 0, NULL)))
+		return rc;
+	return astra__writer_flush(b->w);
+}
+
+/* Backs up every volume of the snapshot, into b->rec.volumes (in the
+ * snapshot's order): by mover Jobs in parallel, else one by one here. On
+ * failure the volumes done so far stay in b->rec (freed with it). */
+static int backup_volumes(bk *b)
+{
+	const astra__json *svols = astra__json_get(b->snap, "volumes");
+	size_t n = astra__json_size(svols);
+	int rc = 0;
+	b->rec.volumes = astra__calloc(n + 1, sizeof(*b->rec.volumes));
+	b->op.p.items_total = n;
+	if (!b->rec.volumes)
+		return ASTRA_ENOMEM;
+	if (b->mover) { /* in-cluster Jobs, in parallel */
+		astra__json *vols = astra__json_new_array();
+		rc = vols ? astra__mover_backup(b->mover, b->name, svols,
+		                    b->man, &b->op, vols)
+		          : ASTRA_ENOMEM;
+		for (size_t i = 0; !rc && i < astra__json_size(vols); i++)
+			if (!(rc = astra__appbackup_vol_decode(
+			              astra__json_at(vols, i), b->name, i,
+			              &b->rec.volumes[i])))
+				b->rec.nvolumes = i + 1;
+		astra__json_free(vols);
+		return rc;
+	}
+	for (size_t i = 0; i < n && !rc; i++) {
+		rc = backup_volume(b->k, b->r, &b->va, b->name,
+		        astra__json_at(svols, i), b->man, &b->op,
+		        &b->rec.volumes[i]);
+		if (!rc)
+			b->rec.nvolumes = i + 1;
+		b->op.p.items_done++;
+	}
+	return rc;
+}
+
+/* The hook results of the record: pre-backup, the snapshot's stages,
+ * post-backup (NULL without memory). */
+static astra__json *backup_hooks_json(const bk *b)
+{
+	astra__json *hooks = astra__json_new_array();
+	const astra__json *shooks = astra__json_get(b->snap, "hooks");
+	astra__json_push(hooks, astra__json_dup(astra__json_at(b->bstages, 0)));
+	for (size_t i = 0; i < astra__json_size(shooks); i++)
+		astra__json_push(
+		        hooks, astra__json_dup(astra__json_at(shooks, i)));
+	astra__json_push(hooks, astra__json_dup(astra__json_at(b->bstages, 1)));
+	return hooks;
+}
+
+/* Fills b->rec (its volumes are there already) and writes it as
+ * `appbackups/<name>`, if absent, once the writer session is verified;
+ * the record, pretty, goes to `record_out` when given. Nothing to undo:
+ * a record not written leaves only data gc reclaims. */
+static int backup_record(bk *b, astra_buf *record_out)
+{
+	astra__appbackup_rec *rec = &b->rec;
+	astra__json *j = NULL;
+	char mhex[ASTRA_ID_HEX], when[24];
+	astra__id_hex(&b->mid, mhex);
+	astra__fmt_utc(when, astra__wall_ns() / 1000000000LL);
+	const astra_cluster *cl = b->app->cluster;
+	rec->format = ASTRA_APPBACKUP_FORMAT;
+	rec->has_source = 1;
+	rec->resources = (int64_t)astra__json_size(b->man);
+	const char *consistency = astra__json_str(b->snap, "consistency");
+	const char *server = astra_cluster_server(cl);
+	const char *context = astra_cluster_context_name(cl);
+	const astra__json *hdefs = astra__json_get(b->snap, "hookDefinitions");
+	if (!(rec->name = astra__strdup(b->name)) ||
+	        !(rec->app = astra__strdup(b->app->name)) ||
+	        (b->app->def &&
+	                !(rec->definition = astra__json_dup(b->app->def))) ||
+	        (server && !(rec->server = astra__strdup(server))) ||
+	        (context && !(rec->context = astra__strdup(context))) ||
+	        !(rec->created = astra__strdup(when)) ||
+	        !(rec->state = astra__strdup("completed")) ||
+	        !(rec->snapshot = astra__strdup(b->snapname)) ||
+	        (consistency &&
+	                !(rec->consistency = astra__strdup(consistency))) ||
+	        !(rec->manifests = astra__strdup(mhex)) ||
+	        !(rec->hooks = backup_hooks_json(b)) ||
+	        (hdefs && !(rec->hook_definitions = astra__json_dup(hdefs))))
+		return astra__err_oom();
+	rec->duration_ms = (int64_t)((astra__mono_ns() - b->t0) / 1000000ULL);
+	int rc;
+	if ((rc = astra__appbackup_encode(rec, &j)) ||
+	        (rc = astra__data_session_verify(b->session)) ||
+	        (rc = astra__repo_put_json(
+	                 b->r, b->key, j, ASTRA_PUT_IF_ABSENT)))
+		goto done;
+	if (record_out)
+		rc = astra__json_print_buf(record_out, j, 1);
+done:
+	astra__json_free(j);
+	return rc;
+}
+
+/* Undoes what the steps left behind (see bk) and frees `b`; returns `rc`
+ * with, on failure, the error of the step that failed, told how many
+ * post-backup hooks ran and prefixed with the backup's name. */
+static int backup_finish(bk *b, int rc)
+{
+	if (b->pre_ran && !b->post_ran) {
+		astra__saved_err e;
+		astra__err_save(&e);
+		(void)astra__hook_run_stage(
+		        b->k, &b->hs, "post-backup", &b->ro, b->bstages);
+		const astra__json *ps = astra__json_at(
+		        b->bstages, astra__json_size(b->bstages) - 1);
+		astra__err(e.code, e.klass,
+		        "%s (post-backup hooks ran: %lld, failed: %lld)",
+		        e.message, (long long)astra__json_int(ps, "hooks", 0),
+		        (long long)astra__json_int(ps, "failed", 0));
+	}
+	if (b->marked && astra__snap_mark_in_use(
+	                         b->k, b->app->name, b->snapname, NULL) != 0)
+		astra__log_warn("cannot unmark snapshot %s", b->snapname);
+	if (b->own_snapshot) {
+		astra__saved_err e;
+		astra__err_save(&e);
+		if (astra_snapshot_delete(
+		            b->app->cluster, b->app->name, b->snapname) != 0)
+			astra__log_warn(
+			        "cannot delete snapshot %s of backup %s",
+			        b->snapname, b->name);
+		if (rc)
+			astra__err_restore(&e);
+	}
+	if (rc)
+		astra__err_prefix(
+		        rc, "backup %s of app %s", b->name, b->app->name);
+	astra__data_session_end(b->session);
+	astra__writer_free(b->w);
+	astra__mover_free(b->mover);
+	astra_buf_dispose(&b->mtext);
+	astra__json_free(b->snap);
+	astra__json_free(b->man);
+	astra__appbackup_rec_free(&b->rec);
+	astra__json_free(b->bstages);
+	astra__hook_set_free(&b->hs);
+	free(b->hook_ns);
 	return rc;
 }
 
@@ -178,228 +502,22 @@ astra_status astra_backup_create(astra_app *app, astra_vault *vault,
 	        (rc = astra__check_version(o->version,
 	                 ASTRA_BACKUP_OPTIONS_VERSION, "astra_backup_options")))
 		return rc;
-	astra__repo *r = vault->r;
-	astra__kube *k = app->k;
-	astra__op op;
-	astra__op_init(&op, o ? o->progress_cb : NULL, o ? o->payload : NULL,
-	        o && o->cancel ? o->cancel
-	                       : astra__cluster_cancel(app->cluster));
-	op.p.stage = ASTRA_STAGE_BACKING_UP;
-	astra__volume_access va = { o ? o->volume_path : NULL,
-		o ? o->volume_path_cb : NULL,
-		o ? o->volume_path_payload : NULL };
-	char name[256], key[300], snapname[256];
-	uint64_t t0 = astra__mono_ns();
-	if (o && o->name) {
-		snprintf(name, sizeof(name), "%s", o->name);
-	} else {
-		time_t t = (time_t)(astra__wall_ns() / 1000000000LL);
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		snprintf(name, sizeof(name), "%s-%04d%02d%02d%02d%02d%02d",
-		        app->name, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-		        tm.tm_hour, tm.tm_min, tm.tm_sec);
-	}
-	if ((rc = astra__appbackup_key(key, sizeof(key), name)))
-		return rc;
-	if (astra__appbackup_exists(r, name))
-		return astra__err(ASTRA_EEXISTS, ASTRA_ERROR_REPO,
-		        "backup %s already exists in %s", name,
-		        astra__repo_url(r));
-	astra_error_clear();
-
-	/* pre-backup hooks; from here on the post-backup hooks always run */
-	astra__hook_set hs = { 0 };
-	char **hook_ns = NULL;
-	size_t hook_nns = 0;
-	astra__json *bstages = astra__json_new_array();
-	int pre_ran = 0, post_ran = 0, own_snapshot = 0, marked = 0;
-	astra__json *snap = NULL, *man = NULL, *rec = NULL, *vols = NULL;
-	astra__writer *w = NULL;
-	astra__session *session = NULL;
-	astra__mover *mover = NULL;
-	astra_buf mtext = ASTRA_BUF_INIT;
-	char what[600];
-	snprintf(what, sizeof(what), "backup %s of app %s", name, app->name);
-	astra__hook_run_options ro = { 0 };
-	ro.op = &op;
-	ro.what = what;
-	if (!bstages) {
-		rc = astra__err_oom();
-		goto done;
-	}
-	if ((rc = astra__hook_load(k, app->home, app->name, &hs)) ||
-	        (rc = astra__hook_app_namespaces(app, &hook_ns, &hook_nns)))
-		goto done;
-	ro.namespaces = (const char *const *)hook_ns;
-	ro.nnamespaces = hook_nns;
-	pre_ran = 1;
-	if ((rc = astra__hook_run_stage(k, &hs, "pre-backup", &ro, bstages)))
-		goto done;
-
-	/* the snapshot */
-	own_snapshot = !(o && o->snapshot);
-	if (own_snapshot) {
-		astra_snapshot_options so;
-		astra_snapshot_options_init(
-		        &so, ASTRA_SNAPSHOT_OPTIONS_VERSION);
-		snprintf(snapname, sizeof(snapname), "%s-bk", name);
-		so.name = snapname;
-		so.cancel = op.cancel;
-		if ((rc = astra_snapshot_create(app, &so, NULL))) {
-			own_snapshot = 0; /* nothing to delete */
-			goto done;
-		}
-	} else {
-		snprintf(snapname, sizeof(snapname), "%s", o->snapshot);
-	}
-	/* while its volumes are read, the snapshot cannot be deleted */
-	char user[300];
-	snprintf(user, sizeof(user), "backup/%s", name);
-	if ((rc = astra__snap_mark_in_use(k, app->name, snapname, user)))
-		goto done;
-	marked = 1;
-	if ((rc = astra__snap_load(k, app->name, snapname, &snap, &man, NULL)))
-		goto done;
-	const astra__json *svols = astra__json_get(snap, "volumes");
-	if ((rc = astra__mover_new(&mover, k, r,
-	             o && o->version >= 2 ? o->mover : NULL, op.cancel)))
-		goto done;
-	if (astra__json_size(svols) && !mover && !va.cb && !va.template_path) {
-		rc = astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_KUBE,
-		        "app %s has %zu PVC(s), and no volume access was given "
-		        "(a host-path template or a callback)",
-		        app->name, astra__json_size(svols));
-		goto done;
-	}
-	/* manifests: one blob (deduplicated like everything else). A writer
-	 * session covers it from before the index is read until the record
-	 * is written: gc must not sweep the pack of a deduplicated
-	 * manifests blob while the volumes are copied. */
-	if ((rc = astra__data_session_start(r, &session)))
-		goto done;
-	if ((rc = astra__writer_new(&w, r)) ||
-	        (rc = astra__json_print_buf(&mtext, man, 0)))
-		goto done;
-	astra__id mid;
-	if ((rc = astra__writer_add(w, ASTRA_BLOB_DATA, mtext.ptr, mtext.size,
-	             &mid, 0, NULL)) ||
-	        (rc = astra__writer_flush(w)))
-		goto done;
-	/* volumes */
-	vols = astra__json_new_array();
-	op.p.items_total = astra__json_size(svols);
-	if (mover && vols) /* in-cluster Jobs, in parallel */
-		rc = astra__mover_backup(mover, name, svols, man, &op, vols);
-	for (size_t i = 0; !mover && vols && i < astra__json_size(svols) && !rc;
-	        i++) {
-		astra__json *v = astra__json_new_object();
-		if (!v) {
-			rc = ASTRA_ENOMEM;
-			break;
-		}
-		rc = backup_volume(
-		        k, r, &va, name, astra__json_at(svols, i), man, &op, v);
+	bk b;
+	backup_init(&b, app, vault, o);
+	b.t0 = astra__mono_ns();
+	if ((rc = backup_name(&b)))
+		return rc; /* nothing to undo yet */
+	if (!(rc = backup_pre_hooks(&b)) && !(rc = backup_snapshot(&b)) &&
+	        !(rc = backup_mover(&b)) && !(rc = backup_manifests(&b)) &&
+	        !(rc = backup_volumes(&b))) {
+		/* post-backup hooks, then the record, last */
+		b.post_ran = 1;
+		rc = astra__hook_run_stage(
+		        b.k, &b.hs, "post-backup", &b.ro, b.bstages);
 		if (!rc)
-			rc = astra__json_push(vols, v);
-		else
-			astra__json_free(v);
-		op.p.items_done++;
+			rc = backup_record(&b, record_out);
 	}
-	if (!vols && !rc)
-		rc = ASTRA_ENOMEM;
-	if (rc)
-		goto done;
-	/* post-backup hooks, then the record, last */
-	post_ran = 1;
-	if ((rc = astra__hook_run_stage(k, &hs, "post-backup", &ro, bstages)))
-		goto done;
-	rec = astra__json_new_object();
-	if (!rec) {
-		rc = ASTRA_ENOMEM;
-		goto done;
-	}
-	char mhex[ASTRA_ID_HEX], when[24];
-	astra__id_hex(&mid, mhex);
-	astra__fmt_utc(when, astra__wall_ns() / 1000000000LL);
-	astra__json *src = astra__json_new_object();
-	astra__json_set_str(src, "server", astra_cluster_server(app->cluster));
-	astra__json_set_str(
-	        src, "context", astra_cluster_context_name(app->cluster));
-	astra__json_set_int(rec, "format", ASTRA_APPBACKUP_FORMAT);
-	astra__json_set_str(rec, "name", name);
-	astra__json_set_str(rec, "app", app->name);
-	astra__json_set(rec, "definition", astra__json_dup(app->def));
-	astra__json_set(rec, "source", src);
-	astra__json_set_str(rec, "created", when);
-	astra__json_set_str(rec, "state", "completed");
-	astra__json_set_str(rec, "snapshot", snapname);
-	astra__json_set_str(
-	        rec, "consistency", astra__json_str(snap, "consistency"));
-	astra__json_set_str(rec, "manifests", mhex);
-	astra__json_set_int(rec, "resources", (int64_t)astra__json_size(man));
-	astra__json_set(rec, "volumes", vols);
-	vols = NULL;
-	astra__json *hooks = astra__json_new_array();
-	const astra__json *shooks = astra__json_get(snap, "hooks");
-	astra__json_push(hooks, astra__json_dup(astra__json_at(bstages, 0)));
-	for (size_t i = 0; i < astra__json_size(shooks); i++)
-		astra__json_push(
-		        hooks, astra__json_dup(astra__json_at(shooks, i)));
-	astra__json_push(hooks, astra__json_dup(astra__json_at(bstages, 1)));
-	astra__json_set(rec, "hooks", hooks);
-	astra__json_set(rec, "hookDefinitions",
-	        astra__json_dup(astra__json_get(snap, "hookDefinitions")));
-	astra__json_set_int(rec, "durationMs",
-	        (int64_t)((astra__mono_ns() - t0) / 1000000ULL));
-	if ((rc = astra__data_session_verify(session)) ||
-	        (rc = astra__repo_put_json(r, key, rec, ASTRA_PUT_IF_ABSENT)))
-		goto done;
-	if (record_out)
-		rc = astra__json_print_buf(record_out, rec, 1);
-done:
-	if (pre_ran && !post_ran) {
-		astra_error e = *astra_error_last();
-		char msg[1024];
-		snprintf(msg, sizeof(msg), "%s", e.message);
-		(void)astra__hook_run_stage(
-		        k, &hs, "post-backup", &ro, bstages);
-		const astra__json *ps =
-		        astra__json_at(bstages, astra__json_size(bstages) - 1);
-		astra__err(e.code, e.klass,
-		        "%s (post-backup hooks ran: %lld, failed: %lld)", msg,
-		        (long long)astra__json_int(ps, "hooks", 0),
-		        (long long)astra__json_int(ps, "failed", 0));
-	}
-	if (marked &&
-	        astra__snap_mark_in_use(k, app->name, snapname, NULL) != 0)
-		astra__log_warn("cannot unmark snapshot %s", snapname);
-	if (own_snapshot) {
-		astra_error e = *astra_error_last();
-		char msg[1024];
-		snprintf(msg, sizeof(msg), "%s", e.message);
-		if (astra_snapshot_delete(app->cluster, app->name, snapname) !=
-		        0)
-			astra__log_warn(
-			        "cannot delete snapshot %s of backup %s",
-			        snapname, name);
-		if (rc)
-			astra__err(e.code, e.klass, "%s", msg);
-	}
-	if (rc)
-		astra__err_prefix(rc, "backup %s of app %s", name, app->name);
-	astra__data_session_end(session);
-	astra__writer_free(w);
-	astra__mover_free(mover);
-	astra_buf_dispose(&mtext);
-	astra__json_free(snap);
-	astra__json_free(man);
-	astra__json_free(rec);
-	astra__json_free(vols);
-	astra__json_free(bstages);
-	astra__hook_set_free(&hs);
-	free(hook_ns);
-	return rc;
+	return backup_finish(&b, rc);
 }
 
 typedef struct {
@@ -476,21 +594,19 @@ astra_status astra_backup_delete(astra_vault *vault, const char *name)
 {
 	ASTRA_ASSERT_ARG(vault);
 	ASTRA_ASSERT_ARG(name);
-	astra__json *rec = NULL;
-	int rc = astra__appbackup_load(vault->r, name, &rec, NULL);
+	astra__appbackup_rec rec;
+	int rc = astra__appbackup_load_rec(vault->r, name, &rec, NULL);
 	if (rc)
 		return rc;
 	/* the record first: a half-deleted backup is then invisible, and its
 	 * volume data is reclaimed by gc either way */
 	rc = astra__appbackup_delete(vault->r, name);
-	const astra__json *vols = astra__json_get(rec, "volumes");
-	for (size_t i = 0; !rc && i < astra__json_size(vols); i++) {
-		const char *id =
-		        astra__json_str(astra__json_at(vols, i), "data");
-		if (id && astra_vault_forget(vault, id) != 0 &&
+	for (size_t i = 0; !rc && i < rec.nvolumes; i++) {
+		const char *id = rec.volumes[i].data;
+		if (astra_vault_forget(vault, id) != 0 &&
 		        astra_error_last()->code != ASTRA_ENOTFOUND)
 			rc = astra_error_last()->code;
 	}
-	astra__json_free(rec);
+	astra__appbackup_rec_free(&rec);
 	return rc;
 }

@@ -6,7 +6,10 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "core/alloc.h"
 
 #include "core/buf.h"
 #include "core/error.h"
@@ -40,13 +43,305 @@ int astra__appbackup_key(char *out, size_t n, const char *name)
 	return 0;
 }
 
-int astra__appbackup_load(astra__repo *r, const char *name, astra__json **rec,
-        astra__json **manifests)
+/* ---- the typed record ---- */
+
+void astra__appbackup_vol_free(astra__appbackup_vol *v)
+{
+	free(v->ns);
+	free(v->pvc);
+	free(v->storage_class);
+	free(v->size);
+	astra__json_free(v->access_modes);
+	free(v->data);
+	astra__json_free(v->mover);
+	memset(v, 0, sizeof(*v));
+}
+
+void astra__appbackup_rec_free(astra__appbackup_rec *rec)
+{
+	free(rec->name);
+	free(rec->app);
+	astra__json_free(rec->definition);
+	free(rec->server);
+	free(rec->context);
+	free(rec->created);
+	free(rec->state);
+	free(rec->snapshot);
+	free(rec->consistency);
+	free(rec->manifests);
+	for (size_t i = 0; i < rec->nvolumes; i++)
+		astra__appbackup_vol_free(&rec->volumes[i]);
+	free(rec->volumes);
+	astra__json_free(rec->hooks);
+	astra__json_free(rec->hook_definitions);
+	memset(rec, 0, sizeof(*rec));
+}
+
+/* Sets string member `key` of `obj` when `s` is set; 0 or ASTRA_ENOMEM. */
+static int put_str(astra__json *obj, const char *key, const char *s)
+{
+	return s ? astra__json_set_str(obj, key, s) : 0;
+}
+
+/* Sets member `key` to a copy of `v` when `v` is set; 0 or ASTRA_ENOMEM. */
+static int put_dup(astra__json *obj, const char *key, const astra__json *v)
+{
+	return v ? astra__json_set(obj, key, astra__json_dup(v)) : 0;
+}
+
+/* One volume as JSON; on failure *out is NULL. */
+static int encode_vol(const astra__appbackup_vol *v, astra__json **out)
+{
+	astra__json *o = astra__json_new_object();
+	int rc = o ? 0 : ASTRA_ENOMEM;
+	if (!rc && !(rc = put_str(o, "namespace", v->ns)) &&
+	        !(rc = put_str(o, "pvc", v->pvc)) &&
+	        !(rc = put_str(o, "storageClass", v->storage_class)) &&
+	        !(rc = put_str(o, "size", v->size)) &&
+	        !(rc = put_dup(o, "accessModes", v->access_modes)) &&
+	        !(rc = put_str(o, "data", v->data)) &&
+	        !(rc = astra__json_set_int(o, "bytes", v->bytes)) &&
+	        !(rc = astra__json_set_int(o, "files", v->files)))
+		rc = put_dup(o, "mover", v->mover);
+	if (rc) {
+		astra__json_free(o);
+		o = NULL;
+	}
+	*out = o;
+	return rc;
+}
+
+/* The "source" and "volumes" members; 0 or ASTRA_ENOMEM. */
+static int encode_source_volumes(
+        const astra__appbackup_rec *rec, astra__json *o, int source)
+{
+	if (source) {
+		astra__json *src = astra__json_new_object();
+		if (!src)
+			return ASTRA_ENOMEM;
+		int rc = put_str(src, "server", rec->server);
+		if (!rc)
+			rc = put_str(src, "context", rec->context);
+		return rc ? (astra__json_free(src), rc)
+		          : astra__json_set(o, "source", src);
+	}
+	astra__json *vols = astra__json_new_array();
+	if (!vols)
+		return ASTRA_ENOMEM;
+	for (size_t i = 0; i < rec->nvolumes; i++) {
+		astra__json *v = NULL;
+		int rc = encode_vol(&rec->volumes[i], &v);
+		if (!rc)
+			rc = astra__json_push(vols, v);
+		if (rc) {
+			astra__json_free(vols);
+			return rc;
+		}
+	}
+	return astra__json_set(o, "volumes", vols);
+}
+
+int astra__appbackup_encode(const astra__appbackup_rec *rec, astra__json **out)
+{
+	astra__json *o = astra__json_new_object();
+	int rc = o ? 0 : ASTRA_ENOMEM;
+	if (!rc && !(rc = astra__json_set_int(o, "format", rec->format)) &&
+	        !(rc = put_str(o, "name", rec->name)) &&
+	        !(rc = put_str(o, "app", rec->app)) &&
+	        !(rc = put_dup(o, "definition", rec->definition)) &&
+	        !(rc = rec->has_source ? encode_source_volumes(rec, o, 1)
+	                               : 0) &&
+	        !(rc = put_str(o, "created", rec->created)) &&
+	        !(rc = put_str(o, "state", rec->state)) &&
+	        !(rc = put_str(o, "snapshot", rec->snapshot)) &&
+	        !(rc = put_str(o, "consistency", rec->consistency)) &&
+	        !(rc = put_str(o, "manifests", rec->manifests)) &&
+	        !(rc = astra__json_set_int(o, "resources", rec->resources)) &&
+	        !(rc = encode_source_volumes(rec, o, 0)) &&
+	        !(rc = put_dup(o, "hooks", rec->hooks)) &&
+	        !(rc = put_dup(o, "hookDefinitions", rec->hook_definitions)))
+		rc = astra__json_set_int(o, "durationMs", rec->duration_ms);
+	if (rc) {
+		astra__json_free(o);
+		o = NULL;
+	}
+	*out = o;
+	return rc;
+}
+
+/* Where decoding is: the backup's name and the path of the object being
+ * read ("" for the record, "volumes[2]." for a volume), for the errors. */
+typedef struct {
+	const char *what;
+	char prefix[48];
+} decoder;
+
+static int bad_field(const decoder *d, const char *key, const char *problem)
+{
+	return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+	        "backup %s: field %s%s %s", d->what, d->prefix, key, problem);
+}
+
+/* Member `key` of `obj` when it has type `t` (*out NULL when absent and not
+ * `required`); ASTRA_ECORRUPT naming it when missing or of another type. */
+static int member(const decoder *d, const astra__json *obj, const char *key,
+        astra__json_type t, int required, const astra__json **out)
+{
+	static const char *const names[] = { "", "null", "a boolean",
+		"a number", "a string", "an array", "an object" };
+	const astra__json *m = astra__json_get(obj, key);
+	*out = NULL;
+	if (!m)
+		return required ? bad_field(d, key, "is missing") : 0;
+	if (astra__json_type_of(m) != t) {
+		char problem[32];
+		snprintf(problem, sizeof(problem), "is not %s", names[t]);
+		return bad_field(d, key, problem);
+	}
+	*out = m;
+	return 0;
+}
+
+/* String member `key` copied to *out (NULL when absent, not `required`). */
+static int get_str(const decoder *d, const astra__json *obj, const char *key,
+        int required, char **out)
+{
+	const astra__json *m;
+	int rc = member(d, obj, key, ASTRA_JSON_STRING, required, &m);
+	if (rc || !m)
+		return rc;
+	*out = astra__strdup(astra__json_string_value(m));
+	return *out ? 0 : astra__err_oom();
+}
+
+/* Integer member `key` (0 when absent). */
+static int get_int(
+        const decoder *d, const astra__json *obj, const char *key, int64_t *out)
+{
+	const astra__json *m;
+	int rc = member(d, obj, key, ASTRA_JSON_NUMBER, 0, &m);
+	if (!rc && m)
+		*out = (int64_t)astra__json_number_value(m);
+	return rc;
+}
+
+/* A copy of member `key` of type `t` (NULL when absent). */
+static int get_tree(const decoder *d, const astra__json *obj, const char *key,
+        astra__json_type t, astra__json **out)
+{
+	const astra__json *m;
+	int rc = member(d, obj, key, t, 0, &m);
+	if (rc || !m)
+		return rc;
+	*out = astra__json_dup(m);
+	return *out ? 0 : ASTRA_ENOMEM;
+}
+
+int astra__appbackup_vol_decode(const astra__json *j, const char *what,
+        size_t i, astra__appbackup_vol *v)
+{
+	decoder d = { what, "" };
+	memset(v, 0, sizeof(*v));
+	snprintf(d.prefix, sizeof(d.prefix), "volumes[%zu]", i);
+	if (astra__json_type_of(j) != ASTRA_JSON_OBJECT)
+		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		        "backup %s: field %s is not an object", what, d.prefix);
+	snprintf(d.prefix, sizeof(d.prefix), "volumes[%zu].", i);
+	int rc;
+	if ((rc = get_str(&d, j, "namespace", 1, &v->ns)) ||
+	        (rc = get_str(&d, j, "pvc", 1, &v->pvc)) ||
+	        (rc = get_str(&d, j, "storageClass", 0, &v->storage_class)) ||
+	        (rc = get_str(&d, j, "size", 0, &v->size)) ||
+	        (rc = get_tree(&d, j, "accessModes", ASTRA_JSON_ARRAY,
+	                 &v->access_modes)) ||
+	        (rc = get_str(&d, j, "data", 1, &v->data)) ||
+	        (rc = get_int(&d, j, "bytes", &v->bytes)) ||
+	        (rc = get_int(&d, j, "files", &v->files)) ||
+	        (rc = get_tree(&d, j, "mover", ASTRA_JSON_OBJECT, &v->mover)))
+		astra__appbackup_vol_free(v);
+	return rc;
+}
+
+/* The format check of every reader: a number from 1 to
+ * ASTRA_APPBACKUP_FORMAT (an absent one reads as 0). */
+static int check_format(const decoder *d, const astra__json *j, int64_t *fmt)
+{
+	const astra__json *m;
+	int rc = member(d, j, "format", ASTRA_JSON_NUMBER, 0, &m);
+	if (rc)
+		return rc;
+	*fmt = astra__json_int(j, "format", 0);
+	if (*fmt < 1 || *fmt > ASTRA_APPBACKUP_FORMAT)
+		return astra__err(ASTRA_EVERSION, ASTRA_ERROR_REPO,
+		        "backup %s has record format %lld; this library reads "
+		        "1 to %d",
+		        d->what, (long long)*fmt, ASTRA_APPBACKUP_FORMAT);
+	return 0;
+}
+
+/* The "source" object and the "volumes" array of `j` into *rec. */
+static int decode_source_volumes(
+        const decoder *d, const astra__json *j, astra__appbackup_rec *rec)
+{
+	const astra__json *src, *vols;
+	int rc = member(d, j, "source", ASTRA_JSON_OBJECT, 0, &src);
+	if (!rc && src) {
+		decoder ds = { d->what, "source." };
+		rec->has_source = 1;
+		if (!(rc = get_str(&ds, src, "server", 0, &rec->server)))
+			rc = get_str(&ds, src, "context", 0, &rec->context);
+	}
+	if (rc || (rc = member(d, j, "volumes", ASTRA_JSON_ARRAY, 1, &vols)))
+		return rc;
+	size_t n = astra__json_size(vols);
+	rec->volumes = astra__calloc(n + 1, sizeof(*rec->volumes));
+	if (!rec->volumes)
+		return astra__err_oom();
+	size_t i = 0;
+	for (const astra__json *v = astra__json_first(vols); v && !rc;
+	        v = astra__json_next(v), i++)
+		if (!(rc = astra__appbackup_vol_decode(
+		              v, d->what, i, &rec->volumes[i])))
+			rec->nvolumes = i + 1;
+	return rc;
+}
+
+int astra__appbackup_decode(
+        const astra__json *j, const char *what, astra__appbackup_rec *rec)
+{
+	decoder d = { what, "" };
+	memset(rec, 0, sizeof(*rec));
+	if (astra__json_type_of(j) != ASTRA_JSON_OBJECT)
+		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		        "backup %s: the record is not a JSON object", what);
+	int rc;
+	if ((rc = check_format(&d, j, &rec->format)) ||
+	        (rc = get_str(&d, j, "name", 1, &rec->name)) ||
+	        (rc = get_str(&d, j, "app", 1, &rec->app)) ||
+	        (rc = get_tree(&d, j, "definition", ASTRA_JSON_OBJECT,
+	                 &rec->definition)) ||
+	        (rc = get_str(&d, j, "created", 1, &rec->created)) ||
+	        (rc = get_str(&d, j, "state", 0, &rec->state)) ||
+	        (rc = get_str(&d, j, "snapshot", 1, &rec->snapshot)) ||
+	        (rc = get_str(&d, j, "consistency", 0, &rec->consistency)) ||
+	        (rc = get_str(&d, j, "manifests", 1, &rec->manifests)) ||
+	        (rc = get_int(&d, j, "resources", &rec->resources)) ||
+	        (rc = decode_source_volumes(&d, j, rec)) ||
+	        (rc = get_tree(
+	                 &d, j, "hooks", ASTRA_JSON_ARRAY, &rec->hooks)) ||
+	        (rc = get_tree(&d, j, "hookDefinitions", ASTRA_JSON_ARRAY,
+	                 &rec->hook_definitions)) ||
+	        (rc = get_int(&d, j, "durationMs", &rec->duration_ms)))
+		astra__appbackup_rec_free(rec);
+	return rc;
+}
+
+/* Reads record `name` into *rec and checks its format; on failure *rec is
+ * NULL. */
+static int load_json(astra__repo *r, const char *name, astra__json **rec)
 {
 	char key[300];
 	*rec = NULL;
-	if (manifests)
-		*manifests = NULL;
 	int rc = astra__appbackup_key(key, sizeof(key), name);
 	if (rc)
 		return rc;
@@ -56,32 +351,64 @@ int astra__appbackup_load(astra__repo *r, const char *name, astra__json **rec,
 		        "backup %s is not in vault %s", name, r->store->url);
 	if (rc)
 		return rc;
-	int64_t fmt = astra__json_int(*rec, "format", 0);
-	if (fmt < 1 || fmt > ASTRA_APPBACKUP_FORMAT) {
-		astra__json_free(*rec);
-		*rec = NULL;
-		return astra__err(ASTRA_EVERSION, ASTRA_ERROR_REPO,
-		        "backup %s has record format %lld; this library reads "
-		        "1 to %d",
-		        name, (long long)fmt, ASTRA_APPBACKUP_FORMAT);
-	}
-	if (manifests) {
-		astra__id id;
-		astra_buf b = ASTRA_BUF_INIT;
-		if (!r->index_loaded && (rc = astra__repo_load_index(r)))
-			goto fail;
-		rc = astra__id_parse(&id, astra__json_str(*rec, "manifests"));
-		if (!rc)
-			rc = astra__repo_read_blob(r, &id, &b);
-		if (!rc)
-			rc = astra__json_parse(manifests, b.ptr, b.size, name);
-		astra_buf_dispose(&b);
-	}
-fail:
-	if (rc) {
+	decoder d = { name, "" };
+	int64_t fmt;
+	if ((rc = check_format(&d, *rec, &fmt))) {
 		astra__json_free(*rec);
 		*rec = NULL;
 	}
+	return rc;
+}
+
+/* Reads and parses manifests blob `hex` of backup `name` (the index is
+ * loaded first when it is not); on failure *out is NULL. */
+static int load_manifests(
+        astra__repo *r, const char *name, const char *hex, astra__json **out)
+{
+	astra__id id;
+	astra_buf b = ASTRA_BUF_INIT;
+	int rc = 0;
+	*out = NULL;
+	if (!r->index_loaded && (rc = astra__repo_load_index(r)))
+		return rc;
+	rc = astra__id_parse(&id, hex);
+	if (!rc)
+		rc = astra__repo_read_blob(r, &id, &b);
+	if (!rc)
+		rc = astra__json_parse(out, b.ptr, b.size, name);
+	astra_buf_dispose(&b);
+	return rc;
+}
+
+int astra__appbackup_load(astra__repo *r, const char *name, astra__json **rec,
+        astra__json **manifests)
+{
+	if (manifests)
+		*manifests = NULL;
+	int rc = load_json(r, name, rec);
+	if (!rc && manifests &&
+	        (rc = load_manifests(r, name,
+	                 astra__json_str(*rec, "manifests"), manifests))) {
+		astra__json_free(*rec);
+		*rec = NULL;
+	}
+	return rc;
+}
+
+int astra__appbackup_load_rec(astra__repo *r, const char *name,
+        astra__appbackup_rec *rec, astra__json **manifests)
+{
+	astra__json *j = NULL;
+	memset(rec, 0, sizeof(*rec));
+	if (manifests)
+		*manifests = NULL;
+	int rc = load_json(r, name, &j);
+	if (!rc)
+		rc = astra__appbackup_decode(j, name, rec);
+	astra__json_free(j);
+	if (!rc && manifests &&
+	        (rc = load_manifests(r, name, rec->manifests, manifests)))
+		astra__appbackup_rec_free(rec);
 	return rc;
 }
 

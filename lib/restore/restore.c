@@ -399,6 +399,24 @@ static void apply_one(void *arg)
 	astra__kube_resource_clear(&r);
 }
 
+/* The data snapshot id backup `rec` holds for PVC `ns`/`pvc` (*out
+ * allocated; NULL when it has none). */
+static int backup_data_for(const astra__appbackup_rec *rec, const char *ns,
+        const char *pvc, char **out)
+{
+	*out = NULL;
+	for (size_t i = 0; i < rec->nvolumes; i++) {
+		const astra__appbackup_vol *v = &rec->volumes[i];
+		if (!strcmp(v->ns, ns) && !strcmp(v->pvc, pvc)) {
+			*out = astra__strdup(v->data);
+			return *out ? 0 : ASTRA_ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* The string `field` of the entry for PVC `ns`/`pvc` in the snapshot's
+ * `vols` (*out allocated; NULL when there is none). */
 static int data_for(const astra__json *vols, const char *ns, const char *pvc,
         const char *field, char **out)
 {
@@ -418,13 +436,15 @@ static int data_for(const astra__json *vols, const char *ns, const char *pvc,
 
 #define POST_RESTORE_WAIT_MS 120000u
 
-static int run_post_restore(rctx *c, const astra__json *rec,
+/* Runs the post-restore hooks `hookdefs` (from the record) in the
+ * restored namespaces, mapped; their results go to rep's "hooks". The
+ * error, if any, is the hooks' own. */
+static int run_post_restore(rctx *c, const astra__json *hookdefs,
         const astra__json *man, const mapping *nsmap, astra__json *rep)
 {
 	astra__hook_set hs;
 	astra__json *stages = astra__json_new_array();
-	int rc = stages ? astra__hook_from_json(
-	                          astra__json_get(rec, "hookDefinitions"), &hs)
+	int rc = stages ? astra__hook_from_json(hookdefs, &hs)
 	                : astra__err_oom();
 	if (rc) {
 		astra__json_free(stages);
@@ -456,13 +476,12 @@ static int run_post_restore(rctx *c, const astra__json *rec,
 		ro.wait_pods_ms = POST_RESTORE_WAIT_MS;
 		rc = astra__hook_run_stage(
 		        c->k, &hs, "post-restore", &ro, stages);
-		astra_error e = *astra_error_last();
-		char msg[1024];
-		snprintf(msg, sizeof(msg), "%s", e.message);
+		astra__saved_err e;
+		astra__err_save(&e);
 		astra__json_set(rep, "hooks", stages);
 		stages = NULL;
 		if (rc)
-			astra__err(e.code, e.klass, "%s", msg);
+			astra__err_restore(&e);
 	}
 	free(nss);
 	astra__json_free(stages);
@@ -470,11 +489,35 @@ static int run_post_restore(rctx *c, const astra__json *rec,
 	return rc;
 }
 
-astra_status astra_restore(astra_cluster *target, astra_vault *vault,
-        const astra_restore_options *o, astra_buf *out)
+/*
+ * astra_restore, step by step. The steps fill `restore_run` in order; on
+ * failure each returns its error and leaves what it allocated in the run,
+ * for restore_free. Nothing in the cluster is undone: objects created
+ * before a failure stay (the report lists them).
+ */
+typedef ASTRA_VEC(item *) item_vec;
+
+typedef struct {
+	rctx c;
+	mapping nsmap, scmap;
+	astra__appbackup_rec brec; /* the backup's record */
+	astra__json *srec; /* or the snapshot's */
+	astra__json *man;
+	astra__pool *pool;
+	item_vec groups[G_COUNT];
+} restore_run;
+
+static void item_free(item *it)
 {
-	ASTRA_ASSERT_ARG(target);
-	ASTRA_ASSERT_ARG(o);
+	astra__json_free(it->obj);
+	free(it->pvc_data);
+	free(it->pvc_vs);
+	free(it);
+}
+
+/* Checks the options alone (nothing is allocated). */
+static int restore_check(const astra_restore_options *o, astra_vault *vault)
+{
 	int rc = astra__check_version(o->version, ASTRA_RESTORE_OPTIONS_VERSION,
 	        "astra_restore_options");
 	if (rc)
@@ -486,71 +529,123 @@ astra_status astra_restore(astra_cluster *target, astra_vault *vault,
 	if (o->backup && !vault)
 		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_INVALID,
 		        "restoring backup %s needs its vault", o->backup);
-	rctx c;
-	memset(&c, 0, sizeof(c));
-	c.k = astra__cluster_kube(target);
-	c.repo = o->backup ? vault->r : NULL;
-	c.va.template_path = o->volume_path;
-	c.va.cb = o->volume_path_cb;
-	c.va.payload = o->volume_path_payload;
-	c.flags = o->flags;
-	astra__op_init(&c.op, o->progress_cb, o->payload,
+	return 0;
+}
+
+/* Sets up the run (its lock, progress and report items). On failure
+ * (ASTRA_ENOMEM) restore_free still frees it. */
+static int restore_init(restore_run *run, astra_cluster *target,
+        astra_vault *vault, const astra_restore_options *o)
+{
+	rctx *c = &run->c;
+	memset(run, 0, sizeof(*run));
+	c->k = astra__cluster_kube(target);
+	c->repo = o->backup ? vault->r : NULL;
+	c->va.template_path = o->volume_path;
+	c->va.cb = o->volume_path_cb;
+	c->va.payload = o->volume_path_payload;
+	c->flags = o->flags;
+	astra__op_init(&c->op, o->progress_cb, o->payload,
 	        o->cancel ? o->cancel : astra__cluster_cancel(target));
-	c.op.p.stage = ASTRA_STAGE_RESTORING;
-	pthread_mutex_init(&c.mu, NULL);
-	c.items = astra__json_new_array();
-	mapping nsmap = { 0 }, scmap = { 0 };
-	astra__json *rec = NULL, *man = NULL;
-	astra__pool *pool = NULL;
-	ASTRA_VEC(item *) groups[G_COUNT];
-	memset(groups, 0, sizeof(groups));
-	if (!c.items) {
-		rc = ASTRA_ENOMEM;
-		goto done;
-	}
-	if ((rc = parse_map(&nsmap, o->namespace_map, o->n_namespace_map,
+	c->op.p.stage = ASTRA_STAGE_RESTORING;
+	pthread_mutex_init(&c->mu, NULL);
+	c->items = astra__json_new_array();
+	return c->items ? 0 : ASTRA_ENOMEM;
+}
+
+/* Parses the namespace and storage-class mappings, refusing a namespace
+ * mapped to itself. */
+static int restore_maps(restore_run *run, const astra_restore_options *o)
+{
+	int rc;
+	mapping *nsmap = &run->nsmap;
+	if ((rc = parse_map(nsmap, o->namespace_map, o->n_namespace_map,
 	             "namespace")) ||
-	        (rc = parse_map(&scmap, o->storage_class_map,
+	        (rc = parse_map(&run->scmap, o->storage_class_map,
 	                 o->n_storage_class_map, "storage class")))
-		goto done;
-	for (size_t i = 0; i < nsmap.n; i++)
-		if (!strcmp(nsmap.from[i], nsmap.to[i])) {
-			rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_INVALID,
+		return rc;
+	for (size_t i = 0; i < nsmap->n; i++)
+		if (!strcmp(nsmap->from[i], nsmap->to[i]))
+			return astra__err(ASTRA_EINVALID, ASTRA_ERROR_INVALID,
 			        "namespace mapping %s=%s maps a namespace to "
 			        "itself",
-			        nsmap.from[i], nsmap.to[i]);
-			goto done;
-		}
+			        nsmap->from[i], nsmap->to[i]);
+	return 0;
+}
+
+/* Loads the record and manifests (the backup's from the vault, decoded, or
+ * the snapshot's from the cluster); with a backup, chooses how volume data
+ * moves and checks that volumes, if any, can be reached. */
+static int restore_load(
+        restore_run *run, astra_vault *vault, const astra_restore_options *o)
+{
+	rctx *c = &run->c;
+	int rc;
 	if (o->backup)
-		rc = astra__appbackup_load(vault->r, o->backup, &rec, &man);
+		rc = astra__appbackup_load_rec(
+		        vault->r, o->backup, &run->brec, &run->man);
 	else
-		rc = astra__snap_load(
-		        c.k, o->snapshot_app, o->snapshot, &rec, &man, NULL);
+		rc = astra__snap_load(c->k, o->snapshot_app, o->snapshot,
+		        &run->srec, &run->man, NULL);
 	if (rc)
-		goto done;
-	if (o->snapshot && nsmap.n) {
-		rc = astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_KUBE,
+		return rc;
+	if (o->snapshot && run->nsmap.n)
+		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_KUBE,
 		        "a snapshot restores into its own namespaces (PVCs can "
 		        "only clone VolumeSnapshots of their namespace); "
 		        "restore from a backup to map namespaces");
-		goto done;
-	}
-	const astra__json *vols = astra__json_get(rec, "volumes");
-	if (o->backup &&
-	        (rc = astra__mover_new(&c.mover, c.k, c.repo,
-	                 o->version >= 2 ? o->mover : NULL, c.op.cancel)))
-		goto done;
-	if (o->backup && astra__json_size(vols) && !c.mover && !c.va.cb &&
-	        !c.va.template_path) {
-		rc = astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_KUBE,
+	if (!o->backup)
+		return 0;
+	if ((rc = astra__mover_new(&c->mover, c->k, c->repo,
+	             o->version >= 2 ? o->mover : NULL, c->op.cancel)))
+		return rc;
+	if (run->brec.nvolumes && !c->mover && !c->va.cb &&
+	        !c->va.template_path)
+		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_KUBE,
 		        "backup %s has volume data, and no volume access was "
 		        "given (a host-path template or a callback)",
 		        o->backup);
-		goto done;
-	}
-	/* plan */
-	for (size_t i = 0; i < astra__json_size(man); i++) {
-		const astra__json *m = astra__json_at(man, i);
+	return 0;
+}
+
+/* Whether manifest object `m` (of API group `group`) is restored: not one
+ * its controller recreates, not a PersistentVolume, and kept by the
+ * include and exclude filters (namespaces and CRDs come with what needs
+ * them). */
+static int restore_wanted(const astra_restore_options *o, const astra__json *m,
+        const char *group, const char *kind, const char *ns, const char *name)
+{
+	/* recreated by their controller, or bound anew */
+	const astra__json *refs = astra__json_get(
+	        astra__json_get(m, "metadata"), "ownerReferences");
+	int controlled = 0;
+	for (size_t k = 0; k < astra__json_size(refs); k++)
+		controlled |= astra__json_bool(
+		        astra__json_at(refs, k), "controller", 0);
+	if (controlled || !strcmp(kind, "PersistentVolume"))
+		return 0;
+	int keep = o->n_include == 0;
+	for (size_t k = 0; k < o->n_include && !keep; k++)
+		keep = filter_match(o->include[k], group, kind, ns, name);
+	for (size_t k = 0; k < o->n_exclude && keep; k++)
+		keep = !filter_match(o->exclude[k], group, kind, ns, name);
+	if (!keep && o->n_include &&
+	        (!strcmp(kind, "Namespace") ||
+	                !strcmp(kind, "CustomResourceDefinition")))
+		keep = 1;
+	return keep;
+}
+
+/* Plans: every wanted manifest object becomes an item (a sanitized copy,
+ * with the data to fill a PVC from) in its group, counted in the
+ * progress total. On failure the items planned so far stay in the groups
+ * (restore_free frees them); nothing was applied. */
+static int restore_plan(restore_run *run, const astra_restore_options *o)
+{
+	int rc = 0;
+	const astra__json *svols = astra__json_get(run->srec, "volumes");
+	for (size_t i = 0; i < astra__json_size(run->man); i++) {
+		const astra__json *m = astra__json_at(run->man, i);
 		const char *av = astra__json_str(m, "apiVersion");
 		const char *kind = astra__json_str(m, "kind");
 		const astra__json *md = astra__json_get(m, "metadata");
@@ -563,110 +658,118 @@ astra_status astra_restore(astra_cluster *target, astra_vault *vault,
 		if (slash)
 			snprintf(group, sizeof(group), "%.*s",
 			        (int)(slash - av), av);
-		/* recreated by their controller, or bound anew */
-		const astra__json *refs =
-		        astra__json_get(md, "ownerReferences");
-		int controlled = 0;
-		for (size_t k = 0; k < astra__json_size(refs); k++)
-			controlled |= astra__json_bool(
-			        astra__json_at(refs, k), "controller", 0);
-		if (controlled || !strcmp(kind, "PersistentVolume"))
-			continue;
-		int keep = o->n_include == 0;
-		for (size_t k = 0; k < o->n_include && !keep; k++)
-			keep = filter_match(
-			        o->include[k], group, kind, ns, name);
-		for (size_t k = 0; k < o->n_exclude && keep; k++)
-			keep = !filter_match(
-			        o->exclude[k], group, kind, ns, name);
-		/* namespaces and CRDs come with what needs them */
-		if (!keep && o->n_include &&
-		        (!strcmp(kind, "Namespace") ||
-		                !strcmp(kind, "CustomResourceDefinition")))
-			keep = 1;
-		if (!keep)
+		if (!restore_wanted(o, m, group, kind, ns, name))
 			continue;
 		item *it = astra__calloc(1, sizeof(*it));
-		if (!it) {
-			rc = ASTRA_ENOMEM;
-			goto done;
-		}
-		it->c = &c;
+		if (!it)
+			return ASTRA_ENOMEM;
+		it->c = &run->c;
 		it->obj = astra__json_dup(m);
 		if (!strcmp(kind, "PersistentVolumeClaim") && ns) {
 			if (o->backup)
-				rc = data_for(
-				        vols, ns, name, "data", &it->pvc_data);
+				rc = backup_data_for(
+				        &run->brec, ns, name, &it->pvc_data);
 			else
-				rc = data_for(vols, ns, name, "volumeSnapshot",
+				rc = data_for(svols, ns, name, "volumeSnapshot",
 				        &it->pvc_vs);
 		}
 		if (!rc)
-			rc = sanitize(it->obj, &nsmap, &scmap, kind);
+			rc = sanitize(it->obj, &run->nsmap, &run->scmap, kind);
 		int g = group_of(group, kind);
-		if (rc || astra_vec_push(&groups[g], it)) {
-			astra__json_free(it->obj);
-			free(it->pvc_data);
-			free(it->pvc_vs);
-			free(it);
-			if (!rc)
-				rc = ASTRA_ENOMEM;
-			goto done;
+		if (rc || astra_vec_push(&run->groups[g], it)) {
+			item_free(it);
+			return rc ? rc : ASTRA_ENOMEM;
 		}
-		c.op.p.items_total++;
+		run->c.op.p.items_total++;
 	}
-	/* apply, group by group */
+	return 0;
+}
+
+/* Applies the plan, group by group, the objects of a group in parallel
+ * (`concurrency` at once, default 8); each outcome goes to the report.
+ * Stops between groups when the operation is cancelled. */
+static int restore_apply(restore_run *run, const astra_restore_options *o)
+{
 	unsigned conc = o->concurrency ? o->concurrency : 8;
-	if ((rc = astra__pool_new(&pool, conc, (size_t)conc * 4)))
-		goto done;
+	int rc = astra__pool_new(&run->pool, conc, (size_t)conc * 4);
 	for (int g = 0; g < G_COUNT && !rc; g++) {
-		for (size_t i = 0; i < groups[g].n; i++)
-			astra__pool_submit(pool, apply_one, groups[g].v[i]);
-		astra__pool_wait(pool);
-		rc = astra__op_report(&c.op, 1);
+		for (size_t i = 0; i < run->groups[g].n; i++)
+			astra__pool_submit(
+			        run->pool, apply_one, run->groups[g].v[i]);
+		astra__pool_wait(run->pool);
+		rc = astra__op_report(&run->c.op, 1);
 	}
-	if (rc)
-		goto done;
+	return rc;
+}
+
+/* The report (counts, items, then the post-restore hooks' results) to
+ * `out`; the post-restore hooks run first. Returns the hooks' failure,
+ * else ASTRA_EPARTIAL when objects failed, else 0 (or the printing's). */
+static int restore_report(restore_run *run, astra_buf *out)
+{
+	rctx *c = &run->c;
+	int rc = 0;
 	astra__json *rep = astra__json_new_object();
-	if (!rep) {
-		rc = ASTRA_ENOMEM;
-		goto done;
-	}
-	astra__json_set_int(rep, "created", (int64_t)c.created);
-	astra__json_set_int(rep, "replaced", (int64_t)c.replaced);
-	astra__json_set_int(rep, "skipped", (int64_t)c.skipped);
-	astra__json_set_int(rep, "failed", (int64_t)c.failed);
-	astra__json_set(rep, "items", c.items);
-	c.items = NULL;
+	if (!rep)
+		return ASTRA_ENOMEM;
+	astra__json_set_int(rep, "created", (int64_t)c->created);
+	astra__json_set_int(rep, "replaced", (int64_t)c->replaced);
+	astra__json_set_int(rep, "skipped", (int64_t)c->skipped);
+	astra__json_set_int(rep, "failed", (int64_t)c->failed);
+	astra__json_set(rep, "items", c->items);
+	c->items = NULL;
 	/* post-restore hooks, from the record, in the restored namespaces */
-	int hrc = run_post_restore(&c, rec, man, &nsmap, rep);
+	const astra__json *hookdefs =
+	        run->srec ? astra__json_get(run->srec, "hookDefinitions")
+	                  : run->brec.hook_definitions;
+	int hrc = run_post_restore(c, hookdefs, run->man, &run->nsmap, rep);
 	if (out)
 		rc = astra__json_print_buf(out, rep, 1);
 	astra__json_free(rep);
 	if (!rc && hrc)
 		rc = astra__err_prefix(hrc, "restore");
-	if (!rc && c.failed)
+	if (!rc && c->failed)
 		rc = astra__err(ASTRA_EPARTIAL, ASTRA_ERROR_KUBE,
 		        "%llu object(s) could not be restored (see the report)",
-		        (unsigned long long)c.failed);
-done:
-	if (pool)
-		astra__pool_free(pool);
+		        (unsigned long long)c->failed);
+	return rc;
+}
+
+/* Frees everything the steps left in `run` (after the pool: its workers
+ * use the items). */
+static void restore_free(restore_run *run)
+{
+	if (run->pool)
+		astra__pool_free(run->pool);
 	for (int g = 0; g < G_COUNT; g++) {
-		for (size_t i = 0; i < groups[g].n; i++) {
-			astra__json_free(groups[g].v[i]->obj);
-			free(groups[g].v[i]->pvc_data);
-			free(groups[g].v[i]->pvc_vs);
-			free(groups[g].v[i]);
-		}
-		astra_vec_free(&groups[g]);
+		for (size_t i = 0; i < run->groups[g].n; i++)
+			item_free(run->groups[g].v[i]);
+		astra_vec_free(&run->groups[g]);
 	}
-	astra__mover_free(c.mover);
-	free_map(&nsmap);
-	free_map(&scmap);
-	astra__json_free(rec);
-	astra__json_free(man);
-	astra__json_free(c.items);
-	pthread_mutex_destroy(&c.mu);
+	astra__mover_free(run->c.mover);
+	free_map(&run->nsmap);
+	free_map(&run->scmap);
+	astra__appbackup_rec_free(&run->brec);
+	astra__json_free(run->srec);
+	astra__json_free(run->man);
+	astra__json_free(run->c.items);
+	pthread_mutex_destroy(&run->c.mu);
+}
+
+astra_status astra_restore(astra_cluster *target, astra_vault *vault,
+        const astra_restore_options *o, astra_buf *out)
+{
+	ASTRA_ASSERT_ARG(target);
+	ASTRA_ASSERT_ARG(o);
+	int rc = restore_check(o, vault);
+	if (rc)
+		return rc;
+	restore_run run;
+	if (!(rc = restore_init(&run, target, vault, o)) &&
+	        !(rc = restore_maps(&run, o)) &&
+	        !(rc = restore_load(&run, vault, o)) &&
+	        !(rc = restore_plan(&run, o)) && !(rc = restore_apply(&run, o)))
+		rc = restore_report(&run, out);
+	restore_free(&run);
 	return rc;
 }
