@@ -590,12 +590,49 @@ astra_status astra_backup_get(
 	return rc;
 }
 
+/* Forgets the data snapshots tagged backup=<name>: the volumes of a
+ * backup whose record cannot be read (each volume's data snapshot carries
+ * that tag, docs/backups.md). */
+static int forget_tagged(astra_vault *vault, const char *name)
+{
+	astra__json *snaps = NULL;
+	int rc = astra__snapshot_list(vault->r, &snaps);
+	for (size_t i = 0; !rc && i < astra__json_size(snaps); i++) {
+		const astra__json *s = astra__json_at(snaps, i);
+		const char *b =
+		        astra__json_str(astra__json_get(s, "tags"), "backup");
+		const char *id = astra__json_str(s, "id");
+		if (!b || !id || strcmp(b, name))
+			continue;
+		astra__log_warn("backup %s: forgetting its data snapshot %s "
+		                "(found by its tag)",
+		        name, id);
+		if (astra_vault_forget(vault, id) != 0 &&
+		        astra_error_last()->code != ASTRA_ENOTFOUND)
+			rc = astra_error_last()->code;
+	}
+	astra__json_free(snaps);
+	return rc;
+}
+
 astra_status astra_backup_delete(astra_vault *vault, const char *name)
 {
 	ASTRA_ASSERT_ARG(vault);
 	ASTRA_ASSERT_ARG(name);
 	astra__appbackup_rec rec;
 	int rc = astra__appbackup_load_rec(vault->r, name, &rec, NULL);
+	if (rc == ASTRA_ECORRUPT) {
+		/* a damaged record would otherwise stay for ever (and stop
+		 * gc): its volumes are found by their tags instead */
+		astra__log_warn("%s; deleting it and the data snapshots "
+		                "tagged backup=%s",
+		        astra_error_last()->message, name);
+		astra_error_clear();
+		rc = astra__appbackup_delete(vault->r, name);
+		if (!rc)
+			rc = forget_tagged(vault, name);
+		return rc;
+	}
 	if (rc)
 		return rc;
 	/* the record first: a half-deleted backup is then invisible, and its
