@@ -113,5 +113,13 @@ check 'libical/|ical\.h' lib/cal
 # 4. tools and bindings see only <astra.h> / "astra/..." public headers
 hits=$(grep -rlE '^#[[:space:]]*include[[:space:]]*"(core|fmt|crypto|net|store|repo|kube|compress|cal|policy|app|hook|snap|backup|restore)/' tools bindings 2>/dev/null || true)
 if [ -n "$hits" ]; then echo "layering: internal headers used by:"; printf '  %s\n' $hits; fail=1; fi
+# 5. docs/ARCHITECTURE.md's table of public functions and their files
+want=$("$top/tests/abi/where.sh" "$top")
+have=$(sed -n '/<!-- where.sh begin -->/,/<!-- where.sh end -->/p' docs/ARCHITECTURE.md | sed '1d;$d')
+if [ "$want" != "$have" ]; then
+	echo "layering: docs/ARCHITECTURE.md's function table is stale; regenerate it with tests/abi/where.sh:"
+	diff <(printf '%s\n' "$have") <(printf '%s\n' "$want") | head -20
+	fail=1
+fi
 [ $fail -eq 0 ] && echo "layering: ok"
 exit $fail
