@@ -654,168 +654,289 @@ static void configure(astra__http *c, CURL *h, xfer *x, const char *url,
 	}
 }
 
+/*
+ * One request: astra__http_do runs these steps, in this order, for every
+ * attempt (libgit2's clone is the model):
+ *
+ *   request_begin     resolve the method, timeout, retry budget and the TLS
+ *                     server name override, once
+ *   attempt_prepare   cancellation, rate limit, fresh response, rewind
+ *   attempt_perform   headers, a pooled handle, the transfer itself
+ *   transport_failed  \ decide whether and when to try again, from the
+ *   response_received / transport error or from the HTTP status
+ *   retry_wait        the retry budget and the backoff sleep
+ *   request_end       free what request_begin made
+ */
+typedef struct {
+	astra__http *c;
+	const astra__http_request *req;
+	astra__http_response *resp;
+	const char *method;
+	int idempotent;
+	unsigned timeout_ms;
+	uint64_t deadline; /* of the retry budget */
+	char *url; /* with the TLS server name, or NULL: req->url */
+	char *host_header;
+	struct curl_slist *connect_to;
+	unsigned attempt; /* 1 for the first */
+	int auth_retried; /* the provider was asked to refresh once */
+} request;
+
+/*
+ * Fills *rq for one astra__http_do call; the retry budget starts now.
+ * Post: rq is always safe to pass to request_end, also on failure (an
+ * invalid TLS server name or URL, out of memory: the error is set).
+ */
+static int request_begin(request *rq, astra__http *c,
+        const astra__http_request *req, astra__http_response *resp)
+{
+	memset(rq, 0, sizeof(*rq));
+	rq->c = c;
+	rq->req = req;
+	rq->resp = resp;
+	rq->method = req->method ? req->method : "GET";
+	rq->idempotent = is_idempotent(req);
+	rq->timeout_ms = req->timeout_ms ? req->timeout_ms : c->timeout_ms;
+	uint64_t start = astra__mono_ns();
+	rq->deadline = start + (uint64_t)c->retry_budget_ms * 1000000ULL;
+	return astra__http_tls_name_setup(
+	        c, req->url, &rq->url, &rq->connect_to, &rq->host_header);
+}
+
+/* Frees what request_begin allocated. */
+static void request_end(request *rq)
+{
+	free(rq->url);
+	free(rq->host_header);
+	curl_slist_free_all(rq->connect_to);
+}
+
+/*
+ * Before attempt rq->attempt: fails when the operation is cancelled
+ * (also while waiting for the rate limit), resets the response (its
+ * `attempts` set to this attempt), and rewinds a streamed body on a
+ * retry. On failure the error is set; the response may have been reset.
+ */
+static int attempt_prepare(request *rq)
+{
+	const astra__http_request *req = rq->req;
+	int rc = astra__op_check(req->op);
+	if (rc)
+		return rc;
+	rc = astra__http_rate_wait(rq->c, req->op);
+	if (rc)
+		return rc;
+	astra__http_response_dispose(rq->resp);
+	rq->resp->attempts = rq->attempt;
+	if (req->reader && rq->attempt > 1 && req->reader->rewind) {
+		rc = req->reader->rewind(req->reader->payload);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * Runs one transfer: builds the headers (credentials from the provider),
+ * takes a handle from the pool, configures and performs it. Post, on 0:
+ * *cc, *status and x (callback errors, bytes streamed and sent) describe
+ * the transfer, the response holds its headers, body and HTTP version, the
+ * handle is back in the pool with no pointer to our header lists, the
+ * headers are wiped and freed. A negative return (the provider failed, no
+ * memory for the headers or a handle) happens before any transfer, with
+ * nothing left allocated and the error set.
+ */
+static int attempt_perform(request *rq, xfer *x, char errbuf[CURL_ERROR_SIZE],
+        CURLcode *cc, long *status)
+{
+	astra__http *c = rq->c;
+	const astra__http_request *req = rq->req;
+	int auth_rc = 0;
+	struct curl_slist *hdrs =
+	        build_headers(c, req, rq->host_header, &auth_rc);
+	if (auth_rc) {
+		free_headers(hdrs);
+		return auth_rc;
+	}
+	CURL *h = acquire(c);
+	if (!h) {
+		free_headers(hdrs);
+		return ASTRA_ENOMEM;
+	}
+	errbuf[0] = '\0';
+	memset(x, 0, sizeof(*x));
+	x->c = c;
+	x->h = h;
+	x->req = req;
+	x->resp = rq->resp;
+	x->max_body = req->max_body ? req->max_body : DEFAULT_MAX_BODY;
+	configure(c, h, x, rq->url ? rq->url : req->url, rq->method,
+	        rq->timeout_ms, errbuf);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	if (rq->connect_to)
+		curl_easy_setopt(h, CURLOPT_CONNECT_TO, rq->connect_to);
+
+	uint64_t t0 = astra__mono_ns();
+	*cc = curl_easy_perform(h);
+	long ver = 0;
+	*status = 0;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+	curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &ver);
+	/* the handle must not keep pointers to our headers */
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(h, CURLOPT_CONNECT_TO, NULL);
+	free_headers(hdrs);
+	release(c, h);
+	rq->resp->http_version = ver == CURL_HTTP_VERSION_2_0 ? 2 : 1;
+	uint64_t took_ms = (astra__mono_ns() - t0) / 1000000ULL;
+
+	if (astra__log_enabled(ASTRA_LOG_DEBUG)) {
+		char u[512];
+		astra__http_redact_url(req->url, u, sizeof(u));
+		astra__log_debug("http: %s %s -> %ld (%s) in %llu ms, "
+		                 "HTTP/%d, attempt %u",
+		        rq->method, u, *status,
+		        *cc == CURLE_OK ? "ok" : curl_easy_strerror(*cc),
+		        (unsigned long long)took_ms, rq->resp->http_version,
+		        rq->attempt);
+	}
+	return 0;
+}
+
+/*
+ * After a transfer that failed below HTTP (cc != CURLE_OK): returns the
+ * error to report, its message set. A failure of one of our callbacks
+ * (cancellation, a body over its cap, the caller's writer or reader) is
+ * final: *again stays 0. Otherwise *again says whether another attempt is
+ * safe (the request cannot have reached the server or is idempotent,
+ * nothing was streamed to the caller, a sent body can be rewound, retries
+ * are allowed) and *wait is the backoff before it.
+ */
+static int transport_failed(request *rq, const xfer *x, CURLcode cc,
+        const char *errbuf, int *again, uint64_t *wait)
+{
+	const astra__http_request *req = rq->req;
+	int rc;
+	if (x->cb_rc) {
+		/* our callback failed; its error is set */
+		rc = x->cb_rc;
+		if (rc == ASTRA_ECANCELLED)
+			rc = astra__op_check(req->op)
+			             ? ASTRA_ECANCELLED
+			             : astra__err(ASTRA_ECANCELLED,
+			                       ASTRA_ERROR_CALLBACK,
+			                       "transfer cancelled");
+		return rc;
+	}
+	int maybe_sent = 1;
+	rc = astra__http_map_curl_error(
+	        cc, rq->method, req->url, errbuf, rq->timeout_ms);
+	*again = retryable_curl(cc, &maybe_sent) &&
+	         (rq->idempotent || !maybe_sent) && x->streamed == 0 &&
+	         req->retry != ASTRA_HTTP_RETRY_NEVER;
+	if (*again && req->reader && x->sent && !req->reader->rewind)
+		*again = 0;
+	*wait = backoff_ms(rq->c, rq->attempt);
+	return rc;
+}
+
+/*
+ * After a transfer that got an HTTP response: records its status and
+ * returns 0, or the provider's error when a credential refresh failed.
+ * On the first 401 the provider is asked once for fresh credentials; when
+ * it has some, *again_now asks for an immediate attempt that does not
+ * count against the retries. Otherwise *again says whether the status is
+ * worth another attempt (429, 503 with Retry-After, 5xx when idempotent;
+ * a sent body must be rewindable) and *wait is Retry-After or the backoff.
+ */
+static int response_received(request *rq, const xfer *x, long status,
+        int *again, int *again_now, uint64_t *wait)
+{
+	astra__http *c = rq->c;
+	const astra__http_request *req = rq->req;
+	rq->resp->status = status;
+	if (status == 401 && c->auth && !rq->auth_retried &&
+	        (!req->reader || !x->sent || req->reader->rewind)) {
+		/* ask the provider for fresh credentials */
+		char *line = NULL;
+		int r = c->auth(c->auth_payload, 1, &line);
+		astra__free_secret_str(line);
+		rq->auth_retried = 1;
+		if (r < 0)
+			return r;
+		if (r > 0) {
+			*again_now = 1;
+			return 0;
+		}
+	}
+	const char *ra = astra__http_header(rq->resp, "Retry-After");
+	long ra_ms = astra__http_parse_retry_after(ra);
+	*again = req->retry != ASTRA_HTTP_RETRY_NEVER &&
+	         retryable_status(status, rq->idempotent, ra != NULL);
+	if (*again && req->reader && x->sent && !req->reader->rewind)
+		*again = 0;
+	*wait = ra_ms >= 0 ? (uint64_t)ra_ms : backoff_ms(c, rq->attempt);
+	return 0;
+}
+
+/*
+ * Sleeps `wait` ms before the next attempt. Returns 0 to go on, 1 when the
+ * sleep would end past the retry budget (nothing slept: the last attempt's
+ * result stands), or the op's error when cancelled while sleeping.
+ */
+static int retry_wait(request *rq, uint64_t wait)
+{
+	uint64_t now = astra__mono_ns();
+	if (now + wait * 1000000ULL >= rq->deadline) {
+		astra__log_debug("http: retry budget of %u ms spent",
+		        rq->c->retry_budget_ms);
+		return 1;
+	}
+	return sleep_ms(wait, rq->req->op);
+}
+
 int astra__http_do(astra__http *c, const astra__http_request *req,
         astra__http_response *resp)
 {
 	ASTRA_ASSERT_ARG(c && req && req->url && resp);
-	const char *method = req->method ? req->method : "GET";
-	int idempotent = is_idempotent(req);
-	unsigned timeout_ms = req->timeout_ms ? req->timeout_ms : c->timeout_ms;
-	uint64_t start = astra__mono_ns();
-	uint64_t deadline = start + (uint64_t)c->retry_budget_ms * 1000000ULL;
-	char *url = NULL, *host_header = NULL;
-	struct curl_slist *connect_to = NULL;
-	int rc = astra__http_tls_name_setup(
-	        c, req->url, &url, &connect_to, &host_header);
+	request rq;
+	int rc = request_begin(&rq, c, req, resp);
 	if (rc)
 		goto done;
-
-	unsigned attempt = 0;
-	int auth_retried = 0;
 	for (;;) {
-		attempt++;
-		rc = astra__op_check(req->op);
+		rq.attempt++;
+		rc = attempt_prepare(&rq);
 		if (rc)
 			goto done;
-		rc = astra__http_rate_wait(c, req->op);
-		if (rc)
-			goto done;
-		astra__http_response_dispose(resp);
-		resp->attempts = attempt;
-		if (req->reader && attempt > 1 && req->reader->rewind) {
-			rc = req->reader->rewind(req->reader->payload);
-			if (rc)
-				goto done;
-		}
-
-		int auth_rc = 0;
-		struct curl_slist *hdrs =
-		        build_headers(c, req, host_header, &auth_rc);
-		if (auth_rc) {
-			free_headers(hdrs);
-			rc = auth_rc;
-			goto done;
-		}
-		CURL *h = acquire(c);
-		if (!h) {
-			free_headers(hdrs);
-			rc = ASTRA_ENOMEM;
-			goto done;
-		}
 		char errbuf[CURL_ERROR_SIZE];
-		errbuf[0] = '\0';
 		xfer x;
-		memset(&x, 0, sizeof(x));
-		x.c = c;
-		x.h = h;
-		x.req = req;
-		x.resp = resp;
-		x.max_body = req->max_body ? req->max_body : DEFAULT_MAX_BODY;
-		configure(c, h, &x, url ? url : req->url, method, timeout_ms,
-		        errbuf);
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-		if (connect_to)
-			curl_easy_setopt(h, CURLOPT_CONNECT_TO, connect_to);
-
-		uint64_t t0 = astra__mono_ns();
-		CURLcode cc = curl_easy_perform(h);
-		long status = 0, ver = 0;
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-		curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &ver);
-		/* the handle must not keep pointers to our headers */
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-		curl_easy_setopt(h, CURLOPT_CONNECT_TO, NULL);
-		free_headers(hdrs);
-		release(c, h);
-		resp->http_version = ver == CURL_HTTP_VERSION_2_0 ? 2 : 1;
-		uint64_t took_ms = (astra__mono_ns() - t0) / 1000000ULL;
-
-		if (astra__log_enabled(ASTRA_LOG_DEBUG)) {
-			char u[512];
-			astra__http_redact_url(req->url, u, sizeof(u));
-			astra__log_debug("http: %s %s -> %ld (%s) in %llu ms, "
-			                 "HTTP/%d, attempt %u",
-			        method, u, status,
-			        cc == CURLE_OK ? "ok" : curl_easy_strerror(cc),
-			        (unsigned long long)took_ms, resp->http_version,
-			        attempt);
-		}
-
-		int maybe_sent = 1;
+		CURLcode cc;
+		long status;
+		rc = attempt_perform(&rq, &x, errbuf, &cc, &status);
+		if (rc)
+			goto done;
+		int again = 0, again_now = 0;
 		uint64_t wait = 0;
-		int again = 0;
-		if (cc != CURLE_OK) {
-			if (x.cb_rc) {
-				/* our callback failed; its error is set */
-				rc = x.cb_rc;
-				if (rc == ASTRA_ECANCELLED)
-					rc = astra__op_check(req->op)
-					             ? ASTRA_ECANCELLED
-					             : astra__err(
-					                       ASTRA_ECANCELLED,
-					                       ASTRA_ERROR_CALLBACK,
-					                       "transfer cancelled");
-				goto done;
-			}
-			rc = astra__http_map_curl_error(
-			        cc, method, req->url, errbuf, timeout_ms);
-			again = retryable_curl(cc, &maybe_sent) &&
-			        (idempotent || !maybe_sent) &&
-			        x.streamed == 0 &&
-			        req->retry != ASTRA_HTTP_RETRY_NEVER;
-			if (again && req->reader && x.sent &&
-			        !req->reader->rewind)
-				again = 0;
-			wait = backoff_ms(c, attempt);
-		} else {
-			resp->status = status;
-			rc = 0;
-			if (status == 401 && c->auth && !auth_retried &&
-			        (!req->reader || !x.sent ||
-			                req->reader->rewind)) {
-				/* ask the provider for fresh credentials */
-				char *line = NULL;
-				int r = c->auth(c->auth_payload, 1, &line);
-				astra__free_secret_str(line);
-				auth_retried = 1;
-				if (r < 0) {
-					rc = r;
-					goto done;
-				}
-				if (r > 0) {
-					attempt--; /* not a failed attempt */
-					continue;
-				}
-			}
-			const char *ra =
-			        astra__http_header(resp, "Retry-After");
-			long ra_ms = astra__http_parse_retry_after(ra);
-			again = req->retry != ASTRA_HTTP_RETRY_NEVER &&
-			        retryable_status(
-			                status, idempotent, ra != NULL);
-			if (again && req->reader && x.sent &&
-			        !req->reader->rewind)
-				again = 0;
-			wait = ra_ms >= 0 ? (uint64_t)ra_ms
-			                  : backoff_ms(c, attempt);
+		if (cc != CURLE_OK)
+			rc = transport_failed(
+			        &rq, &x, cc, errbuf, &again, &wait);
+		else
+			rc = response_received(
+			        &rq, &x, status, &again, &again_now, &wait);
+		if (again_now) {
+			rq.attempt--; /* not a failed attempt */
+			continue;
 		}
-		if (!again || attempt > c->max_retries)
+		if (!again || rq.attempt > c->max_retries)
 			goto done;
-		uint64_t now = astra__mono_ns();
-		if (now + wait * 1000000ULL >= deadline) {
-			astra__log_debug("http: retry budget of %u ms spent",
-			        c->retry_budget_ms);
-			goto done;
-		}
-		int src = sleep_ms(wait, req->op);
+		int src = retry_wait(&rq, wait);
 		if (src) {
-			rc = src;
+			if (src < 0)
+				rc = src;
 			goto done;
 		}
 	}
 done:
-	free(url);
-	free(host_header);
-	curl_slist_free_all(connect_to);
+	request_end(&rq);
 	return rc;
 }
