@@ -321,106 +321,118 @@ static const char *last_line(astra_buf *b)
 	return s;
 }
 
-int astra__kube_exec_run(const astra__kubeconfig *cfg, unsigned timeout_ms,
-        astra__kube_cred *out)
-{
-	const astra__kube_exec *e = cfg->exec;
-	ASTRA_ASSERT_ARG(e && out);
-	memset(out, 0, sizeof(*out));
-	const char *user = cfg->user_name ? cfg->user_name : "";
-	if (e->interactive_mode && !strcmp(e->interactive_mode, "Always"))
-		return astra__err(ASTRA_EAUTH, ASTRA_ERROR_KUBE,
-		        "exec plugin \"%s\" of user \"%s\" requires "
-		        "interactiveMode Always, but libastra runs plugins "
-		        "without a terminal",
-		        e->command, user);
-
-	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
-	size_t own = 0;
-	char **env = NULL, **argv = NULL;
-	astra_buf ob = ASTRA_BUF_INIT, eb = ASTRA_BUF_INIT;
+/*
+ * Running a credential plugin: astra__kube_exec_run takes these steps
+ * (libgit2's clone is the model):
+ *
+ *   plugin_spawn    pipes, the filtered environment, argv, the child
+ *   plugin_collect  read stdout and stderr until both close or the deadline
+ *   plugin_reap     kill the child when needed, wait for it
+ *   plugin_verdict  the child's exit status as an error, or 0
+ *   plugin_end      close and free everything, wiping the output
+ */
+typedef struct {
+	const astra__kube_exec *e;
+	const char *user; /* for messages */
+	int outp[2], errp[2];
+	size_t own; /* env entries from here on are allocated */
+	char **env, **argv;
+	astra_buf ob, eb; /* the child's stdout and stderr */
 	posix_spawn_file_actions_t fa;
-	int fa_init = 0;
-	pid_t pid = -1;
-	int rc = 0;
+	int fa_init;
+	pid_t pid; /* -1: none running */
+} plugin;
 
-	if (pipe2(outp, O_CLOEXEC) || pipe2(errp, O_CLOEXEC)) {
-		rc = astra__err_os("exec plugin \"%s\": pipe", e->command);
-		goto done;
-	}
-	env = build_env(cfg, &own);
-	argv = astra__calloc(e->nargs + 2, sizeof(char *));
-	if (!env || !argv) {
-		rc = ASTRA_ENOMEM;
-		goto done;
-	}
-	argv[0] = e->command;
+/*
+ * Starts the plugin with stdin on /dev/null and stdout and stderr on
+ * pipes; only the read ends stay open here. On failure (no pipe, no
+ * memory, the command cannot be started) the error is set, p->pid is -1,
+ * and what was made stays in p for plugin_end.
+ */
+static int plugin_spawn(plugin *p, const astra__kubeconfig *cfg)
+{
+	const astra__kube_exec *e = p->e;
+	if (pipe2(p->outp, O_CLOEXEC) || pipe2(p->errp, O_CLOEXEC))
+		return astra__err_os("exec plugin \"%s\": pipe", e->command);
+	p->env = build_env(cfg, &p->own);
+	p->argv = astra__calloc(e->nargs + 2, sizeof(char *));
+	if (!p->env || !p->argv)
+		return ASTRA_ENOMEM;
+	p->argv[0] = e->command;
 	for (size_t i = 0; i < e->nargs; i++)
-		argv[i + 1] = e->args[i];
-	if (posix_spawn_file_actions_init(&fa)) {
-		rc = ASTRA_ENOMEM;
-		goto done;
-	}
-	fa_init = 1;
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-	int serr =
-	        strchr(e->command, '/')
-	                ? posix_spawn(&pid, e->command, &fa, NULL, argv, env)
-	                : posix_spawnp(&pid, e->command, &fa, NULL, argv, env);
+		p->argv[i + 1] = e->args[i];
+	if (posix_spawn_file_actions_init(&p->fa))
+		return ASTRA_ENOMEM;
+	p->fa_init = 1;
+	posix_spawn_file_actions_addopen(&p->fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&p->fa, p->outp[1], 1);
+	posix_spawn_file_actions_adddup2(&p->fa, p->errp[1], 2);
+	int serr = strchr(e->command, '/')
+	                   ? posix_spawn(&p->pid, e->command, &p->fa, NULL,
+	                             p->argv, p->env)
+	                   : posix_spawnp(&p->pid, e->command, &p->fa, NULL,
+	                             p->argv, p->env);
 	if (serr) {
-		pid = -1;
+		p->pid = -1;
 		if (serr == ENOENT || serr == EACCES || serr == ENOEXEC)
-			rc = astra__err(
+			return astra__err(
 			        serr == ENOENT ? ASTRA_ENOTFOUND : ASTRA_EAUTH,
 			        ASTRA_ERROR_KUBE,
 			        "exec plugin \"%s\" of user \"%s\" could not be "
 			        "started: %s%s%s",
-			        e->command, user, strerror(serr),
+			        e->command, p->user, strerror(serr),
 			        e->install_hint ? "; " : "",
 			        e->install_hint ? e->install_hint : "");
-		else
-			rc = astra__err(ASTRA_EIO, ASTRA_ERROR_KUBE,
-			        "exec plugin \"%s\": spawn failed: %s",
-			        e->command, strerror(serr));
-		goto done;
+		return astra__err(ASTRA_EIO, ASTRA_ERROR_KUBE,
+		        "exec plugin \"%s\": spawn failed: %s", e->command,
+		        strerror(serr));
 	}
-	close(outp[1]);
-	close(errp[1]);
-	outp[1] = errp[1] = -1;
+	close(p->outp[1]);
+	close(p->errp[1]);
+	p->outp[1] = p->errp[1] = -1;
+	return 0;
+}
 
+/*
+ * Reads the child's stdout (kept up to OUT_MAX) and stderr (up to ERR_MAX;
+ * more is read and dropped) until both are closed or timeout_ms passes
+ * (*timed_out set, 0 returned). Fails only when poll fails or memory runs
+ * out (error set); the child is then still running.
+ */
+static int plugin_collect(plugin *p, unsigned timeout_ms, int *timed_out)
+{
+	int rc = 0;
 	uint64_t deadline =
 	        astra__mono_ns() + (uint64_t)timeout_ms * 1000000ULL;
-	int open_out = 1, open_err = 1, timed_out = 0;
+	int open_out = 1, open_err = 1;
 	while (open_out || open_err) {
-		struct pollfd p[2];
+		struct pollfd pf[2];
 		int np = 0;
 		if (open_out)
-			p[np++] = (struct pollfd){ outp[0], POLLIN, 0 };
+			pf[np++] = (struct pollfd){ p->outp[0], POLLIN, 0 };
 		if (open_err)
-			p[np++] = (struct pollfd){ errp[0], POLLIN, 0 };
+			pf[np++] = (struct pollfd){ p->errp[0], POLLIN, 0 };
 		uint64_t now = astra__mono_ns();
 		if (now >= deadline) {
-			timed_out = 1;
+			*timed_out = 1;
 			break;
 		}
 		int wait = (int)((deadline - now) / 1000000ULL) + 1;
-		int r = poll(p, (nfds_t)np, wait);
+		int r = poll(pf, (nfds_t)np, wait);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
 			rc = astra__err_os(
-			        "exec plugin \"%s\": poll", e->command);
+			        "exec plugin \"%s\": poll", p->e->command);
 			break;
 		}
 		for (int i = 0; i < np; i++) {
-			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+			if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
-			int is_out = p[i].fd == outp[0];
-			astra_buf *b = is_out ? &ob : &eb;
+			int is_out = pf[i].fd == p->outp[0];
+			astra_buf *b = is_out ? &p->ob : &p->eb;
 			char tmp[8192];
-			ssize_t n = read(p[i].fd, tmp, sizeof(tmp));
+			ssize_t n = read(pf[i].fd, tmp, sizeof(tmp));
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n <= 0) {
@@ -440,55 +452,108 @@ int astra__kube_exec_run(const astra__kubeconfig *cfg, unsigned timeout_ms,
 		if (rc)
 			break;
 	}
-	if (timed_out || rc)
-		kill(pid, SIGKILL);
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	return rc;
+}
+
+/* Kills the child when `kill_it`, then waits for it. Post: p->pid is -1
+ * and *status is its wait status. */
+static void plugin_reap(plugin *p, int kill_it, int *status)
+{
+	if (kill_it)
+		kill(p->pid, SIGKILL);
+	*status = 0;
+	while (waitpid(p->pid, status, 0) < 0 && errno == EINTR)
 		;
-	pid = -1;
-	if (rc)
-		goto done;
-	if (timed_out) {
-		rc = astra__err(ASTRA_ETIMEOUT, ASTRA_ERROR_KUBE,
+	p->pid = -1;
+}
+
+/* 0 when the plugin exited with status 0 in time; otherwise the error
+ * (ASTRA_ETIMEOUT, or ASTRA_EAUTH with the last line of its stderr or the
+ * signal that killed it), its message set. */
+static int plugin_verdict(
+        plugin *p, unsigned timeout_ms, int timed_out, int status)
+{
+	const astra__kube_exec *e = p->e;
+	if (timed_out)
+		return astra__err(ASTRA_ETIMEOUT, ASTRA_ERROR_KUBE,
 		        "exec plugin \"%s\" of user \"%s\" did not finish within "
 		        "%u ms",
-		        e->command, user, timeout_ms);
-		goto done;
-	}
+		        e->command, p->user, timeout_ms);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		const char *why = last_line(&eb);
+		const char *why = last_line(&p->eb);
 		if (WIFEXITED(status))
-			rc = astra__err(ASTRA_EAUTH, ASTRA_ERROR_KUBE,
+			return astra__err(ASTRA_EAUTH, ASTRA_ERROR_KUBE,
 			        "exec plugin \"%s\" of user \"%s\" failed with "
 			        "exit status %d%s%.300s",
-			        e->command, user, WEXITSTATUS(status),
+			        e->command, p->user, WEXITSTATUS(status),
 			        *why ? ": " : "", why);
-		else
-			rc = astra__err(ASTRA_EAUTH, ASTRA_ERROR_KUBE,
-			        "exec plugin \"%s\" of user \"%s\" was killed by "
-			        "signal %d",
-			        e->command, user, WTERMSIG(status));
-		goto done;
+		return astra__err(ASTRA_EAUTH, ASTRA_ERROR_KUBE,
+		        "exec plugin \"%s\" of user \"%s\" was killed by "
+		        "signal %d",
+		        e->command, p->user, WTERMSIG(status));
 	}
-	rc = astra__kube_exec_parse(
-	        ob.ptr ? ob.ptr : "", ob.size, e->api_version, e->command, out);
-done:
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+	return 0;
+}
+
+/* Kills and reaps a child still running, closes the pipes, frees argv and
+ * the environment (wiping the allocated entries) and the output buffers
+ * (wiping the credential). */
+static void plugin_end(plugin *p)
+{
+	if (p->pid > 0) {
+		kill(p->pid, SIGKILL);
+		while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
 			;
 	}
-	if (fa_init)
-		posix_spawn_file_actions_destroy(&fa);
+	if (p->fa_init)
+		posix_spawn_file_actions_destroy(&p->fa);
 	for (int i = 0; i < 2; i++) {
-		if (outp[i] >= 0)
-			close(outp[i]);
-		if (errp[i] >= 0)
-			close(errp[i]);
+		if (p->outp[i] >= 0)
+			close(p->outp[i]);
+		if (p->errp[i] >= 0)
+			close(p->errp[i]);
 	}
-	free(argv);
-	free_env(env, own);
-	astra_buf_dispose(&ob); /* wipes the credential */
-	astra_buf_dispose(&eb);
+	free(p->argv);
+	free_env(p->env, p->own);
+	astra_buf_dispose(&p->ob); /* wipes the credential */
+	astra_buf_dispose(&p->eb);
+}
+
+int astra__kube_exec_run(const astra__kubeconfig *cfg, unsigned timeout_ms,
+        astra__kube_cred *out)
+{
+	const astra__kube_exec *e = cfg->exec;
+	ASTRA_ASSERT_ARG(e && out);
+	memset(out, 0, sizeof(*out));
+	const char *user = cfg->user_name ? cfg->user_name : "";
+	if (e->interactive_mode && !strcmp(e->interactive_mode, "Always"))
+		return astra__err(ASTRA_EAUTH, ASTRA_ERROR_KUBE,
+		        "exec plugin \"%s\" of user \"%s\" requires "
+		        "interactiveMode Always, but libastra runs plugins "
+		        "without a terminal",
+		        e->command, user);
+
+	plugin p = { .e = e,
+		.user = user,
+		.outp = { -1, -1 },
+		.errp = { -1, -1 },
+		.ob = ASTRA_BUF_INIT,
+		.eb = ASTRA_BUF_INIT,
+		.pid = -1 };
+	int rc = plugin_spawn(&p, cfg);
+	if (rc)
+		goto done;
+	int timed_out = 0, status = 0;
+	rc = plugin_collect(&p, timeout_ms, &timed_out);
+	plugin_reap(&p, timed_out || rc, &status);
+	if (rc)
+		goto done;
+	rc = plugin_verdict(&p, timeout_ms, timed_out, status);
+	if (rc)
+		goto done;
+	rc = astra__kube_exec_parse(p.ob.ptr ? p.ob.ptr : "", p.ob.size,
+	        e->api_version, e->command, out);
+done:
+	plugin_end(&p);
 	return rc;
 }

@@ -1,58 +1,28 @@
 /*
+ * The HTTP client's core: its life cycle, the pool of curl handles, the
+ * rate limit and backoff, and one request with its retries
+ * (astra__http_do). URL helpers are in http_url.c, TLS options in
+ * http_tls.c, raw connections in http_raw.c (the map is in
+ * http_internal.h).
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "net/http.h"
 
-#include <ctype.h>
 #include <curl/curl.h>
-#include <errno.h>
-#include <poll.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "net/http_internal.h"
 
-#define POOL_MAX 16
 #define DEFAULT_MAX_BODY ((size_t)1 << 30)
 #define ERROR_BODY_MAX ((size_t)256 << 10)
-
-struct astra__http {
-	pthread_mutex_t mu; /* guards everything below */
-	CURL *idle[POOL_MAX];
-	size_t nidle;
-	CURLSH *share;
-	pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
-
-	char *ca_file;
-	char *ca_pem;
-	size_t ca_pem_len;
-	int insecure;
-	char *cert_pem;
-	size_t cert_pem_len;
-	char *key_pem;
-	size_t key_pem_len;
-	char *tls_server_name;
-	char *proxy;
-	char *user_agent;
-	unsigned connect_timeout_ms, timeout_ms;
-	unsigned max_retries, retry_budget_ms, backoff_base_ms, backoff_max_ms;
-	int http2, compress;
-	astra__http_auth_fn auth;
-	void *auth_payload;
-
-	/* token bucket */
-	double qps, tokens, burst;
-	uint64_t last_ns;
-	uint64_t rng;
-};
 
 void astra__http_config_init(astra__http_config *cfg)
 {
@@ -253,138 +223,6 @@ const char *astra__http_header(const astra__http_response *r, const char *name)
 }
 
 /* ------------------------------------------------------------------ */
-/* URLs                                                                */
-/* ------------------------------------------------------------------ */
-
-static int secret_param(const char *name, size_t n)
-{
-	/* upload_id: a GCS resumable-upload session is a capability */
-	static const char *const words[] = { "sig", "token", "credential",
-		"key", "secret", "password", "passwd", "auth", "upload_id",
-		NULL };
-	char low[64];
-	if (n >= sizeof(low))
-		n = sizeof(low) - 1;
-	for (size_t i = 0; i < n; i++)
-		low[i] = (char)tolower((unsigned char)name[i]);
-	low[n] = '\0';
-	for (int i = 0; words[i]; i++)
-		if (strstr(low, words[i]))
-			return 1;
-	return 0;
-}
-
-void astra__http_redact_url(const char *url, char *out, size_t n)
-{
-	if (!n)
-		return;
-	out[0] = '\0';
-	if (!url)
-		return;
-	astra_buf b = ASTRA_BUF_INIT;
-	const char *q = strchr(url, '?');
-	const char *frag = strchr(url, '#');
-	/* drop user:password@ in the authority */
-	const char *p = strstr(url, "://");
-	const char *auth_end = NULL;
-	if (p) {
-		const char *host = p + 3;
-		size_t hl = strcspn(host, "/?#");
-		const char *at = memchr(host, '@', hl);
-		if (at) {
-			/* last '@' inside the authority */
-			for (const char *x = at; x < host + hl; x++)
-				if (*x == '@')
-					at = x;
-			auth_end = at + 1;
-		}
-	}
-	int rc = 0;
-	if (auth_end) {
-		rc |= astra__buf_put(&b, url, (size_t)(p + 3 - url));
-		rc |= astra__buf_puts(&b, "REDACTED@");
-		url = auth_end;
-	}
-	if (!q || (frag && frag < q)) {
-		rc |= astra__buf_puts(&b, url);
-	} else {
-		rc |= astra__buf_put(&b, url, (size_t)(q + 1 - url));
-		const char *s = q + 1;
-		while (*s && *s != '#') {
-			size_t len = strcspn(s, "&#");
-			const char *eq = memchr(s, '=', len);
-			if (eq && secret_param(s, (size_t)(eq - s))) {
-				rc |= astra__buf_put(
-				        &b, s, (size_t)(eq + 1 - s));
-				rc |= astra__buf_puts(&b, "REDACTED");
-			} else {
-				rc |= astra__buf_put(&b, s, len);
-			}
-			s += len;
-			if (*s == '&') {
-				rc |= astra__buf_putc(&b, '&');
-				s++;
-			}
-		}
-		rc |= astra__buf_puts(&b, s); /* the fragment */
-	}
-	if (rc == 0 && b.ptr)
-		snprintf(out, n, "%s", b.ptr);
-	else
-		snprintf(out, n, "(url)");
-	astra_buf_dispose(&b);
-}
-
-int astra__http_escape(astra_buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		int rc;
-		if (isalnum(ch) || ch == '-' || ch == '_' || ch == '.' ||
-		        ch == '~') {
-			rc = astra__buf_putc(b, (char)ch);
-		} else {
-			char e[3] = { '%', hex[ch >> 4], hex[ch & 15] };
-			rc = astra__buf_put(b, e, 3);
-		}
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
-long astra__http_parse_retry_after(const char *v)
-{
-	if (!v)
-		return -1;
-	while (*v == ' ')
-		v++;
-	if (!*v)
-		return -1;
-	if (isdigit((unsigned char)*v)) {
-		char *end;
-		unsigned long s = strtoul(v, &end, 10);
-		while (*end == ' ' || *end == '\r' || *end == '\n')
-			end++;
-		if (*end)
-			return -1;
-		if (s > 86400)
-			s = 86400;
-		return (long)s * 1000;
-	}
-	time_t t = curl_getdate(v, NULL);
-	if (t == (time_t)-1)
-		return -1;
-	time_t now = time(NULL);
-	if (t <= now)
-		return 0;
-	if (t - now > 86400)
-		return 86400L * 1000;
-	return (long)(t - now) * 1000;
-}
-
-/* ------------------------------------------------------------------ */
 /* Pool, rate limit, backoff                                           */
 /* ------------------------------------------------------------------ */
 
@@ -448,7 +286,7 @@ static int sleep_ms(uint64_t ms, astra__op *op)
 	}
 }
 
-static int rate_wait(astra__http *c, astra__op *op)
+int astra__http_rate_wait(astra__http *c, astra__op *op)
 {
 	if (c->qps <= 0)
 		return 0;
@@ -675,78 +513,7 @@ static void free_headers(struct curl_slist *l)
 	curl_slist_free_all(l);
 }
 
-/*
- * With a TLS server name override the URL's host is replaced by the name
- * (so SNI and verification use it), CONNECT_TO sends the connection to the
- * real host, and a Host header keeps the original authority.
- */
-static int tls_name_setup(astra__http *c, const char *url, char **new_url,
-        struct curl_slist **connect_to, char **host_header)
-{
-	*new_url = NULL;
-	*connect_to = NULL;
-	*host_header = NULL;
-	if (!c->tls_server_name)
-		return 0;
-	CURLU *u = curl_url();
-	if (!u)
-		return astra__err_oom();
-	char *host = NULL, *port = NULL, *out = NULL;
-	int rc = 0;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
-	                CURLUE_OK) {
-		rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_HTTP,
-		        "malformed URL for TLS server name %s",
-		        c->tls_server_name);
-		goto done;
-	}
-	if (curl_url_set(u, CURLUPART_HOST, c->tls_server_name, 0) !=
-	                CURLUE_OK ||
-	        curl_url_get(u, CURLUPART_URL, &out, 0) != CURLUE_OK) {
-		rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_HTTP,
-		        "invalid TLS server name \"%s\"", c->tls_server_name);
-		goto done;
-	}
-	char *ct = astra__aprintf(
-	        "%s:%s:%s:%s", c->tls_server_name, port, host, port);
-	char *hh = astra__aprintf("Host: %s:%s", host, port);
-	if (!ct || !hh) {
-		free(ct);
-		free(hh);
-		rc = ASTRA_ENOMEM;
-		goto done;
-	}
-	*connect_to = curl_slist_append(NULL, ct);
-	free(ct);
-	if (!*connect_to) {
-		free(hh);
-		rc = astra__err_oom();
-		goto done;
-	}
-	*host_header = hh;
-	*new_url = astra__strdup(out);
-	if (!*new_url)
-		rc = ASTRA_ENOMEM;
-done:
-	curl_free(host);
-	curl_free(port);
-	curl_free(out);
-	curl_url_cleanup(u);
-	return rc;
-}
-
-static void set_blob(CURL *h, CURLoption opt, const char *data, size_t len)
-{
-	struct curl_blob blob;
-	blob.data = (void *)data;
-	blob.len = len;
-	blob.flags = CURL_BLOB_COPY;
-	curl_easy_setopt(h, opt, &blob);
-}
-
-static int map_curl_error(CURLcode cc, const char *method, const char *url,
+int astra__http_map_curl_error(CURLcode cc, const char *method, const char *url,
         const char *detail, unsigned timeout_ms)
 {
 	char u[512];
@@ -817,53 +584,6 @@ static int retryable_status(long s, int idempotent, int has_retry_after)
 	return s == 500 || s == 502 || s == 503 || s == 504;
 }
 
-/* Hashes of the `what`s already warned about; past the table's size every
- * call warns (louder, never quieter). */
-static pthread_mutex_t warned_mu = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t warned[64];
-static size_t nwarned;
-
-void astra__http_warn_insecure(const char *what)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-	for (const unsigned char *p = (const unsigned char *)what; *p; p++)
-		h = (h ^ *p) * 1099511628211ULL;
-	int seen = 0;
-	pthread_mutex_lock(&warned_mu);
-	for (size_t i = 0; i < nwarned && !seen; i++)
-		seen = warned[i] == h;
-	if (!seen && nwarned < sizeof(warned) / sizeof(warned[0]))
-		warned[nwarned++] = h;
-	pthread_mutex_unlock(&warned_mu);
-	if (!seen)
-		astra__log_warn("TLS certificate verification is turned off "
-		                "for %s: anyone on the network path can read "
-		                "and change the traffic, credentials included",
-		        what);
-}
-
-static void configure_tls(astra__http *c, CURL *h)
-{
-	if (c->insecure) {
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-	} else {
-		if (c->ca_pem)
-			set_blob(h, CURLOPT_CAINFO_BLOB, c->ca_pem,
-			        c->ca_pem_len);
-		else if (c->ca_file)
-			curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
-	}
-	pthread_mutex_lock(&c->mu);
-	if (c->cert_pem && c->key_pem) {
-		set_blob(h, CURLOPT_SSLCERT_BLOB, c->cert_pem, c->cert_pem_len);
-		curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-		set_blob(h, CURLOPT_SSLKEY_BLOB, c->key_pem, c->key_pem_len);
-		curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
-	}
-	pthread_mutex_unlock(&c->mu);
-}
-
 static void configure(astra__http *c, CURL *h, xfer *x, const char *url,
         const char *method, unsigned timeout_ms, char *errbuf)
 {
@@ -891,7 +611,7 @@ static void configure(astra__http *c, CURL *h, xfer *x, const char *url,
 	if (timeout_ms && timeout_ms != ASTRA_HTTP_NO_TIMEOUT)
 		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 
-	configure_tls(c, h);
+	astra__http_configure_tls(c, h);
 	if (c->proxy)
 		curl_easy_setopt(h, CURLOPT_PROXY, c->proxy);
 
@@ -934,400 +654,289 @@ static void configure(astra__http *c, CURL *h, xfer *x, const char *url,
 	}
 }
 
-int astra__http_do(astra__http *c, const astra__http_request *req,
-        astra__http_response *resp)
+/*
+ * One request: astra__http_do runs these steps, in this order, for every
+ * attempt (libgit2's clone is the model):
+ *
+ *   request_begin     resolve the method, timeout, retry budget and the TLS
+ *                     server name override, once
+ *   attempt_prepare   cancellation, rate limit, fresh response, rewind
+ *   attempt_perform   headers, a pooled handle, the transfer itself
+ *   transport_failed  \ decide whether and when to try again, from the
+ *   response_received / transport error or from the HTTP status
+ *   retry_wait        the retry budget and the backoff sleep
+ *   request_end       free what request_begin made
+ */
+typedef struct {
+	astra__http *c;
+	const astra__http_request *req;
+	astra__http_response *resp;
+	const char *method;
+	int idempotent;
+	unsigned timeout_ms;
+	uint64_t deadline; /* of the retry budget */
+	char *url; /* with the TLS server name, or NULL: req->url */
+	char *host_header;
+	struct curl_slist *connect_to;
+	unsigned attempt; /* 1 for the first */
+	int auth_retried; /* the provider was asked to refresh once */
+} request;
+
+/*
+ * Fills *rq for one astra__http_do call; the retry budget starts now.
+ * Post: rq is always safe to pass to request_end, also on failure (an
+ * invalid TLS server name or URL, out of memory: the error is set).
+ */
+static int request_begin(request *rq, astra__http *c,
+        const astra__http_request *req, astra__http_response *resp)
 {
-	ASTRA_ASSERT_ARG(c && req && req->url && resp);
-	const char *method = req->method ? req->method : "GET";
-	int idempotent = is_idempotent(req);
-	unsigned timeout_ms = req->timeout_ms ? req->timeout_ms : c->timeout_ms;
+	memset(rq, 0, sizeof(*rq));
+	rq->c = c;
+	rq->req = req;
+	rq->resp = resp;
+	rq->method = req->method ? req->method : "GET";
+	rq->idempotent = is_idempotent(req);
+	rq->timeout_ms = req->timeout_ms ? req->timeout_ms : c->timeout_ms;
 	uint64_t start = astra__mono_ns();
-	uint64_t deadline = start + (uint64_t)c->retry_budget_ms * 1000000ULL;
-	char *url = NULL, *host_header = NULL;
-	struct curl_slist *connect_to = NULL;
-	int rc = tls_name_setup(c, req->url, &url, &connect_to, &host_header);
-	if (rc)
-		goto done;
-
-	unsigned attempt = 0;
-	int auth_retried = 0;
-	for (;;) {
-		attempt++;
-		rc = astra__op_check(req->op);
-		if (rc)
-			goto done;
-		rc = rate_wait(c, req->op);
-		if (rc)
-			goto done;
-		astra__http_response_dispose(resp);
-		resp->attempts = attempt;
-		if (req->reader && attempt > 1 && req->reader->rewind) {
-			rc = req->reader->rewind(req->reader->payload);
-			if (rc)
-				goto done;
-		}
-
-		int auth_rc = 0;
-		struct curl_slist *hdrs =
-		        build_headers(c, req, host_header, &auth_rc);
-		if (auth_rc) {
-			free_headers(hdrs);
-			rc = auth_rc;
-			goto done;
-		}
-		CURL *h = acquire(c);
-		if (!h) {
-			free_headers(hdrs);
-			rc = ASTRA_ENOMEM;
-			goto done;
-		}
-		char errbuf[CURL_ERROR_SIZE];
-		errbuf[0] = '\0';
-		xfer x;
-		memset(&x, 0, sizeof(x));
-		x.c = c;
-		x.h = h;
-		x.req = req;
-		x.resp = resp;
-		x.max_body = req->max_body ? req->max_body : DEFAULT_MAX_BODY;
-		configure(c, h, &x, url ? url : req->url, method, timeout_ms,
-		        errbuf);
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-		if (connect_to)
-			curl_easy_setopt(h, CURLOPT_CONNECT_TO, connect_to);
-
-		uint64_t t0 = astra__mono_ns();
-		CURLcode cc = curl_easy_perform(h);
-		long status = 0, ver = 0;
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-		curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &ver);
-		/* the handle must not keep pointers to our headers */
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-		curl_easy_setopt(h, CURLOPT_CONNECT_TO, NULL);
-		free_headers(hdrs);
-		release(c, h);
-		resp->http_version = ver == CURL_HTTP_VERSION_2_0 ? 2 : 1;
-		uint64_t took_ms = (astra__mono_ns() - t0) / 1000000ULL;
-
-		if (astra__log_enabled(ASTRA_LOG_DEBUG)) {
-			char u[512];
-			astra__http_redact_url(req->url, u, sizeof(u));
-			astra__log_debug("http: %s %s -> %ld (%s) in %llu ms, "
-			                 "HTTP/%d, attempt %u",
-			        method, u, status,
-			        cc == CURLE_OK ? "ok" : curl_easy_strerror(cc),
-			        (unsigned long long)took_ms, resp->http_version,
-			        attempt);
-		}
-
-		int maybe_sent = 1;
-		uint64_t wait = 0;
-		int again = 0;
-		if (cc != CURLE_OK) {
-			if (x.cb_rc) {
-				/* our callback failed; its error is set */
-				rc = x.cb_rc;
-				if (rc == ASTRA_ECANCELLED)
-					rc = astra__op_check(req->op)
-					             ? ASTRA_ECANCELLED
-					             : astra__err(
-					                       ASTRA_ECANCELLED,
-					                       ASTRA_ERROR_CALLBACK,
-					                       "transfer cancelled");
-				goto done;
-			}
-			rc = map_curl_error(
-			        cc, method, req->url, errbuf, timeout_ms);
-			again = retryable_curl(cc, &maybe_sent) &&
-			        (idempotent || !maybe_sent) &&
-			        x.streamed == 0 &&
-			        req->retry != ASTRA_HTTP_RETRY_NEVER;
-			if (again && req->reader && x.sent &&
-			        !req->reader->rewind)
-				again = 0;
-			wait = backoff_ms(c, attempt);
-		} else {
-			resp->status = status;
-			rc = 0;
-			if (status == 401 && c->auth && !auth_retried &&
-			        (!req->reader || !x.sent ||
-			                req->reader->rewind)) {
-				/* ask the provider for fresh credentials */
-				char *line = NULL;
-				int r = c->auth(c->auth_payload, 1, &line);
-				astra__free_secret_str(line);
-				auth_retried = 1;
-				if (r < 0) {
-					rc = r;
-					goto done;
-				}
-				if (r > 0) {
-					attempt--; /* not a failed attempt */
-					continue;
-				}
-			}
-			const char *ra =
-			        astra__http_header(resp, "Retry-After");
-			long ra_ms = astra__http_parse_retry_after(ra);
-			again = req->retry != ASTRA_HTTP_RETRY_NEVER &&
-			        retryable_status(
-			                status, idempotent, ra != NULL);
-			if (again && req->reader && x.sent &&
-			        !req->reader->rewind)
-				again = 0;
-			wait = ra_ms >= 0 ? (uint64_t)ra_ms
-			                  : backoff_ms(c, attempt);
-		}
-		if (!again || attempt > c->max_retries)
-			goto done;
-		uint64_t now = astra__mono_ns();
-		if (now + wait * 1000000ULL >= deadline) {
-			astra__log_debug("http: retry budget of %u ms spent",
-			        c->retry_budget_ms);
-			goto done;
-		}
-		int src = sleep_ms(wait, req->op);
-		if (src) {
-			rc = src;
-			goto done;
-		}
-	}
-done:
-	free(url);
-	free(host_header);
-	curl_slist_free_all(connect_to);
-	return rc;
+	rq->deadline = start + (uint64_t)c->retry_budget_ms * 1000000ULL;
+	return astra__http_tls_name_setup(
+	        c, req->url, &rq->url, &rq->connect_to, &rq->host_header);
 }
 
-/* ------------------------------------------------------------------ */
-/* Raw connections (connect-only)                                      */
-/* ------------------------------------------------------------------ */
-
-struct astra__http_raw {
-	CURL *h;
-	curl_socket_t fd;
-	char *url; /* redacted, for messages */
-};
-
-static int raw_target(const char *url, char **target, char **authority)
+/* Frees what request_begin allocated. */
+static void request_end(request *rq)
 {
-	*target = NULL;
-	*authority = NULL;
-	CURLU *u = curl_url();
-	if (!u)
-		return astra__err_oom();
-	char *path = NULL, *query = NULL, *host = NULL, *port = NULL;
-	int rc = 0;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	        curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
-		char r[512];
-		astra__http_redact_url(url, r, sizeof(r));
-		rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_HTTP,
-		        "malformed URL %s", r);
-		goto done;
-	}
-	(void)curl_url_get(u, CURLUPART_QUERY, &query, 0);
-	(void)curl_url_get(u, CURLUPART_PORT, &port, 0);
-	*target = astra__aprintf(
-	        "%s%s%s", path, query ? "?" : "", query ? query : "");
-	*authority = astra__aprintf(
-	        "%s%s%s", host, port ? ":" : "", port ? port : "");
-	if (!*target || !*authority) {
-		free(*target);
-		free(*authority);
-		*target = *authority = NULL;
-		rc = ASTRA_ENOMEM;
-	}
-done:
-	curl_free(path);
-	curl_free(query);
-	curl_free(host);
-	curl_free(port);
-	curl_url_cleanup(u);
-	return rc;
+	free(rq->url);
+	free(rq->host_header);
+	curl_slist_free_all(rq->connect_to);
 }
 
-int astra__http_raw_open(astra__http *c, const char *url, unsigned timeout_ms,
-        astra__op *op, astra__http_raw **out, astra_buf *head_lines,
-        char **target)
+/*
+ * Before attempt rq->attempt: fails when the operation is cancelled
+ * (also while waiting for the rate limit), resets the response (its
+ * `attempts` set to this attempt), and rewinds a streamed body on a
+ * retry. On failure the error is set; the response may have been reset.
+ */
+static int attempt_prepare(request *rq)
 {
-	ASTRA_ASSERT_ARG(c && url && out && head_lines && target);
-	*out = NULL;
-	*target = NULL;
-	char *new_url = NULL, *host_header = NULL, *authority = NULL;
-	struct curl_slist *connect_to = NULL;
-	astra__http_raw *r = NULL;
-	int rc = astra__op_check(op);
+	const astra__http_request *req = rq->req;
+	int rc = astra__op_check(req->op);
 	if (rc)
 		return rc;
-	if ((rc = raw_target(url, target, &authority)) ||
-	        (rc = tls_name_setup(
-	                 c, url, &new_url, &connect_to, &host_header)) ||
-	        (rc = rate_wait(c, op)))
-		goto fail;
-	if (host_header)
-		rc = astra__buf_printf(head_lines, "%s\r\n", host_header);
-	else
-		rc = astra__buf_printf(head_lines, "Host: %s\r\n", authority);
-	if (!rc)
-		rc = astra__buf_printf(
-		        head_lines, "User-Agent: %s\r\n", c->user_agent);
-	if (!rc && c->auth) {
-		char *line = NULL;
-		rc = c->auth(c->auth_payload, 0, &line);
-		if (rc > 0)
-			rc = 0;
-		if (!rc && line)
-			rc = astra__buf_printf(head_lines, "%s\r\n", line);
-		astra__free_secret_str(line);
-	}
+	rc = astra__http_rate_wait(rq->c, req->op);
 	if (rc)
-		goto fail;
-	r = astra__calloc(1, sizeof(*r));
-	if (!r) {
-		rc = ASTRA_ENOMEM;
-		goto fail;
-	}
-	char red[512];
-	astra__http_redact_url(url, red, sizeof(red));
-	r->url = astra__strdup(red);
-	r->h = curl_easy_init();
-	if (!r->url || !r->h) {
-		rc = astra__err_oom();
-		goto fail;
-	}
-	char errbuf[CURL_ERROR_SIZE];
-	errbuf[0] = '\0';
-	CURL *h = r->h;
-	curl_easy_setopt(h, CURLOPT_URL, new_url ? new_url : url);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	/* an upgrade needs HTTP/1.1: ALPN must not pick h2 */
-	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	unsigned ct = c->connect_timeout_ms;
-	if (timeout_ms && timeout_ms != ASTRA_HTTP_NO_TIMEOUT &&
-	        (!ct || timeout_ms < ct))
-		ct = timeout_ms;
-	if (ct)
-		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)ct);
-	configure_tls(c, h);
-	if (c->proxy)
-		curl_easy_setopt(h, CURLOPT_PROXY, c->proxy);
-	if (connect_to)
-		curl_easy_setopt(h, CURLOPT_CONNECT_TO, connect_to);
-	CURLcode cc = curl_easy_perform(h);
-	curl_easy_setopt(h, CURLOPT_CONNECT_TO, NULL);
-	if (cc != CURLE_OK) {
-		rc = map_curl_error(cc, "CONNECT", url, errbuf, ct);
-		goto fail;
-	}
-	curl_socket_t fd = CURL_SOCKET_BAD;
-	if (curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK ||
-	        fd == CURL_SOCKET_BAD) {
-		rc = astra__err(ASTRA_ENET, ASTRA_ERROR_NET,
-		        "%s: no connected socket", red);
-		goto fail;
-	}
-	r->fd = fd;
-	*out = r;
-	goto done;
-fail:
-	astra__http_raw_close(r);
-	free(*target);
-	*target = NULL;
-done:
-	free(new_url);
-	free(host_header);
-	free(authority);
-	curl_slist_free_all(connect_to);
-	return rc;
-}
-
-/* Waits until the socket is ready for `events`, in slices that let the
- * operation be cancelled. */
-static int raw_wait(
-        astra__http_raw *r, short events, uint64_t deadline_ns, astra__op *op)
-{
-	for (;;) {
-		int rc = astra__op_check(op);
+		return rc;
+	astra__http_response_dispose(rq->resp);
+	rq->resp->attempts = rq->attempt;
+	if (req->reader && rq->attempt > 1 && req->reader->rewind) {
+		rc = req->reader->rewind(req->reader->payload);
 		if (rc)
 			return rc;
-		int ms = 200;
-		if (deadline_ns) {
-			uint64_t now = astra__mono_ns();
-			if (now >= deadline_ns)
-				return astra__err(ASTRA_ETIMEOUT,
-				        ASTRA_ERROR_NET,
-				        "%s: no data before the deadline",
-				        r->url);
-			uint64_t left = (deadline_ns - now) / 1000000ULL + 1;
-			if (left < (uint64_t)ms)
-				ms = (int)left;
-		}
-		struct pollfd p = { .fd = r->fd, .events = events };
-		int n = poll(&p, 1, ms);
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR)
-			return astra__err_os("%s: poll", r->url);
-	}
-}
-
-int astra__http_raw_send(astra__http_raw *r, const void *data, size_t n,
-        uint64_t deadline_ns, astra__op *op)
-{
-	ASTRA_ASSERT_ARG(r);
-	const char *p = data;
-	while (n) {
-		size_t sent = 0;
-		CURLcode cc = curl_easy_send(r->h, p, n, &sent);
-		if (cc == CURLE_AGAIN) {
-			int rc = raw_wait(r, POLLOUT, deadline_ns, op);
-			if (rc)
-				return rc;
-			continue;
-		}
-		if (cc != CURLE_OK)
-			return astra__err(ASTRA_ENET, ASTRA_ERROR_NET,
-			        "%s: send: %s", r->url, curl_easy_strerror(cc));
-		p += sent;
-		n -= sent;
 	}
 	return 0;
 }
 
-long astra__http_raw_recv(astra__http_raw *r, void *data, size_t n,
-        uint64_t deadline_ns, astra__op *op)
+/*
+ * Runs one transfer: builds the headers (credentials from the provider),
+ * takes a handle from the pool, configures and performs it. Post, on 0:
+ * *cc, *status and x (callback errors, bytes streamed and sent) describe
+ * the transfer, the response holds its headers, body and HTTP version, the
+ * handle is back in the pool with no pointer to our header lists, the
+ * headers are wiped and freed. A negative return (the provider failed, no
+ * memory for the headers or a handle) happens before any transfer, with
+ * nothing left allocated and the error set.
+ */
+static int attempt_perform(request *rq, xfer *x, char errbuf[CURL_ERROR_SIZE],
+        CURLcode *cc, long *status)
 {
-	ASTRA_ASSERT_ARG(r);
-	for (;;) {
-		size_t got = 0;
-		/* try first: TLS may hold decrypted bytes the socket
-		 * does not show */
-		CURLcode cc = curl_easy_recv(r->h, data, n, &got);
-		if (cc == CURLE_OK)
-			return (long)got; /* 0: closed */
-		if (cc != CURLE_AGAIN)
-			return astra__err(ASTRA_ENET, ASTRA_ERROR_NET,
-			        "%s: receive: %s", r->url,
-			        curl_easy_strerror(cc));
-		int rc = raw_wait(r, POLLIN, deadline_ns, op);
-		if (rc)
-			return rc;
+	astra__http *c = rq->c;
+	const astra__http_request *req = rq->req;
+	int auth_rc = 0;
+	struct curl_slist *hdrs =
+	        build_headers(c, req, rq->host_header, &auth_rc);
+	if (auth_rc) {
+		free_headers(hdrs);
+		return auth_rc;
 	}
+	CURL *h = acquire(c);
+	if (!h) {
+		free_headers(hdrs);
+		return ASTRA_ENOMEM;
+	}
+	errbuf[0] = '\0';
+	memset(x, 0, sizeof(*x));
+	x->c = c;
+	x->h = h;
+	x->req = req;
+	x->resp = rq->resp;
+	x->max_body = req->max_body ? req->max_body : DEFAULT_MAX_BODY;
+	configure(c, h, x, rq->url ? rq->url : req->url, rq->method,
+	        rq->timeout_ms, errbuf);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	if (rq->connect_to)
+		curl_easy_setopt(h, CURLOPT_CONNECT_TO, rq->connect_to);
+
+	uint64_t t0 = astra__mono_ns();
+	*cc = curl_easy_perform(h);
+	long ver = 0;
+	*status = 0;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+	curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &ver);
+	/* the handle must not keep pointers to our headers */
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(h, CURLOPT_CONNECT_TO, NULL);
+	free_headers(hdrs);
+	release(c, h);
+	rq->resp->http_version = ver == CURL_HTTP_VERSION_2_0 ? 2 : 1;
+	uint64_t took_ms = (astra__mono_ns() - t0) / 1000000ULL;
+
+	if (astra__log_enabled(ASTRA_LOG_DEBUG)) {
+		char u[512];
+		astra__http_redact_url(req->url, u, sizeof(u));
+		astra__log_debug("http: %s %s -> %ld (%s) in %llu ms, "
+		                 "HTTP/%d, attempt %u",
+		        rq->method, u, *status,
+		        *cc == CURLE_OK ? "ok" : curl_easy_strerror(*cc),
+		        (unsigned long long)took_ms, rq->resp->http_version,
+		        rq->attempt);
+	}
+	return 0;
 }
 
-void astra__http_raw_close(astra__http_raw *r)
+/*
+ * After a transfer that failed below HTTP (cc != CURLE_OK): returns the
+ * error to report, its message set. A failure of one of our callbacks
+ * (cancellation, a body over its cap, the caller's writer or reader) is
+ * final: *again stays 0. Otherwise *again says whether another attempt is
+ * safe (the request cannot have reached the server or is idempotent,
+ * nothing was streamed to the caller, a sent body can be rewound, retries
+ * are allowed) and *wait is the backoff before it.
+ */
+static int transport_failed(request *rq, const xfer *x, CURLcode cc,
+        const char *errbuf, int *again, uint64_t *wait)
 {
-	if (!r)
-		return;
-	if (r->h)
-		curl_easy_cleanup(r->h);
-	free(r->url);
-	free(r);
+	const astra__http_request *req = rq->req;
+	int rc;
+	if (x->cb_rc) {
+		/* our callback failed; its error is set */
+		rc = x->cb_rc;
+		if (rc == ASTRA_ECANCELLED)
+			rc = astra__op_check(req->op)
+			             ? ASTRA_ECANCELLED
+			             : astra__err(ASTRA_ECANCELLED,
+			                       ASTRA_ERROR_CALLBACK,
+			                       "transfer cancelled");
+		return rc;
+	}
+	int maybe_sent = 1;
+	rc = astra__http_map_curl_error(
+	        cc, rq->method, req->url, errbuf, rq->timeout_ms);
+	*again = retryable_curl(cc, &maybe_sent) &&
+	         (rq->idempotent || !maybe_sent) && x->streamed == 0 &&
+	         req->retry != ASTRA_HTTP_RETRY_NEVER;
+	if (*again && req->reader && x->sent && !req->reader->rewind)
+		*again = 0;
+	*wait = backoff_ms(rq->c, rq->attempt);
+	return rc;
+}
+
+/*
+ * After a transfer that got an HTTP response: records its status and
+ * returns 0, or the provider's error when a credential refresh failed.
+ * On the first 401 the provider is asked once for fresh credentials; when
+ * it has some, *again_now asks for an immediate attempt that does not
+ * count against the retries. Otherwise *again says whether the status is
+ * worth another attempt (429, 503 with Retry-After, 5xx when idempotent;
+ * a sent body must be rewindable) and *wait is Retry-After or the backoff.
+ */
+static int response_received(request *rq, const xfer *x, long status,
+        int *again, int *again_now, uint64_t *wait)
+{
+	astra__http *c = rq->c;
+	const astra__http_request *req = rq->req;
+	rq->resp->status = status;
+	if (status == 401 && c->auth && !rq->auth_retried &&
+	        (!req->reader || !x->sent || req->reader->rewind)) {
+		/* ask the provider for fresh credentials */
+		char *line = NULL;
+		int r = c->auth(c->auth_payload, 1, &line);
+		astra__free_secret_str(line);
+		rq->auth_retried = 1;
+		if (r < 0)
+			return r;
+		if (r > 0) {
+			*again_now = 1;
+			return 0;
+		}
+	}
+	const char *ra = astra__http_header(rq->resp, "Retry-After");
+	long ra_ms = astra__http_parse_retry_after(ra);
+	*again = req->retry != ASTRA_HTTP_RETRY_NEVER &&
+	         retryable_status(status, rq->idempotent, ra != NULL);
+	if (*again && req->reader && x->sent && !req->reader->rewind)
+		*again = 0;
+	*wait = ra_ms >= 0 ? (uint64_t)ra_ms : backoff_ms(c, rq->attempt);
+	return 0;
+}
+
+/*
+ * Sleeps `wait` ms before the next attempt. Returns 0 to go on, 1 when the
+ * sleep would end past the retry budget (nothing slept: the last attempt's
+ * result stands), or the op's error when cancelled while sleeping.
+ */
+static int retry_wait(request *rq, uint64_t wait)
+{
+	uint64_t now = astra__mono_ns();
+	if (now + wait * 1000000ULL >= rq->deadline) {
+		astra__log_debug("http: retry budget of %u ms spent",
+		        rq->c->retry_budget_ms);
+		return 1;
+	}
+	return sleep_ms(wait, rq->req->op);
+}
+
+int astra__http_do(astra__http *c, const astra__http_request *req,
+        astra__http_response *resp)
+{
+	ASTRA_ASSERT_ARG(c && req && req->url && resp);
+	request rq;
+	int rc = request_begin(&rq, c, req, resp);
+	if (rc)
+		goto done;
+	for (;;) {
+		rq.attempt++;
+		rc = attempt_prepare(&rq);
+		if (rc)
+			goto done;
+		char errbuf[CURL_ERROR_SIZE];
+		xfer x;
+		CURLcode cc;
+		long status;
+		rc = attempt_perform(&rq, &x, errbuf, &cc, &status);
+		if (rc)
+			goto done;
+		int again = 0, again_now = 0;
+		uint64_t wait = 0;
+		if (cc != CURLE_OK)
+			rc = transport_failed(
+			        &rq, &x, cc, errbuf, &again, &wait);
+		else
+			rc = response_received(
+			        &rq, &x, status, &again, &again_now, &wait);
+		if (again_now) {
+			rq.attempt--; /* not a failed attempt */
+			continue;
+		}
+		if (!again || rq.attempt > c->max_retries)
+			goto done;
+		int src = retry_wait(&rq, wait);
+		if (src) {
+			if (src < 0)
+				rc = src;
+			goto done;
+		}
+	}
+done:
+	request_end(&rq);
+	return rc;
 }

@@ -821,10 +821,8 @@ void astra__ws_close(astra__ws *ws, int code)
 		return;
 	if (ws->raw && !ws->close_sent && !ws->broken) {
 		/* the caller's error survives the closing handshake */
-		const astra_error *e = astra_error_last();
-		int ecode = e->code, eklass = e->klass;
-		char emsg[1024];
-		snprintf(emsg, sizeof(emsg), "%s", e->message);
+		astra__saved_err e;
+		astra__err_save(&e);
 		int c = code ? code : ASTRA_WS_CLOSE_NORMAL;
 		uint8_t cp[2] = { (uint8_t)(c >> 8), (uint8_t)c };
 		uint64_t dl = astra__mono_ns() + 1000000000ULL;
@@ -838,10 +836,7 @@ void astra__ws_close(astra__ws *ws, int code)
 				;
 			astra_buf_dispose(&m);
 		}
-		if (ecode)
-			astra__err(ecode, eklass, "%s", emsg);
-		else
-			astra_error_clear();
+		astra__err_restore(&e);
 	}
 	astra__http_raw_close(ws->raw);
 	astra__ws_decoder_dispose(&ws->dec);
