@@ -32,6 +32,14 @@
 #include "repo/vault_internal.h"
 #include "store/store.h"
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+
 extern void (*astra__backup_test_swap)(const char *abs);
 
 static char *work, *url;
@@ -343,6 +351,10 @@ Test(repo_hostile, index_counts_larger_than_the_body_are_refused_by_name)
 	astra_vault_free(v);
 }
 
+/* (RLIMIT_AS: sanitizer runtimes reserve terabytes of shadow memory and
+ * abort on an allocation they cannot serve, so this runs in the plain
+ * builds, as crypto_scrypt's ENOMEM test does.) */
+#ifndef SANITIZED
 Test(repo_hostile, index_body_length_beyond_its_body_does_not_lock_out)
 {
 	/* under a 4 GiB address-space limit, an index file claiming a 16 GiB
@@ -379,6 +391,7 @@ Test(repo_hostile, index_body_length_beyond_its_body_does_not_lock_out)
 	        "the vault cannot be checked under a 4 GiB limit (status %d)",
 	        st);
 }
+#endif
 
 /* ---- key slots ---- */
 
@@ -463,6 +476,62 @@ Test(repo_hostile, costly_slot_in_range_is_tried_after_the_cheap_valid_one)
 	cr_assert_astra_ok(open_vault(&v));
 	double took = now_s() - t0;
 	cr_assert_lt(took, 1.5, "opening took %.1f s", took);
+	astra_vault_free(v);
+}
+
+/* (RLIMIT_AS: sanitizer runtimes reserve terabytes of shadow memory and
+ * abort on an allocation they cannot serve, so this runs in the plain
+ * builds, as crypto_scrypt's ENOMEM test does.) */
+#ifndef SANITIZED
+Test(repo_hostile, slot_whose_memory_cannot_be_had_is_skipped_not_fatal)
+{
+	astra_vault *v = new_vault();
+	astra_vault_free(v);
+	/* in range (1 GiB per lane), but more than this process may have */
+	put_scrypt_slot("00000000000000000000000000000000", 20, 8, 1);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct rlimit rl = { 768ULL << 20, 768ULL << 20 };
+		setrlimit(RLIMIT_AS, &rl);
+		astra_vault_options o = test_vault_options("wrong", 2);
+		astra_vault *cv = NULL;
+		int rc = astra_vault_open(&cv, url, &o);
+		const char *m = astra_error_last()->message;
+		fprintf(stderr, "open: %d %s\n", rc, m);
+		_exit(rc == ASTRA_EAUTH && strstr(m, "1 out of memory") ? 0
+		                                                        : 1);
+	}
+	int st = 0;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	        "ENOMEM in one slot was not skipped (status %d)", st);
+	/* the right password opens with the cheap slot */
+	cr_assert_astra_ok(open_vault(&v));
+	astra_vault_free(v);
+}
+#endif
+
+Test(repo_hostile, kdf_log2n_below_the_minimum_is_refused_when_writing)
+{
+	astra_vault *v = NULL;
+	astra_vault_options o = test_vault_options("correct horse", 2);
+	o.kdf_log2n = 1; /* N = 2 */
+	cr_assert_astra_fail(astra_vault_init(&v, url, &o), ASTRA_EINVALID);
+	cr_assert(strstr(astra_error_last()->message,
+	                  "kdf_log2n 1 is out of range (10 to 20"),
+	        "%s", astra_error_last()->message);
+	o.kdf_log2n = 9;
+	cr_assert_astra_fail(astra_vault_init(&v, url, &o), ASTRA_EINVALID);
+	/* a slot no reader would open is not written either */
+	o.kdf_log2n = 20;
+	o.kdf_p = 64;
+	cr_assert_astra_fail(astra_vault_init(&v, url, &o), ASTRA_EINVALID);
+	cr_assert(strstr(astra_error_last()->message, "more than a reader"),
+	        "%s", astra_error_last()->message);
+	o.kdf_log2n = 10;
+	o.kdf_p = 0;
+	cr_assert_astra_ok(astra_vault_init(&v, url, &o));
 	astra_vault_free(v);
 }
 
