@@ -576,6 +576,28 @@ Test(repo_hostile, malformed_slots_are_skipped_and_all_malformed_is_said)
 	        "%s", astra_error_last()->message);
 }
 
+Test(repo_hostile, oversized_slot_is_refused_unread)
+{
+	astra_vault *v = new_vault();
+	astra_vault_free(v);
+	/* 8 MiB of JSON whitespace around a valid-looking slot */
+	size_t n = 8u << 20;
+	char *big = malloc(n + 1);
+	memset(big, ' ', n);
+	const char *tail = "{\"kdf\": \"hkdf-sha256\", \"salt\": \"AAAA\"}";
+	memcpy(big + n - strlen(tail), tail, strlen(tail));
+	big[n] = 0;
+	put_slot("00000000000000000000000000000000", big);
+	free(big);
+	capture_log();
+	cr_assert_astra_ok(open_vault(&v));
+	astra_vault_free(v);
+	cr_assert(strstr(logged, "keys/00000000000000000000000000000000 is "
+	                         "malformed: 8388608 bytes, more than a key "
+	                         "slot's 65536"),
+	        "%s", logged);
+}
+
 /* ---- backup of a tree that changes under it ---- */
 
 static char swap_target[4400], swap_to[4400];
