@@ -68,6 +68,30 @@ int astra__hkdf_sha256(void *out, size_t outlen, const void *ikm, size_t ikmlen,
 int astra__scrypt(void *out, size_t outlen, const void *pass, size_t passlen,
         const void *salt, size_t saltlen, unsigned log2n, unsigned r,
         unsigned p);
+
+/*
+ * Bounds of the scrypt parameters of key slots (docs/format.md, "Key
+ * slots"). A reader derives a slot only when 1 <= log2n <= 30,
+ * 1 <= r <= 64, 1 <= p <= 64, N < 2^(16 r), one lane's memory
+ * 128 * r * N is at most ASTRA__SCRYPT_MAX_LANE_BYTES and the work
+ * N * r * p at most ASTRA__SCRYPT_MAX_WORK; a slot outside is skipped,
+ * never derived. A writer also needs log2n >= ASTRA__SCRYPT_MIN_LOG2N.
+ */
+#define ASTRA__SCRYPT_MAX_LANE_BYTES (1ULL << 30)
+#define ASTRA__SCRYPT_MAX_WORK (1ULL << 25)
+#define ASTRA__SCRYPT_MIN_LOG2N 10
+
+/* The work of scrypt(N = 2^log2n, r, p) in units of 64-byte Salsa20/8
+ * blocks per ROMix pass: N * r * p (0 when log2n > 40). */
+uint64_t astra__scrypt_work(unsigned log2n, unsigned r, unsigned p);
+
+/*
+ * 0 when a key slot's parameters are inside the bounds above; otherwise
+ * ASTRA_ECORRUPT with a message naming `what` and the bound exceeded
+ * (nothing is allocated or derived).
+ */
+int astra__scrypt_check_slot(
+        const char *what, int64_t log2n, int64_t r, int64_t p);
 /* The RFC's intermediate functions, in place on RFC byte order (tests):
  * Salsa20/8 core on 64 bytes, BlockMix on 128r bytes, ROMix on 128r bytes
  * with N = 2^log2n (log2n <= 20). */

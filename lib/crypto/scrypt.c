@@ -331,6 +331,44 @@ int astra__scrypt(void *out, size_t outlen, const void *pass, size_t passlen,
 	return rc;
 }
 
+uint64_t astra__scrypt_work(unsigned log2n, unsigned r, unsigned p)
+{
+	if (log2n > 40)
+		return 0;
+	return (1ULL << log2n) * r * p;
+}
+
+int astra__scrypt_check_slot(
+        const char *what, int64_t log2n, int64_t r, int64_t p)
+{
+	if (log2n < 1 || log2n > 30 || r < 1 || r > 64 || p < 1 || p > 64 ||
+	        log2n >= 16 * r)
+		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_CRYPTO,
+		        "%s: scrypt parameters log2n %lld, r %lld, p %lld are "
+		        "out of range (1 <= log2n <= 30, 1 <= r <= 64, "
+		        "1 <= p <= 64, N < 2^(16 r))",
+		        what, (long long)log2n, (long long)r, (long long)p);
+	uint64_t lane = (1ULL << log2n) * 128 * (uint64_t)r;
+	if (lane > ASTRA__SCRYPT_MAX_LANE_BYTES)
+		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_CRYPTO,
+		        "%s: scrypt parameters log2n %lld, r %lld need %llu "
+		        "MiB per lane, more than the %llu MiB a reader allows",
+		        what, (long long)log2n, (long long)r,
+		        (unsigned long long)(lane >> 20),
+		        (unsigned long long)(ASTRA__SCRYPT_MAX_LANE_BYTES >>
+		                             20));
+	uint64_t work =
+	        astra__scrypt_work((unsigned)log2n, (unsigned)r, (unsigned)p);
+	if (work > ASTRA__SCRYPT_MAX_WORK)
+		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_CRYPTO,
+		        "%s: scrypt parameters log2n %lld, r %lld, p %lld "
+		        "cost N*r*p = 2^%d, more than the 2^%d a reader allows",
+		        what, (long long)log2n, (long long)r, (long long)p,
+		        63 - __builtin_clzll(work),
+		        63 - __builtin_clzll(ASTRA__SCRYPT_MAX_WORK));
+	return 0;
+}
+
 /* ---- the RFC's intermediate functions, for known-answer tests ---- */
 
 void astra__scrypt_salsa20_8(uint8_t b[64])

@@ -150,6 +150,107 @@ static int item_error(bk *b, const char *rel, const char *what)
 	return astra__json_push(b->errors, e);
 }
 
+/* Tests: called with an entry's path between its lstat and its open. */
+void (*astra__backup_test_swap)(const char *abs) = NULL;
+
+static const char *kind_of(mode_t m)
+{
+	return S_ISREG(m)    ? "regular file"
+	       : S_ISDIR(m)  ? "directory"
+	       : S_ISLNK(m)  ? "symbolic link"
+	       : S_ISFIFO(m) ? "FIFO"
+	       : S_ISSOCK(m) ? "socket"
+	       : S_ISCHR(m)  ? "character device"
+	       : S_ISBLK(m)  ? "block device"
+	                     : "special file";
+}
+
+/*
+ * Opens the entry `name` of the directory dfd (or `abs` when dfd < 0) that
+ * was lstat'ed as *sb: without following a symbolic link (O_NOFOLLOW),
+ * without blocking on a FIFO (O_NONBLOCK), and only when fstat finds the
+ * same object (type, device, inode). Returns the descriptor; -1 when it
+ * cannot be opened; -2 when something else is there now. The error is
+ * set either way.
+ */
+static int open_same(int dfd, const char *name, const char *abs,
+        const struct stat *sb, int flags)
+{
+	int fl = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | flags;
+	if (astra__backup_test_swap)
+		astra__backup_test_swap(abs);
+	int fd = dfd >= 0 ? openat(dfd, name, fl) : open(abs, fl);
+	if (fd < 0 && errno == EPERM && (flags & O_NOATIME)) {
+		fl &= ~O_NOATIME;
+		fd = dfd >= 0 ? openat(dfd, name, fl) : open(abs, fl);
+	}
+	if (fd < 0) {
+		int e = errno;
+		if (e == ELOOP || e == ENXIO || e == ENOTDIR) {
+			astra__err(ASTRA_ECONFLICT, ASTRA_ERROR_REPO,
+			        "changed during the backup: a %s when listed, "
+			        "now not one (%s)",
+			        kind_of(sb->st_mode), strerror(e));
+			return -2;
+		}
+		errno = e;
+		astra__err_os("cannot open");
+		return -1;
+	}
+	struct stat now;
+	if (fstat(fd, &now) != 0) {
+		astra__err_os("cannot fstat");
+		close(fd);
+		return -1;
+	}
+	if ((now.st_mode & S_IFMT) != (sb->st_mode & S_IFMT) ||
+	        now.st_dev != sb->st_dev || now.st_ino != sb->st_ino) {
+		astra__err(ASTRA_ECONFLICT, ASTRA_ERROR_REPO,
+		        "changed during the backup: a %s (inode %llx) when "
+		        "listed, a %s (inode %llx) when opened",
+		        kind_of(sb->st_mode), (unsigned long long)sb->st_ino,
+		        kind_of(now.st_mode), (unsigned long long)now.st_ino);
+		close(fd);
+		return -2;
+	}
+	/* O_NONBLOCK stays: it does not change reads of regular files or
+	 * of directories, and clearing it would cost a system call */
+	return fd;
+}
+
+/*
+ * open_same, and when the entry changed in between, once more with a new
+ * lstat (*sb is updated) as long as it is still of the same type; -2 when
+ * it changed twice or is no longer of that type.
+ */
+static int open_entry(int dfd, const char *name, const char *abs,
+        struct stat *sb, int flags, const char *rel)
+{
+	int fd = open_same(dfd, name, abs, sb, flags);
+	if (fd != -2)
+		return fd;
+	astra__log_warn(
+	        "%s: %s; trying once more", rel, astra_error_last()->message);
+	struct stat again;
+	int st = dfd >= 0 ? fstatat(dfd, name, &again, AT_SYMLINK_NOFOLLOW)
+	                  : lstat(abs, &again);
+	if (st != 0) {
+		astra__err_os("changed during the backup, then cannot stat");
+		return -1;
+	}
+	if ((again.st_mode & S_IFMT) != (sb->st_mode & S_IFMT)) {
+		astra__err(ASTRA_ECONFLICT, ASTRA_ERROR_REPO,
+		        "changed during the backup: a %s when listed, now a "
+		        "%s; left out",
+		        kind_of(sb->st_mode), kind_of(again.st_mode));
+		return -2;
+	}
+	fd = open_same(dfd, name, abs, &again, flags);
+	if (fd >= 0)
+		*sb = again;
+	return fd;
+}
+
 static void seg_release(bk *b, seg *s)
 {
 	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
@@ -756,7 +857,7 @@ static int prefetch_start(bk *b, pdir *pd, const char *name, prefetch **out)
 	return 0;
 }
 
-static int backup_entry(bk *b, const char *abs, const char *rel,
+static int backup_entry(bk *b, int dfd, const char *abs, const char *rel,
         const char *name, pdir *pd, prefetch *pf, int depth, struct stat *sbp,
         int stat_errno);
 
@@ -812,21 +913,32 @@ static int reuse_node(bk *b, pdir *pd, int dfd, const char *abs,
 /* Walks a directory: its entries are read and chunked now; its tree is
  * written by drain() once its chunks are stored. Takes ownership of
  * ptree when own_ptree is set, even on failure. */
-static int backup_dir(bk *b, const char *abs, const char *rel,
-        astra__json *ptree, int own_ptree, const char *psub, astra__json *dst,
-        int depth)
+static int backup_dir(bk *b, int pdfd, const char *name, struct stat *dsb,
+        const char *abs, const char *rel, astra__json *ptree, int own_ptree,
+        const char *psub, astra__json *dst, int depth)
 {
-	DIR *d = opendir(abs);
-	if (!d) {
+	/* a descriptor read with getdents64, not a DIR: fdopendir would
+	 * add an fstat and two fcntl calls per directory to ours */
+	int d = -1;
+	if (!dsb) {
+		/* the source itself: given by the caller, may be a link */
+		d = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (d < 0)
+			astra__err_os("cannot open directory %s", rel);
+	} else {
+		d = open_entry(pdfd, name, abs, dsb, O_DIRECTORY, rel);
+		if (d >= 0 && dst)
+			(void)astra__tree_set_stat(dst, dsb);
+	}
+	if (d < 0) {
 		if (own_ptree)
 			astra__json_free(ptree);
 		b->dir_unreadable = 1;
-		return astra__err_os("cannot open directory %s", rel);
+		return astra_error_last()->code;
 	}
 	size_t mark = b->pend.n;
 	pdir *pd = astra__calloc(1, sizeof(*pd));
 	ASTRA_VEC(char *) names = ASTRA_VEC_INIT;
-	struct dirent *e;
 	int rc = 0;
 	if (pd) {
 		pd->ptree = ptree;
@@ -840,24 +952,44 @@ static int backup_dir(bk *b, const char *abs, const char *rel,
 			astra__json_free(ptree);
 		rc = ASTRA_ENOMEM;
 	}
-	while (!rc && (e = readdir(d)) != NULL) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+	enum { DENTS = 32768 };
+	char *dents = rc ? NULL : astra__malloc(DENTS);
+	if (!rc && !dents)
+		rc = ASTRA_ENOMEM;
+	while (!rc) {
+		ssize_t got = getdents64(d, dents, DENTS);
+		if (got < 0 && errno == EINTR)
 			continue;
-		char *n = astra__strdup(e->d_name);
-		if (!n || astra_vec_push(&names, n)) {
-			free(n);
-			rc = ASTRA_ENOMEM;
+		if (got < 0) {
+			/* what was listed is kept; the directory is reported */
+			astra__err_os("cannot read directory");
+			rc = item_error(b, rel, "directory");
 			break;
 		}
+		if (got == 0)
+			break;
+		for (ssize_t off = 0; off < got && !rc;) {
+			const struct dirent64 *e =
+			        (const struct dirent64 *)(dents + off);
+			off += e->d_reclen;
+			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+				continue;
+			char *n = astra__strdup(e->d_name);
+			if (!n || astra_vec_push(&names, n)) {
+				free(n);
+				rc = ASTRA_ENOMEM;
+			}
+		}
 	}
+	free(dents);
 	/* kept open for fstatat and readlinkat on its entries, which spares
 	 * the kernel looking up the whole path of each */
 	int dfd = -1;
 	if (depth < MAX_OPEN_DEPTH && !rc)
-		dfd = dirfd(d);
+		dfd = d;
 	else {
-		closedir(d);
-		d = NULL;
+		close(d);
+		d = -1;
 	}
 	if (names.n)
 		qsort(names.v, names.n, sizeof(char *), cmp_names);
@@ -923,13 +1055,13 @@ static int backup_dir(bk *b, const char *abs, const char *rel,
 		if (!cabs || !crel)
 			rc = ASTRA_ENOMEM;
 		else
-			rc = backup_entry(b, cabs, crel, nm, pd,
+			rc = backup_entry(b, dfd, cabs, crel, nm, pd,
 			        pfs ? pfs[i] : NULL, depth, &sb, serr);
 		free(cabs);
 		free(crel);
 	}
-	if (d)
-		closedir(d);
+	if (d >= 0)
+		close(d);
 	for (size_t i = 0; pfs && i < started; i++)
 		prefetch_free(b, pfs[i]);
 	free(pfs);
@@ -952,7 +1084,7 @@ static int backup_dir(bk *b, const char *abs, const char *rel,
 
 /* An entry the fast path (reuse_node) did not take; sbp is its lstat, or
  * stat_errno why it failed. */
-static int backup_entry(bk *b, const char *abs, const char *rel,
+static int backup_entry(bk *b, int dfd, const char *abs, const char *rel,
         const char *name, pdir *pd, prefetch *pf, int depth, struct stat *sbp,
         int stat_errno)
 {
@@ -984,7 +1116,8 @@ static int backup_entry(bk *b, const char *abs, const char *rel,
 		astra__json *psub =
 		        pf && pst ? prefetched_tree(b, pf, rel) : NULL;
 		b->dir_unreadable = 0;
-		rc = backup_dir(b, abs, rel, psub, 1, pst, node, depth + 1);
+		rc = backup_dir(b, dfd, name, &sb, abs, rel, psub, 1, pst, node,
+		        depth + 1);
 		if (rc && b->dir_unreadable) {
 			/* unreadable directory: keep its metadata only */
 			b->dir_unreadable = 0;
@@ -1019,15 +1152,30 @@ static int backup_entry(bk *b, const char *abs, const char *rel,
 			rc = astra__json_set(
 			        node, "extents", astra__json_dup(same));
 		} else {
-			int fd = open(abs, O_RDONLY | O_NOATIME | O_CLOEXEC);
-			if (fd < 0 && errno == EPERM)
-				fd = open(abs, O_RDONLY | O_CLOEXEC);
+			struct stat listed = sb;
+			int fd =
+			        open_entry(dfd, name, abs, &sb, O_NOATIME, rel);
 			if (fd < 0) {
-				astra__err_os("cannot open");
 				rc = item_error(b, rel, "open");
 				astra__json_free(node);
 				b->files--;
+				b->bytes_total -= (uint64_t)listed.st_size;
 				return rc;
+			}
+			if (sb.st_ino != listed.st_ino ||
+			        sb.st_dev != listed.st_dev) {
+				/* opened on the second try: what was read */
+				b->bytes_total += (uint64_t)sb.st_size -
+				                  (uint64_t)listed.st_size;
+				snprintf(key, sizeof(key), "%llx:%llx",
+				        (unsigned long long)sb.st_dev,
+				        (unsigned long long)sb.st_ino);
+				rc = astra__tree_set_stat(node, &sb);
+				if (rc) {
+					close(fd);
+					astra__json_free(node);
+					return rc;
+				}
 			}
 			file_job *job = astra__calloc(1, sizeof(*job));
 			if (!job || astra_vec_push(&pd->jobs, job)) {
@@ -1086,9 +1234,20 @@ static int backup_single(bk *b, const char *abs, astra__id *root)
 		rc = add_xattrs(node, abs);
 	uint64_t size = 0;
 	if (!rc) {
-		fd = open(abs, O_RDONLY | O_CLOEXEC);
+		/* the source was stat'ed (a link to it is followed): never
+		 * block on something swapped in since, nor read another */
+		fd = open(abs, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		struct stat now;
 		if (fd < 0)
 			rc = astra__err_os("cannot open %s", abs);
+		else if (fstat(fd, &now) != 0)
+			rc = astra__err_os("cannot fstat %s", abs);
+		else if ((now.st_mode & S_IFMT) != (sb.st_mode & S_IFMT) ||
+		         now.st_dev != sb.st_dev || now.st_ino != sb.st_ino)
+			rc = astra__err(ASTRA_ECONFLICT, ASTRA_ERROR_REPO,
+			        "%s changed between its stat and its open "
+			        "(a %s, now a %s)",
+			        abs, kind_of(sb.st_mode), kind_of(now.st_mode));
 	}
 	if (!rc)
 		rc = file_size_of(fd, &sb, &size);
@@ -1281,7 +1440,8 @@ int astra__data_backup(astra__repo *r, const char *path,
 
 	astra__id root;
 	if (S_ISDIR(sb.st_mode)) {
-		rc = backup_dir(&b, abs, "", ptree, 0, parent_root, NULL, 0);
+		rc = backup_dir(&b, -1, NULL, NULL, abs, "", ptree, 0,
+		        parent_root, NULL, 0);
 		if (!rc)
 			rc = drain(&b, 0);
 		root = b.root;

@@ -14,7 +14,95 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "repo/data.h"
+#include "repo/parse.h"
 #include "repo/tree.h"
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+int astra__pack_trailer(const uint8_t *p, uint64_t size, const char *key,
+        uint64_t *hoff, uint32_t *hlen)
+{
+	if (size < ASTRA_PACK_MIN_SIZE)
+		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		        "pack %s: %llu bytes is too short for a pack (at least "
+		        "%d)",
+		        key, (unsigned long long)size, ASTRA_PACK_MIN_SIZE);
+	if (memcmp(p, ASTRA_PACK_MAGIC, 8) != 0)
+		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		        "pack %s: does not start with the magic %s", key,
+		        ASTRA_PACK_MAGIC);
+	uint32_t hl = le32(p + size - 4);
+	/* 64-bit: hl + 12 must not wrap */
+	if ((uint64_t)hl + 8 + 4 > size)
+		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		        "pack %s: header length %u exceeds the pack's %llu "
+		        "bytes",
+		        key, hl, (unsigned long long)size);
+	if (hl < ASTRA_AEAD_OVERHEAD)
+		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		        "pack %s: header length %u is shorter than a sealed "
+		        "header (%d bytes)",
+		        key, hl, ASTRA_AEAD_OVERHEAD);
+	*hoff = size - 4 - hl;
+	*hlen = hl;
+	return 0;
+}
+
+int astra__pack_header_parse(const uint8_t *h, size_t n, uint64_t hoff,
+        const char *key, astra__pack_entry **out, size_t *count)
+{
+	*out = NULL;
+	*count = 0;
+	if (n % ASTRA_PACK_HDR_ENTRY)
+		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		        "pack %s: header of %zu bytes is not a whole number "
+		        "of %d-byte entries",
+		        key, n, ASTRA_PACK_HDR_ENTRY);
+	size_t ne = n / ASTRA_PACK_HDR_ENTRY;
+	if (!ne)
+		return 0;
+	astra__pack_entry *v = astra__calloc(ne, sizeof(*v));
+	if (!v)
+		return ASTRA_ENOMEM;
+	for (size_t i = 0; i < ne; i++) {
+		const uint8_t *p = h + i * ASTRA_PACK_HDR_ENTRY;
+		astra__pack_entry *e = &v[i];
+		e->type = p[0];
+		e->flags = p[1];
+		memcpy(e->id.b, p + 2, ASTRA_ID_LEN);
+		e->offset = le32(p + 34);
+		e->length = le32(p + 38);
+		e->raw = le32(p + 42);
+		const char *bad = NULL;
+		if (e->type != ASTRA_BLOB_DATA && e->type != ASTRA_BLOB_TREE)
+			bad = "unknown blob type";
+		else if (e->offset < 8)
+			bad = "offset inside the magic";
+		else if ((uint64_t)e->offset + e->length > hoff)
+			bad = "blob extends past the start of the header";
+		else if (e->length < ASTRA_AEAD_OVERHEAD)
+			bad = "length shorter than a sealed blob";
+		else if (!(e->flags & ASTRA_BLOB_F_ZSTD) &&
+		         (uint64_t)e->raw + ASTRA_AEAD_OVERHEAD != e->length)
+			bad = "raw length does not match the stored length";
+		if (bad) {
+			int rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+			        "pack %s: header entry %zu (offset %u, length "
+			        "%u, raw %u): %s; the blobs end at %llu",
+			        key, i, e->offset, e->length, e->raw, bad,
+			        (unsigned long long)hoff);
+			free(v);
+			return rc;
+		}
+	}
+	*out = v;
+	*count = ne;
+	return 0;
+}
 
 typedef struct {
 	astra__repo *r;
@@ -182,26 +270,32 @@ static int read_all(ck *c)
 			astra_buf_dispose(&pack);
 			continue;
 		}
-		/* header */
-		int hdr_ok = 0;
-		if (pack.size >= 12 && !memcmp(pack.ptr, ASTRA_PACK_MAGIC, 8)) {
-			const uint8_t *t = (uint8_t *)pack.ptr + pack.size - 4;
-			uint32_t hl = (uint32_t)t[0] | (uint32_t)t[1] << 8 |
-			              (uint32_t)t[2] << 16 |
-			              (uint32_t)t[3] << 24;
-			if (hl + 12 <= pack.size) {
-				astra_buf h = ASTRA_BUF_INIT;
-				char aad[80];
-				snprintf(aad, sizeof(aad), "pack %s", hex);
-				hdr_ok = astra__repo_open_sealed(r, aad,
-				                 pack.ptr + pack.size - 4 - hl,
-				                 hl, &h, key) == 0;
-				astra_buf_dispose(&h);
-			}
+		/* header: the trailer, then the sealed entries */
+		uint64_t hoff = 0;
+		uint32_t hl = 0;
+		int hrc = astra__pack_trailer(
+		        (const uint8_t *)pack.ptr, pack.size, key, &hoff, &hl);
+		if (!hrc) {
+			astra_buf h = ASTRA_BUF_INIT;
+			char aad[80];
+			snprintf(aad, sizeof(aad), "pack %s", hex);
+			snprintf(obj, sizeof(obj), "pack %s header", key);
+			hrc = astra__repo_open_sealed(
+			        r, aad, pack.ptr + hoff, hl, &h, obj);
+			astra__pack_entry *ents = NULL;
+			size_t nents = 0;
+			if (!hrc)
+				hrc = astra__pack_header_parse(
+				        (const uint8_t *)h.ptr, h.size, hoff,
+				        key, &ents, &nents);
+			free(ents);
+			astra_buf_dispose(&h);
 		}
-		if (!hdr_ok) {
+		if (hrc == ASTRA_ENOMEM) {
+			rc = hrc;
+		} else if (hrc) {
 			snprintf(obj, sizeof(obj), "pack %s", key);
-			rc = damage(c, obj, "header is damaged");
+			rc = damage(c, obj, astra_error_last()->message);
 		}
 		for (size_t i = 0; i < r->index.cap && !rc; i++) {
 			const astra__idx_entry *e = &r->index.slots[i];

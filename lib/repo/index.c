@@ -8,6 +8,7 @@
  * length[4] raw[4]); little-endian. Stored zstd-compressed and sealed.
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "fmt/json.h"
+#include "repo/parse.h"
 #include "repo/repo.h"
 
 #define ENTRY_BYTES (32 + 1 + 1 + 4 + 4 + 4 + 4)
@@ -193,11 +195,15 @@ int astra__index_decode(
 {
 	if (n < 16 || memcmp(p, ASTRA_INDEX_MAGIC, 8) != 0)
 		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
-		        "index %s is damaged: bad header", what);
+		        "index %s is damaged: bad header (%zu bytes, no %s "
+		        "magic)",
+		        what, n, ASTRA_INDEX_MAGIC);
 	uint32_t np = get32(p + 8);
 	if ((uint64_t)np * 32 + 16 > n)
 		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
-		        "index %s is damaged: truncated pack table", what);
+		        "index %s is damaged: %u packs (%llu bytes) exceed "
+		        "its %zu-byte body",
+		        what, np, (unsigned long long)np * 32, n);
 	uint32_t *map = astra__calloc(np + 1, sizeof(uint32_t));
 	if (!map)
 		return ASTRA_ENOMEM;
@@ -217,8 +223,9 @@ int astra__index_decode(
 	off += 4;
 	if ((uint64_t)ne * ENTRY_BYTES != n - off) {
 		rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
-		        "index %s is damaged: %u entries do not fit %zu bytes",
-		        what, ne, n - off);
+		        "index %s is damaged: %u entries of %d bytes do not "
+		        "fit the %zu bytes left of its body",
+		        what, ne, ENTRY_BYTES, n - off);
 		goto done;
 	}
 	for (uint32_t i = 0; i < ne; i++, off += ENTRY_BYTES) {
@@ -294,6 +301,57 @@ int astra__repo_note_pack_files(
 	return rc;
 }
 
+/* zstd stores at most a 128 KiB block in 4 bytes (an RLE block: 3 bytes of
+ * block header and the byte), so n compressed bytes never hold more than
+ * n * 32768 */
+#define ZSTD_MAX_RATIO 32768
+#define INDEX_MAX_BODY (1ULL << 34)
+
+int astra__index_file_open(astra__repo *r, const char *key,
+        const uint8_t *sealed, size_t n, astra_buf *body)
+{
+	astra_buf z = ASTRA_BUF_INIT;
+	char what[160];
+	snprintf(what, sizeof(what), "index %s", key);
+	int rc = astra__repo_open_sealed(r, key, sealed, n, &z, what);
+	if (rc)
+		goto done;
+	if (z.size < 8) {
+		rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		        "index %s is damaged: %zu bytes after decryption, "
+		        "shorter than its 8-byte body length",
+		        key, z.size);
+		goto done;
+	}
+	uint64_t raw = (uint64_t)get32((uint8_t *)z.ptr) |
+	               (uint64_t)get32((uint8_t *)z.ptr + 4) << 32;
+	uint64_t zn = z.size - 8;
+	if (raw > INDEX_MAX_BODY || raw > zn * ZSTD_MAX_RATIO) {
+		rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		        "index %s is damaged: body length %llu exceeds what "
+		        "its %llu compressed bytes can hold (limit %llu)",
+		        key, (unsigned long long)raw, (unsigned long long)zn,
+		        (unsigned long long)(zn * ZSTD_MAX_RATIO <
+		                                             INDEX_MAX_BODY
+		                                     ? zn * ZSTD_MAX_RATIO
+		                                     : INDEX_MAX_BODY));
+		goto done;
+	}
+	if ((rc = astra__buf_grow(body, (size_t)raw)))
+		goto done;
+	rc = astra__zstd_decompress(
+	        body->ptr + body->size, (size_t)raw, z.ptr + 8, (size_t)zn);
+	if (rc) {
+		astra__err_prefix(rc, "index %s is damaged", key);
+		goto done;
+	}
+	body->size += (size_t)raw;
+	body->ptr[body->size] = '\0';
+done:
+	astra_buf_dispose(&z);
+	return rc;
+}
+
 typedef struct {
 	astra__repo *r;
 	int mode; /* ASTRA_INDEX_LOAD_* */
@@ -320,30 +378,12 @@ static int load_one(const astra__obj_info *info, void *payload)
 	astra__repo *r = l->r;
 	if (astra__map_has(&r->index_files, info->key))
 		return 0;
-	astra_buf sealed = ASTRA_BUF_INIT, z = ASTRA_BUF_INIT;
+	astra_buf sealed = ASTRA_BUF_INIT;
 	astra_buf plain = ASTRA_BUF_INIT;
 	int rc = astra__store_get(r->store, info->key, 0, 0, &sealed);
 	if (!rc)
-		rc = astra__repo_open_sealed(
-		        r, info->key, sealed.ptr, sealed.size, &z, info->key);
-	if (!rc) {
-		if (z.size < 8)
-			rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
-			        "index %s is damaged", info->key);
-		else {
-			uint64_t raw = (uint64_t)get32((uint8_t *)z.ptr) |
-			               (uint64_t)get32((uint8_t *)z.ptr + 4)
-			                       << 32;
-			if (raw > (1ULL << 34))
-				rc = astra__err(ASTRA_ECORRUPT,
-				        ASTRA_ERROR_REPO,
-				        "index %s is damaged: size", info->key);
-			else if (!(rc = astra__buf_grow(&plain, (size_t)raw)))
-				rc = astra__zstd_decompress(plain.ptr,
-				        (size_t)raw, z.ptr + 8, z.size - 8);
-			plain.size = rc ? 0 : (size_t)raw;
-		}
-	}
+		rc = astra__index_file_open(r, info->key,
+		        (const uint8_t *)sealed.ptr, sealed.size, &plain);
 	if (!rc) {
 		pthread_rwlock_wrlock(&r->lock);
 		rc = astra__index_decode(
@@ -359,7 +399,6 @@ static int load_one(const astra__obj_info *info, void *payload)
 	if (!rc)
 		rc = astra__map_set(&r->index_files, info->key, NULL, NULL);
 	astra_buf_dispose(&sealed);
-	astra_buf_dispose(&z);
 	astra_buf_dispose(&plain);
 	if (rc == ASTRA_ENOTFOUND) {
 		/* deleted between the listing and the read: a gc merged it

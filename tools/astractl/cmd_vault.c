@@ -62,9 +62,22 @@ static int open_vault(const ctl_globals *g, int create, astra_vault **out,
 		return ctl_usage_error("the vault needs a password: use "
 		                       "--password-file PATH or set "
 		                       "$ASTRA_VAULT_PASSWORD");
-	const char *kdf = getenv("ASTRA_KDF_LOG2N"); /* tests: cheaper KDF */
-	if (create && kdf)
-		o.kdf_log2n = (unsigned)atoi(kdf);
+#ifdef ASTRA_CTL_DEVELOPER
+	/* developer builds only (ASTRA_DEVELOPER=ON; release builds do not
+	 * compile it): a cheaper KDF for tests, never below the library's
+	 * minimum for new slots */
+	const char *kdf = getenv("ASTRA_KDF_LOG2N");
+	if (create && kdf) {
+		char *end;
+		long l = strtol(kdf, &end, 10);
+		if (!*kdf || *end || l < 10 || l > 20)
+			return ctl_usage_error(
+			        "ASTRA_KDF_LOG2N=%.20s: scrypt log2(N) must be "
+			        "from 10 to 20 (developer builds only)",
+			        kdf);
+		o.kdf_log2n = (unsigned)l;
+	}
+#endif
 	const char *level =
 	        init_args ? ctl_flag_get(init_args, "compression-level") : NULL;
 	if (level) {
