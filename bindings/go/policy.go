@@ -324,7 +324,7 @@ func (c *Cluster) RunScheduler(opts *SchedulerOptions) error {
 		so.SetLease_duration_s(lease)
 		so.SetInterval_s(interval)
 		if opts.Once {
-			so.SetFlags(uint(capi.ASTRA_SCHEDULER_F_ONCE))
+			so.SetFlags(uint(capi.ASTRA_POLICY_SCHEDULER_F_ONCE))
 		}
 		if ct := opts.Cancel.handle(); ct != nil {
 			so.SetCancel(ct)

@@ -169,7 +169,9 @@ ASTRA_API astra_status astra_policy_run_due(astra_cluster *cluster,
         astra_buf *report) ASTRA_WARN_UNUSED;
 
 /** astra_policy_scheduler_options.flags */
-#define ASTRA_SCHEDULER_F_ONCE 0x1u /**< one pass, then return */
+#define ASTRA_POLICY_SCHEDULER_F_ONCE 0x1u /**< one pass, then return */
+/** Deprecated: ASTRA_POLICY_SCHEDULER_F_ONCE. */
+#define ASTRA_SCHEDULER_F_ONCE ASTRA_POLICY_SCHEDULER_F_ONCE
 
 /** Options of astra_policy_scheduler_run(). */
 typedef struct {

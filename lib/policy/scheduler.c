@@ -384,7 +384,8 @@ astra_status astra_policy_scheduler_run(
 		 * may be a clock ahead: it is watched until it is seen
 		 * renewed (the holder leads) or unchanged for its duration
 		 * (the holder is gone: take it over). */
-		while (lead == 0 && (o->flags & ASTRA_SCHEDULER_F_ONCE) &&
+		while (lead == 0 &&
+		        (o->flags & ASTRA_POLICY_SCHEDULER_F_ONCE) &&
 		        !L.looks_alive && L.seen.valid && L.seen.changes == 0 &&
 		        !(o->cancel && astra_cancel_requested(o->cancel))) {
 			astra__sleep_ms(500);
@@ -410,7 +411,7 @@ astra_status astra_policy_scheduler_run(
 				led = 0;
 			}
 		}
-		if (o->flags & ASTRA_SCHEDULER_F_ONCE)
+		if (o->flags & ASTRA_POLICY_SCHEDULER_F_ONCE)
 			break;
 		/* between passes the leader renews as often as during them:
 		 * an interval longer than the Lease must not let it lapse */
@@ -438,5 +439,5 @@ astra_status astra_policy_scheduler_run(
 	if (led)
 		lease_release(&L);
 	astra__kube_resource_clear(&L.r);
-	return (o->flags & ASTRA_SCHEDULER_F_ONCE) ? pass_rc : 0;
+	return (o->flags & ASTRA_POLICY_SCHEDULER_F_ONCE) ? pass_rc : 0;
 }

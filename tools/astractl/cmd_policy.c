@@ -246,7 +246,7 @@ static int run_scheduler(const ctl_globals *g, ctl_args *a)
 	so.lease_duration_s = (unsigned)dur;
 	so.interval_s = (unsigned)interval;
 	if (ctl_flag_set(a, "once"))
-		so.flags |= ASTRA_SCHEDULER_F_ONCE;
+		so.flags |= ASTRA_POLICY_SCHEDULER_F_ONCE;
 	if (astra_cancel_new(&sched_token) < 0)
 		return ctl_fail(ASTRA_ENOMEM, "scheduler");
 	struct sigaction sa;

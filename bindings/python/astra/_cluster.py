@@ -315,7 +315,7 @@ class Cluster:
             so.lease_name = lease_name
         so.lease_duration_s = int(lease_duration)
         so.interval_s = int(interval)
-        so.flags = capi.ASTRA_SCHEDULER_F_ONCE if once else 0
+        so.flags = capi.ASTRA_POLICY_SCHEDULER_F_ONCE if once else 0
         so.cancel = _cancel_handle(cancel)
         with self._use() as h:
             capi.astra_policy_scheduler_run(h, so)

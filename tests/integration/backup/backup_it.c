@@ -582,7 +582,7 @@ Test(backup_it, the_scheduler_keeps_its_lease_through_a_long_pass,
 	tb.so.run = &tb.ro;
 	tb.so.identity = "replica-b";
 	tb.so.cancel = NULL;
-	tb.so.flags = ASTRA_SCHEDULER_F_ONCE;
+	tb.so.flags = ASTRA_POLICY_SCHEDULER_F_ONCE;
 	sched_main(&tb);
 	cr_assert_astra_ok(tb.rc);
 	char holder[64];
