@@ -142,8 +142,8 @@ static void err_of(const astra__http_response *resp, az_err *e)
 	if (!resp->body.size)
 		return;
 	astra__xml *doc = NULL;
-	astra__objhttp_saved_err saved;
-	astra__objhttp_err_save(&saved);
+	astra__saved_err saved;
+	astra__err_save(&saved);
 	if (astra__xml_parse(&doc, resp->body.ptr, resp->body.size,
 	            "Azure error") == 0 &&
 	        !strcmp(astra__xml_name(doc), "Error")) {
@@ -159,7 +159,7 @@ static void err_of(const astra__http_response *resp, az_err *e)
 		}
 	}
 	astra__xml_free(doc);
-	astra__objhttp_err_restore(&saved);
+	astra__err_restore(&saved);
 }
 
 static int code_has(const az_err *e, const char *part)
@@ -635,39 +635,8 @@ static int az_get(astra__store *st, const char *key, uint64_t off, uint64_t len,
 	if (len)
 		r.max_body = (size_t)len + 1;
 	int rc = az_call(s, &r, "Get Blob", &resp);
-	if (rc == ASTRA_ECORRUPT)
-		astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_STORE,
-		        "object %s is shorter than the range %llu+%llu", key,
-		        (unsigned long long)off, (unsigned long long)len);
-	if (rc)
-		goto done;
-	if ((off || len) && resp.status != 206 &&
-	        !(resp.status == 200 && off == 0)) {
-		rc = astra__err(ASTRA_EIO, ASTRA_ERROR_STORE,
-		        "Azure Get Blob %s: the server ignored the range "
-		        "(HTTP %ld)",
-		        key, resp.status);
-		goto done;
-	}
-	size_t got = resp.body.size;
-	if (resp.status == 200 && off == 0 && len && got > len)
-		got = (size_t)len;
-	if (len && got != len) {
-		rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_STORE,
-		        "object %s: got %zu bytes for the range %llu+%llu", key,
-		        got, (unsigned long long)off, (unsigned long long)len);
-		goto done;
-	}
-	if (out->size == 0 && out->asize == 0 && resp.body.ptr &&
-	        got == resp.body.size) {
-		*out = resp.body;
-		memset(&resp.body, 0, sizeof(resp.body));
-	} else if ((rc = astra__buf_put(
-	                    out, resp.body.ptr ? resp.body.ptr : "", got))) {
-		goto done;
-	}
-	rc = astra__buf_grow(out, 0);
-done:
+	rc = astra__objhttp_range_body(
+	        rc, &resp, "Azure Get Blob", "the range", key, off, len, out);
 	astra__http_response_dispose(&resp);
 	return rc;
 }

@@ -285,8 +285,8 @@ static int is_our_object(
 	astra__json *doc = NULL;
 	uint8_t d[ASTRA_MD5_LEN];
 	int same = 0;
-	astra__objhttp_saved_err saved;
-	astra__objhttp_err_save(&saved);
+	astra__saved_err saved;
+	astra__err_save(&saved);
 	gcs_req r = { 0 };
 	r.method = "GET";
 	r.max_body = 4 << 20;
@@ -307,7 +307,7 @@ static int is_our_object(
 	astra_buf_dispose(&url);
 	astra_buf_dispose(&md5);
 	astra__http_response_dispose(&resp);
-	astra__objhttp_err_restore(&saved);
+	astra__err_restore(&saved);
 	return same;
 }
 
@@ -396,14 +396,14 @@ static void cancel_session(gcs_store *s, const char *session)
 {
 	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
 	gcs_req r = { 0 };
-	astra__objhttp_saved_err saved;
-	astra__objhttp_err_save(&saved);
+	astra__saved_err saved;
+	astra__err_save(&saved);
 	r.method = "DELETE";
 	r.url = session;
 	r.retry = ASTRA_HTTP_RETRY_NEVER;
 	(void)gcs_send(s, &r, &resp);
 	astra__http_response_dispose(&resp);
-	astra__objhttp_err_restore(&saved);
+	astra__err_restore(&saved);
 }
 
 /* Starts a resumable upload: *session receives the session URI. */
@@ -632,38 +632,8 @@ static int gcs_get(astra__store *st, const char *key, uint64_t off,
 	if (len)
 		r.max_body = (size_t)len + 1;
 	rc = gcs_call(s, &r, key, &resp);
-	if (rc == ASTRA_ECORRUPT)
-		astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_STORE,
-		        "object %s is shorter than the range %llu+%llu", key,
-		        (unsigned long long)off, (unsigned long long)len);
-	if (rc)
-		goto done;
-	if ((off || len) && resp.status != 206 &&
-	        !(resp.status == 200 && off == 0)) {
-		rc = astra__err(ASTRA_EIO, ASTRA_ERROR_STORE,
-		        "GCS GET %s: the server ignored the Range header "
-		        "(HTTP %ld)",
-		        key, resp.status);
-		goto done;
-	}
-	size_t got = resp.body.size;
-	if (resp.status == 200 && off == 0 && len && got > len)
-		got = (size_t)len;
-	if (len && got != len) {
-		rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_STORE,
-		        "object %s: got %zu bytes for the range %llu+%llu", key,
-		        got, (unsigned long long)off, (unsigned long long)len);
-		goto done;
-	}
-	if (out->size == 0 && out->asize == 0 && resp.body.ptr &&
-	        got == resp.body.size) {
-		*out = resp.body;
-		memset(&resp.body, 0, sizeof(resp.body));
-	} else if ((rc = astra__buf_put(
-	                    out, resp.body.ptr ? resp.body.ptr : "", got))) {
-		goto done;
-	}
-	rc = astra__buf_grow(out, 0);
+	rc = astra__objhttp_range_body(
+	        rc, &resp, "GCS GET", "the Range header", key, off, len, out);
 done:
 	astra_buf_dispose(&url);
 	astra__http_response_dispose(&resp);

@@ -12,6 +12,7 @@
 
 #include "core/alloc.h"
 #include "core/clock.h"
+#include "core/buf.h"
 #include "core/error.h"
 #include "store/awscreds.h"
 
@@ -107,20 +108,37 @@ int astra__objhttp_server_skew(
 	return 1;
 }
 
-void astra__objhttp_err_save(astra__objhttp_saved_err *e)
+int astra__objhttp_range_body(int rc, astra__http_response *resp,
+        const char *what, const char *range_word, const char *key, uint64_t off,
+        uint64_t len, astra_buf *out)
 {
-	const astra_error *l = astra_error_last();
-	e->code = l->code;
-	e->klass = l->klass;
-	snprintf(e->message, sizeof(e->message), "%s", l->message);
-}
-
-void astra__objhttp_err_restore(const astra__objhttp_saved_err *e)
-{
-	if (e->code)
-		astra__err(e->code, e->klass, "%s", e->message);
-	else
-		astra_error_clear();
+	if (rc == ASTRA_ECORRUPT)
+		astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_STORE,
+		        "object %s is shorter than the range %llu+%llu", key,
+		        (unsigned long long)off, (unsigned long long)len);
+	if (rc)
+		return rc;
+	if ((off || len) && resp->status != 206 &&
+	        !(resp->status == 200 && off == 0))
+		return astra__err(ASTRA_EIO, ASTRA_ERROR_STORE,
+		        "%s %s: the server ignored %s (HTTP %ld)", what, key,
+		        range_word, resp->status);
+	size_t got = resp->body.size;
+	if (resp->status == 200 && off == 0 && len && got > len)
+		got = (size_t)len; /* a whole object for a range from 0 */
+	if (len && got != len)
+		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_STORE,
+		        "object %s: got %zu bytes for the range %llu+%llu", key,
+		        got, (unsigned long long)off, (unsigned long long)len);
+	if (out->size == 0 && out->asize == 0 && resp->body.ptr &&
+	        got == resp->body.size) {
+		*out = resp->body;
+		memset(&resp->body, 0, sizeof(resp->body));
+	} else if ((rc = astra__buf_put(
+	                    out, resp->body.ptr ? resp->body.ptr : "", got))) {
+		return rc;
+	}
+	return astra__buf_grow(out, 0);
 }
 
 /* ------------------------------------------------------------------ */

@@ -90,16 +90,17 @@ void astra__objhttp_pause(unsigned base_ms, unsigned attempt);
 int astra__objhttp_server_skew(
         const astra__http_response *resp, long long *skew);
 
-/* The thread's last error, copied (its message buffer is reused by the
- * next error): saved before a clean-up request, restored after it. */
-typedef struct {
-	int code, klass;
-	char message[1024];
-} astra__objhttp_saved_err;
-
-void astra__objhttp_err_save(astra__objhttp_saved_err *e);
-/* Sets the saved error again, or clears the error when none was set. */
-void astra__objhttp_err_restore(const astra__objhttp_saved_err *e);
+/*
+ * The body of a ranged GET (off/len as astra__store_get takes them; len 0:
+ * to the end) into *out, once the request returned rc: a too-short object
+ * (rc ASTRA_ECORRUPT from the body limit) and a server that ignored the
+ * range ("<what> <key>: the server ignored <range_word> (HTTP n)") are
+ * named; exactly len bytes are kept (a whole object sent for a range from
+ * 0 is cut); *out takes the response's buffer over when it is empty.
+ */
+int astra__objhttp_range_body(int rc, astra__http_response *resp,
+        const char *what, const char *range_word, const char *key, uint64_t off,
+        uint64_t len, astra_buf *out);
 
 /* ------------------------------------------------------------------ */
 /* Failed responses                                                    */

@@ -221,39 +221,8 @@ static int s3_get(astra__store *st, const char *key, uint64_t off, uint64_t len,
 	if (len)
 		r.max_body = (size_t)len + 1;
 	int rc = astra__s3_call(s, &r, &resp);
-	if (rc == ASTRA_ECORRUPT)
-		astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_STORE,
-		        "object %s is shorter than the range %llu+%llu", key,
-		        (unsigned long long)off, (unsigned long long)len);
-	if (rc)
-		goto done;
-	if ((off || len) && resp.status != 206 &&
-	        !(resp.status == 200 && off == 0)) {
-		rc = astra__err(ASTRA_EIO, ASTRA_ERROR_STORE,
-		        "S3 GET %s: the server ignored the Range header "
-		        "(HTTP %ld)",
-		        key, resp.status);
-		goto done;
-	}
-	size_t got = resp.body.size;
-	if (resp.status == 200 && off == 0 && len && got > len)
-		got = (size_t)len; /* a whole object for a range from 0 */
-	if (len && got != len) {
-		rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_STORE,
-		        "object %s: got %zu bytes for the range %llu+%llu", key,
-		        got, (unsigned long long)off, (unsigned long long)len);
-		goto done;
-	}
-	if (out->size == 0 && out->asize == 0 && resp.body.ptr &&
-	        got == resp.body.size) {
-		*out = resp.body;
-		memset(&resp.body, 0, sizeof(resp.body));
-	} else if ((rc = astra__buf_put(
-	                    out, resp.body.ptr ? resp.body.ptr : "", got))) {
-		goto done;
-	}
-	rc = astra__buf_grow(out, 0);
-done:
+	rc = astra__objhttp_range_body(
+	        rc, &resp, "S3 GET", "the Range header", key, off, len, out);
 	astra__http_response_dispose(&resp);
 	return rc;
 }

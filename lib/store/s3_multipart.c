@@ -97,8 +97,8 @@ static void abort_upload(s3_store *s, const char *key, const char *upload_id)
 {
 	astra_buf q = ASTRA_BUF_INIT;
 	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
-	astra__objhttp_saved_err saved;
-	astra__objhttp_err_save(&saved);
+	astra__saved_err saved;
+	astra__err_save(&saved);
 	if (astra__buf_puts(&q, "uploadId=") == 0 &&
 	        astra__sigv4_encode(&q, upload_id, strlen(upload_id), 0) == 0) {
 		s3_req r = { 0 };
@@ -115,7 +115,7 @@ static void abort_upload(s3_store *s, const char *key, const char *upload_id)
 	}
 	astra_buf_dispose(&q);
 	astra__http_response_dispose(&resp);
-	astra__objhttp_err_restore(&saved);
+	astra__err_restore(&saved);
 }
 
 static int complete_upload(

@@ -34,8 +34,8 @@ void astra__s3_err_of(const astra__http_response *resp, s3_err *e)
 	if (!resp->body.size)
 		return;
 	astra__xml *doc = NULL;
-	astra__objhttp_saved_err saved;
-	astra__objhttp_err_save(&saved);
+	astra__saved_err saved;
+	astra__err_save(&saved);
 	if (astra__xml_parse(
 	            &doc, resp->body.ptr, resp->body.size, "S3 error") == 0 &&
 	        !strcmp(astra__xml_name(doc), "Error")) {
@@ -50,7 +50,7 @@ void astra__s3_err_of(const astra__http_response *resp, s3_err *e)
 			snprintf(e->request_id, sizeof(e->request_id), "%s", r);
 	}
 	astra__xml_free(doc);
-	astra__objhttp_err_restore(&saved);
+	astra__err_restore(&saved);
 }
 
 /* S3 error codes, then statuses, to astra codes (tried in order). */

@@ -160,17 +160,17 @@ Test(store_objhttp, network_options)
 
 Test(store_objhttp, saved_error)
 {
-	astra__objhttp_saved_err e;
+	astra__saved_err e;
 	astra__err(ASTRA_EAUTH, ASTRA_ERROR_STORE, "first");
-	astra__objhttp_err_save(&e);
+	astra__err_save(&e);
 	astra__err(ASTRA_ENET, ASTRA_ERROR_STORE, "second");
-	astra__objhttp_err_restore(&e);
+	astra__err_restore(&e);
 	cr_assert_eq(astra_error_last()->code, ASTRA_EAUTH);
 	cr_assert_str_eq(astra_error_last()->message, "first");
 	astra_error_clear();
-	astra__objhttp_err_save(&e);
+	astra__err_save(&e);
 	astra__err(ASTRA_ENET, ASTRA_ERROR_STORE, "later");
-	astra__objhttp_err_restore(&e);
+	astra__err_restore(&e);
 	cr_assert_eq(astra_error_last()->code, 0);
 }
 
