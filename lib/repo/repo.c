@@ -34,42 +34,6 @@
 #define MASTER_LEN 64
 #define MAX_LOCK_DAYS 36500
 
-void astra__id_hex(const astra__id *id, char out[ASTRA_ID_HEX])
-{
-	astra__hex_encode(out, id->b, ASTRA_ID_LEN);
-}
-
-int astra__id_parse(astra__id *id, const char *hex)
-{
-	if (astra__hex_decode(id->b, ASTRA_ID_LEN, hex) != 0)
-		return astra__err(ASTRA_EPARSE, ASTRA_ERROR_REPO,
-		        "invalid object id \"%.80s\"", hex ? hex : "");
-	return 0;
-}
-
-char *astra__pack_key(const astra__id *pack)
-{
-	char hex[ASTRA_ID_HEX];
-	astra__id_hex(pack, hex);
-	return astra__aprintf("data/%.2s/%s", hex, hex);
-}
-
-int astra__repo_blob_id(
-        astra__repo *r, const void *data, size_t n, astra__id *out)
-{
-	if (r->blob_alg == ASTRA_BLOB_ID_BLAKE3_KEYED) {
-		astra__blake3_keyed(r->mac_key, data, n, out->b);
-		return 0;
-	}
-	return astra__mac_compute(r->mac, data, n, out->b);
-}
-
-const char *astra__repo_blob_id_name(const astra__repo *r)
-{
-	return r->blob_alg == ASTRA_BLOB_ID_BLAKE3_KEYED ? "blake3-keyed"
-	                                                 : "hmac-sha256";
-}
-
 /* The params' "blob_id" names the algorithm; absent means the original
  * one. An unknown name is refused rather than guessed. */
 static int blob_alg_parse(astra__repo *r, const char *name)
@@ -103,95 +67,6 @@ static int derive_keys(astra__repo *r, const uint8_t master[MASTER_LEN])
 	return rc;
 }
 
-int astra__repo_seal(astra__repo *r, const char *aad, const void *data,
-        size_t n, astra_buf *out)
-{
-	int rc = astra__buf_grow(out, n + ASTRA_AEAD_OVERHEAD);
-	if (rc)
-		return rc;
-	rc = astra__aead_seal_with(
-	        r->aead, aad, strlen(aad), data, n, out->ptr + out->size);
-	if (rc)
-		return rc;
-	out->size += n + ASTRA_AEAD_OVERHEAD;
-	out->ptr[out->size] = '\0';
-	return 0;
-}
-
-int astra__repo_open_sealed(astra__repo *r, const char *aad, const void *data,
-        size_t n, astra_buf *out, const char *what)
-{
-	if (n < ASTRA_AEAD_OVERHEAD)
-		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
-		        "%s is damaged: too short (%zu bytes)", what, n);
-	int rc = astra__buf_grow(out, n - ASTRA_AEAD_OVERHEAD);
-	if (rc)
-		return rc;
-	rc = astra__aead_open_with(
-	        r->aead, aad, strlen(aad), data, n, out->ptr + out->size);
-	if (rc)
-		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
-		        "%s is damaged: authentication failed", what);
-	out->size += n - ASTRA_AEAD_OVERHEAD;
-	out->ptr[out->size] = '\0';
-	return 0;
-}
-
-/* ---- immutability ---- */
-
-#define DAY 86400LL
-
-int64_t astra__repo_until(const astra__repo *r)
-{
-	if (!r->lock_days)
-		return 0;
-	if (r->until_pin)
-		return r->until_pin;
-	return astra__wall_ns() / 1000000000LL + (int64_t)r->lock_days * DAY;
-}
-
-/* sessions/ and gc/ are rewritten and deleted while the vault runs; they
- * protect no data, so they are never locked. */
-static int locked_key(const char *key)
-{
-	return strncmp(key, "sessions/", 9) != 0 && strncmp(key, "gc/", 3) != 0;
-}
-
-int astra__repo_put(astra__repo *r, const char *key, const void *data, size_t n,
-        unsigned put_flags, int64_t until)
-{
-	astra__put_opts po;
-	memset(&po, 0, sizeof(po));
-	po.flags = put_flags;
-	if (r->lock_days && locked_key(key)) {
-		po.retain_until = until ? until : astra__repo_until(r);
-		po.lock_mode = r->lock_mode;
-	}
-	return astra__store_put(r->store, key, data, n, &po);
-}
-
-int astra__repo_keep(astra__repo *r, const char *key, int64_t until)
-{
-	if (!until)
-		return 0;
-	astra__obj_info info;
-	int rc = astra__store_head(r->store, key, &info);
-	if (rc)
-		return rc;
-	if (info.retain_until >= until)
-		return 0;
-	astra__log_debug("extending the retention of %s from %lld to %lld", key,
-	        (long long)info.retain_until, (long long)until);
-	/* some slack, so that the next backups need no extension */
-	int64_t slack = (int64_t)r->lock_days * DAY / 10;
-	if (slack < 3600)
-		slack = 3600;
-	if (slack > 7 * DAY)
-		slack = 7 * DAY;
-	unsigned mode = info.lock_mode ? info.lock_mode : r->lock_mode;
-	return astra__store_retain(r->store, key, until + slack, mode);
-}
-
 void astra__repo_index_reset(astra__repo *r)
 {
 	pthread_rwlock_wrlock(&r->lock);
@@ -204,36 +79,6 @@ void astra__repo_index_reset(astra__repo *r)
 	astra__map_free(&r->pack_files);
 	r->index_loaded = 0;
 	pthread_rwlock_unlock(&r->lock);
-}
-
-int astra__repo_put_json(astra__repo *r, const char *key, const astra__json *j,
-        unsigned put_flags)
-{
-	astra_buf plain = ASTRA_BUF_INIT, sealed = ASTRA_BUF_INIT;
-	int rc = astra__json_print_buf(&plain, j, 0);
-	if (!rc)
-		rc = astra__repo_seal(r, key, plain.ptr, plain.size, &sealed);
-	if (!rc)
-		rc = astra__repo_put(
-		        r, key, sealed.ptr, sealed.size, put_flags, 0);
-	astra_buf_dispose(&plain);
-	astra_buf_dispose(&sealed);
-	return rc;
-}
-
-int astra__repo_get_json(astra__repo *r, const char *key, astra__json **out)
-{
-	astra_buf sealed = ASTRA_BUF_INIT, plain = ASTRA_BUF_INIT;
-	*out = NULL;
-	int rc = astra__store_get(r->store, key, 0, 0, &sealed);
-	if (!rc)
-		rc = astra__repo_open_sealed(
-		        r, key, sealed.ptr, sealed.size, &plain, key);
-	if (!rc)
-		rc = astra__json_parse(out, plain.ptr, plain.size, key);
-	astra_buf_dispose(&sealed);
-	astra_buf_dispose(&plain);
-	return rc;
 }
 
 /* ---- key slots ---- */
@@ -992,48 +837,6 @@ void astra__repo_free(astra__repo *r)
 	pthread_mutex_destroy(&r->load_mu);
 	astra__wipe(r, sizeof(*r));
 	free(r);
-}
-
-int astra__repo_decode_blob(astra__repo *r, const astra__idx_entry *e,
-        const uint8_t *sealed, astra_buf *out)
-{
-	uint8_t aad[ASTRA_ID_LEN + 1];
-	memcpy(aad, e->id.b, ASTRA_ID_LEN);
-	aad[ASTRA_ID_LEN] = e->type;
-	char hex[ASTRA_ID_HEX];
-	if (e->length < ASTRA_AEAD_OVERHEAD)
-		goto corrupt;
-	size_t clen = e->length - ASTRA_AEAD_OVERHEAD;
-	astra_buf tmp = ASTRA_BUF_INIT;
-	astra_buf *dst = (e->flags & ASTRA_BLOB_F_ZSTD) ? &tmp : out;
-	if (astra__buf_grow(dst, clen) || ((e->flags & ASTRA_BLOB_F_ZSTD) &&
-	                                          astra__buf_grow(out, e->raw)))
-		return ASTRA_ENOMEM;
-	if (astra__aead_open_with(r->aead, aad, sizeof(aad), sealed, e->length,
-	            dst->ptr + dst->size) != 0) {
-		astra_buf_dispose(&tmp);
-		goto corrupt;
-	}
-	if (e->flags & ASTRA_BLOB_F_ZSTD) {
-		int rc = astra__zstd_decompress(
-		        out->ptr + out->size, e->raw, tmp.ptr, clen);
-		astra_buf_dispose(&tmp);
-		if (rc)
-			goto corrupt;
-	} else if (clen != e->raw) {
-		goto corrupt;
-	}
-	astra__id check;
-	if (astra__repo_blob_id(r, out->ptr + out->size, e->raw, &check) ||
-	        astra__ct_compare(check.b, e->id.b, ASTRA_ID_LEN))
-		goto corrupt;
-	out->size += e->raw;
-	out->ptr[out->size] = '\0';
-	return 0;
-corrupt:
-	astra__id_hex(&e->id, hex);
-	return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
-	        "blob %s is damaged (it does not decrypt or verify)", hex);
 }
 
 int astra__repo_read_blob(astra__repo *r, const astra__id *id, astra_buf *out)
