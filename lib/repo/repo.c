@@ -1,6 +1,8 @@
 /*
- * Vault creation and opening: the plaintext config, key slots, subkeys,
- * sealed objects and verified blob reads.
+ * Vault creation and opening: the plaintext config and the params, the
+ * handle's life, the change of secret, and verified blob reads (by id,
+ * through the index). Key slots are in keys.c, sealed objects in
+ * object.c and blob.c (docs/ARCHITECTURE.md gives the order of files).
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "repo/repo.h"
@@ -19,56 +21,15 @@
 #include "core/log.h"
 #include "core/pool.h"
 #include "core/vec.h"
+#include "repo/keys.h"
 #include "repo/parse.h"
 
-/* New key slots: scrypt N = 2^16, r = 8, p = 2: the work of N = 2^17,
- * p = 1 in two 64 MiB lanes computed in parallel (docs/format.md). */
-#define DEFAULT_LOG2N 16
-#define DEFAULT_KDF_R 8
-#define DEFAULT_KDF_P 2
 #define DEFAULT_MIN (128u << 10)
 #define DEFAULT_AVG (512u << 10)
 #define DEFAULT_MAX (8u << 20)
 #define DEFAULT_PACK (16u << 20)
 #define DEFAULT_LEVEL 3
-#define MASTER_LEN 64
 #define MAX_LOCK_DAYS 36500
-
-void astra__id_hex(const astra__id *id, char out[ASTRA_ID_HEX])
-{
-	astra__hex_encode(out, id->b, ASTRA_ID_LEN);
-}
-
-int astra__id_parse(astra__id *id, const char *hex)
-{
-	if (astra__hex_decode(id->b, ASTRA_ID_LEN, hex) != 0)
-		return astra__err(ASTRA_EPARSE, ASTRA_ERROR_REPO,
-		        "invalid object id \"%.80s\"", hex ? hex : "");
-	return 0;
-}
-
-char *astra__pack_key(const astra__id *pack)
-{
-	char hex[ASTRA_ID_HEX];
-	astra__id_hex(pack, hex);
-	return astra__aprintf("data/%.2s/%s", hex, hex);
-}
-
-int astra__repo_blob_id(
-        astra__repo *r, const void *data, size_t n, astra__id *out)
-{
-	if (r->blob_alg == ASTRA_BLOB_ID_BLAKE3_KEYED) {
-		astra__blake3_keyed(r->mac_key, data, n, out->b);
-		return 0;
-	}
-	return astra__mac_compute(r->mac, data, n, out->b);
-}
-
-const char *astra__repo_blob_id_name(const astra__repo *r)
-{
-	return r->blob_alg == ASTRA_BLOB_ID_BLAKE3_KEYED ? "blake3-keyed"
-	                                                 : "hmac-sha256";
-}
 
 /* The params' "blob_id" names the algorithm; absent means the original
  * one. An unknown name is refused rather than guessed. */
@@ -86,112 +47,6 @@ static int blob_alg_parse(astra__repo *r, const char *name)
 	return 0;
 }
 
-static int derive_keys(astra__repo *r, const uint8_t master[MASTER_LEN])
-{
-	int rc = astra__hkdf_sha256(r->enc_key, 32, master, MASTER_LEN, NULL, 0,
-	        "astra vault encryption v1");
-	if (!rc)
-		rc = astra__hkdf_sha256(r->mac_key, 32, master, MASTER_LEN,
-		        NULL, 0, "astra vault blob id v1");
-	if (!rc)
-		rc = astra__hkdf_sha256(r->chunk_key, 32, master, MASTER_LEN,
-		        NULL, 0, "astra vault chunker v1");
-	if (!rc)
-		rc = astra__mac_new(&r->mac, r->mac_key, 32);
-	if (!rc)
-		rc = astra__aead_new(&r->aead, r->enc_key);
-	return rc;
-}
-
-int astra__repo_seal(astra__repo *r, const char *aad, const void *data,
-        size_t n, astra_buf *out)
-{
-	int rc = astra__buf_grow(out, n + ASTRA_AEAD_OVERHEAD);
-	if (rc)
-		return rc;
-	rc = astra__aead_seal_with(
-	        r->aead, aad, strlen(aad), data, n, out->ptr + out->size);
-	if (rc)
-		return rc;
-	out->size += n + ASTRA_AEAD_OVERHEAD;
-	out->ptr[out->size] = '\0';
-	return 0;
-}
-
-int astra__repo_open_sealed(astra__repo *r, const char *aad, const void *data,
-        size_t n, astra_buf *out, const char *what)
-{
-	if (n < ASTRA_AEAD_OVERHEAD)
-		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
-		        "%s is damaged: too short (%zu bytes)", what, n);
-	int rc = astra__buf_grow(out, n - ASTRA_AEAD_OVERHEAD);
-	if (rc)
-		return rc;
-	rc = astra__aead_open_with(
-	        r->aead, aad, strlen(aad), data, n, out->ptr + out->size);
-	if (rc)
-		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
-		        "%s is damaged: authentication failed", what);
-	out->size += n - ASTRA_AEAD_OVERHEAD;
-	out->ptr[out->size] = '\0';
-	return 0;
-}
-
-/* ---- immutability ---- */
-
-#define DAY 86400LL
-
-int64_t astra__repo_until(const astra__repo *r)
-{
-	if (!r->lock_days)
-		return 0;
-	if (r->until_pin)
-		return r->until_pin;
-	return astra__wall_ns() / 1000000000LL + (int64_t)r->lock_days * DAY;
-}
-
-/* sessions/ and gc/ are rewritten and deleted while the vault runs; they
- * protect no data, so they are never locked. */
-static int locked_key(const char *key)
-{
-	return strncmp(key, "sessions/", 9) != 0 && strncmp(key, "gc/", 3) != 0;
-}
-
-int astra__repo_put(astra__repo *r, const char *key, const void *data, size_t n,
-        unsigned put_flags, int64_t until)
-{
-	astra__put_opts po;
-	memset(&po, 0, sizeof(po));
-	po.flags = put_flags;
-	if (r->lock_days && locked_key(key)) {
-		po.retain_until = until ? until : astra__repo_until(r);
-		po.lock_mode = r->lock_mode;
-	}
-	return astra__store_put(r->store, key, data, n, &po);
-}
-
-int astra__repo_keep(astra__repo *r, const char *key, int64_t until)
-{
-	if (!until)
-		return 0;
-	astra__obj_info info;
-	int rc = astra__store_head(r->store, key, &info);
-	if (rc)
-		return rc;
-	if (info.retain_until >= until)
-		return 0;
-	astra__log_debug("extending the retention of %s from %lld to %lld", key,
-	        (long long)info.retain_until, (long long)until);
-	/* some slack, so that the next backups need no extension */
-	int64_t slack = (int64_t)r->lock_days * DAY / 10;
-	if (slack < 3600)
-		slack = 3600;
-	if (slack > 7 * DAY)
-		slack = 7 * DAY;
-	unsigned mode = info.lock_mode ? info.lock_mode : r->lock_mode;
-	return astra__store_retain(r->store, key, until + slack, mode);
-}
-
 void astra__repo_index_reset(astra__repo *r)
 {
 	pthread_rwlock_wrlock(&r->lock);
@@ -206,431 +61,11 @@ void astra__repo_index_reset(astra__repo *r)
 	pthread_rwlock_unlock(&r->lock);
 }
 
-int astra__repo_put_json(astra__repo *r, const char *key, const astra__json *j,
-        unsigned put_flags)
-{
-	astra_buf plain = ASTRA_BUF_INIT, sealed = ASTRA_BUF_INIT;
-	int rc = astra__json_print_buf(&plain, j, 0);
-	if (!rc)
-		rc = astra__repo_seal(r, key, plain.ptr, plain.size, &sealed);
-	if (!rc)
-		rc = astra__repo_put(
-		        r, key, sealed.ptr, sealed.size, put_flags, 0);
-	astra_buf_dispose(&plain);
-	astra_buf_dispose(&sealed);
-	return rc;
-}
-
-int astra__repo_get_json(astra__repo *r, const char *key, astra__json **out)
-{
-	astra_buf sealed = ASTRA_BUF_INIT, plain = ASTRA_BUF_INIT;
-	*out = NULL;
-	int rc = astra__store_get(r->store, key, 0, 0, &sealed);
-	if (!rc)
-		rc = astra__repo_open_sealed(
-		        r, key, sealed.ptr, sealed.size, &plain, key);
-	if (!rc)
-		rc = astra__json_parse(out, plain.ptr, plain.size, key);
-	astra_buf_dispose(&sealed);
-	astra_buf_dispose(&plain);
-	return rc;
-}
-
-/* ---- key slots ---- */
-
-/* A JSON integer field: -1 when absent or not an integer. */
-static int64_t slot_int(const astra__json *slot, const char *field)
-{
-	const astra__json *v = astra__json_get(slot, field);
-	if (astra__json_type_of(v) != ASTRA_JSON_NUMBER)
-		return -1;
-	double d = astra__json_number_value(v);
-	if (!(d >= 0 && d < 1e9) || d != (double)(int64_t)d)
-		return -1;
-	return (int64_t)d;
-}
-
-void astra__key_slot_dispose(astra__key_slot *s)
-{
-	astra_buf_dispose(&s->salt);
-	astra_buf_dispose(&s->wrapped);
-	memset(s, 0, sizeof(*s));
-}
-
-int astra__key_slot_parse(const char *key, const char *text, size_t n,
-        astra__key_slot *out, int *why)
-{
-	astra__json *slot = NULL;
-	int rc;
-	memset(out, 0, sizeof(*out));
-	*why = ASTRA_SLOT_MALFORMED;
-	if (n > ASTRA_KEY_SLOT_MAX_BYTES)
-		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
-		        "key slot %s is malformed: %zu bytes, more than a key "
-		        "slot's %d",
-		        key, n, ASTRA_KEY_SLOT_MAX_BYTES);
-	if (astra__json_parse(&slot, text, n, key) != 0)
-		return astra__err_prefix(
-		        ASTRA_ECORRUPT, "key slot %s is malformed", key);
-	const char *kdf = astra__json_str(slot, "kdf");
-	const char *salt64 = astra__json_str(slot, "salt");
-	const char *w64 = astra__json_str(slot, "wrapped_key");
-	if (astra__json_type_of(slot) != ASTRA_JSON_OBJECT || !kdf || !salt64 ||
-	        !w64) {
-		rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
-		        "key slot %s is malformed: it needs the strings kdf, "
-		        "salt and wrapped_key",
-		        key);
-		goto done;
-	}
-	if (astra__base64_decode(&out->salt, salt64, strlen(salt64)) ||
-	        out->salt.size == 0 || out->salt.size > 1024) {
-		rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
-		        "key slot %s is malformed: salt is not base64 of 1 to "
-		        "1024 bytes",
-		        key);
-		goto done;
-	}
-	if (astra__base64_decode(&out->wrapped, w64, strlen(w64)) ||
-	        out->wrapped.size != MASTER_LEN + ASTRA_AEAD_OVERHEAD) {
-		rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
-		        "key slot %s is malformed: wrapped_key is not base64 "
-		        "of %d bytes",
-		        key, MASTER_LEN + ASTRA_AEAD_OVERHEAD);
-		goto done;
-	}
-	if (strcmp(kdf, "scrypt") == 0) {
-		int64_t log2n = slot_int(slot, "log2n");
-		int64_t rr = slot_int(slot, "r");
-		int64_t p = slot_int(slot, "p");
-		char what[96];
-		snprintf(what, sizeof(what), "key slot %s", key);
-		if ((rc = astra__scrypt_check_slot(what, log2n, rr, p))) {
-			*why = ASTRA_SLOT_OUT_OF_RANGE;
-			goto done;
-		}
-		out->kdf = ASTRA_SLOT_KDF_SCRYPT;
-		out->log2n = (unsigned)log2n;
-		out->r = (unsigned)rr;
-		out->p = (unsigned)p;
-		out->work = astra__scrypt_work(out->log2n, out->r, out->p);
-	} else if (strcmp(kdf, "hkdf-sha256") == 0) {
-		out->kdf = ASTRA_SLOT_KDF_HKDF;
-	} else {
-		*why = ASTRA_SLOT_UNKNOWN_KDF;
-		rc = astra__err(ASTRA_EVERSION, ASTRA_ERROR_REPO,
-		        "key slot %s uses an unknown kdf \"%.40s\"", key, kdf);
-		goto done;
-	}
-	*why = 0;
-	rc = 0;
-done:
-	astra__json_free(slot);
-	return rc;
-}
-
-/* The key-encryption key of a parsed slot. */
-static int kek_for(
-        const astra__repo_opts *o, const astra__key_slot *s, uint8_t kek[32])
-{
-	if (s->kdf == ASTRA_SLOT_KDF_SCRYPT)
-		return astra__scrypt(kek, 32, o->password, o->password_len,
-		        s->salt.ptr, s->salt.size, s->log2n, s->r, s->p);
-	return astra__hkdf_sha256(kek, 32, o->password, o->password_len,
-	        s->salt.ptr, s->salt.size, "astra key file v1");
-}
-
-static int write_slot(astra__repo *r, const astra__repo_opts *o,
-        const uint8_t master[MASTER_LEN], char slot_id_out[33])
-{
-	uint8_t salt[32], sid[16], kek[32];
-	char sidhex[33];
-	astra_buf salt64 = ASTRA_BUF_INIT, wrapped = ASTRA_BUF_INIT;
-	astra_buf wrapped64 = ASTRA_BUF_INIT, text = ASTRA_BUF_INIT;
-	astra__json *slot = NULL;
-	char *key = NULL, *aad = NULL;
-	int rc;
-	unsigned log2n = o->kdf_log2n ? o->kdf_log2n : DEFAULT_LOG2N;
-	unsigned kdf_p = o->kdf_p ? o->kdf_p : DEFAULT_KDF_P;
-
-	if ((rc = astra__random(salt, sizeof(salt))) ||
-	        (rc = astra__random(sid, sizeof(sid))))
-		return rc;
-	astra__hex_encode(sidhex, sid, sizeof(sid));
-	slot = astra__json_new_object();
-	if (!slot)
-		return ASTRA_ENOMEM;
-	rc = astra__base64_encode(&salt64, salt, sizeof(salt));
-	if (!rc)
-		rc = astra__json_set_str(
-		        slot, "kdf", o->keyfile ? "hkdf-sha256" : "scrypt");
-	if (!rc && !o->keyfile) {
-		rc = astra__json_set_int(slot, "log2n", log2n);
-		if (!rc)
-			rc = astra__json_set_int(slot, "r", DEFAULT_KDF_R);
-		if (!rc)
-			rc = astra__json_set_int(slot, "p", kdf_p);
-	}
-	if (!rc)
-		rc = astra__json_set_str(slot, "salt", salt64.ptr);
-	if (!rc) {
-		astra__key_slot ks;
-		memset(&ks, 0, sizeof(ks));
-		ks.kdf = o->keyfile ? ASTRA_SLOT_KDF_HKDF
-		                    : ASTRA_SLOT_KDF_SCRYPT;
-		ks.log2n = log2n;
-		ks.r = DEFAULT_KDF_R;
-		ks.p = kdf_p;
-		ks.salt.ptr = (char *)salt;
-		ks.salt.size = sizeof(salt);
-		rc = kek_for(o, &ks, kek);
-	}
-	aad = astra__aprintf("astra key slot %s %s", r->vault_id, sidhex);
-	if (!rc && !aad)
-		rc = ASTRA_ENOMEM;
-	if (!rc) {
-		rc = astra__buf_grow(
-		        &wrapped, MASTER_LEN + ASTRA_AEAD_OVERHEAD);
-		if (!rc)
-			rc = astra__aead_seal(kek, aad, strlen(aad), master,
-			        MASTER_LEN, wrapped.ptr);
-		wrapped.size = MASTER_LEN + ASTRA_AEAD_OVERHEAD;
-	}
-	if (!rc)
-		rc = astra__base64_encode(
-		        &wrapped64, wrapped.ptr, wrapped.size);
-	if (!rc)
-		rc = astra__json_set_str(slot, "wrapped_key", wrapped64.ptr);
-	if (!rc)
-		rc = astra__json_print_buf(&text, slot, 1);
-	key = astra__aprintf("keys/%s", sidhex);
-	if (!rc && !key)
-		rc = ASTRA_ENOMEM;
-	if (!rc)
-		rc = astra__repo_put(
-		        r, key, text.ptr, text.size, ASTRA_PUT_IF_ABSENT, 0);
-	if (!rc && slot_id_out)
-		memcpy(slot_id_out, sidhex, 33);
-	astra__wipe(kek, sizeof(kek));
-	astra__json_free(slot);
-	astra_buf_dispose(&salt64);
-	astra_buf_dispose(&wrapped);
-	astra_buf_dispose(&wrapped64);
-	astra_buf_dispose(&text);
-	free(key);
-	free(aad);
-	return rc;
-}
-
-/* One key slot found by the listing. */
-typedef struct {
-	char key[80];
-	uint64_t size;
-	astra__key_slot ks;
-} slot_cand;
-
-typedef struct {
-	ASTRA_VEC(slot_cand) v;
-} slot_list;
-
-static int list_slot(const astra__obj_info *info, void *payload)
-{
-	slot_list *l = payload;
-	slot_cand c;
-	memset(&c, 0, sizeof(c));
-	snprintf(c.key, sizeof(c.key), "%.79s", info->key);
-	c.size = info->size;
-	return astra_vec_push(&l->v, c);
-}
-
-/* Cheapest derivation first: a costly (or poisoned) slot cannot delay
- * opening through a cheap one; ties in listing (key) order. */
-static int cmp_cand(const void *a, const void *b)
-{
-	const slot_cand *x = a, *y = b;
-	if (x->ks.work != y->ks.work)
-		return x->ks.work < y->ks.work ? -1 : 1;
-	return strcmp(x->key, y->key);
-}
-
-typedef struct {
-	size_t slots, tried, malformed, unknown, range, nomem, failed;
-	char first[512]; /* the first reason a slot was skipped */
-} slot_tally;
-
-static void skip_slot(slot_tally *t, const char *key, size_t *counter)
-{
-	const char *msg = astra_error_last()->message;
-	astra__log_warn("skipping key slot %s: %s", key, msg);
-	if (!t->first[0])
-		snprintf(t->first, sizeof(t->first), "%s", msg);
-	(*counter)++;
-}
-
-/*
- * Unwraps the master key with the first slot that opens, cheapest first.
- * Slots that are malformed, out of the reader's bounds or whose
- * derivation runs out of memory are skipped with a warning, never fatal.
- * 1 when found (slot_out names it), 0 when not, < 0 on a store error.
- */
-static int unlock(astra__repo *r, const astra__repo_opts *o,
-        uint8_t master[MASTER_LEN], char *slot_out, size_t slot_len,
-        slot_tally *t)
-{
-	slot_list l = { ASTRA_VEC_INIT };
-	int rc = astra__store_list(r->store, "keys/", list_slot, &l);
-	if (rc < 0)
-		goto done;
-	rc = 0;
-	t->slots = l.v.n;
-	/* parse all (cheap, nothing derived), then sort by cost */
-	size_t keep = 0;
-	for (size_t i = 0; i < l.v.n; i++) {
-		slot_cand *c = &l.v.v[i];
-		astra_buf text = ASTRA_BUF_INIT;
-		int why = ASTRA_SLOT_MALFORMED;
-		int prc;
-		if (c->size > ASTRA_KEY_SLOT_MAX_BYTES) /* refused unread */
-			prc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
-			        "key slot %s is malformed: %llu bytes, more "
-			        "than a key slot's %d",
-			        c->key, (unsigned long long)c->size,
-			        ASTRA_KEY_SLOT_MAX_BYTES);
-		else
-			prc = astra__store_get(r->store, c->key, 0, 0, &text);
-		if (prc == ASTRA_ENOTFOUND) {
-			astra_buf_dispose(&text);
-			continue; /* deleted since the listing */
-		} else if (prc && prc != ASTRA_ECORRUPT)
-			why = 0; /* could not be read */
-		if (!prc)
-			prc = astra__key_slot_parse(
-			        c->key, text.ptr, text.size, &c->ks, &why);
-		astra_buf_dispose(&text);
-		if (prc == ASTRA_ENOMEM) {
-			rc = prc;
-			goto done;
-		}
-		if (prc) {
-			skip_slot(t, c->key,
-			        why == ASTRA_SLOT_OUT_OF_RANGE  ? &t->range
-			        : why == ASTRA_SLOT_UNKNOWN_KDF ? &t->unknown
-			        : why == ASTRA_SLOT_MALFORMED   ? &t->malformed
-			                                        : &t->failed);
-			astra__key_slot_dispose(&c->ks);
-			continue;
-		}
-		if (i != keep) {
-			l.v.v[keep] = *c;
-			memset(c, 0, sizeof(*c));
-		}
-		keep++;
-	}
-	if (keep > 1)
-		qsort(l.v.v, keep, sizeof(*l.v.v), cmp_cand);
-	for (size_t i = 0; i < keep && rc == 0; i++) {
-		slot_cand *c = &l.v.v[i];
-		uint8_t kek[32];
-		const char *sid = strrchr(c->key, '/');
-		sid = sid ? sid + 1 : c->key;
-		int krc = kek_for(o, &c->ks, kek);
-		if (krc) {
-			skip_slot(t, c->key,
-			        krc == ASTRA_ENOMEM ? &t->nomem : &t->failed);
-			astra__wipe(kek, sizeof(kek));
-			continue;
-		}
-		t->tried++;
-		char *aad = astra__aprintf(
-		        "astra key slot %s %s", r->vault_id, sid);
-		if (!aad)
-			rc = ASTRA_ENOMEM;
-		else if (astra__aead_open(kek, aad, strlen(aad),
-		                 c->ks.wrapped.ptr, c->ks.wrapped.size,
-		                 master) == 0) {
-			snprintf(slot_out, slot_len, "%s", c->key);
-			rc = 1;
-		}
-		free(aad);
-		astra__wipe(kek, sizeof(kek));
-	}
-done:
-	for (size_t i = 0; i < l.v.n; i++)
-		astra__key_slot_dispose(&l.v.v[i].ks);
-	astra_vec_free(&l.v);
-	return rc;
-}
-
-/* The error of an open that found no slot to unwrap the master key. */
-static int unlock_failed(const astra__repo *r, const slot_tally *t)
-{
-	size_t skipped =
-	        t->malformed + t->unknown + t->range + t->nomem + t->failed;
-	if (t->slots == 0)
-		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
-		        "vault %s has no key slot (keys/ is empty)",
-		        r->store->url);
-	if (t->malformed && t->malformed == t->slots)
-		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
-		        "vault %s: no usable key: all %zu key slot(s) are "
-		        "malformed (first: %s)",
-		        r->store->url, t->slots, t->first);
-	if (!skipped)
-		return astra__err(ASTRA_EAUTH, ASTRA_ERROR_REPO,
-		        "vault %s: wrong password or key", r->store->url);
-	char counts[256];
-	snprintf(counts, sizeof(counts),
-	        "%zu malformed, %zu with an unknown kdf, %zu with scrypt "
-	        "parameters out of range, %zu out of memory, %zu failed",
-	        t->malformed, t->unknown, t->range, t->nomem, t->failed);
-	if (t->tried)
-		return astra__err(ASTRA_EAUTH, ASTRA_ERROR_REPO,
-		        "vault %s: wrong password or key (%zu key slot(s) "
-		        "tried; %zu skipped: %s; first: %s)",
-		        r->store->url, t->tried, skipped, counts, t->first);
-	return astra__err(t->nomem == skipped     ? ASTRA_ENOMEM
-	                  : t->unknown == skipped ? ASTRA_EVERSION
-	                                          : ASTRA_ECORRUPT,
-	        ASTRA_ERROR_REPO,
-	        "vault %s: no usable key: all %zu key slot(s) skipped (%s; "
-	        "first: %s)",
-	        r->store->url, skipped, counts, t->first);
-}
-
 static int check_secret(const astra__repo_opts *o, const char *url)
 {
 	if (!o || !o->password || !o->password_len)
 		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_REPO,
 		        "vault %s: no password or key given", url);
-	return 0;
-}
-
-/* The cost of a new key slot (init, change of secret): at least
- * ASTRA__SCRYPT_MIN_LOG2N, and never more than a reader accepts. */
-static int check_kdf(const astra__repo_opts *o)
-{
-	if (o->keyfile)
-		return 0;
-	unsigned log2n = o->kdf_log2n ? o->kdf_log2n : DEFAULT_LOG2N;
-	unsigned p = o->kdf_p ? o->kdf_p : DEFAULT_KDF_P;
-	if (log2n < ASTRA__SCRYPT_MIN_LOG2N || log2n > 20)
-		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_INVALID,
-		        "astra_vault_options: kdf_log2n %u is out of range (%d "
-		        "to 20, 0 = default)",
-		        o->kdf_log2n, ASTRA__SCRYPT_MIN_LOG2N);
-	if (p > 64)
-		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_INVALID,
-		        "astra_vault_options: kdf_p %u is out of range (1 to "
-		        "64, 0 = default)",
-		        o->kdf_p);
-	if (astra__scrypt_check_slot(
-	            "astra_vault_options", log2n, DEFAULT_KDF_R, p) != 0)
-		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_INVALID,
-		        "astra_vault_options: kdf_log2n %u with kdf_p %u costs "
-		        "more than a reader accepts (N * r * p at most 2^%d, "
-		        "r = %d)",
-		        log2n, p, 63 - __builtin_clzll(ASTRA__SCRYPT_MAX_WORK),
-		        DEFAULT_KDF_R);
 	return 0;
 }
 
@@ -715,7 +150,7 @@ int astra__repo_init(
 	*out = NULL;
 	int rc = check_secret(o, url);
 	if (!rc)
-		rc = check_kdf(o);
+		rc = astra__key_slot_check_kdf(o);
 	if (rc)
 		return rc;
 	if (o->immutable_days && !astra__store_url_can_lock(url))
@@ -753,7 +188,7 @@ int astra__repo_init(
 		goto done;
 	astra__hex_encode(r->vault_id, vid, sizeof(vid));
 	r->format = ASTRA_FORMAT_VERSION;
-	if ((rc = derive_keys(r, master)))
+	if ((rc = astra__repo_derive_keys(r, master)))
 		goto done;
 	memcpy(r->master, master, MASTER_LEN);
 
@@ -822,7 +257,7 @@ int astra__repo_init(
 	astra__json_set_str(cfg, "created", when);
 	astra__json_set_str(cfg, "params", sealed64.ptr);
 	char sid[33];
-	if ((rc = write_slot(r, o, master, sid)))
+	if ((rc = astra__key_slot_write(r, o, master, sid)))
 		goto done;
 	snprintf(r->slot_key, sizeof(r->slot_key), "keys/%s", sid);
 	if ((rc = astra__json_print_buf(&text, cfg, 1)))
@@ -906,17 +341,17 @@ int astra__repo_open(
 	}
 	memcpy(r->vault_id, vid, 33);
 
-	slot_tally tally;
+	astra__slot_tally tally;
 	memset(&tally, 0, sizeof(tally));
 	char found[80];
-	rc = unlock(r, o, master, found, sizeof(found), &tally);
+	rc = astra__key_slot_unlock(r, o, master, found, sizeof(found), &tally);
 	if (rc < 0)
 		goto done;
 	if (rc == 0) {
-		rc = unlock_failed(r, &tally);
+		rc = astra__key_slot_unlock_failed(r, &tally);
 		goto done;
 	}
-	rc = derive_keys(r, master);
+	rc = astra__repo_derive_keys(r, master);
 	if (rc)
 		goto done;
 	memcpy(r->master, master, MASTER_LEN);
@@ -958,11 +393,11 @@ int astra__repo_change_secret(astra__repo *r, const astra__repo_opts *newo)
 	char sid[33];
 	int rc = check_secret(newo, r->store->url);
 	if (!rc)
-		rc = check_kdf(newo);
+		rc = astra__key_slot_check_kdf(newo);
 	if (rc)
 		return rc;
 	/* the new slot is durable before the old one goes */
-	if ((rc = write_slot(r, newo, r->master, sid)))
+	if ((rc = astra__key_slot_write(r, newo, r->master, sid)))
 		return rc;
 	char old[sizeof(r->slot_key)];
 	snprintf(old, sizeof(old), "%s", r->slot_key);
@@ -992,48 +427,6 @@ void astra__repo_free(astra__repo *r)
 	pthread_mutex_destroy(&r->load_mu);
 	astra__wipe(r, sizeof(*r));
 	free(r);
-}
-
-int astra__repo_decode_blob(astra__repo *r, const astra__idx_entry *e,
-        const uint8_t *sealed, astra_buf *out)
-{
-	uint8_t aad[ASTRA_ID_LEN + 1];
-	memcpy(aad, e->id.b, ASTRA_ID_LEN);
-	aad[ASTRA_ID_LEN] = e->type;
-	char hex[ASTRA_ID_HEX];
-	if (e->length < ASTRA_AEAD_OVERHEAD)
-		goto corrupt;
-	size_t clen = e->length - ASTRA_AEAD_OVERHEAD;
-	astra_buf tmp = ASTRA_BUF_INIT;
-	astra_buf *dst = (e->flags & ASTRA_BLOB_F_ZSTD) ? &tmp : out;
-	if (astra__buf_grow(dst, clen) || ((e->flags & ASTRA_BLOB_F_ZSTD) &&
-	                                          astra__buf_grow(out, e->raw)))
-		return ASTRA_ENOMEM;
-	if (astra__aead_open_with(r->aead, aad, sizeof(aad), sealed, e->length,
-	            dst->ptr + dst->size) != 0) {
-		astra_buf_dispose(&tmp);
-		goto corrupt;
-	}
-	if (e->flags & ASTRA_BLOB_F_ZSTD) {
-		int rc = astra__zstd_decompress(
-		        out->ptr + out->size, e->raw, tmp.ptr, clen);
-		astra_buf_dispose(&tmp);
-		if (rc)
-			goto corrupt;
-	} else if (clen != e->raw) {
-		goto corrupt;
-	}
-	astra__id check;
-	if (astra__repo_blob_id(r, out->ptr + out->size, e->raw, &check) ||
-	        astra__ct_compare(check.b, e->id.b, ASTRA_ID_LEN))
-		goto corrupt;
-	out->size += e->raw;
-	out->ptr[out->size] = '\0';
-	return 0;
-corrupt:
-	astra__id_hex(&e->id, hex);
-	return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
-	        "blob %s is damaged (it does not decrypt or verify)", hex);
 }
 
 int astra__repo_read_blob(astra__repo *r, const astra__id *id, astra_buf *out)
