@@ -36,122 +36,11 @@
 #include "repo/data.h"
 #include "repo/tree.h"
 
-static int64_t wall_s(void)
-{
-	return astra__wall_ns() / 1000000000LL;
-}
-
 /* ---- reading the vault's small records ---- */
-
-typedef struct {
-	astra__repo *r;
-	astra__json *items; /* array of {"key", ...record} */
-	int64_t dead_before; /* sessions: unreadable and this old is dead */
-	int skip_damaged; /* skip objects that do not authenticate or parse */
-} collect_ctx;
-
-static int collect_cb(const astra__obj_info *info, void *payload)
-{
-	collect_ctx *c = payload;
-	astra__json *j = NULL;
-	int rc = astra__repo_get_json(c->r, info->key, &j);
-	if (rc == ASTRA_ENOTFOUND) {
-		astra_error_clear();
-		return 0; /* removed between the listing and the read */
-	}
-	if (rc && c->dead_before && info->mtime_ns &&
-	        info->mtime_ns / 1000000000LL < c->dead_before) {
-		/* a session nobody has rewritten for longer than the session
-		 * timeout is dead whatever its content */
-		astra__log_warn("%s is unreadable (%s) and was last written "
-		                "%lld s ago: treated as dead",
-		        info->key, astra_error_last()->message,
-		        (long long)(wall_s() - info->mtime_ns / 1000000000LL));
-		astra_error_clear();
-		j = astra__json_new_object();
-		if (!j)
-			return ASTRA_ENOMEM;
-		astra__json_set_int(
-		        j, "heartbeat", info->mtime_ns / 1000000000LL);
-		astra__json_set_bool(j, "unreadable", 1);
-		rc = 0;
-	}
-	if ((rc == ASTRA_ECORRUPT || rc == ASTRA_EPARSE) && c->skip_damaged) {
-		astra__log_warn("ignoring damaged %s: %s", info->key,
-		        astra_error_last()->message);
-		astra_error_clear();
-		return 0;
-	}
-	if (rc) {
-		/* never treat an unreadable record as absent: what it
-		 * protects could be deleted */
-		astra__err_prefix(rc,
-		        "%s cannot be read, so gc stops and deletes nothing "
-		        "(a transient error: run gc again; a damaged object: "
-		        "see docs/format.md, \"Repair\")",
-		        info->key);
-		return rc;
-	}
-	astra__json_set_str(j, "key", info->key);
-	return astra__json_push(c->items, j);
-}
-
-/* Every object under prefix, read and decrypted; any read error but
- * "gone" fails the whole collection. */
-static int collect_ex(astra__repo *r, const char *prefix, int64_t dead_before,
-        int skip_damaged, astra__json **out)
-{
-	collect_ctx c = { r, astra__json_new_array(), dead_before,
-		skip_damaged };
-	if (!c.items)
-		return ASTRA_ENOMEM;
-	int rc = astra__store_list(r->store, prefix, collect_cb, &c);
-	if (rc < 0) {
-		astra__json_free(c.items);
-		return rc;
-	}
-	*out = c.items;
-	return 0;
-}
 
 static int collect(astra__repo *r, const char *prefix, astra__json **out)
 {
-	return collect_ex(r, prefix, 0, 0, out);
-}
-
-int astra__repo_load_markers(astra__repo *r, int mode)
-{
-	astra__json *markers = NULL;
-	/* lenient (writers, restores): a damaged marker is skipped, since
-	 * gc cannot read it either and so never sweeps what it condemns; a
-	 * marker that cannot be read for another reason (the network) stops
-	 * a writer, which could otherwise deduplicate against packs that a
-	 * later gc deletes */
-	int rc = collect_ex(
-	        r, "gc/", 0, mode == ASTRA_INDEX_LOAD_LENIENT, &markers);
-	if (rc)
-		return rc;
-	pthread_rwlock_wrlock(&r->lock);
-	for (size_t i = 0; i < astra__json_size(markers) && !rc; i++) {
-		const astra__json *packs =
-		        astra__json_get(astra__json_at(markers, i), "packs");
-		for (size_t k = 0; k < astra__json_size(packs); k++) {
-			astra__id id;
-			if (astra__id_parse(
-			            &id, astra__json_string_value(
-			                         astra__json_at(packs, k))))
-				continue;
-			int pi = astra__index_pack(&r->index, &id);
-			if (pi < 0) {
-				rc = pi;
-				break;
-			}
-			r->index.packs[pi].condemned = 1;
-		}
-	}
-	pthread_rwlock_unlock(&r->lock);
-	astra__json_free(markers);
-	return rc;
+	return astra__repo_collect(r, prefix, 0, 0, out);
 }
 
 /* ---- live set ---- */
@@ -633,7 +522,7 @@ static int gc_read_state(gc_run *g)
 	 * swept) */
 	/* an unreadable session stops gc (its writer may be alive) unless
 	 * nobody has rewritten it for longer than the session timeout */
-	int rc = collect_ex(g->r, "sessions/",
+	int rc = astra__repo_collect(g->r, "sessions/",
 	        g->now - g->p->session_timeout_seconds, 0, &g->sessions);
 	if (rc)
 		return rc;

@@ -478,3 +478,38 @@ int astra__repo_refresh_index(astra__repo *r)
 {
 	return astra__repo_load_index(r);
 }
+
+int astra__repo_load_markers(astra__repo *r, int mode)
+{
+	astra__json *markers = NULL;
+	/* lenient (writers, restores): a damaged marker is skipped, since
+	 * gc cannot read it either and so never sweeps what it condemns; a
+	 * marker that cannot be read for another reason (the network) stops
+	 * a writer, which could otherwise deduplicate against packs that a
+	 * later gc deletes */
+	int rc = astra__repo_collect(
+	        r, "gc/", 0, mode == ASTRA_INDEX_LOAD_LENIENT, &markers);
+	if (rc)
+		return rc;
+	pthread_rwlock_wrlock(&r->lock);
+	for (size_t i = 0; i < astra__json_size(markers) && !rc; i++) {
+		const astra__json *packs =
+		        astra__json_get(astra__json_at(markers, i), "packs");
+		for (size_t k = 0; k < astra__json_size(packs); k++) {
+			astra__id id;
+			if (astra__id_parse(
+			            &id, astra__json_string_value(
+			                         astra__json_at(packs, k))))
+				continue;
+			int pi = astra__index_pack(&r->index, &id);
+			if (pi < 0) {
+				rc = pi;
+				break;
+			}
+			r->index.packs[pi].condemned = 1;
+		}
+	}
+	pthread_rwlock_unlock(&r->lock);
+	astra__json_free(markers);
+	return rc;
+}

@@ -96,3 +96,75 @@ int astra__repo_get_json(astra__repo *r, const char *key, astra__json **out)
 	astra_buf_dispose(&plain);
 	return rc;
 }
+
+/* ---- every sealed JSON object under a prefix ---- */
+
+typedef struct {
+	astra__repo *r;
+	astra__json *items; /* array of {"key", ...record} */
+	int64_t dead_before; /* sessions: unreadable and this old is dead */
+	int skip_damaged; /* skip objects that do not authenticate or parse */
+} collect_ctx;
+
+static int collect_cb(const astra__obj_info *info, void *payload)
+{
+	collect_ctx *c = payload;
+	astra__json *j = NULL;
+	int rc = astra__repo_get_json(c->r, info->key, &j);
+	if (rc == ASTRA_ENOTFOUND) {
+		astra_error_clear();
+		return 0; /* removed between the listing and the read */
+	}
+	if (rc && c->dead_before && info->mtime_ns &&
+	        info->mtime_ns / 1000000000LL < c->dead_before) {
+		/* a session nobody has rewritten for longer than the session
+		 * timeout is dead whatever its content */
+		astra__log_warn("%s is unreadable (%s) and was last written "
+		                "%lld s ago: treated as dead",
+		        info->key, astra_error_last()->message,
+		        (long long)(astra__wall_ns() / 1000000000LL -
+		                    info->mtime_ns / 1000000000LL));
+		astra_error_clear();
+		j = astra__json_new_object();
+		if (!j)
+			return ASTRA_ENOMEM;
+		astra__json_set_int(
+		        j, "heartbeat", info->mtime_ns / 1000000000LL);
+		astra__json_set_bool(j, "unreadable", 1);
+		rc = 0;
+	}
+	if ((rc == ASTRA_ECORRUPT || rc == ASTRA_EPARSE) && c->skip_damaged) {
+		astra__log_warn("ignoring damaged %s: %s", info->key,
+		        astra_error_last()->message);
+		astra_error_clear();
+		return 0;
+	}
+	if (rc) {
+		/* never treat an unreadable record as absent: what it
+		 * protects could be deleted */
+		astra__err_prefix(rc,
+		        "%s cannot be read, so gc stops and deletes nothing "
+		        "(a transient error: run gc again; a damaged object: "
+		        "see docs/format.md, \"Repair\")",
+		        info->key);
+		return rc;
+	}
+	astra__json_set_str(j, "key", info->key);
+	return astra__json_push(c->items, j);
+}
+
+int astra__repo_collect(astra__repo *r, const char *prefix, int64_t dead_before,
+        int skip_damaged, astra__json **out)
+{
+	collect_ctx c = { r, astra__json_new_array(), dead_before,
+		skip_damaged };
+	if (!c.items)
+		return ASTRA_ENOMEM;
+	int rc = astra__store_list(r->store, prefix, collect_cb, &c);
+	if (rc < 0) {
+		astra__json_free(c.items);
+		return rc;
+	}
+	*out = c.items;
+	return 0;
+}

@@ -169,6 +169,17 @@ int astra__repo_note_pack_files(
 /* Flags the packs named by gc markers as condemned (gc.c). A marker that
  * cannot be read fails the call, except that ASTRA_INDEX_LOAD_LENIENT
  * skips damaged ones (they do not authenticate or parse). */
+/*
+ * Every object under `prefix`, read and decrypted, as a JSON array of the
+ * objects with their "key" added (object.c). Only an object that vanished
+ * between the listing and the read counts as gone; any other read error
+ * fails the whole collection naming the object, except: skip_damaged
+ * skips objects that do not authenticate or parse (with a warning), and
+ * dead_before (Unix s, 0: none) turns an unreadable object last written
+ * before it into {"heartbeat": mtime, "unreadable": true} (dead sessions).
+ */
+int astra__repo_collect(astra__repo *r, const char *prefix, int64_t dead_before,
+        int skip_damaged, astra__json **out);
 int astra__repo_load_markers(astra__repo *r, int mode);
 /* Copies the entry for id; 0, or ASTRA_ENOTFOUND. Thread-safe. */
 int astra__repo_lookup(
