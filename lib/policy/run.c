@@ -86,15 +86,15 @@ static void save_error(char *dst, size_t n)
 
 /* ---- status transformations ---- */
 
-static int push_str(astra__json *st, const char *key, const char *v)
+/* *field = a copy of `v` (NULL when `v` is), the old value freed. */
+static int set_str(char **field, const char *v)
 {
-	astra__json *a = astra__json_get(st, key);
-	if (!a) {
-		a = astra__json_new_array();
-		if (!a || astra__json_set(st, key, a))
-			return ASTRA_ENOMEM;
-	}
-	return astra__json_push(a, astra__json_new_string(v));
+	char *c = v ? astra__strdup(v) : NULL;
+	if (v && !c)
+		return astra__err_oom();
+	free(*field);
+	*field = c;
+	return 0;
 }
 
 typedef struct {
@@ -102,23 +102,26 @@ typedef struct {
 	int64_t now;
 } result_args;
 
-static int apply_result(astra__json *st, void *payload)
+static int apply_result(astra__policy_status *st, void *payload)
 {
 	const result_args *a = payload;
-	astra__json_set_str(
-	        st, "lastResult", a->it->ok ? "succeeded" : "failed");
-	if (a->it->ok)
-		astra__json_del(st, "lastError");
-	else
-		astra__json_set_str(st, "lastError", a->it->error);
-	astra__json_set_int(st, "lastFinished", a->now);
+	int rc = set_str(&st->last_result, a->it->ok ? "succeeded" : "failed");
+	if (!rc)
+		rc = set_str(&st->last_error, a->it->ok ? NULL : a->it->error);
+	st->last_finished = a->now;
+	st->has |= ASTRA__POLICY_ST_LAST_FINISHED;
 	/* what was taken counts, also when another part of the run failed
 	 * (a snapshot whose backup failed is kept and trimmed like others) */
-	int rc = 0;
-	if (a->it->snapshot)
-		rc = push_str(st, "snapshots", a->it->snapshot);
-	if (!rc && a->it->backup)
-		rc = push_str(st, "backups", a->it->backup);
+	if (!rc && a->it->snapshot) {
+		st->has |= ASTRA__POLICY_ST_SNAPSHOTS;
+		rc = astra__policy_names_push(
+		        &st->snapshots, &st->nsnapshots, a->it->snapshot);
+	}
+	if (!rc && a->it->backup) {
+		st->has |= ASTRA__POLICY_ST_BACKUPS;
+		rc = astra__policy_names_push(
+		        &st->backups, &st->nbackups, a->it->backup);
+	}
 	return rc;
 }
 
@@ -126,21 +129,27 @@ static int apply_result(astra__json *st, void *payload)
 
 static int claim(runner *R, item *it, int64_t slot)
 {
-	astra__json *st = astra__policy_cm_status(it->cm);
-	if (!st)
-		return ASTRA_ENOMEM;
+	astra__policy_status st;
+	astra__json *j = NULL;
+	int rc = astra__policy_cm_status(it->cm, &st);
+	if (rc)
+		return rc;
 	astra__sched s;
 	int64_t next = 0;
 	if (!astra__sched_compile(&it->p, &s)) {
 		astra__sched_next(&s, R->now, &next);
 		astra__sched_clear(&s);
 	}
-	astra__json_set_int(st, "lastRun", R->now);
-	astra__json_set_int(st, "lastSlot", slot);
-	astra__json_set_int(st, "nextRun", next);
-	astra__json_set_str(st, "lastResult", "running");
-	int rc = astra__policy_cm_put(it->cm, ASTRA_POLICY_KEY_STATUS, st);
-	astra__json_free(st);
+	st.last_run = R->now;
+	st.last_slot = slot;
+	st.next_run = next;
+	st.has |= ASTRA__POLICY_ST_LAST_RUN | ASTRA__POLICY_ST_LAST_SLOT |
+	          ASTRA__POLICY_ST_NEXT_RUN;
+	if (!(rc = set_str(&st.last_result, "running")) &&
+	        !(rc = astra__policy_status_encode(&st, &j)))
+		rc = astra__policy_cm_put(it->cm, ASTRA_POLICY_KEY_STATUS, j);
+	astra__json_free(j);
+	astra__policy_status_free(&st);
 	astra__json *updated = NULL;
 	if (!rc)
 		rc = astra__policy_cm_update(R->k, it->cm, &updated);
@@ -161,19 +170,17 @@ typedef struct {
 } obj_ref;
 
 static int listed_in_kept(
-        const astra__json *st, const char *key, unsigned keep, const char *name)
+        char *const *a, size_t n, unsigned keep, const char *name)
 {
-	const astra__json *a = astra__json_get(st, key);
-	size_t n = astra__json_size(a);
 	for (size_t i = n > keep ? n - keep : 0; i < n; i++)
-		if (!strcmp(astra__json_string_value(astra__json_at(a, i)),
-		            name))
+		if (!strcmp(a[i], name))
 			return 1;
 	return 0;
 }
 
 typedef struct {
-	astra__json *spec, *st;
+	astra__json *spec;
+	astra__policy_status st;
 	astra_policy_options p;
 	char ns[64], cmname[160];
 } pol;
@@ -183,12 +190,12 @@ static int kept(const pol *ps, size_t n, const obj_ref *o)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (!strcmp(o->kind, "snapshot") &&
-		        listed_in_kept(ps[i].st, "snapshots",
+		        listed_in_kept(ps[i].st.snapshots, ps[i].st.nsnapshots,
 		                ps[i].p.snapshot_retention, o->name))
 			return 1;
 		if (!strcmp(o->kind, "backup") && ps[i].p.vault && o->vault &&
 		        !strcmp(ps[i].p.vault, o->vault) &&
-		        listed_in_kept(ps[i].st, "backups",
+		        listed_in_kept(ps[i].st.backups, ps[i].st.nbackups,
 		                ps[i].p.backup_retention, o->name))
 			return 1;
 	}
@@ -236,53 +243,56 @@ static int delete_obj(runner *R, const char *app, const obj_ref *o)
 }
 
 typedef struct {
-	astra__json *drop; /* names removed from the lists */
-	astra__json *pending; /* the new pendingDeletes */
+	astra__policy_ref *drop; /* names removed from the lists */
+	size_t ndrop;
+	astra__policy_ref *pending; /* the new pendingDeletes */
+	size_t npending;
 } trim_args;
 
-static int has_name(const astra__json *arr, const char *key, const char *name)
+static int has_name(const astra__policy_ref *arr, size_t n, const char *key,
+        const char *name)
 {
-	for (size_t i = 0; i < astra__json_size(arr); i++)
-		if (!strcmp(astra__json_str(astra__json_at(arr, i), "name"),
-		            name) &&
-		        !strcmp(astra__json_str(astra__json_at(arr, i), "kind"),
-		                key))
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(arr[i].name, name) && !strcmp(arr[i].kind, key))
 			return 1;
 	return 0;
 }
 
-static int apply_trim(astra__json *st, void *payload)
+/* Keeps the names of list *arr (of *n) that `t` does not drop. */
+static void trim_names(
+        const trim_args *t, const char *kind, char **arr, size_t *n)
 {
-	const trim_args *t = payload;
-	static const char *const keys[2][2] = { { "snapshots", "snapshot" },
-		{ "backups", "backup" } };
-	for (int k = 0; k < 2; k++) {
-		const astra__json *old = astra__json_get(st, keys[k][0]);
-		astra__json *nw = astra__json_new_array();
-		if (!nw)
-			return ASTRA_ENOMEM;
-		for (size_t i = 0; i < astra__json_size(old); i++) {
-			const char *n = astra__json_string_value(
-			        astra__json_at(old, i));
-			if (n && !has_name(t->drop, keys[k][1], n))
-				astra__json_push(nw, astra__json_new_string(n));
-		}
-		astra__json_set(st, keys[k][0], nw);
+	size_t m = 0;
+	for (size_t i = 0; i < *n; i++) {
+		if (has_name(t->drop, t->ndrop, kind, arr[i]))
+			free(arr[i]);
+		else
+			arr[m++] = arr[i];
 	}
-	astra__json_set(st, "pendingDeletes", astra__json_dup(t->pending));
-	return 0;
+	*n = m;
 }
 
-static void add_ref(astra__json *arr, const obj_ref *o)
+static int apply_trim(astra__policy_status *st, void *payload)
 {
-	astra__json *e = astra__json_new_object();
-	if (!e)
-		return;
-	astra__json_set_str(e, "kind", o->kind);
-	astra__json_set_str(e, "name", o->name);
-	if (o->vault)
-		astra__json_set_str(e, "vault", o->vault);
-	astra__json_push(arr, e);
+	const trim_args *t = payload;
+	trim_names(t, "snapshot", st->snapshots, &st->nsnapshots);
+	trim_names(t, "backup", st->backups, &st->nbackups);
+	st->has |= ASTRA__POLICY_ST_SNAPSHOTS | ASTRA__POLICY_ST_BACKUPS |
+	           ASTRA__POLICY_ST_PENDING;
+	astra__policy_refs_free(st->pending, st->npending);
+	st->pending = NULL;
+	st->npending = 0;
+	int rc = 0;
+	for (size_t i = 0; !rc && i < t->npending; i++)
+		rc = astra__policy_refs_push(&st->pending, &st->npending,
+		        t->pending[i].kind, t->pending[i].name,
+		        t->pending[i].vault);
+	return rc;
+}
+
+static void add_ref(astra__policy_ref **arr, size_t *n, const obj_ref *o)
+{
+	astra__policy_refs_push(arr, n, o->kind, o->name, o->vault);
 }
 
 static int retention(runner *R, const char *app)
@@ -302,11 +312,9 @@ static int retention(runner *R, const char *app)
 		const astra__json *cm = astra__json_at(items, i);
 		pol *p = &ps[np];
 		p->spec = astra__policy_cm_spec(cm);
-		p->st = astra__policy_cm_status(cm);
-		if (!p->spec || !p->st ||
-		        astra__policy_from_json(p->spec, &p->p)) {
+		if (!p->spec || astra__policy_from_json(p->spec, &p->p) ||
+		        astra__policy_cm_status(cm, &p->st)) {
 			astra__json_free(p->spec);
-			astra__json_free(p->st);
 			continue;
 		}
 		const astra__json *md = astra__json_get(cm, "metadata");
@@ -318,50 +326,32 @@ static int retention(runner *R, const char *app)
 	}
 	for (size_t i = 0; i < np; i++) {
 		pol *p = &ps[i];
-		trim_args t = { astra__json_new_array(),
-			astra__json_new_array() };
-		if (!t.drop || !t.pending) {
-			astra__json_free(t.drop);
-			astra__json_free(t.pending);
-			rc = ASTRA_ENOMEM;
-			break;
-		}
+		trim_args t = { NULL, 0, NULL, 0 };
 		int changed = 0;
 		for (int k = 0; k < 2; k++) {
-			const char *key = k ? "backups" : "snapshots";
 			unsigned keep = k ? p->p.backup_retention
 			                  : p->p.snapshot_retention;
-			const astra__json *a = astra__json_get(p->st, key);
-			size_t cnt = astra__json_size(a);
+			char **a = k ? p->st.backups : p->st.snapshots;
+			size_t cnt = k ? p->st.nbackups : p->st.nsnapshots;
 			for (size_t j = 0; cnt > keep && j < cnt - keep; j++) {
-				obj_ref o = { k ? "backup" : "snapshot",
-					astra__json_string_value(
-					        astra__json_at(a, j)),
+				obj_ref o = { k ? "backup" : "snapshot", a[j],
 					k ? p->p.vault : NULL };
-				if (!o.name)
-					continue;
-				add_ref(t.drop, &o);
+				add_ref(&t.drop, &t.ndrop, &o);
 				changed = 1;
 				if (kept(ps, np, &o))
 					continue; /* another policy keeps it */
 				if (delete_obj(R, app, &o) != 0)
-					add_ref(t.pending, &o);
+					add_ref(&t.pending, &t.npending, &o);
 			}
 		}
-		const astra__json *pend =
-		        astra__json_get(p->st, "pendingDeletes");
-		for (size_t j = 0; j < astra__json_size(pend); j++) {
-			const astra__json *e = astra__json_at(pend, j);
-			obj_ref o = { astra__json_str(e, "kind"),
-				astra__json_str(e, "name"),
-				astra__json_str(e, "vault") };
-			if (!o.kind || !o.name)
-				continue;
+		for (size_t j = 0; j < p->st.npending; j++) {
+			const astra__policy_ref *e = &p->st.pending[j];
+			obj_ref o = { e->kind, e->name, e->vault };
 			changed = 1;
 			if (kept(ps, np, &o))
 				continue;
 			if (delete_obj(R, app, &o) != 0)
-				add_ref(t.pending, &o);
+				add_ref(&t.pending, &t.npending, &o);
 		}
 		if (changed) {
 			int urc = astra__policy_status_update(
@@ -372,15 +362,15 @@ static int retention(runner *R, const char *app)
 				        p->p.name, astra_error_last()->message);
 			else {
 				/* later policies see this one's new lists */
-				apply_trim(p->st, &t);
+				apply_trim(&p->st, &t);
 			}
 		}
-		astra__json_free(t.drop);
-		astra__json_free(t.pending);
+		astra__policy_refs_free(t.drop, t.ndrop);
+		astra__policy_refs_free(t.pending, t.npending);
 	}
 	for (size_t i = 0; i < np; i++) {
 		astra__json_free(ps[i].spec);
-		astra__json_free(ps[i].st);
+		astra__policy_status_free(&ps[i].st);
 	}
 	free(ps);
 	astra__json_free(items);
@@ -569,10 +559,17 @@ astra_status astra_policy_run_due(
 			it->spec = (astra__json_free(it->spec), NULL);
 			continue;
 		}
-		astra__json *st = astra__policy_cm_status(it->cm);
-		int64_t base = astra__json_int(st, "lastRun",
-		        astra__json_int(it->spec, "created", R.now));
-		astra__json_free(st);
+		astra__policy_status st;
+		if (astra__policy_cm_status(it->cm, &st)) {
+			astra__log_warn("policy %s/%s: ignored: %s", it->ns,
+			        it->cmname, astra_error_last()->message);
+			continue;
+		}
+		int64_t base =
+		        st.has & ASTRA__POLICY_ST_LAST_RUN
+		                ? st.last_run
+		                : astra__json_int(it->spec, "created", R.now);
+		astra__policy_status_free(&st);
 		int64_t slot = 0;
 		astra__sched s;
 		int due = 0;

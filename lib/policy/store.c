@@ -13,6 +13,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "kube/cluster_internal.h"
 #include "policy/store.h"
 
@@ -65,10 +66,301 @@ astra__json *astra__policy_cm_spec(const astra__json *cm)
 	return parse_key(cm, ASTRA_POLICY_KEY_SPEC);
 }
 
-astra__json *astra__policy_cm_status(const astra__json *cm)
+/* ---- the status record ---- */
+
+void astra__policy_refs_free(astra__policy_ref *arr, size_t n)
 {
-	astra__json *s = parse_key(cm, ASTRA_POLICY_KEY_STATUS);
-	return s ? s : astra__json_new_object();
+	for (size_t i = 0; i < n; i++) {
+		free(arr[i].kind);
+		free(arr[i].name);
+		free(arr[i].vault);
+	}
+	free(arr);
+}
+
+static void names_free(char **arr, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(arr[i]);
+	free(arr);
+}
+
+void astra__policy_status_free(astra__policy_status *st)
+{
+	free(st->last_result);
+	free(st->last_error);
+	names_free(st->snapshots, st->nsnapshots);
+	names_free(st->backups, st->nbackups);
+	astra__policy_refs_free(st->pending, st->npending);
+	memset(st, 0, sizeof(*st));
+}
+
+int astra__policy_names_push(char ***arr, size_t *n, const char *v)
+{
+	char **a = astra__reallocarray(*arr, *n + 1, sizeof(**arr));
+	if (!a)
+		return astra__err_oom();
+	*arr = a;
+	if (!(a[*n] = astra__strdup(v)))
+		return astra__err_oom();
+	(*n)++;
+	return 0;
+}
+
+int astra__policy_refs_push(astra__policy_ref **arr, size_t *n,
+        const char *kind, const char *name, const char *vault)
+{
+	astra__policy_ref *a = astra__reallocarray(*arr, *n + 1, sizeof(**arr));
+	if (!a)
+		return astra__err_oom();
+	*arr = a;
+	astra__policy_ref *r = &a[*n];
+	memset(r, 0, sizeof(*r));
+	r->kind = astra__strdup(kind);
+	r->name = astra__strdup(name);
+	r->vault = vault ? astra__strdup(vault) : NULL;
+	(*n)++; /* counted even when incomplete: freed with the rest */
+	if (!r->kind || !r->name || (vault && !r->vault))
+		return astra__err_oom();
+	return 0;
+}
+
+/* Sets integer member `key` when bit `bit` of st->has is set. */
+static int put_int(astra__json *j, const astra__policy_status *st, unsigned bit,
+        const char *key, int64_t v)
+{
+	return (st->has & bit) ? astra__json_set_int(j, key, v) : 0;
+}
+
+/* Sets string member `key` when `v` is not NULL. */
+static int put_str(astra__json *j, const char *key, const char *v)
+{
+	return v ? astra__json_set_str(j, key, v) : 0;
+}
+
+/* Sets array member `key` of names when bit `bit` of st->has is set. */
+static int put_names(astra__json *j, const astra__policy_status *st,
+        unsigned bit, const char *key, char *const *v, size_t n)
+{
+	if (!(st->has & bit))
+		return 0;
+	astra__json *a = astra__json_new_array();
+	int rc = a ? 0 : ASTRA_ENOMEM;
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = astra__json_push(a, astra__json_new_string(v[i]));
+	if (rc) {
+		astra__json_free(a);
+		return rc;
+	}
+	return astra__json_set(j, key, a);
+}
+
+/* Sets "pendingDeletes" when present. */
+static int put_pending(astra__json *j, const astra__policy_status *st)
+{
+	if (!(st->has & ASTRA__POLICY_ST_PENDING))
+		return 0;
+	astra__json *a = astra__json_new_array();
+	int rc = a ? 0 : ASTRA_ENOMEM;
+	for (size_t i = 0; !rc && i < st->npending; i++) {
+		const astra__policy_ref *r = &st->pending[i];
+		astra__json *e = astra__json_new_object();
+		if (!(rc = e ? 0 : ASTRA_ENOMEM) &&
+		        !(rc = put_str(e, "kind", r->kind)) &&
+		        !(rc = put_str(e, "name", r->name)))
+			rc = put_str(e, "vault", r->vault);
+		if (!rc)
+			rc = astra__json_push(a, e);
+		else
+			astra__json_free(e);
+	}
+	if (rc) {
+		astra__json_free(a);
+		return rc;
+	}
+	return astra__json_set(j, "pendingDeletes", a);
+}
+
+int astra__policy_status_encode(
+        const astra__policy_status *st, astra__json **out)
+{
+	astra__json *j = astra__json_new_object();
+	int rc = j ? 0 : ASTRA_ENOMEM;
+	if (!rc &&
+	        !(rc = put_int(j, st, ASTRA__POLICY_ST_LAST_RUN, "lastRun",
+	                  st->last_run)) &&
+	        !(rc = put_int(j, st, ASTRA__POLICY_ST_LAST_SLOT, "lastSlot",
+	                  st->last_slot)) &&
+	        !(rc = put_int(j, st, ASTRA__POLICY_ST_NEXT_RUN, "nextRun",
+	                  st->next_run)) &&
+	        !(rc = put_str(j, "lastResult", st->last_result)) &&
+	        !(rc = put_str(j, "lastError", st->last_error)) &&
+	        !(rc = put_int(j, st, ASTRA__POLICY_ST_LAST_FINISHED,
+	                  "lastFinished", st->last_finished)) &&
+	        !(rc = put_names(j, st, ASTRA__POLICY_ST_SNAPSHOTS, "snapshots",
+	                  st->snapshots, st->nsnapshots)) &&
+	        !(rc = put_names(j, st, ASTRA__POLICY_ST_BACKUPS, "backups",
+	                  st->backups, st->nbackups)))
+		rc = put_pending(j, st);
+	if (rc) {
+		astra__json_free(j);
+		j = NULL;
+	}
+	*out = j;
+	return rc;
+}
+
+/* Where decoding is, for the errors: the policy and the path of the
+ * object being read ("" or "pendingDeletes[2]."). */
+typedef struct {
+	const char *what;
+	char prefix[48];
+} decoder;
+
+static int bad_field(const decoder *d, const char *key, const char *problem)
+{
+	return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_POLICY,
+	        "policy %s: status field %s%s %s", d->what, d->prefix, key,
+	        problem);
+}
+
+/* Member `key` of `obj` when it has type `t` (NULL when absent and not
+ * `required`); ASTRA_ECORRUPT naming it when missing or of another type. */
+static int member(const decoder *d, const astra__json *obj, const char *key,
+        astra__json_type t, int required, const astra__json **out)
+{
+	static const char *const names[] = { "", "null", "a boolean",
+		"a number", "a string", "an array", "an object" };
+	const astra__json *m = astra__json_get(obj, key);
+	*out = m;
+	if (!m)
+		return required ? bad_field(d, key, "is missing") : 0;
+	if (astra__json_type_of(m) == t)
+		return 0;
+	char problem[32];
+	snprintf(problem, sizeof(problem), "is not %s", names[t]);
+	return bad_field(d, key, problem);
+}
+
+/* String member `key` copied to *out (NULL when absent, not required). */
+static int get_str(const decoder *d, const astra__json *obj, const char *key,
+        int required, char **out)
+{
+	const astra__json *m;
+	int rc = member(d, obj, key, ASTRA_JSON_STRING, required, &m);
+	if (rc || !m)
+		return rc;
+	*out = astra__strdup(astra__json_string_value(m));
+	return *out ? 0 : astra__err_oom();
+}
+
+/* Integer member `key` into *out, setting `bit` of st->has when present. */
+static int get_int(const decoder *d, const astra__json *j, const char *key,
+        astra__policy_status *st, unsigned bit, int64_t *out)
+{
+	const astra__json *m;
+	int rc = member(d, j, key, ASTRA_JSON_NUMBER, 0, &m);
+	if (!rc && m) {
+		*out = (int64_t)astra__json_number_value(m);
+		st->has |= bit;
+	}
+	return rc;
+}
+
+/* Array member `key` of names, setting `bit` of st->has when present. */
+static int get_names(const decoder *d, const astra__json *j, const char *key,
+        astra__policy_status *st, unsigned bit, char ***arr, size_t *n)
+{
+	const astra__json *a;
+	int rc = member(d, j, key, ASTRA_JSON_ARRAY, 0, &a);
+	if (rc || !a)
+		return rc;
+	st->has |= bit;
+	size_t i = 0;
+	for (const astra__json *e = astra__json_first(a); e && !rc;
+	        e = astra__json_next(e), i++) {
+		if (astra__json_type_of(e) != ASTRA_JSON_STRING) {
+			char key_i[48];
+			snprintf(key_i, sizeof(key_i), "%s[%zu]", key, i);
+			return bad_field(d, key_i, "is not a string");
+		}
+		rc = astra__policy_names_push(
+		        arr, n, astra__json_string_value(e));
+	}
+	return rc;
+}
+
+/* "pendingDeletes": objects with kind and name (and a vault for backups). */
+static int get_pending(
+        const decoder *d, const astra__json *j, astra__policy_status *st)
+{
+	const astra__json *a;
+	int rc = member(d, j, "pendingDeletes", ASTRA_JSON_ARRAY, 0, &a);
+	if (rc || !a)
+		return rc;
+	st->has |= ASTRA__POLICY_ST_PENDING;
+	size_t i = 0;
+	for (const astra__json *e = astra__json_first(a); e && !rc;
+	        e = astra__json_next(e), i++) {
+		decoder de = { d->what, "" };
+		snprintf(
+		        de.prefix, sizeof(de.prefix), "pendingDeletes[%zu]", i);
+		if (astra__json_type_of(e) != ASTRA_JSON_OBJECT)
+			return bad_field(d, de.prefix, "is not an object");
+		snprintf(de.prefix, sizeof(de.prefix), "pendingDeletes[%zu].",
+		        i);
+		astra__policy_ref r = { 0 };
+		if (!(rc = get_str(&de, e, "kind", 1, &r.kind)) &&
+		        !(rc = get_str(&de, e, "name", 1, &r.name)) &&
+		        !(rc = get_str(&de, e, "vault", 0, &r.vault)))
+			rc = astra__policy_refs_push(&st->pending,
+			        &st->npending, r.kind, r.name, r.vault);
+		free(r.kind);
+		free(r.name);
+		free(r.vault);
+	}
+	return rc;
+}
+
+int astra__policy_status_decode(
+        const astra__json *j, const char *what, astra__policy_status *st)
+{
+	decoder d = { what, "" };
+	memset(st, 0, sizeof(*st));
+	if (astra__json_type_of(j) != ASTRA_JSON_OBJECT)
+		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_POLICY,
+		        "policy %s: the status is not a JSON object", what);
+	int rc;
+	if ((rc = get_int(&d, j, "lastRun", st, ASTRA__POLICY_ST_LAST_RUN,
+	             &st->last_run)) ||
+	        (rc = get_int(&d, j, "lastSlot", st, ASTRA__POLICY_ST_LAST_SLOT,
+	                 &st->last_slot)) ||
+	        (rc = get_int(&d, j, "nextRun", st, ASTRA__POLICY_ST_NEXT_RUN,
+	                 &st->next_run)) ||
+	        (rc = get_str(&d, j, "lastResult", 0, &st->last_result)) ||
+	        (rc = get_str(&d, j, "lastError", 0, &st->last_error)) ||
+	        (rc = get_int(&d, j, "lastFinished", st,
+	                 ASTRA__POLICY_ST_LAST_FINISHED, &st->last_finished)) ||
+	        (rc = get_names(&d, j, "snapshots", st,
+	                 ASTRA__POLICY_ST_SNAPSHOTS, &st->snapshots,
+	                 &st->nsnapshots)) ||
+	        (rc = get_names(&d, j, "backups", st, ASTRA__POLICY_ST_BACKUPS,
+	                 &st->backups, &st->nbackups)) ||
+	        (rc = get_pending(&d, j, st)))
+		astra__policy_status_free(st);
+	return rc;
+}
+
+int astra__policy_cm_status(const astra__json *cm, astra__policy_status *st)
+{
+	astra__json *j = parse_key(cm, ASTRA_POLICY_KEY_STATUS);
+	memset(st, 0, sizeof(*st));
+	if (!j)
+		return 0; /* none yet (or unreadable): an empty status */
+	int rc = astra__policy_status_decode(j,
+	        astra__json_str(astra__json_get(cm, "metadata"), "name"), st);
+	astra__json_free(j);
+	return rc;
 }
 
 const char *astra__policy_cm_app(const astra__json *cm)
@@ -123,14 +415,20 @@ int astra__policy_status_update(astra__kube *k, const char *ns,
 		rc = astra__kube_get(k, &r, ns, cmname, &cm);
 		if (rc)
 			break;
-		astra__json *st = astra__policy_cm_status(cm);
-		rc = st ? fn(st, payload) : ASTRA_ENOMEM;
+		astra__policy_status st;
+		astra__json *j = NULL;
+		rc = astra__policy_cm_status(cm, &st);
+		if (!rc)
+			rc = fn(&st, payload);
+		if (!rc)
+			rc = astra__policy_status_encode(&st, &j);
 		if (!rc)
 			rc = astra__policy_cm_put(
-			        cm, ASTRA_POLICY_KEY_STATUS, st);
+			        cm, ASTRA_POLICY_KEY_STATUS, j);
 		if (!rc)
 			rc = astra__policy_cm_update(k, cm, NULL);
-		astra__json_free(st);
+		astra__json_free(j);
+		astra__policy_status_free(&st);
 		astra__json_free(cm);
 		if (rc != ASTRA_ECONFLICT)
 			break;
@@ -256,12 +554,19 @@ astra_status astra_policy_list(
 	for (size_t i = 0; arr && !rc && i < astra__json_size(items); i++) {
 		const astra__json *cm = astra__json_at(items, i);
 		astra__json *spec = astra__policy_cm_spec(cm);
-		astra__json *st = astra__policy_cm_status(cm);
+		astra__json *st = NULL;
+		astra__policy_status sr;
 		astra_policy_options p;
-		if (!spec || !st || astra__policy_from_json(spec, &p)) {
+		if (!spec || astra__policy_from_json(spec, &p)) {
 			astra__json_free(spec);
-			astra__json_free(st);
 			continue; /* not ours or damaged: skip */
+		}
+		if (astra__policy_cm_status(cm, &sr) ||
+		        astra__policy_status_encode(&sr, &st)) {
+			astra__log_warn("%s", astra_error_last()->message);
+			astra__policy_status_free(&sr);
+			astra__json_free(spec);
+			continue; /* damaged status: skip */
 		}
 		astra__json *e = astra__json_new_object();
 		astra__json *s = astra__json_new_object();
@@ -270,6 +575,7 @@ astra_status astra_policy_list(
 			astra__json_free(s);
 			astra__json_free(spec);
 			astra__json_free(st);
+			astra__policy_status_free(&sr);
 			rc = ASTRA_ENOMEM;
 			break;
 		}
@@ -282,11 +588,12 @@ astra_status astra_policy_list(
 		}
 		int64_t created = astra__json_int(spec, "created", 0);
 		set_time(e, "created", created);
-		int64_t last = astra__json_int(st, "lastRun", 0);
+		int64_t last =
+		        sr.has & ASTRA__POLICY_ST_LAST_RUN ? sr.last_run : 0;
 		set_time(s, "lastRun", last);
-		const char *res = astra__json_str(st, "lastResult");
+		const char *res = sr.last_result;
 		astra__json_set_str(s, "lastResult", res ? res : "");
-		const char *err = astra__json_str(st, "lastError");
+		const char *err = sr.last_error;
 		if (err)
 			astra__json_set_str(s, "lastError", err);
 		int64_t next = 0;
@@ -299,6 +606,7 @@ astra_status astra_policy_list(
 		astra__json_set(e, "status", s);
 		astra__json_free(spec);
 		astra__json_free(st);
+		astra__policy_status_free(&sr);
 		rc = astra__json_push(arr, e);
 	}
 	if (!arr)

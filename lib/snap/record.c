@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "kube/cluster_internal.h"
+#include "snap/record.h"
 #include "snap/snap.h"
 
 static int b64_field(const astra__json *secret, const char *key, astra_buf *out)
@@ -93,11 +94,18 @@ int astra__snap_load(astra__kube *k, const char *app, const char *name,
 		        "app %s has no snapshot named %s", app, name);
 	}
 	rc = record_of(main, record);
+	int64_t parts = 1;
+	if (!rc) {
+		astra__snap_rec sr;
+		rc = astra__snap_rec_decode(*record, name, &sr);
+		if (!rc && sr.manifest_parts)
+			parts = sr.manifest_parts;
+		astra__snap_rec_free(&sr);
+	}
 	if (!rc && secret_ns)
 		*secret_ns = astra__strdup(astra__json_str(
 		        astra__json_get(main, "metadata"), "namespace"));
 	if (!rc && manifests) {
-		int64_t parts = astra__json_int(*record, "manifestParts", 1);
 		astra_buf gz = ASTRA_BUF_INIT, plain = ASTRA_BUF_INIT;
 		for (int64_t p = 0; p < parts && !rc; p++) {
 			char want[300];
@@ -148,9 +156,40 @@ int astra__snap_load(astra__kube *k, const char *app, const char *name,
 
 static int cmp_created(const void *a, const void *b)
 {
-	const char *x = astra__json_str(*(astra__json *const *)a, "created");
-	const char *y = astra__json_str(*(astra__json *const *)b, "created");
-	return strcmp(x ? x : "", y ? y : "");
+	const astra__snap_rec *x = a, *y = b;
+	return strcmp(x->created, y->created);
+}
+
+/* Record Secret `secret` decoded into *rec (nothing to free on failure). */
+static int decode_secret(const astra__json *secret, astra__snap_rec *rec)
+{
+	astra__json *j = NULL;
+	memset(rec, 0, sizeof(*rec));
+	int rc = record_of(secret, &j);
+	if (!rc)
+		rc = astra__snap_rec_decode(j,
+		        astra__json_str(
+		                astra__json_get(secret, "metadata"), "name"),
+		        rec);
+	astra__json_free(j);
+	return rc;
+}
+
+/* The records `recs` (m of them, sorted by creation) as a JSON array in
+ * `out`, pretty. */
+static int print_records(const astra__snap_rec *recs, size_t m, astra_buf *out)
+{
+	astra__json *arr = astra__json_new_array();
+	int rc = arr ? 0 : ASTRA_ENOMEM;
+	for (size_t i = 0; !rc && i < m; i++) {
+		astra__json *r;
+		if (!(rc = astra__snap_rec_encode(&recs[i], &r)))
+			rc = astra__json_push(arr, r);
+	}
+	if (!rc)
+		rc = astra__json_print_buf(out, arr, 1);
+	astra__json_free(arr);
+	return rc;
 }
 
 astra_status astra_snapshot_list(
@@ -163,26 +202,23 @@ astra_status astra_snapshot_list(
 	if (rc)
 		return rc;
 	size_t n = astra__json_size(items);
-	astra__json **recs = astra__calloc(n + 1, sizeof(*recs));
-	astra__json *arr = astra__json_new_array();
+	astra__snap_rec *recs = astra__calloc(n + 1, sizeof(*recs));
 	size_t m = 0;
-	for (size_t i = 0; recs && arr && i < n; i++) {
-		astra__json *r = NULL;
-		if (record_of(astra__json_at(items, i), &r) == 0)
-			recs[m++] = r;
+	for (size_t i = 0; recs && i < n; i++) {
+		if (decode_secret(astra__json_at(items, i), &recs[m]) == 0)
+			m++;
 		else
 			astra__log_warn("%s", astra_error_last()->message);
 	}
-	if (!recs || !arr)
+	if (!recs)
 		rc = ASTRA_ENOMEM;
 	else {
 		qsort(recs, m, sizeof(*recs), cmp_created);
-		for (size_t i = 0; i < m; i++)
-			astra__json_push(arr, recs[i]);
-		rc = astra__json_print_buf(out, arr, 1);
+		rc = print_records(recs, m, out);
 	}
+	for (size_t i = 0; i < m; i++)
+		astra__snap_rec_free(&recs[i]);
 	free(recs);
-	astra__json_free(arr);
 	astra__json_free(items);
 	return rc;
 }
@@ -212,11 +248,18 @@ astra_status astra_snapshot_delete(
 	ASTRA_ASSERT_ARG(app);
 	ASTRA_ASSERT_ARG(name);
 	astra__kube *k = astra__cluster_kube(c);
-	astra__json *rec = NULL, *items = NULL;
+	astra__json *j = NULL, *items = NULL;
+	astra__snap_rec rec;
 	char *ns = NULL;
-	int rc = astra__snap_load(k, app, name, &rec, NULL, &ns);
+	int rc = astra__snap_load(k, app, name, &j, NULL, &ns);
 	if (rc)
 		return rc;
+	rc = astra__snap_rec_decode(j, name, &rec);
+	astra__json_free(j);
+	if (rc) {
+		free(ns);
+		return rc;
+	}
 	rc = list_records(k, app, name, &items);
 	/* a backup reading the snapshot marks the record */
 	for (size_t i = 0; !rc && i < astra__json_size(items); i++) {
@@ -240,12 +283,10 @@ astra_status astra_snapshot_delete(
 		                NULL, "VolumeGroupSnapshot", &vgs) == 0;
 		astra_error_clear();
 	}
-	const astra__json *vols = astra__json_get(rec, "volumes");
-	for (size_t i = 0; !rc && i < astra__json_size(vols); i++) {
-		const astra__json *v = astra__json_at(vols, i);
-		const char *vns = astra__json_str(v, "namespace");
-		const char *group = astra__json_str(v, "group");
-		const char *vsn = astra__json_str(v, "volumeSnapshot");
+	for (size_t i = 0; !rc && i < rec.nvolumes; i++) {
+		const char *vns = rec.volumes[i].ns;
+		const char *group = rec.volumes[i].group;
+		const char *vsn = rec.volumes[i].volume_snapshot;
 		int r2 = 0;
 		if (group && have_vgs)
 			r2 = astra__kube_delete(k, &vgs, vns, group, NULL);
@@ -268,7 +309,7 @@ astra_status astra_snapshot_delete(
 	astra__kube_resource_clear(&vs);
 	astra__kube_resource_clear(&vgs);
 	astra__kube_resource_clear(&sr);
-	astra__json_free(rec);
+	astra__snap_rec_free(&rec);
 	astra__json_free(items);
 	free(ns);
 	return rc;

@@ -24,6 +24,7 @@
 #include "core/vec.h"
 #include "hook/hook.h"
 #include "kube/cluster_internal.h"
+#include "snap/record.h"
 #include "snap/snap.h"
 
 #define PART_MAX (700u * 1024u) /* per Secret, below the 1 MiB limit */
@@ -563,27 +564,36 @@ static astra__json *restore_hooks_json(const astra__hook_set *hs)
 	return arr;
 }
 
-static astra__json *volumes_json(snap *s)
+/* *out = a copy of `v` (stays NULL when `v` is NULL). */
+static int dup_opt(char **out, const char *v)
 {
-	astra__json *arr = astra__json_new_array();
-	for (size_t i = 0; arr && i < s->nvols; i++) {
-		vol *v = &s->vols[i];
-		astra__json *o = astra__json_new_object();
-		if (!o)
-			break;
-		astra__json_set_str(o, "namespace", v->ns);
-		astra__json_set_str(o, "pvc", v->pvc);
-		astra__json_set_str(o, "driver", v->driver);
-		if (v->vs)
-			astra__json_set_str(o, "volumeSnapshot", v->vs);
-		if (v->group)
-			astra__json_set_str(o, "group", v->group);
-		if (v->restore_size)
-			astra__json_set_str(o, "restoreSize", v->restore_size);
-		astra__json_set_bool(o, "readyToUse", v->ready);
-		astra__json_push(arr, o);
+	if (!v)
+		return 0;
+	*out = astra__strdup(v);
+	return *out ? 0 : astra__err_oom();
+}
+
+/* The record's volumes, copied from s->vols; on failure the copies made
+ * so far stay in rec (counted by rec->nvolumes) for astra__snap_rec_free. */
+static int record_volumes(const snap *s, astra__snap_rec *rec)
+{
+	rec->volumes = astra__calloc(s->nvols + 1, sizeof(*rec->volumes));
+	if (!rec->volumes)
+		return astra__err_oom();
+	int rc = 0;
+	for (size_t i = 0; !rc && i < s->nvols; i++) {
+		const vol *v = &s->vols[i];
+		astra__snap_vol *o = &rec->volumes[i];
+		rec->nvolumes = i + 1;
+		o->ready_to_use = v->ready;
+		if (!(rc = dup_opt(&o->ns, v->ns)) &&
+		        !(rc = dup_opt(&o->pvc, v->pvc)) &&
+		        !(rc = dup_opt(&o->driver, v->driver)) &&
+		        !(rc = dup_opt(&o->volume_snapshot, v->vs)) &&
+		        !(rc = dup_opt(&o->group, v->group)))
+			rc = dup_opt(&o->restore_size, v->restore_size);
 	}
-	return arr;
+	return rc;
 }
 
 int astra__snap_secret_resource(astra__kube *k, astra__kube_resource *r)
@@ -591,7 +601,12 @@ int astra__snap_secret_resource(astra__kube *k, astra__kube_resource *r)
 	return astra__kube_find_kind(k, "", "v1", "Secret", r);
 }
 
-static int save_record(snap *s, astra__json *rec, const astra__json *manifests)
+/* Sets rec->manifest_parts, encodes the record into *out (caller frees;
+ * NULL on failure) and creates the record's Secrets: the first holds
+ * record.json and the first part of the gzipped manifests, the others
+ * (astra-snap-<name>-part-<n>) the rest. */
+static int save_record(snap *s, astra__snap_rec *rec,
+        const astra__json *manifests, astra__json **out)
 {
 	astra__kube_resource sr;
 	int rc = astra__snap_secret_resource(s->k, &sr);
@@ -603,10 +618,11 @@ static int save_record(snap *s, astra__json *rec, const astra__json *manifests)
 	if (!rc)
 		rc = astra__gzip(&gz, plain.ptr, plain.size);
 	size_t parts = gz.size / PART_MAX + 1;
+	rec->manifest_parts = (int64_t)parts;
 	if (!rc)
-		rc = astra__json_set_int(rec, "manifestParts", (int64_t)parts);
+		rc = astra__snap_rec_encode(rec, out);
 	if (!rc)
-		rc = astra__json_print_buf(&rec_text, rec, 0);
+		rc = astra__json_print_buf(&rec_text, *out, 0);
 	for (size_t p = 0; p < parts && !rc; p++) {
 		char name[300], key[64];
 		if (p == 0)
@@ -817,35 +833,46 @@ static int snap_post_hooks(snap *s, const astra__hook_set *hs, char **nss,
 }
 
 /* Fills the snapshot's record (takes `hooks` and the collection's
- * warnings) and saves it with the manifests; on failure the created
- * snapshots are deleted. */
-static int snap_write_record(snap *s, astra__json *rec, astra__json *hooks,
+ * warnings) and saves it with the manifests; *out receives the record as
+ * written (caller frees). On failure the created snapshots are deleted
+ * and *out is NULL. */
+static int snap_write_record(snap *s, astra__json **out, astra__json *hooks,
         const astra__hook_set *hs, astra__app_collection *col, uint64_t t0)
 {
 	char when[24];
 	astra__fmt_utc(when, astra__wall_ns() / 1000000000LL);
-	astra__json_set_str(rec, "app", s->app->name);
-	astra__json_set_str(rec, "name", s->name);
-	astra__json_set_str(rec, "namespace", s->app->home);
-	astra__json_set_str(rec, "created", when);
-	astra__json_set_str(rec, "state", "completed");
-	astra__json_set_str(rec, "consistency",
-	        !s->nvols ? "none"
-	                  : (s->group_used && !s->individual_used
-	                                    ? "group"
-	                                    : "individual"));
-	astra__json_set(rec, "volumes", volumes_json(s));
-	astra__json_set_int(
-	        rec, "resources", (int64_t)astra__json_size(col->objects));
-	astra__json_set(rec, "hooks", hooks);
-	astra__json_set(rec, "hookDefinitions", restore_hooks_json(hs));
-	astra__json_set(rec, "warnings", col->warnings);
+	astra__snap_rec rec;
+	memset(&rec, 0, sizeof(rec));
+	*out = NULL;
+	rec.hooks = hooks;
+	rec.warnings = col->warnings;
 	col->warnings = NULL;
-	astra__json_set_int(rec, "durationMs",
-	        (int64_t)((astra__mono_ns() - t0) / 1000000ULL));
-	int rc = save_record(s, rec, col->objects);
-	if (rc)
+	int rc;
+	if (!(rc = dup_opt(&rec.app, s->app->name)) &&
+	        !(rc = dup_opt(&rec.name, s->name)) &&
+	        !(rc = dup_opt(&rec.ns, s->app->home)) &&
+	        !(rc = dup_opt(&rec.created, when)) &&
+	        !(rc = dup_opt(&rec.state, "completed")) &&
+	        !(rc = dup_opt(&rec.consistency,
+	                  !s->nvols ? "none"
+	                            : (s->group_used && !s->individual_used
+	                                              ? "group"
+	                                              : "individual"))) &&
+	        !(rc = record_volumes(s, &rec))) {
+		rec.resources = (int64_t)astra__json_size(col->objects);
+		rec.hook_definitions = restore_hooks_json(hs);
+		rec.duration_ms =
+		        (int64_t)((astra__mono_ns() - t0) / 1000000ULL);
+		rc = rec.hook_definitions ? 0 : astra__err_oom();
+	}
+	if (!rc)
+		rc = save_record(s, &rec, col->objects, out);
+	astra__snap_rec_free(&rec);
+	if (rc) {
+		astra__json_free(*out);
+		*out = NULL;
 		undo(s, 1);
+	}
 	return rc;
 }
 
@@ -879,14 +906,14 @@ astra_status astra_snapshot_create(
 		return rc;
 	astra__app_collection col;
 	memset(&col, 0, sizeof(col));
-	astra__json *rec = astra__json_new_object();
+	astra__json *rec = NULL;
 	astra__json *hooks = astra__json_new_array();
 	astra__json *classes = NULL, *gclasses = NULL;
 	astra__hook_set hs = { 0 };
 	char **hook_ns = NULL;
 	size_t hook_nns = 0;
 	uint64_t t0 = astra__mono_ns();
-	if (!rec || !hooks) {
+	if (!hooks) {
 		rc = ASTRA_ENOMEM;
 		goto out;
 	}
@@ -912,7 +939,7 @@ astra_status astra_snapshot_create(
 	undo(&s, rc != 0);
 	if (rc)
 		goto out;
-	rc = snap_write_record(&s, rec, hooks, &hs, &col, t0);
+	rc = snap_write_record(&s, &rec, hooks, &hs, &col, t0);
 	hooks = NULL;
 	if (!rc && record_out)
 		rc = astra__json_print_buf(record_out, rec, 1);
