@@ -188,14 +188,14 @@ func TestLogHandler(t *testing.T) {
 		}
 	}, astra.LogDebug)
 	defer astra.SetLogHandler(nil, 0)
-	if _, err := v.Restore(res.ID, partialTarget(t), nil); !errors.Is(err, astra.ErrPartial) {
+	if _, err := v.Restore(res.ID, partialTarget(t), overwrite); !errors.Is(err, astra.ErrPartial) {
 		t.Fatalf("got %v", err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	found := false
 	for _, m := range msgs {
-		found = found || strings.Contains(m, "docs")
+		found = found || strings.Contains(m, "empty")
 	}
 	if !found {
 		t.Fatalf("no warning: %v", msgs)

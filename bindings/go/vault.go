@@ -298,8 +298,13 @@ type RestoreOptions struct {
 	Subpath  string // restore only this path inside the snapshot
 	NoOwner  bool   // do not restore uid/gid
 	NoXattrs bool
-	Progress ProgressFunc
-	Cancel   *Cancel
+	// The target must be empty unless Overwrite: then what stands in the
+	// way of the snapshot's items is replaced (docs/format.md, "Restore
+	// semantics"). Nothing outside the target is ever touched.
+	Overwrite bool
+	Devices   bool // create device nodes (else reported as skipped)
+	Progress  ProgressFunc
+	Cancel    *Cancel
 }
 
 // RestoreFailure is an item a partial restore could not write.
@@ -342,6 +347,12 @@ func (v *Vault) Restore(id, target string, opts *RestoreOptions) (*RestoreResult
 		}
 		if opts.NoXattrs {
 			flags |= 0x2
+		}
+		if opts.Overwrite {
+			flags |= 0x4
+		}
+		if opts.Devices {
+			flags |= 0x8
 		}
 		o.SetFlags(flags)
 		if c := opts.Cancel.handle(); c != nil {

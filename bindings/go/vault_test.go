@@ -227,11 +227,29 @@ func TestRestoreUnknownSnapshot(t *testing.T) {
 	}
 }
 
+// A target where a directory stands where the snapshot has the file
+// "empty": with Overwrite the directory stays and the file is reported.
 func partialTarget(t *testing.T) string {
 	out := filepath.Join(t.TempDir(), "out")
-	os.MkdirAll(out, 0o755)
-	os.WriteFile(filepath.Join(out, "docs"), []byte("a file where the snapshot has a directory"), 0o644)
+	os.MkdirAll(filepath.Join(out, "empty"), 0o755)
 	return out
+}
+
+var overwrite = &astra.RestoreOptions{Overwrite: true}
+
+func TestRestoreRefusesANonEmptyTarget(t *testing.T) {
+	v, _ := newVault(t)
+	res, err := v.Backup(dataDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := partialTarget(t)
+	if _, err := v.Restore(res.ID, out, nil); !errors.Is(err, astra.ErrExists) {
+		t.Fatalf("want ErrExists, got %v", err)
+	}
+	if ents, _ := os.ReadDir(out); len(ents) != 1 {
+		t.Fatalf("the refused restore wrote into the target: %v", ents)
+	}
 }
 
 func TestPartialRestoreReturnsResultAndFailures(t *testing.T) {
@@ -240,7 +258,7 @@ func TestPartialRestoreReturnsResultAndFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rr, err := v.Restore(res.ID, partialTarget(t), nil)
+	rr, err := v.Restore(res.ID, partialTarget(t), overwrite)
 	if !errors.Is(err, astra.ErrPartial) {
 		t.Fatalf("want ErrPartial, got %v", err)
 	}
