@@ -54,52 +54,9 @@
 
 #include "repo/restore_internal.h"
 
-static void report_text(rs *s, const char *rel, const char *text)
-{
-	pthread_mutex_lock(&s->mu);
-	astra__json *e = astra__json_new_object();
-	if (e) {
-		astra__json_set_str(e, "path", *rel ? rel : ".");
-		astra__json_set_str(e, "error", text);
-		astra__json_push(s->report, e);
-	}
-	pthread_mutex_unlock(&s->mu);
-	astra__log_warn("cannot restore %s: %s", *rel ? rel : ".", text);
-}
-
-/* Reports the item with the last error's message. */
-void astra__rs_report(rs *s, const char *rel, const char *what)
-{
-	char full[1200];
-	snprintf(full, sizeof(full), "%s: %s", what,
-	        astra_error_last()->message);
-	report_text(s, rel, full);
-}
-
 static char *child_rel(const char *rel, const char *name)
 {
 	return *rel ? astra__aprintf("%s/%s", rel, name) : astra__strdup(name);
-}
-
-/* A printable copy of n bytes: control bytes, NUL, DEL, '\\' and (with
- * slash) '/' as \xNN, so that a refused name shows as what it is. */
-char *astra__rs_escaped(const char *p, size_t n, int slash)
-{
-	char *out = astra__malloc(n * 4 + 1);
-	if (!out)
-		return NULL;
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-		if (c < 0x20 || c == 0x7f || c == '\\' || (slash && c == '/')) {
-			snprintf(out + k, 5, "\\x%02x", c);
-			k += 4;
-		} else {
-			out[k++] = (char)c;
-		}
-	}
-	out[k] = '\0';
-	return out;
 }
 
 /* The node's name as it is in the snapshot, escaped for the report. */
@@ -119,11 +76,6 @@ static char *shown_name(const astra__json *node)
 		out = astra__rs_escaped(raw.ptr ? raw.ptr : "", raw.size, 1);
 	astra_buf_dispose(&raw);
 	return out;
-}
-
-int astra__rs_overwrite(const rs *s)
-{
-	return (s->flags & ASTRA_DATA_RESTORE_F_OVERWRITE) != 0;
 }
 
 static int restore_file(rs *s, int dirfd, const char *name, const char *rel,
@@ -360,7 +312,7 @@ static int restore_node(
 		           : !strcmp(type, "chardev") ? S_IFCHR
 		                                      : S_IFBLK;
 		if (!fifo && !(s->flags & ASTRA_DATA_RESTORE_F_DEVICES))
-			report_text(
+			astra__rs_report_text(
 			        s, crel, "skipped: device node, use --devices");
 		else if (mknod_at(s, dirfd, name, crel, t, dev) != 0)
 			astra__rs_report(s, crel, type);

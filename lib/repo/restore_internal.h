@@ -92,6 +92,8 @@ struct rs {
 };
 
 /* restore.c: the report. Each is documented at its definition. */
+/* Reports the item with `text` as its cause (the report and a warning). */
+void astra__rs_report_text(rs *s, const char *rel, const char *text);
 void astra__rs_report(rs *s, const char *rel, const char *what);
 char *astra__rs_escaped(const char *p, size_t n, int slash);
 int astra__rs_overwrite(const rs *s);
