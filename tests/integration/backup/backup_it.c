@@ -629,3 +629,55 @@ Test(backup_it, the_scheduler_keeps_its_lease_through_a_long_pass,
 	astra_app_free(a);
 	astra_cluster_free(c);
 }
+
+/* Volume access that counts the writer sessions in a file:// vault at the
+ * moment the backup asks for a volume: the manifests blob is written by
+ * then, and the volume's own data backup has not started. */
+typedef struct {
+	char sessions[700]; /* the vault's sessions/ directory */
+	int seen; /* sessions counted at the first call; -1 before */
+} session_probe;
+
+static int probe_path(const char *pv_json, astra_buf *path, void *payload)
+{
+	session_probe *p = payload;
+	if (p->seen < 0) {
+		char out[64];
+		capture(out, sizeof(out), "ls -A '%s' 2>/dev/null | wc -l",
+		        p->sessions);
+		p->seen = atoi(out);
+	}
+	return slow_path(pv_json, path, &(slow_volumes){ .entered = 1 });
+}
+
+/* gc must not sweep the pack of a deduplicated manifests blob while an app
+ * backup copies its volumes: the backup holds a writer session from before
+ * that blob until its record (docs/format.md, "Writing protocol"). */
+Test(backup_it, an_app_backup_holds_a_session_from_its_first_write)
+{
+	char ns[64], app[64];
+	snprintf(ns, sizeof(ns), "sess-%s", rid);
+	snprintf(app, sizeof(app), "sess-%s", rid);
+	make_app(ns);
+	astra_cluster *c = cluster();
+	astra_vault *v = vault("sess");
+	astra_app *a = define(c, app, ns);
+	session_probe p = { .seen = -1 };
+	snprintf(p.sessions, sizeof(p.sessions), "%s/vault-sess-%s/sessions",
+	        getenv("TMPDIR"), rid);
+	astra_backup_options o;
+	astra_backup_options_init(&o, ASTRA_BACKUP_OPTIONS_VERSION);
+	o.name = "b1";
+	o.volume_path_cb = probe_path;
+	o.volume_path_payload = &p;
+	cr_assert_astra_ok(astra_backup_create(a, v, &o, NULL));
+	cr_assert_geq(p.seen, 1,
+	        "no writer session while the app backup reached its volumes");
+	/* and none is left once the record is written */
+	char out[64];
+	capture(out, sizeof(out), "ls -A '%s' 2>/dev/null | wc -l", p.sessions);
+	cr_assert_eq(atoi(out), 0, "sessions left behind: %s", out);
+	astra_app_free(a);
+	astra_vault_free(v);
+	astra_cluster_free(c);
+}
