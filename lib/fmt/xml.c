@@ -511,25 +511,13 @@ int astra__xml_escape(astra_buf *b, const char *s)
 {
 	int rc = 0;
 	for (; *s && !rc; s++) {
-		switch (*s) {
-		case '&':
-			rc = astra__buf_puts(b, "&amp;");
-			break;
-		case '<':
-			rc = astra__buf_puts(b, "&lt;");
-			break;
-		case '>':
-			rc = astra__buf_puts(b, "&gt;");
-			break;
-		case '"':
-			rc = astra__buf_puts(b, "&quot;");
-			break;
-		case '\'':
-			rc = astra__buf_puts(b, "&apos;");
-			break;
-		default:
-			rc = astra__buf_putc(b, *s);
-		}
+		const char *e = *s == '&'    ? "&amp;"
+		                : *s == '<'  ? "&lt;"
+		                : *s == '>'  ? "&gt;"
+		                : *s == '"'  ? "&quot;"
+		                : *s == '\'' ? "&apos;"
+		                             : NULL;
+		rc = e ? astra__buf_puts(b, e) : astra__buf_putc(b, *s);
 	}
 	return rc;
 }

@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "fmt/jsondec.h"
 #include "kube/cluster_internal.h"
 #include "policy/store.h"
 
@@ -132,12 +133,6 @@ static int put_int(astra__json *j, const astra__policy_status *st, unsigned bit,
 	return (st->has & bit) ? astra__json_set_int(j, key, v) : 0;
 }
 
-/* Sets string member `key` when `v` is not NULL. */
-static int put_str(astra__json *j, const char *key, const char *v)
-{
-	return v ? astra__json_set_str(j, key, v) : 0;
-}
-
 /* Sets array member `key` of names when bit `bit` of st->has is set. */
 static int put_names(astra__json *j, const astra__policy_status *st,
         unsigned bit, const char *key, char *const *v, size_t n)
@@ -166,9 +161,9 @@ static int put_pending(astra__json *j, const astra__policy_status *st)
 		const astra__policy_ref *r = &st->pending[i];
 		astra__json *e = astra__json_new_object();
 		if (!(rc = e ? 0 : ASTRA_ENOMEM) &&
-		        !(rc = put_str(e, "kind", r->kind)) &&
-		        !(rc = put_str(e, "name", r->name)))
-			rc = put_str(e, "vault", r->vault);
+		        !(rc = astra__jenc_str(e, "kind", r->kind)) &&
+		        !(rc = astra__jenc_str(e, "name", r->name)))
+			rc = astra__jenc_str(e, "vault", r->vault);
 		if (!rc)
 			rc = astra__json_push(a, e);
 		else
@@ -193,8 +188,8 @@ int astra__policy_status_encode(
 	                  st->last_slot)) &&
 	        !(rc = put_int(j, st, ASTRA__POLICY_ST_NEXT_RUN, "nextRun",
 	                  st->next_run)) &&
-	        !(rc = put_str(j, "lastResult", st->last_result)) &&
-	        !(rc = put_str(j, "lastError", st->last_error)) &&
+	        !(rc = astra__jenc_str(j, "lastResult", st->last_result)) &&
+	        !(rc = astra__jenc_str(j, "lastError", st->last_error)) &&
 	        !(rc = put_int(j, st, ASTRA__POLICY_ST_LAST_FINISHED,
 	                  "lastFinished", st->last_finished)) &&
 	        !(rc = put_names(j, st, ASTRA__POLICY_ST_SNAPSHOTS, "snapshots",
@@ -210,56 +205,18 @@ int astra__policy_status_encode(
 	return rc;
 }
 
-/* Where decoding is, for the errors: the policy and the path of the
- * object being read ("" or "pendingDeletes[2]."). */
-typedef struct {
-	const char *what;
-	char prefix[48];
-} decoder;
-
-static int bad_field(const decoder *d, const char *key, const char *problem)
-{
-	return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_POLICY,
-	        "policy %s: status field %s%s %s", d->what, d->prefix, key,
-	        problem);
-}
-
-/* Member `key` of `obj` when it has type `t` (NULL when absent and not
- * `required`); ASTRA_ECORRUPT naming it when missing or of another type. */
-static int member(const decoder *d, const astra__json *obj, const char *key,
-        astra__json_type t, int required, const astra__json **out)
-{
-	static const char *const names[] = { "", "null", "a boolean",
-		"a number", "a string", "an array", "an object" };
-	const astra__json *m = astra__json_get(obj, key);
-	*out = m;
-	if (!m)
-		return required ? bad_field(d, key, "is missing") : 0;
-	if (astra__json_type_of(m) == t)
-		return 0;
-	char problem[32];
-	snprintf(problem, sizeof(problem), "is not %s", names[t]);
-	return bad_field(d, key, problem);
-}
-
-/* String member `key` copied to *out (NULL when absent, not required). */
-static int get_str(const decoder *d, const astra__json *obj, const char *key,
-        int required, char **out)
-{
-	const astra__json *m;
-	int rc = member(d, obj, key, ASTRA_JSON_STRING, required, &m);
-	if (rc || !m)
-		return rc;
-	*out = astra__strdup(astra__json_string_value(m));
-	return *out ? 0 : astra__err_oom();
-}
+/* Where decoding is, for the errors (fmt/jsondec.h). */
+#define DEC(what, prefix)                                                    \
+	{                                                                    \
+		ASTRA_ERROR_POLICY, "policy", (what), "status field", prefix \
+	}
 
 /* Integer member `key` into *out, setting `bit` of st->has when present. */
-static int get_int(const decoder *d, const astra__json *j, const char *key,
+static int get_int(const astra__jdec *d, const astra__json *j, const char *key,
         astra__policy_status *st, unsigned bit, int64_t *out)
 {
 	const astra__json *m;
-	int rc = member(d, j, key, ASTRA_JSON_NUMBER, 0, &m);
+	int rc = astra__jdec_member(d, j, key, ASTRA_JSON_NUMBER, 0, &m);
 	if (!rc && m) {
 		*out = (int64_t)astra__json_number_value(m);
 		st->has |= bit;
@@ -268,11 +225,12 @@ static int get_int(const decoder *d, const astra__json *j, const char *key,
 }
 
 /* Array member `key` of names, setting `bit` of st->has when present. */
-static int get_names(const decoder *d, const astra__json *j, const char *key,
-        astra__policy_status *st, unsigned bit, char ***arr, size_t *n)
+static int get_names(const astra__jdec *d, const astra__json *j,
+        const char *key, astra__policy_status *st, unsigned bit, char ***arr,
+        size_t *n)
 {
 	const astra__json *a;
-	int rc = member(d, j, key, ASTRA_JSON_ARRAY, 0, &a);
+	int rc = astra__jdec_member(d, j, key, ASTRA_JSON_ARRAY, 0, &a);
 	if (rc || !a)
 		return rc;
 	st->has |= bit;
@@ -282,7 +240,7 @@ static int get_names(const decoder *d, const astra__json *j, const char *key,
 		if (astra__json_type_of(e) != ASTRA_JSON_STRING) {
 			char key_i[48];
 			snprintf(key_i, sizeof(key_i), "%s[%zu]", key, i);
-			return bad_field(d, key_i, "is not a string");
+			return astra__jdec_bad(d, key_i, "is not a string");
 		}
 		rc = astra__policy_names_push(
 		        arr, n, astra__json_string_value(e));
@@ -292,27 +250,29 @@ static int get_names(const decoder *d, const astra__json *j, const char *key,
 
 /* "pendingDeletes": objects with kind and name (and a vault for backups). */
 static int get_pending(
-        const decoder *d, const astra__json *j, astra__policy_status *st)
+        const astra__jdec *d, const astra__json *j, astra__policy_status *st)
 {
 	const astra__json *a;
-	int rc = member(d, j, "pendingDeletes", ASTRA_JSON_ARRAY, 0, &a);
+	int rc = astra__jdec_member(
+	        d, j, "pendingDeletes", ASTRA_JSON_ARRAY, 0, &a);
 	if (rc || !a)
 		return rc;
 	st->has |= ASTRA__POLICY_ST_PENDING;
 	size_t i = 0;
 	for (const astra__json *e = astra__json_first(a); e && !rc;
 	        e = astra__json_next(e), i++) {
-		decoder de = { d->what, "" };
+		astra__jdec de = DEC(d->what, "");
 		snprintf(
 		        de.prefix, sizeof(de.prefix), "pendingDeletes[%zu]", i);
 		if (astra__json_type_of(e) != ASTRA_JSON_OBJECT)
-			return bad_field(d, de.prefix, "is not an object");
+			return astra__jdec_bad(
+			        d, de.prefix, "is not an object");
 		snprintf(de.prefix, sizeof(de.prefix), "pendingDeletes[%zu].",
 		        i);
 		astra__policy_ref r = { 0 };
-		if (!(rc = get_str(&de, e, "kind", 1, &r.kind)) &&
-		        !(rc = get_str(&de, e, "name", 1, &r.name)) &&
-		        !(rc = get_str(&de, e, "vault", 0, &r.vault)))
+		if (!(rc = astra__jdec_str(&de, e, "kind", 1, &r.kind)) &&
+		        !(rc = astra__jdec_str(&de, e, "name", 1, &r.name)) &&
+		        !(rc = astra__jdec_str(&de, e, "vault", 0, &r.vault)))
 			rc = astra__policy_refs_push(&st->pending,
 			        &st->npending, r.kind, r.name, r.vault);
 		free(r.kind);
@@ -325,7 +285,7 @@ static int get_pending(
 int astra__policy_status_decode(
         const astra__json *j, const char *what, astra__policy_status *st)
 {
-	decoder d = { what, "" };
+	astra__jdec d = DEC(what, "");
 	memset(st, 0, sizeof(*st));
 	if (astra__json_type_of(j) != ASTRA_JSON_OBJECT)
 		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_POLICY,
@@ -337,8 +297,10 @@ int astra__policy_status_decode(
 	                 &st->last_slot)) ||
 	        (rc = get_int(&d, j, "nextRun", st, ASTRA__POLICY_ST_NEXT_RUN,
 	                 &st->next_run)) ||
-	        (rc = get_str(&d, j, "lastResult", 0, &st->last_result)) ||
-	        (rc = get_str(&d, j, "lastError", 0, &st->last_error)) ||
+	        (rc = astra__jdec_str(
+	                 &d, j, "lastResult", 0, &st->last_result)) ||
+	        (rc = astra__jdec_str(
+	                 &d, j, "lastError", 0, &st->last_error)) ||
 	        (rc = get_int(&d, j, "lastFinished", st,
 	                 ASTRA__POLICY_ST_LAST_FINISHED, &st->last_finished)) ||
 	        (rc = get_names(&d, j, "snapshots", st,

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "fmt/jsondec.h"
 
 #include "core/buf.h"
 #include "core/error.h"
@@ -77,32 +78,20 @@ void astra__appbackup_rec_free(astra__appbackup_rec *rec)
 	memset(rec, 0, sizeof(*rec));
 }
 
-/* Sets string member `key` of `obj` when `s` is set; 0 or ASTRA_ENOMEM. */
-static int put_str(astra__json *obj, const char *key, const char *s)
-{
-	return s ? astra__json_set_str(obj, key, s) : 0;
-}
-
-/* Sets member `key` to a copy of `v` when `v` is set; 0 or ASTRA_ENOMEM. */
-static int put_dup(astra__json *obj, const char *key, const astra__json *v)
-{
-	return v ? astra__json_set(obj, key, astra__json_dup(v)) : 0;
-}
-
 /* One volume as JSON; on failure *out is NULL. */
 static int encode_vol(const astra__appbackup_vol *v, astra__json **out)
 {
 	astra__json *o = astra__json_new_object();
 	int rc = o ? 0 : ASTRA_ENOMEM;
-	if (!rc && !(rc = put_str(o, "namespace", v->ns)) &&
-	        !(rc = put_str(o, "pvc", v->pvc)) &&
-	        !(rc = put_str(o, "storageClass", v->storage_class)) &&
-	        !(rc = put_str(o, "size", v->size)) &&
-	        !(rc = put_dup(o, "accessModes", v->access_modes)) &&
-	        !(rc = put_str(o, "data", v->data)) &&
+	if (!rc && !(rc = astra__jenc_str(o, "namespace", v->ns)) &&
+	        !(rc = astra__jenc_str(o, "pvc", v->pvc)) &&
+	        !(rc = astra__jenc_str(o, "storageClass", v->storage_class)) &&
+	        !(rc = astra__jenc_str(o, "size", v->size)) &&
+	        !(rc = astra__jenc_dup(o, "accessModes", v->access_modes)) &&
+	        !(rc = astra__jenc_str(o, "data", v->data)) &&
 	        !(rc = astra__json_set_int(o, "bytes", v->bytes)) &&
 	        !(rc = astra__json_set_int(o, "files", v->files)))
-		rc = put_dup(o, "mover", v->mover);
+		rc = astra__jenc_dup(o, "mover", v->mover);
 	if (rc) {
 		astra__json_free(o);
 		o = NULL;
@@ -119,9 +108,9 @@ static int encode_source_volumes(
 		astra__json *src = astra__json_new_object();
 		if (!src)
 			return ASTRA_ENOMEM;
-		int rc = put_str(src, "server", rec->server);
+		int rc = astra__jenc_str(src, "server", rec->server);
 		if (!rc)
-			rc = put_str(src, "context", rec->context);
+			rc = astra__jenc_str(src, "context", rec->context);
 		return rc ? (astra__json_free(src), rc)
 		          : astra__json_set(o, "source", src);
 	}
@@ -146,20 +135,21 @@ int astra__appbackup_encode(const astra__appbackup_rec *rec, astra__json **out)
 	astra__json *o = astra__json_new_object();
 	int rc = o ? 0 : ASTRA_ENOMEM;
 	if (!rc && !(rc = astra__json_set_int(o, "format", rec->format)) &&
-	        !(rc = put_str(o, "name", rec->name)) &&
-	        !(rc = put_str(o, "app", rec->app)) &&
-	        !(rc = put_dup(o, "definition", rec->definition)) &&
+	        !(rc = astra__jenc_str(o, "name", rec->name)) &&
+	        !(rc = astra__jenc_str(o, "app", rec->app)) &&
+	        !(rc = astra__jenc_dup(o, "definition", rec->definition)) &&
 	        !(rc = rec->has_source ? encode_source_volumes(rec, o, 1)
 	                               : 0) &&
-	        !(rc = put_str(o, "created", rec->created)) &&
-	        !(rc = put_str(o, "state", rec->state)) &&
-	        !(rc = put_str(o, "snapshot", rec->snapshot)) &&
-	        !(rc = put_str(o, "consistency", rec->consistency)) &&
-	        !(rc = put_str(o, "manifests", rec->manifests)) &&
+	        !(rc = astra__jenc_str(o, "created", rec->created)) &&
+	        !(rc = astra__jenc_str(o, "state", rec->state)) &&
+	        !(rc = astra__jenc_str(o, "snapshot", rec->snapshot)) &&
+	        !(rc = astra__jenc_str(o, "consistency", rec->consistency)) &&
+	        !(rc = astra__jenc_str(o, "manifests", rec->manifests)) &&
 	        !(rc = astra__json_set_int(o, "resources", rec->resources)) &&
 	        !(rc = encode_source_volumes(rec, o, 0)) &&
-	        !(rc = put_dup(o, "hooks", rec->hooks)) &&
-	        !(rc = put_dup(o, "hookDefinitions", rec->hook_definitions)))
+	        !(rc = astra__jenc_dup(o, "hooks", rec->hooks)) &&
+	        !(rc = astra__jenc_dup(
+	                  o, "hookDefinitions", rec->hook_definitions)))
 		rc = astra__json_set_int(o, "durationMs", rec->duration_ms);
 	if (rc) {
 		astra__json_free(o);
@@ -169,78 +159,23 @@ int astra__appbackup_encode(const astra__appbackup_rec *rec, astra__json **out)
 	return rc;
 }
 
-/* Where decoding is: the backup's name and the path of the object being
- * read ("" for the record, "volumes[2]." for a volume), for the errors. */
-typedef struct {
-	const char *what;
-	char prefix[48];
-} decoder;
-
-static int bad_field(const decoder *d, const char *key, const char *problem)
-{
-	return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
-	        "backup %s: field %s%s %s", d->what, d->prefix, key, problem);
-}
-
-/* Member `key` of `obj` when it has type `t` (*out NULL when absent and not
- * `required`); ASTRA_ECORRUPT naming it when missing or of another type. */
-static int member(const decoder *d, const astra__json *obj, const char *key,
-        astra__json_type t, int required, const astra__json **out)
-{
-	static const char *const names[] = { "", "null", "a boolean",
-		"a number", "a string", "an array", "an object" };
-	const astra__json *m = astra__json_get(obj, key);
-	*out = NULL;
-	if (!m)
-		return required ? bad_field(d, key, "is missing") : 0;
-	if (astra__json_type_of(m) != t) {
-		char problem[32];
-		snprintf(problem, sizeof(problem), "is not %s", names[t]);
-		return bad_field(d, key, problem);
+/* Where decoding is, for the errors (fmt/jsondec.h). */
+#define DEC(what, prefix)                                           \
+	{                                                           \
+		ASTRA_ERROR_REPO, "backup", (what), "field", prefix \
 	}
-	*out = m;
-	return 0;
-}
-
-/* String member `key` copied to *out (NULL when absent, not `required`). */
-static int get_str(const decoder *d, const astra__json *obj, const char *key,
-        int required, char **out)
-{
-	const astra__json *m;
-	int rc = member(d, obj, key, ASTRA_JSON_STRING, required, &m);
-	if (rc || !m)
-		return rc;
-	*out = astra__strdup(astra__json_string_value(m));
-	return *out ? 0 : astra__err_oom();
-}
 
 /* Integer member `key` (0 when absent). */
-static int get_int(
-        const decoder *d, const astra__json *obj, const char *key, int64_t *out)
+static int get_int(const astra__jdec *d, const astra__json *obj,
+        const char *key, int64_t *out)
 {
-	const astra__json *m;
-	int rc = member(d, obj, key, ASTRA_JSON_NUMBER, 0, &m);
-	if (!rc && m)
-		*out = (int64_t)astra__json_number_value(m);
-	return rc;
-}
-
-/* A copy of member `key` of type `t` (NULL when absent). */
-static int get_tree(const decoder *d, const astra__json *obj, const char *key,
-        astra__json_type t, astra__json **out)
-{
-	const astra__json *m;
-	int rc = member(d, obj, key, t, 0, &m);
-	if (rc || !m)
-		return rc;
-	*out = astra__json_dup(m);
-	return *out ? 0 : ASTRA_ENOMEM;
+	return astra__jdec_int(d, obj, key, out, NULL);
 }
 
 int astra__appbackup_vol_decode(const astra__json *j, const char *what,
         size_t i, astra__appbackup_vol *v)
 {
-	decoder d = { what, "" };
+	astra__jdec d = DEC(what, "");
 	memset(v, 0, sizeof(*v));
 	snprintf(d.prefix, sizeof(d.prefix), "volumes[%zu]", i);
 	if (astra__json_type_of(j) != ASTRA_JSON_OBJECT)
@@ -248,26 +183,29 @@ int astra__appbackup_vol_decode(const astra__json *j, const char *what,
 		        "backup %s: field %s is not an object", what, d.prefix);
 	snprintf(d.prefix, sizeof(d.prefix), "volumes[%zu].", i);
 	int rc;
-	if ((rc = get_str(&d, j, "namespace", 1, &v->ns)) ||
-	        (rc = get_str(&d, j, "pvc", 1, &v->pvc)) ||
-	        (rc = get_str(&d, j, "storageClass", 0, &v->storage_class)) ||
-	        (rc = get_str(&d, j, "size", 0, &v->size)) ||
-	        (rc = get_tree(&d, j, "accessModes", ASTRA_JSON_ARRAY,
+	if ((rc = astra__jdec_str(&d, j, "namespace", 1, &v->ns)) ||
+	        (rc = astra__jdec_str(&d, j, "pvc", 1, &v->pvc)) ||
+	        (rc = astra__jdec_str(
+	                 &d, j, "storageClass", 0, &v->storage_class)) ||
+	        (rc = astra__jdec_str(&d, j, "size", 0, &v->size)) ||
+	        (rc = astra__jdec_tree(&d, j, "accessModes", ASTRA_JSON_ARRAY,
 	                 &v->access_modes)) ||
-	        (rc = get_str(&d, j, "data", 1, &v->data)) ||
+	        (rc = astra__jdec_str(&d, j, "data", 1, &v->data)) ||
 	        (rc = get_int(&d, j, "bytes", &v->bytes)) ||
 	        (rc = get_int(&d, j, "files", &v->files)) ||
-	        (rc = get_tree(&d, j, "mover", ASTRA_JSON_OBJECT, &v->mover)))
+	        (rc = astra__jdec_tree(
+	                 &d, j, "mover", ASTRA_JSON_OBJECT, &v->mover)))
 		astra__appbackup_vol_free(v);
 	return rc;
 }
 
 /* The format check of every reader: a number from 1 to
  * ASTRA_APPBACKUP_FORMAT (an absent one reads as 0). */
-static int check_format(const decoder *d, const astra__json *j, int64_t *fmt)
+static int check_format(
+        const astra__jdec *d, const astra__json *j, int64_t *fmt)
 {
 	const astra__json *m;
-	int rc = member(d, j, "format", ASTRA_JSON_NUMBER, 0, &m);
+	int rc = astra__jdec_member(d, j, "format", ASTRA_JSON_NUMBER, 0, &m);
 	if (rc)
 		return rc;
 	*fmt = astra__json_int(j, "format", 0);
@@ -281,17 +219,20 @@ static int check_format(const decoder *d, const astra__json *j, int64_t *fmt)
 
 /* The "source" object and the "volumes" array of `j` into *rec. */
 static int decode_source_volumes(
-        const decoder *d, const astra__json *j, astra__appbackup_rec *rec)
+        const astra__jdec *d, const astra__json *j, astra__appbackup_rec *rec)
 {
 	const astra__json *src, *vols;
-	int rc = member(d, j, "source", ASTRA_JSON_OBJECT, 0, &src);
+	int rc = astra__jdec_member(d, j, "source", ASTRA_JSON_OBJECT, 0, &src);
 	if (!rc && src) {
-		decoder ds = { d->what, "source." };
+		astra__jdec ds = DEC(d->what, "source.");
 		rec->has_source = 1;
-		if (!(rc = get_str(&ds, src, "server", 0, &rec->server)))
-			rc = get_str(&ds, src, "context", 0, &rec->context);
+		if (!(rc = astra__jdec_str(
+		              &ds, src, "server", 0, &rec->server)))
+			rc = astra__jdec_str(
+			        &ds, src, "context", 0, &rec->context);
 	}
-	if (rc || (rc = member(d, j, "volumes", ASTRA_JSON_ARRAY, 1, &vols)))
+	if (rc || (rc = astra__jdec_member(
+	                   d, j, "volumes", ASTRA_JSON_ARRAY, 1, &vols)))
 		return rc;
 	size_t n = astra__json_size(vols);
 	rec->volumes = astra__calloc(n + 1, sizeof(*rec->volumes));
@@ -309,28 +250,30 @@ static int decode_source_volumes(
 int astra__appbackup_decode(
         const astra__json *j, const char *what, astra__appbackup_rec *rec)
 {
-	decoder d = { what, "" };
+	astra__jdec d = DEC(what, "");
 	memset(rec, 0, sizeof(*rec));
 	if (astra__json_type_of(j) != ASTRA_JSON_OBJECT)
 		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
 		        "backup %s: the record is not a JSON object", what);
 	int rc;
 	if ((rc = check_format(&d, j, &rec->format)) ||
-	        (rc = get_str(&d, j, "name", 1, &rec->name)) ||
-	        (rc = get_str(&d, j, "app", 1, &rec->app)) ||
-	        (rc = get_tree(&d, j, "definition", ASTRA_JSON_OBJECT,
+	        (rc = astra__jdec_str(&d, j, "name", 1, &rec->name)) ||
+	        (rc = astra__jdec_str(&d, j, "app", 1, &rec->app)) ||
+	        (rc = astra__jdec_tree(&d, j, "definition", ASTRA_JSON_OBJECT,
 	                 &rec->definition)) ||
-	        (rc = get_str(&d, j, "created", 1, &rec->created)) ||
-	        (rc = get_str(&d, j, "state", 0, &rec->state)) ||
-	        (rc = get_str(&d, j, "snapshot", 1, &rec->snapshot)) ||
-	        (rc = get_str(&d, j, "consistency", 0, &rec->consistency)) ||
-	        (rc = get_str(&d, j, "manifests", 1, &rec->manifests)) ||
+	        (rc = astra__jdec_str(&d, j, "created", 1, &rec->created)) ||
+	        (rc = astra__jdec_str(&d, j, "state", 0, &rec->state)) ||
+	        (rc = astra__jdec_str(&d, j, "snapshot", 1, &rec->snapshot)) ||
+	        (rc = astra__jdec_str(
+	                 &d, j, "consistency", 0, &rec->consistency)) ||
+	        (rc = astra__jdec_str(
+	                 &d, j, "manifests", 1, &rec->manifests)) ||
 	        (rc = get_int(&d, j, "resources", &rec->resources)) ||
 	        (rc = decode_source_volumes(&d, j, rec)) ||
-	        (rc = get_tree(
+	        (rc = astra__jdec_tree(
 	                 &d, j, "hooks", ASTRA_JSON_ARRAY, &rec->hooks)) ||
-	        (rc = get_tree(&d, j, "hookDefinitions", ASTRA_JSON_ARRAY,
-	                 &rec->hook_definitions)) ||
+	        (rc = astra__jdec_tree(&d, j, "hookDefinitions",
+	                 ASTRA_JSON_ARRAY, &rec->hook_definitions)) ||
 	        (rc = get_int(&d, j, "durationMs", &rec->duration_ms)))
 		astra__appbackup_rec_free(rec);
 	return rc;
@@ -351,7 +294,7 @@ static int load_json(astra__repo *r, const char *name, astra__json **rec)
 		        "backup %s is not in vault %s", name, r->store->url);
 	if (rc)
 		return rc;
-	decoder d = { name, "" };
+	astra__jdec d = DEC(name, "");
 	int64_t fmt;
 	if ((rc = check_format(&d, *rec, &fmt))) {
 		astra__json_free(*rec);

@@ -1099,19 +1099,12 @@ static int az_open(
 	az_opts o;
 	memset(&o, 0, sizeof(o));
 	const char *q;
-	int rc = astra__url_object(url, "container",
-	        "azure://container/prefix?account=NAME", &s->container,
-	        &s->prefix, &q);
+	int rc = astra__url_named_object(url, "container",
+	        "azure://container/prefix?account=NAME", valid_container,
+	        " (3 to 63 lowercase letters, digits and single hyphens)",
+	        &s->container, &s->prefix, &q);
 	if (rc)
 		goto fail;
-	if (!valid_container(s->container)) {
-		rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-		        "vault URL %s: \"%s\" is not a valid container name "
-		        "(3 to 63 lowercase letters, digits and single "
-		        "hyphens)",
-		        url, s->container);
-		goto fail;
-	}
 	if ((rc = parse_opts(url, q, &o)))
 		goto fail;
 	s->base.url = astra__url_display("azure", s->container, s->prefix);

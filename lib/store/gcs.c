@@ -1056,16 +1056,10 @@ static int gcs_open(
 	int emulator = 0;
 	char *ep_env = NULL;
 	const char *q;
-	int rc = astra__url_object(url, "bucket", "gs://bucket/prefix",
-	        &s->bucket, &s->prefix, &q);
+	int rc = astra__url_named_object(url, "bucket", "gs://bucket/prefix",
+	        valid_bucket, "", &s->bucket, &s->prefix, &q);
 	if (rc)
 		goto fail;
-	if (!valid_bucket(s->bucket)) {
-		rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
-		        "vault URL %s: \"%s\" is not a valid bucket name", url,
-		        s->bucket);
-		goto fail;
-	}
 	if ((rc = parse_opts(url, q, &o)))
 		goto fail;
 	s->base.url = astra__url_display("gs", s->bucket, s->prefix);

@@ -116,6 +116,19 @@ int astra__url_object(const char *url, const char *what, const char *example,
 	return 0;
 }
 
+int astra__url_named_object(const char *url, const char *what,
+        const char *example, int (*valid)(const char *), const char *hint,
+        char **authority, char **prefix, const char **query)
+{
+	int rc =
+	        astra__url_object(url, what, example, authority, prefix, query);
+	if (rc || valid(*authority))
+		return rc;
+	return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+	        "vault URL %s: \"%s\" is not a valid %s name%s", url,
+	        *authority, what, hint);
+}
+
 char *astra__url_display(
         const char *scheme, const char *authority, const char *prefix)
 {

@@ -56,6 +56,15 @@ int astra__url_prefix(const char *url, const char *p, size_t n, char **out);
 int astra__url_object(const char *url, const char *what, const char *example,
         char **authority, char **prefix, const char **query);
 
+/*
+ * astra__url_object, then `valid` on the authority: "vault URL <url>:
+ * \"<authority>\" is not a valid <what><hint>" when it fails (hint may be
+ * "").
+ */
+int astra__url_named_object(const char *url, const char *what,
+        const char *example, int (*valid)(const char *), const char *hint,
+        char **authority, char **prefix, const char **query);
+
 /* "<scheme>://<authority>/<prefix>" without a trailing '/': the URL a store
  * names itself by in messages (no options, so no credentials). */
 char *astra__url_display(
