@@ -50,11 +50,16 @@ int astra__jdec_int(const astra__jdec *d, const astra__json *obj,
 {
 	const astra__json *m;
 	int rc = astra__jdec_member(d, obj, key, ASTRA_JSON_NUMBER, 0, &m);
-	if (!rc && m)
-		*out = (int64_t)astra__json_number_value(m);
 	if (present)
-		*present = m != NULL;
-	return rc;
+		*present = !rc && m != NULL;
+	if (rc || !m)
+		return rc;
+	double v = astra__json_number_value(m);
+	/* the range of int64_t, exactly representable bounds */
+	if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0))
+		return astra__jdec_bad(d, key, "is out of range");
+	*out = (int64_t)v;
+	return 0;
 }
 
 int astra__jdec_bool(

@@ -215,12 +215,10 @@ int astra__policy_status_encode(
 static int get_int(const astra__jdec *d, const astra__json *j, const char *key,
         astra__policy_status *st, unsigned bit, int64_t *out)
 {
-	const astra__json *m;
-	int rc = astra__jdec_member(d, j, key, ASTRA_JSON_NUMBER, 0, &m);
-	if (!rc && m) {
-		*out = (int64_t)astra__json_number_value(m);
+	int present = 0;
+	int rc = astra__jdec_int(d, j, key, out, &present);
+	if (present)
 		st->has |= bit;
-	}
 	return rc;
 }
 

@@ -32,7 +32,10 @@ int astra__gcs_json_i64(
 	if (!v)
 		return 0;
 	if (astra__json_type_of(v) == ASTRA_JSON_NUMBER) {
-		*out = (int64_t)astra__json_number_value(v);
+		double n = astra__json_number_value(v);
+		if (!(n >= -9223372036854775808.0 && n < 9223372036854775808.0))
+			return ASTRA_EPARSE; /* outside int64_t */
+		*out = (int64_t)n;
 		return 0;
 	}
 	const char *s = astra__json_string_value(v);

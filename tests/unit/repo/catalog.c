@@ -140,6 +140,11 @@ Test(repo_catalog, garbage_records_name_the_field)
 	        "backup nightly: field volumes[0].pvc is missing");
 	expect_refused("volumes.1.bytes", "\"many\"", ASTRA_ECORRUPT,
 	        "backup nightly: field volumes[1].bytes is not a number");
+	/* found by fuzz_record: the conversion was undefined behaviour */
+	expect_refused("volumes.1.bytes", "1e300", ASTRA_ECORRUPT,
+	        "backup nightly: field volumes[1].bytes is out of range");
+	expect_refused("durationMs", "-9.3e18", ASTRA_ECORRUPT,
+	        "backup nightly: field durationMs is out of range");
 	expect_refused("volumes.0.accessModes", "\"ReadWriteOnce\"",
 	        ASTRA_ECORRUPT,
 	        "backup nightly: field volumes[0].accessModes is not an array");
