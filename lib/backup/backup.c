@@ -31,14 +31,8 @@
 astra_status astra_backup_options_init(
         astra_backup_options *o, unsigned int version)
 {
-	ASTRA__OPTIONS_DEFAULTS(
-	        astra_backup_options, ASTRA_BACKUP_OPTIONS_INIT);
-	static const size_t sizes[] = { offsetof(astra_backup_options, mover),
-		sizeof(defaults) };
-	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_BACKUP_OPTIONS_VERSION,
-	        "one size per version");
-	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
-	        version, "astra_backup_options");
+	ASTRA__OPTIONS_INIT_BODY(astra_backup_options, BACKUP, o, version,
+	        offsetof(astra_backup_options, mover), sizeof(defaults));
 }
 
 /* ---- records ---- */

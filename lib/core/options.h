@@ -16,13 +16,21 @@
 int astra__options_init(void *o, const void *defaults, const size_t *sizes,
         unsigned int nsizes, unsigned int version, const char *what);
 
-/* Declares `defaults`, a static T initialised with the _INIT macro (which
- * names only the leading members: the rest are zero by C's rules). */
-#define ASTRA__OPTIONS_DEFAULTS(T, init)                                                  \
-	_Pragma("GCC diagnostic push") _Pragma(                                           \
-	        "GCC diagnostic ignored \"-Wmissing-field-initializers\"") static const T \
-	        defaults = init;                                                          \
-	_Pragma("GCC diagnostic pop")
+/* The body of astra_<name>_options_init(o, version) for the struct
+ * astra_<name>_options (NAME: its macros' infix): its defaults from
+ * ASTRA_<NAME>_OPTIONS_INIT, one size per version (the offsets where later
+ * versions begin, then sizeof(defaults)), copied by astra__options_init. */
+#define ASTRA__OPTIONS_INIT_BODY(type, NAME, o, version, ...)                                \
+	_Pragma("GCC diagnostic push") _Pragma(                                              \
+	        "GCC diagnostic ignored \"-Wmissing-field-initializers\"") static const type \
+	        defaults = ASTRA_##NAME##_OPTIONS_INIT;                                      \
+	_Pragma("GCC diagnostic pop") static const size_t sizes[] = {                        \
+		__VA_ARGS__                                                                  \
+	};                                                                                   \
+	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_##NAME##_OPTIONS_VERSION,                \
+	        "one size per version");                                                     \
+	return astra__options_init(                                                          \
+	        (o), &defaults, sizes, ASTRA__NELEM(sizes), (version), #type)
 
 /* Number of entries of a static array. */
 #define ASTRA__NELEM(a) (sizeof(a) / sizeof((a)[0]))

@@ -822,12 +822,8 @@ out:
 astra_status astra_hook_options_init(
         astra_hook_options *o, unsigned int version)
 {
-	ASTRA__OPTIONS_DEFAULTS(astra_hook_options, ASTRA_HOOK_OPTIONS_INIT);
-	static const size_t sizes[] = { sizeof(defaults) };
-	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_HOOK_OPTIONS_VERSION,
-	        "one size per version");
-	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
-	        version, "astra_hook_options");
+	ASTRA__OPTIONS_INIT_BODY(
+	        astra_hook_options, HOOK, o, version, sizeof(defaults));
 }
 
 static int cm_name(char *out, size_t n, const char *app, const char *hook)

@@ -43,13 +43,8 @@ void astra_strarray_dispose(astra_strarray *a)
 astra_status astra_cluster_options_init(
         astra_cluster_options *o, unsigned int version)
 {
-	ASTRA__OPTIONS_DEFAULTS(
-	        astra_cluster_options, ASTRA_CLUSTER_OPTIONS_INIT);
-	static const size_t sizes[] = { sizeof(defaults) };
-	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_CLUSTER_OPTIONS_VERSION,
-	        "one size per version");
-	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
-	        version, "astra_cluster_options");
+	ASTRA__OPTIONS_INIT_BODY(
+	        astra_cluster_options, CLUSTER, o, version, sizeof(defaults));
 }
 
 astra_status astra_cluster_open(

@@ -37,12 +37,8 @@
 astra_status astra_mover_options_init(
         astra_mover_options *o, unsigned int version)
 {
-	ASTRA__OPTIONS_DEFAULTS(astra_mover_options, ASTRA_MOVER_OPTIONS_INIT);
-	static const size_t sizes[] = { sizeof(defaults) };
-	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_MOVER_OPTIONS_VERSION,
-	        "one size per version");
-	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
-	        version, "astra_mover_options");
+	ASTRA__OPTIONS_INIT_BODY(
+	        astra_mover_options, MOVER, o, version, sizeof(defaults));
 }
 
 struct astra__mover {

@@ -21,13 +21,8 @@
 astra_status astra_policy_run_options_init(
         astra_policy_run_options *o, unsigned int version)
 {
-	ASTRA__OPTIONS_DEFAULTS(
-	        astra_policy_run_options, ASTRA_POLICY_RUN_OPTIONS_INIT);
-	static const size_t sizes[] = { sizeof(defaults) };
-	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_POLICY_RUN_OPTIONS_VERSION,
-	        "one size per version");
-	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
-	        version, "astra_policy_run_options");
+	ASTRA__OPTIONS_INIT_BODY(astra_policy_run_options, POLICY_RUN, o,
+	        version, sizeof(defaults));
 }
 
 /* One policy of the app being run. */

@@ -332,13 +332,8 @@ int astra__sched_latest(
 astra_status astra_policy_options_init(
         astra_policy_options *o, unsigned int version)
 {
-	ASTRA__OPTIONS_DEFAULTS(
-	        astra_policy_options, ASTRA_POLICY_OPTIONS_INIT);
-	static const size_t sizes[] = { sizeof(defaults) };
-	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_POLICY_OPTIONS_VERSION,
-	        "one size per version");
-	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
-	        version, "astra_policy_options");
+	ASTRA__OPTIONS_INIT_BODY(
+	        astra_policy_options, POLICY, o, version, sizeof(defaults));
 }
 
 astra_status astra_policy_validate(const astra_policy_options *p)

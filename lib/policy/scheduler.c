@@ -29,14 +29,8 @@
 astra_status astra_policy_scheduler_options_init(
         astra_policy_scheduler_options *o, unsigned int version)
 {
-	ASTRA__OPTIONS_DEFAULTS(astra_policy_scheduler_options,
-	        ASTRA_POLICY_SCHEDULER_OPTIONS_INIT);
-	static const size_t sizes[] = { sizeof(defaults) };
-	_Static_assert(
-	        ASTRA__NELEM(sizes) == ASTRA_POLICY_SCHEDULER_OPTIONS_VERSION,
-	        "one size per version");
-	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
-	        version, "astra_policy_scheduler_options");
+	ASTRA__OPTIONS_INIT_BODY(astra_policy_scheduler_options,
+	        POLICY_SCHEDULER, o, version, sizeof(defaults));
 }
 
 /* MicroTime "2026-01-02T03:04:05.000000Z" */

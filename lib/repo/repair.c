@@ -422,13 +422,8 @@ int astra__data_repair(astra__repo *r, astra__op *op, astra__json **report)
 astra_status astra_repair_options_init(
         astra_repair_options *o, unsigned int version)
 {
-	ASTRA__OPTIONS_DEFAULTS(
-	        astra_repair_options, ASTRA_REPAIR_OPTIONS_INIT);
-	static const size_t sizes[] = { sizeof(defaults) };
-	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_REPAIR_OPTIONS_VERSION,
-	        "one size per version");
-	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
-	        version, "astra_repair_options");
+	ASTRA__OPTIONS_INIT_BODY(
+	        astra_repair_options, REPAIR, o, version, sizeof(defaults));
 }
 
 astra_status astra_vault_repair(

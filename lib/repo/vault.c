@@ -30,60 +30,36 @@ _Static_assert(
 astra_status astra_vault_options_init(
         astra_vault_options *o, unsigned int version)
 {
-	ASTRA__OPTIONS_DEFAULTS(astra_vault_options, ASTRA_VAULT_OPTIONS_INIT);
-	static const size_t sizes[] = { offsetof(astra_vault_options,
-		                                immutable_days),
-		offsetof(astra_vault_options, kdf_p), sizeof(defaults) };
-	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_VAULT_OPTIONS_VERSION,
-	        "one size per version");
-	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
-	        version, "astra_vault_options");
+	ASTRA__OPTIONS_INIT_BODY(astra_vault_options, VAULT, o, version,
+	        offsetof(astra_vault_options, immutable_days),
+	        offsetof(astra_vault_options, kdf_p), sizeof(defaults));
 }
 
 astra_status astra_data_backup_options_init(
         astra_data_backup_options *o, unsigned int version)
 {
-	ASTRA__OPTIONS_DEFAULTS(
-	        astra_data_backup_options, ASTRA_DATA_BACKUP_OPTIONS_INIT);
-	static const size_t sizes[] = { sizeof(defaults) };
-	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_DATA_BACKUP_OPTIONS_VERSION,
-	        "one size per version");
-	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
-	        version, "astra_data_backup_options");
+	ASTRA__OPTIONS_INIT_BODY(astra_data_backup_options, DATA_BACKUP, o,
+	        version, sizeof(defaults));
 }
 
 astra_status astra_data_restore_options_init(
         astra_data_restore_options *o, unsigned int version)
 {
-	ASTRA__OPTIONS_DEFAULTS(
-	        astra_data_restore_options, ASTRA_DATA_RESTORE_OPTIONS_INIT);
-	static const size_t sizes[] = { sizeof(defaults) };
-	_Static_assert(
-	        ASTRA__NELEM(sizes) == ASTRA_DATA_RESTORE_OPTIONS_VERSION,
-	        "one size per version");
-	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
-	        version, "astra_data_restore_options");
+	ASTRA__OPTIONS_INIT_BODY(astra_data_restore_options, DATA_RESTORE, o,
+	        version, sizeof(defaults));
 }
 
 astra_status astra_check_options_init(
         astra_check_options *o, unsigned int version)
 {
-	ASTRA__OPTIONS_DEFAULTS(astra_check_options, ASTRA_CHECK_OPTIONS_INIT);
-	static const size_t sizes[] = { sizeof(defaults) };
-	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_CHECK_OPTIONS_VERSION,
-	        "one size per version");
-	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
-	        version, "astra_check_options");
+	ASTRA__OPTIONS_INIT_BODY(
+	        astra_check_options, CHECK, o, version, sizeof(defaults));
 }
 
 astra_status astra_gc_options_init(astra_gc_options *o, unsigned int version)
 {
-	ASTRA__OPTIONS_DEFAULTS(astra_gc_options, ASTRA_GC_OPTIONS_INIT);
-	static const size_t sizes[] = { sizeof(defaults) };
-	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_GC_OPTIONS_VERSION,
-	        "one size per version");
-	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
-	        version, "astra_gc_options");
+	ASTRA__OPTIONS_INIT_BODY(
+	        astra_gc_options, GC, o, version, sizeof(defaults));
 }
 
 /* Reads the secret from the options into repo options (caller wipes). */

@@ -21,13 +21,8 @@
 astra_status astra_clone_options_init(
         astra_clone_options *o, unsigned int version)
 {
-	ASTRA__OPTIONS_DEFAULTS(astra_clone_options, ASTRA_CLONE_OPTIONS_INIT);
-	static const size_t sizes[] = { offsetof(astra_clone_options, mover),
-		sizeof(defaults) };
-	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_CLONE_OPTIONS_VERSION,
-	        "one size per version");
-	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
-	        version, "astra_clone_options");
+	ASTRA__OPTIONS_INIT_BODY(astra_clone_options, CLONE, o, version,
+	        offsetof(astra_clone_options, mover), sizeof(defaults));
 }
 
 static const char *target_of(const astra_clone_options *o, const char *src)

@@ -32,14 +32,8 @@
 astra_status astra_restore_options_init(
         astra_restore_options *o, unsigned int version)
 {
-	ASTRA__OPTIONS_DEFAULTS(
-	        astra_restore_options, ASTRA_RESTORE_OPTIONS_INIT);
-	static const size_t sizes[] = { offsetof(astra_restore_options, mover),
-		sizeof(defaults) };
-	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_RESTORE_OPTIONS_VERSION,
-	        "one size per version");
-	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
-	        version, "astra_restore_options");
+	ASTRA__OPTIONS_INIT_BODY(astra_restore_options, RESTORE, o, version,
+	        offsetof(astra_restore_options, mover), sizeof(defaults));
 }
 
 /* ---- order ---- */

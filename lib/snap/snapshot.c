@@ -32,13 +32,8 @@
 astra_status astra_snapshot_options_init(
         astra_snapshot_options *o, unsigned int version)
 {
-	ASTRA__OPTIONS_DEFAULTS(
-	        astra_snapshot_options, ASTRA_SNAPSHOT_OPTIONS_INIT);
-	static const size_t sizes[] = { sizeof(defaults) };
-	_Static_assert(ASTRA__NELEM(sizes) == ASTRA_SNAPSHOT_OPTIONS_VERSION,
-	        "one size per version");
-	return astra__options_init(o, &defaults, sizes, ASTRA__NELEM(sizes),
-	        version, "astra_snapshot_options");
+	ASTRA__OPTIONS_INIT_BODY(
+	        astra_snapshot_options, SNAPSHOT, o, version, sizeof(defaults));
 }
 
 /* ---- resources ---- */
