@@ -20,14 +20,20 @@ static void on_signal(int sig)
 }
 
 /* SIGINT/SIGTERM cancel the running operation cleanly. */
-static void install_cancel(astra_cancel *tok)
+/* A cancel token that SIGINT and SIGTERM request (NULL when none could be
+ * made: the command then runs to its end). */
+static astra_cancel *new_cancel(void)
 {
+	astra_cancel *tok = NULL;
+	if (astra_cancel_new(&tok) != 0)
+		return NULL;
 	sig_token = tok;
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	return tok;
 }
 
 static const char *vault_url(const ctl_globals *g, char *buf, size_t n)
@@ -272,9 +278,7 @@ static int run_check(const ctl_globals *g, ctl_args *a)
 	astra_check_options o = ASTRA_CHECK_OPTIONS_INIT;
 	bar b;
 	bar_init(&b, g);
-	astra_cancel *tok = NULL;
-	if (astra_cancel_new(&tok) == 0)
-		install_cancel(tok);
+	astra_cancel *tok = new_cancel();
 	o.cancel = tok;
 	o.progress_cb = progress_cb;
 	o.payload = &b;
@@ -349,9 +353,7 @@ static int run_repair(const ctl_globals *g, ctl_args *a)
 	astra_repair_options o = ASTRA_REPAIR_OPTIONS_INIT;
 	bar b;
 	bar_init(&b, g);
-	astra_cancel *tok = NULL;
-	if (astra_cancel_new(&tok) == 0)
-		install_cancel(tok);
+	astra_cancel *tok = new_cancel();
 	o.cancel = tok;
 	o.progress_cb = progress_cb;
 	o.payload = &b;
@@ -441,9 +443,7 @@ static int run_backup(const ctl_globals *g, ctl_args *a)
 		write_result(a, NULL, astra_error_last()->code);
 		return rc;
 	}
-	astra_cancel *tok = NULL;
-	if (astra_cancel_new(&tok) == 0)
-		install_cancel(tok);
+	astra_cancel *tok = new_cancel();
 	bar b;
 	bar_init(&b, g);
 	/* totals are only for the bar's percentage and ETA */
@@ -515,9 +515,7 @@ static int run_restore(const ctl_globals *g, ctl_args *a)
 		write_result(a, NULL, astra_error_last()->code);
 		return rc;
 	}
-	astra_cancel *tok = NULL;
-	if (astra_cancel_new(&tok) == 0)
-		install_cancel(tok);
+	astra_cancel *tok = new_cancel();
 	bar b;
 	bar_init(&b, g);
 	o.cancel = tok;
