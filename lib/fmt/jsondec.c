@@ -92,3 +92,20 @@ int astra__jenc_dup(astra__json *obj, const char *key, const astra__json *v)
 {
 	return v ? astra__json_set(obj, key, astra__json_dup(v)) : 0;
 }
+
+int astra__jenc_array(astra__json *obj, const char *key, const void *elems,
+        size_t n, size_t size, int (*enc)(const void *elem, astra__json **out))
+{
+	astra__json *arr = astra__json_new_array();
+	int rc = arr ? 0 : ASTRA_ENOMEM;
+	for (size_t i = 0; !rc && i < n; i++) {
+		astra__json *e = NULL;
+		if (!(rc = enc((const char *)elems + i * size, &e)))
+			rc = astra__json_push(arr, e);
+	}
+	if (rc) {
+		astra__json_free(arr);
+		return rc;
+	}
+	return astra__json_set(obj, key, arr);
+}

@@ -48,5 +48,10 @@ int astra__jdec_tree(const astra__jdec *d, const astra__json *obj,
 int astra__jenc_str(astra__json *obj, const char *key, const char *s);
 /* Sets a copy of `v` as member `key` when `v` is not NULL. */
 int astra__jenc_dup(astra__json *obj, const char *key, const astra__json *v);
+/* Sets member `key` to an array of the n elements at `elems` (each
+ * `size` bytes), each encoded by `enc`; 0, or the first error (nothing
+ * set). */
+int astra__jenc_array(astra__json *obj, const char *key, const void *elems,
+        size_t n, size_t size, int (*enc)(const void *elem, astra__json **out));
 
 #endif

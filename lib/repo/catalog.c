@@ -79,8 +79,9 @@ void astra__appbackup_rec_free(astra__appbackup_rec *rec)
 }
 
 /* One volume as JSON; on failure *out is NULL. */
-static int encode_vol(const astra__appbackup_vol *v, astra__json **out)
+static int encode_vol(const void *elem, astra__json **out)
 {
+	const astra__appbackup_vol *v = elem;
 	astra__json *o = astra__json_new_object();
 	int rc = o ? 0 : ASTRA_ENOMEM;
 	if (!rc && !(rc = astra__jenc_str(o, "namespace", v->ns)) &&
@@ -114,20 +115,8 @@ static int encode_source_volumes(
 		return rc ? (astra__json_free(src), rc)
 		          : astra__json_set(o, "source", src);
 	}
-	astra__json *vols = astra__json_new_array();
-	if (!vols)
-		return ASTRA_ENOMEM;
-	for (size_t i = 0; i < rec->nvolumes; i++) {
-		astra__json *v = NULL;
-		int rc = encode_vol(&rec->volumes[i], &v);
-		if (!rc)
-			rc = astra__json_push(vols, v);
-		if (rc) {
-			astra__json_free(vols);
-			return rc;
-		}
-	}
-	return astra__json_set(o, "volumes", vols);
+	return astra__jenc_array(o, "volumes", rec->volumes, rec->nvolumes,
+	        sizeof(*rec->volumes), encode_vol);
 }
 
 int astra__appbackup_encode(const astra__appbackup_rec *rec, astra__json **out)

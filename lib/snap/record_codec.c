@@ -42,8 +42,9 @@ void astra__snap_rec_free(astra__snap_rec *rec)
 /* ---- encoding ---- */
 
 /* Volume `v` as a JSON object (*out, caller frees; NULL on failure). */
-static int encode_vol(const astra__snap_vol *v, astra__json **out)
+static int encode_vol(const void *elem, astra__json **out)
 {
+	const astra__snap_vol *v = elem;
 	astra__json *o = astra__json_new_object();
 	int rc = o ? 0 : ASTRA_ENOMEM;
 	if (!rc && !(rc = astra__jenc_str(o, "namespace", v->ns)) &&
@@ -62,23 +63,6 @@ static int encode_vol(const astra__snap_vol *v, astra__json **out)
 	return rc;
 }
 
-/* The "volumes" array of `rec` set on `j`. */
-static int encode_volumes(const astra__snap_rec *rec, astra__json *j)
-{
-	astra__json *arr = astra__json_new_array();
-	int rc = arr ? 0 : ASTRA_ENOMEM;
-	for (size_t i = 0; !rc && i < rec->nvolumes; i++) {
-		astra__json *o;
-		if (!(rc = encode_vol(&rec->volumes[i], &o)))
-			rc = astra__json_push(arr, o);
-	}
-	if (rc) {
-		astra__json_free(arr);
-		return rc;
-	}
-	return astra__json_set(j, "volumes", arr);
-}
-
 int astra__snap_rec_encode(const astra__snap_rec *rec, astra__json **out)
 {
 	astra__json *j = astra__json_new_object();
@@ -89,7 +73,8 @@ int astra__snap_rec_encode(const astra__snap_rec *rec, astra__json **out)
 	        !(rc = astra__jenc_str(j, "created", rec->created)) &&
 	        !(rc = astra__jenc_str(j, "state", rec->state)) &&
 	        !(rc = astra__jenc_str(j, "consistency", rec->consistency)) &&
-	        !(rc = encode_volumes(rec, j)) &&
+	        !(rc = astra__jenc_array(j, "volumes", rec->volumes,
+	                  rec->nvolumes, sizeof(*rec->volumes), encode_vol)) &&
 	        !(rc = astra__json_set_int(j, "resources", rec->resources)) &&
 	        !(rc = astra__jenc_dup(j, "hooks", rec->hooks)) &&
 	        !(rc = astra__jenc_dup(
