@@ -38,4 +38,13 @@ cmp "$tmp/src/sub/file.txt" "$tmp/out/sub/file.txt"
 # 5. SONAME
 soname=$(objdump -p "$libdir/libastra.so" | awk '/SONAME/ {print $2}')
 [ "$soname" = "libastra.so.0" ] || { echo "unexpected SONAME $soname"; exit 1; }
-echo "install: pkg-config, static, find_package and SONAME ($soname) ok"
+
+# 6. kubectl-astra, the man pages and the bash completion
+bindir="$tmp/prefix/bin"
+LD_LIBRARY_PATH="$libdir" "$bindir/kubectl-astra" version >/dev/null
+[ "$(readlink "$bindir/kubectl-astra")" = astractl ]
+man --warnings -l "$tmp/prefix/share/man/man1/astractl.1" >/dev/null 2>"$tmp/man.err"
+[ ! -s "$tmp/man.err" ] || { cat "$tmp/man.err"; exit 1; }
+[ -f "$tmp/prefix/share/man/man1/astractl-backup.1" ]
+bash -c 'source "$1"; complete -p astractl' _ "$tmp/prefix/share/bash-completion/completions/astractl" >/dev/null
+echo "install: pkg-config, static, find_package, SONAME ($soname), kubectl-astra, man pages and completion ok"

@@ -35,5 +35,7 @@ const ctl_command *const ctl_commands[] = {
 	&ctl_cmd_policy_list,
 	&ctl_cmd_policy_remove,
 	&ctl_cmd_scheduler_run,
+	&ctl_cmd_completion,
+	&ctl_cmd_man,
 	NULL,
 };
