@@ -600,3 +600,52 @@ func (v *Vault) Repair(opts *RepairOptions) (map[string]any, error) {
 	})
 	return rep, err
 }
+
+// ReplicateOptions: what Vault.Replicate copies and how.
+type ReplicateOptions struct {
+	DryRun   bool // report what would be copied, write nothing
+	Parallel uint // copies at once; 0: the stores' request depth
+	Progress ProgressFunc
+	Cancel   *Cancel
+}
+
+// Replicate copies into the store at target what it lacks of this vault,
+// in the order of the writing protocol, so that it becomes a replica that
+// opens with the same password (docs/format.md, "Replication"). It returns
+// the report ("copied", or "would_copy" for a dry run).
+func (v *Vault) Replicate(target string, opts *ReplicateOptions) (map[string]any, error) {
+	if opts == nil {
+		opts = &ReplicateOptions{}
+	}
+	var rep map[string]any
+	err := v.use(func(h capi.Astra_vault) error {
+		o := capi.NewAstra_replicate_options()
+		if o.Swigcptr() == 0 {
+			return ctorError("replicate options")
+		}
+		defer capi.DeleteAstra_replicate_options(o)
+		if opts.DryRun {
+			o.SetFlags(capi.ASTRA_REPLICATE_F_DRY_RUN)
+		}
+		o.SetParallel(opts.Parallel)
+		if c := opts.Cancel.handle(); c != nil {
+			o.SetCancel(c)
+		}
+		after := withProgress(opts.Progress, o.Set_progress_handle)
+		var st int
+		s, _ := bufCall(func(b capi.Astra_buf) int {
+			st = capi.Astra_vault_replicate(h, target, o, b)
+			return st
+		})
+		err := finish(st, after)
+		runtime.KeepAlive(opts.Cancel)
+		if err != nil && s == "" {
+			return err
+		}
+		if jerr := json.Unmarshal([]byte(s), &rep); jerr != nil {
+			return jerr
+		}
+		return err
+	})
+	return rep, err
+}

@@ -364,3 +364,32 @@ func TestRepair(t *testing.T) {
 		t.Fatalf("check after repair %+v %v", c, err)
 	}
 }
+
+func TestReplicate(t *testing.T) {
+	v, url := newVault(t)
+	snap, err := v.Backup(dataDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica := "file://" + filepath.Join(t.TempDir(), "replica")
+	dry, err := v.Replicate(replica, &astra.ReplicateOptions{DryRun: true})
+	if err != nil || dry["would_copy"].(map[string]any)["snapshots"].(float64) != 1 {
+		t.Fatalf("dry run %v %v", dry, err)
+	}
+	rep, err := v.Replicate(replica, nil)
+	if err != nil || rep["copied"].(map[string]any)["snapshots"].(float64) != 1 {
+		t.Fatalf("replicate %v %v", rep, err)
+	}
+	r, err := astra.OpenVault(replica, &astra.VaultOptions{Password: password, KDFLog2N: fastKDF})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	snaps, err := r.Snapshots()
+	if err != nil || len(snaps) != 1 || snaps[0].ID != snap.ID {
+		t.Fatalf("replica snapshots %v %v (want %s)", snaps, err, snap.ID)
+	}
+	if _, err := v.Replicate(url, nil); err == nil {
+		t.Fatal("replicating a vault onto itself succeeded")
+	}
+}

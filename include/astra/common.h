@@ -238,7 +238,8 @@ typedef enum {
 	ASTRA_STAGE_COLLECTING_GARBAGE = 5,
 	ASTRA_STAGE_FINISHING = 6,
 	ASTRA_STAGE_SNAPSHOTTING = 7,
-	ASTRA_STAGE_WAITING = 8
+	ASTRA_STAGE_WAITING = 8,
+	ASTRA_STAGE_REPLICATING = 9
 } astra_stage;
 
 /** A progress report. Fields are appended only; check `version`. */

@@ -369,6 +369,49 @@ ASTRA_API astra_status astra_repair_options_init(
 ASTRA_API astra_status astra_vault_repair(astra_vault *vault,
         const astra_repair_options *opts, astra_buf *report) ASTRA_WARN_UNUSED;
 
+/** astra_replicate_options.flags */
+#define ASTRA_REPLICATE_F_DRY_RUN 0x1u /**< report what would be copied */
+
+typedef struct {
+	unsigned int version;
+	unsigned int flags; /**< ASTRA_REPLICATE_F_* */
+	/** Objects copied at once; 0: the stores' request depth, at least 4
+	 *  (at most 64). */
+	unsigned int parallel;
+	astra_progress_cb progress_cb;
+	void *payload;
+	astra_cancel *cancel;
+} astra_replicate_options;
+
+#define ASTRA_REPLICATE_OPTIONS_VERSION 1
+#define ASTRA_REPLICATE_OPTIONS_INIT            \
+	{                                       \
+		ASTRA_REPLICATE_OPTIONS_VERSION \
+	}
+
+ASTRA_API astra_status astra_replicate_options_init(
+        astra_replicate_options *opts, unsigned int version);
+
+/**
+ * Makes the store at `target_url` a replica of the vault: copies what it
+ * lacks (docs/format.md, "Replication") in the order of the writing
+ * protocol (config, key slots, packs, index files, snapshot records,
+ * app-backup records), in parallel, so that the replica is consistent at
+ * every moment and a killed run resumes where it stopped. The replica has
+ * the vault's keys: it opens with the same password. Nothing is deleted
+ * from it except key slots the vault no longer has; its own gc reclaims
+ * space. An immutable vault needs an immutable replica (objects keep
+ * their retention). A target holding another vault fails with
+ * ASTRA_EEXISTS, an object of different size in the replica with
+ * ASTRA_ECORRUPT. `report` receives JSON: {"target", "vault_id",
+ * "dry_run", "copied" (or "would_copy"): {"config", "key_slots", "packs",
+ * "index_files", "snapshots", "app_backups"}, "bytes", "present",
+ * "key_slots_removed", "rounds"}.
+ */
+ASTRA_API astra_status astra_vault_replicate(astra_vault *vault,
+        const char *target_url, const astra_replicate_options *opts,
+        astra_buf *report) ASTRA_WARN_UNUSED;
+
 ASTRA_END_DECL
 
 /** @} */

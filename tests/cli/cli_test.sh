@@ -94,6 +94,21 @@ if printf '%s' "$j" | python3 -c 'import json,sys; d=json.load(sys.stdin); asser
 expect_rc 0 "$ctl" "${V[@]}" vault gc --grace 0
 expect_rc 0 "$ctl" "${V[@]}" vault check --read-data
 expect_rc 0 "$ctl" "${V[@]}" data restore "$id2" "$tmp/out5"
+# vault replicate: usage, a replica that opens with the same password and
+# restores, a second run that copies nothing, another vault refused
+expect_rc 2 "$ctl" "${V[@]}" vault replicate
+expect_rc 2 "$ctl" "${V[@]}" vault replicate --to "file://$tmp/r" --parallel 0
+out=$("$ctl" "${V[@]}" vault replicate --to "file://$tmp/r" 2>&1); rc=$?
+if [ $rc -eq 0 ] && printf '%s' "$out" | grep -q "^replicate: [1-9][0-9]* pack(s), [1-9][0-9]* index file(s), 1 snapshot(s), 0 app backup(s), 1 key slot(s) and the config"; then ok; else bad "replicate: rc=$rc $out"; fi
+R=(--vault "file://$tmp/r" --password-file "$tmp/pw")
+expect_rc 0 "$ctl" "${R[@]}" vault check --read-data
+expect_rc 0 "$ctl" "${R[@]}" data restore "$id2" "$tmp/out6"
+cmp -s "$tmp/src/d/f" "$tmp/out6/d/f" && ok || bad "file restored from the replica differs"
+j=$("$ctl" "${V[@]}" -o json vault replicate --to "file://$tmp/r")
+if printf '%s' "$j" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert sum(d["copied"].values()) == 0 and d["present"] > 0' 2>/dev/null; then ok; else bad "second replicate: $j"; fi
+"$ctl" --vault "file://$tmp/other" --password-file "$tmp/pw" vault init >/dev/null
+out=$("$ctl" "${V[@]}" vault replicate --to "file://$tmp/other" 2>&1); rc=$?
+if [ $rc -eq 1 ] && printf '%s' "$out" | grep -q "holds another vault"; then ok; else bad "replicate onto another vault: rc=$rc $out"; fi
 # hook create: usage and script checks come before any cluster access
 echo 'echo hi' > "$tmp/hook.sh"
 expect_rc 2 "$ctl" hook create app

@@ -383,6 +383,75 @@ static int run_repair(const ctl_globals *g, ctl_args *a)
 	return rc < 0 ? EXIT_FAILED : rc;
 }
 
+static const ctl_flag replicate_flags[] = {
+	{ "to", 1, 0 },
+	{ "dry-run", 0, 0 },
+	{ "parallel", 1, 0 },
+	{ NULL, 0, 0 },
+};
+
+static int run_replicate(const ctl_globals *g, ctl_args *a)
+{
+	if (a->npos)
+		return ctl_usage_error("vault replicate takes flags only");
+	const char *to = ctl_flag_get(a, "to");
+	if (!to || !*to)
+		return ctl_usage_error("vault replicate needs --to URL");
+	astra_replicate_options o = ASTRA_REPLICATE_OPTIONS_INIT;
+	const char *par = ctl_flag_get(a, "parallel");
+	if (par) {
+		char *end = NULL;
+		unsigned long n = strtoul(par, &end, 10);
+		if (!*par || *end || n < 1 || n > 64)
+			return ctl_usage_error("--parallel needs a number from "
+			                       "1 to 64, not \"%s\"",
+			        par);
+		o.parallel = (unsigned)n;
+	}
+	if (ctl_flag_set(a, "dry-run"))
+		o.flags |= ASTRA_REPLICATE_F_DRY_RUN;
+	astra_vault *v = NULL;
+	int rc = open_vault(g, 0, &v, NULL);
+	if (rc)
+		return rc;
+	bar b;
+	bar_init(&b, g);
+	astra_cancel *tok = new_cancel();
+	o.cancel = tok;
+	o.progress_cb = progress_cb;
+	o.payload = &b;
+	astra_buf rep = ASTRA_BUF_INIT;
+	rc = astra_vault_replicate(v, to, &o, &rep);
+	bar_end(&b);
+	if (rep.ptr && g->output == OUT_TABLE) {
+		out_val *r = out_parse_json(rep.ptr);
+		int dry = o.flags & ASTRA_REPLICATE_F_DRY_RUN;
+		const out_val *c = out_get(r, dry ? "would_copy" : "copied");
+		printf("replicate%s: %.0f pack(s), %.0f index file(s), %.0f "
+		       "snapshot(s), %.0f app backup(s), %.0f key slot(s)%s; "
+		       "%.0f byte(s); %.0f object(s) already there\n",
+		        dry ? " (dry run, would copy)" : "",
+		        out_num(out_get(c, "packs")),
+		        out_num(out_get(c, "index_files")),
+		        out_num(out_get(c, "snapshots")),
+		        out_num(out_get(c, "app_backups")),
+		        out_num(out_get(c, "key_slots")),
+		        out_num(out_get(c, "config")) > 0 ? " and the config"
+		                                          : "",
+		        out_num(out_get(r, "bytes")),
+		        out_num(out_get(r, "present")));
+		out_free(r);
+	} else if (rep.ptr) {
+		emit_json_text(g, rep.ptr);
+	}
+	if (rc < 0)
+		rc = ctl_fail(rc, "replicate to %s", to);
+	astra_buf_dispose(&rep);
+	astra_vault_free(v);
+	astra_cancel_free(tok);
+	return rc < 0 ? EXIT_FAILED : rc;
+}
+
 /* ---- data ---- */
 
 static const ctl_flag backup_flags[] = {
@@ -643,6 +712,11 @@ const ctl_command ctl_cmd_vault_check = { "vault", "check",
 const ctl_command ctl_cmd_vault_gc = { "vault", "gc",
 	"vault gc [--dry-run] [--grace DURATION]",
 	"remove data no snapshot needs", gc_flags, run_gc };
+const ctl_command ctl_cmd_vault_replicate = { "vault", "replicate",
+	"vault replicate --to URL [--dry-run] [--parallel N]",
+	"copy what a replica lacks of the vault (same keys)", replicate_flags,
+	run_replicate };
+
 const ctl_command ctl_cmd_vault_repair = { "vault", "repair", "vault repair",
 	"index the blobs of every pack again (after damaged index files)", NULL,
 	run_repair };

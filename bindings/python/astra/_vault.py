@@ -413,6 +413,23 @@ class Vault:
             report = capi.astra_vault_repair(h, o)
         return dict(_json(report) or {})
 
+    def replicate(self, to: str, *, dry_run: bool = False, parallel: int = 0,
+                  progress: Optional[ProgressCallback] = None,
+                  cancel: Optional[Cancel] = None) -> Dict[str, Any]:
+        """Copies into the store at `to` what it lacks of this vault, in
+        the order of the writing protocol, so that it becomes a replica
+        that opens with the same password (docs/format.md "Replication").
+        Returns the report ("copied" or, with dry_run, "would_copy")."""
+        o = capi.astra_replicate_options()
+        if dry_run:
+            o.flags = capi.ASTRA_REPLICATE_F_DRY_RUN
+        o.parallel = parallel
+        o.set_progress(_progress_proxy(progress))
+        o.cancel = _cancel_handle(cancel)
+        with self._use() as h:
+            report = capi.astra_vault_replicate(h, to, o)
+        return dict(_json(report) or {})
+
 
 def open_vault(url: str, password: Optional[str] = None,
                **kwargs: Any) -> Vault:

@@ -188,3 +188,18 @@ def test_repair_reindexes_from_pack_headers(vault, vault_url, data_dir):
     assert report["ok"] is True and report["blobs_indexed"] > 0
     assert vault.check(read_data=True)["ok"] is True
     assert [s.id for s in vault.snapshots()] == [a.id]
+
+
+def test_replicate_makes_a_replica_that_opens_and_restores(vault, data_dir,
+                                                           tmp_path):
+    a = vault.backup(data_dir)
+    replica = f"file://{tmp_path}/replica"
+    dry = vault.replicate(replica, dry_run=True)
+    assert dry["would_copy"]["snapshots"] == 1
+    report = vault.replicate(replica, parallel=2)
+    assert report["copied"]["snapshots"] == 1 and report["bytes"] > 0
+    assert vault.replicate(replica)["copied"]["packs"] == 0
+    with astra.Vault.open(replica, PASSWORD) as r:
+        assert [s.id for s in r.snapshots()] == [a.id]
+        r.restore(a.id, tmp_path / "out")
+        assert tree_digest(tmp_path / "out") == tree_digest(data_dir)

@@ -38,7 +38,8 @@ enum {
 	ASTRA_SWIG_POLICY_RUN,
 	ASTRA_SWIG_SCHEDULER,
 	ASTRA_SWIG_MOVER,
-	ASTRA_SWIG_REPAIR
+	ASTRA_SWIG_REPAIR,
+	ASTRA_SWIG_REPLICATE
 };
 
 /* An owned list of strings (restore mappings and filters). */
@@ -74,6 +75,7 @@ typedef struct {
 		astra_policy_scheduler_options scheduler;
 		astra_mover_options mover;
 		astra_repair_options repair;
+		astra_replicate_options replicate;
 	} u; /* first: a pointer to u.X is a pointer to the box */
 	int kind;
 	char **tags; /* backup tags: owned copies */
@@ -254,6 +256,8 @@ ASTRA_OPTIONS(astra_gc_options, gc, ASTRA_SWIG_GC,
 	astra_gc_options_init, ASTRA_GC_OPTIONS_VERSION)
 ASTRA_OPTIONS(astra_repair_options, repair, ASTRA_SWIG_REPAIR,
 	astra_repair_options_init, ASTRA_REPAIR_OPTIONS_VERSION)
+ASTRA_OPTIONS(astra_replicate_options, replicate, ASTRA_SWIG_REPLICATE,
+	astra_replicate_options_init, ASTRA_REPLICATE_OPTIONS_VERSION)
 ASTRA_OPTIONS(astra_cluster_options, cluster, ASTRA_SWIG_CLUSTER,
 	astra_cluster_options_init, ASTRA_CLUSTER_OPTIONS_VERSION)
 ASTRA_OPTIONS(astra_snapshot_options, snapshot, ASTRA_SWIG_SNAPSHOT,
@@ -281,6 +285,7 @@ ASTRA_PROGRESS_OPTIONS(astra_data_restore_options)
 ASTRA_PROGRESS_OPTIONS(astra_check_options)
 ASTRA_PROGRESS_OPTIONS(astra_gc_options)
 ASTRA_PROGRESS_OPTIONS(astra_repair_options)
+ASTRA_PROGRESS_OPTIONS(astra_replicate_options)
 ASTRA_PROGRESS_OPTIONS(astra_snapshot_options)
 ASTRA_PROGRESS_OPTIONS(astra_backup_options)
 ASTRA_PROGRESS_OPTIONS(astra_restore_options)
