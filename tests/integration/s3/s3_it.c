@@ -676,6 +676,98 @@ Test(it_s3, gc_keeps_locked_garbage_and_reclaims_it_after_expiry)
 
 TestSuite(it_s3_faults, .init = setup, .fini = teardown, .timeout = 900);
 
+static astra__json *vreplicate(astra_vault *v, const char *to, int want)
+{
+	astra_replicate_options o;
+	astra_replicate_options_init(&o, ASTRA_REPLICATE_OPTIONS_VERSION);
+	astra_buf b = ASTRA_BUF_INIT;
+	int rc = astra_vault_replicate(v, to, &o, &b);
+	cr_assert_eq(rc, want, "replicate to %s: %d %s", to, rc,
+	        astra_error_last()->message);
+	astra__json *j = NULL;
+	if (b.ptr)
+		cr_assert_astra_ok(astra__json_parse(&j, b.ptr, b.size, "r"));
+	astra_buf_dispose(&b);
+	return j;
+}
+
+Test(it_s3, a_file_vault_replicates_to_s3_and_back)
+{
+	char furl[4500], back[4500];
+	snprintf(furl, sizeof(furl), "file://%s/local", work);
+	snprintf(back, sizeof(back), "file://%s/back", work);
+	char *surl = url_for(plain(), "replica", NULL);
+	char *src = make_src("rsrc", 4, 900 << 10, 3);
+	astra_vault *v = vinit(furl, 0, 0);
+	astra_data_backup_result r;
+	vbackup(v, src, 0, &r);
+	astra__json *rep = vreplicate(v, surl, 0);
+	cr_assert_eq(astra__json_int(
+	                     astra__json_get(rep, "copied"), "snapshots", -1),
+	        1);
+	astra__json_free(rep);
+	astra_vault_free(v);
+	/* the S3 replica opens, checks clean, restores, and replicates on */
+	astra_vault *s3 = vopen(surl);
+	cr_assert_eq(nsnapshots(s3), 1);
+	cr_assert_eq(vcheck(s3), 0);
+	vrestore_equal(s3, r.id, src);
+	astra__json_free(vreplicate(s3, back, 0));
+	astra_vault_free(s3);
+	astra_vault *b = vopen(back);
+	vrestore_equal(b, r.id, src);
+	astra_vault_free(b);
+	free(src);
+	free(surl);
+}
+
+Test(it_s3,
+        an_immutable_vault_replicates_with_its_retention_only_to_a_worm_bucket)
+{
+	char *url = url_for(locked(), "rimm", NULL);
+	char *rep_url = url_for(locked(), "rimm-replica", NULL);
+	char *plain_url = url_for(plain(), "rimm-plain", NULL);
+	char *src = make_src("rimsrc", 2, 600 << 10, 5);
+	astra_vault *v = vinit(url, 2, 0);
+	astra_data_backup_result r;
+	vbackup(v, src, 0, &r);
+	astra__json_free(vreplicate(v, plain_url, ASTRA_ENOTSUPPORTED));
+	cr_assert(strstr(astra_error_last()->message, "object lock"), "%s",
+	        astra_error_last()->message);
+	astra__json_free(vreplicate(v, rep_url, 0));
+	astra_vault_free(v);
+	/* every replicated object keeps the source's retain-until date */
+	astra__store *s = open_store(url);
+	astra__json *keys = all_keys(s, "");
+	size_t same = 0;
+	for (size_t i = 0; i < astra__json_size(keys); i++) {
+		const char *k =
+		        astra__json_string_value(astra__json_at(keys, i));
+		if (!strncmp(k, "sessions/", 9) || !strncmp(k, "gc/", 3))
+			continue;
+		int64_t a, b;
+		char ma[32], mb[32];
+		cr_assert_eq(
+		        retention_of(url, k, &a, ma, sizeof(ma)), 0, "%s", k);
+		cr_assert_eq(retention_of(rep_url, k, &b, mb, sizeof(mb)), 0,
+		        "replica %s has no retention", k);
+		cr_assert_eq(a, b, "%s: retained until %lld, replica %lld", k,
+		        (long long)a, (long long)b);
+		cr_assert_str_eq(ma, mb);
+		same++;
+	}
+	cr_assert_geq(same, 5);
+	astra__json_free(keys);
+	astra__store_free(s);
+	astra_vault *rv = vopen(rep_url);
+	vrestore_equal(rv, r.id, src);
+	astra_vault_free(rv);
+	free(src);
+	free(url);
+	free(rep_url);
+	free(plain_url);
+}
+
 static char *proxy_url(const char *name, const char *extra)
 {
 	return url_at(env("ASTRA_IT_PROXY_ENDPOINT"), plain(), name, extra);
