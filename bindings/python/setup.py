@@ -7,7 +7,8 @@ Where the library comes from:
   otherwise                            pkg-config astra (an installed prefix;
                                        set PKG_CONFIG_PATH for a custom one)
 The extension gets an RPATH to the library directory, so `import astra`
-needs no LD_LIBRARY_PATH. SWIG is taken from $SWIG or PATH. The extension
+needs no LD_LIBRARY_PATH, unless ASTRA_RPATH=0 (distribution packages,
+whose library is on the system's search path). SWIG is taken from $SWIG or PATH. The extension
 is built for the interpreter that runs the build (the one running pip).
 """
 import os
@@ -63,7 +64,8 @@ class BuildAstra(build_ext):
         inc, libdirs, libs = astra_flags()
         ext.include_dirs += inc
         ext.library_dirs += libdirs
-        ext.runtime_library_dirs += libdirs
+        if os.environ.get("ASTRA_RPATH", "1") != "0":
+            ext.runtime_library_dirs += libdirs
         ext.libraries += libs
         swig = os.environ.get("SWIG") or shutil.which("swig") or "swig"
         tmp = Path(self.build_temp)

@@ -23,7 +23,8 @@ static char rit_vpath[512];
 static void rit_init(void)
 {
 	cr_assert(astra_init() > 0);
-	cr_assert(getenv("ASTRA_TB_CSI_VOLUMES") && getenv("ASTRA_IT_KUBECONFIG2"),
+	cr_assert(getenv("ASTRA_TB_CSI_VOLUMES") &&
+	                  getenv("ASTRA_IT_KUBECONFIG2"),
 	        "run through tests/integration/restore/run.sh");
 	snprintf(rit_rid, sizeof(rit_rid), "%x",
 	        (unsigned)((astra__wall_ns() / 1000) ^ getpid()) & 0xffffff);
