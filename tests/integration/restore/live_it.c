@@ -150,15 +150,33 @@ static void live_cleanup(const char *ns, const char *sc, const char *pvs)
 	sh("kubectl delete storageclass %s >/dev/null 2>&1 || true", sc);
 }
 
-Test(live_it, backup_reads_the_local_volume_live_and_restore_brings_both_back)
+/* The mover Jobs of this suite (the image the node has). */
+static void live_jobs(astra_mover_options *m)
+{
+	cr_assert_astra_ok(
+	        astra_mover_options_init(m, ASTRA_MOVER_OPTIONS_VERSION));
+	m->strategy = ASTRA_MOVER_JOB;
+	m->image = getenv("ASTRA_IT_MOVER_IMAGE");
+	cr_assert(m->image && *m->image, "no ASTRA_IT_MOVER_IMAGE");
+	m->image_pull_policy = "Never";
+	m->timeout_s = 300;
+	m->host_network = 1;
+	m->vault_password = "integration";
+}
+
+/* Backs the app up (its local volume read live: by this process through
+ * the host-path template, or by a mover Job mounting the live PVC), deletes
+ * the namespace, restores, and compares both volumes exactly. */
+static void live_round_trip(const char *tag, int jobs)
 {
 	char ns[64], sc[64], pva[64], pvb[64], tpl[1100], base[600];
 	char dira[700], dirb[700], dbdir[600], expect_db[700], expect_logs[700];
-	snprintf(ns, sizeof(ns), "live-%s", rit_rid);
-	snprintf(sc, sizeof(sc), "nosnap-%s", rit_rid);
-	snprintf(pva, sizeof(pva), "live-%s-a", rit_rid);
-	snprintf(pvb, sizeof(pvb), "live-%s-b", rit_rid);
-	snprintf(base, sizeof(base), "%s/live-%s", getenv("TMPDIR"), rit_rid);
+	snprintf(ns, sizeof(ns), "%s-%s", tag, rit_rid);
+	snprintf(sc, sizeof(sc), "nosnap-%s-%s", tag, rit_rid);
+	snprintf(pva, sizeof(pva), "%s-%s-a", tag, rit_rid);
+	snprintf(pvb, sizeof(pvb), "%s-%s-b", tag, rit_rid);
+	snprintf(
+	        base, sizeof(base), "%s/%s-%s", getenv("TMPDIR"), tag, rit_rid);
 	snprintf(dira, sizeof(dira), "%s/pv-a", base);
 	snprintf(dirb, sizeof(dirb), "%s/pv-b", base);
 	snprintf(expect_db, sizeof(expect_db), "%s/expect-db", base);
@@ -182,16 +200,19 @@ Test(live_it, backup_reads_the_local_volume_live_and_restore_brings_both_back)
 
 	astra_cluster *c = cluster();
 	char app[64];
-	snprintf(app, sizeof(app), "live-%s", rit_rid);
+	snprintf(app, sizeof(app), "%s-%s", tag, rit_rid);
 	astra_app *a = rit_define(c, app, ns);
 	/* the pre-snapshot hook's mark must be in the live copy */
 	live_hook(a, "freeze", "pre-snapshot", "echo frozen > /logs/state");
-	astra_vault *v = rit_vault("live");
+	astra_vault *v = rit_vault(tag);
 
+	astra_mover_options mo;
+	live_jobs(&mo);
 	astra_backup_options bo;
 	astra_backup_options_init(&bo, ASTRA_BACKUP_OPTIONS_VERSION);
 	bo.name = "live-1";
-	bo.volume_path = tpl;
+	bo.volume_path = jobs ? NULL : tpl;
+	bo.mover = jobs ? &mo : NULL;
 	astra_buf rb = ASTRA_BUF_INIT;
 	cr_assert_astra_ok(astra_backup_create(a, v, &bo, &rb));
 	astra__json *rec = live_parse(&rb);
@@ -249,6 +270,16 @@ Test(live_it, backup_reads_the_local_volume_live_and_restore_brings_both_back)
 	snprintf(pvs, sizeof(pvs), "%s %s", pva, pvb);
 	live_cleanup(ns, sc, pvs);
 	fst_rmrf(base);
+}
+
+Test(live_it, backup_reads_the_local_volume_live_and_restore_brings_both_back)
+{
+	live_round_trip("live", 0);
+}
+
+Test(live_it, a_mover_job_reads_the_live_pvc_while_the_app_is_quiesced)
+{
+	live_round_trip("livejob", 1);
 }
 
 /* No VolumeSnapshots, no snapshot record, nothing in the vault. */
