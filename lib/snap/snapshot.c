@@ -840,30 +840,38 @@ static int snap_wait_all(snap *s)
 	return rc;
 }
 
-/* Marks the CSI volumes whose driver has no snapshot class (group or
- * single, the app's named one when it names one) as read live, then,
+/* Whether any class of `classes` serves CSI driver `driver`. */
+static int has_class(const astra__json *classes, const char *driver)
+{
+	for (size_t i = 0; i < astra__json_size(classes); i++) {
+		const char *d =
+		        astra__json_str(astra__json_at(classes, i), "driver");
+		if (d && !strcmp(d, driver))
+			return 1;
+	}
+	return 0;
+}
+
+/* Marks the CSI volumes whose driver has no snapshot class at all (group
+ * or single) as read live, then,
  * for a backup (s->live), asks whether each volume read live can be
  * read: the first that cannot fails the snapshot before anything is
  * taken. A local snapshot records those volumes as not taken. */
 static int snap_classify(
         snap *s, const astra__json *classes, const astra__json *gclasses)
 {
-	const char *named = s->app->snapshot_class;
 	for (size_t i = 0; i < s->nvols; i++) {
 		vol *v = &s->vols[i];
-		if (v->live)
+		if (v->live || has_class(classes, v->driver) ||
+		        (s->have_vgs && has_class(gclasses, v->driver)))
 			continue;
-		if ((s->have_vgs && pick_class(gclasses, v->driver, named,
-		                            "groupsnapshot.storage.kubernetes."
-		                            "io/is-default-class")) ||
-		        pick_class(classes, v->driver, named,
-		                "snapshot.storage.kubernetes.io/"
-		                "is-default-class"))
-			continue;
+		/* a class the app names but the driver lacks stays an error
+		 * (snap_create_all): only a driver without any class is read
+		 * live */
 		v->live = 1;
 		v->reason = astra__aprintf(
-		        "no VolumeSnapshotClass%s%s for its CSI driver %s",
-		        named ? " named " : "", named ? named : "", v->driver);
+		        "no VolumeSnapshotClass for its CSI driver %s",
+		        v->driver);
 		if (!v->reason)
 			return astra__err_oom();
 	}
