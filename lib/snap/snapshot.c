@@ -772,6 +772,17 @@ static int snap_find_classes(snap *s, const astra_snapshot_options *o,
 	return 0;
 }
 
+/* snap_find_classes when a volume is a CSI one: an app whose volumes are
+ * all local, hostPath, nfs, ... needs no snapshot CRDs in the cluster. */
+static int snap_find_classes_csi(snap *s, const astra_snapshot_options *o,
+        astra__json **classes, astra__json **gclasses)
+{
+	for (size_t i = 0; i < s->nvols; i++)
+		if (!s->vols[i].live)
+			return snap_find_classes(s, o, classes, gclasses);
+	return 0;
+}
+
 /* Creates the snapshots: one group snapshot per namespace and driver that
  * has a group class, else individual VolumeSnapshots of one driver created
  * one right after the other while the app is quiesced. Fails before
@@ -1054,7 +1065,7 @@ int astra__snapshot_create_live(astra_app *app, const astra_snapshot_options *o,
 	              &s, &hs, hook_ns, hook_nns, hooks, "pre-snapshot")) &&
 	        !(rc = astra__app_collect(app, 1, &s.op, &col)) &&
 	        !(rc = prepare_volumes(&s, col.pvcs)) && s.nvols &&
-	        !(rc = snap_find_classes(&s, o, &classes, &gclasses)) &&
+	        !(rc = snap_find_classes_csi(&s, o, &classes, &gclasses)) &&
 	        !(rc = snap_classify(&s, classes, gclasses))) {
 		s.deadline_ns =
 		        astra__mono_ns() + (uint64_t)timeout * 1000000000ULL;
