@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include "app/app.h"
 #include "astra/snapshot.h"
@@ -201,6 +202,9 @@ typedef struct {
 	astra_buf mtext;
 	astra__id mid; /* the manifests blob */
 	astra__appbackup_rec rec; /* the volumes, then the whole record */
+	astra__json *svols; /* the snapshot's volumes it took (to back up) */
+	astra__appbackup_vol *live; /* the volumes read live (live_read) */
+	size_t nlive;
 } bk;
 
 /* Sets up `b` for a backup of `app` (nothing allocated yet). */
@@ -272,6 +276,190 @@ static int backup_pre_hooks(bk *b)
 	        b->k, &b->hs, "pre-backup", &b->ro, b->bstages);
 }
 
+/* ---- volumes no snapshot can take: read live, while quiesced ---- */
+
+/* Makes the mover (Jobs, or NULL: this process) and starts the writer
+ * session before the snapshot: the volumes read live are backed up while
+ * the snapshot holds the app quiesced. */
+static int backup_access(bk *b)
+{
+	int rc = astra__mover_new(&b->mover, b->k, b->r,
+	        b->o && b->o->version >= 2 ? b->o->mover : NULL, b->op.cancel);
+	if (!rc)
+		rc = astra__data_session_start(b->r, &b->session);
+	return rc;
+}
+
+static void live_free(bk *b)
+{
+	for (size_t i = 0; i < b->nlive; i++)
+		astra__appbackup_vol_free(&b->live[i]);
+	free(b->live);
+	b->live = NULL;
+	b->nlive = 0;
+	astra__json_free(b->svols);
+	b->svols = NULL;
+}
+
+/* Before anything is taken: can this backup read PVC ns/pvc, which no
+ * snapshot can take, live? Mover Jobs mount any PVC; a host-path template
+ * or a callback must give a directory this process can read. */
+static int live_check(
+        void *payload, const char *ns, const char *pvc, const char *reason)
+{
+	bk *b = payload;
+	if (b->mover)
+		return 0;
+	if (!b->va.cb && !b->va.template_path)
+		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_KUBE,
+		        "PVC %s/%s cannot be backed up: %s, and this backup "
+		        "has no way to read the live volume (give a volume "
+		        "path template, a volume path callback or mover Jobs)",
+		        ns, pvc, reason);
+	char *path = NULL;
+	int rc = astra__volume_path(b->k, &b->va, ns, pvc, &path);
+	struct stat st;
+	if (rc)
+		astra__err_prefix(rc,
+		        "PVC %s/%s cannot be backed up (%s) nor read live", ns,
+		        pvc, reason);
+	else if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+		rc = astra__err(ASTRA_ENOTFOUND, ASTRA_ERROR_OS,
+		        "PVC %s/%s cannot be backed up (%s) nor read live: "
+		        "its volume path %s is not a directory this process "
+		        "can reach",
+		        ns, pvc, reason, path);
+	free(path);
+	return rc;
+}
+
+/* Backs up the live volume of PVC `v` ({"namespace", "pvc"}) from the
+ * directory the volume access gives, into *out. */
+static int live_volume(bk *b, const astra__json *v, const astra__json *man,
+        astra__appbackup_vol *out)
+{
+	const char *ns = astra__json_str(v, "namespace");
+	const char *pvc = astra__json_str(v, "pvc");
+	const astra__json *spec = astra__json_get(
+	        find_manifest(man, "PersistentVolumeClaim", ns, pvc), "spec");
+	const char *size = astra__json_str(
+	        astra__json_path(spec, "resources.requests"), "storage");
+	char *path = NULL;
+	astra__backup_out bo;
+	memset(&bo, 0, sizeof(bo));
+	int rc = astra__volume_path(b->k, &b->va, ns, pvc, &path);
+	if (!rc) {
+		char source[600], tag_app[300], tag_pvc[600];
+		snprintf(source, sizeof(source), "pvc:%s/%s", ns, pvc);
+		snprintf(tag_app, sizeof(tag_app), "backup=%s", b->name);
+		snprintf(tag_pvc, sizeof(tag_pvc), "pvc=%s/%s", ns, pvc);
+		const char *tags[] = { tag_app, tag_pvc };
+		astra__backup_params p = { 0 };
+		p.tags = tags;
+		p.ntags = 2;
+		p.source = source;
+		p.progress_cb = b->op.cb;
+		p.payload = b->op.payload;
+		p.cancel = b->op.cancel;
+		rc = astra__data_backup(b->r, path, &p, &bo);
+	}
+	if (!rc)
+		rc = volume_rec(out, ns, pvc,
+		        astra__json_str(spec, "storageClassName"), size,
+		        astra__json_get(spec, "accessModes"), &bo);
+	if (!rc && !(out->consistency = astra__strdup(ASTRA_SNAP_LIVE))) {
+		astra__appbackup_vol_free(out);
+		rc = astra__err_oom();
+	}
+	if (rc)
+		astra__err_prefix(rc, "volume %s/%s (read live)", ns, pvc);
+	free(path);
+	return rc;
+}
+
+/* While the app is quiesced: backs up the volumes no snapshot can take
+ * (`vols`), by mover Jobs mounting the live PVCs read-only, else one by
+ * one here; into b->live. */
+static int live_read(
+        void *payload, const astra__json *vols, const astra__json *man)
+{
+	bk *b = payload;
+	size_t n = astra__json_size(vols);
+	int rc = 0;
+	if (!(b->live = astra__calloc(n + 1, sizeof(*b->live))))
+		return astra__err_oom();
+	if (b->mover) {
+		astra__json *out = astra__json_new_array();
+		rc = out ? astra__mover_backup(
+		                   b->mover, b->name, vols, man, &b->op, out)
+		         : astra__err_oom();
+		for (size_t i = 0; !rc && i < astra__json_size(out); i++)
+			if (!(rc = astra__appbackup_vol_decode(
+			              astra__json_at(out, i), b->name, i,
+			              &b->live[i])))
+				b->nlive = i + 1;
+		astra__json_free(out);
+		return rc;
+	}
+	for (size_t i = 0; !rc && i < n; i++)
+		if (!(rc = live_volume(
+		              b, astra__json_at(vols, i), man, &b->live[i])))
+			b->nlive = i + 1;
+	return rc;
+}
+
+/* b->svols: the snapshot's volumes to back up from their VolumeSnapshots.
+ * A volume the snapshot did not take is refused (a given snapshot cannot
+ * have its data), unless this backup read it live (b->live). */
+static int snapshot_volumes(bk *b)
+{
+	const astra__json *all = astra__json_get(b->snap, "volumes");
+	if (!(b->svols = astra__json_new_array()))
+		return astra__err_oom();
+	for (size_t i = 0; i < astra__json_size(all); i++) {
+		const astra__json *v = astra__json_at(all, i);
+		const char *c = astra__json_str(v, "consistency");
+		const char *ns = astra__json_str(v, "namespace");
+		const char *pvc = astra__json_str(v, "pvc");
+		int read = 0;
+		for (size_t j = 0; ns && pvc && j < b->nlive; j++)
+			read |= !strcmp(b->live[j].ns, ns) &&
+			        !strcmp(b->live[j].pvc, pvc);
+		if (!c || !strcmp(c, "snapshot")) {
+			if (astra__json_push(b->svols, astra__json_dup(v)))
+				return astra__err_oom();
+		} else if (!read) {
+			const char *why = astra__json_str(v, "reason");
+			return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_KUBE,
+			        "PVC %s/%s: snapshot %s holds no data for it "
+			        "(%s); back the app up without --snapshot, so "
+			        "that the volume is read live while the app is "
+			        "quiesced",
+			        ns ? ns : "?", pvc ? pvc : "?", b->snapname,
+			        why ? why : c);
+		}
+	}
+	return 0;
+}
+
+/* Appends the volumes read live to the record, after the snapshot's, and
+ * marks those as "snapshot". */
+static int backup_volumes_live(bk *b)
+{
+	for (size_t i = 0; i < b->rec.nvolumes; i++)
+		if (!b->rec.volumes[i].consistency &&
+		        !(b->rec.volumes[i].consistency =
+		                        astra__strdup("snapshot")))
+			return astra__err_oom();
+	for (size_t i = 0; i < b->nlive; i++) {
+		b->rec.volumes[b->rec.nvolumes++] = b->live[i];
+		memset(&b->live[i], 0, sizeof(b->live[i]));
+		b->op.p.items_done++;
+	}
+	b->nlive = 0;
+	return 0;
+}
+
 /* Takes the backup's own snapshot ("<name>-bk") unless one was given, marks
  * it in use (it cannot be deleted while its volumes are read) and loads its
  * record and manifests into b->snap and b->man. */
@@ -286,7 +474,9 @@ static int backup_snapshot(bk *b)
 		snprintf(b->snapname, sizeof(b->snapname), "%s-bk", b->name);
 		so.name = b->snapname;
 		so.cancel = b->op.cancel;
-		if ((rc = astra_snapshot_create(b->app, &so, NULL))) {
+		astra__snap_live live = { live_check, live_read, b };
+		if ((rc = astra__snapshot_create_live(
+		             b->app, &so, &live, NULL))) {
 			b->own_snapshot = 0; /* nothing to delete */
 			return rc;
 		}
@@ -300,19 +490,17 @@ static int backup_snapshot(bk *b)
 	             b->k, b->app->name, b->snapname, user)))
 		return rc;
 	b->marked = 1;
-	return astra__snap_load(
-	        b->k, b->app->name, b->snapname, &b->snap, &b->man, NULL);
+	if ((rc = astra__snap_load(
+	             b->k, b->app->name, b->snapname, &b->snap, &b->man, NULL)))
+		return rc;
+	return snapshot_volumes(b);
 }
 
 /* Chooses how volume data moves (b->mover: Jobs, or NULL: this process)
  * and checks that volumes, if any, can be reached. */
 static int backup_mover(bk *b)
 {
-	const astra__json *svols = astra__json_get(b->snap, "volumes");
-	int rc = astra__mover_new(&b->mover, b->k, b->r,
-	        b->o && b->o->version >= 2 ? b->o->mover : NULL, b->op.cancel);
-	if (rc)
-		return rc;
+	const astra__json *svols = b->svols;
 	if (astra__json_size(svols) && !b->mover && !b->va.cb &&
 	        !b->va.template_path)
 		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_KUBE,
@@ -330,7 +518,7 @@ static int backup_mover(bk *b)
 static int backup_manifests(bk *b)
 {
 	int rc;
-	if ((rc = astra__data_session_start(b->r, &b->session)))
+	if (!b->session && (rc = astra__data_session_start(b->r, &b->session)))
 		return rc;
 	if ((rc = astra__writer_new(&b->w, b->r)) ||
 	        (rc = astra__json_print_buf(&b->mtext, b->man, 0)))
@@ -346,11 +534,12 @@ static int backup_manifests(bk *b)
  * failure the volumes done so far stay in b->rec (freed with it). */
 static int backup_volumes(bk *b)
 {
-	const astra__json *svols = astra__json_get(b->snap, "volumes");
+	const astra__json *svols = b->svols;
 	size_t n = astra__json_size(svols);
 	int rc = 0;
-	b->rec.volumes = astra__calloc(n + 1, sizeof(*b->rec.volumes));
-	b->op.p.items_total = n;
+	b->rec.volumes =
+	        astra__calloc(n + b->nlive + 1, sizeof(*b->rec.volumes));
+	b->op.p.items_total = n + b->nlive;
 	if (!b->rec.volumes)
 		return ASTRA_ENOMEM;
 	if (b->mover) { /* in-cluster Jobs, in parallel */
@@ -480,6 +669,7 @@ static int backup_finish(bk *b, int rc)
 	astra__json_free(b->snap);
 	astra__json_free(b->man);
 	astra__appbackup_rec_free(&b->rec);
+	live_free(b);
 	astra__json_free(b->bstages);
 	astra__hook_set_free(&b->hs);
 	free(b->hook_ns);
@@ -501,9 +691,10 @@ astra_status astra_backup_create(astra_app *app, astra_vault *vault,
 	b.t0 = astra__mono_ns();
 	if ((rc = backup_name(&b)))
 		return rc; /* nothing to undo yet */
-	if (!(rc = backup_pre_hooks(&b)) && !(rc = backup_snapshot(&b)) &&
-	        !(rc = backup_mover(&b)) && !(rc = backup_manifests(&b)) &&
-	        !(rc = backup_volumes(&b))) {
+	if (!(rc = backup_pre_hooks(&b)) && !(rc = backup_access(&b)) &&
+	        !(rc = backup_snapshot(&b)) && !(rc = backup_mover(&b)) &&
+	        !(rc = backup_manifests(&b)) && !(rc = backup_volumes(&b)) &&
+	        !(rc = backup_volumes_live(&b))) {
 		/* post-backup hooks, then the record, last */
 		b.post_ran = 1;
 		rc = astra__hook_run_stage(

@@ -849,7 +849,11 @@ static int backup_one(bctx *b, size_t i, astra__json *out)
 	char what[600];
 	snprintf(what, sizeof(what), "volume %s/%s", ns ? ns : "?",
 	        pvc ? pvc : "?");
-	if (!ns || !pvc || !vs)
+	/* a volume no snapshot can take: the Job mounts the live PVC
+	 * (read-only) while the app is quiesced */
+	const char *cons = astra__json_str(v, "consistency");
+	int live = cons && !strcmp(cons, ASTRA_MOVER_LIVE);
+	if (!ns || !pvc || (!vs && !live))
 		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_KUBE,
 		        "%s: the snapshot has no VolumeSnapshot for it", what);
 	unsigned seq;
@@ -870,7 +874,7 @@ static int backup_one(bctx *b, size_t i, astra__json *out)
 		SECRET_DIR "/password", "--no-progress", "data", "backup",
 		"/data", "--tag", tag_app, "--tag", tag_pvc, "--source", source,
 		"--result-file", "/dev/termination-log" };
-	rc = run_job(&j, vs, sc, size, NULL, 1, args,
+	rc = run_job(&j, live ? NULL : vs, sc, size, live ? pvc : NULL, 1, args,
 	        sizeof(args) / sizeof(*args), b->op);
 	slot_give(m, rc != 0);
 	const char *id = astra__json_str(j.result, "id");
@@ -890,6 +894,8 @@ static int backup_one(bctx *b, size_t i, astra__json *out)
 			astra__json_set(
 			        out, "accessModes", astra__json_dup(am));
 		astra__json_set_str(out, "data", id);
+		astra__json_set_str(out, "consistency",
+		        live ? ASTRA_MOVER_LIVE : "snapshot");
 		astra__json_set_int(out, "bytes",
 		        astra__json_int(j.result, "bytes_total", 0));
 		astra__json_set_int(

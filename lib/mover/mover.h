@@ -28,6 +28,10 @@ int astra__volume_path(astra__kube *k, const astra__volume_access *va,
 int astra__pvc_wait_bound(astra__kube *k, const char *ns, const char *pvc,
         unsigned timeout_s, astra__op *op);
 
+/* A volume entry with "consistency" set to this has no VolumeSnapshot:
+ * the Job reads the live PVC, read-only (docs/format.md). */
+#define ASTRA_MOVER_LIVE "crash-consistent-with-hooks"
+
 /* In-cluster data mover Jobs (mover.c). */
 typedef struct astra__mover astra__mover;
 /* Checks the options and copies what the Jobs need (the vault secret is

@@ -13,6 +13,86 @@
 #include "core/error.h"
 #include "mover/mover.h"
 
+/* The directory of a local or hostPath PV: spec.local.path or
+ * spec.hostPath.path (NULL for other kinds). */
+static const char *local_path(const astra__json *pv)
+{
+	const char *p =
+	        astra__json_str(astra__json_path(pv, "spec.local"), "path");
+	return p ? p
+	         : astra__json_str(
+	                   astra__json_path(pv, "spec.hostPath"), "path");
+}
+
+/* Expands one alternative [t, end) of a template into `out`; 1 when a
+ * variable has no value for this PV (*missing names it), 0 when done, or
+ * an error. */
+static int expand_one(const char *t, const char *end, const astra__json *pv,
+        const char *pvname, const char *pvc, const char *ns, astra_buf *out,
+        const char **missing, size_t *missing_len)
+{
+	static const char *const names[] = { "{volumeHandle}", "{pvName}",
+		"{pvcName}", "{namespace}", "{localPath}" };
+	const char *values[] = { astra__json_str(
+		                         astra__json_path(pv, "spec.csi"),
+		                         "volumeHandle"),
+		pvname, pvc, ns, local_path(pv) };
+	int rc = 0;
+	while (t < end && !rc) {
+		size_t i, skip = 0;
+		for (i = 0; i < sizeof(names) / sizeof(*names); i++) {
+			size_t n = strlen(names[i]);
+			if ((size_t)(end - t) >= n &&
+			        !strncmp(t, names[i], n)) {
+				skip = n;
+				break;
+			}
+		}
+		if (!skip) {
+			rc = astra__buf_putc(out, *t++);
+			continue;
+		}
+		if (!values[i]) {
+			*missing = t;
+			*missing_len = skip;
+			return 1;
+		}
+		rc = astra__buf_puts(out, values[i]);
+		t += skip;
+	}
+	return rc;
+}
+
+/* Expands template `tpl` for PV `pv` into `out`. A template is one or more
+ * alternatives separated by "||"; the first whose variables all have a
+ * value for this PV is used (e.g. "/csi/{volumeHandle}||{localPath}"). */
+static int expand_template(const char *tpl, const astra__json *pv,
+        const char *pvname, const char *pvc, const char *ns, astra_buf *out)
+{
+	const char *missing = NULL;
+	size_t missing_len = 0;
+	for (const char *t = tpl;;) {
+		const char *bar = strstr(t, "||");
+		const char *end = bar ? bar : t + strlen(t);
+		astra__buf_clear(out);
+		int r = expand_one(t, end, pv, pvname, pvc, ns, out, &missing,
+		        &missing_len);
+		if (r <= 0)
+			return r;
+		if (!bar)
+			break;
+		t = bar + 2;
+	}
+	astra__buf_clear(out);
+	return astra__err(ASTRA_EINVALID, ASTRA_ERROR_KUBE,
+	        "PV %s (PVC %s/%s) has no value for %.*s in the volume path "
+	        "template%s",
+	        pvname, ns, pvc, (int)missing_len, missing,
+	        strstr(tpl, "||") ? " (nor for a variable of any other "
+	                            "alternative)"
+	                          : "");
+}
+
 int astra__volume_path(astra__kube *k, const astra__volume_access *va,
         const char *ns, const char *pvc, char **path)
 {
@@ -50,37 +130,8 @@ int astra__volume_path(astra__kube *k, const astra__volume_access *va,
 		}
 		free(text);
 	} else if (!rc && va->template_path) {
-		const char *handle = astra__json_str(
-		        astra__json_path(pv, "spec.csi"), "volumeHandle");
-		for (const char *t = va->template_path; *t && !rc;) {
-			const char *v = NULL;
-			size_t skip = 0;
-			if (!strncmp(t, "{volumeHandle}", 14)) {
-				v = handle;
-				skip = 14;
-			} else if (!strncmp(t, "{pvName}", 8)) {
-				v = pvname;
-				skip = 8;
-			} else if (!strncmp(t, "{pvcName}", 9)) {
-				v = pvc;
-				skip = 9;
-			} else if (!strncmp(t, "{namespace}", 11)) {
-				v = ns;
-				skip = 11;
-			}
-			if (skip) {
-				if (!v)
-					rc = astra__err(ASTRA_EINVALID,
-					        ASTRA_ERROR_KUBE,
-					        "PV %s has no value for %.*s",
-					        pvname, (int)skip, t);
-				else
-					rc = astra__buf_puts(&out, v);
-				t += skip;
-			} else {
-				rc = astra__buf_putc(&out, *t++);
-			}
-		}
+		rc = expand_template(
+		        va->template_path, pv, pvname, pvc, ns, &out);
 	} else if (!rc) {
 		rc = astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_KUBE,
 		        "no volume access for PVC %s/%s: give a volume path "

@@ -55,6 +55,7 @@ void astra__appbackup_vol_free(astra__appbackup_vol *v)
 	astra__json_free(v->access_modes);
 	free(v->data);
 	astra__json_free(v->mover);
+	free(v->consistency);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -91,8 +92,9 @@ static int encode_vol(const void *elem, astra__json **out)
 	        !(rc = astra__jenc_dup(o, "accessModes", v->access_modes)) &&
 	        !(rc = astra__jenc_str(o, "data", v->data)) &&
 	        !(rc = astra__json_set_int(o, "bytes", v->bytes)) &&
-	        !(rc = astra__json_set_int(o, "files", v->files)))
-		rc = astra__jenc_dup(o, "mover", v->mover);
+	        !(rc = astra__json_set_int(o, "files", v->files)) &&
+	        !(rc = astra__jenc_dup(o, "mover", v->mover)))
+		rc = astra__jenc_str(o, "consistency", v->consistency);
 	if (rc) {
 		astra__json_free(o);
 		o = NULL;
@@ -183,7 +185,9 @@ int astra__appbackup_vol_decode(const astra__json *j, const char *what,
 	        (rc = get_int(&d, j, "bytes", &v->bytes)) ||
 	        (rc = get_int(&d, j, "files", &v->files)) ||
 	        (rc = astra__jdec_tree(
-	                 &d, j, "mover", ASTRA_JSON_OBJECT, &v->mover)))
+	                 &d, j, "mover", ASTRA_JSON_OBJECT, &v->mover)) ||
+	        (rc = astra__jdec_str(
+	                 &d, j, "consistency", 0, &v->consistency)))
 		astra__appbackup_vol_free(v);
 	return rc;
 }

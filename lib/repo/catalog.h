@@ -36,6 +36,10 @@ typedef struct {
 	int64_t bytes;
 	int64_t files;
 	astra__json *mover; /* object written with mover Jobs, optional */
+	/* optional (absent reads as "snapshot"): "snapshot" or
+	 * "crash-consistent-with-hooks" (read live while the app was
+	 * quiesced: its driver has no snapshots) */
+	char *consistency;
 } astra__appbackup_vol;
 
 /* An app-backup record, `appbackups/<name>`: every member the library

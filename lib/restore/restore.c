@@ -247,6 +247,7 @@ typedef struct {
 	astra__json *obj;
 	char *pvc_data; /* data snapshot id to fill the PVC with */
 	char *pvc_vs; /* or: VolumeSnapshot to clone from */
+	char *pvc_none; /* or: why the snapshot holds no data for it */
 } item;
 
 struct rctx {
@@ -332,6 +333,12 @@ static void apply_one(void *arg)
 		return;
 	}
 	const char *kind = astra__json_str(obj, "kind");
+	if (it->pvc_none) {
+		/* an empty PVC would pass for restored data */
+		report(c, obj, "failed", it->pvc_none);
+		astra__kube_resource_clear(&r);
+		return;
+	}
 	if (it->pvc_vs) {
 		/* from a snapshot: the PVC clones its VolumeSnapshot */
 		astra__json *spec = astra__json_get(obj, "spec");
@@ -428,6 +435,31 @@ static int data_for(const astra__json *vols, const char *ns, const char *pvc,
 	return 0;
 }
 
+/* When the snapshot's entry for PVC `ns`/`pvc` says it was not taken (its
+ * driver has no snapshots: only a backup reads it, live), *out says so. */
+static int snapshot_lacks(
+        const astra__json *vols, const char *ns, const char *pvc, char **out)
+{
+	*out = NULL;
+	for (size_t i = 0; i < astra__json_size(vols); i++) {
+		const astra__json *v = astra__json_at(vols, i);
+		const char *vns = astra__json_str(v, "namespace");
+		const char *vp = astra__json_str(v, "pvc");
+		const char *c = astra__json_str(v, "consistency");
+		const char *why = astra__json_str(v, "reason");
+		if (!vns || !vp || strcmp(vns, ns) || strcmp(vp, pvc) || !c ||
+		        !strcmp(c, "snapshot"))
+			continue;
+		*out = astra__aprintf(
+		        "PVC %s/%s: the snapshot holds no data for it (%s); "
+		        "restore it from a backup, which reads such volumes "
+		        "live",
+		        ns, pvc, why ? why : c);
+		return *out ? 0 : astra__err_oom();
+	}
+	return 0;
+}
+
 #define POST_RESTORE_WAIT_MS 120000u
 
 /* Runs the post-restore hooks `hookdefs` (from the record) in the
@@ -506,6 +538,7 @@ static void item_free(item *it)
 	astra__json_free(it->obj);
 	free(it->pvc_data);
 	free(it->pvc_vs);
+	free(it->pvc_none);
 	free(it);
 }
 
@@ -663,9 +696,11 @@ static int restore_plan(restore_run *run, const astra_restore_options *o)
 			if (o->backup)
 				rc = backup_data_for(
 				        &run->brec, ns, name, &it->pvc_data);
-			else
-				rc = data_for(svols, ns, name, "volumeSnapshot",
-				        &it->pvc_vs);
+			else if (!(rc = data_for(svols, ns, name,
+			                   "volumeSnapshot", &it->pvc_vs)) &&
+			         !it->pvc_vs)
+				rc = snapshot_lacks(
+				        svols, ns, name, &it->pvc_none);
 		}
 		if (!rc)
 			rc = sanitize(it->obj, &run->nsmap, &run->scmap, kind);

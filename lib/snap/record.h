@@ -20,6 +20,12 @@ typedef struct {
 	char *group; /* optional: the VolumeGroupSnapshot's name */
 	char *restore_size; /* "restoreSize", optional */
 	int ready_to_use; /* "readyToUse" */
+	/* optional (absent reads as "snapshot"): "snapshot" (a VolumeSnapshot),
+	 * "crash-consistent-with-hooks" (no snapshot: the backup that took
+	 * this snapshot read the live volume while the app was quiesced) or
+	 * "none" (not taken; `reason` says why) */
+	char *consistency;
+	char *reason; /* optional */
 } astra__snap_vol;
 
 /* A snapshot record: every member astra_snapshot_create writes. The

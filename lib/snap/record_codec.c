@@ -19,6 +19,8 @@ void astra__snap_vol_free(astra__snap_vol *v)
 	free(v->volume_snapshot);
 	free(v->group);
 	free(v->restore_size);
+	free(v->consistency);
+	free(v->reason);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -53,8 +55,11 @@ static int encode_vol(const void *elem, astra__json **out)
 	        !(rc = astra__jenc_str(
 	                  o, "volumeSnapshot", v->volume_snapshot)) &&
 	        !(rc = astra__jenc_str(o, "group", v->group)) &&
-	        !(rc = astra__jenc_str(o, "restoreSize", v->restore_size)))
-		rc = astra__json_set_bool(o, "readyToUse", v->ready_to_use);
+	        !(rc = astra__jenc_str(o, "restoreSize", v->restore_size)) &&
+	        !(rc = astra__json_set_bool(
+	                  o, "readyToUse", v->ready_to_use)) &&
+	        !(rc = astra__jenc_str(o, "consistency", v->consistency)))
+		rc = astra__jenc_str(o, "reason", v->reason);
 	if (rc) {
 		astra__json_free(o);
 		o = NULL;
@@ -130,7 +135,11 @@ static int decode_vol(
 	        (rc = astra__jdec_str(&d, j, "group", 0, &v->group)) ||
 	        (rc = astra__jdec_str(
 	                 &d, j, "restoreSize", 0, &v->restore_size)) ||
-	        (rc = astra__jdec_bool(&d, j, "readyToUse", &v->ready_to_use)))
+	        (rc = astra__jdec_bool(
+	                 &d, j, "readyToUse", &v->ready_to_use)) ||
+	        (rc = astra__jdec_str(
+	                 &d, j, "consistency", 0, &v->consistency)) ||
+	        (rc = astra__jdec_str(&d, j, "reason", 0, &v->reason)))
 		astra__snap_vol_free(v);
 	return rc;
 }

@@ -7,6 +7,7 @@
 #define ASTRA_SNAP_SNAP_H
 
 #include "fmt/json.h"
+#include "astra/snapshot.h"
 #include "kube/kube.h"
 
 #define ASTRA_SNAP_LABEL_APP "snapshots.astra.dev/app"
@@ -29,5 +30,31 @@ int astra__snap_load(astra__kube *k, const char *app, const char *name,
  * backup: astra_snapshot_delete() refuses marked snapshots. */
 int astra__snap_mark_in_use(
         astra__kube *k, const char *app, const char *name, const char *user);
+
+/* The consistency of a volume a backup read live, while the app was
+ * quiesced by its pre-snapshot hooks (docs/format.md). */
+#define ASTRA_SNAP_LIVE "crash-consistent-with-hooks"
+
+/* What a backup does with the volumes no snapshot can take (their PV is
+ * not CSI, or no VolumeSnapshotClass serves their driver). */
+typedef struct {
+	/* For each such volume, after the pre-snapshot hooks and before
+	 * anything is taken: 0 when it can read it, else an error naming
+	 * the PVC (the snapshot then fails, having taken nothing). */
+	int (*check)(void *payload, const char *ns, const char *pvc,
+	        const char *reason);
+	/* Once, while the app is quiesced (the other volumes' snapshots
+	 * ready, the post-snapshot hooks not run yet): reads `vols` (an
+	 * array of {"namespace", "pvc", "reason", "consistency"}); the
+	 * collected objects are `manifests`. */
+	int (*read)(void *payload, const astra__json *vols,
+	        const astra__json *manifests);
+	void *payload;
+} astra__snap_live;
+
+/* astra_snapshot_create for a backup: the volumes no snapshot can take
+ * are handed to `live` (NULL: recorded as not taken, with the reason). */
+int astra__snapshot_create_live(astra_app *app, const astra_snapshot_options *o,
+        const astra__snap_live *live, astra_buf *record_out);
 
 #endif

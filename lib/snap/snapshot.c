@@ -89,6 +89,11 @@ typedef struct {
 	char *group; /* VolumeGroupSnapshot name, or NULL */
 	int ready;
 	char *restore_size;
+	/* no snapshot can be taken: its PV is not CSI, or no class serves its
+	 * driver (`reason` says which); a backup reads it live */
+	int live;
+	char *reason;
+	int live_read; /* read live, while the app was quiesced */
 } vol;
 
 typedef struct {
@@ -104,6 +109,8 @@ typedef struct {
 	ASTRA_VEC(char *) created_vgs; /* "ns/name" */
 	ASTRA_VEC(char *) labelled; /* "ns/pvc" */
 	int group_used, individual_used;
+	const astra__snap_live *live; /* NULL: a local snapshot */
+	const astra__json *manifests; /* the collection's objects */
 } snap;
 
 static void vols_free(snap *s)
@@ -115,6 +122,7 @@ static void vols_free(snap *s)
 		free(s->vols[i].vs);
 		free(s->vols[i].group);
 		free(s->vols[i].restore_size);
+		free(s->vols[i].reason);
 	}
 	free(s->vols);
 	for (size_t i = 0; i < s->created_vgs.n; i++)
@@ -123,6 +131,25 @@ static void vols_free(snap *s)
 	for (size_t i = 0; i < s->labelled.n; i++)
 		free(s->labelled.v[i]);
 	astra_vec_free(&s->labelled);
+}
+
+/* Marks `v`, whose PV `pv` has no spec.csi, as one no snapshot can take. */
+static int not_csi(vol *v, const astra__json *pv, const char *pvname)
+{
+	static const char *const kinds[] = { "local", "hostPath", "nfs",
+		"iscsi", "fc", "cephfs", "rbd", "glusterfs" };
+	const char *kind = "in-tree";
+	const astra__json *spec = astra__json_get(pv, "spec");
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(*kinds); i++)
+		if (astra__json_get(spec, kinds[i])) {
+			kind = kinds[i];
+			break;
+		}
+	v->live = 1;
+	v->reason = astra__aprintf("PV %s is not a CSI volume (%s): CSI "
+	                           "snapshots cannot take it",
+	        pvname, kind);
+	return v->reason ? 0 : astra__err_oom();
 }
 
 static int prepare_volumes(snap *s, const astra__json *pvcs)
@@ -154,16 +181,13 @@ static int prepare_volumes(snap *s, const astra__json *pvcs)
 			return astra__err_prefix(rc, "PVC %s/%s", ns, name);
 		const char *driver = astra__json_str(
 		        astra__json_path(pv, "spec.csi"), "driver");
-		if (!driver) {
-			astra__json_free(pv);
-			return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_KUBE,
-			        "PVC %s/%s is not provisioned by a CSI driver "
-			        "(PV %s has no spec.csi): CSI snapshots need a "
-			        "CSI driver",
-			        ns, name, pvname);
-		}
-		s->vols[i].driver = astra__strdup(driver);
+		if (!driver)
+			rc = not_csi(&s->vols[i], pv, pvname);
+		else if (!(s->vols[i].driver = astra__strdup(driver)))
+			rc = astra__err_oom();
 		astra__json_free(pv);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
@@ -257,7 +281,7 @@ static int create_group(snap *s, const char *ns, const char *driver,
 	int rc = 0;
 	for (size_t i = 0; i < s->nvols && !rc; i++) {
 		vol *v = &s->vols[i];
-		if (strcmp(v->ns, ns) || strcmp(v->driver, driver))
+		if (v->live || strcmp(v->ns, ns) || strcmp(v->driver, driver))
 			continue;
 		rc = label_pvc(s, ns, v->pvc, 1);
 		if (!rc) {
@@ -328,7 +352,7 @@ static int all_ready(waiter *w)
 	snap *s = w->s;
 	for (size_t i = 0; i < s->nvols; i++) {
 		vol *v = &s->vols[i];
-		if (strcmp(v->ns, w->ns))
+		if (v->live || strcmp(v->ns, w->ns))
 			continue;
 		if (!v->ready)
 			return 0;
@@ -359,7 +383,7 @@ static int seen_vs(waiter *w, const astra__json *obj)
 	}
 	for (size_t i = 0; i < s->nvols; i++) {
 		vol *v = &s->vols[i];
-		if (strcmp(v->ns, w->ns))
+		if (v->live || strcmp(v->ns, w->ns))
 			continue;
 		int mine = (v->vs && name && !strcmp(v->vs, name)) ||
 		           (v->group && owner && !strcmp(v->group, owner) &&
@@ -477,7 +501,8 @@ static int wait_namespace(snap *s, const char *ns)
 	}
 	if (rc == ASTRA_ETIMEOUT || (!rc && !all_ready(&w))) {
 		for (size_t i = 0; i < s->nvols; i++)
-			if (!strcmp(s->vols[i].ns, ns) && !s->vols[i].ready) {
+			if (!strcmp(s->vols[i].ns, ns) && !s->vols[i].live &&
+			        !s->vols[i].ready) {
 				rc = astra__err(ASTRA_ETIMEOUT,
 				        ASTRA_ERROR_KUBE,
 				        "snapshot %s: the snapshot of PVC %s/%s "
@@ -585,8 +610,14 @@ static int record_volumes(const snap *s, astra__snap_rec *rec)
 		        !(rc = dup_opt(&o->pvc, v->pvc)) &&
 		        !(rc = dup_opt(&o->driver, v->driver)) &&
 		        !(rc = dup_opt(&o->volume_snapshot, v->vs)) &&
-		        !(rc = dup_opt(&o->group, v->group)))
-			rc = dup_opt(&o->restore_size, v->restore_size);
+		        !(rc = dup_opt(&o->group, v->group)) &&
+		        !(rc = dup_opt(&o->restore_size, v->restore_size)) &&
+		        !(rc = dup_opt(&o->consistency,
+		                  !v->live ? "snapshot"
+		                           : (v->live_read ? ASTRA_SNAP_LIVE
+		                                           : "none"))) &&
+		        v->live && !v->live_read)
+			rc = dup_opt(&o->reason, v->reason);
 	}
 	return rc;
 }
@@ -741,6 +772,17 @@ static int snap_find_classes(snap *s, const astra_snapshot_options *o,
 	return 0;
 }
 
+/* snap_find_classes when a volume is a CSI one: an app whose volumes are
+ * all local, hostPath, nfs, ... needs no snapshot CRDs in the cluster. */
+static int snap_find_classes_csi(snap *s, const astra_snapshot_options *o,
+        astra__json **classes, astra__json **gclasses)
+{
+	for (size_t i = 0; i < s->nvols; i++)
+		if (!s->vols[i].live)
+			return snap_find_classes(s, o, classes, gclasses);
+	return 0;
+}
+
 /* Creates the snapshots: one group snapshot per namespace and driver that
  * has a group class, else individual VolumeSnapshots of one driver created
  * one right after the other while the app is quiesced. Fails before
@@ -753,8 +795,8 @@ static int snap_create_all(
 	int rc = 0;
 	for (size_t i = 0; i < s->nvols && !rc; i++) {
 		vol *v = &s->vols[i];
-		if (v->vs || v->group)
-			continue; /* handled with its group */
+		if (v->live || v->vs || v->group)
+			continue; /* handled with its group, or read live */
 		const astra__json *gc =
 		        s->have_vgs
 		                ? pick_class(gclasses, v->driver,
@@ -781,7 +823,8 @@ static int snap_create_all(
 			        app->snapshot_class ? " named " : "",
 			        app->snapshot_class ? app->snapshot_class : "");
 		for (size_t j = i; j < s->nvols && !rc; j++)
-			if (!strcmp(s->vols[j].driver, v->driver) &&
+			if (!s->vols[j].live &&
+			        !strcmp(s->vols[j].driver, v->driver) &&
 			        !s->vols[j].vs && !s->vols[j].group)
 				rc = create_individual(s, &s->vols[j],
 				        astra__json_string_value(
@@ -798,12 +841,102 @@ static int snap_wait_all(snap *s)
 {
 	int rc = 0;
 	for (size_t i = 0; i < s->nvols && !rc; i++) {
-		int first = 1;
+		int first = !s->vols[i].live;
 		for (size_t j = 0; j < i; j++)
-			first &= strcmp(s->vols[j].ns, s->vols[i].ns) != 0;
+			first &= s->vols[j].live ||
+			         strcmp(s->vols[j].ns, s->vols[i].ns) != 0;
 		if (first)
 			rc = wait_namespace(s, s->vols[i].ns);
 	}
+	return rc;
+}
+
+/* Whether any class of `classes` serves CSI driver `driver`. */
+static int has_class(const astra__json *classes, const char *driver)
+{
+	for (size_t i = 0; i < astra__json_size(classes); i++) {
+		const char *d =
+		        astra__json_str(astra__json_at(classes, i), "driver");
+		if (d && !strcmp(d, driver))
+			return 1;
+	}
+	return 0;
+}
+
+/* Marks the CSI volumes whose driver has no snapshot class at all (group
+ * or single) as read live, then,
+ * for a backup (s->live), asks whether each volume read live can be
+ * read: the first that cannot fails the snapshot before anything is
+ * taken. A local snapshot records those volumes as not taken. */
+static int snap_classify(
+        snap *s, const astra__json *classes, const astra__json *gclasses)
+{
+	for (size_t i = 0; i < s->nvols; i++) {
+		vol *v = &s->vols[i];
+		if (v->live || has_class(classes, v->driver) ||
+		        (s->have_vgs && has_class(gclasses, v->driver)))
+			continue;
+		/* a class the app names but the driver lacks stays an error
+		 * (snap_create_all): only a driver without any class is read
+		 * live */
+		v->live = 1;
+		v->reason = astra__aprintf(
+		        "no VolumeSnapshotClass for its CSI driver %s",
+		        v->driver);
+		if (!v->reason)
+			return astra__err_oom();
+	}
+	for (size_t i = 0; i < s->nvols; i++) {
+		vol *v = &s->vols[i];
+		if (!v->live)
+			continue;
+		if (!s->live) {
+			astra__log_warn(
+			        "snapshot %s: PVC %s/%s is not taken (%s); "
+			        "only a backup can hold its data",
+			        s->name, v->ns, v->pvc, v->reason);
+			continue;
+		}
+		int rc = s->live->check(
+		        s->live->payload, v->ns, v->pvc, v->reason);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* For a backup: reads the volumes no snapshot can take, live, while the
+ * app is still quiesced (after the other volumes' snapshots are ready,
+ * before the post-snapshot hooks). */
+static int snap_read_live(snap *s)
+{
+	if (!s->live)
+		return 0;
+	astra__json *arr = astra__json_new_array();
+	int rc = arr ? 0 : astra__err_oom();
+	for (size_t i = 0; !rc && i < s->nvols; i++) {
+		vol *v = &s->vols[i];
+		if (!v->live)
+			continue;
+		astra__json *o = astra__json_new_object();
+		if (!o || astra__json_set_str(o, "namespace", v->ns) ||
+		        astra__json_set_str(o, "pvc", v->pvc) ||
+		        astra__json_set_str(o, "reason", v->reason) ||
+		        astra__json_set_str(
+		                o, "consistency", ASTRA_SNAP_LIVE) ||
+		        astra__json_push(arr, o)) {
+			astra__json_free(o);
+			rc = astra__err_oom();
+		}
+	}
+	if (!rc && astra__json_size(arr)) {
+		astra__log_debug("snapshot %s: reading %zu volume(s) live",
+		        s->name, astra__json_size(arr));
+		rc = s->live->read(s->live->payload, arr, s->manifests);
+	}
+	for (size_t i = 0; !rc && i < s->nvols; i++)
+		s->vols[i].live_read = s->vols[i].live;
+	astra__json_free(arr);
 	return rc;
 }
 
@@ -849,10 +982,11 @@ static int snap_write_record(snap *s, astra__json **out, astra__json *hooks,
 	        !(rc = dup_opt(&rec.created, when)) &&
 	        !(rc = dup_opt(&rec.state, "completed")) &&
 	        !(rc = dup_opt(&rec.consistency,
-	                  !s->nvols ? "none"
-	                            : (s->group_used && !s->individual_used
-	                                              ? "group"
-	                                              : "individual"))) &&
+	                  !s->group_used && !s->individual_used
+	                          ? "none"
+	                          : (s->group_used && !s->individual_used
+	                                            ? "group"
+	                                            : "individual"))) &&
 	        !(rc = record_volumes(s, &rec))) {
 		rec.resources = (int64_t)astra__json_size(col->objects);
 		rec.hook_definitions = restore_hooks_json(hs);
@@ -882,6 +1016,12 @@ static int snap_write_record(snap *s, astra__json **out, astra__json *hooks,
 astra_status astra_snapshot_create(
         astra_app *app, const astra_snapshot_options *o, astra_buf *record_out)
 {
+	return astra__snapshot_create_live(app, o, NULL, record_out);
+}
+
+int astra__snapshot_create_live(astra_app *app, const astra_snapshot_options *o,
+        const astra__snap_live *live, astra_buf *record_out)
+{
 	ASTRA_ASSERT_ARG(app);
 	int rc;
 	if (o && (rc = astra__check_version(o->version,
@@ -892,6 +1032,7 @@ astra_status astra_snapshot_create(
 	memset(&s, 0, sizeof(s));
 	s.app = app;
 	s.k = app->k;
+	s.live = live;
 	astra__op_init(&s.op, o ? o->progress_cb : NULL, o ? o->payload : NULL,
 	        o && o->cancel ? o->cancel
 	                       : astra__cluster_cancel(app->cluster));
@@ -924,11 +1065,14 @@ astra_status astra_snapshot_create(
 	              &s, &hs, hook_ns, hook_nns, hooks, "pre-snapshot")) &&
 	        !(rc = astra__app_collect(app, 1, &s.op, &col)) &&
 	        !(rc = prepare_volumes(&s, col.pvcs)) && s.nvols &&
-	        !(rc = snap_find_classes(&s, o, &classes, &gclasses))) {
+	        !(rc = snap_find_classes_csi(&s, o, &classes, &gclasses)) &&
+	        !(rc = snap_classify(&s, classes, gclasses))) {
 		s.deadline_ns =
 		        astra__mono_ns() + (uint64_t)timeout * 1000000000ULL;
-		if (!(rc = snap_create_all(&s, classes, gclasses)))
-			rc = snap_wait_all(&s);
+		s.manifests = col.objects;
+		if (!(rc = snap_create_all(&s, classes, gclasses)) &&
+		        !(rc = snap_wait_all(&s)))
+			rc = snap_read_live(&s);
 	}
 	rc = snap_post_hooks(&s, &hs, hook_ns, hook_nns, hooks, rc);
 	undo(&s, rc != 0);

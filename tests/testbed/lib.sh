@@ -14,6 +14,14 @@ tb_hash() {
     sha256sum <"$TB_SCRIPT_DIR/versions.env" | cut -c1-12
 }
 
+# Hash of the test bed's CSI driver sources (tbcsi/*.go, tests included):
+# each version is built into its own binary, tbcsi-<hash>, in the caches of
+# build and build-node, so checkouts with different sources never replace
+# each other's driver, and a changed source is always rebuilt.
+tb_tbcsi_hash() {
+    cat "$TB_SCRIPT_DIR"/tbcsi/*.go | sha256sum | cut -c1-12
+}
+
 # Cache directory holding the built binaries (outside the repository).
 tb_cache_dir() {
     if [ -n "${ASTRA_TESTBED_CACHE:-}" ]; then

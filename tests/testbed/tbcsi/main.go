@@ -23,7 +23,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"io/fs"
 	"log"
 	"net"
@@ -228,68 +227,6 @@ func newID(prefix string) string {
 		panic(err)
 	}
 	return prefix + hex.EncodeToString(b[:])
-}
-
-// copyTree copies directory src to dst (which must not exist) through a temporary
-// sibling, so a half-copied tree is never visible under dst.
-func copyTree(src, dst string) error {
-	tmp := dst + ".partial"
-	if err := os.RemoveAll(tmp); err != nil {
-		return err
-	}
-	err := filepath.WalkDir(src, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(tmp, rel)
-		info, err := e.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case e.IsDir():
-			return os.MkdirAll(target, info.Mode().Perm()|0o700)
-		case e.Type()&fs.ModeSymlink != 0:
-			link, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(link, target)
-		case e.Type().IsRegular():
-			if err := copyFile(p, target, info.Mode().Perm()); err != nil {
-				return err
-			}
-			return os.Chtimes(target, info.ModTime(), info.ModTime())
-		default:
-			return nil // sockets, devices, fifos: not copied
-		}
-	})
-	if err != nil {
-		_ = os.RemoveAll(tmp)
-		return err
-	}
-	return os.Rename(tmp, dst)
-}
-
-func copyFile(src, dst string, mode fs.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // ------------------------------------------------------------------ identity

@@ -301,3 +301,43 @@ Test(repo_catalog, backup_delete_removes_a_damaged_record_and_its_data,
 	fst_rmrf(src);
 	free(src);
 }
+
+/* volumes[].consistency ("snapshot" or "crash-consistent-with-hooks")
+ * survives a round trip, after "mover"; a non-string is refused by name. */
+Test(repo_catalog, volume_consistency_round_trips)
+{
+	static const char vol[] =
+	        "{\"namespace\":\"shop\",\"pvc\":\"logs\","
+	        "\"storageClass\":\"local\",\"size\":\"1Gi\","
+	        "\"data\":\"ffeeddccbbaa99887766554433221100\",\"bytes\":5,"
+	        "\"files\":1,\"mover\":{\"job\":\"astra-mv-0a1b2c3d-2\"},"
+	        "\"consistency\":\"crash-consistent-with-hooks\"}";
+	astra__json *j = parse(vol);
+	astra__appbackup_vol v;
+	cr_assert_astra_ok(astra__appbackup_vol_decode(j, "nightly", 1, &v));
+	cr_assert_str_eq(v.consistency, "crash-consistent-with-hooks");
+	astra__appbackup_rec rec;
+	memset(&rec, 0, sizeof(rec));
+	rec.format = 1;
+	rec.name = strdup("nightly");
+	rec.app = strdup("shop");
+	rec.created = strdup("2026-12-07T18:00:00Z");
+	rec.snapshot = strdup("nightly-bk");
+	rec.manifests = strdup("00112233445566778899aabbccddeeff");
+	rec.volumes = calloc(1, sizeof(*rec.volumes));
+	rec.volumes[0] = v;
+	rec.nvolumes = 1;
+	astra__json *out = NULL;
+	cr_assert_astra_ok(astra__appbackup_encode(&rec, &out));
+	char *s = print(astra__json_at(astra__json_get(out, "volumes"), 0));
+	cr_assert_str_eq(s, vol);
+	free(s);
+	astra__json_free(out);
+	astra__appbackup_rec_free(&rec);
+	astra__json_set(j, "consistency", parse("1"));
+	cr_assert_astra_fail(astra__appbackup_vol_decode(j, "nightly", 1, &v),
+	        ASTRA_ECORRUPT);
+	cr_assert_str_eq(astra_error_last()->message,
+	        "backup nightly: field volumes[1].consistency is not a string");
+	astra__json_free(j);
+}

@@ -178,3 +178,30 @@ Test(snap_record, a_record_that_is_not_an_object_is_refused)
 	        "snapshot nightly: the record is not a JSON object");
 	astra__json_free(j);
 }
+
+/* A volume no snapshot could take: its consistency and the reason survive
+ * a round trip, after readyToUse; a "snapshot" volume keeps its own. */
+Test(snap_record, volume_consistency_and_reason_round_trip)
+{
+	static const char text[] =
+	        "{\"app\":\"shop\",\"name\":\"nightly\",\"namespace\":\"shop\","
+	        "\"created\":\"2026-12-07T18:00:00Z\",\"state\":\"completed\","
+	        "\"consistency\":\"group\","
+	        "\"volumes\":[{\"namespace\":\"shop\",\"pvc\":\"db\","
+	        "\"driver\":\"hostpath.csi.k8s.io\","
+	        "\"volumeSnapshot\":\"nightly-db\",\"readyToUse\":true,"
+	        "\"consistency\":\"snapshot\"},"
+	        "{\"namespace\":\"shop\",\"pvc\":\"logs\",\"readyToUse\":false,"
+	        "\"consistency\":\"none\",\"reason\":\"PV pv-logs is not a "
+	        "CSI volume (local): CSI snapshots cannot take it\"}],"
+	        "\"resources\":3,\"durationMs\":5,\"manifestParts\":1}";
+	astra__snap_rec rec;
+	round_trip(text, &rec);
+	cr_assert_eq(rec.nvolumes, 2);
+	cr_assert_str_eq(rec.volumes[0].consistency, "snapshot");
+	cr_assert_null(rec.volumes[0].reason);
+	cr_assert_str_eq(rec.volumes[1].consistency, "none");
+	cr_assert_null(rec.volumes[1].driver);
+	cr_assert_not_null(strstr(rec.volumes[1].reason, "local"));
+	astra__snap_rec_free(&rec);
+}
