@@ -27,6 +27,10 @@ typedef struct astra_vault astra_vault;
 
 /** astra_vault_options.flags */
 #define ASTRA_VAULT_F_KEY_FILE 0x1u /**< the secret is a key file */
+/** astra_vault_change_password only: start a new key epoch (a new master
+ *  key; the vault's small sealed objects rewritten under it; every other
+ *  key slot removed). See docs/format.md, "Key epochs". */
+#define ASTRA_VAULT_F_REKEY 0x2u
 
 typedef struct {
 	unsigned int version;
@@ -104,7 +108,16 @@ ASTRA_API void astra_vault_free(astra_vault *vault);
 
 /**
  * Replaces the secret that opened the vault with a new one. The master key
- * is re-wrapped; no data is rewritten.
+ * is re-wrapped; no data is rewritten. With ASTRA_VAULT_F_REKEY in
+ * new_secret->flags, a new master key is made instead (a new key epoch):
+ * snapshot records, index files, app-backup records, repair records and
+ * gc markers are rewritten under it, and every other key slot is
+ * removed, so that an old secret with a saved old key slot reads nothing
+ * written from then on (packs stay under the key they were written with;
+ * docs/format.md, "Key epochs", says exactly what stays readable).
+ * Refused (ASTRA_ENOTSUPPORTED) for an immutable vault. A rekey that
+ * stops half-way leaves a vault the new secret opens completely; run it
+ * again to finish. Close the handle after a failed rekey.
  */
 ASTRA_API astra_status astra_vault_change_password(astra_vault *vault,
         const astra_vault_options *new_secret) ASTRA_WARN_UNUSED;

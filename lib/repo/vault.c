@@ -181,7 +181,9 @@ astra_status astra_vault_change_password(
 	int rc = secret_of(o, &ro, &owned);
 	if (rc)
 		return rc;
-	rc = astra__repo_change_secret(v->r, &ro);
+	rc = (o->flags & ASTRA_VAULT_F_REKEY)
+	             ? astra__repo_rekey(v->r, &ro)
+	             : astra__repo_change_secret(v->r, &ro);
 	if (owned)
 		astra__free_secret(owned, ro.password_len);
 	return rc;

@@ -94,6 +94,17 @@ if printf '%s' "$j" | python3 -c 'import json,sys; d=json.load(sys.stdin); asser
 expect_rc 0 "$ctl" "${V[@]}" vault gc --grace 0
 expect_rc 0 "$ctl" "${V[@]}" vault check --read-data
 expect_rc 0 "$ctl" "${V[@]}" data restore "$id2" "$tmp/out5"
+# change-password --rekey: the new password opens everything, the old one nothing
+echo pw2 > "$tmp/pw2"
+expect_rc 2 "$ctl" "${V[@]}" vault change-password --rekey
+expect_rc 2 "$ctl" "${V[@]}" vault change-password extra --new-password-file "$tmp/pw2"
+expect_rc 0 "$ctl" "${V[@]}" vault change-password --rekey --new-password-file "$tmp/pw2"
+expect_rc 1 "$ctl" "${V[@]}" data list
+V2=(--vault "file://$tmp/v" --password-file "$tmp/pw2")
+expect_rc 0 "$ctl" "${V2[@]}" vault check --read-data
+expect_rc 0 "$ctl" "${V2[@]}" data restore "$id2" "$tmp/out6"
+ASTRA_VAULT_NEW_PASSWORD=pw expect_rc 0 "$ctl" "${V2[@]}" vault change-password
+expect_rc 0 "$ctl" "${V[@]}" data restore "$id2" "$tmp/out7"
 # hook create: usage and script checks come before any cluster access
 echo 'echo hi' > "$tmp/hook.sh"
 expect_rc 2 "$ctl" hook create app
