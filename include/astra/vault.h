@@ -125,8 +125,9 @@ ASTRA_API astra_status astra_vault_change_password(astra_vault *vault,
 /**
  * Describes the vault as JSON: {"url", "vault_id", "format", "chunker",
  * "compression", "pack_size", "snapshots", "packs", "blobs",
- * "stored_bytes"}, and for an immutable vault "immutability": {"days",
- * "mode"}.
+ * "stored_bytes", "key_epoch"} ("key_epoch": 0 before the first rekey,
+ * then how many rekeys), and for an immutable vault "immutability":
+ * {"days", "mode"}.
  */
 ASTRA_API astra_status astra_vault_info(
         astra_vault *vault, astra_buf *json_out) ASTRA_WARN_UNUSED;

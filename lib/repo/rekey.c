@@ -118,6 +118,15 @@ static int reseal(astra__repo *r, const char *key, int is_index)
 	if (!rc)
 		rc = astra__repo_open_sealed(
 		        r, key, sealed.ptr, sealed.size, &plain, key);
+	if (rc == ASTRA_ECORRUPT) {
+		/* no key of the vault opens it: nothing readable to protect;
+		 * it stays as it is (check and repair report it) */
+		astra__log_warn("rekey: leaving %s as it is: %s", key,
+		        astra_error_last()->message);
+		astra_error_clear();
+		rc = 0;
+		goto done;
+	}
 	if (!rc && is_index) {
 		uint8_t id[32];
 		char hex[65];

@@ -277,6 +277,12 @@ Test(repo_rekey, rekey_keeps_ids_so_backups_deduplicate_across_epochs)
 	cr_assert_eq(list(url, "keys/").n, 1);
 
 	v = open_with(url, "three");
+	astra_buf info = ASTRA_BUF_INIT;
+	cr_assert_astra_ok(astra_vault_info(v, &info));
+	cr_assert(strstr(info.ptr, "\"key_epoch\":\t2") ||
+	                  strstr(info.ptr, "\"key_epoch\": 2"),
+	        "%s", info.ptr);
+	astra_buf_dispose(&info);
 	astra_data_backup_result res;
 	memset(&res, 0, sizeof(res));
 	res.version = ASTRA_DATA_BACKUP_RESULT_VERSION;
@@ -380,5 +386,37 @@ Test(repo_rekey, missing_epoch_object_is_a_clear_error)
 	cr_assert(strstr(astra_error_last()->message, e.keys[0]), "%s",
 	        astra_error_last()->message);
 	cr_assert(!strstr(astra_error_last()->message, "\"b\""));
+	free(url);
+}
+
+Test(repo_rekey, damaged_record_is_left_as_it_is)
+{
+	char *src = path_in("src"), *url = url_of("vault");
+	mkdir(src, 0755);
+	fst_make_rich_tree(src);
+	astra_vault *v = NULL;
+	astra_vault_options o = opts("a");
+	cr_assert_astra_ok(astra_vault_init(&v, url, &o));
+	char id[33];
+	backup(v, src, id);
+	astra__store *st = NULL;
+	cr_assert_astra_ok(astra__store_open(&st, url, NULL));
+	const char *bad = "snapshots/00000000000000000000000000000000";
+	char junk[64];
+	memset(junk, 'x', sizeof(junk));
+	cr_assert_astra_ok(astra__store_put(st, bad, junk, sizeof(junk), NULL));
+	astra_vault_options n = rekey_opts("b");
+	cr_assert_astra_ok(astra_vault_change_password(v, &n));
+	astra_vault_free(v);
+	astra_buf b = ASTRA_BUF_INIT;
+	cr_assert_astra_ok(astra__store_get(st, bad, 0, 0, &b));
+	cr_assert_eq(b.size, sizeof(junk));
+	cr_assert_eq(memcmp(b.ptr, junk, sizeof(junk)), 0);
+	astra_buf_dispose(&b);
+	astra__store_free(st);
+	v = open_with(url, "b");
+	restores_exactly(v, id, src, "dst");
+	astra_vault_free(v);
+	free(src);
 	free(url);
 }
