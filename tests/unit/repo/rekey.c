@@ -420,3 +420,64 @@ Test(repo_rekey, damaged_record_is_left_as_it_is)
 	free(src);
 	free(url);
 }
+
+/* gc between the steps of a stopped rekey: with the old secret it stops
+ * at the first record rewritten under the new key and deletes nothing;
+ * with the new one it collects and the kept backup still restores. */
+Test(repo_rekey, gc_during_a_stopped_rekey_deletes_nothing_with_the_old_key)
+{
+	char *src = path_in("src"), *junk = path_in("junk");
+	char *url = url_of("vault");
+	mkdir(src, 0755);
+	mkdir(junk, 0755);
+	fst_make_rich_tree(src);
+	char *f = path_in("junk/big.bin");
+	fst_write_random(f, 3 << 20, 99);
+	free(f);
+	astra_vault *v = NULL;
+	astra_vault_options o = opts("old pw");
+	cr_assert_astra_ok(astra_vault_init(&v, url, &o));
+	char keep[33], gone[33];
+	backup(v, src, keep);
+	backup(v, junk, gone);
+	cr_assert_astra_ok(astra_vault_forget(v, gone));
+	astra__rekey_fail_after = 3;
+	astra_vault_options n = rekey_opts("new pw");
+	cr_assert_astra_fail(astra_vault_change_password(v, &n), ASTRA_EIO);
+	astra__rekey_fail_after = 0;
+	astra_vault_free(v);
+	key_set before = list(url, "data/");
+	key_set ix_before = list(url, "index/");
+
+	astra_gc_options g;
+	astra_gc_options_init(&g, ASTRA_GC_OPTIONS_VERSION);
+	g.grace_seconds = 0;
+	v = open_with(url, "old pw");
+	astra_buf rep = ASTRA_BUF_INIT;
+	for (int i = 0; i < 2; i++) {
+		cr_assert_astra_fail(
+		        astra_vault_gc(v, &g, &rep), ASTRA_ECORRUPT);
+		astra_buf_dispose(&rep);
+	}
+	astra_vault_free(v);
+	key_set after = list(url, "data/");
+	key_set ix_after = list(url, "index/");
+	cr_assert_eq(after.n, before.n);
+	cr_assert_eq(ix_after.n, ix_before.n);
+	for (size_t i = 0; i < before.n; i++)
+		cr_assert(has(&after, before.keys[i]), "%s deleted",
+		        before.keys[i]);
+
+	v = open_with(url, "new pw");
+	for (int i = 0; i < 2; i++) {
+		cr_assert_astra_ok(astra_vault_gc(v, &g, &rep));
+		astra_buf_dispose(&rep);
+	}
+	cr_assert_lt(list(url, "data/").n, before.n, "gc collected nothing");
+	restores_exactly(v, keep, src, "dst");
+	check_read_data_ok(v);
+	astra_vault_free(v);
+	free(src);
+	free(junk);
+	free(url);
+}
