@@ -1109,7 +1109,8 @@ static int gcs_open(
 		goto fail;
 	astra__http_config cfg;
 	astra__objhttp_config(&cfg, &o.net, so);
-	if ((rc = astra__gcs_auth_http(&s->cred, s->endpoint, &cfg)))
+	if ((rc = astra__gcs_auth_http(
+	             &s->cred, o.net.allow_plain_http, s->endpoint, &cfg)))
 		goto fail;
 	cfg.auth = astra__gcs_auth_line;
 	cfg.auth_payload = &s->cred;

@@ -293,3 +293,37 @@ Test(store_transport, sts_keeps_verification_when_s3_turns_it_off)
 	cr_assert(rc == ASTRA_ECERTIFICATE || strstr(m, "certificate"),
 	        "the STS call did not verify the certificate: %d %s", rc, m);
 }
+
+Test(store_transport, gcs_key_file_grant_over_plain_http_is_refused)
+{
+	char path[4300];
+	snprintf(path, sizeof(path), "%s/sa.json", work);
+	const char sa[] = "{\"type\":\"service_account\",\"client_email\":"
+	                  "\"a@b.test\",\"private_key\":\"not parsed yet\","
+	                  "\"token_uri\":\"http://192.0.2.10/token\"}";
+	fst_write(path, sa, sizeof(sa) - 1);
+	char url[4600];
+	snprintf(url, sizeof(url),
+	        "gs://bkt/p?endpoint=https://127.0.0.1:1&credentials=%s", path);
+	refused_naming(url, "http://192.0.2.10/token", "allow-plain-http=1");
+	cr_assert_null(strstr(astra_error_last()->message, "not parsed yet"));
+	const char user[] = "{\"type\":\"authorized_user\",\"client_id\":"
+	                    "\"id\",\"client_secret\":\"s3cr3t-client\","
+	                    "\"refresh_token\":\"ya29.secret-refresh\","
+	                    "\"token_uri\":\"http://192.0.2.10/token\"}";
+	fst_write(path, user, sizeof(user) - 1);
+	refused_naming(url, "http://192.0.2.10/token", "allow-plain-http=1");
+	/* on loopback it is allowed (the open then fails on the network) */
+	const char lo[] = "{\"type\":\"service_account\",\"client_email\":"
+	                  "\"a@b.test\",\"private_key\":\"not parsed yet\","
+	                  "\"token_uri\":\"http://127.0.0.1:1/token\"}";
+	fst_write(path, lo, sizeof(lo) - 1);
+	snprintf(url, sizeof(url),
+	        "gs://bkt/p?endpoint=https://127.0.0.1:1&credentials=%s&"
+	        "retries=0",
+	        path);
+	int rc = open_url(url);
+	cr_assert(rc != 0 && !strstr(astra_error_last()->message,
+	                             "allow-plain-http"),
+	        "%d %s", rc, astra_error_last()->message);
+}
