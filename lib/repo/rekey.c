@@ -178,7 +178,7 @@ int astra__repo_rekey(astra__repo *r, const astra__repo_opts *newo)
 	size_t n = r->n_old + 1;
 	char sid[33], epoch_key[48], keep[80];
 	key_list l = { ASTRA_VEC_INIT };
-	int rc;
+	int rc, switched = 0, slot_written = 0;
 
 	if (r->lock_days)
 		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_REPO,
@@ -212,6 +212,7 @@ int astra__repo_rekey(astra__repo *r, const astra__repo_opts *newo)
 	        (rc = astra__epoch_key(master, epoch_key)))
 		goto done;
 	memcpy(r->master, master, MASTER_LEN);
+	switched = 1;
 	if ((rc = write_epoch_object(r, masters, n, master)) ||
 	        (rc = step_done(1)))
 		goto done;
@@ -219,6 +220,7 @@ int astra__repo_rekey(astra__repo *r, const astra__repo_opts *newo)
 	/* 2. the new slot: from here on the new secret opens everything */
 	if ((rc = astra__key_slot_write(r, newo, master, (unsigned)n, sid)))
 		goto done;
+	slot_written = 1;
 	snprintf(keep, sizeof(keep), "keys/%s", sid);
 	snprintf(r->slot_key, sizeof(r->slot_key), "%s", keep);
 	if ((rc = step_done(2)))
@@ -280,6 +282,20 @@ int astra__repo_rekey(astra__repo *r, const astra__repo_opts *newo)
 		astra__log_info(
 		        "vault %s: rekeyed to key epoch %zu", r->store->url, n);
 done:
+	if (rc && switched && !slot_written) {
+		/* no slot opens the new key yet: the handle goes back to the
+		 * old one, so that it never writes what nobody can read */
+		int prc = astra__repo_set_epochs(r, masters, n - 1);
+		if (!prc)
+			prc = astra__repo_derive_keys(
+			        r, masters + (n - 1) * MASTER_LEN);
+		if (!prc)
+			memcpy(r->master, masters + (n - 1) * MASTER_LEN,
+			        MASTER_LEN);
+		else
+			astra__log_error("rekey: the handle could not return "
+			                 "to the old key; close it");
+	}
 	key_list_free(&l);
 	astra__wipe(master, sizeof(master));
 	astra__wipe(masters, n * MASTER_LEN);
