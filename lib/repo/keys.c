@@ -112,7 +112,18 @@ int astra__repo_load_epochs(
 	int rc = astra__epoch_key(master, key);
 	if (rc)
 		return rc;
-	rc = astra__store_get(r->store, key, 0, 0, &sealed);
+	/* refused unread when larger than 1000 masters could make it (its
+	 * name is visible to whoever can list the store) */
+	astra__obj_info info;
+	rc = astra__store_head(r->store, key, &info);
+	if (!rc && info.size > ASTRA_EPOCH_OBJECT_MAX_BYTES)
+		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		        "key epoch object %s is malformed: %llu bytes, more "
+		        "than %d",
+		        key, (unsigned long long)info.size,
+		        ASTRA_EPOCH_OBJECT_MAX_BYTES);
+	if (!rc)
+		rc = astra__store_get(r->store, key, 0, 0, &sealed);
 	if (rc == ASTRA_ENOTFOUND) {
 		if (!hint) {
 			astra_error_clear();

@@ -23,6 +23,8 @@ typedef struct {
 
 /* Most key epochs a vault may have (rekeys + 1). */
 #define ASTRA_MAX_KEY_EPOCHS 1000
+/* Largest epoch object a reader reads (1000 base64 masters and JSON). */
+#define ASTRA_EPOCH_OBJECT_MAX_BYTES (1 << 18)
 
 /* Derives r's encryption, blob id and chunker subkeys from master and
  * sets up r->mac and r->aead. On failure r may hold some of them; they

@@ -383,9 +383,17 @@ Test(repo_rekey, missing_epoch_object_is_a_clear_error)
 	cr_assert_eq(e.n, 1);
 	astra__store *st = NULL;
 	cr_assert_astra_ok(astra__store_open(&st, url, NULL));
+	/* one too large to be an epoch object is refused unread */
+	static char big[300000];
+	memset(big, 'x', sizeof(big));
+	cr_assert_astra_ok(
+	        astra__store_put(st, e.keys[0], big, sizeof(big), NULL));
+	o = opts("b");
+	cr_assert_astra_fail(astra_vault_open(&v, url, &o), ASTRA_ECORRUPT);
+	cr_assert(strstr(astra_error_last()->message, "300000 bytes"), "%s",
+	        astra_error_last()->message);
 	cr_assert_astra_ok(astra__store_del(st, e.keys[0]));
 	astra__store_free(st);
-	o = opts("b");
 	cr_assert_astra_fail(astra_vault_open(&v, url, &o), ASTRA_ECORRUPT);
 	cr_assert(strstr(astra_error_last()->message, e.keys[0]), "%s",
 	        astra_error_last()->message);
