@@ -109,6 +109,8 @@ int astra__repo_load_epochs(
 	astra_buf sealed = ASTRA_BUF_INIT, plain = ASTRA_BUF_INIT;
 	astra__json *j = NULL;
 	uint8_t *masters = NULL;
+	const astra__json *arr = NULL;
+	size_t n = 0;
 	int rc = astra__epoch_key(master, key);
 	if (rc)
 		return rc;
@@ -116,26 +118,32 @@ int astra__repo_load_epochs(
 	 * name is visible to whoever can list the store) */
 	astra__obj_info info;
 	rc = astra__store_head(r->store, key, &info);
-	if (!rc && info.size > ASTRA_EPOCH_OBJECT_MAX_BYTES)
-		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+	if (!rc && info.size > ASTRA_EPOCH_OBJECT_MAX_BYTES) {
+		rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
 		        "key epoch object %s is malformed: %llu bytes, more "
 		        "than %d",
 		        key, (unsigned long long)info.size,
 		        ASTRA_EPOCH_OBJECT_MAX_BYTES);
+		goto done;
+	}
 	if (!rc)
 		rc = astra__store_get(r->store, key, 0, 0, &sealed);
 	if (rc == ASTRA_ENOTFOUND) {
 		if (!hint) {
 			astra_error_clear();
-			return 0; /* the first epoch: nothing before it */
+			rc = 0; /* the first epoch: nothing before it */
+			goto done;
 		}
-		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
 		        "vault %s: the key slot that opened it belongs to key "
 		        "epoch %u, but its epoch object %s is missing",
 		        r->store->url, hint, key);
+		goto done;
 	}
-	if (rc)
-		return astra__err_prefix(rc, "key epoch object %s", key);
+	if (rc) {
+		astra__err_prefix(rc, "key epoch object %s", key);
+		goto done;
+	}
 	/* sealed under this epoch's K_enc only (r->aead: no old keys yet) */
 	rc = astra__buf_grow(&plain, sealed.size);
 	if (!rc && (sealed.size < ASTRA_AEAD_OVERHEAD ||
@@ -148,8 +156,8 @@ int astra__repo_load_epochs(
 		plain.size = sealed.size - ASTRA_AEAD_OVERHEAD;
 		rc = astra__json_parse(&j, plain.ptr, plain.size, key);
 	}
-	const astra__json *arr = rc ? NULL : astra__json_get(j, "masters");
-	size_t n = arr ? astra__json_size(arr) : 0;
+	arr = rc ? NULL : astra__json_get(j, "masters");
+	n = arr ? astra__json_size(arr) : 0;
 	if (!rc && (astra__json_type_of(arr) != ASTRA_JSON_ARRAY || n == 0 ||
 	                   n > ASTRA_MAX_KEY_EPOCHS ||
 	                   astra__json_int(j, "epoch", -1) != (int64_t)n))
@@ -179,6 +187,7 @@ int astra__repo_load_epochs(
 		rc = astra__repo_set_epochs(r, masters, n);
 	if (!rc) /* the id and chunker keys of the first epoch */
 		rc = astra__repo_derive_keys(r, master);
+done:
 	if (masters) {
 		astra__wipe(masters, n * MASTER_LEN);
 		free(masters);
