@@ -207,12 +207,12 @@ int astra__repo_rekey(astra__repo *r, const astra__repo_opts *newo)
 
 	/* 1. the new epoch's K_enc becomes r's; the old ones read what is
 	 * not yet rewritten. Then its epoch object. */
+	switched = 1;
 	if ((rc = astra__repo_set_epochs(r, masters, n)) ||
 	        (rc = astra__repo_derive_keys(r, master)) ||
 	        (rc = astra__epoch_key(master, epoch_key)))
 		goto done;
 	memcpy(r->master, master, MASTER_LEN);
-	switched = 1;
 	if ((rc = write_epoch_object(r, masters, n, master)) ||
 	        (rc = step_done(1)))
 		goto done;
