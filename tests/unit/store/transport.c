@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -256,6 +257,8 @@ static int start_tls_server(void)
 	snprintf(accept, sizeof(accept), "127.0.0.1:%d", port);
 	tls_pid = fork();
 	if (tls_pid == 0) {
+		/* never outlives the test, even one killed by a timeout */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		freopen("/dev/null", "w", stdout);
 		freopen("/dev/null", "w", stderr);
 		execlp("openssl", "openssl", "s_server", "-accept", accept,
