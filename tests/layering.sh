@@ -71,7 +71,7 @@ check_modules() { # root-of-a-tree-with-lib/
 
 # The files of lib/repo form a stack (docs/ARCHITECTURE.md), lowest
 # first: a file calls astra__ functions defined only in files before it.
-REPO_ORDER="chunker blob object keys index repo writer tree gc_session check
+REPO_ORDER="chunker blob object keys index repo rekey writer tree gc_session check
 	repair replicate gc restore_report restore_target restore_meta restore_write restore backup_chunk backup_walk backup catalog vault"
 # Calls that break the order ("file function"), each with the work that
 # removes it; an entry that no longer occurs fails the check. None today.

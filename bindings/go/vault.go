@@ -39,6 +39,11 @@ type VaultOptions struct {
 	LockMode         LockMode // init only
 
 	Threads uint // worker threads for backup and restore; 0 = one per CPU
+
+	// ChangePassword only: a new key epoch (a new master key, the vault's
+	// records rewritten under it, every other key slot removed;
+	// docs/format.md, "Key epochs").
+	Rekey bool
 }
 
 func (o *VaultOptions) raw() (capi.Astra_vault_options, error) {
@@ -57,6 +62,9 @@ func (o *VaultOptions) raw() (capi.Astra_vault_options, error) {
 	}
 	if o.KeyFile {
 		r.SetFlags(r.GetFlags() | 0x1) // ASTRA_VAULT_F_KEY_FILE
+	}
+	if o.Rekey {
+		r.SetFlags(r.GetFlags() | 0x2) // ASTRA_VAULT_F_REKEY
 	}
 	if o.KDFLog2N != 0 {
 		r.SetKdf_log2n(o.KDFLog2N)
@@ -188,7 +196,8 @@ func (v *Vault) Info() (map[string]any, error) {
 	return out, err
 }
 
-// ChangePassword replaces the secret; the master key is re-wrapped.
+// ChangePassword replaces the secret; the master key is re-wrapped, or
+// with secret.Rekey a new key epoch starts.
 func (v *Vault) ChangePassword(secret *VaultOptions) error {
 	return v.use(func(h capi.Astra_vault) error {
 		o, err := secret.raw()

@@ -117,6 +117,33 @@ func TestPasswordFileAndChangePassword(t *testing.T) {
 	v.Close()
 }
 
+func TestChangePasswordRekey(t *testing.T) {
+	url := "file://" + filepath.Join(t.TempDir(), "vault")
+	v, err := astra.InitVault(url, &astra.VaultOptions{Password: "one", KDFLog2N: fastKDF})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.ChangePassword(&astra.VaultOptions{Password: "two", KDFLog2N: fastKDF, Rekey: true}); err != nil {
+		t.Fatal(err)
+	}
+	v.Close()
+	if _, err := astra.OpenVault(url, &astra.VaultOptions{Password: "one"}); !errors.Is(err, astra.ErrAuth) {
+		t.Fatalf("old password after rekey: %v", err)
+	}
+	v, err = astra.OpenVault(url, &astra.VaultOptions{Password: "two"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	info, err := v.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := info["key_epoch"].(float64); e != 1 {
+		t.Fatalf("key_epoch %v, want 1", info["key_epoch"])
+	}
+}
+
 func TestClosedVault(t *testing.T) {
 	v, _ := newVault(t)
 	if err := v.Close(); err != nil {

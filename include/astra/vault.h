@@ -27,6 +27,10 @@ typedef struct astra_vault astra_vault;
 
 /** astra_vault_options.flags */
 #define ASTRA_VAULT_F_KEY_FILE 0x1u /**< the secret is a key file */
+/** astra_vault_change_password only: start a new key epoch (a new master
+ *  key; the vault's small sealed objects rewritten under it; every other
+ *  key slot removed). See docs/format.md, "Key epochs". */
+#define ASTRA_VAULT_F_REKEY 0x2u
 
 typedef struct {
 	unsigned int version;
@@ -104,7 +108,16 @@ ASTRA_API void astra_vault_free(astra_vault *vault);
 
 /**
  * Replaces the secret that opened the vault with a new one. The master key
- * is re-wrapped; no data is rewritten.
+ * is re-wrapped; no data is rewritten. With ASTRA_VAULT_F_REKEY in
+ * new_secret->flags, a new master key is made instead (a new key epoch):
+ * snapshot records, index files, app-backup records, repair records and
+ * gc markers are rewritten under it, and every other key slot is
+ * removed, so that an old secret with a saved old key slot reads nothing
+ * written from then on (packs stay under the key they were written with;
+ * docs/format.md, "Key epochs", says exactly what stays readable).
+ * Refused (ASTRA_ENOTSUPPORTED) for an immutable vault. A rekey that
+ * stops half-way leaves a vault the new secret opens completely; run it
+ * again to finish. Close the handle after a failed rekey.
  */
 ASTRA_API astra_status astra_vault_change_password(astra_vault *vault,
         const astra_vault_options *new_secret) ASTRA_WARN_UNUSED;
@@ -112,8 +125,9 @@ ASTRA_API astra_status astra_vault_change_password(astra_vault *vault,
 /**
  * Describes the vault as JSON: {"url", "vault_id", "format", "chunker",
  * "compression", "pack_size", "snapshots", "packs", "blobs",
- * "stored_bytes"}, and for an immutable vault "immutability": {"days",
- * "mode"}.
+ * "stored_bytes", "key_epoch"} ("key_epoch": 0 before the first rekey,
+ * then how many rekeys), and for an immutable vault "immutability":
+ * {"days", "mode"}.
  */
 ASTRA_API astra_status astra_vault_info(
         astra_vault *vault, astra_buf *json_out) ASTRA_WARN_UNUSED;
@@ -404,7 +418,8 @@ ASTRA_API astra_status astra_replicate_options_init(
  * their retention). A target holding another vault fails with
  * ASTRA_EEXISTS, an object of different size in the replica with
  * ASTRA_ECORRUPT. `report` receives JSON: {"target", "vault_id",
- * "dry_run", "copied" (or "would_copy"): {"config", "key_slots", "packs",
+ * "dry_run", "copied" (or "would_copy"): {"config", "key_slots",
+ * "key_epochs", "packs",
  * "index_files", "snapshots", "app_backups"}, "bytes", "present",
  * "key_slots_removed", "rounds"}.
  */

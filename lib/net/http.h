@@ -105,6 +105,10 @@ void astra__http_free(astra__http *c);
  */
 void astra__http_warn_insecure(const char *what);
 
+/* 1 when url ("scheme://[user@]host[:port][/...]") names a loopback host:
+ * localhost, 127.0.0.0/8 or [::1]; 0 otherwise (also when unparsable). */
+int astra__http_url_is_loopback(const char *url);
+
 /* Replaces the client certificate and key (e.g. from a credential plugin);
  * NULL clears them. Safe while other threads use the client. */
 int astra__http_set_client_cert(astra__http *c, const char *cert_pem,

@@ -5,10 +5,14 @@
  */
 #include "net/http.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -109,6 +113,39 @@ void astra__http_warn_insecure(const char *what)
 		                "for %s: anyone on the network path can read "
 		                "and change the traffic, credentials included",
 		        what);
+}
+
+int astra__http_url_is_loopback(const char *url)
+{
+	const char *p = strstr(url, "://");
+	if (!p)
+		return 0;
+	p += 3;
+	size_t n = strcspn(p, "/?#");
+	char host[300];
+	if (n == 0 || n >= sizeof(host))
+		return 0;
+	memcpy(host, p, n);
+	host[n] = '\0';
+	char *h = strrchr(host, '@');
+	h = h ? h + 1 : host;
+	if (*h == '[') {
+		char *end = strchr(h, ']');
+		struct in6_addr a6;
+		if (!end)
+			return 0;
+		*end = '\0';
+		return inet_pton(AF_INET6, h + 1, &a6) == 1 &&
+		       memcmp(&a6, &in6addr_loopback, sizeof(a6)) == 0;
+	}
+	char *colon = strchr(h, ':');
+	if (colon)
+		*colon = '\0';
+	if (!strcasecmp(h, "localhost") || !strcasecmp(h, "localhost."))
+		return 1;
+	struct in_addr a4;
+	return inet_pton(AF_INET, h, &a4) == 1 &&
+	       (ntohl(a4.s_addr) >> 24) == 127;
 }
 
 void astra__http_configure_tls(astra__http *c, CURL *h)

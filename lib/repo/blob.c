@@ -66,6 +66,20 @@ int astra__repo_seal(astra__repo *r, const char *aad, const void *data,
 	return 0;
 }
 
+/* Opens with this epoch's K_enc, then the earlier epochs', newest first
+ * (docs/format.md "Key epochs"): 0 when one authenticates. */
+static int open_any(astra__repo *r, const void *aad, size_t aadlen,
+        const void *data, size_t n, void *out)
+{
+	if (astra__aead_open_with(r->aead, aad, aadlen, data, n, out) == 0)
+		return 0;
+	for (size_t i = r->n_old; i-- > 0;)
+		if (astra__aead_open_with(
+		            r->old_aead[i], aad, aadlen, data, n, out) == 0)
+			return 0;
+	return -1;
+}
+
 int astra__repo_open_sealed(astra__repo *r, const char *aad, const void *data,
         size_t n, astra_buf *out, const char *what)
 {
@@ -75,11 +89,12 @@ int astra__repo_open_sealed(astra__repo *r, const char *aad, const void *data,
 	int rc = astra__buf_grow(out, n - ASTRA_AEAD_OVERHEAD);
 	if (rc)
 		return rc;
-	rc = astra__aead_open_with(
-	        r->aead, aad, strlen(aad), data, n, out->ptr + out->size);
-	if (rc)
+	if (open_any(r, aad, strlen(aad), data, n, out->ptr + out->size))
 		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
-		        "%s is damaged: authentication failed", what);
+		        "%s is damaged: authentication failed (or it was "
+		        "sealed after a rekey, under a key epoch the key slot "
+		        "that opened the vault does not know)",
+		        what);
 	out->size += n - ASTRA_AEAD_OVERHEAD;
 	out->ptr[out->size] = '\0';
 	return 0;
@@ -100,7 +115,7 @@ int astra__repo_decode_blob(astra__repo *r, const astra__idx_entry *e,
 	if (astra__buf_grow(dst, clen) || ((e->flags & ASTRA_BLOB_F_ZSTD) &&
 	                                          astra__buf_grow(out, e->raw)))
 		return ASTRA_ENOMEM;
-	if (astra__aead_open_with(r->aead, aad, sizeof(aad), sealed, e->length,
+	if (open_any(r, aad, sizeof(aad), sealed, e->length,
 	            dst->ptr + dst->size) != 0) {
 		astra_buf_dispose(&tmp);
 		goto corrupt;

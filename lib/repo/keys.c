@@ -26,18 +26,177 @@
 
 int astra__repo_derive_keys(astra__repo *r, const uint8_t master[MASTER_LEN])
 {
+	/* K_enc from this epoch's master; the blob id and chunker keys from
+	 * the first epoch's, so that ids and cut points never change */
+	const uint8_t *first = r->n_old ? r->old_masters : master;
+	astra__mac_free(r->mac);
+	r->mac = NULL;
+	astra__aead_free(r->aead);
+	r->aead = NULL;
 	int rc = astra__hkdf_sha256(r->enc_key, 32, master, MASTER_LEN, NULL, 0,
 	        "astra vault encryption v1");
 	if (!rc)
-		rc = astra__hkdf_sha256(r->mac_key, 32, master, MASTER_LEN,
-		        NULL, 0, "astra vault blob id v1");
+		rc = astra__hkdf_sha256(r->mac_key, 32, first, MASTER_LEN, NULL,
+		        0, "astra vault blob id v1");
 	if (!rc)
-		rc = astra__hkdf_sha256(r->chunk_key, 32, master, MASTER_LEN,
+		rc = astra__hkdf_sha256(r->chunk_key, 32, first, MASTER_LEN,
 		        NULL, 0, "astra vault chunker v1");
 	if (!rc)
 		rc = astra__mac_new(&r->mac, r->mac_key, 32);
 	if (!rc)
 		rc = astra__aead_new(&r->aead, r->enc_key);
+	return rc;
+}
+
+void astra__repo_epochs_free(astra__repo *r)
+{
+	for (size_t i = 0; i < r->n_old && r->old_aead; i++)
+		astra__aead_free(r->old_aead[i]);
+	free(r->old_aead);
+	if (r->old_masters) {
+		astra__wipe(r->old_masters, r->n_old * MASTER_LEN);
+		free(r->old_masters);
+	}
+	r->old_aead = NULL;
+	r->old_masters = NULL;
+	r->n_old = 0;
+}
+
+int astra__repo_set_epochs(astra__repo *r, const uint8_t *masters, size_t n)
+{
+	astra__repo_epochs_free(r);
+	if (!n)
+		return 0;
+	r->old_masters = astra__calloc(n, MASTER_LEN);
+	r->old_aead = astra__calloc(n, sizeof(*r->old_aead));
+	if (!r->old_masters || !r->old_aead) {
+		free(r->old_masters);
+		free(r->old_aead);
+		r->old_masters = NULL;
+		r->old_aead = NULL;
+		return ASTRA_ENOMEM;
+	}
+	memcpy(r->old_masters, masters, n * MASTER_LEN);
+	r->n_old = n;
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		uint8_t k[32];
+		rc = astra__hkdf_sha256(k, 32, masters + i * MASTER_LEN,
+		        MASTER_LEN, NULL, 0, "astra vault encryption v1");
+		if (!rc)
+			rc = astra__aead_new(&r->old_aead[i], k);
+		astra__wipe(k, sizeof(k));
+	}
+	return rc;
+}
+
+int astra__epoch_key(const uint8_t master[MASTER_LEN], char out[48])
+{
+	uint8_t name[16];
+	int rc = astra__hkdf_sha256(name, sizeof(name), master, MASTER_LEN,
+	        NULL, 0, "astra vault epoch name v1");
+	if (rc)
+		return rc;
+	memcpy(out, "epochs/", 7);
+	astra__hex_encode(out + 7, name, sizeof(name));
+	return 0;
+}
+
+int astra__repo_load_epochs(
+        astra__repo *r, const uint8_t master[MASTER_LEN], unsigned hint)
+{
+	char key[48];
+	astra_buf sealed = ASTRA_BUF_INIT, plain = ASTRA_BUF_INIT;
+	astra__json *j = NULL;
+	uint8_t *masters = NULL;
+	const astra__json *arr = NULL;
+	size_t n = 0;
+	int rc = astra__epoch_key(master, key);
+	if (rc)
+		return rc;
+	/* refused unread when larger than 1000 masters could make it (its
+	 * name is visible to whoever can list the store) */
+	astra__obj_info info;
+	rc = astra__store_head(r->store, key, &info);
+	if (!rc && info.size > ASTRA_EPOCH_OBJECT_MAX_BYTES) {
+		rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		        "key epoch object %s is malformed: %llu bytes, more "
+		        "than %d",
+		        key, (unsigned long long)info.size,
+		        ASTRA_EPOCH_OBJECT_MAX_BYTES);
+		goto done;
+	}
+	if (!rc)
+		rc = astra__store_get(r->store, key, 0, 0, &sealed);
+	if (rc == ASTRA_ENOTFOUND) {
+		if (!hint) {
+			astra_error_clear();
+			rc = 0; /* the first epoch: nothing before it */
+			goto done;
+		}
+		rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		        "vault %s: the key slot that opened it belongs to key "
+		        "epoch %u, but its epoch object %s is missing",
+		        r->store->url, hint, key);
+		goto done;
+	}
+	if (rc) {
+		astra__err_prefix(rc, "key epoch object %s", key);
+		goto done;
+	}
+	/* sealed under this epoch's K_enc only (r->aead: no old keys yet) */
+	rc = astra__buf_grow(&plain, sealed.size);
+	if (!rc && (sealed.size < ASTRA_AEAD_OVERHEAD ||
+	                   astra__aead_open_with(r->aead, key, strlen(key),
+	                           sealed.ptr, sealed.size, plain.ptr) != 0))
+		rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		        "key epoch object %s is damaged: authentication failed",
+		        key);
+	if (!rc) {
+		plain.size = sealed.size - ASTRA_AEAD_OVERHEAD;
+		rc = astra__json_parse(&j, plain.ptr, plain.size, key);
+	}
+	arr = rc ? NULL : astra__json_get(j, "masters");
+	n = arr ? astra__json_size(arr) : 0;
+	if (!rc && (astra__json_type_of(arr) != ASTRA_JSON_ARRAY || n == 0 ||
+	                   n > ASTRA_MAX_KEY_EPOCHS ||
+	                   astra__json_int(j, "epoch", -1) != (int64_t)n))
+		rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		        "key epoch object %s is malformed: it needs \"epoch\" "
+		        "equal to the number of \"masters\" (1 to %d)",
+		        key, ASTRA_MAX_KEY_EPOCHS);
+	if (!rc && !(masters = astra__calloc(n, MASTER_LEN)))
+		rc = ASTRA_ENOMEM;
+	for (size_t i = 0; !rc && i < n; i++) {
+		const char *m64 =
+		        astra__json_string_value(astra__json_at(arr, i));
+		astra_buf m = ASTRA_BUF_INIT;
+		if (!m64 || astra__base64_decode(&m, m64, strlen(m64)) ||
+		        m.size != MASTER_LEN)
+			rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+			        "key epoch object %s is malformed: masters[%zu] "
+			        "is not base64 of %d bytes",
+			        key, i, MASTER_LEN);
+		else
+			memcpy(masters + i * MASTER_LEN, m.ptr, MASTER_LEN);
+		if (m.ptr)
+			astra__wipe(m.ptr, m.size);
+		astra_buf_dispose(&m);
+	}
+	if (!rc)
+		rc = astra__repo_set_epochs(r, masters, n);
+	if (!rc) /* the id and chunker keys of the first epoch */
+		rc = astra__repo_derive_keys(r, master);
+done:
+	if (masters) {
+		astra__wipe(masters, n * MASTER_LEN);
+		free(masters);
+	}
+	if (plain.ptr)
+		astra__wipe(plain.ptr, plain.size);
+	astra_buf_dispose(&plain);
+	astra_buf_dispose(&sealed);
+	astra__json_free(j);
 	return rc;
 }
 
@@ -127,6 +286,8 @@ int astra__key_slot_parse(const char *key, const char *text, size_t n,
 		        "key slot %s uses an unknown kdf \"%.40s\"", key, kdf);
 		goto done;
 	}
+	int64_t ep = slot_int(slot, "epoch");
+	out->epoch = ep > 0 && ep <= ASTRA_MAX_KEY_EPOCHS ? (unsigned)ep : 0;
 	*why = 0;
 	rc = 0;
 done:
@@ -146,7 +307,7 @@ static int kek_for(
 }
 
 int astra__key_slot_write(astra__repo *r, const astra__repo_opts *o,
-        const uint8_t master[MASTER_LEN], char slot_id_out[33])
+        const uint8_t master[MASTER_LEN], unsigned epoch, char slot_id_out[33])
 {
 	uint8_t salt[32], sid[16], kek[32];
 	char sidhex[33];
@@ -178,6 +339,8 @@ int astra__key_slot_write(astra__repo *r, const astra__repo_opts *o,
 	}
 	if (!rc)
 		rc = astra__json_set_str(slot, "salt", salt64.ptr);
+	if (!rc && epoch)
+		rc = astra__json_set_int(slot, "epoch", epoch);
 	if (!rc) {
 		astra__key_slot ks;
 		memset(&ks, 0, sizeof(ks));
@@ -349,6 +512,7 @@ int astra__key_slot_unlock(astra__repo *r, const astra__repo_opts *o,
 		                 c->ks.wrapped.ptr, c->ks.wrapped.size,
 		                 master) == 0) {
 			snprintf(slot_out, slot_len, "%s", c->key);
+			t->epoch = c->ks.epoch;
 			rc = 1;
 		}
 		free(aad);

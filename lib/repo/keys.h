@@ -18,7 +18,13 @@
 typedef struct {
 	size_t slots, tried, malformed, unknown, range, nomem, failed;
 	char first[512]; /* the first reason a slot was skipped */
+	unsigned epoch; /* the "epoch" of the slot that opened (a hint) */
 } astra__slot_tally;
+
+/* Most key epochs a vault may have (rekeys + 1). */
+#define ASTRA_MAX_KEY_EPOCHS 1000
+/* Largest epoch object a reader reads (1000 base64 masters and JSON). */
+#define ASTRA_EPOCH_OBJECT_MAX_BYTES (1 << 18)
 
 /* Derives r's encryption, blob id and chunker subkeys from master and
  * sets up r->mac and r->aead. On failure r may hold some of them; they
@@ -31,10 +37,23 @@ int astra__repo_derive_keys(astra__repo *r, const uint8_t master[MASTER_LEN]);
 int astra__key_slot_check_kdf(const astra__repo_opts *o);
 
 /* Wraps master under o's secret into a new slot keys/<id> (slot_id_out:
- * the 32 hex digits of <id>), put if absent. The put is the last step:
+ * the 32 hex digits of <id>), put if absent; epoch > 0 is written as the
+ * slot's "epoch" hint. The put is the last step:
  * on failure nothing of this call is stored; the kek is wiped either way. */
 int astra__key_slot_write(astra__repo *r, const astra__repo_opts *o,
-        const uint8_t master[MASTER_LEN], char slot_id_out[33]);
+        const uint8_t master[MASTER_LEN], unsigned epoch, char slot_id_out[33]);
+
+/* Key epochs (docs/format.md "Key epochs"). The epoch object's key of a
+ * master ("epochs/" + 32 hex). */
+int astra__epoch_key(const uint8_t master[MASTER_LEN], char out[48]);
+/* Reads the epoch object of master (sealed under r->aead, which must be
+ * master's) and sets r's earlier epochs and id/chunker keys from it; none
+ * is the first epoch, unless hint (the slot's "epoch") says otherwise. */
+int astra__repo_load_epochs(
+        astra__repo *r, const uint8_t master[MASTER_LEN], unsigned hint);
+/* Sets r's earlier epochs (n masters, oldest first) and their AEADs. */
+int astra__repo_set_epochs(astra__repo *r, const uint8_t *masters, size_t n);
+void astra__repo_epochs_free(astra__repo *r);
 
 /* Unwraps the master key with the first slot that opens, cheapest first;
  * skipped slots are counted in *t. 1 when found (slot_out names it), 0

@@ -78,6 +78,7 @@ typedef struct {
 	uint64_t work; /* scrypt N * r * p; 0 for a key file */
 	astra_buf salt;
 	astra_buf wrapped; /* the sealed master key */
+	unsigned epoch; /* "epoch" (a hint; 0 when absent) */
 } astra__key_slot;
 
 /*

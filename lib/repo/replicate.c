@@ -2,8 +2,8 @@
  * Replication: copy into a second store what it lacks of this vault, so
  * that it becomes a replica that opens with the same keys (docs/format.md,
  * "Replication"). Objects are copied class by class in the order of the
- * writing protocol (config, key slots, packs, index files, snapshot
- * records, app-backup records), so a replica is consistent at every
+ * writing protocol (config, key slots, key epochs, packs, index files,
+ * snapshot records, app-backup records), so a replica is consistent at every
  * moment: nothing in it refers to an object it does not hold yet. Nothing
  * is ever deleted from the replica except key slots the vault no longer
  * has (an old password must not open the replica).
@@ -39,6 +39,7 @@ static const struct {
 } repl_classes[] = {
 	{ "config", "config" },
 	{ "keys/", "key_slots" },
+	{ "epochs/", "key_epochs" },
 	{ "data/", "packs" },
 	{ "index/", "index_files" },
 	{ "snapshots/", "snapshots" },
@@ -344,7 +345,7 @@ static int run_rounds(repl_run *g, astra__pool *pool)
 		for (size_t c = 0; c < REPL_NCLASSES && !rc; c++) {
 			uint64_t q = 0;
 			rc = copy_class(g, pool, c, &q);
-			if (c == 2 || c == 3)
+			if (c == 3 || c == 4)
 				data_new += q;
 			/* between classes: a cancel stops here, with the
 			 * replica consistent */

@@ -257,7 +257,7 @@ int astra__repo_init(
 	astra__json_set_str(cfg, "created", when);
 	astra__json_set_str(cfg, "params", sealed64.ptr);
 	char sid[33];
-	if ((rc = astra__key_slot_write(r, o, master, sid)))
+	if ((rc = astra__key_slot_write(r, o, master, 0, sid)))
 		goto done;
 	snprintf(r->slot_key, sizeof(r->slot_key), "keys/%s", sid);
 	if ((rc = astra__json_print_buf(&text, cfg, 1)))
@@ -352,6 +352,8 @@ int astra__repo_open(
 		goto done;
 	}
 	rc = astra__repo_derive_keys(r, master);
+	if (!rc)
+		rc = astra__repo_load_epochs(r, master, tally.epoch);
 	if (rc)
 		goto done;
 	memcpy(r->master, master, MASTER_LEN);
@@ -397,7 +399,8 @@ int astra__repo_change_secret(astra__repo *r, const astra__repo_opts *newo)
 	if (rc)
 		return rc;
 	/* the new slot is durable before the old one goes */
-	if ((rc = astra__key_slot_write(r, newo, r->master, sid)))
+	if ((rc = astra__key_slot_write(
+	             r, newo, r->master, (unsigned)r->n_old, sid)))
 		return rc;
 	char old[sizeof(r->slot_key)];
 	snprintf(old, sizeof(old), "%s", r->slot_key);
@@ -422,6 +425,7 @@ void astra__repo_free(astra__repo *r)
 	astra__mac_free(r->mac);
 	astra__aead_free(r->aead);
 	r->aead = NULL;
+	astra__repo_epochs_free(r);
 	astra__repo_index_reset(r);
 	pthread_rwlock_destroy(&r->lock);
 	pthread_mutex_destroy(&r->load_mu);

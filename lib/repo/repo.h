@@ -98,6 +98,13 @@ typedef struct astra__repo {
 	uint8_t mac_key[32];
 	uint8_t chunk_key[32];
 	uint8_t master[64]; /* kept to re-wrap on a password change */
+	/* key epochs (docs/format.md, "Key epochs"): the masters of the
+	 * earlier epochs, oldest first (n_old * 64 bytes; the blob id and
+	 * chunker keys come from the oldest), and an AEAD of each one's
+	 * K_enc, for what was sealed before the last rekey */
+	uint8_t *old_masters;
+	size_t n_old;
+	astra__aead **old_aead;
 	char slot_key[80]; /* the key slot that opened the vault */
 	astra__mac *mac; /* HMAC-SHA256 under mac_key */
 	int blob_alg; /* ASTRA_BLOB_ID_*, from the params' "blob_id" */
@@ -125,6 +132,14 @@ int astra__repo_open(
 void astra__repo_free(astra__repo *r);
 /* Adds a key slot for a new secret and removes the one that opened r. */
 int astra__repo_change_secret(astra__repo *r, const astra__repo_opts *newo);
+/* A new key epoch (rekey.c, docs/format.md "Key epochs"): a new master
+ * key under the new secret, the small sealed objects rewritten under it,
+ * every other key slot removed. Restartable; see the format doc. */
+int astra__repo_rekey(astra__repo *r, const astra__repo_opts *newo);
+/* Tests only: make astra__repo_rekey fail (ASTRA_EIO) right after step
+ * n (1: epoch object written, 2: new slot written, 3: first object
+ * rewritten, 4: all rewritten, 5: first old slot deleted); 0: never. */
+extern int astra__rekey_fail_after;
 
 /*
  * Writes an object. In an immutable vault, everything but sessions/ and gc/

@@ -181,7 +181,9 @@ astra_status astra_vault_change_password(
 	int rc = secret_of(o, &ro, &owned);
 	if (rc)
 		return rc;
-	rc = astra__repo_change_secret(v->r, &ro);
+	rc = (o->flags & ASTRA_VAULT_F_REKEY)
+	             ? astra__repo_rekey(v->r, &ro)
+	             : astra__repo_change_secret(v->r, &ro);
 	if (owned)
 		astra__free_secret(owned, ro.password_len);
 	return rc;
@@ -239,6 +241,7 @@ astra_status astra_vault_info(astra_vault *v, astra_buf *out)
 	astra__json_set_int(j, "compression_level", r->level);
 	astra__json_set_str(j, "encryption", "aes-256-gcm");
 	astra__json_set_str(j, "blob_id", astra__repo_blob_id_name(r));
+	astra__json_set_int(j, "key_epoch", (int64_t)r->n_old);
 	astra__json_set_int(j, "pack_size", (int64_t)r->pack_size);
 	astra__json_set_int(j, "snapshots", (int64_t)snaps.count);
 	astra__json_set_int(j, "packs", (int64_t)packs.count);

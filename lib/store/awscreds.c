@@ -414,12 +414,21 @@ static int setup_web_identity(astra__aws_provider *p,
 	}
 	if (!p->sts_url)
 		return ASTRA_ENOMEM;
+	if (strncasecmp(p->sts_url, "http://", 7) == 0 &&
+	        !astra__http_url_is_loopback(p->sts_url) &&
+	        !o->allow_plain_http)
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_CONFIG,
+		        "web identity %s: the STS endpoint %s is plain http:// "
+		        "and not on loopback, so the web identity token would "
+		        "cross the network unencrypted; use https://, or allow "
+		        "it with allow-plain-http=1 on the vault URL",
+		        arn, p->sts_url);
 	snprintf(p->source, sizeof(p->source), "web identity %s (token %s)",
 	        arn, token_file);
 	astra__http_config cfg;
 	astra__http_config_init(&cfg);
 	cfg.ca_file = o->ca_file;
-	cfg.insecure = o->insecure_tls;
+	cfg.insecure = 0;
 	cfg.proxy = o->proxy;
 	cfg.http2 = 0;
 	return astra__http_new(&p->http, &cfg);

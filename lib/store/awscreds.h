@@ -35,10 +35,12 @@ typedef struct astra__aws_provider astra__aws_provider;
 
 typedef struct {
 	const char *profile; /* NULL: $AWS_PROFILE, else "default" */
-	/* TLS for STS */
+	/* TLS for STS: a CA bundle; verification is never turned off */
 	const char *ca_file;
-	int insecure_tls;
 	const char *proxy;
+	/* send the web identity token to a plain http:// STS endpoint that
+	 * is not on loopback (?allow-plain-http=1 of the vault URL) */
+	int allow_plain_http;
 	/* STS endpoint; NULL: $AWS_ENDPOINT_URL_STS, else the regional
 	 * https://sts.<region>.amazonaws.com */
 	const char *sts_endpoint;

@@ -82,6 +82,7 @@ static const astra__url_opt az_opt_list[] = {
 	        "the endpoint suffix (default core.windows.net)"),
 	ASTRA__OBJHTTP_OPT_CA(az_opts),
 	ASTRA__OBJHTTP_OPT_INSECURE(az_opts),
+	ASTRA__OBJHTTP_OPT_PLAIN_HTTP(az_opts),
 	ASTRA__OBJHTTP_OPT_PROXY(az_opts),
 	ASTRA__URL_LONG(
 	        "block-size", az_opts, block_mib, 1, 4000, "block size, MiB"),
@@ -1120,6 +1121,12 @@ static int az_open(
 	s->concurrency = (unsigned)o.concurrency;
 	s->list_page = (unsigned)o.list_page;
 	if ((rc = astra__azure_auth_resolve(&s->auth, url, &o.auth)))
+		goto fail;
+	if ((rc = astra__objhttp_check_transport(s->base.url, s->auth.ep_base,
+	             &o.net, so,
+	             s->auth.key   ? "a Shared Key signature"
+	             : s->auth.sas ? "a SAS token"
+	                           : NULL)))
 		goto fail;
 
 	astra__http_config cfg;

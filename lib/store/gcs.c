@@ -93,6 +93,7 @@ static const astra__url_opt gcs_opt_list[] = {
 	        "read-write, full-control or an https:// scope URL"),
 	ASTRA__OBJHTTP_OPT_CA(gcs_opts),
 	ASTRA__OBJHTTP_OPT_INSECURE(gcs_opts),
+	ASTRA__OBJHTTP_OPT_PLAIN_HTTP(gcs_opts),
 	ASTRA__OBJHTTP_OPT_PROXY(gcs_opts),
 	ASTRA__URL_LONG("resumable-threshold", gcs_opts, threshold_mib, 1, 5120,
 	        "uploads above this many MiB are resumable"),
@@ -1101,9 +1102,15 @@ static int gcs_open(
 		astra__err_prefix(rc, "vault %s", s->base.url);
 		goto fail;
 	}
+	if ((rc = astra__objhttp_check_transport(s->base.url, s->endpoint,
+	             &o.net, so,
+	             s->cred.auth != ASTRA__GCS_AUTH_NONE ? "a bearer token"
+	                                                  : NULL)))
+		goto fail;
 	astra__http_config cfg;
 	astra__objhttp_config(&cfg, &o.net, so);
-	if ((rc = astra__gcs_auth_http(&s->cred, s->endpoint, &cfg)))
+	if ((rc = astra__gcs_auth_http(
+	             &s->cred, o.net.allow_plain_http, s->endpoint, &cfg)))
 		goto fail;
 	cfg.auth = astra__gcs_auth_line;
 	cfg.auth_payload = &s->cred;

@@ -62,9 +62,10 @@ int astra__gcs_auth_setup(
         astra__gcs_auth *s, const astra__gcs_auth_opts *o, int emulator);
 /* The HTTP client for the token endpoint, when the credentials need one
  * (cfg: the store's; its CA is kept only for a token endpoint on the
- * store's own endpoint). */
-int astra__gcs_auth_http(astra__gcs_auth *s, const char *endpoint,
-        const astra__http_config *cfg);
+ * store's own endpoint). A plain http:// token endpoint not on loopback
+ * is refused (ASTRA_EINVALID) unless allow_plain_http. */
+int astra__gcs_auth_http(astra__gcs_auth *s, int allow_plain_http,
+        const char *endpoint, const astra__http_config *cfg);
 /* astra__http_auth_fn: the Authorization line (payload: the auth). */
 int astra__gcs_auth_line(void *payload, int refresh, char **line);
 void astra__gcs_auth_free(astra__gcs_auth *s);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "core/alloc.h"
@@ -502,11 +503,19 @@ int astra__gcs_auth_scope(
 	return s->scope ? 0 : ASTRA_ENOMEM;
 }
 
-int astra__gcs_auth_http(
-        astra__gcs_auth *s, const char *endpoint, const astra__http_config *cfg)
+int astra__gcs_auth_http(astra__gcs_auth *s, int allow_plain_http,
+        const char *endpoint, const astra__http_config *cfg)
 {
 	if (s->auth != AUTH_SA && s->auth != AUTH_USER)
 		return 0;
+	if (strncasecmp(s->token_uri, "http://", 7) == 0 &&
+	        !astra__http_url_is_loopback(s->token_uri) && !allow_plain_http)
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+		        "credentials %s: the token endpoint %s is plain "
+		        "http:// and not on loopback, so the signed grant "
+		        "would cross the network unencrypted; use https://, or "
+		        "allow it with allow-plain-http=1",
+		        s->source, s->token_uri);
 	/* the token endpoint: no credentials, system CAs unless it is on
 	 * the same custom endpoint */
 	astra__http_config tc = *cfg;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/alloc.h"
 #include "core/clock.h"
@@ -44,6 +45,7 @@ static const astra__url_opt net_opts[] = {
 	ASTRA__OBJHTTP_OPT_CA(net_only),
 	ASTRA__OBJHTTP_OPT_PROXY(net_only),
 	ASTRA__OBJHTTP_OPT_INSECURE(net_only),
+	ASTRA__OBJHTTP_OPT_PLAIN_HTTP(net_only),
 	ASTRA__OBJHTTP_OPT_TIMEOUT(net_only),
 	ASTRA__OBJHTTP_OPT_RETRIES(net_only),
 	ASTRA__OBJHTTP_OPT_BUDGET(net_only),
@@ -66,6 +68,33 @@ int astra__objhttp_insecure(
         const astra__objhttp_net *n, const astra__store_opts *so)
 {
 	return (so && so->insecure_tls) || n->insecure;
+}
+
+int astra__objhttp_check_transport(const char *url, const char *endpoint,
+        const astra__objhttp_net *n, const astra__store_opts *so,
+        const char *credential)
+{
+	const char *ca = astra__objhttp_ca(n, so);
+	if (astra__objhttp_insecure(n, so)) {
+		if (ca)
+			return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+			        "vault %s: insecure-tls=1 turns off the "
+			        "certificate verification that the CA %s is "
+			        "given for; use one or the other",
+			        url, ca);
+		char what[600];
+		snprintf(what, sizeof(what), "the store endpoint %.500s",
+		        endpoint);
+		astra__http_warn_insecure(what);
+	}
+	if (credential && strncasecmp(endpoint, "http://", 7) == 0 &&
+	        !astra__http_url_is_loopback(endpoint) && !n->allow_plain_http)
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_STORE,
+		        "vault %s: the endpoint %s is plain http:// and not on "
+		        "loopback, so %s would cross the network unencrypted; "
+		        "use https://, or allow it with allow-plain-http=1",
+		        url, endpoint, credential);
+	return 0;
 }
 
 void astra__objhttp_config(astra__http_config *cfg, const astra__objhttp_net *n,

@@ -30,6 +30,7 @@
 typedef struct {
 	char *ca, *proxy; /* ?ca=, ?proxy= (NULL: none given) */
 	int insecure; /* ?insecure-tls= */
+	int allow_plain_http; /* ?allow-plain-http=: credentials over http:// */
 	long timeout_s; /* ?timeout=: seconds per attempt (1..86400) */
 	long retries; /* ?retries= (0..100) */
 	long budget_s; /* ?retry-budget=: seconds (1..86400) */
@@ -44,6 +45,10 @@ typedef struct {
 #define ASTRA__OBJHTTP_OPT_INSECURE(T)                   \
 	ASTRA__URL_BOOL("insecure-tls", T, net.insecure, \
 	        "1: do not verify the server's certificate")
+#define ASTRA__OBJHTTP_OPT_PLAIN_HTTP(T)                                     \
+	ASTRA__URL_BOOL("allow-plain-http", T, net.allow_plain_http,         \
+	        "1: send credentials over a plain http:// endpoint that is " \
+	        "not on loopback")
 #define ASTRA__OBJHTTP_OPT_TIMEOUT(T) \
 	ASTRA__URL_LONG(              \
 	        "timeout", T, net.timeout_s, 1, 86400, "seconds per attempt")
@@ -69,6 +74,18 @@ const char *astra__objhttp_ca(
         const astra__objhttp_net *n, const astra__store_opts *so);
 int astra__objhttp_insecure(
         const astra__objhttp_net *n, const astra__store_opts *so);
+/*
+ * The transport rules of a store's endpoint (docs/security.md), checked
+ * before any request: insecure-tls together with a CA (?ca= or the open
+ * options') is refused; insecure-tls alone logs a warning once per process
+ * for the endpoint; `credential` (what the requests carry, e.g. "a bearer
+ * token"; NULL: nothing) over a plain http:// endpoint that is not on
+ * loopback is refused unless ?allow-plain-http=1. Errors (ASTRA_EINVALID)
+ * name `url` (a display URL) and the endpoint, never a secret.
+ */
+int astra__objhttp_check_transport(const char *url, const char *endpoint,
+        const astra__objhttp_net *n, const astra__store_opts *so,
+        const char *credential);
 /* An HTTP client configuration from the options (HTTP/1.1 only: object
  * stores answer large bodies faster on parallel connections). */
 void astra__objhttp_config(astra__http_config *cfg, const astra__objhttp_net *n,

@@ -75,6 +75,7 @@ static const astra__url_opt s3_opt_list[] = {
 	        "path-style addressing: auto, 0 or 1"),
 	ASTRA__OBJHTTP_OPT_CA(s3_opts),
 	ASTRA__OBJHTTP_OPT_INSECURE(s3_opts),
+	ASTRA__OBJHTTP_OPT_PLAIN_HTTP(s3_opts),
 	ASTRA__OBJHTTP_OPT_PROXY(s3_opts),
 	ASTRA__URL_STR("profile", s3_opts, profile,
 	        "the profile of the shared AWS config and credentials files"),
@@ -890,10 +891,18 @@ static int s3_open(
 	}
 
 	/* credentials and the HTTP client */
+	char epurl[600];
+	snprintf(epurl, sizeof(epurl), "%s://%.500s", s->scheme, s->ep_host);
+	if ((rc = astra__objhttp_check_transport(s->base.url, epurl, &o.net, so,
+	             "AWS credentials (the access key id, request "
+	             "signatures and any session token)")))
+		goto fail;
 	astra__aws_provider_opts po = { 0 };
 	po.profile = o.profile;
+	/* STS keeps certificate verification whatever the S3 endpoint's
+	 * insecure-tls says (its own endpoint, its own trust) */
 	po.ca_file = astra__objhttp_ca(&o.net, so);
-	po.insecure_tls = astra__objhttp_insecure(&o.net, so);
+	po.allow_plain_http = o.net.allow_plain_http;
 	po.proxy = o.net.proxy;
 	po.region = s->region;
 	if ((rc = astra__aws_provider_new(&s->creds, &po))) {

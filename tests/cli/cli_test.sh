@@ -102,13 +102,24 @@ out=$("$ctl" "${V[@]}" vault replicate --to "file://$tmp/r" 2>&1); rc=$?
 if [ $rc -eq 0 ] && printf '%s' "$out" | grep -q "^replicate: [1-9][0-9]* pack(s), [1-9][0-9]* index file(s), 1 snapshot(s), 0 app backup(s), 1 key slot(s) and the config"; then ok; else bad "replicate: rc=$rc $out"; fi
 R=(--vault "file://$tmp/r" --password-file "$tmp/pw")
 expect_rc 0 "$ctl" "${R[@]}" vault check --read-data
-expect_rc 0 "$ctl" "${R[@]}" data restore "$id2" "$tmp/out6"
-cmp -s "$tmp/src/d/f" "$tmp/out6/d/f" && ok || bad "file restored from the replica differs"
+expect_rc 0 "$ctl" "${R[@]}" data restore "$id2" "$tmp/rep-out"
+cmp -s "$tmp/src/d/f" "$tmp/rep-out/d/f" && ok || bad "file restored from the replica differs"
 j=$("$ctl" "${V[@]}" -o json vault replicate --to "file://$tmp/r")
 if printf '%s' "$j" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert sum(d["copied"].values()) == 0 and d["present"] > 0' 2>/dev/null; then ok; else bad "second replicate: $j"; fi
 "$ctl" --vault "file://$tmp/other" --password-file "$tmp/pw" vault init >/dev/null
 out=$("$ctl" "${V[@]}" vault replicate --to "file://$tmp/other" 2>&1); rc=$?
 if [ $rc -eq 1 ] && printf '%s' "$out" | grep -q "holds another vault"; then ok; else bad "replicate onto another vault: rc=$rc $out"; fi
+# change-password --rekey: the new password opens everything, the old one nothing
+echo pw2 > "$tmp/pw2"
+expect_rc 2 "$ctl" "${V[@]}" vault change-password --rekey
+expect_rc 2 "$ctl" "${V[@]}" vault change-password extra --new-password-file "$tmp/pw2"
+expect_rc 0 "$ctl" "${V[@]}" vault change-password --rekey --new-password-file "$tmp/pw2"
+expect_rc 1 "$ctl" "${V[@]}" data list
+V2=(--vault "file://$tmp/v" --password-file "$tmp/pw2")
+expect_rc 0 "$ctl" "${V2[@]}" vault check --read-data
+expect_rc 0 "$ctl" "${V2[@]}" data restore "$id2" "$tmp/out6"
+ASTRA_VAULT_NEW_PASSWORD=pw expect_rc 0 "$ctl" "${V2[@]}" vault change-password
+expect_rc 0 "$ctl" "${V[@]}" data restore "$id2" "$tmp/out7"
 # hook create: usage and script checks come before any cluster access
 echo 'echo hi' > "$tmp/hook.sh"
 expect_rc 2 "$ctl" hook create app

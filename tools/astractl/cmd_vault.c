@@ -1,6 +1,6 @@
 /*
- * astractl vault init|info|check|gc|repair and data backup|restore|list|forget
- * SPDX-License-Identifier: Apache-2.0
+ * astractl vault init|info|check|gc|repair|change-password and data
+ * backup|restore|list|forget SPDX-License-Identifier: Apache-2.0
  */
 #include <signal.h>
 #include <stdio.h>
@@ -700,6 +700,58 @@ static int run_forget(const ctl_globals *g, ctl_args *a)
 	return rc;
 }
 
+static const ctl_flag chpw_flags[] = {
+	{ "new-password-file", 1, 0 },
+	{ "rekey", 0, 0 },
+	{ NULL, 0, 0 },
+};
+
+static int run_change_password(const ctl_globals *g, ctl_args *a)
+{
+	if (a->npos)
+		return ctl_usage_error("vault change-password takes no "
+		                       "arguments");
+	astra_vault_options n = ASTRA_VAULT_OPTIONS_INIT;
+	const char *file = ctl_flag_get(a, "new-password-file");
+	const char *env = getenv("ASTRA_VAULT_NEW_PASSWORD");
+	if (file)
+		n.password_file = file;
+	else if (env && *env)
+		n.password = env;
+	else
+		return ctl_usage_error("the new password is missing: use "
+		                       "--new-password-file PATH or set "
+		                       "$ASTRA_VAULT_NEW_PASSWORD");
+	if (ctl_flag_set(a, "rekey"))
+		n.flags |= ASTRA_VAULT_F_REKEY;
+#ifdef ASTRA_CTL_DEVELOPER
+	const char *kdf = getenv("ASTRA_KDF_LOG2N");
+	if (kdf) {
+		char *end;
+		long l = strtol(kdf, &end, 10);
+		if (!*kdf || *end || l < 10 || l > 20)
+			return ctl_usage_error(
+			        "ASTRA_KDF_LOG2N=%.20s: scrypt log2(N) must be "
+			        "from 10 to 20 (developer builds only)",
+			        kdf);
+		n.kdf_log2n = (unsigned)l;
+	}
+#endif
+	astra_vault *v = NULL;
+	int rc = open_vault(g, 0, &v, NULL);
+	if (rc)
+		return rc;
+	rc = astra_vault_change_password(v, &n);
+	astra_vault_free(v);
+	if (rc < 0)
+		return ctl_fail(rc, "change-password%s",
+		        (n.flags & ASTRA_VAULT_F_REKEY) ? " --rekey" : "");
+	printf("%s\n", (n.flags & ASTRA_VAULT_F_REKEY)
+	                       ? "password changed; new key epoch"
+	                       : "password changed");
+	return EXIT_OK;
+}
+
 const ctl_command ctl_cmd_vault_init = { "vault", "init",
 	"vault init [--compression-level N] [--immutable-days N [--lock-mode "
 	"compliance|governance]]",
@@ -720,6 +772,10 @@ const ctl_command ctl_cmd_vault_replicate = { "vault", "replicate",
 const ctl_command ctl_cmd_vault_repair = { "vault", "repair", "vault repair",
 	"index the blobs of every pack again (after damaged index files)", NULL,
 	run_repair };
+const ctl_command ctl_cmd_vault_change_password = { "vault", "change-password",
+	"vault change-password [--new-password-file PATH] [--rekey]",
+	"replace the vault's password; --rekey: also a new key epoch",
+	chpw_flags, run_change_password };
 const ctl_command ctl_cmd_data_backup = { "data", "backup",
 	"data backup PATH [--tag KEY=VALUE]... [--parent ID | --no-parent] "
 	"[--source NAME] [--result-file PATH]",

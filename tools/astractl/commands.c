@@ -11,6 +11,7 @@ const ctl_command *const ctl_commands[] = {
 	&ctl_cmd_vault_gc,
 	&ctl_cmd_vault_repair,
 	&ctl_cmd_vault_replicate,
+	&ctl_cmd_vault_change_password,
 	&ctl_cmd_data_backup,
 	&ctl_cmd_data_restore,
 	&ctl_cmd_data_list,

@@ -83,7 +83,7 @@ int ctl_emit_list(const ctl_globals *g, const char *json, ctl_row_fn row);
 extern const ctl_command ctl_cmd_version, ctl_cmd_completion, ctl_cmd_man;
 extern const ctl_command ctl_cmd_vault_init, ctl_cmd_vault_info,
         ctl_cmd_vault_check, ctl_cmd_vault_gc, ctl_cmd_vault_repair,
-        ctl_cmd_vault_replicate;
+        ctl_cmd_vault_replicate, ctl_cmd_vault_change_password;
 extern const ctl_command ctl_cmd_app_define, ctl_cmd_app_list, ctl_cmd_app_show,
         ctl_cmd_app_remove;
 extern const ctl_command ctl_cmd_snapshot_create, ctl_cmd_snapshot_list,

@@ -20,6 +20,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 LOCK_COMPLIANCE = 1  #: ASTRA_VAULT_LOCK_COMPLIANCE: nobody can delete early
 LOCK_GOVERNANCE = 2  #: ASTRA_VAULT_LOCK_GOVERNANCE: privileged users can
 _VAULT_F_KEY_FILE = 0x1
+_VAULT_F_REKEY = 0x2
 _DATA_BACKUP_F_NO_PARENT = 0x1
 _DATA_BACKUP_F_NO_SCAN = 0x2
 _DATA_RESTORE_F_NO_OWNER = 0x1
@@ -248,12 +249,16 @@ class Vault:
     def change_password(self, password: Optional[str] = None, *,
                         password_file: Optional[PathLike] = None,
                         key_file: bool = False, kdf_log2n: int = 0,
-                        kdf_p: int = 0) -> None:
+                        kdf_p: int = 0, rekey: bool = False) -> None:
         """Replaces the secret; the master key is re-wrapped (with scrypt
         cost ``kdf_log2n`` and ``kdf_p``, 0: 16 and 2). No data is
-        rewritten."""
+        rewritten. ``rekey``: a new key epoch instead (a new master key,
+        the vault's records rewritten under it, every other key slot
+        removed; docs/format.md, "Key epochs")."""
         o = _vault_options(password, password_file, key_file, 0,
                            kdf_log2n=kdf_log2n, kdf_p=kdf_p)
+        if rekey:
+            o.flags = o.flags | _VAULT_F_REKEY
         with self._use() as h:
             capi.astra_vault_change_password(h, o)
 

@@ -61,6 +61,16 @@ def test_password_file_and_change_password(tmp_path, vault_url):
     astra.Vault.open(vault_url, "new secret").close()
 
 
+def test_change_password_rekey(tmp_path, vault_url):
+    with astra.Vault.create(vault_url, "one", kdf_log2n=FAST_KDF) as v:
+        v.change_password("two", kdf_log2n=FAST_KDF, rekey=True)
+        assert v.info()["key_epoch"] == 1
+    with pytest.raises(astra.AuthError):
+        astra.Vault.open(vault_url, "one")
+    with astra.Vault.open(vault_url, "two") as v:
+        assert v.info()["key_epoch"] == 1
+
+
 def test_closed_vault_raises(vault_url):
     v = astra.Vault.create(vault_url, PASSWORD, kdf_log2n=FAST_KDF)
     v.close()

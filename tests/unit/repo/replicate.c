@@ -276,3 +276,32 @@ Test(repo_replicate, another_vault_or_the_vault_itself_is_refused)
 	        astra_vault_replicate(v, dst_url, &o, NULL), ASTRA_EINVALID);
 	astra_vault_free(v);
 }
+
+Test(repo_replicate, a_rekeyed_vault_replicates_its_key_epochs)
+{
+	astra_vault *v = open_vault(src_url, "old", 1);
+	char id1[33], id2[33];
+	backup(v, data_dir, id1);
+	astra__json_free(replicate(v, 0, NULL, NULL, 0));
+	astra_vault_options np = test_vault_options("new", 2);
+	np.flags |= ASTRA_VAULT_F_REKEY;
+	cr_assert_astra_ok(astra_vault_change_password(v, &np));
+	char more[4400];
+	snprintf(more, sizeof(more), "%s/after", work);
+	cr_assert_eq(mkdir(more, 0755), 0);
+	fst_make_rich_tree(more);
+	backup(v, more, id2);
+	astra__json *rep = replicate(v, 0, NULL, NULL, 0);
+	cr_assert_eq(copied(rep, "key_epochs"), 1);
+	cr_assert_eq(astra__json_int(rep, "key_slots_removed", -1), 1);
+	astra__json_free(rep);
+	astra_vault *r = NULL;
+	astra_vault_options o = test_vault_options("old", 2);
+	cr_assert_eq(astra_vault_open(&r, dst_url, &o), ASTRA_EAUTH);
+	r = open_vault(dst_url, "new", 0);
+	restores(r, id1, data_dir);
+	restores(r, id2, more);
+	check_clean(r);
+	astra_vault_free(r);
+	astra_vault_free(v);
+}

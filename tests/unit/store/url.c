@@ -122,19 +122,22 @@ Test(store_url, unknown_options_list_the_known_ones)
 	refused("s3://bkt/p?colour=red", ASTRA_EINVALID,
 	        "vault URL s3://bkt/p?colour=red: unknown option \"colour\" "
 	        "(known: endpoint, region, path-style, ca, insecure-tls, "
-	        "proxy, profile, checksum, payload, part-size, "
+	        "allow-plain-http, proxy, profile, checksum, payload, "
+	        "part-size, "
 	        "multipart-threshold, concurrency, timeout, retries, "
 	        "retry-budget)");
 	refused("azure://box/p?account=a&key=s", ASTRA_EINVALID,
 	        "vault URL azure://box/p?account=a&key=s: unknown option "
 	        "\"key\" (known: account, endpoint, endpoint-suffix, ca, "
-	        "insecure-tls, proxy, block-size, block-threshold, "
+	        "insecure-tls, allow-plain-http, proxy, block-size, "
+	        "block-threshold, "
 	        "concurrency, list-page, timeout, retries, retry-budget; "
 	        "credentials never go in the URL)");
 	refused("gs://bkt/p?colour%20x=1", ASTRA_EINVALID,
 	        "vault URL gs://bkt/p?colour%20x=1: unknown option \"colour "
 	        "x\" (known: endpoint, auth, credentials, token-file, scope, "
-	        "ca, insecure-tls, proxy, resumable-threshold, chunk-size, "
+	        "ca, insecure-tls, allow-plain-http, proxy, "
+	        "resumable-threshold, chunk-size, "
 	        "timeout, retries, retry-budget)");
 }
 
@@ -249,9 +252,10 @@ Test(store_url, backend_tables)
 		}
 		cr_assert_geq(n, 13, "%s", b[i]->scheme);
 		/* the network options are in every one */
-		const char *net[] = { "ca", "proxy", "insecure-tls", "timeout",
-			"retries", "retry-budget" };
-		for (size_t j = 0; j < 6; j++)
+		const char *net[] = { "ca", "proxy", "insecure-tls",
+			"allow-plain-http", "timeout", "retries",
+			"retry-budget" };
+		for (size_t j = 0; j < 7; j++)
 			cr_assert_not_null(astra__url_opt_find(t->opts, net[j]),
 			        "%s%s", b[i]->scheme, net[j]);
 	}
