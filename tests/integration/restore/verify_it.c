@@ -252,3 +252,97 @@ Test(verify_it, verify_and_test_restore_good_and_damaged_backups)
 	astra_cluster_free(c);
 	sh("kubectl delete namespace %s %s --wait=false >/dev/null", nsa, nsb);
 }
+
+/* Every progress report of one operation, in order. */
+typedef struct {
+	astra_progress v[20000];
+	size_t n;
+} vit_reports;
+
+static int vit_record(const astra_progress *p, void *payload)
+{
+	vit_reports *r = payload;
+	if (r->n < sizeof(r->v) / sizeof(r->v[0]))
+		r->v[r->n++] = *p;
+	return 0;
+}
+
+/* One stream: bytes and items never go back, done never passes total, and
+ * the last report is everything done, with totals > 0 (min_bytes at
+ * least). */
+static void vit_one_stream(
+        const vit_reports *r, const char *what, uint64_t min_bytes)
+{
+	cr_assert_gt(r->n, 0, "%s: no progress", what);
+	for (size_t i = 1; i < r->n; i++) {
+		const astra_progress *a = &r->v[i - 1], *b = &r->v[i];
+		cr_assert_geq(b->bytes_done, a->bytes_done, "%s: report %zu",
+		        what, i);
+		cr_assert_geq(b->bytes_total, a->bytes_total, "%s: report %zu",
+		        what, i);
+		cr_assert_geq(b->items_done, a->items_done, "%s: report %zu",
+		        what, i);
+		cr_assert_leq(b->bytes_done, b->bytes_total, "%s: report %zu",
+		        what, i);
+	}
+	const astra_progress *l = &r->v[r->n - 1];
+	cr_assert_geq(l->bytes_total, min_bytes, "%s: total %llu", what,
+	        (unsigned long long)l->bytes_total);
+	cr_assert_eq(l->bytes_done, l->bytes_total, "%s", what);
+	cr_assert_gt(l->items_total, 0, "%s", what);
+	cr_assert_eq(l->items_done, l->items_total, "%s", what);
+}
+
+Test(verify_it, app_backup_and_restore_give_one_progress_stream)
+{
+	char ns[64], ns2[64];
+	snprintf(ns, sizeof(ns), "vf-p-%s", rit_rid);
+	snprintf(ns2, sizeof(ns2), "vf-p2-%s", rit_rid);
+	vit_make_app(ns);
+	/* a second volume, so that the totals span volumes */
+	sh("kubectl apply -f - >/dev/null <<'EOF'\n"
+	   "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: more, namespace: %s}\n"
+	   "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 64Mi}}, storageClassName: %s}\n"
+	   "EOF",
+	        ns, getenv("ASTRA_TB_STORAGECLASS"));
+	char dir[1024];
+	sh("for i in $(seq 1 60); do [ \"$(kubectl -n %s get pvc more -o jsonpath='{.status.phase}')\" = Bound ] && exit 0; sleep 1; done; exit 1",
+	        ns);
+	rit_pvc_dir(dir, sizeof(dir), ns, "more");
+	sh("head -c 1048576 /dev/urandom > %s/one.bin", dir);
+	astra_cluster *c = cluster();
+	astra_app *a = rit_define(c, ns, ns);
+	astra_vault *v = rit_vault("progress");
+	static vit_reports rb, rr;
+	astra_backup_options o;
+	astra_backup_options_init(&o, ASTRA_BACKUP_OPTIONS_VERSION);
+	o.name = "p1";
+	o.volume_path = rit_vpath;
+	o.progress_cb = vit_record;
+	o.payload = &rb;
+	astra_buf rec = ASTRA_BUF_INIT;
+	cr_assert_astra_ok(astra_backup_create(a, v, &o, &rec));
+	astra_buf_dispose(&rec);
+	vit_one_stream(&rb, "backup", 3 << 20);
+
+	astra_restore_options ro;
+	astra_restore_options_init(&ro, ASTRA_RESTORE_OPTIONS_VERSION);
+	char map[200];
+	snprintf(map, sizeof(map), "%s=%s", ns, ns2);
+	const char *maps[] = { map };
+	ro.backup = "p1";
+	ro.namespace_map = maps;
+	ro.n_namespace_map = 1;
+	ro.volume_path = rit_vpath;
+	ro.progress_cb = vit_record;
+	ro.payload = &rr;
+	astra_buf rep = ASTRA_BUF_INIT;
+	cr_assert_astra_ok(astra_restore(c, v, &ro, &rep));
+	astra_buf_dispose(&rep);
+	vit_one_stream(&rr, "restore", 3 << 20);
+
+	astra_vault_free(v);
+	astra_app_free(a);
+	astra_cluster_free(c);
+	sh("kubectl delete namespace %s %s --wait=false >/dev/null", ns, ns2);
+}
