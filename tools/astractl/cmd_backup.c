@@ -240,6 +240,19 @@ static void verify_table(const out_val *r)
 		        out_str(out_get(t, "cleanup")));
 }
 
+/* A DNS label of at most 50 characters (the scratch namespaces add 9). */
+static int prefix_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (!n || n > 50 || s[0] == '-' || s[n - 1] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		            (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
 static int run_verify(const ctl_globals *g, ctl_args *a)
 {
 	if (a->npos != 1)
@@ -270,6 +283,12 @@ static int run_verify(const ctl_globals *g, ctl_args *a)
 		o.timeout_s = (unsigned)n;
 	}
 	o.namespace_prefix = ctl_flag_get(a, "namespace-prefix");
+	if (o.namespace_prefix && !prefix_ok(o.namespace_prefix))
+		return ctl_usage_error(
+		        "--namespace-prefix takes a DNS label of "
+		        "at most 50 characters (a-z, 0-9, '-'), "
+		        "not \"%s\"",
+		        o.namespace_prefix);
 	o.volume_path = volume_path(a);
 	astra_mover_options mo;
 	int rc = mover_options(g, a, &mo, &o.mover);
