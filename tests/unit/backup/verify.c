@@ -256,3 +256,28 @@ Test(backup_verify, a_damaged_record_is_reported_as_the_problem)
 	astra__json_free(rep);
 	astra__json_free(a);
 }
+
+Test(backup_verify, a_hostile_pack_trailer_is_named_not_a_crash)
+{
+	astra__json *a = app_backup("a1", 4);
+	const char *key = damage_largest(a);
+	char path[4500];
+	snprintf(path, sizeof(path), "%s/vault/%s", work, key);
+	FILE *f = fopen(path, "r+b");
+	cr_assert_not_null(f);
+	fseek(f, -4, SEEK_END);
+	fwrite("\xff\xff\xff\xff", 1, 4, f);
+	fclose(f);
+	astra__json *rep = NULL;
+	cr_assert_astra_fail(verify("a1", &rep), ASTRA_ECORRUPT);
+	const astra__json *p0 =
+	        astra__json_at(astra__json_get(rep, "problems"), 0);
+	char want[300];
+	snprintf(want, sizeof(want), "pack %s", key);
+	cr_assert_str_eq(astra__json_str(p0, "object"), want);
+	cr_assert_not_null(
+	        strstr(astra__json_str(p0, "error"), "header length"), "%s",
+	        astra__json_str(p0, "error"));
+	astra__json_free(rep);
+	astra__json_free(a);
+}
