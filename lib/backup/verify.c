@@ -138,9 +138,9 @@ static int tr_namespaces(trun *t)
 		        rnd[0], rnd[1], rnd[2], rnd[3]);
 		t->maps[k] = t->dst[k] ? astra__aprintf("%s=%s", ns, t->dst[k])
 		                       : NULL;
+		t->nns++; /* freed by the caller, also when incomplete */
 		if (!t->src[k] || !t->dst[k] || !t->maps[k])
 			return astra__err_oom();
-		t->nns++;
 		astra__json_set_str(nsmap, ns, t->dst[k]);
 	}
 	if (!t->nns)
