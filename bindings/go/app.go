@@ -597,6 +597,83 @@ func (v *Vault) DeleteBackup(name string) error {
 	})
 }
 
+// VerifyBackupOptions tunes Vault.VerifyBackup. With TestRestore set, the
+// backup is also restored into scratch namespaces "<NamespacePrefix>-<random>"
+// of that cluster, its workloads are waited for (Timeout; 0 = 300 s), its
+// "verify" hooks run there, and the namespaces are deleted again.
+type VerifyBackupOptions struct {
+	TestRestore     *Cluster
+	NamespacePrefix string // "" = "astra-verify"
+	Timeout         time.Duration
+	VolumePath      string        // volume access for the test restore
+	Mover           *MoverOptions // how its data moves; nil = the host path
+	Progress        ProgressFunc
+	Cancel          *Cancel
+}
+
+// VerifyBackup reads and checks everything application backup name needs,
+// and nothing else of the vault (docs/backups.md, "Verifying a backup"),
+// and returns the report ({"backup", "app", "ok", "objects", "bytes",
+// "snapshots", "trees", "blobs", "packs", "problems", "testRestore"}). A
+// damaged or missing object comes with an error matching ErrCorrupt (and
+// the report); an unknown backup with ErrNotFound.
+func (v *Vault) VerifyBackup(name string, opts *VerifyBackupOptions) (map[string]any, error) {
+	if opts == nil {
+		opts = &VerifyBackupOptions{}
+	}
+	var rep map[string]any
+	run := func(vh capi.Astra_vault, ch capi.Astra_cluster) error {
+		o := capi.NewAstra_backup_verify_options()
+		if o.Swigcptr() == 0 {
+			return ctorError("backup verify options")
+		}
+		defer capi.DeleteAstra_backup_verify_options(o)
+		if opts.TestRestore != nil {
+			o.SetFlags(0x1)
+			o.SetCluster(ch)
+		}
+		if opts.NamespacePrefix != "" {
+			o.SetNamespace_prefix(opts.NamespacePrefix)
+		}
+		o.SetTimeout_s(uint(opts.Timeout / time.Second))
+		if opts.VolumePath != "" {
+			o.SetVolume_path(opts.VolumePath)
+		}
+		if ct := opts.Cancel.handle(); ct != nil {
+			o.SetCancel(ct)
+		}
+		mo, freeMover, err := opts.Mover.c()
+		if err != nil {
+			return err
+		}
+		defer freeMover()
+		if mo != nil {
+			o.SetMover(mo)
+		}
+		after := withProgress(opts.Progress, o.Set_progress_handle)
+		var st int
+		s, _ := bufCall(func(b capi.Astra_buf) int {
+			st = capi.Astra_backup_verify(vh, name, o, b)
+			return st
+		})
+		err = finish(st, after)
+		runtime.KeepAlive(opts.Cancel)
+		if s != "" {
+			if jerr := json.Unmarshal([]byte(s), &rep); jerr != nil && err == nil {
+				err = jerr
+			}
+		}
+		return err
+	}
+	err := v.use(func(vh capi.Astra_vault) error {
+		if opts.TestRestore == nil {
+			return run(vh, capi.SwigcptrAstra_cluster(0))
+		}
+		return opts.TestRestore.use(func(ch capi.Astra_cluster) error { return run(vh, ch) })
+	})
+	return rep, err
+}
+
 // AppRestoreOptions selects what Cluster.Restore restores: Backup (from
 // the vault) or SnapshotApp and Snapshot (same cluster and namespaces).
 type AppRestoreOptions struct {

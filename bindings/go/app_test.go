@@ -291,6 +291,13 @@ spec:
 		if bs, err := v.Backups("none-" + rid); err != nil || len(bs) != 0 {
 			t.Fatalf("%+v %v", bs, err)
 		}
+		rep, err := v.VerifyBackup("b1", nil)
+		if err != nil || rep["ok"] != true || rep["backup"] != "b1" || rep["bytes"].(float64) <= 0 {
+			t.Fatalf("%+v %v", rep, err)
+		}
+		if _, err := v.VerifyBackup("nope", nil); !errors.Is(err, astra.ErrNotFound) {
+			t.Fatal(err)
+		}
 	})
 
 	t.Run("volume_path_func", func(t *testing.T) {

@@ -155,6 +155,78 @@ ASTRA_API astra_status astra_backup_get(astra_vault *vault, const char *name,
 ASTRA_API astra_status astra_backup_delete(
         astra_vault *vault, const char *name) ASTRA_WARN_UNUSED;
 
+/* ------------------------------------------------------------------ */
+/* Verification of one backup                                          */
+/* ------------------------------------------------------------------ */
+
+/** astra_backup_verify_options.flags */
+#define ASTRA_BACKUP_VERIFY_F_TEST_RESTORE                                 \
+	0x1u /**< also restore the backup into scratch namespaces of       \
+	        `cluster`, wait for its workloads, run its "verify" hooks, \
+	        then delete the namespaces */
+
+typedef struct {
+	unsigned int version;
+	/** ASTRA_BACKUP_VERIFY_F_*. */
+	unsigned int flags;
+	/** Test restore: the cluster to restore into (required with
+	 *  ASTRA_BACKUP_VERIFY_F_TEST_RESTORE). */
+	astra_cluster *cluster;
+	/** Test restore: each namespace of the backup is restored into
+	 *  "<prefix>-<8 random hex digits>"; a DNS label of at most 50
+	 *  characters. NULL: "astra-verify". */
+	const char *namespace_prefix;
+	/** Test restore: how long to wait for the workloads to be ready, in
+	 *  seconds; 0: 300. */
+	unsigned int timeout_s;
+	/** Test restore: volume access for the data, as for astra_restore(). */
+	const char *volume_path;
+	astra_volume_path_cb volume_path_cb;
+	void *volume_path_payload;
+	const astra_mover_options *mover;
+	astra_progress_cb progress_cb;
+	void *payload;
+	astra_cancel *cancel;
+} astra_backup_verify_options;
+
+#define ASTRA_BACKUP_VERIFY_OPTIONS_VERSION 1
+#define ASTRA_BACKUP_VERIFY_OPTIONS_INIT            \
+	{                                           \
+		ASTRA_BACKUP_VERIFY_OPTIONS_VERSION \
+	}
+
+ASTRA_API astra_status astra_backup_verify_options_init(
+        astra_backup_verify_options *opts, unsigned int version);
+
+/**
+ * Verifies backup `name` in `vault` by reading every object it needs and
+ * nothing else: its record, its manifests blob, and each volume's data
+ * snapshot (record, trees, and every pack holding one of its blobs: the
+ * pack's header and each needed blob decrypted and verified against its
+ * id). With ASTRA_BACKUP_VERIFY_F_TEST_RESTORE it then restores the backup
+ * into scratch namespaces of `opts->cluster`, waits for its Deployments,
+ * StatefulSets, DaemonSets and ReplicaSets to be ready, runs the backup's
+ * "verify" hooks there, and deletes the scratch namespaces (also on
+ * failure and cancel; it waits until they are gone, at most 120 s).
+ *
+ * `report` (may be NULL) receives JSON, also on failure once the record
+ * was read: {"backup", "app", "ok", "objects", "bytes", "snapshots",
+ * "trees", "blobs", "packs", "problems": [{"object", "error"}],
+ * "testRestore": {"ok", "namespaces": {"SRC": "DST"}, "restore" (the
+ * restore's report), "workloads": [{"kind", "namespace", "name", "ready"}],
+ * "hooks" (the verify stage's results), "error", "cleanup"}}.
+ *
+ * Returns 0 when everything verified; ASTRA_ENOTFOUND for an unknown
+ * backup; ASTRA_ECORRUPT when an object is damaged or missing (each problem
+ * named in the report; the test restore is not attempted then);
+ * ASTRA_ETIMEOUT when workloads were not ready in time; the restore's or
+ * the hook's error when they fail; ASTRA_ECANCELLED. Not thread-safe with
+ * other calls on the same vault handle.
+ */
+ASTRA_API astra_status astra_backup_verify(astra_vault *vault, const char *name,
+        const astra_backup_verify_options *opts,
+        astra_buf *report) ASTRA_WARN_UNUSED;
+
 ASTRA_END_DECL
 
 /** @} */

@@ -36,8 +36,8 @@ typedef enum {
 
 typedef struct {
 	unsigned int version;
-	/** "pre-snapshot", "post-snapshot", "pre-backup", "post-backup" or
-	 * "post-restore". Required. */
+	/** "pre-snapshot", "post-snapshot", "pre-backup", "post-backup",
+	 * "post-restore" or "verify" (astra_backup_verify). Required. */
 	const char *stage;
 	/** The script, run by /bin/sh in each matching container. Required;
 	 * at most ASTRA_HOOK_SCRIPT_MAX bytes, no NUL bytes. */

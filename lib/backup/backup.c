@@ -146,8 +146,10 @@ static int backup_volume(astra__kube *k, astra__repo *r,
 		p.tags = tags;
 		p.ntags = 2;
 		p.source = source;
-		p.progress_cb = op->cb;
-		p.payload = op->payload;
+		/* its bytes join the app-wide stream (docs/backups.md) */
+		astra__op_part part = { op, NULL, 1, 0, 0 };
+		p.progress_cb = astra__op_part_cb;
+		p.payload = &part;
 		p.cancel = op->cancel;
 		rc = astra__data_backup(r, path, &p, &bo);
 	}
@@ -529,6 +531,18 @@ static int backup_manifests(bk *b)
 	return astra__writer_flush(b->w);
 }
 
+/* The last report of the volumes: every item and byte done (with mover
+ * Jobs the bytes are only known per finished volume, so the total is what
+ * they moved). */
+static int backup_progress_end(bk *b)
+{
+	if (b->op.p.bytes_total < b->op.p.bytes_done)
+		b->op.p.bytes_total = b->op.p.bytes_done;
+	b->op.p.bytes_done = b->op.p.bytes_total;
+	b->op.p.items_done = b->op.p.items_total;
+	return astra__op_report(&b->op, 1);
+}
+
 /* Backs up every volume of the snapshot, into b->rec.volumes (in the
  * snapshot's order): by mover Jobs in parallel, else one by one here. On
  * failure the volumes done so far stay in b->rec (freed with it). */
@@ -539,7 +553,9 @@ static int backup_volumes(bk *b)
 	int rc = 0;
 	b->rec.volumes =
 	        astra__calloc(n + b->nlive + 1, sizeof(*b->rec.volumes));
-	b->op.p.items_total = n + b->nlive;
+	/* items: the objects (stored with the manifests), then the volumes */
+	b->op.p.items_total = astra__json_size(b->man) + n + b->nlive;
+	b->op.p.items_done = astra__json_size(b->man);
 	if (!b->rec.volumes)
 		return ASTRA_ENOMEM;
 	if (b->mover) { /* in-cluster Jobs, in parallel */
@@ -553,7 +569,7 @@ static int backup_volumes(bk *b)
 			              &b->rec.volumes[i])))
 				b->rec.nvolumes = i + 1;
 		astra__json_free(vols);
-		return rc;
+		return rc ? rc : backup_progress_end(b);
 	}
 	for (size_t i = 0; i < n && !rc; i++) {
 		rc = backup_volume(b->k, b->r, &b->va, b->name,
@@ -563,7 +579,7 @@ static int backup_volumes(bk *b)
 			b->rec.nvolumes = i + 1;
 		b->op.p.items_done++;
 	}
-	return rc;
+	return rc ? rc : backup_progress_end(b);
 }
 
 /* The hook results of the record: pre-backup, the snapshot's stages,

@@ -87,3 +87,29 @@ int astra__op_report(astra__op *op, int force)
 	return astra__err(ASTRA_ECANCELLED, ASTRA_ERROR_CALLBACK,
 	        "cancelled by the progress callback");
 }
+
+int astra__op_part_cb(const astra_progress *p, void *payload)
+{
+	astra__op_part *pt = payload;
+	astra__op *op = pt->parent;
+	if (pt->mu)
+		pthread_mutex_lock(pt->mu);
+	if (p->bytes_done > pt->done) {
+		op->p.bytes_done += p->bytes_done - pt->done;
+		pt->done = p->bytes_done;
+	}
+	if (pt->count_total && p->bytes_total > pt->total) {
+		op->p.bytes_total += p->bytes_total - pt->total;
+		pt->total = p->bytes_total;
+	}
+	if (op->p.bytes_done > op->p.bytes_total) {
+		if (pt->count_total)
+			op->p.bytes_total = op->p.bytes_done;
+		else
+			op->p.bytes_done = op->p.bytes_total;
+	}
+	int rc = astra__op_report(op, 0);
+	if (pt->mu)
+		pthread_mutex_unlock(pt->mu);
+	return rc;
+}

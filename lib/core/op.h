@@ -6,6 +6,8 @@
 #ifndef ASTRA_CORE_OP_H
 #define ASTRA_CORE_OP_H
 
+#include <pthread.h>
+
 #include "astra/common.h"
 
 typedef struct {
@@ -24,5 +26,25 @@ void astra__op_init(astra__op *op, astra_progress_cb cb, void *payload,
 int astra__op_check(astra__op *op);
 /* Reports op->p (rate limited unless force) and checks cancellation. */
 int astra__op_report(astra__op *op, int force);
+
+/*
+ * A part of an operation done by a callee with progress of its own (a
+ * volume's data mover): the callee reports through astra__op_part_cb with
+ * the part as its payload, and only its bytes reach the parent, added to
+ * the parent's, so that the caller sees one stream across all parts.
+ * `mu` (may be NULL) serialises parts that run in parallel. With
+ * count_total the part's bytes_total is added to the parent's as it grows
+ * (a backup learns each volume's size from its pre-scan); without, the
+ * parent's total is known beforehand (a restore: the recorded sizes) and
+ * bytes_done is held at most at it. The parent's bytes only grow.
+ */
+typedef struct {
+	astra__op *parent;
+	pthread_mutex_t *mu;
+	int count_total;
+	uint64_t done, total; /* what this part added to the parent so far */
+} astra__op_part;
+
+int astra__op_part_cb(const astra_progress *p, void *payload);
 
 #endif

@@ -13,6 +13,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/vec.h"
 #include "repo/data.h"
 #include "repo/parse.h"
 #include "repo/tree.h"
@@ -113,6 +114,14 @@ typedef struct {
 	astra__map damaged_at; /* object -> index + 1 in damaged */
 	uint64_t trees, blobs_checked;
 	const char *snap;
+	/* astra__data_check_some: the blobs the walk needs (hex -> index + 1
+	 * in `needed`), with the snapshot that first needed each, read later
+	 * pack by pack */
+	int collect;
+	astra__map need_at;
+	ASTRA_VEC(astra__idx_entry) needed;
+	ASTRA_VEC(const char *) needed_by;
+	char last_pack[ASTRA_ID_HEX]; /* of the last blob that resolved */
 } ck;
 
 static int list_pack_cb(const astra__obj_info *info, void *payload)
@@ -187,6 +196,14 @@ static int check_ref(ck *c, const astra__id *id, const char *what)
 		snprintf(obj, sizeof(obj), "pack data/%.2s/%s", phex, phex);
 		return damage(c, obj, "truncated") < 0 ? -1 : 1;
 	}
+	memcpy(c->last_pack, phex, sizeof(phex));
+	if (c->collect && !astra__map_has(&c->need_at, hex)) {
+		if (astra_vec_push(&c->needed, e) ||
+		        astra_vec_push(&c->needed_by, c->snap) ||
+		        astra__map_set(&c->need_at, hex,
+		                (void *)(intptr_t)c->needed.n, NULL))
+			return -1;
+	}
 	return 0;
 }
 
@@ -200,9 +217,20 @@ static int walk(ck *c, const astra__id *tree, int depth)
 	astra__json *t = NULL;
 	int rc = 0;
 	if (!bad && astra__tree_load(c->r, tree, &t) != 0) {
-		char obj[128];
-		snprintf(obj, sizeof(obj), "tree %s", hex);
-		if (damage(c, obj, astra_error_last()->message) < 0)
+		char obj[160];
+		int dr;
+		if (c->collect) { /* named by its pack, like the blobs */
+			char *why = astra__aprintf("tree %s: %s", hex,
+			        astra_error_last()->message);
+			snprintf(obj, sizeof(obj), "pack data/%.2s/%s",
+			        c->last_pack, c->last_pack);
+			dr = why ? damage(c, obj, why) : ASTRA_ENOMEM;
+			free(why);
+		} else {
+			snprintf(obj, sizeof(obj), "tree %s", hex);
+			dr = damage(c, obj, astra_error_last()->message);
+		}
+		if (dr < 0)
 			return ASTRA_ENOMEM;
 		bad = 1;
 	}
@@ -418,5 +446,223 @@ done:
 		free(v);
 	astra__map_free(&c.bad_blobs);
 	astra__map_free(&c.damaged_at);
+	return rc;
+}
+
+static int cmp_pack_offset(const void *a, const void *b)
+{
+	const astra__idx_entry *x = a, *y = b;
+	if (x->pack != y->pack)
+		return x->pack < y->pack ? -1 : 1;
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* Reads each pack that holds a needed blob once: its header must open and
+ * parse, and each needed blob in it must decrypt and verify. Damage is
+ * named by the pack. Counts what it read in *packs, *bytes, *blobs. */
+static int read_needed(ck *c, uint64_t *packs, uint64_t *bytes, uint64_t *blobs)
+{
+	astra__repo *r = c->r;
+	/* the snapshot that needed each blob goes with it through the sort */
+	typedef struct {
+		astra__idx_entry e;
+		const char *by;
+	} need;
+	size_t n = c->needed.n;
+	need *v = astra__calloc(n + 1, sizeof(*v));
+	if (!v)
+		return ASTRA_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		v[i].e = c->needed.v[i];
+		v[i].by = c->needed_by.v[i];
+	}
+	qsort(v, n, sizeof(*v), cmp_pack_offset);
+	uint64_t total = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i && v[i].e.pack == v[i - 1].e.pack)
+			continue;
+		char hex[ASTRA_ID_HEX];
+		astra__id_hex(&r->index.packs[v[i].e.pack].id, hex);
+		total += (uint64_t)(intptr_t)astra__map_get(
+		                 &c->packs_present, hex) -
+		         1;
+	}
+	if (c->op) {
+		c->op->p.stage = ASTRA_STAGE_CHECKING;
+		c->op->p.bytes_total = total;
+		c->op->p.bytes_done = 0;
+	}
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc;) {
+		size_t end = i;
+		while (end < n && v[end].e.pack == v[i].e.pack)
+			end++;
+		char hex[ASTRA_ID_HEX], key[160], obj[170];
+		astra__id_hex(&r->index.packs[v[i].e.pack].id, hex);
+		snprintf(key, sizeof(key), "data/%.2s/%s", hex, hex);
+		snprintf(obj, sizeof(obj), "pack %s", key);
+		c->snap = v[i].by;
+		astra_buf pack = ASTRA_BUF_INIT;
+		if (astra__store_get(r->store, key, 0, 0, &pack) != 0) {
+			rc = damage(c, obj, astra_error_last()->message);
+			astra_buf_dispose(&pack);
+			i = end;
+			continue;
+		}
+		(*packs)++;
+		*bytes += pack.size;
+		uint64_t hoff = 0;
+		uint32_t hl = 0;
+		int hrc = astra__pack_trailer(
+		        (const uint8_t *)pack.ptr, pack.size, key, &hoff, &hl);
+		if (!hrc) {
+			astra_buf h = ASTRA_BUF_INIT;
+			char aad[80], hobj[180];
+			snprintf(aad, sizeof(aad), "pack %s", hex);
+			snprintf(hobj, sizeof(hobj), "pack %s header", key);
+			hrc = astra__repo_open_sealed(
+			        r, aad, pack.ptr + hoff, hl, &h, hobj);
+			astra__pack_entry *ents = NULL;
+			size_t nents = 0;
+			if (!hrc)
+				hrc = astra__pack_header_parse(
+				        (const uint8_t *)h.ptr, h.size, hoff,
+				        key, &ents, &nents);
+			free(ents);
+			astra_buf_dispose(&h);
+		}
+		if (hrc == ASTRA_ENOMEM)
+			rc = hrc;
+		else if (hrc)
+			rc = damage(c, obj, astra_error_last()->message);
+		for (size_t k = i; k < end && !rc; k++) {
+			const astra__idx_entry *e = &v[k].e;
+			astra_buf out = ASTRA_BUF_INIT;
+			int bad = (uint64_t)e->offset + e->length > pack.size ||
+			          astra__repo_decode_blob(r, e,
+			                  (uint8_t *)pack.ptr + e->offset,
+			                  &out) != 0;
+			astra_buf_dispose(&out);
+			(*blobs)++;
+			if (!bad)
+				continue;
+			char bhex[ASTRA_ID_HEX];
+			astra__id_hex(&e->id, bhex);
+			char *why = astra__aprintf(
+			        "%s blob %s at offset %u "
+			        "(%u bytes) does not decrypt "
+			        "or verify",
+			        e->type == ASTRA_BLOB_TREE ? "tree" : "data",
+			        bhex, e->offset, e->length);
+			c->snap = v[k].by;
+			rc = why ? damage(c, obj, why) : ASTRA_ENOMEM;
+			free(why);
+		}
+		if (c->op) {
+			c->op->p.bytes_done += pack.size;
+			c->op->p.items_done++;
+			if (!rc)
+				rc = astra__op_report(c->op, 0);
+		}
+		astra_buf_dispose(&pack);
+		i = end;
+	}
+	free(v);
+	return rc;
+}
+
+int astra__data_check_some(astra__repo *r, const char *const *snaps,
+        size_t nsnaps, const astra__id *blobs, size_t nblobs, astra__op *op,
+        astra__json **report)
+{
+	ck c;
+	memset(&c, 0, sizeof(c));
+	c.r = r;
+	c.op = op;
+	c.collect = 1;
+	*report = NULL;
+	uint64_t packs = 0, bytes = 0, nread = 0;
+	astra__json *recs = astra__json_new_array();
+	c.damaged = astra__json_new_array();
+	int rc = recs && c.damaged ? 0 : ASTRA_ENOMEM;
+	/* the records before the index: see compute_live in gc.c */
+	for (size_t i = 0; !rc && i < nsnaps; i++) {
+		astra__json *s = NULL;
+		char id[33];
+		if (astra__snapshot_load(r, snaps[i], &s, id) != 0) {
+			char obj[120];
+			snprintf(obj, sizeof(obj), "snapshot %.64s", snaps[i]);
+			c.snap = snaps[i];
+			rc = damage(&c, obj, astra_error_last()->message);
+			if (!rc)
+				rc = astra__json_push(
+				        recs, astra__json_new_null());
+			continue;
+		}
+		rc = astra__json_push(recs, s);
+	}
+	if (!rc) {
+		astra__repo_index_reset(r);
+		rc = astra__repo_load_index(r);
+	}
+	if (!rc && (rc = astra__store_list(
+	                    r->store, "data/", list_pack_cb, &c)) > 0)
+		rc = 0;
+	for (size_t i = 0; !rc && i < nsnaps; i++) {
+		const astra__json *s = astra__json_at(recs, i);
+		if (astra__json_type_of(s) != ASTRA_JSON_OBJECT)
+			continue; /* reported above */
+		c.snap = snaps[i];
+		const char *tree = astra__json_str(s, "tree");
+		astra__id id;
+		if (!tree || astra__id_parse(&id, tree)) {
+			char obj[120];
+			snprintf(obj, sizeof(obj), "snapshot %.64s", snaps[i]);
+			rc = damage(&c, obj, "record has no valid tree id");
+			continue;
+		}
+		rc = walk(&c, &id, 0);
+	}
+	c.snap = NULL;
+	for (size_t i = 0; !rc && i < nblobs; i++)
+		if (check_ref(&c, &blobs[i], "blob") < 0)
+			rc = ASTRA_ENOMEM;
+	if (!rc)
+		rc = read_needed(&c, &packs, &bytes, &nread);
+	if (rc)
+		goto done;
+	astra__json *rep = astra__json_new_object();
+	if (!rep) {
+		rc = ASTRA_ENOMEM;
+		goto done;
+	}
+	size_t nd = astra__json_size(c.damaged);
+	astra__json_set_bool(rep, "ok", nd == 0);
+	astra__json_set_int(rep, "snapshots", (int64_t)nsnaps);
+	astra__json_set_int(rep, "trees", (int64_t)c.trees);
+	astra__json_set_int(rep, "blob_refs", (int64_t)c.blobs_checked);
+	astra__json_set_int(rep, "blobs", (int64_t)nread);
+	astra__json_set_int(rep, "packs", (int64_t)packs);
+	astra__json_set_int(rep, "bytes", (int64_t)bytes);
+	astra__json_set(rep, "damaged", c.damaged);
+	c.damaged = NULL;
+	*report = rep;
+	if (nd) {
+		const astra__json *d0 =
+		        astra__json_at(astra__json_get(rep, "damaged"), 0);
+		rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		        "%zu damaged object(s); first: %s: %s", nd,
+		        astra__json_str(d0, "object"),
+		        astra__json_str(d0, "error"));
+	}
+done:
+	astra__json_free(recs);
+	astra__json_free(c.damaged);
+	astra__map_free(&c.packs_present);
+	astra__map_free(&c.bad_blobs);
+	astra__map_free(&c.damaged_at);
+	astra__map_free(&c.need_at);
+	astra_vec_free(&c.needed);
+	astra_vec_free(&c.needed_by);
 	return rc;
 }

@@ -80,6 +80,21 @@ void astra__data_session_end(astra__session *s);
 
 int astra__data_check(
         astra__repo *r, int read_data, astra__op *op, astra__json **report);
+/*
+ * Checks only what the data snapshots `snaps` (ids or unique prefixes) and
+ * the blobs `blobs` need, not the rest of the vault: each snapshot record,
+ * its trees (read and verified), and every pack holding one of their
+ * blobs, read once: its header must open and each needed blob in it must
+ * decrypt and verify. *report: {"ok", "snapshots", "trees", "blob_refs",
+ * "blobs" (verified), "packs" (read), "bytes" (of the packs read),
+ * "damaged": [{"object", "error", "snapshots"}]}; a damaged blob, and a
+ * tree that does not load, are reported as their pack ("pack data/xx/<id>")
+ * with the blob in "error". ASTRA_ECORRUPT (the report filled) when
+ * anything is damaged or missing.
+ */
+int astra__data_check_some(astra__repo *r, const char *const *snaps,
+        size_t nsnaps, const astra__id *blobs, size_t nblobs, astra__op *op,
+        astra__json **report);
 
 typedef struct {
 	int dry_run;

@@ -248,6 +248,7 @@ typedef struct {
 	char *pvc_data; /* data snapshot id to fill the PVC with */
 	char *pvc_vs; /* or: VolumeSnapshot to clone from */
 	char *pvc_none; /* or: why the snapshot holds no data for it */
+	uint64_t pvc_bytes; /* the data's recorded size (progress) */
 } item;
 
 struct rctx {
@@ -291,13 +292,33 @@ static void report(
 	pthread_mutex_unlock(&c->mu);
 }
 
+/* Progress after PVC `it` was filled: the volume counts as an item, and
+ * whatever of its recorded bytes its restore did not report is done. */
+static void pvc_filled(rctx *c, const item *it, uint64_t reported)
+{
+	pthread_mutex_lock(&c->mu);
+	if (it->pvc_bytes > reported)
+		c->op.p.bytes_done += it->pvc_bytes - reported;
+	if (c->op.p.bytes_done > c->op.p.bytes_total)
+		c->op.p.bytes_done = c->op.p.bytes_total;
+	c->op.p.items_done++;
+	(void)astra__op_report(&c->op, 0);
+	pthread_mutex_unlock(&c->mu);
+}
+
 static int fill_pvc(rctx *c, item *it, const char *ns, const char *name)
 {
-	if (c->mover) /* a Job mounts the PVC (and binds it) */
-		return astra__mover_restore(
+	if (c->mover) { /* a Job mounts the PVC (and binds it) */
+		int mrc = astra__mover_restore(
 		        c->mover, ns, name, it->pvc_data, &c->op);
+		if (!mrc)
+			pvc_filled(c, it, 0);
+		return mrc;
+	}
 	int rc = astra__pvc_wait_bound(c->k, ns, name, 300, NULL);
 	char *path = NULL;
+	/* the volume's bytes join the restore's one progress stream */
+	astra__op_part part = { &c->op, &c->mu, 0, 0, 0 };
 	if (!rc)
 		rc = astra__volume_path(c->k, &c->va, ns, name, &path);
 	if (!rc) {
@@ -305,8 +326,12 @@ static int fill_pvc(rctx *c, item *it, const char *ns, const char *name)
 		astra__restore_out ro;
 		memset(&ro, 0, sizeof(ro));
 		p.cancel = c->op.cancel;
+		p.progress_cb = astra__op_part_cb;
+		p.payload = &part;
 		rc = astra__data_restore(c->repo, it->pvc_data, path, &p, &ro);
 		astra__json_free(ro.report);
+		if (!rc)
+			pvc_filled(c, it, part.done);
 	}
 	free(path);
 	return rc;
@@ -663,6 +688,21 @@ static int restore_wanted(const astra_restore_options *o, const astra__json *m,
 	return keep;
 }
 
+/* Counts PVC item `it`'s data in the progress totals: one more item, and
+ * the volume's recorded bytes (docs/backups.md, "Progress"). */
+static void plan_volume_progress(restore_run *run, item *it)
+{
+	for (size_t i = 0; i < run->brec.nvolumes; i++) {
+		const astra__appbackup_vol *v = &run->brec.volumes[i];
+		if (strcmp(v->data, it->pvc_data))
+			continue;
+		it->pvc_bytes = v->bytes > 0 ? (uint64_t)v->bytes : 0;
+		run->c.op.p.bytes_total += it->pvc_bytes;
+		run->c.op.p.items_total++;
+		return;
+	}
+}
+
 /* Plans: every wanted manifest object becomes an item (a sanitized copy,
  * with the data to fill a PVC from) in its group, counted in the
  * progress total. On failure the items planned so far stay in the groups
@@ -693,14 +733,17 @@ static int restore_plan(restore_run *run, const astra_restore_options *o)
 		it->c = &run->c;
 		it->obj = astra__json_dup(m);
 		if (!strcmp(kind, "PersistentVolumeClaim") && ns) {
-			if (o->backup)
+			if (o->backup) {
 				rc = backup_data_for(
 				        &run->brec, ns, name, &it->pvc_data);
-			else if (!(rc = data_for(svols, ns, name,
-			                   "volumeSnapshot", &it->pvc_vs)) &&
-			         !it->pvc_vs)
+				if (!rc && it->pvc_data)
+					plan_volume_progress(run, it);
+			} else if (!(rc = data_for(svols, ns, name,
+			                     "volumeSnapshot", &it->pvc_vs)) &&
+			           !it->pvc_vs) {
 				rc = snapshot_lacks(
 				        svols, ns, name, &it->pvc_none);
+			}
 		}
 		if (!rc)
 			rc = sanitize(it->obj, &run->nsmap, &run->scmap, kind);

@@ -22,7 +22,7 @@ comp() { # expected-words... -- words of the command line (last one: current)
 	if [ "$got" = "${want[*]}" ]; then ok; else bad "complete [${line[*]}]: got '$got', want '${want[*]}'"; fi
 }
 comp backup -- ba
-comp create list show delete -- backup ""
+comp delete -- backup de
 comp create -- --vault s3://b/p backup cr
 comp --snapshot -- backup create --sn
 comp --in-place --include -- restore --in

@@ -208,6 +208,128 @@ static int run_delete(const ctl_globals *g, ctl_args *a)
 	return rc;
 }
 
+static const ctl_flag verify_flags[] = {
+	{ "test-restore", 0, 0 },
+	{ "to-context", 1, 0 },
+	{ "namespace-prefix", 1, 0 },
+	{ "timeout", 1, 0 },
+	{ "volume-path", 1, 0 },
+	MOVER_FLAGS,
+	{ NULL, 0, 0 },
+};
+
+/* The verification report as a few lines: the totals, each problem, and
+ * the test restore's outcome. */
+static void verify_table(const out_val *r)
+{
+	printf("backup %s: %s (%.0f objects, %.0f bytes read)\n",
+	        out_str(out_get(r, "backup")),
+	        out_bool(out_get(r, "ok")) ? "ok" : "FAILED",
+	        out_num(out_get(r, "objects")), out_num(out_get(r, "bytes")));
+	const out_val *p = out_get(r, "problems");
+	for (size_t i = 0; i < out_len(p); i++)
+		printf("  damaged: %s: %s\n",
+		        out_str(out_get(out_at(p, i), "object")),
+		        out_str(out_get(out_at(p, i), "error")));
+	const out_val *t = out_get(r, "testRestore");
+	if (t)
+		printf("test restore: %s%s%s (scratch namespaces: %s)\n",
+		        out_bool(out_get(t, "ok")) ? "ok" : "FAILED",
+		        out_get(t, "error") ? ": " : "",
+		        out_get(t, "error") ? out_str(out_get(t, "error")) : "",
+		        out_str(out_get(t, "cleanup")));
+}
+
+/* A DNS label of at most 50 characters (the scratch namespaces add 9). */
+static int prefix_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (!n || n > 50 || s[0] == '-' || s[n - 1] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		            (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static int run_verify(const ctl_globals *g, ctl_args *a)
+{
+	if (a->npos != 1)
+		return ctl_usage_error("backup verify needs a NAME");
+	int test = ctl_flag_set(a, "test-restore");
+	if (!test && (ctl_flag_get(a, "to-context") ||
+	                     ctl_flag_get(a, "namespace-prefix") ||
+	                     ctl_flag_get(a, "timeout") ||
+	                     ctl_flag_get(a, "volume-path") ||
+	                     ctl_flag_get(a, "mover")))
+		return ctl_usage_error(
+		        "--to-context, --namespace-prefix, "
+		        "--timeout, --volume-path and --mover go "
+		        "with --test-restore");
+	astra_backup_verify_options o;
+	if (astra_backup_verify_options_init(
+	            &o, ASTRA_BACKUP_VERIFY_OPTIONS_VERSION) < 0)
+		return ctl_fail(ASTRA_ERROR, "options");
+	const char *t = ctl_flag_get(a, "timeout");
+	if (t) {
+		char *end;
+		long n = strtol(t, &end, 10);
+		if (!*t || *end || n < 1 || n > 86400)
+			return ctl_usage_error("--timeout takes a number of "
+			                       "seconds from 1 to 86400, not "
+			                       "\"%s\"",
+			        t);
+		o.timeout_s = (unsigned)n;
+	}
+	o.namespace_prefix = ctl_flag_get(a, "namespace-prefix");
+	if (o.namespace_prefix && !prefix_ok(o.namespace_prefix))
+		return ctl_usage_error(
+		        "--namespace-prefix takes a DNS label of "
+		        "at most 50 characters (a-z, 0-9, '-'), "
+		        "not \"%s\"",
+		        o.namespace_prefix);
+	o.volume_path = volume_path(a);
+	astra_mover_options mo;
+	int rc = mover_options(g, a, &mo, &o.mover);
+	if (rc)
+		return rc;
+	astra_cluster *c = NULL;
+	astra_vault *v = NULL;
+	if (test) {
+		ctl_globals tg = *g;
+		if (ctl_flag_get(a, "to-context"))
+			tg.context = ctl_flag_get(a, "to-context");
+		if ((rc = ctl_open_cluster(&tg, &c)))
+			return rc;
+		o.flags |= ASTRA_BACKUP_VERIFY_F_TEST_RESTORE;
+		o.cluster = c;
+	}
+	if ((rc = ctl_open_vault(g, &v))) {
+		astra_cluster_free(c);
+		return rc;
+	}
+	astra_cancel *tok = ctl_new_cancel();
+	o.cancel = tok;
+	astra_buf rep = ASTRA_BUF_INIT;
+	rc = astra_backup_verify(v, a->pos[0], &o, &rep);
+	if (rep.ptr) {
+		out_val *r = out_parse_json(rep.ptr);
+		if (g->output == OUT_TABLE) {
+			verify_table(r);
+			out_free(r);
+		} else {
+			ctl_emit(g, r);
+		}
+	}
+	rc = rc < 0 ? ctl_fail(rc, "backup %s", a->pos[0]) : EXIT_OK;
+	astra_buf_dispose(&rep);
+	astra_cancel_free(tok);
+	astra_vault_free(v);
+	astra_cluster_free(c);
+	return rc == EXIT_PARTIAL ? EXIT_FAILED : rc;
+}
+
 static const ctl_flag restore_flags[] = {
 	{ "backup", 1, 0 },
 	{ "snapshot", 1, 0 },
@@ -356,6 +478,13 @@ const ctl_command ctl_cmd_backup_show = { "backup", "show", "backup show NAME",
 const ctl_command ctl_cmd_backup_delete = { "backup", "delete",
 	"backup delete NAME", "delete a backup (gc reclaims its data)", NULL,
 	run_delete };
+const ctl_command ctl_cmd_backup_verify = { "backup", "verify",
+	"backup verify NAME [--test-restore [--to-context CTX] "
+	"[--namespace-prefix PREFIX] [--timeout SECONDS] [--volume-path "
+	"TEMPLATE]" MOVER_USAGE "]",
+	"read and check everything one backup needs; optionally restore it "
+	"into scratch namespaces",
+	verify_flags, run_verify };
 const ctl_command ctl_cmd_restore = { NULL, "restore",
 	"restore (--backup NAME | --snapshot APP/NAME) [--to-context CTX] "
 	"[--namespace-map SRC=DST]... [--storage-class-map SRC=DST]... "

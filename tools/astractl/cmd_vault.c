@@ -22,7 +22,7 @@ static void on_signal(int sig)
 /* SIGINT/SIGTERM cancel the running operation cleanly. */
 /* A cancel token that SIGINT and SIGTERM request (NULL when none could be
  * made: the command then runs to its end). */
-static astra_cancel *new_cancel(void)
+astra_cancel *ctl_new_cancel(void)
 {
 	astra_cancel *tok = NULL;
 	if (astra_cancel_new(&tok) != 0)
@@ -278,7 +278,7 @@ static int run_check(const ctl_globals *g, ctl_args *a)
 	astra_check_options o = ASTRA_CHECK_OPTIONS_INIT;
 	bar b;
 	bar_init(&b, g);
-	astra_cancel *tok = new_cancel();
+	astra_cancel *tok = ctl_new_cancel();
 	o.cancel = tok;
 	o.progress_cb = progress_cb;
 	o.payload = &b;
@@ -353,7 +353,7 @@ static int run_repair(const ctl_globals *g, ctl_args *a)
 	astra_repair_options o = ASTRA_REPAIR_OPTIONS_INIT;
 	bar b;
 	bar_init(&b, g);
-	astra_cancel *tok = new_cancel();
+	astra_cancel *tok = ctl_new_cancel();
 	o.cancel = tok;
 	o.progress_cb = progress_cb;
 	o.payload = &b;
@@ -416,7 +416,7 @@ static int run_replicate(const ctl_globals *g, ctl_args *a)
 		return rc;
 	bar b;
 	bar_init(&b, g);
-	astra_cancel *tok = new_cancel();
+	astra_cancel *tok = ctl_new_cancel();
 	o.cancel = tok;
 	o.progress_cb = progress_cb;
 	o.payload = &b;
@@ -512,7 +512,7 @@ static int run_backup(const ctl_globals *g, ctl_args *a)
 		write_result(a, NULL, astra_error_last()->code);
 		return rc;
 	}
-	astra_cancel *tok = new_cancel();
+	astra_cancel *tok = ctl_new_cancel();
 	bar b;
 	bar_init(&b, g);
 	/* totals are only for the bar's percentage and ETA */
@@ -584,7 +584,7 @@ static int run_restore(const ctl_globals *g, ctl_args *a)
 		write_result(a, NULL, astra_error_last()->code);
 		return rc;
 	}
-	astra_cancel *tok = new_cancel();
+	astra_cancel *tok = ctl_new_cancel();
 	bar b;
 	bar_init(&b, g);
 	o.cancel = tok;

@@ -31,6 +31,7 @@ const ctl_command *const ctl_commands[] = {
 	&ctl_cmd_backup_list,
 	&ctl_cmd_backup_show,
 	&ctl_cmd_backup_delete,
+	&ctl_cmd_backup_verify,
 	&ctl_cmd_restore,
 	&ctl_cmd_clone,
 	&ctl_cmd_policy_set,

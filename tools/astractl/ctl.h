@@ -89,12 +89,15 @@ extern const ctl_command ctl_cmd_app_define, ctl_cmd_app_list, ctl_cmd_app_show,
 extern const ctl_command ctl_cmd_snapshot_create, ctl_cmd_snapshot_list,
         ctl_cmd_snapshot_show, ctl_cmd_snapshot_delete;
 extern const ctl_command ctl_cmd_backup_create, ctl_cmd_backup_list,
-        ctl_cmd_backup_show, ctl_cmd_backup_delete, ctl_cmd_restore,
-        ctl_cmd_clone;
+        ctl_cmd_backup_show, ctl_cmd_backup_delete, ctl_cmd_backup_verify,
+        ctl_cmd_restore, ctl_cmd_clone;
 extern const ctl_command ctl_cmd_hook_create, ctl_cmd_hook_list,
         ctl_cmd_hook_delete;
 extern const ctl_command ctl_cmd_policy_set, ctl_cmd_policy_list,
         ctl_cmd_policy_remove, ctl_cmd_scheduler_run;
+/* A cancel token that SIGINT and SIGTERM request (NULL when none could be
+ * made: the command then runs to its end); free with astra_cancel_free. */
+astra_cancel *ctl_new_cancel(void);
 /* Opens the vault of --vault/--password-file; prints the error. */
 int ctl_open_vault(const ctl_globals *g, astra_vault **out);
 /* Opens the cluster of --kubeconfig/--context; prints the error. */

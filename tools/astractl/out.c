@@ -448,6 +448,11 @@ const char *out_str(const out_val *v)
 	return v && v->kind == V_STR ? v->s : "";
 }
 
+int out_bool(const out_val *v)
+{
+	return v && v->kind == V_BOOL && v->i;
+}
+
 double out_num(const out_val *v)
 {
 	if (!v)

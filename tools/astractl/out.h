@@ -34,6 +34,8 @@ const out_val *out_get(const out_val *obj, const char *key);
 const char *out_key(const out_val *member);
 const char *out_str(const out_val *v);
 double out_num(const out_val *v);
+/* 1 for a true boolean, else 0. */
+int out_bool(const out_val *v);
 /* Parses JSON text (from the library) into a tree; NULL if malformed. */
 out_val *out_parse_json(const char *text);
 void out_free(out_val *v);

@@ -12,7 +12,7 @@ from typing import (Any, Dict, Iterable, Iterator, List, Mapping, Optional,
 
 from . import capi
 from ._common import Cancel, ProgressCallback, _cancel_handle, _progress_proxy
-from ._errors import CorruptError, PartialError
+from ._errors import CorruptError, Error, PartialError
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -29,6 +29,7 @@ _DATA_RESTORE_F_OVERWRITE = 0x4
 _DATA_RESTORE_F_DEVICES = 0x8
 _CHECK_F_READ_DATA = 0x1
 _GC_F_DRY_RUN = 0x1
+_BACKUP_VERIFY_F_TEST_RESTORE = 0x1
 
 
 @dataclass(frozen=True)
@@ -285,6 +286,55 @@ class Vault:
         data (:meth:`gc` reclaims the space)."""
         with self._use() as h:
             capi.astra_backup_delete(h, name)
+
+    def verify_backup(self, name: str, *,
+                      test_restore: Optional[Any] = None,
+                      namespace_prefix: Optional[str] = None,
+                      timeout: int = 0,
+                      volume_path: Optional[Any] = None,
+                      mover: Optional[Any] = None,
+                      progress: Optional[ProgressCallback] = None,
+                      cancel: Optional[Cancel] = None) -> Dict[str, Any]:
+        """Reads and checks everything application backup ``name`` needs,
+        and nothing else of the vault (astra_backup_verify; docs/backups.md
+        "Verifying a backup"). With ``test_restore`` (a :class:`Cluster`)
+        it also restores the backup into scratch namespaces
+        "<namespace_prefix>-<random>" there, waits up to ``timeout`` seconds
+        (0: 300) for its workloads, runs its "verify" hooks and deletes the
+        namespaces again; ``volume_path`` and ``mover`` are for that
+        restore. Returns the report {"backup", "app", "ok", "objects",
+        "bytes", "snapshots", "trees", "blobs", "packs", "problems",
+        "testRestore"}. NotFoundError for an unknown backup; CorruptError
+        (``err.report`` is the report) when an object is damaged or
+        missing; the test restore's error when it fails (``err.report``
+        too)."""
+        from ._app import _mover, _volume_path
+        o = capi.astra_backup_verify_options()
+        o.set_progress(_progress_proxy(progress))
+        o.cancel = _cancel_handle(cancel)
+        if namespace_prefix is not None:
+            o.namespace_prefix = namespace_prefix
+        o.timeout_s = int(timeout)
+        _volume_path(o, volume_path)
+        m = _mover(o, mover)
+        with self._use() as h:
+            try:
+                if test_restore is None:
+                    report = capi.astra_backup_verify(h, name, o)
+                else:
+                    o.flags = _BACKUP_VERIFY_F_TEST_RESTORE
+                    with test_restore._use() as ch:
+                        o.cluster = ch
+                        report = capi.astra_backup_verify(h, name, o)
+            except Error as e:
+                try:
+                    e.report = _json(e.result)  # type: ignore[attr-defined]
+                except (AttributeError, TypeError, ValueError):
+                    e.report = None  # type: ignore[attr-defined]
+                raise
+            finally:
+                del m
+        return dict(_json(report) or {})
 
     def forget(self, snapshot_id: str) -> None:
         """Forgets a snapshot (id or unique prefix); gc reclaims its data."""

@@ -80,6 +80,8 @@ def test_vault_app_backups_without_a_cluster(vault):
     assert vault.backups(app="shop") == []
     with pytest.raises(astra.NotFoundError):
         vault.get_backup("nope")
+    with pytest.raises(astra.NotFoundError):
+        vault.verify_backup("nope")
 
 
 # -- on a test-bed cluster ---------------------------------------------
@@ -264,6 +266,10 @@ def test_backup_into_a_vault(app, snap, app_vault):
     assert app_vault.backups(f"none-{RID}") == []
     got = app_vault.get_backup("b1")
     assert got["app"] == app.name and got["definition"]["name"] == app.name
+    seen = []
+    rep = app_vault.verify_backup("b1", progress=lambda *a: seen.append(a))
+    assert rep["ok"] and rep["backup"] == "b1" and rep["app"] == app.name
+    assert rep["snapshots"] == 1 and rep["bytes"] > 0 and rep["problems"] == []
 
 
 @needs_testbed

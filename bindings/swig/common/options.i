@@ -39,7 +39,8 @@ enum {
 	ASTRA_SWIG_SCHEDULER,
 	ASTRA_SWIG_MOVER,
 	ASTRA_SWIG_REPAIR,
-	ASTRA_SWIG_REPLICATE
+	ASTRA_SWIG_REPLICATE,
+	ASTRA_SWIG_BACKUP_VERIFY
 };
 
 /* An owned list of strings (restore mappings and filters). */
@@ -76,6 +77,7 @@ typedef struct {
 		astra_mover_options mover;
 		astra_repair_options repair;
 		astra_replicate_options replicate;
+		astra_backup_verify_options backup_verify;
 	} u; /* first: a pointer to u.X is a pointer to the box */
 	int kind;
 	char **tags; /* backup tags: owned copies */
@@ -178,6 +180,10 @@ static void astra_swig_box_free(astra_swig_box *b)
 		astra_swig_str_free(b->u.mover.vault_password_file);
 		astra_swig_str_free(b->u.mover.vault_url);
 		break;
+	case ASTRA_SWIG_BACKUP_VERIFY:
+		astra_swig_str_free(b->u.backup_verify.namespace_prefix);
+		astra_swig_str_free(b->u.backup_verify.volume_path);
+		break;
 	case ASTRA_SWIG_SCHEDULER:
 		astra_swig_str_free(b->u.scheduler.lease_namespace);
 		astra_swig_str_free(b->u.scheduler.lease_name);
@@ -276,6 +282,9 @@ ASTRA_OPTIONS(astra_policy_run_options, policy_run, ASTRA_SWIG_POLICY_RUN,
 	astra_policy_run_options_init, ASTRA_POLICY_RUN_OPTIONS_VERSION)
 ASTRA_OPTIONS(astra_mover_options, mover, ASTRA_SWIG_MOVER,
 	astra_mover_options_init, ASTRA_MOVER_OPTIONS_VERSION)
+ASTRA_OPTIONS(astra_backup_verify_options, backup_verify,
+	ASTRA_SWIG_BACKUP_VERIFY, astra_backup_verify_options_init,
+	ASTRA_BACKUP_VERIFY_OPTIONS_VERSION)
 ASTRA_OPTIONS(astra_policy_scheduler_options, scheduler,
 	ASTRA_SWIG_SCHEDULER, astra_policy_scheduler_options_init,
 	ASTRA_POLICY_SCHEDULER_OPTIONS_VERSION)
@@ -290,9 +299,11 @@ ASTRA_PROGRESS_OPTIONS(astra_snapshot_options)
 ASTRA_PROGRESS_OPTIONS(astra_backup_options)
 ASTRA_PROGRESS_OPTIONS(astra_restore_options)
 ASTRA_PROGRESS_OPTIONS(astra_clone_options)
+ASTRA_PROGRESS_OPTIONS(astra_backup_verify_options)
 ASTRA_VOLUME_PATH_OPTIONS(astra_backup_options)
 ASTRA_VOLUME_PATH_OPTIONS(astra_restore_options)
 ASTRA_VOLUME_PATH_OPTIONS(astra_clone_options)
+ASTRA_VOLUME_PATH_OPTIONS(astra_backup_verify_options)
 ASTRA_VOLUME_PATH_OPTIONS(astra_policy_run_options)
 
 /* Restore and clone mappings ("SRC=DST"), restore filters

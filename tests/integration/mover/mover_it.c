@@ -273,8 +273,12 @@ Test(mover_it, jobs_in_parallel_match_the_host_path_strategy)
 	double secs = (double)(astra__mono_ns() - t0) / 1e9;
 	const astra__json *vols = astra__json_get(jb, "volumes");
 	cr_assert_eq(astra__json_size(vols), NVOL);
-	/* progress: every volume done, with its bytes */
-	cr_assert_eq(last_progress.items_done, NVOL);
+	/* progress: every object and volume done, with its bytes
+	 * (docs/backups.md, "Progress") */
+	cr_assert_eq(last_progress.items_total,
+	        NVOL + (uint64_t)astra__json_int(jb, "resources", 0));
+	cr_assert_eq(last_progress.items_done, last_progress.items_total);
+	cr_assert_eq(last_progress.bytes_done, last_progress.bytes_total);
 	cr_assert_geq(last_progress.bytes_done, (uint64_t)NVOL * 2000000);
 	char max_start[40] = "", min_end[40] = "~";
 	for (int i = 0; i < NVOL; i++) {

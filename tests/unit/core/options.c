@@ -61,7 +61,7 @@ Test(core_options, init_functions_give_the_init_macros)
 	n++;
 #include "astra/options_list.h"
 #undef ASTRA_OPTIONS_ENTRY
-	cr_assert_eq(n, 17, "options structs checked: %u", n);
+	cr_assert_eq(n, 18, "options structs checked: %u", n);
 }
 
 Test(core_options, a_monthly_policy_defaults_to_the_first)
