@@ -46,7 +46,7 @@ typedef struct {
 	size_t n;
 } astra__hook_set;
 
-/* 1 for the five stage names. */
+/* 1 for the six stage names. */
 int astra__hook_stage_valid(const char *stage);
 
 /*

@@ -292,7 +292,7 @@ class App:
         64 KiB) run by /bin/sh with ``args`` in every running container of
         the app that matches all the given regexes and the label
         ``selector``, at ``stage`` ("pre-snapshot", "post-snapshot",
-        "pre-backup", "post-backup", "post-restore"). ``timeout`` bounds
+        "pre-backup", "post-backup", "pre-restore", "post-restore"). ``timeout`` bounds
         one execution (seconds, 0: 60); ``on_error`` is "fail" (abort the
         operation) or "continue". ``update`` replaces a hook of that name.
         """
