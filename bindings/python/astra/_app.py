@@ -448,7 +448,8 @@ def _restore_options(backup: Optional[str],
                      volume_path: Optional[VolumePath], concurrency: int,
                      progress: Optional[ProgressCallback],
                      cancel: Optional[Cancel],
-                     mover: Optional[Mover] = None) -> Tuple[Any, Any]:
+                     mover: Optional[Mover] = None,
+                     inplace_timeout: int = 0) -> Tuple[Any, Any]:
     """The options, and the C form of ``mover`` they point at (keep it
     alive until the call returns)."""
     o = capi.astra_restore_options()
@@ -467,6 +468,7 @@ def _restore_options(backup: Optional[str],
     o.flags = _RESTORE_F_REPLACE if replace else 0
     _volume_path(o, volume_path)
     o.concurrency = int(concurrency)
+    o.inplace_timeout_s = int(inplace_timeout)
     o.set_progress(_progress_proxy(progress))
     o.cancel = _cancel_handle(cancel)
     return o, _mover(o, mover)
