@@ -422,3 +422,161 @@ Test(inplace_it, deleted_app_back_from_its_local_snapshot)
 	astra_app_free(a);
 	astra_cluster_free(c);
 }
+
+Test(inplace_it, rollback_from_the_backup_through_a_mover_job)
+{
+	char ns[64];
+	snprintf(ns, sizeof(ns), "ip-job-%s", rit_rid);
+	make_app(ns, 0);
+	astra_cluster *c = cluster();
+	astra_app *a = rit_define(c, ns, ns);
+	astra_vault *v = rit_vault("ip-job");
+	static char known[65536], now[65536];
+	protect(a, v, ns, known, sizeof(known));
+	write_newer(ns);
+	astra_mover_options m;
+	cr_assert_astra_ok(
+	        astra_mover_options_init(&m, ASTRA_MOVER_OPTIONS_VERSION));
+	m.strategy = ASTRA_MOVER_JOB;
+	m.image = getenv("ASTRA_IT_MOVER_IMAGE");
+	m.image_pull_policy = "Never";
+	m.timeout_s = 300;
+	m.host_network = 1;
+	m.vault_password = "integration";
+	astra_restore_options ro;
+	astra_restore_options_init(&ro, ASTRA_RESTORE_OPTIONS_VERSION);
+	ro.backup = "b1";
+	ro.mover = &m;
+	ro.flags = ASTRA_RESTORE_F_REPLACE;
+	ro.inplace_timeout_s = 180;
+	astra_buf b = ASTRA_BUF_INIT;
+	cr_assert_astra_ok(astra_restore(c, v, &ro, &b));
+	astra__json *rep = parse(&b);
+	cr_assert_str_eq(astra__json_str(pvc_item(rep, "data"), "result"),
+	        "rolled-back", "%s", b.ptr);
+	walk(now, sizeof(now), ns, "data");
+	cr_assert_str_eq(now, known);
+	check_workload(rep, ns, 1);
+	astra__json_free(rep);
+	astra_buf_dispose(&b);
+	astra_vault_free(v);
+	astra_app_free(a);
+	astra_cluster_free(c);
+}
+
+/* The report's entry for workload `name`. */
+static const astra__json *workload(const astra__json *rep, const char *name)
+{
+	const astra__json *ws = astra__json_get(rep, "workloads");
+	for (size_t i = 0; i < astra__json_size(ws); i++)
+		if (!strcmp(astra__json_str(astra__json_at(ws, i), "name"),
+		            name))
+			return astra__json_at(ws, i);
+	cr_assert_fail("no workload %s in the report", name);
+	return NULL;
+}
+
+/*
+ * A restore interrupted after it scaled the app down left the count in the
+ * annotation: the next in-place restore puts that count back. A DaemonSet
+ * is paused and resumed. A Deployment whose pods cannot be ready with the
+ * rolled-back data is reported by name, and the call is partial.
+ */
+Test(inplace_it, interrupted_restore_daemonset_and_a_workload_not_back)
+{
+	char ns[64];
+	snprintf(ns, sizeof(ns), "ip-wl-%s", rit_rid);
+	make_app(ns, 0);
+	sh("kubectl apply -f - >/dev/null <<'EOF'\n"
+	   "apiVersion: apps/v1\nkind: DaemonSet\n"
+	   "metadata: {name: agent, namespace: %s}\n"
+	   "spec:\n  selector: {matchLabels: {app: agent}}\n"
+	   "  template:\n    metadata: {labels: {app: agent}}\n"
+	   "    spec:\n      terminationGracePeriodSeconds: 0\n"
+	   "      containers:\n      - name: main\n        image: %s\n"
+	   "        imagePullPolicy: Never\n"
+	   "        command: [sh, -c, 'sleep 100000']\n"
+	   "EOF",
+	        ns, busybox());
+	sh("kubectl -n %s rollout status ds/agent --timeout=180s >/dev/null",
+	        ns);
+	/* ready only when the volume does not hold version v1: ready now
+	 * (no version yet), not after a rollback to the snapshot (v1) */
+	sh("kubectl apply -f - >/dev/null <<'EOF'\n"
+	   "apiVersion: apps/v1\nkind: Deployment\n"
+	   "metadata: {name: picky, namespace: %s}\n"
+	   "spec:\n  replicas: 1\n  selector: {matchLabels: {app: picky}}\n"
+	   "  template:\n    metadata: {labels: {app: picky}}\n"
+	   "    spec:\n      terminationGracePeriodSeconds: 0\n"
+	   "      containers:\n      - name: main\n        image: %s\n"
+	   "        imagePullPolicy: Never\n"
+	   "        command: [sh, -c, 'grep -q v1 /data/app/version || touch "
+	   "/tmp/ok; sleep 100000']\n"
+	   "        readinessProbe: {exec: {command: [test, -f, /tmp/ok]}, "
+	   "periodSeconds: 1}\n"
+	   "        volumeMounts: [{name: data, mountPath: /data}]\n"
+	   "      volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]\n"
+	   "EOF",
+	        ns, busybox());
+	sh("kubectl -n %s rollout status deploy/picky --timeout=180s >/dev/null",
+	        ns);
+	astra_cluster *c = cluster();
+	astra_app *a = rit_define(c, ns, ns);
+	astra_vault *v = rit_vault("ip-wl");
+	static char known[65536];
+	protect(a, v, ns, known, sizeof(known));
+	write_newer(ns);
+	/* an earlier restore was interrupted after scaling writer down */
+	sh("kubectl -n %s annotate deploy writer astra.io/restore-scale=2 "
+	   ">/dev/null && kubectl -n %s scale deploy writer --replicas=0 "
+	   ">/dev/null",
+	        ns, ns);
+
+	astra_restore_options ro;
+	astra_restore_options_init(&ro, ASTRA_RESTORE_OPTIONS_VERSION);
+	ro.snapshot_app = ns;
+	ro.snapshot = "s1";
+	ro.flags = ASTRA_RESTORE_F_REPLACE;
+	ro.inplace_timeout_s = 40;
+	astra_buf b = ASTRA_BUF_INIT;
+	cr_assert_astra_fail(astra_restore(c, NULL, &ro, &b), ASTRA_EPARTIAL);
+	cr_assert(strstr(astra_error_last()->message, "workload"), "%s",
+	        astra_error_last()->message);
+	astra__json *rep = parse(&b);
+	cr_assert_str_eq(astra__json_str(pvc_item(rep, "data"), "result"),
+	        "rolled-back", "%s", b.ptr);
+	/* the count from before the interrupted restore */
+	const astra__json *w = workload(rep, "writer");
+	cr_assert_str_eq(astra__json_str(w, "result"), "restored");
+	cr_assert_eq(astra__json_int(w, "replicas", -1), 2);
+	char out[256];
+	capture(out, sizeof(out),
+	        "kubectl -n %s get deploy writer -o jsonpath='{.spec.replicas} "
+	        "{.status.readyReplicas}'",
+	        ns);
+	cr_assert_str_eq(out, "2 2");
+	/* the DaemonSet: paused, then back, without the pause key */
+	w = workload(rep, "agent");
+	cr_assert_str_eq(astra__json_str(w, "kind"), "DaemonSet");
+	cr_assert_str_eq(astra__json_str(w, "result"), "restored", "%s",
+	        astra__json_str(w, "reason"));
+	cr_assert_null(astra__json_get(w, "replicas"));
+	capture(out, sizeof(out),
+	        "kubectl -n %s get ds agent -o jsonpath='{.spec.template.spec."
+	        "nodeSelector} {.status.numberReady} "
+	        "{.metadata.annotations.astra\\.io/restore-scale}'",
+	        ns);
+	cr_assert_str_eq(out, " 1 ");
+	/* picky cannot be ready with v1: named, with the cause */
+	w = workload(rep, "picky");
+	cr_assert_str_eq(astra__json_str(w, "result"), "failed");
+	const char *why = astra__json_str(w, "reason");
+	cr_assert(why && strstr(why, "not ready within 40 s") &&
+	                  strstr(why, "0 of 1"),
+	        "reason: %s", why ? why : "(none)");
+	astra__json_free(rep);
+	astra_buf_dispose(&b);
+	astra_vault_free(v);
+	astra_app_free(a);
+	astra_cluster_free(c);
+}
