@@ -37,7 +37,10 @@ typedef struct {
 	int daemonset;
 	int64_t replicas; /* recorded (not for a DaemonSet) */
 	int scaled; /* scaled down by this restore: to put back */
+	int was_ready; /* ready before (or scaled down by an interrupted
+	                  restore): waited for after */
 	char *reason; /* why it failed; NULL: restored */
+	char *note; /* restored, with a remark */
 } wl;
 
 struct astra__inplace {
@@ -117,9 +120,6 @@ static int scale_down(astra__inplace *ip, wl *w, const astra__json *live)
 		        "\"%s\":\"true\"}}}}}",
 		        ASTRA_INPLACE_ANNOTATION, ASTRA_INPLACE_PAUSE_KEY);
 	} else {
-		if (!recorded_count(live, &w->replicas))
-			w->replicas = astra__json_int(
-			        astra__json_get(live, "spec"), "replicas", 1);
 		patch = astra__aprintf(
 		        "{\"metadata\":{\"annotations\":{\"%s\":\"%lld\"}},"
 		        "\"spec\":{\"replicas\":0}}",
@@ -135,6 +135,8 @@ static int scale_down(astra__inplace *ip, wl *w, const astra__json *live)
 	free(patch);
 	return rc;
 }
+
+static int is_ready(const wl *w, const astra__json *live, char *why, size_t n);
 
 /* Records and scales down every workload of `man` that exists. */
 static int scale_all_down(astra__inplace *ip, const astra__json *man)
@@ -183,8 +185,17 @@ static int scale_all_down(astra__inplace *ip, const astra__json *man)
 			return astra__err_oom();
 		}
 		wl *pw = &ip->wls.v[ip->wls.n - 1];
-		if (!rc)
+		if (!rc) {
+			char why[200];
+			int interrupted = recorded_count(live, &pw->replicas);
+			if (!interrupted && !pw->daemonset)
+				pw->replicas = astra__json_int(
+				        astra__json_get(live, "spec"),
+				        "replicas", 1);
+			pw->was_ready = interrupted ||
+			                is_ready(pw, live, why, sizeof(why));
 			rc = scale_down(ip, pw, live);
+		}
 		if (rc == ASTRA_ECANCELLED) {
 			astra__json_free(live);
 			return rc;
@@ -567,6 +578,12 @@ size_t astra__inplace_end(astra__inplace *ip)
 	for (size_t i = 0; i < ip->wls.n; i++) {
 		wl *w = &ip->wls.v[i];
 		char why[200] = "";
+		if (w->scaled && !w->was_ready && !w->reason) {
+			/* it did not run before either: not waited for */
+			w->note = astra__strdup("not ready before the restore "
+			                        "either: not waited for");
+			continue;
+		}
 		while (w->scaled && !w->reason) {
 			astra__json *live = NULL;
 			int rc = astra__kube_get(
@@ -618,8 +635,9 @@ int astra__inplace_report(
 			astra__json_set_int(e, "replicas", w->replicas);
 		astra__json_set_str(
 		        e, "result", w->reason ? "failed" : "restored");
-		if (w->reason)
-			astra__json_set_str(e, "reason", w->reason);
+		if (w->reason || w->note)
+			astra__json_set_str(
+			        e, "reason", w->reason ? w->reason : w->note);
 		astra__json_push(arr, e);
 	}
 	astra__json_set(rep, "workloads", arr);
@@ -650,6 +668,7 @@ void astra__inplace_free(astra__inplace *ip)
 		free(w->ns);
 		free(w->name);
 		free(w->reason);
+		free(w->note);
 	}
 	astra_vec_free(&ip->wls);
 	astra__json_free(ip->pre_stages);
