@@ -167,14 +167,32 @@ type RestoreReport struct {
 	Skipped  int           `json:"skipped"`
 	Failed   int           `json:"failed"`
 	Items    []RestoreItem `json:"items"`
+	// In-place restores: PVCs rolled back, and the workloads scaled
+	// down and back.
+	RolledBack int               `json:"rolledBack,omitempty"`
+	Workloads  []RestoreWorkload `json:"workloads,omitempty"`
 }
 
 // RestoreItem is one object of a restore; Result is "created",
-// "replaced", "skipped" or "failed" (with Reason).
+// "replaced", "skipped", "rolled-back" (with Source) or "failed" (with
+// Reason).
 type RestoreItem struct {
 	Kind      string `json:"kind"`
 	Namespace string `json:"namespace,omitempty"`
 	Name      string `json:"name"`
+	Result    string `json:"result"`
+	Reason    string `json:"reason,omitempty"`
+	Source    string `json:"source,omitempty"`
+}
+
+// RestoreWorkload is a workload an in-place restore scaled to zero and
+// back: Replicas is the count put back (absent for a DaemonSet); Result is
+// "restored" or "failed" (with Reason).
+type RestoreWorkload struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Replicas  *int   `json:"replicas,omitempty"`
 	Result    string `json:"result"`
 	Reason    string `json:"reason,omitempty"`
 }
@@ -688,7 +706,10 @@ type AppRestoreOptions struct {
 	// or "core" for the core group); excludes win.
 	Include []string
 	Exclude []string
-	Replace bool // replace objects that exist (else kept and reported)
+	// Replace replaces objects that exist (else kept and reported);
+	// without NamespaceMap it is an in-place restore that rolls the
+	// app's data back (docs/backups.md).
+	Replace bool
 	// Volume access, as for AppBackupOptions: needed to restore PVC data
 	// from a backup.
 	VolumePath     string
@@ -697,6 +718,9 @@ type AppRestoreOptions struct {
 	Mover          *MoverOptions // how volume data moves; nil = the host path
 	Progress       ProgressFunc
 	Cancel         *Cancel
+	// InplaceTimeout bounds each wait of an in-place restore (seconds;
+	// 0 = 300).
+	InplaceTimeout uint
 }
 
 // Restore restores into the cluster, in dependency order, from a backup
@@ -743,6 +767,7 @@ func (c *Cluster) Restore(v *Vault, opts *AppRestoreOptions) (*RestoreReport, er
 			o.SetVolume_path(opts.VolumePath)
 		}
 		o.SetConcurrency(opts.Concurrency)
+		o.SetInplace_timeout_s(opts.InplaceTimeout)
 		if ct := opts.Cancel.handle(); ct != nil {
 			o.SetCancel(ct)
 		}

@@ -12,6 +12,7 @@ const (
 	StagePostSnapshot = "post-snapshot"
 	StagePreBackup    = "pre-backup"
 	StagePostBackup   = "post-backup"
+	StagePreRestore   = "pre-restore"
 	StagePostRestore  = "post-restore"
 )
 

@@ -21,7 +21,10 @@
 ASTRA_BEGIN_DECL
 
 /** astra_restore_options.flags */
-#define ASTRA_RESTORE_F_REPLACE 0x1u /**< replace objects that exist */
+/** Replace objects that exist. Into the app's own namespaces (no
+ * namespace_map) this is an in-place restore that also rolls the data of
+ * existing PVCs back (see astra_restore). */
+#define ASTRA_RESTORE_F_REPLACE 0x1u
 
 typedef struct {
 	unsigned int version;
@@ -58,9 +61,14 @@ typedef struct {
 	/** How volume data of a backup moves into the PVCs; NULL: the
 	 *  host-path strategy. */
 	const astra_mover_options *mover;
+	/* v3: in-place restores */
+	/** Bound, in seconds, of each wait of an in-place restore (pods of
+	 *  the scaled-down workloads gone, a PVC deleted or bound, the
+	 *  workloads ready again); 0: 300. */
+	unsigned int inplace_timeout_s;
 } astra_restore_options;
 
-#define ASTRA_RESTORE_OPTIONS_VERSION 2
+#define ASTRA_RESTORE_OPTIONS_VERSION 3
 #define ASTRA_RESTORE_OPTIONS_INIT            \
 	{                                     \
 		ASTRA_RESTORE_OPTIONS_VERSION \
@@ -77,6 +85,19 @@ ASTRA_API astra_status astra_restore_options_init(
  * {"created", "replaced", "skipped", "failed", "items": [{"kind",
  * "namespace", "name", "result", "reason"}]}. Returns ASTRA_EPARTIAL when
  * some objects failed (the rest is restored).
+ *
+ * In-place (ASTRA_RESTORE_F_REPLACE without namespace_map): the
+ * pre-restore hooks run, the app's Deployments, StatefulSets, ReplicaSets
+ * and DaemonSets that exist are scaled to zero (count recorded in the
+ * annotation "astra.io/restore-scale"), and each existing PVC is rolled
+ * back once no pod uses it: from a snapshot it is deleted and re-created
+ * from its VolumeSnapshot; from a backup its data is overwritten so that
+ * its tree equals the backup's. Then the workloads get their counts back
+ * and are waited for, and the post-restore hooks run. The report adds
+ * "rolledBack", item result "rolled-back" with "source", and "workloads":
+ * [{"kind", "namespace", "name", "replicas", "result" ("restored" or
+ * "failed"), "reason"}]. A PVC that cannot be rolled back, or a workload
+ * not ready in time, is "failed" with the reason: ASTRA_EPARTIAL.
  */
 ASTRA_API astra_status astra_restore(astra_cluster *target, astra_vault *vault,
         const astra_restore_options *opts, astra_buf *report) ASTRA_WARN_UNUSED;

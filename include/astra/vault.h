@@ -210,6 +210,11 @@ ASTRA_API astra_status astra_vault_backup_path(astra_vault *vault,
 #define ASTRA_DATA_RESTORE_F_OVERWRITE 0x4u
 /** Also recreate character and block device nodes. */
 #define ASTRA_DATA_RESTORE_F_DEVICES 0x8u
+/** Make the target equal the snapshot: implies OVERWRITE, and in every
+ * directory the snapshot describes, entries it does not list are removed
+ * (whole subtrees, never followed), as is a directory in the way of a
+ * non-directory. An empty `lost+found` at the top of the target stays. */
+#define ASTRA_DATA_RESTORE_F_DELETE_EXTRAS 0x10u
 /** Deprecated: ASTRA_DATA_RESTORE_F_NO_OWNER. */
 #define ASTRA_RESTORE_F_NO_OWNER ASTRA_DATA_RESTORE_F_NO_OWNER
 /** Deprecated: ASTRA_DATA_RESTORE_F_NO_XATTRS. */
@@ -251,7 +256,9 @@ typedef struct {
  * symlink (ASTRA_EINVALID). An existing target must be an empty directory
  * (an empty `lost+found` is allowed), else ASTRA_EEXISTS before anything
  * is written, unless ASTRA_DATA_RESTORE_F_OVERWRITE: then items of the
- * snapshot replace what is in their way and nothing else is deleted.
+ * snapshot replace what is in their way and nothing else is deleted;
+ * with ASTRA_DATA_RESTORE_F_DELETE_EXTRAS, what the snapshot does not hold
+ * is deleted too, so the tree equals the snapshot.
  * Nothing outside `target` is created, followed or changed: unsafe names
  * and hard links that lead outside it are refused and reported.
  * setuid, setgid and sticky bits and `security.capability` are restored

@@ -21,7 +21,8 @@
 #include "kube/podexec.h"
 
 static const char *const stage_names[] = { "pre-snapshot", "post-snapshot",
-	"pre-backup", "post-backup", "post-restore", "verify", NULL };
+	"pre-backup", "post-backup", "pre-restore", "post-restore", "verify",
+	NULL };
 static const char *const re_keys[4] = { "namespaceRegex", "podRegex",
 	"containerRegex", "imageRegex" };
 static const char *const re_what[4] = { "namespace", "pod", "container",
@@ -99,8 +100,8 @@ int astra__hook_parse(astra__hook *h, const astra__json *def,
 	if (!astra__hook_stage_valid(stage)) {
 		rc = bad(name,
 		        "stage \"%s\" is not one of pre-snapshot, "
-		        "post-snapshot, pre-backup, post-backup, post-restore, "
-		        "verify",
+		        "post-snapshot, pre-backup, post-backup, pre-restore, "
+		        "post-restore, verify",
 		        stage ? stage : "");
 		goto fail;
 	}
@@ -1007,8 +1008,8 @@ astra_status astra_hook_run(astra_app *app, const char *stage, astra_buf *out)
 	if (!astra__hook_stage_valid(stage))
 		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_INVALID,
 		        "stage \"%s\" is not one of pre-snapshot, "
-		        "post-snapshot, pre-backup, post-backup, post-restore, "
-		        "verify",
+		        "post-snapshot, pre-backup, post-backup, pre-restore, "
+		        "post-restore, verify",
 		        stage ? stage : "");
 	astra__hook_set s;
 	int rc = astra__hook_load(app->k, app->home, app->name, &s);

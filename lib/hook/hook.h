@@ -46,7 +46,7 @@ typedef struct {
 	size_t n;
 } astra__hook_set;
 
-/* 1 for the stage names (pre-snapshot ... post-restore, verify). */
+/* 1 for the seven stage names. */
 int astra__hook_stage_valid(const char *stage);
 
 /*

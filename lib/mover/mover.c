@@ -1031,6 +1031,12 @@ int astra__mover_backup(astra__mover *m, const char *backup,
 int astra__mover_restore(astra__mover *m, const char *ns, const char *pvc,
         const char *id, astra__op *op)
 {
+	return astra__mover_restore_ex(m, ns, pvc, id, 0, op);
+}
+
+int astra__mover_restore_ex(astra__mover *m, const char *ns, const char *pvc,
+        const char *id, int delete_extras, astra__op *op)
+{
 	char what[600];
 	snprintf(what, sizeof(what), "volume %s/%s", ns, pvc);
 	unsigned seq;
@@ -1045,9 +1051,10 @@ int astra__mover_restore(astra__mover *m, const char *ns, const char *pvc,
 	snprintf(j.name, sizeof(j.name), "%s-%u", m->prefix, seq);
 	const char *args[] = { "--vault", m->url, "--password-file",
 		SECRET_DIR "/password", "--no-progress", "data", "restore", id,
-		"/data", "--result-file", "/dev/termination-log" };
-	rc = run_job(&j, NULL, NULL, NULL, pvc, 0, args,
-	        sizeof(args) / sizeof(*args), op);
+		"/data", "--result-file", "/dev/termination-log",
+		"--delete-extras" };
+	size_t nargs = sizeof(args) / sizeof(*args) - (delete_extras ? 0 : 1);
+	rc = run_job(&j, NULL, NULL, NULL, pvc, 0, args, nargs, op);
 	slot_give(m, 0); /* other PVCs are restored all the same */
 	run_clear(&j);
 	return rc;

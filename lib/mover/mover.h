@@ -50,4 +50,9 @@ int astra__mover_backup(astra__mover *m, const char *backup,
  * free slot among the parallelism). */
 int astra__mover_restore(astra__mover *m, const char *ns, const char *pvc,
         const char *id, astra__op *op);
+/* The same into a PVC that holds data: with `delete_extras`, the Job
+ * restores with --delete-extras, so the tree equals the snapshot (an
+ * in-place restore). */
+int astra__mover_restore_ex(astra__mover *m, const char *ns, const char *pvc,
+        const char *id, int delete_extras, astra__op *op);
 #endif

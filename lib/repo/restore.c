@@ -339,6 +339,11 @@ static int restore_tree(
 		return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
 		        "snapshot tree is nested too deeply");
 	const astra__json *nodes = astra__json_get(tree, "nodes");
+	if (s->flags & ASTRA_DATA_RESTORE_F_DELETE_EXTRAS) {
+		int rc = astra__rs_prune_at(s, dirfd, rel, nodes);
+		if (rc)
+			return rc;
+	}
 	for (size_t i = 0; i < astra__json_size(nodes); i++) {
 		int rc = restore_node(
 		        s, astra__json_at(nodes, i), dirfd, rel, depth);

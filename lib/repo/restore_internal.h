@@ -106,6 +106,8 @@ int astra__rs_add_chunk(
 
 /* restore_target.c: creating items beneath the target by descriptor. */
 int astra__rs_clear_at(rs *s, int dirfd, const char *name, const char *rel);
+int astra__rs_prune_at(
+        rs *s, int dirfd, const char *rel, const astra__json *nodes);
 int astra__rs_create_file_at(
         rs *s, int dirfd, const char *name, const char *rel, int *fd_out);
 int astra__rs_open_dir_at(

@@ -60,5 +60,6 @@ char *astra__rs_escaped(const char *p, size_t n, int slash)
 /* 1 when the caller asked to replace what is in the way. */
 int astra__rs_overwrite(const rs *s)
 {
-	return (s->flags & ASTRA_DATA_RESTORE_F_OVERWRITE) != 0;
+	return (s->flags & (ASTRA_DATA_RESTORE_F_OVERWRITE |
+	                           ASTRA_DATA_RESTORE_F_DELETE_EXTRAS)) != 0;
 }

@@ -39,6 +39,116 @@
 #include "repo/restore_internal.h"
 
 /*
+ * Removes `name` in dirfd, a whole subtree when it is a directory, never
+ * following a symlink (each directory is opened O_NOFOLLOW beneath its
+ * parent's descriptor); 0 or an error naming the first item that stayed.
+ */
+static int remove_tree_at(
+        rs *s, int dirfd, const char *name, const char *rel, int depth)
+{
+	struct stat sb;
+	if (depth > 4096)
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_OS,
+		        "%s/%s is nested too deeply to remove", s->target, rel);
+	if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+		return errno == ENOENT ? 0
+		                       : astra__err_os("cannot inspect %s/%s",
+		                                 s->target, rel);
+	if (!S_ISDIR(sb.st_mode)) {
+		if (unlinkat(dirfd, name, 0) != 0 && errno != ENOENT)
+			return astra__err_os(
+			        "cannot remove %s/%s", s->target, rel);
+		return 0;
+	}
+	int fd = openat(
+	        dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return astra__err_os("cannot open %s/%s", s->target, rel);
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return astra__err_os("cannot list %s/%s", s->target, rel);
+	}
+	int rc = 0;
+	struct dirent *e;
+	while (!rc && (errno = 0, e = readdir(d)) != NULL) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char *crel = astra__aprintf("%s/%s", rel, e->d_name);
+		rc = crel ? remove_tree_at(s, fd, e->d_name, crel, depth + 1)
+		          : ASTRA_ENOMEM;
+		free(crel);
+	}
+	closedir(d);
+	if (!rc && unlinkat(dirfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
+		rc = astra__err_os(
+		        "cannot remove directory %s/%s", s->target, rel);
+	return rc;
+}
+
+/*
+ * ASTRA_DATA_RESTORE_F_DELETE_EXTRAS: removes every entry of directory
+ * dirfd (at rel) that `nodes` (its listing in the snapshot) does not
+ * name, except an empty lost+found at the top. Each entry that cannot be
+ * removed is reported; 0 unless out of memory.
+ */
+int astra__rs_prune_at(
+        rs *s, int dirfd, const char *rel, const astra__json *nodes)
+{
+	astra__map names = ASTRA_MAP_INIT;
+	int rc = 0;
+	for (size_t i = 0; i < astra__json_size(nodes) && !rc; i++) {
+		char *n =
+		        astra__tree_get_name(astra__json_at(nodes, i), "name");
+		if (n)
+			rc = astra__map_set(&names, n, NULL, NULL);
+		else
+			astra_error_clear(); /* refused later by the walk */
+		free(n);
+	}
+	int fd = rc ? -1 : fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!rc && !d) {
+		if (fd >= 0)
+			close(fd);
+		astra__err_os("cannot list %s/%s", s->target, rel);
+		astra__rs_report(s, *rel ? rel : ".", "delete extras");
+	}
+	/* names first, removals after: readdir does not like changes */
+	ASTRA_VEC(char *) extra = { 0 };
+	struct dirent *e;
+	while (!rc && d && (e = readdir(d)) != NULL) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+		        astra__map_has(&names, e->d_name))
+			continue;
+		if (!*rel && !strcmp(e->d_name, "lost+found") &&
+		        unlinkat(dirfd, e->d_name, AT_REMOVEDIR) != 0 &&
+		        (errno == ENOTEMPTY || errno == EEXIST))
+			continue; /* fsck's, at the top, kept when not empty */
+		char *n = astra__strdup(e->d_name);
+		if (!n || astra_vec_push(&extra, n)) {
+			free(n);
+			rc = ASTRA_ENOMEM;
+		}
+	}
+	if (d)
+		closedir(d);
+	for (size_t i = 0; i < extra.n; i++) {
+		char *crel = *rel ? astra__aprintf("%s/%s", rel, extra.v[i])
+		                  : astra__strdup(extra.v[i]);
+		if (!crel)
+			rc = ASTRA_ENOMEM;
+		else if (remove_tree_at(s, dirfd, extra.v[i], crel, 0) != 0)
+			astra__rs_report(s, crel, "delete extras");
+		free(crel);
+		free(extra.v[i]);
+	}
+	astra_vec_free(&extra);
+	astra__map_free(&names);
+	return rc;
+}
+
+/*
  * Something is where item `name` (in dirfd) must be created. Without
  * overwrite that is refused; with it, a non-directory is unlinked (never
  * followed: a symlink or a hard link to a file elsewhere is removed, not
@@ -56,9 +166,12 @@ int astra__rs_clear_at(rs *s, int dirfd, const char *name, const char *rel)
 		return errno == ENOENT ? 0
 		                       : astra__err_os("cannot inspect %s/%s",
 		                                 s->target, rel);
-	if (S_ISDIR(sb.st_mode))
+	if (S_ISDIR(sb.st_mode) &&
+	        !(s->flags & ASTRA_DATA_RESTORE_F_DELETE_EXTRAS))
 		return astra__err(ASTRA_EEXISTS, ASTRA_ERROR_OS,
 		        "a directory is in the way at %s/%s", s->target, rel);
+	if (S_ISDIR(sb.st_mode))
+		return remove_tree_at(s, dirfd, name, rel, 0);
 	if (unlinkat(dirfd, name, 0) != 0 && errno != ENOENT)
 		return astra__err_os("cannot replace %s/%s", s->target, rel);
 	return 0;
@@ -271,7 +384,9 @@ int astra__rs_open_target(const char *target, unsigned flags, int *fd_out)
 		return astra__err_os("cannot open target %s", target);
 	}
 	char first[256];
-	if (!created && !(flags & ASTRA_DATA_RESTORE_F_OVERWRITE) &&
+	if (!created &&
+	        !(flags & (ASTRA_DATA_RESTORE_F_OVERWRITE |
+	                          ASTRA_DATA_RESTORE_F_DELETE_EXTRAS)) &&
 	        !dir_is_empty(fd, 1, first, sizeof(first))) {
 		close(fd);
 		char *shown = astra__rs_escaped(first, strlen(first), 0);

@@ -28,12 +28,15 @@
 #include "repo/data.h"
 #include "repo/vault_internal.h"
 #include "snap/snap.h"
+#include "restore/inplace.h"
 
 astra_status astra_restore_options_init(
         astra_restore_options *o, unsigned int version)
 {
 	ASTRA__OPTIONS_INIT_BODY(astra_restore_options, RESTORE, o, version,
-	        offsetof(astra_restore_options, mover), sizeof(defaults));
+	        offsetof(astra_restore_options, mover),
+	        offsetof(astra_restore_options, inplace_timeout_s),
+	        sizeof(defaults));
 }
 
 /* ---- order ---- */
@@ -261,10 +264,23 @@ struct rctx {
 	pthread_mutex_t mu;
 	astra__json *items; /* report items */
 	uint64_t created, replaced, skipped, failed;
+	astra__inplace *ip; /* an in-place restore */
+	uint64_t rolled_back;
 };
+
+static void report_src(rctx *c, const astra__json *obj, const char *result,
+        const char *reason, const char *source);
 
 static void report(
         rctx *c, const astra__json *obj, const char *result, const char *reason)
+{
+	report_src(c, obj, result, reason, NULL);
+}
+
+/* The outcome of one object, with where its data came from (may be
+ * NULL). */
+static void report_src(rctx *c, const astra__json *obj, const char *result,
+        const char *reason, const char *source)
 {
 	const astra__json *md = astra__json_get(obj, "metadata");
 	pthread_mutex_lock(&c->mu);
@@ -278,10 +294,14 @@ static void report(
 		astra__json_set_str(e, "result", result);
 		if (reason)
 			astra__json_set_str(e, "reason", reason);
+		if (source)
+			astra__json_set_str(e, "source", source);
 		astra__json_push(c->items, e);
 	}
 	if (!strcmp(result, "created"))
 		c->created++;
+	else if (!strcmp(result, "rolled-back"))
+		c->rolled_back++;
 	else if (!strcmp(result, "replaced"))
 		c->replaced++;
 	else if (!strcmp(result, "failed"))
@@ -337,6 +357,21 @@ static int fill_pvc(rctx *c, item *it, const char *ns, const char *name)
 	return rc;
 }
 
+/* In place: existing PVC `it` is rolled back (inplace.c). */
+static void rollback_pvc(rctx *c, item *it, const astra__kube_resource *r)
+{
+	char source[600] = "", msg[1200];
+	int rc = astra__inplace_pvc(c->ip, r, it->obj, it->pvc_vs, it->pvc_data,
+	        source, sizeof(source));
+	if (rc) {
+		snprintf(msg, sizeof(msg), "%s", astra_error_last()->message);
+		report_src(
+		        c, it->obj, "failed", msg, source[0] ? source : NULL);
+	} else {
+		report_src(c, it->obj, "rolled-back", NULL, source);
+	}
+}
+
 static void apply_one(void *arg)
 {
 	item *it = arg;
@@ -379,6 +414,13 @@ static void apply_one(void *arg)
 	rc = astra__kube_create(
 	        c->k, &r, r.namespaced ? ns : NULL, obj, NULL, NULL);
 	const char *result = "created";
+	if (rc == ASTRA_EEXISTS && c->ip &&
+	        !strcmp(kind, "PersistentVolumeClaim")) {
+		astra_error_clear();
+		rollback_pvc(c, it, &r);
+		astra__kube_resource_clear(&r);
+		return;
+	}
 	if (rc == ASTRA_EEXISTS) {
 		int cluster_scoped = !r.namespaced;
 		if ((c->flags & ASTRA_RESTORE_F_REPLACE) && !cluster_scoped &&
@@ -556,6 +598,7 @@ typedef struct {
 	astra__json *man;
 	astra__pool *pool;
 	item_vec groups[G_COUNT];
+	size_t wl_failed; /* in place: workloads that did not come back */
 } restore_run;
 
 static void item_free(item *it)
@@ -795,7 +838,9 @@ static int restore_report(restore_run *run, astra_buf *out)
 	        run->srec ? astra__json_get(run->srec, "hookDefinitions")
 	                  : run->brec.hook_definitions;
 	int hrc = run_post_restore(c, hookdefs, run->man, &run->nsmap, rep);
-	if (out)
+	if (c->ip && !rc)
+		rc = astra__inplace_report(c->ip, rep, c->rolled_back);
+	if (out && !rc)
 		rc = astra__json_print_buf(out, rep, 1);
 	astra__json_free(rep);
 	if (!rc && hrc)
@@ -804,7 +849,37 @@ static int restore_report(restore_run *run, astra_buf *out)
 		rc = astra__err(ASTRA_EPARTIAL, ASTRA_ERROR_KUBE,
 		        "%llu object(s) could not be restored (see the report)",
 		        (unsigned long long)c->failed);
+	if (!rc && run->wl_failed)
+		rc = astra__err(ASTRA_EPARTIAL, ASTRA_ERROR_KUBE,
+		        "%zu workload(s) did not come back after the in-place "
+		        "restore (see the report's workloads)",
+		        run->wl_failed);
 	return rc;
+}
+
+/* In place (REPLACE into the app's own namespaces): the pre-restore hooks
+ * and the workloads scaled down, before any object is applied
+ * (inplace.c). Any other restore: nothing. */
+static int restore_inplace_begin(
+        restore_run *run, const astra_restore_options *o)
+{
+	if (!(o->flags & ASTRA_RESTORE_F_REPLACE) || run->nsmap.n)
+		return 0;
+	astra__inplace_params p;
+	memset(&p, 0, sizeof(p));
+	p.k = run->c.k;
+	p.op = &run->c.op;
+	p.timeout_s = o->version >= 3 ? o->inplace_timeout_s : 0;
+	p.repo = run->c.repo;
+	p.va = &run->c.va;
+	p.mover = run->c.mover;
+	p.backup = o->backup;
+	p.snapshot_app = o->snapshot_app;
+	p.snapshot = o->snapshot;
+	const astra__json *hookdefs =
+	        run->srec ? astra__json_get(run->srec, "hookDefinitions")
+	                  : run->brec.hook_definitions;
+	return astra__inplace_begin(&run->c.ip, &p, run->man, hookdefs);
 }
 
 /* Frees everything the steps left in `run` (after the pool: its workers
@@ -818,6 +893,7 @@ static void restore_free(restore_run *run)
 			item_free(run->groups[g].v[i]);
 		astra_vec_free(&run->groups[g]);
 	}
+	astra__inplace_free(run->c.ip);
 	astra__mover_free(run->c.mover);
 	free_map(&run->nsmap);
 	free_map(&run->scmap);
@@ -840,8 +916,20 @@ astra_status astra_restore(astra_cluster *target, astra_vault *vault,
 	if (!(rc = restore_init(&run, target, vault, o)) &&
 	        !(rc = restore_maps(&run, o)) &&
 	        !(rc = restore_load(&run, vault, o)) &&
-	        !(rc = restore_plan(&run, o)) && !(rc = restore_apply(&run, o)))
-		rc = restore_report(&run, out);
+	        !(rc = restore_plan(&run, o)) &&
+	        !(rc = restore_inplace_begin(&run, o))) {
+		rc = restore_apply(&run, o);
+		if (run.c.ip)
+			run.wl_failed = astra__inplace_end(run.c.ip);
+		if (!rc)
+			rc = restore_report(&run, out);
+	} else if (run.c.ip) {
+		/* scaled down before a failure: put back */
+		astra__saved_err e;
+		astra__err_save(&e);
+		astra__inplace_end(run.c.ip);
+		astra__err_restore(&e);
+	}
 	restore_free(&run);
 	return rc;
 }

@@ -573,14 +573,15 @@ static int hook_stage(snap *s, const astra__hook_set *hs, char **nss,
 	return astra__hook_run_stage(s->k, hs, stage, &ro, hooks);
 }
 
-/* The post-restore and verify hooks, with their scripts, travel in the
- * record so a restore (or a backup's test restore) into any cluster can
- * run them. */
+/* The pre-restore, post-restore and verify hooks, with their scripts,
+ * travel in the record so a restore (or a backup's test restore) into any
+ * cluster can run them. */
 static astra__json *restore_hooks_json(const astra__hook_set *hs)
 {
 	astra__json *arr = astra__json_new_array();
 	for (size_t i = 0; arr && i < hs->n; i++)
-		if (!strcmp(hs->v[i].stage, "post-restore") ||
+		if (!strcmp(hs->v[i].stage, "pre-restore") ||
+		        !strcmp(hs->v[i].stage, "post-restore") ||
 		        !strcmp(hs->v[i].stage, "verify"))
 			astra__json_push(arr, astra__hook_json(&hs->v[i], 1));
 	return arr;

@@ -74,6 +74,16 @@ mkdir "$tmp/out3" && ln -s "$tmp/out" "$tmp/out4"
 expect_rc 0 "$ctl" "${V[@]}" data restore "$id" "$tmp/out3" --devices --no-owner
 expect_rc 1 "$ctl" "${V[@]}" data restore "$id" "$tmp/out4" --overwrite
 expect_rc 2 "$ctl" "${V[@]}" data restore "$id"
+# --delete-extras: the target ends equal to the snapshot
+mkdir -p "$tmp/out/extra/deeper" && echo x > "$tmp/out/extra/deeper/x" && echo y > "$tmp/out/d/y"
+ln -s "$tmp/outside" "$tmp/out/extra/link"
+expect_rc 0 "$ctl" "${V[@]}" data restore "$id" "$tmp/out" --delete-extras
+[ ! -e "$tmp/out/extra" ] && [ ! -e "$tmp/out/d/y" ] && ok || bad "--delete-extras left extras"
+cmp -s "$tmp/src/d/f" "$tmp/out/d/f" && [ "$(cat "$tmp/outside")" = outside ] && ok || bad "--delete-extras damaged the tree or the outside"
+# restore --inplace-timeout only with an in-place replace, 1..86400
+expect_rc 2 "$ctl" restore --backup b --in-place --inplace-timeout 10
+expect_rc 2 "$ctl" restore --backup b --in-place --conflict replace --inplace-timeout 0
+expect_rc 2 "$ctl" restore --backup b --in-place --conflict replace --inplace-timeout soon
 expect_rc 0 "$ctl" "${V[@]}" vault check --read-data
 expect_rc 0 "$ctl" "${V[@]}" data forget "$id"
 expect_rc 0 "$ctl" "${V[@]}" vault gc --grace 0

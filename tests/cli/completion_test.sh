@@ -25,7 +25,7 @@ comp backup -- ba
 comp delete -- backup de
 comp create -- --vault s3://b/p backup cr
 comp --snapshot -- backup create --sn
-comp --in-place --include -- restore --in
+comp --in-place -- restore --in-p
 comp table json yaml -- -o ""
 comp --kubeconfig -- --kube
 comp --immutable-days -- vault init --imm
@@ -57,7 +57,7 @@ for p in "$tmp"/man/*.1; do
 	w=$(LC_ALL=C.UTF-8 MANWIDTH=100 man --warnings -l "$p" 2>&1 >/dev/null)
 	[ -z "$w" ] && ok || bad "$(basename "$p"): $w"
 done
-all=$(for p in "$tmp"/man/*.1; do LC_ALL=C.UTF-8 MANWIDTH=400 man -l "$p" 2>/dev/null; done | sed 's/‐//g')
+all=$(for p in "$tmp"/man/*.1; do LC_ALL=C.UTF-8 MANWIDTH=400 man -l "$p" 2>/dev/null; done | sed 's/‐//g' | tr -s ' ')
 while read -r a b _; do
 	case "$a" in ""|usage:|Commands:|Global|--*|-o,|-v,) continue ;; esac
 	case "$all" in *"astractl $a $b"*|*"astractl $a"*) ok ;; *) bad "no man entry for $a $b" ;; esac

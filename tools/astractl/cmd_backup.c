@@ -338,12 +338,41 @@ static const ctl_flag restore_flags[] = {
 	{ "storage-class-map", 1, 1 },
 	{ "in-place", 0, 0 },
 	{ "conflict", 1, 0 },
+	{ "inplace-timeout", 1, 0 },
 	{ "include", 1, 1 },
 	{ "exclude", 1, 1 },
 	{ "volume-path", 1, 0 },
 	MOVER_FLAGS,
 	{ NULL, 0, 0 },
 };
+
+/* The workloads an in-place restore scaled down and back, as a table. */
+static void print_workloads(const out_val *wls)
+{
+	if (!out_len(wls))
+		return;
+	out_val *rows = out_arr();
+	for (size_t i = 0; i < out_len(wls); i++) {
+		const out_val *e = out_at(wls, i);
+		out_val *row = out_obj();
+		static const char *const cols[] = { "kind", "namespace", "name",
+			"replicas", "result", "reason" };
+		for (size_t k = 0; k < 6; k++) {
+			const out_val *f = out_get(e, cols[k]);
+			char num[32];
+			const char *s = out_str(f);
+			if (f && k == 3) {
+				snprintf(num, sizeof(num), "%.0f", out_num(f));
+				s = num;
+			}
+			out_set_str(row, k ? cols[k] : "workload",
+			        s && *s ? s : "-");
+		}
+		out_push(rows, row);
+	}
+	out_print(stdout, rows, OUT_TABLE);
+	out_free(rows);
+}
 
 static int run_restore(const ctl_globals *g, ctl_args *a)
 {
@@ -396,6 +425,20 @@ static int run_restore(const ctl_globals *g, ctl_args *a)
 			return ctl_usage_error(
 			        "--conflict takes skip or replace");
 	}
+	const char *ipt = ctl_flag_get(a, "inplace-timeout");
+	if (ipt) {
+		char *end;
+		long n = strtol(ipt, &end, 10);
+		if (!(o.flags & ASTRA_RESTORE_F_REPLACE))
+			return ctl_usage_error("--inplace-timeout goes with "
+			                       "--in-place --conflict replace");
+		if (!*ipt || *end || n < 1 || n > 86400)
+			return ctl_usage_error(
+			        "--inplace-timeout takes a number "
+			        "from 1 to 86400, not \"%s\"",
+			        ipt);
+		o.inplace_timeout_s = (unsigned)n;
+	}
 	if (!ctl_flag_set(a, "in-place") && !o.n_namespace_map &&
 	        !ctl_flag_get(a, "to-context"))
 		return ctl_usage_error("say where: --in-place, --namespace-map "
@@ -431,9 +474,9 @@ static int run_restore(const ctl_globals *g, ctl_args *a)
 				const out_val *e = out_at(items, i);
 				out_val *row = out_obj();
 				static const char *const cols[] = { "kind",
-					"namespace", "name", "result",
-					"reason" };
-				for (size_t k = 0; k < 5; k++) {
+					"namespace", "name", "result", "reason",
+					"source" };
+				for (size_t k = 0; k < 6; k++) {
 					const char *s =
 					        out_str(out_get(e, cols[k]));
 					out_set_str(row, cols[k], *s ? s : "-");
@@ -442,18 +485,27 @@ static int run_restore(const ctl_globals *g, ctl_args *a)
 			}
 			out_print(stdout, rows, OUT_TABLE);
 			out_free(rows);
+			print_workloads(out_get(r, "workloads"));
 			printf("created %.0f, replaced %.0f, skipped %.0f, failed "
-			       "%.0f\n",
+			       "%.0f",
 			        out_num(out_get(r, "created")),
 			        out_num(out_get(r, "replaced")),
 			        out_num(out_get(r, "skipped")),
 			        out_num(out_get(r, "failed")));
-			const out_val *hk = out_at(out_get(r, "hooks"), 0);
-			if (hk && out_len(out_get(hk, "results")))
-				printf("post-restore hooks: %.0f ran, %.0f "
-				       "failed\n",
-				        out_num(out_get(hk, "hooks")),
-				        out_num(out_get(hk, "failed")));
+			if (out_get(r, "rolledBack"))
+				printf(", rolled back %.0f",
+				        out_num(out_get(r, "rolledBack")));
+			printf("\n");
+			const out_val *hks = out_get(r, "hooks");
+			for (size_t i = 0; i < out_len(hks); i++) {
+				const out_val *hk = out_at(hks, i);
+				if (out_len(out_get(hk, "results")))
+					printf("%s hooks: %.0f ran, %.0f "
+					       "failed\n",
+					        out_str(out_get(hk, "stage")),
+					        out_num(out_get(hk, "hooks")),
+					        out_num(out_get(hk, "failed")));
+			}
 			out_free(r);
 		} else {
 			ctl_emit(g, r);
@@ -488,7 +540,8 @@ const ctl_command ctl_cmd_backup_verify = { "backup", "verify",
 const ctl_command ctl_cmd_restore = { NULL, "restore",
 	"restore (--backup NAME | --snapshot APP/NAME) [--to-context CTX] "
 	"[--namespace-map SRC=DST]... [--storage-class-map SRC=DST]... "
-	"[--in-place [--conflict skip|replace]] [--include|--exclude "
+	"[--in-place [--conflict skip|replace] [--inplace-timeout S]] "
+	"[--include|--exclude "
 	"GROUP/KIND[/NAMESPACE[/NAME]]]... [--volume-path TEMPLATE]" MOVER_USAGE,
 	"restore an app from a backup or a snapshot", restore_flags,
 	run_restore };

@@ -205,7 +205,8 @@ static int run_delete(const ctl_globals *g, ctl_args *a)
 
 const ctl_command ctl_cmd_hook_create = { "hook", "create",
 	"hook create APP NAME --stage "
-	"pre-snapshot|post-snapshot|pre-backup|post-backup|post-restore|verify\n"
+	"pre-snapshot|post-snapshot|pre-backup|post-backup|pre-restore|"
+	"post-restore|verify\n"
 	"    --script FILE [--args ARG]... [--namespace-regex RE] "
 	"[--pod-regex RE]\n"
 	"    [--container-regex RE] [--image-regex RE] [--timeout SECONDS] "

@@ -562,6 +562,7 @@ static const ctl_flag restore_flags[] = {
 	{ "no-owner", 0, 0 },
 	{ "overwrite", 0, 0 },
 	{ "devices", 0, 0 },
+	{ "delete-extras", 0, 0 },
 	{ "result-file", 1, 0 },
 	{ NULL, 0, 0 },
 };
@@ -578,6 +579,8 @@ static int run_restore(const ctl_globals *g, ctl_args *a)
 		o.flags |= ASTRA_DATA_RESTORE_F_OVERWRITE;
 	if (ctl_flag_set(a, "devices"))
 		o.flags |= ASTRA_DATA_RESTORE_F_DEVICES;
+	if (ctl_flag_set(a, "delete-extras"))
+		o.flags |= ASTRA_DATA_RESTORE_F_DELETE_EXTRAS;
 	astra_vault *v = NULL;
 	int rc = open_vault(g, 0, &v, NULL);
 	if (rc) {

@@ -292,7 +292,7 @@ class App:
         64 KiB) run by /bin/sh with ``args`` in every running container of
         the app that matches all the given regexes and the label
         ``selector``, at ``stage`` ("pre-snapshot", "post-snapshot",
-        "pre-backup", "post-backup", "post-restore"). ``timeout`` bounds
+        "pre-backup", "post-backup", "pre-restore", "post-restore"). ``timeout`` bounds
         one execution (seconds, 0: 60); ``on_error`` is "fail" (abort the
         operation) or "continue". ``update`` replaces a hook of that name.
         """
@@ -448,7 +448,8 @@ def _restore_options(backup: Optional[str],
                      volume_path: Optional[VolumePath], concurrency: int,
                      progress: Optional[ProgressCallback],
                      cancel: Optional[Cancel],
-                     mover: Optional[Mover] = None) -> Tuple[Any, Any]:
+                     mover: Optional[Mover] = None,
+                     inplace_timeout: int = 0) -> Tuple[Any, Any]:
     """The options, and the C form of ``mover`` they point at (keep it
     alive until the call returns)."""
     o = capi.astra_restore_options()
@@ -467,6 +468,7 @@ def _restore_options(backup: Optional[str],
     o.flags = _RESTORE_F_REPLACE if replace else 0
     _volume_path(o, volume_path)
     o.concurrency = int(concurrency)
+    o.inplace_timeout_s = int(inplace_timeout)
     o.set_progress(_progress_proxy(progress))
     o.cancel = _cancel_handle(cancel)
     return o, _mover(o, mover)

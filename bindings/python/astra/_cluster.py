@@ -194,7 +194,8 @@ class Cluster:
                 mover: Optional[Mover] = None,
                 concurrency: int = 0,
                 progress: Optional[ProgressCallback] = None,
-                cancel: Optional[Cancel] = None) -> Dict[str, Any]:
+                cancel: Optional[Cancel] = None,
+                inplace_timeout: int = 0) -> Dict[str, Any]:
         """Restores into this cluster from ``backup`` in ``vault``, or from
         ``snapshot=(app, name)`` (same cluster; volumes come from its
         VolumeSnapshots), and returns the report {"created", "replaced",
@@ -205,7 +206,13 @@ class Cluster:
         "SRC=DST" strings; "*" maps every storage class). ``include`` /
         ``exclude``: "GROUP/KIND[/NAMESPACE[/NAME]]" filters ("" or "core"
         for the core group; excludes win). Existing objects are kept and
-        reported as skipped unless ``replace``. ``volume_path`` gives
+        reported as skipped unless ``replace``. ``replace`` without
+        ``namespace_map`` is an in-place restore that rolls the app's data
+        back (docs/backups.md): workloads scaled to zero and back, each
+        existing PVC re-created from its VolumeSnapshot or overwritten
+        from the backup; the report adds "rolledBack" and "workloads", and
+        ``inplace_timeout`` (seconds, 0: 300) bounds each of its waits.
+        ``volume_path`` gives
         access to volume data (needed to restore PVC data from a backup);
         ``mover`` chooses how it moves (:class:`Mover`).
 
@@ -215,7 +222,7 @@ class Cluster:
         o, m = _restore_options(backup, snapshot, namespace_map,
                                 storage_class_map, include, exclude,
                                 replace, volume_path, concurrency, progress,
-                                cancel, mover)
+                                cancel, mover, inplace_timeout)
         with self._use() as h:
             try:
                 if vault is None:

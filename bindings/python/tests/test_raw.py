@@ -90,3 +90,13 @@ def test_cancel_token_raw():
 def test_options_init_functions_are_not_exposed():
     # the constructors call them; the list comes from astra/options_list.h
     assert [n for n in dir(capi) if n.endswith("_options_init")] == []
+
+
+def test_restore_options_carry_the_in_place_timeout():
+    from astra._app import _restore_options
+    o, _ = _restore_options(None, ("shop", "s1"), None, None, None, None,
+                            True, None, 0, None, None, None, 42)
+    assert o.version == capi.ASTRA_RESTORE_OPTIONS_VERSION >= 3
+    assert (o.snapshot_app, o.snapshot) == ("shop", "s1")
+    assert o.flags == capi.ASTRA_RESTORE_F_REPLACE
+    assert o.inplace_timeout_s == 42

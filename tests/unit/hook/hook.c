@@ -56,8 +56,10 @@ Test(hook, parse_refusals)
 	refused("{\"name\":\"Bad_Name\",\"stage\":\"pre-snapshot\","
 	        "\"script\":\"x\"}",
 	        "DNS label");
-	refused("{\"name\":\"a\",\"stage\":\"pre-restore\",\"script\":\"x\"}",
-	        "stage \"pre-restore\"");
+	refused("{\"name\":\"a\",\"stage\":\"mid-restore\",\"script\":\"x\"}",
+	        "stage \"mid-restore\" is not one of pre-snapshot, "
+	        "post-snapshot, pre-backup, post-backup, pre-restore, "
+	        "post-restore");
 	refused("{\"name\":\"a\",\"stage\":\"post-backup\",\"script\":\"\"}",
 	        "empty");
 	refused("{\"name\":\"a\",\"stage\":\"post-backup\",\"script\":\"x\","
@@ -155,6 +157,10 @@ Test(hook, plan_order)
 	astra__hook_set s = { 0 };
 	s.v = calloc(8, sizeof(*s.v));
 	/* created out of order; run by stage, then name */
+	add(&s, "{\"name\":\"after\",\"stage\":\"post-restore\",\"script\":"
+	        "\"x\"}");
+	add(&s, "{\"name\":\"before\",\"stage\":\"pre-restore\",\"script\":"
+	        "\"x\"}");
 	add(&s, "{\"name\":\"zz-last\",\"stage\":\"pre-snapshot\",\"script\":"
 	        "\"x\",\"selector\":\"role=db\"}");
 	add(&s, "{\"name\":\"post\",\"stage\":\"post-snapshot\",\"script\":"
@@ -168,8 +174,11 @@ Test(hook, plan_order)
 	cr_assert_str_eq(s.v[1].name, "zz-last");
 	cr_assert_str_eq(s.v[2].name, "post");
 	cr_assert_str_eq(s.v[3].name, "backup");
+	cr_assert_str_eq(s.v[4].name, "before");
+	cr_assert_str_eq(s.v[5].name, "after");
 	cr_assert(astra__hook_has_stage(&s, "pre-backup"));
-	cr_assert_not(astra__hook_has_stage(&s, "post-restore"));
+	cr_assert(astra__hook_has_stage(&s, "pre-restore"));
+	cr_assert_not(astra__hook_has_stage(&s, "pre-snapshot-x"));
 
 	astra__json *pods = js(pods_json);
 	astra__hook_target *t = NULL;
@@ -193,7 +202,10 @@ Test(hook, plan_order)
 		        "target %zu", i);
 	}
 	free(t);
-	cr_assert_astra_ok(astra__hook_plan(&s, "post-restore", pods, &t, &n));
+	cr_assert_astra_ok(astra__hook_plan(&s, "pre-restore", pods, &t, &n));
+	cr_assert_eq(n, 4, "%zu", n); /* before: every container */
+	free(t);
+	cr_assert_astra_ok(astra__hook_plan(&s, "post-backup", pods, &t, &n));
 	cr_assert_eq(n, 0);
 	free(t);
 	astra__json_free(pods);
