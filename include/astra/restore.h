@@ -58,9 +58,26 @@ typedef struct {
 	/** How volume data of a backup moves into the PVCs; NULL: the
 	 *  host-path strategy. */
 	const astra_mover_options *mover;
+	/* v3: label filters, cluster-scoped objects, the restored app */
+	/** Label selectors (Kubernetes syntax, as kubectl -l) over each
+	 *  object's labels: only objects matching `include_selector` are
+	 *  restored (NULL or "": any), and none matching `exclude_selector`
+	 *  (NULL or "": none); they combine with include/exclude, excludes
+	 *  win. Namespaces come with what needs them. */
+	const char *include_selector;
+	const char *exclude_selector;
+	/** Non-zero: create the backup's cluster-scoped objects
+	 *  (ClusterRoles, ClusterRoleBindings, CRDs, StorageClasses, the
+	 *  definition's clusterResources...); 0: each is reported "skipped"
+	 *  with the reason. Namespaces are always created. */
+	int cluster_resources;
+	/** After a restore with a namespace map: the name under which the
+	 *  restored app is defined (with the source app's hooks); NULL:
+	 *  "<app>-<first target namespace>" (at most 63 characters). */
+	const char *app_name;
 } astra_restore_options;
 
-#define ASTRA_RESTORE_OPTIONS_VERSION 2
+#define ASTRA_RESTORE_OPTIONS_VERSION 3
 #define ASTRA_RESTORE_OPTIONS_INIT            \
 	{                                     \
 		ASTRA_RESTORE_OPTIONS_VERSION \
@@ -73,10 +90,14 @@ ASTRA_API astra_status astra_restore_options_init(
  * Restores into `target` in dependency order (CRDs, namespaces, classes,
  * PVCs with their data, RBAC and configuration, workloads, the rest),
  * objects of one group in parallel. Existing objects are kept and reported
- * unless ASTRA_RESTORE_F_REPLACE. `report` (may be NULL) receives JSON
- * {"created", "replaced", "skipped", "failed", "items": [{"kind",
- * "namespace", "name", "result", "reason"}]}. Returns ASTRA_EPARTIAL when
- * some objects failed (the rest is restored).
+ * unless ASTRA_RESTORE_F_REPLACE. Records of the library (app, hook and
+ * policy definitions, snapshot records) are never restored as objects, and
+ * cluster-scoped objects only with `cluster_resources`. With a namespace
+ * map, the restored app is defined (see `app_name`). `report` (may be
+ * NULL) receives JSON {"created", "replaced", "skipped", "failed",
+ * "items": [{"kind", "namespace", "name", "result", "reason"}], "app":
+ * {"name", "hooks"} (when an app was defined)}. Returns
+ * ASTRA_EPARTIAL when some objects failed (the rest is restored).
  */
 ASTRA_API astra_status astra_restore(astra_cluster *target, astra_vault *vault,
         const astra_restore_options *opts, astra_buf *report) ASTRA_WARN_UNUSED;
@@ -105,9 +126,13 @@ typedef struct {
 	/* v2 */
 	/** For the backup and the restore; NULL: the host-path strategy. */
 	const astra_mover_options *mover;
+	/* v3 */
+	/** Non-zero: create the app's cluster-scoped objects (as
+	 *  astra_restore_options.cluster_resources); 0: skipped. */
+	int cluster_resources;
 } astra_clone_options;
 
-#define ASTRA_CLONE_OPTIONS_VERSION 2
+#define ASTRA_CLONE_OPTIONS_VERSION 3
 #define ASTRA_CLONE_OPTIONS_INIT            \
 	{                                   \
 		ASTRA_CLONE_OPTIONS_VERSION \

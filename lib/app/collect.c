@@ -73,6 +73,11 @@ static const char *skipped_object(
 		if (astra__json_str(astra__json_get(md, "labels"),
 		            "hooks.astra.dev/definition"))
 			return "a hook definition";
+		/* lib/policy's ASTRA_POLICY_LABEL (a layer above): policies
+		 * belong to the app, not to its namespaces' objects */
+		if (astra__json_str(astra__json_get(md, "labels"),
+		            "policies.astra.dev/policy"))
+			return "a policy record";
 	}
 	if (astra__json_get(md, "deletionTimestamp"))
 		return "being deleted";
