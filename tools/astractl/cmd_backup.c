@@ -218,6 +218,10 @@ static const ctl_flag restore_flags[] = {
 	{ "conflict", 1, 0 },
 	{ "include", 1, 1 },
 	{ "exclude", 1, 1 },
+	{ "include-selector", 1, 0 },
+	{ "exclude-selector", 1, 0 },
+	{ "cluster-resources", 0, 0 },
+	{ "app-name", 1, 0 },
 	{ "volume-path", 1, 0 },
 	MOVER_FLAGS,
 	{ NULL, 0, 0 },
@@ -263,6 +267,10 @@ static int run_restore(const ctl_globals *g, ctl_args *a)
 		o.exclude = v->values;
 		o.n_exclude = (size_t)v->count;
 	}
+	o.include_selector = ctl_flag_get(a, "include-selector");
+	o.exclude_selector = ctl_flag_get(a, "exclude-selector");
+	o.cluster_resources = ctl_flag_set(a, "cluster-resources");
+	o.app_name = ctl_flag_get(a, "app-name");
 	const char *conflict = ctl_flag_get(a, "conflict");
 	if (conflict) {
 		if (!ctl_flag_set(a, "in-place"))
@@ -326,6 +334,11 @@ static int run_restore(const ctl_globals *g, ctl_args *a)
 			        out_num(out_get(r, "replaced")),
 			        out_num(out_get(r, "skipped")),
 			        out_num(out_get(r, "failed")));
+			const out_val *ap = out_get(r, "app");
+			if (ap && *out_str(out_get(ap, "name")))
+				printf("app %s defined (%zu hooks)\n",
+				        out_str(out_get(ap, "name")),
+				        out_len(out_get(ap, "hooks")));
 			const out_val *hk = out_at(out_get(r, "hooks"), 0);
 			if (hk && out_len(out_get(hk, "results")))
 				printf("post-restore hooks: %.0f ran, %.0f "
@@ -360,7 +373,9 @@ const ctl_command ctl_cmd_restore = { NULL, "restore",
 	"restore (--backup NAME | --snapshot APP/NAME) [--to-context CTX] "
 	"[--namespace-map SRC=DST]... [--storage-class-map SRC=DST]... "
 	"[--in-place [--conflict skip|replace]] [--include|--exclude "
-	"GROUP/KIND[/NAMESPACE[/NAME]]]... [--volume-path TEMPLATE]" MOVER_USAGE,
+	"GROUP/KIND[/NAMESPACE[/NAME]]]... [--include-selector SELECTOR] "
+	"[--exclude-selector SELECTOR] [--cluster-resources] [--app-name NAME] "
+	"[--volume-path TEMPLATE]" MOVER_USAGE,
 	"restore an app from a backup or a snapshot", restore_flags,
 	run_restore };
 
@@ -371,6 +386,7 @@ static const ctl_flag clone_flags[] = {
 	{ "from-backup", 1, 0 },
 	{ "from-snapshot", 1, 0 },
 	{ "name", 1, 0 },
+	{ "cluster-resources", 0, 0 },
 	{ "volume-path", 1, 0 },
 	MOVER_FLAGS,
 	{ NULL, 0, 0 },
@@ -399,6 +415,7 @@ static int run_clone(const ctl_globals *g, ctl_args *a)
 	o.from_backup = ctl_flag_get(a, "from-backup");
 	o.from_snapshot = ctl_flag_get(a, "from-snapshot");
 	o.name = ctl_flag_get(a, "name");
+	o.cluster_resources = ctl_flag_set(a, "cluster-resources");
 	o.volume_path = volume_path(a);
 	astra_mover_options mo;
 	int rc = mover_options(g, a, &mo, &o.mover);
@@ -456,6 +473,7 @@ out:
 const ctl_command ctl_cmd_clone = { NULL, "clone",
 	"clone APP --namespace-map SRC=DST... [--to-context CTX] "
 	"[--from-backup NAME | --from-snapshot NAME] [--name NEW] "
-	"[--storage-class-map SRC=DST]... [--volume-path TEMPLATE]" MOVER_USAGE,
+	"[--storage-class-map SRC=DST]... [--cluster-resources] "
+	"[--volume-path TEMPLATE]" MOVER_USAGE,
 	"duplicate an app into new namespaces (same or another cluster)",
 	clone_flags, run_clone };
