@@ -167,6 +167,14 @@ type RestoreReport struct {
 	Skipped  int           `json:"skipped"`
 	Failed   int           `json:"failed"`
 	Items    []RestoreItem `json:"items"`
+	// App is the app a restore with a namespace map defined (nil: none).
+	App *RestoredApp `json:"app,omitempty"`
+}
+
+// RestoredApp names the app a restore defined and the hooks it got.
+type RestoredApp struct {
+	Name  string   `json:"name"`
+	Hooks []string `json:"hooks"`
 }
 
 // RestoreItem is one object of a restore; Result is "created",
@@ -620,6 +628,16 @@ type AppRestoreOptions struct {
 	Mover          *MoverOptions // how volume data moves; nil = the host path
 	Progress       ProgressFunc
 	Cancel         *Cancel
+	// IncludeSelector and ExcludeSelector are Kubernetes label selectors
+	// over the objects' labels ("" = any / none).
+	IncludeSelector string
+	ExcludeSelector string
+	// ClusterResources also creates the backup's cluster-scoped objects
+	// (else they are reported skipped).
+	ClusterResources bool
+	// AppName names the app a restore with a NamespaceMap defines; "" =
+	// "<app>-<first target namespace>".
+	AppName string
 }
 
 // Restore restores into the cluster, in dependency order, from a backup
@@ -661,6 +679,18 @@ func (c *Cluster) Restore(v *Vault, opts *AppRestoreOptions) (*RestoreReport, er
 		}
 		if opts.Replace {
 			o.SetFlags(restoreFReplace)
+		}
+		if opts.IncludeSelector != "" {
+			o.SetInclude_selector(opts.IncludeSelector)
+		}
+		if opts.ExcludeSelector != "" {
+			o.SetExclude_selector(opts.ExcludeSelector)
+		}
+		if opts.ClusterResources {
+			o.SetCluster_resources(1)
+		}
+		if opts.AppName != "" {
+			o.SetApp_name(opts.AppName)
 		}
 		if opts.VolumePath != "" {
 			o.SetVolume_path(opts.VolumePath)
@@ -727,6 +757,8 @@ type CloneOptions struct {
 	Mover           *MoverOptions // how volume data moves; nil = the host path
 	Progress        ProgressFunc
 	Cancel          *Cancel
+	// ClusterResources also creates the app's cluster-scoped objects.
+	ClusterResources bool
 }
 
 // Clone clones the app into new namespaces of target (nil: the app's own
@@ -762,6 +794,9 @@ func (a *App) Clone(v *Vault, target *Cluster, opts *CloneOptions) (*RestoreRepo
 			}
 			if opts.Name != "" {
 				o.SetName(opts.Name)
+			}
+			if opts.ClusterResources {
+				o.SetCluster_resources(1)
 			}
 			if opts.VolumePath != "" {
 				o.SetVolume_path(opts.VolumePath)

@@ -500,18 +500,12 @@ static int helm_sts_claim(const astra__json *sts, const char *name)
 }
 
 /* Why candidate `hc` belongs to the release at run time (NULL: it does not
- * yet): the release's labels, a claim of one of its StatefulSets, or an
+ * yet): a claim of one of its StatefulSets, the release's labels, or an
  * owner reference to an object already claimed (uids in `claimed`). */
 static const char *helm_claim_reason(const helm_cand *hc, const char *release,
         const helm_cands *v, const astra__map *claimed)
 {
 	const astra__json *md = astra__json_get(hc->obj, "metadata");
-	const astra__json *labels = astra__json_get(md, "labels");
-	const char *inst =
-	        astra__json_str(labels, "app.kubernetes.io/instance");
-	const char *rel = astra__json_str(labels, "release");
-	if ((inst && !strcmp(inst, release)) || (rel && !strcmp(rel, release)))
-		return "helm-label";
 	const char *name = astra__json_str(md, "name");
 	if (!hc->r->group[0] &&
 	        !strcmp(hc->r->resource, "persistentvolumeclaims") && name)
@@ -521,6 +515,12 @@ static const char *helm_claim_reason(const helm_cand *hc, const char *release,
 			        !strcmp(v->v[i].r->group, "apps") &&
 			        helm_sts_claim(v->v[i].obj, name))
 				return "helm-statefulset";
+	const astra__json *labels = astra__json_get(md, "labels");
+	const char *inst =
+	        astra__json_str(labels, "app.kubernetes.io/instance");
+	const char *rel = astra__json_str(labels, "release");
+	if ((inst && !strcmp(inst, release)) || (rel && !strcmp(rel, release)))
+		return "helm-label";
 	const astra__json *refs = astra__json_get(md, "ownerReferences");
 	for (size_t i = 0; i < astra__json_size(refs); i++) {
 		const char *uid =

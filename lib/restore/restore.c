@@ -954,9 +954,18 @@ int astra__restore(astra_cluster *target, astra_vault *vault,
 	        !(rc = restore_maps(&run, o)) &&
 	        !(rc = restore_load(&run, vault, o)) &&
 	        !(rc = restore_plan(&run, o)) &&
-	        !(rc = restore_apply(&run, o)) &&
-	        !(rc = define ? restore_define(&run, target, o) : 0))
+	        !(rc = restore_apply(&run, o))) {
+		/* the objects are there: report them also when the app
+		 * cannot be defined, then fail with that */
+		int drc = define ? restore_define(&run, target, o) : 0;
+		astra__saved_err e;
+		astra__err_save(&e);
 		rc = restore_report(&run, out);
+		if (drc && (!rc || rc == ASTRA_EPARTIAL)) {
+			astra__err_restore(&e);
+			rc = drc;
+		}
+	}
 	restore_free(&run);
 	return rc;
 }

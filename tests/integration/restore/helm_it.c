@@ -98,17 +98,20 @@ Test(helm_it, statefulset_volumes_are_captured_backed_up_and_restored)
 		char pvc[64];
 		snprintf(pvc, sizeof(pvc), "data-db-kv-%d", i);
 		const astra__json *e =
-		        helm_find(res, "PersistentVolumeClaim", ns, pvc);
+		        helm_find(astra__json_get(res, "resources"),
+		                "PersistentVolumeClaim", ns, pvc);
 		cr_assert(e, "PVC %s is not part of the Helm app", pvc);
 		cr_assert_str_eq(
 		        astra__json_str(e, "reason"), "helm-statefulset");
 		/* the pods are the StatefulSet's: captured, restored by it */
 		snprintf(pvc, sizeof(pvc), "db-kv-%d", i);
-		e = helm_find(res, "Pod", ns, pvc);
+		e = helm_find(
+		        astra__json_get(res, "resources"), "Pod", ns, pvc);
 		cr_assert(e, "pod %s is not part of the Helm app", pvc);
 		cr_assert_str_eq(astra__json_str(e, "restore"), "owner");
 	}
-	cr_assert(helm_find(res, "StatefulSet", ns, "db-kv"));
+	cr_assert(helm_find(
+	        astra__json_get(res, "resources"), "StatefulSet", ns, "db-kv"));
 	astra__json_free(res);
 	/* astractl app show --resources shows them */
 	char out[16384];
