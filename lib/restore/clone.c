@@ -16,7 +16,6 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/error.h"
-#include "hook/hook.h"
 #include "kube/cluster_internal.h"
 #include "restore/restore.h"
 
@@ -131,20 +130,12 @@ astra_status astra_app_clone(astra_app *app, astra_vault *vault,
 		snprintf(newname, sizeof(newname), "%s", o->name);
 	else
 		snprintf(newname, sizeof(newname), "%.50s-clone", app->name);
-	astra__hook_set hs;
-	memset(&hs, 0, sizeof(hs));
-	astra__json *hookdefs = astra__json_new_array(), *info = NULL;
-	rc = hookdefs ? astra__hook_load(app->k, app->home, app->name, &hs)
-	              : ASTRA_ENOMEM;
-	for (size_t i = 0; !rc && i < hs.n; i++) {
-		astra__json *h = astra__hook_json(&hs.v[i], 1);
-		rc = h ? astra__json_push(hookdefs, h) : ASTRA_ENOMEM;
-	}
+	astra__json *hookdefs = NULL, *info = NULL;
+	rc = astra__restore_app_hooks(app, &hookdefs);
 	if (!rc)
 		rc = astra__restore_define_app(target, app->def,
 		        o->namespace_map, o->n_namespace_map, newname, hookdefs,
 		        &info);
-	astra__hook_set_free(&hs);
 	astra__json_free(hookdefs);
 	astra__json_free(info);
 	if (rc)

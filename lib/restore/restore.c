@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "astra/backup.h"
+#include "app/app.h"
 #include "mover/mover.h"
 #include "repo/catalog.h"
 #include "hook/hook.h"
@@ -892,10 +893,48 @@ done:
 	return rc;
 }
 
+int astra__restore_app_hooks(astra_app *a, astra__json **out)
+{
+	*out = NULL;
+	astra__hook_set hs;
+	memset(&hs, 0, sizeof(hs));
+	astra__json *arr = astra__json_new_array();
+	int rc = arr ? astra__hook_load(a->k, a->home, a->name, &hs)
+	             : ASTRA_ENOMEM;
+	for (size_t i = 0; !rc && i < hs.n; i++) {
+		astra__json *h = astra__hook_json(&hs.v[i], 1);
+		rc = h ? astra__json_push(arr, h) : ASTRA_ENOMEM;
+	}
+	astra__hook_set_free(&hs);
+	if (rc) {
+		astra__json_free(arr);
+		return rc;
+	}
+	*out = arr;
+	return 0;
+}
+
+/* *out: the hooks of app `app` of cluster c (as astra__restore_app_hooks),
+ * or NULL when c has no such app. */
+static int source_hooks(astra_cluster *c, const char *app, astra__json **out)
+{
+	*out = NULL;
+	astra_app *a = NULL;
+	int rc = astra_app_get(&a, c, app);
+	if (rc == ASTRA_ENOTFOUND) {
+		astra_error_clear();
+		return 0;
+	}
+	if (!rc)
+		rc = astra__restore_app_hooks(a, out);
+	astra_app_free(a);
+	return rc;
+}
+
 /* With a namespace map, defines the restored app (the record's definition,
  * its namespaces mapped) under o->app_name or "<app>-<first target
- * namespace>", with the record's hooks. A record without a definition
- * defines nothing. */
+ * namespace>", with the source app's hooks. A record without a
+ * definition defines nothing. */
 static int restore_define(
         restore_run *run, astra_cluster *target, const astra_restore_options *o)
 {
@@ -914,9 +953,17 @@ static int restore_define(
 		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_INVALID,
 		        "app name \"%.40s...\" is longer than 63 characters",
 		        given);
-	return astra__restore_define_app(target, run->brec.definition,
+	/* the source app's hooks, all stages, when it is defined in this
+	 * cluster; else the post-restore hooks the record carries */
+	astra__json *hookdefs = NULL;
+	int rc = source_hooks(target, run->brec.app, &hookdefs);
+	if (rc)
+		return rc;
+	rc = astra__restore_define_app(target, run->brec.definition,
 	        o->namespace_map, o->n_namespace_map, name,
-	        run->brec.hook_definitions, &run->app);
+	        hookdefs ? hookdefs : run->brec.hook_definitions, &run->app);
+	astra__json_free(hookdefs);
+	return rc;
 }
 
 /* Frees everything the steps left in `run` (after the pool: its workers

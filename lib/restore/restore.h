@@ -22,4 +22,8 @@ int astra__restore_define_app(astra_cluster *target, const astra__json *def,
         const char *const *namespace_map, size_t n_namespace_map,
         const char *name, const astra__json *hookdefs, astra__json **out);
 
+/* *out: app a's hooks (all stages, with their scripts) as a JSON array in
+ * the form of a record's "hookDefinitions". */
+int astra__restore_app_hooks(astra_app *a, astra__json **out);
+
 #endif

@@ -61,9 +61,9 @@ Test(records_it, records_are_not_restored_and_the_new_app_gets_the_hooks)
 	astra_app *a = rit_define(c, app, ns);
 	astra_hook_options ho;
 	astra_hook_options_init(&ho, ASTRA_HOOK_OPTIONS_VERSION);
-	ho.stage = "post-restore";
+	ho.stage = "post-backup";
 	ho.script = "echo restored";
-	ho.pod_regex = "^none$"; /* no pod: nothing runs */
+	ho.pod_regex = "^none$"; /* no pod: it runs nowhere */
 	cr_assert_astra_ok(astra_hook_create(a, "warm", &ho, 0));
 	astra_policy_options po;
 	astra_policy_options_init(&po, ASTRA_POLICY_OPTIONS_VERSION);
@@ -121,7 +121,7 @@ Test(records_it, records_are_not_restored_and_the_new_app_gets_the_hooks)
 	snprintf(want, sizeof(want), "%s;", newapp);
 	cr_assert_str_eq(out, want, "app definitions in %s", ns2);
 	rec_hooks(c, newapp, out, sizeof(out));
-	cr_assert_str_eq(out, "warm:post-restore;");
+	cr_assert_str_eq(out, "warm:post-backup;");
 	/* the restored app covers the new namespace */
 	astra_app *na = NULL;
 	cr_assert_astra_ok(astra_app_get(&na, c, newapp));
@@ -143,7 +143,7 @@ Test(records_it, records_are_not_restored_and_the_new_app_gets_the_hooks)
 	char clone[128];
 	snprintf(clone, sizeof(clone), "%s-clone", app);
 	rec_hooks(c, clone, out, sizeof(out));
-	cr_assert_str_eq(out, "warm:post-restore;");
+	cr_assert_str_eq(out, "warm:post-backup;");
 	astra_vault_free(v);
 	astra_app_free(a);
 	astra_cluster_free(c);
