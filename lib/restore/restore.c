@@ -840,6 +840,29 @@ static int copy_hooks(
 	return rc;
 }
 
+/* 1 when definitions a and b cover the same namespaces (and selectors)
+ * or Helm release. */
+static int same_scope(const astra__json *a, const astra__json *b)
+{
+	static const char *const keys[] = { "namespaces", "helm" };
+	int same = 1;
+	for (size_t i = 0; same && i < 2; i++) {
+		char *x = NULL, *y = NULL;
+		const astra__json *ja = astra__json_get(a, keys[i]);
+		const astra__json *jb = astra__json_get(b, keys[i]);
+		if (!ja || !jb)
+			same = !ja && !jb;
+		else if (astra__json_print(&x, ja, 0) ||
+		         astra__json_print(&y, jb, 0))
+			same = 0;
+		else
+			same = !strcmp(x, y);
+		free(x);
+		free(y);
+	}
+	return same;
+}
+
 int astra__restore_define_app(astra_cluster *target, const astra__json *def,
         const char *const *namespace_map, size_t n_namespace_map,
         const char *name, const astra__json *hookdefs, astra__json **out)
@@ -871,7 +894,21 @@ int astra__restore_define_app(astra_cluster *target, const astra__json *def,
 		        mapped(&nsmap, astra__json_str(helm, "namespace")));
 	if ((rc = astra__json_print(&text, d, 0)))
 		goto done;
-	if ((rc = astra_app_define(&app, target, text, 0)))
+	rc = astra_app_define(&app, target, text, 0);
+	if (rc == ASTRA_EEXISTS) {
+		/* a rerun of the same restore: the same app is fine */
+		astra_error_clear();
+		if ((rc = astra_app_get(&app, target, name)))
+			goto done;
+		if (!same_scope(app->def, d)) {
+			rc = astra__err(ASTRA_EEXISTS, ASTRA_ERROR_KUBE,
+			        "app %s exists and covers other namespaces; "
+			        "name the restored app (app_name, --app-name)",
+			        name);
+			goto done;
+		}
+	}
+	if (rc)
 		goto done;
 	if ((rc = copy_hooks(app, hookdefs, hooks)))
 		goto done;

@@ -130,6 +130,18 @@ Test(records_it, records_are_not_restored_and_the_new_app_gets_the_hooks)
 	cr_assert(strstr(b.ptr, want), "definition: %s", b.ptr);
 	astra_buf_dispose(&b);
 	astra_app_free(na);
+	/* a rerun of the same restore keeps that app; the same name over
+	 * another namespace is refused, after the objects were restored */
+	cr_assert_astra_ok(astra_restore(c, v, &ro, NULL));
+	char ns4[64];
+	snprintf(ns4, sizeof(ns4), "rc4-%s", rit_rid);
+	snprintf(map, sizeof(map), "%s=%s", ns, ns4);
+	cr_assert_astra_fail(astra_restore(c, v, &ro, NULL), ASTRA_EEXISTS);
+	cr_assert(strstr(astra_error_last()->message, newapp), "%s",
+	        astra_error_last()->message);
+	capture(out, sizeof(out),
+	        "kubectl -n %s get configmap settings -o name", ns4);
+	cr_assert_str_eq(out, "configmap/settings");
 
 	/* a clone too */
 	snprintf(map, sizeof(map), "%s=%s", ns, ns3);
