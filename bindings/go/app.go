@@ -173,8 +173,9 @@ type RestoreReport struct {
 
 // RestoredApp names the app a restore defined and the hooks it got.
 type RestoredApp struct {
-	Name  string   `json:"name"`
-	Hooks []string `json:"hooks"`
+	Name     string   `json:"name"`
+	Hooks    []string `json:"hooks"`
+	Policies []string `json:"policies"`
 }
 
 // RestoreItem is one object of a restore; Result is "created",
@@ -638,6 +639,8 @@ type AppRestoreOptions struct {
 	// AppName names the app a restore with a NamespaceMap defines; "" =
 	// "<app>-<first target namespace>".
 	AppName string
+	// WithPolicies also gives that app the source app's policies.
+	WithPolicies bool
 }
 
 // Restore restores into the cluster, in dependency order, from a backup
@@ -691,6 +694,9 @@ func (c *Cluster) Restore(v *Vault, opts *AppRestoreOptions) (*RestoreReport, er
 		}
 		if opts.AppName != "" {
 			o.SetApp_name(opts.AppName)
+		}
+		if opts.WithPolicies {
+			o.SetWith_policies(1)
 		}
 		if opts.VolumePath != "" {
 			o.SetVolume_path(opts.VolumePath)
@@ -759,6 +765,8 @@ type CloneOptions struct {
 	Cancel          *Cancel
 	// ClusterResources also creates the app's cluster-scoped objects.
 	ClusterResources bool
+	// WithPolicies also gives the clone the app's policies.
+	WithPolicies bool
 }
 
 // Clone clones the app into new namespaces of target (nil: the app's own
@@ -797,6 +805,9 @@ func (a *App) Clone(v *Vault, target *Cluster, opts *CloneOptions) (*RestoreRepo
 			}
 			if opts.ClusterResources {
 				o.SetCluster_resources(1)
+			}
+			if opts.WithPolicies {
+				o.SetWith_policies(1)
 			}
 			if opts.VolumePath != "" {
 				o.SetVolume_path(opts.VolumePath)

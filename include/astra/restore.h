@@ -75,6 +75,9 @@ typedef struct {
 	 *  restored app is defined (with the source app's hooks); NULL:
 	 *  "<app>-<first target namespace>" (at most 63 characters). */
 	const char *app_name;
+	/** Non-zero: that app also gets the policies the source app has in
+	 *  the target cluster (schedule, retention, vault; a fresh status). */
+	int with_policies;
 } astra_restore_options;
 
 #define ASTRA_RESTORE_OPTIONS_VERSION 3
@@ -96,7 +99,7 @@ ASTRA_API astra_status astra_restore_options_init(
  * map, the restored app is defined (see `app_name`). `report` (may be
  * NULL) receives JSON {"created", "replaced", "skipped", "failed",
  * "items": [{"kind", "namespace", "name", "result", "reason"}], "app":
- * {"name", "hooks"} (when an app was defined)}. Returns
+ * {"name", "hooks", "policies"} (when an app was defined)}. Returns
  * ASTRA_EPARTIAL when some objects failed (the rest is restored).
  */
 ASTRA_API astra_status astra_restore(astra_cluster *target, astra_vault *vault,
@@ -130,6 +133,9 @@ typedef struct {
 	/** Non-zero: create the app's cluster-scoped objects (as
 	 *  astra_restore_options.cluster_resources); 0: skipped. */
 	int cluster_resources;
+	/** Non-zero: the clone also gets the app's policies (schedule,
+	 *  retention, vault; a fresh status); its hooks always come along. */
+	int with_policies;
 } astra_clone_options;
 
 #define ASTRA_CLONE_OPTIONS_VERSION 3

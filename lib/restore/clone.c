@@ -137,6 +137,13 @@ astra_status astra_app_clone(astra_app *app, astra_vault *vault,
 		        o->namespace_map, o->n_namespace_map, newname, hookdefs,
 		        &info);
 	astra__json_free(hookdefs);
+	if (!rc && o->version >= 3 && o->with_policies) {
+		astra__json *pols = astra__json_new_array();
+		rc = pols ? astra__restore_copy_policies(app->cluster,
+		                    app->name, target, newname, pols)
+		          : ASTRA_ENOMEM;
+		astra__json_free(pols);
+	}
 	astra__json_free(info);
 	if (rc)
 		return astra__err_prefix(rc, "clone of app %s", app->name);

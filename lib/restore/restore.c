@@ -1000,6 +1000,14 @@ static int restore_define(
 	        o->namespace_map, o->n_namespace_map, name,
 	        hookdefs ? hookdefs : run->brec.hook_definitions, &run->app);
 	astra__json_free(hookdefs);
+	astra__json *pols = rc ? NULL : astra__json_new_array();
+	if (!rc && !pols)
+		rc = ASTRA_ENOMEM;
+	if (!rc && o->version >= 3 && o->with_policies)
+		rc = astra__restore_copy_policies(
+		        target, run->brec.app, target, name, pols);
+	if (pols)
+		astra__json_set(run->app, "policies", pols);
 	return rc;
 }
 

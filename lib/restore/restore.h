@@ -26,4 +26,10 @@ int astra__restore_define_app(astra_cluster *target, const astra__json *def,
  * the form of a record's "hookDefinitions". */
 int astra__restore_app_hooks(astra_app *a, astra__json **out);
 
+/* Copies the policies of app `src` in cluster `from` to app `dst` of `to`
+ * (schedule, retention and vault; a fresh status), pushing their names to
+ * `names`. The error names the policy and both apps. */
+int astra__restore_copy_policies(astra_cluster *from, const char *src,
+        astra_cluster *to, const char *dst, astra__json *names);
+
 #endif

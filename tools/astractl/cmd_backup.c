@@ -222,6 +222,7 @@ static const ctl_flag restore_flags[] = {
 	{ "exclude-selector", 1, 0 },
 	{ "cluster-resources", 0, 0 },
 	{ "app-name", 1, 0 },
+	{ "with-policies", 0, 0 },
 	{ "volume-path", 1, 0 },
 	MOVER_FLAGS,
 	{ NULL, 0, 0 },
@@ -271,6 +272,7 @@ static int run_restore(const ctl_globals *g, ctl_args *a)
 	o.exclude_selector = ctl_flag_get(a, "exclude-selector");
 	o.cluster_resources = ctl_flag_set(a, "cluster-resources");
 	o.app_name = ctl_flag_get(a, "app-name");
+	o.with_policies = ctl_flag_set(a, "with-policies");
 	const char *conflict = ctl_flag_get(a, "conflict");
 	if (conflict) {
 		if (!ctl_flag_set(a, "in-place"))
@@ -336,9 +338,11 @@ static int run_restore(const ctl_globals *g, ctl_args *a)
 			        out_num(out_get(r, "failed")));
 			const out_val *ap = out_get(r, "app");
 			if (ap && *out_str(out_get(ap, "name")))
-				printf("app %s defined (%zu hooks)\n",
+				printf("app %s defined (%zu hooks, %zu "
+				       "policies)\n",
 				        out_str(out_get(ap, "name")),
-				        out_len(out_get(ap, "hooks")));
+				        out_len(out_get(ap, "hooks")),
+				        out_len(out_get(ap, "policies")));
 			const out_val *hk = out_at(out_get(r, "hooks"), 0);
 			if (hk && out_len(out_get(hk, "results")))
 				printf("post-restore hooks: %.0f ran, %.0f "
@@ -375,6 +379,7 @@ const ctl_command ctl_cmd_restore = { NULL, "restore",
 	"[--in-place [--conflict skip|replace]] [--include|--exclude "
 	"GROUP/KIND[/NAMESPACE[/NAME]]]... [--include-selector SELECTOR] "
 	"[--exclude-selector SELECTOR] [--cluster-resources] [--app-name NAME] "
+	"[--with-policies] "
 	"[--volume-path TEMPLATE]" MOVER_USAGE,
 	"restore an app from a backup or a snapshot", restore_flags,
 	run_restore };
@@ -387,6 +392,7 @@ static const ctl_flag clone_flags[] = {
 	{ "from-snapshot", 1, 0 },
 	{ "name", 1, 0 },
 	{ "cluster-resources", 0, 0 },
+	{ "with-policies", 0, 0 },
 	{ "volume-path", 1, 0 },
 	MOVER_FLAGS,
 	{ NULL, 0, 0 },
@@ -416,6 +422,7 @@ static int run_clone(const ctl_globals *g, ctl_args *a)
 	o.from_snapshot = ctl_flag_get(a, "from-snapshot");
 	o.name = ctl_flag_get(a, "name");
 	o.cluster_resources = ctl_flag_set(a, "cluster-resources");
+	o.with_policies = ctl_flag_set(a, "with-policies");
 	o.volume_path = volume_path(a);
 	astra_mover_options mo;
 	int rc = mover_options(g, a, &mo, &o.mover);
@@ -474,6 +481,7 @@ const ctl_command ctl_cmd_clone = { NULL, "clone",
 	"clone APP --namespace-map SRC=DST... [--to-context CTX] "
 	"[--from-backup NAME | --from-snapshot NAME] [--name NEW] "
 	"[--storage-class-map SRC=DST]... [--cluster-resources] "
+	"[--with-policies] "
 	"[--volume-path TEMPLATE]" MOVER_USAGE,
 	"duplicate an app into new namespaces (same or another cluster)",
 	clone_flags, run_clone };

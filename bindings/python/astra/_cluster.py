@@ -198,7 +198,8 @@ class Cluster:
                 include_selector: Optional[str] = None,
                 exclude_selector: Optional[str] = None,
                 cluster_resources: bool = False,
-                app_name: Optional[str] = None) -> Dict[str, Any]:
+                app_name: Optional[str] = None,
+                with_policies: bool = False) -> Dict[str, Any]:
         """Restores into this cluster from ``backup`` in ``vault``, or from
         ``snapshot=(app, name)`` (same cluster; volumes come from its
         VolumeSnapshots), and returns the report {"created", "replaced",
@@ -213,7 +214,8 @@ class Cluster:
         labels. Cluster-scoped objects are created only with
         ``cluster_resources`` (else reported skipped). With a namespace
         map the restored app is defined as ``app_name`` (default
-        "<app>-<first target namespace>"; the report's "app"). Existing
+        "<app>-<first target namespace>"; the report's "app"), with the
+        source app's policies when ``with_policies``. Existing
         objects are kept and reported as skipped unless ``replace``. ``volume_path`` gives
         access to volume data (needed to restore PVC data from a backup);
         ``mover`` chooses how it moves (:class:`Mover`).
@@ -232,6 +234,7 @@ class Cluster:
         o.cluster_resources = 1 if cluster_resources else 0
         if app_name is not None:
             o.app_name = app_name
+        o.with_policies = 1 if with_policies else 0
         with self._use() as h:
             try:
                 if vault is None:

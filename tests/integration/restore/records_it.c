@@ -27,6 +27,24 @@ static void rec_none(const char *ns, const char *label)
 	cr_assert_str_eq(out, "", "namespace %s holds %s: %s", ns, label, out);
 }
 
+/* The names of app `app`'s policies, ";"-separated, into out. */
+static void rec_policies(astra_cluster *c, const char *app, char *out, size_t n)
+{
+	astra_buf b = ASTRA_BUF_INIT;
+	cr_assert_astra_ok(astra_policy_list(c, app, &b));
+	astra__json *pols = rec_parse(&b);
+	astra_buf_dispose(&b);
+	out[0] = 0;
+	for (size_t i = 0; i < astra__json_size(pols); i++) {
+		const astra__json *p = astra__json_at(pols, i);
+		snprintf(out + strlen(out), n - strlen(out), "%s:%s:%d;",
+		        astra__json_str(p, "name"),
+		        astra__json_str(p, "granularity"),
+		        (int)astra__json_int(p, "hour", -1));
+	}
+	astra__json_free(pols);
+}
+
 /* The names of app `app`'s hooks, ";"-separated, into out. */
 static void rec_hooks(astra_cluster *c, const char *app, char *out, size_t n)
 {
@@ -130,9 +148,15 @@ Test(records_it, records_are_not_restored_and_the_new_app_gets_the_hooks)
 	cr_assert(strstr(b.ptr, want), "definition: %s", b.ptr);
 	astra_buf_dispose(&b);
 	astra_app_free(na);
-	/* a rerun of the same restore keeps that app; the same name over
-	 * another namespace is refused, after the objects were restored */
+	rec_policies(c, newapp, out, sizeof(out));
+	cr_assert_str_eq(out, "", "policies came without being asked for");
+	/* a rerun of the same restore keeps that app (and now asks for the
+	 * policies); the same name over another namespace is refused, after
+	 * the objects were restored */
+	ro.with_policies = 1;
 	cr_assert_astra_ok(astra_restore(c, v, &ro, NULL));
+	rec_policies(c, newapp, out, sizeof(out));
+	cr_assert_str_eq(out, "nightly:daily:2;");
 	char ns4[64];
 	snprintf(ns4, sizeof(ns4), "rc4-%s", rit_rid);
 	snprintf(map, sizeof(map), "%s=%s", ns, ns4);
@@ -150,12 +174,21 @@ Test(records_it, records_are_not_restored_and_the_new_app_gets_the_hooks)
 	co.namespace_map = maps;
 	co.n_namespace_map = 1;
 	co.from_backup = "rc";
+	co.with_policies = 1;
 	cr_assert_astra_ok(astra_app_clone(a, v, c, &co, NULL));
-	rec_none(ns3, "policies.astra.dev/policy");
+	{
+		char lbl[160];
+		snprintf(lbl, sizeof(lbl),
+		        "policies.astra.dev/policy,apps.astra.dev/name=%s",
+		        app);
+		rec_none(ns3, lbl);
+	}
 	char clone[128];
 	snprintf(clone, sizeof(clone), "%s-clone", app);
 	rec_hooks(c, clone, out, sizeof(out));
 	cr_assert_str_eq(out, "warm:post-backup;");
+	rec_policies(c, clone, out, sizeof(out));
+	cr_assert_str_eq(out, "nightly:daily:2;");
 	astra_vault_free(v);
 	astra_app_free(a);
 	astra_cluster_free(c);
