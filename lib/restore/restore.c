@@ -720,8 +720,18 @@ static int restore_plan(restore_run *run, const astra_restore_options *o)
 		const char *skip = NULL;
 		if (!restore_wanted(run, o, m, group, kind, ns, name, &skip)) {
 			if (skip) {
+				/* reported under its target namespace */
+				astra__json *r = astra__json_dup(m);
+				if (!r)
+					return ASTRA_ENOMEM;
+				if (ns)
+					astra__json_set_str(
+					        astra__json_get(r, "metadata"),
+					        "namespace",
+					        mapped(&run->nsmap, ns));
 				run->c.op.p.items_total++;
-				report(&run->c, m, "skipped", skip);
+				report(&run->c, r, "skipped", skip);
+				astra__json_free(r);
 			}
 			continue;
 		}
