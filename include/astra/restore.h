@@ -73,7 +73,7 @@ typedef struct {
 	int cluster_resources;
 	/** After a restore with a namespace map: the name under which the
 	 *  restored app is defined (with the source app's hooks); NULL:
-	 *  "<app>-<first target namespace>" (at most 63 characters). */
+	 *  "<app>-<first target namespace>" (at most 53 characters). */
 	const char *app_name;
 	/** Non-zero: that app also gets the policies the source app has in
 	 *  the target cluster (schedule, retention, vault; a fresh status). */

@@ -980,26 +980,37 @@ static int source_hooks(astra_cluster *c, const char *app, astra__json **out)
 
 /* With a namespace map, defines the restored app (the record's definition,
  * its namespaces mapped) under o->app_name or "<app>-<first target
- * namespace>", with the source app's hooks. A record without a
- * definition defines nothing. */
+ * namespace>" (at most 53 characters), with the source app's hooks. A
+ * record without a definition defines nothing. */
 static int restore_define(
         restore_run *run, astra_cluster *target, const astra_restore_options *o)
 {
 	if (!o->backup || !run->nsmap.n || !run->brec.definition)
 		return 0;
-	char name[64];
+	/* app names are DNS labels of at most 53 characters (docs/apps.md);
+	 * a given name is checked by the definition itself */
+	char name[256];
 	const char *given = o->version >= 3 ? o->app_name : NULL;
-	if (given)
-		snprintf(name, sizeof(name), "%s", given);
-	else {
-		int room = 62 - (int)strlen(run->nsmap.to[0]);
-		snprintf(name, sizeof(name), "%.*s-%s", room > 1 ? room : 1,
-		        run->brec.app, run->nsmap.to[0]);
-	}
 	if (given && strlen(given) >= sizeof(name))
 		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_INVALID,
-		        "app name \"%.40s...\" is longer than 63 characters",
-		        given);
+		        "app name \"%.40s...\" is too long", given);
+	if (given) {
+		snprintf(name, sizeof(name), "%s", given);
+	} else {
+		snprintf(name, sizeof(name), "%s-%s", run->brec.app,
+		        run->nsmap.to[0]);
+		size_t n = strlen(name);
+		if (n > 53) {
+			/* keep the target namespace, shorten the app */
+			size_t tl = strlen(run->nsmap.to[0]);
+			size_t keep = tl < 51 ? 52 - tl : 1;
+			snprintf(name, sizeof(name), "%.*s-%s", (int)keep,
+			        run->brec.app, run->nsmap.to[0]);
+			name[53] = '\0';
+			for (n = strlen(name); n && name[n - 1] == '-'; n--)
+				name[n - 1] = '\0';
+		}
+	}
 	/* the source app's hooks, all stages, when it is defined in this
 	 * cluster; else the post-restore hooks the record carries */
 	astra__json *hookdefs = NULL;
