@@ -171,6 +171,15 @@ type RestoreReport struct {
 	// down and back.
 	RolledBack int               `json:"rolledBack,omitempty"`
 	Workloads  []RestoreWorkload `json:"workloads,omitempty"`
+	// App is the app a restore with a namespace map defined (nil: none).
+	App *RestoredApp `json:"app,omitempty"`
+}
+
+// RestoredApp names the app a restore defined and the hooks it got.
+type RestoredApp struct {
+	Name     string   `json:"name"`
+	Hooks    []string `json:"hooks"`
+	Policies []string `json:"policies"`
 }
 
 // RestoreItem is one object of a restore; Result is "created",
@@ -721,6 +730,18 @@ type AppRestoreOptions struct {
 	// InplaceTimeout bounds each wait of an in-place restore (seconds;
 	// 0 = 300).
 	InplaceTimeout uint
+	// IncludeSelector and ExcludeSelector are Kubernetes label selectors
+	// over the objects' labels ("" = any / none).
+	IncludeSelector string
+	ExcludeSelector string
+	// ClusterResources also creates the backup's cluster-scoped objects
+	// (else they are reported skipped).
+	ClusterResources bool
+	// AppName names the app a restore with a NamespaceMap defines; "" =
+	// "<app>-<first target namespace>".
+	AppName string
+	// WithPolicies also gives that app the source app's policies.
+	WithPolicies bool
 }
 
 // Restore restores into the cluster, in dependency order, from a backup
@@ -762,6 +783,21 @@ func (c *Cluster) Restore(v *Vault, opts *AppRestoreOptions) (*RestoreReport, er
 		}
 		if opts.Replace {
 			o.SetFlags(restoreFReplace)
+		}
+		if opts.IncludeSelector != "" {
+			o.SetInclude_selector(opts.IncludeSelector)
+		}
+		if opts.ExcludeSelector != "" {
+			o.SetExclude_selector(opts.ExcludeSelector)
+		}
+		if opts.ClusterResources {
+			o.SetCluster_resources(1)
+		}
+		if opts.AppName != "" {
+			o.SetApp_name(opts.AppName)
+		}
+		if opts.WithPolicies {
+			o.SetWith_policies(1)
 		}
 		if opts.VolumePath != "" {
 			o.SetVolume_path(opts.VolumePath)
@@ -829,6 +865,10 @@ type CloneOptions struct {
 	Mover           *MoverOptions // how volume data moves; nil = the host path
 	Progress        ProgressFunc
 	Cancel          *Cancel
+	// ClusterResources also creates the app's cluster-scoped objects.
+	ClusterResources bool
+	// WithPolicies also gives the clone the app's policies.
+	WithPolicies bool
 }
 
 // Clone clones the app into new namespaces of target (nil: the app's own
@@ -864,6 +904,12 @@ func (a *App) Clone(v *Vault, target *Cluster, opts *CloneOptions) (*RestoreRepo
 			}
 			if opts.Name != "" {
 				o.SetName(opts.Name)
+			}
+			if opts.ClusterResources {
+				o.SetCluster_resources(1)
+			}
+			if opts.WithPolicies {
+				o.SetWith_policies(1)
 			}
 			if opts.VolumePath != "" {
 				o.SetVolume_path(opts.VolumePath)

@@ -66,6 +66,27 @@ typedef struct {
 	 *  the scaled-down workloads gone, a PVC deleted or bound, the
 	 *  workloads ready again); 0: 300. */
 	unsigned int inplace_timeout_s;
+	/* v3 (continued): label filters, cluster-scoped objects, the
+	 * restored app */
+	/** Label selectors (Kubernetes syntax, as kubectl -l) over each
+	 *  object's labels: only objects matching `include_selector` are
+	 *  restored (NULL or "": any), and none matching `exclude_selector`
+	 *  (NULL or "": none); they combine with include/exclude, excludes
+	 *  win. Namespaces come with what needs them. */
+	const char *include_selector;
+	const char *exclude_selector;
+	/** Non-zero: create the backup's cluster-scoped objects
+	 *  (ClusterRoles, ClusterRoleBindings, CRDs, StorageClasses, the
+	 *  definition's clusterResources...); 0: each is reported "skipped"
+	 *  with the reason. Namespaces are always created. */
+	int cluster_resources;
+	/** After a restore with a namespace map: the name under which the
+	 *  restored app is defined (with the source app's hooks); NULL:
+	 *  "<app>-<first target namespace>" (at most 53 characters). */
+	const char *app_name;
+	/** Non-zero: that app also gets the policies the source app has in
+	 *  the target cluster (schedule, retention, vault; a fresh status). */
+	int with_policies;
 } astra_restore_options;
 
 #define ASTRA_RESTORE_OPTIONS_VERSION 3
@@ -81,15 +102,19 @@ ASTRA_API astra_status astra_restore_options_init(
  * Restores into `target` in dependency order (CRDs, namespaces, classes,
  * PVCs with their data, RBAC and configuration, workloads, the rest),
  * objects of one group in parallel. Existing objects are kept and reported
- * unless ASTRA_RESTORE_F_REPLACE. `report` (may be NULL) receives JSON
- * {"created", "replaced", "skipped", "failed", "items": [{"kind",
- * "namespace", "name", "result", "reason"}]}. Returns ASTRA_EPARTIAL when
- * some objects failed (the rest is restored).
+ * unless ASTRA_RESTORE_F_REPLACE. Records of the library (app, hook and
+ * policy definitions, snapshot records) are never restored as objects, and
+ * cluster-scoped objects only with `cluster_resources`. With a namespace
+ * map, the restored app is defined (see `app_name`). `report` (may be
+ * NULL) receives JSON {"created", "replaced", "skipped", "failed",
+ * "items": [{"kind", "namespace", "name", "result", "reason"}], "app":
+ * {"name", "hooks", "policies"} (when an app was defined)}. Returns
+ * ASTRA_EPARTIAL when some objects failed (the rest is restored).
  *
  * In-place (ASTRA_RESTORE_F_REPLACE without namespace_map): the
  * pre-restore hooks run, the app's Deployments, StatefulSets, ReplicaSets
  * and DaemonSets that exist are scaled to zero (count recorded in the
- * annotation "astra.io/restore-scale"), and each existing PVC is rolled
+ * annotation "restores.astra.dev/scale"), and each existing PVC is rolled
  * back once no pod uses it: from a snapshot it is deleted and re-created
  * from its VolumeSnapshot; from a backup its data is overwritten so that
  * its tree equals the backup's. Then the workloads get their counts back
@@ -126,9 +151,16 @@ typedef struct {
 	/* v2 */
 	/** For the backup and the restore; NULL: the host-path strategy. */
 	const astra_mover_options *mover;
+	/* v3 */
+	/** Non-zero: create the app's cluster-scoped objects (as
+	 *  astra_restore_options.cluster_resources); 0: skipped. */
+	int cluster_resources;
+	/** Non-zero: the clone also gets the app's policies (schedule,
+	 *  retention, vault; a fresh status); its hooks always come along. */
+	int with_policies;
 } astra_clone_options;
 
-#define ASTRA_CLONE_OPTIONS_VERSION 2
+#define ASTRA_CLONE_OPTIONS_VERSION 3
 #define ASTRA_CLONE_OPTIONS_INIT            \
 	{                                   \
 		ASTRA_CLONE_OPTIONS_VERSION \

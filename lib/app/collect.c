@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/map.h"
+#include "core/vec.h"
 
 typedef struct {
 	astra_app *app;
@@ -73,6 +74,11 @@ static const char *skipped_object(
 		if (astra__json_str(astra__json_get(md, "labels"),
 		            "hooks.astra.dev/definition"))
 			return "a hook definition";
+		/* lib/policy's ASTRA_POLICY_LABEL (a layer above): policies
+		 * belong to the app, not to its namespaces' objects */
+		if (astra__json_str(astra__json_get(md, "labels"),
+		            "policies.astra.dev/policy"))
+			return "a policy record";
 	}
 	if (astra__json_get(md, "deletionTimestamp"))
 		return "being deleted";
@@ -344,27 +350,33 @@ static int list_item(void *payload, astra__json *item)
 	return add(l->c, l->r, copy, l->reason, 1);
 }
 
+/* 1 when resource type t of discovery d is listed for collection: a
+ * namespaced type that can be listed, not skipped, in its preferred
+ * version (one version per group). */
+static int listed_type(const astra__kube_discovery *d, size_t t)
+{
+	const astra__kube_resource *r = &d->resources[t];
+	if (!r->namespaced || !(r->verbs & ASTRA_KUBE_VERB_LIST) ||
+	        strchr(r->resource, '/') || skipped_type(r))
+		return 0;
+	if (r->preferred)
+		return 1;
+	for (size_t u = 0; u < d->n; u++)
+		if (d->resources[u].preferred &&
+		        !strcmp(d->resources[u].group, r->group) &&
+		        !strcmp(d->resources[u].resource, r->resource))
+			return 0;
+	return 1;
+}
+
 static int collect_namespaces(ctx *c, const astra__kube_discovery *d)
 {
 	astra_app *a = c->app;
 	int rc = 0;
-	/* one version per group: the preferred one */
 	for (size_t t = 0; t < d->n && !rc; t++) {
 		const astra__kube_resource *r = &d->resources[t];
-		if (!r->namespaced || !(r->verbs & ASTRA_KUBE_VERB_LIST) ||
-		        strchr(r->resource, '/') || skipped_type(r))
+		if (!listed_type(d, t))
 			continue;
-		if (!r->preferred) {
-			int has_pref = 0;
-			for (size_t u = 0; u < d->n && !has_pref; u++)
-				has_pref = d->resources[u].preferred &&
-				           !strcmp(d->resources[u].group,
-				                   r->group) &&
-				           !strcmp(d->resources[u].resource,
-				                   r->resource);
-			if (has_pref)
-				continue;
-		}
 		for (size_t i = 0; i < a->nns && !rc; i++) {
 			astra__kube_list_options lo = { 0 };
 			lo.label_selector = a->ns[i].selector_text;
@@ -416,7 +428,183 @@ static int get_and_add(ctx *c, const char *group, const char *version,
 	return rc;
 }
 
-static int collect_helm(ctx *c)
+/* Member `key` of obj's metadata (a string), or NULL. */
+static const char *md_str(const astra__json *obj, const char *key)
+{
+	return astra__json_str(astra__json_get(obj, "metadata"), key);
+}
+
+/* An object of the Helm namespace, a candidate for the release's run-time
+ * objects. */
+typedef struct {
+	const astra__kube_resource *r;
+	astra__json *obj;
+	const char *why; /* the reason it was claimed; NULL: not (yet) */
+} helm_cand;
+
+typedef ASTRA_VEC(helm_cand) helm_cands;
+
+typedef struct {
+	helm_cands *v;
+	const astra__kube_resource *r;
+} helm_list_ctx;
+
+static int helm_list_item(void *payload, astra__json *item)
+{
+	helm_list_ctx *l = payload;
+	helm_cand hc = { l->r, astra__json_dup(item), NULL };
+	if (!hc.obj)
+		return ASTRA_ENOMEM;
+	if (astra_vec_push(l->v, hc)) {
+		astra__json_free(hc.obj);
+		return ASTRA_ENOMEM;
+	}
+	return 0;
+}
+
+static int helm_in_manifest(const astra__json *objs, const char *kind,
+        const char *ns, const char *name)
+{
+	for (size_t i = 0; i < astra__json_size(objs); i++) {
+		const astra__json *h = astra__json_at(objs, i);
+		if (!strcmp(astra__json_str(h, "kind"), kind) &&
+		        !strcmp(astra__json_str(h, "name"), name) &&
+		        !strcmp(astra__json_str(h, "namespace"), ns))
+			return 1;
+	}
+	return 0;
+}
+
+/* 1 when `name` is "<template>-<sts>-<ordinal>" for a volume claim template
+ * of StatefulSet `sts` (the claims the StatefulSet controller creates). */
+static int helm_sts_claim(const astra__json *sts, const char *name)
+{
+	const char *sname = md_str(sts, "name");
+	const astra__json *tpls =
+	        astra__json_path(sts, "spec.volumeClaimTemplates");
+	for (size_t i = 0; sname && i < astra__json_size(tpls); i++) {
+		const char *t = md_str(astra__json_at(tpls, i), "name");
+		size_t tl = t ? strlen(t) : 0, sl = strlen(sname);
+		if (!t || strncmp(name, t, tl) || name[tl] != '-' ||
+		        strncmp(name + tl + 1, sname, sl) ||
+		        name[tl + 1 + sl] != '-')
+			continue;
+		const char *ord = name + tl + 1 + sl + 1;
+		size_t k = 0;
+		while (ord[k] >= '0' && ord[k] <= '9')
+			k++;
+		if (k && !ord[k])
+			return 1;
+	}
+	return 0;
+}
+
+/* Why candidate `hc` belongs to the release at run time (NULL: it does not
+ * yet): a claim of one of its StatefulSets, the release's labels, or an
+ * owner reference to an object already claimed (uids in `claimed`). */
+static const char *helm_claim_reason(const helm_cand *hc, const char *release,
+        const helm_cands *v, const astra__map *claimed)
+{
+	const astra__json *md = astra__json_get(hc->obj, "metadata");
+	const char *name = astra__json_str(md, "name");
+	if (!hc->r->group[0] &&
+	        !strcmp(hc->r->resource, "persistentvolumeclaims") && name)
+		for (size_t i = 0; i < v->n; i++)
+			if (v->v[i].why &&
+			        !strcmp(v->v[i].r->kind, "StatefulSet") &&
+			        !strcmp(v->v[i].r->group, "apps") &&
+			        helm_sts_claim(v->v[i].obj, name))
+				return "helm-statefulset";
+	const astra__json *labels = astra__json_get(md, "labels");
+	const char *inst =
+	        astra__json_str(labels, "app.kubernetes.io/instance");
+	const char *rel = astra__json_str(labels, "release");
+	if ((inst && !strcmp(inst, release)) || (rel && !strcmp(rel, release)))
+		return "helm-label";
+	const astra__json *refs = astra__json_get(md, "ownerReferences");
+	for (size_t i = 0; i < astra__json_size(refs); i++) {
+		const char *uid =
+		        astra__json_str(astra__json_at(refs, i), "uid");
+		if (uid && astra__map_has(claimed, uid))
+			return "helm-owner";
+	}
+	return NULL;
+}
+
+/* What the release owns at run time in its namespace, beyond its manifest:
+ * objects with its labels (app.kubernetes.io/instance or release), the
+ * PVCs its StatefulSets create from their volumeClaimTemplates, and,
+ * transitively, objects whose owner references point at any of these or
+ * at the manifest's objects. */
+static int collect_helm_runtime(
+        ctx *c, const astra__kube_discovery *d, const astra__json *objs)
+{
+	astra_app *a = c->app;
+	helm_cands v = ASTRA_VEC_INIT;
+	astra__map claimed;
+	memset(&claimed, 0, sizeof(claimed));
+	int rc = 0;
+	for (size_t t = 0; t < d->n && !rc; t++) {
+		if (!listed_type(d, t))
+			continue;
+		helm_list_ctx l = { &v, &d->resources[t] };
+		astra__kube_list_options lo = { 0 };
+		lo.op = c->op;
+		rc = astra__kube_list(a->k, &d->resources[t], a->helm_namespace,
+		        &lo, helm_list_item, &l, NULL);
+		if (rc == ASTRA_EAUTH || rc == ASTRA_ENOTFOUND)
+			rc = warn(c, "cannot list %s%s%s in %s: %s",
+			        d->resources[t].resource,
+			        d->resources[t].group[0] ? "." : "",
+			        d->resources[t].group, a->helm_namespace,
+			        astra_error_last()->message);
+	}
+	/* the manifest's objects are claimed already */
+	for (size_t i = 0; !rc && i < v.n; i++) {
+		const astra__json *md = astra__json_get(v.v[i].obj, "metadata");
+		const char *name = astra__json_str(md, "name");
+		const char *uid = astra__json_str(md, "uid");
+		if (name && helm_in_manifest(objs, v.v[i].r->kind,
+		                    a->helm_namespace, name)) {
+			v.v[i].why = "helm";
+			if (uid)
+				rc = astra__map_set(&claimed, uid, NULL, NULL);
+		}
+	}
+	/* to a fixed point: owners come before what they own in no order */
+	for (int more = 1; more && !rc;) {
+		more = 0;
+		for (size_t i = 0; !rc && i < v.n; i++) {
+			helm_cand *hc = &v.v[i];
+			if (hc->why)
+				continue;
+			hc->why = helm_claim_reason(
+			        hc, a->helm_release, &v, &claimed);
+			if (!hc->why)
+				continue;
+			more = 1;
+			const char *uid = md_str(hc->obj, "uid");
+			if (uid)
+				rc = astra__map_set(&claimed, uid, NULL, NULL);
+		}
+	}
+	for (size_t i = 0; !rc && i < v.n; i++) {
+		helm_cand *hc = &v.v[i];
+		if (!hc->why || !strcmp(hc->why, "helm") ||
+		        skipped_object(hc->r, hc->obj) ||
+		        filtered_out(a, hc->r, hc->obj))
+			continue;
+		rc = add(c, hc->r, hc->obj, hc->why, 0);
+		hc->obj = NULL;
+	}
+	for (size_t i = 0; i < v.n; i++)
+		astra__json_free(v.v[i].obj);
+	astra_vec_free(&v);
+	astra__map_free(&claimed);
+	return rc;
+}
+
+static int collect_helm(ctx *c, const astra__kube_discovery *d)
 {
 	astra_app *a = c->app;
 	astra__json *objs = NULL, *secrets = NULL;
@@ -439,6 +627,8 @@ static int collect_helm(ctx *c)
 		        astra__json_str(o, "namespace"),
 		        astra__json_str(o, "name"), "helm", 0);
 	}
+	if (!rc)
+		rc = collect_helm_runtime(c, d, objs);
 	astra__kube_resource sr;
 	if (!rc)
 		rc = astra__kube_find_kind(a->k, "", "v1", "Secret", &sr);
@@ -582,7 +772,7 @@ int astra__app_collect(astra_app *app, int with_objects, astra__op *op,
 		if (app->nns)
 			rc = collect_namespaces(&c, d);
 		else
-			rc = collect_helm(&c);
+			rc = collect_helm(&c, d);
 		astra__kube_discovery_release(app->k, d);
 	}
 	if (!rc)

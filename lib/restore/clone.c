@@ -17,12 +17,15 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "kube/cluster_internal.h"
+#include "restore/restore.h"
 
 astra_status astra_clone_options_init(
         astra_clone_options *o, unsigned int version)
 {
 	ASTRA__OPTIONS_INIT_BODY(astra_clone_options, CLONE, o, version,
-	        offsetof(astra_clone_options, mover), sizeof(defaults));
+	        offsetof(astra_clone_options, mover),
+	        offsetof(astra_clone_options, cluster_resources),
+	        sizeof(defaults));
 }
 
 static const char *target_of(const astra_clone_options *o, const char *src)
@@ -116,42 +119,34 @@ astra_status astra_app_clone(astra_app *app, astra_vault *vault,
 	ro.payload = o->payload;
 	ro.cancel = o->cancel;
 	ro.mover = o->version >= 2 ? o->mover : NULL;
-	rc = astra_restore(target, vault, &ro, report);
+	ro.cluster_resources = o->version >= 3 ? o->cluster_resources : 0;
+	rc = astra__restore(target, vault, &ro, 0, report);
 	if (rc && rc != ASTRA_EPARTIAL)
 		return astra__err_prefix(rc, "clone of app %s", app->name);
 	int restore_rc = rc;
-	/* the clone is a managed app of its own */
-	astra__json *def = astra__json_dup(app->def);
-	if (!def)
-		return ASTRA_ENOMEM;
+	/* the clone is a managed app of its own, with the app's hooks */
 	char newname[128];
-	snprintf(newname, sizeof(newname), "%s", o->name ? o->name : app->name);
-	if (!o->name)
+	if (o->name)
+		snprintf(newname, sizeof(newname), "%s", o->name);
+	else
 		snprintf(newname, sizeof(newname), "%.50s-clone", app->name);
-	astra__json_set_str(def, "name", newname);
-	astra__json *nss = astra__json_get(def, "namespaces");
-	for (size_t i = 0; i < astra__json_size(nss); i++) {
-		astra__json *n = astra__json_at(nss, i);
-		const char *dst = target_of(o, astra__json_str(n, "name"));
-		if (dst)
-			astra__json_set_str(n, "name", dst);
-	}
-	astra__json *helm = astra__json_get(def, "helm");
-	if (helm) {
-		const char *dst =
-		        target_of(o, astra__json_str(helm, "namespace"));
-		if (dst)
-			astra__json_set_str(helm, "namespace", dst);
-	}
-	char *text = NULL;
-	rc = astra__json_print(&text, def, 0);
-	astra__json_free(def);
+	astra__json *hookdefs = NULL, *info = NULL;
+	rc = astra__restore_app_hooks(app, &hookdefs);
 	if (!rc)
-		rc = astra_app_define(NULL, target, text, 0);
-	free(text);
+		rc = astra__restore_define_app(target, app->def,
+		        o->namespace_map, o->n_namespace_map, newname, hookdefs,
+		        &info);
+	astra__json_free(hookdefs);
+	if (!rc && o->version >= 3 && o->with_policies) {
+		astra__json *pols = astra__json_new_array();
+		rc = pols ? astra__restore_copy_policies(app->cluster,
+		                    app->name, target, newname, pols)
+		          : ASTRA_ENOMEM;
+		astra__json_free(pols);
+	}
+	astra__json_free(info);
 	if (rc)
-		return astra__err_prefix(
-		        rc, "clone of app %s: defining %s", app->name, newname);
+		return astra__err_prefix(rc, "clone of app %s", app->name);
 	if (restore_rc)
 		return astra__err(restore_rc, ASTRA_ERROR_KUBE,
 		        "clone %s created, but some objects failed (see the "

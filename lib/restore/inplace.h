@@ -19,9 +19,9 @@
 
 /* The annotation that records a workload's replica count ("3") or, on a
  * DaemonSet, "paused", while an in-place restore has it scaled down. */
-#define ASTRA_INPLACE_ANNOTATION "astra.io/restore-scale"
+#define ASTRA_INPLACE_ANNOTATION "restores.astra.dev/scale"
 /* The nodeSelector key (matching no node) that pauses a DaemonSet. */
-#define ASTRA_INPLACE_PAUSE_KEY "astra.io/restore-paused"
+#define ASTRA_INPLACE_PAUSE_KEY "restores.astra.dev/paused"
 
 typedef struct astra__inplace astra__inplace;
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "astra/backup.h"
+#include "app/app.h"
 #include "mover/mover.h"
 #include "repo/catalog.h"
 #include "hook/hook.h"
@@ -25,6 +26,9 @@
 #include "core/vec.h"
 #include <time.h>
 #include "kube/cluster_internal.h"
+#include "kube/selector.h"
+#include "restore/restore.h"
+#include "astra/hook.h"
 #include "repo/data.h"
 #include "repo/vault_internal.h"
 #include "snap/snap.h"
@@ -227,13 +231,17 @@ static int sanitize(astra__json *obj, const mapping *nsmap,
 	}
 	if (!strcmp(kind, "Pod") && spec)
 		astra__json_del(spec, "nodeName");
-	if ((!strcmp(kind, "RoleBinding") ||
-	            !strcmp(kind, "ClusterRoleBinding"))) {
+	/* a binding never gains subjects: a RoleBinding's ServiceAccounts
+	 * in a mapped namespace follow it there; a ClusterRoleBinding keeps
+	 * its subjects exactly (remapping would grant the cluster-wide role
+	 * to the target namespace's accounts) */
+	if (!strcmp(kind, "RoleBinding")) {
 		astra__json *subs = astra__json_get(obj, "subjects");
 		for (size_t i = 0; i < astra__json_size(subs); i++) {
 			astra__json *s = astra__json_at(subs, i);
+			const char *sk = astra__json_str(s, "kind");
 			const char *sns = astra__json_str(s, "namespace");
-			if (sns)
+			if (sns && sk && !strcmp(sk, "ServiceAccount"))
 				astra__json_set_str(
 				        s, "namespace", mapped(nsmap, sns));
 		}
@@ -596,6 +604,9 @@ typedef struct {
 	astra__appbackup_rec brec; /* the backup's record */
 	astra__json *srec; /* or the snapshot's */
 	astra__json *man;
+	astra__selector *include_sel, *exclude_sel; /* v3 label filters */
+	int cluster_resources;
+	astra__json *app; /* the "app" member of the report, when defined */
 	astra__pool *pool;
 	item_vec groups[G_COUNT];
 	size_t wl_failed; /* in place: workloads that did not come back */
@@ -665,6 +676,20 @@ static int restore_maps(restore_run *run, const astra_restore_options *o)
 			        "namespace mapping %s=%s maps a namespace to "
 			        "itself",
 			        nsmap->from[i], nsmap->to[i]);
+	if (o->version < 3)
+		return 0;
+	run->cluster_resources = o->cluster_resources != 0;
+	if ((rc = astra__selector_parse(
+	             &run->include_sel, o->include_selector)))
+		return astra__err_prefix(rc, "restore include selector");
+	if ((rc = astra__selector_parse(
+	             &run->exclude_sel, o->exclude_selector)))
+		return astra__err_prefix(rc, "restore exclude selector");
+	if (astra__selector_empty(run->exclude_sel)) {
+		/* the empty selector matches everything: "none" here */
+		astra__selector_free(run->exclude_sel);
+		run->exclude_sel = NULL;
+	}
 	return 0;
 }
 
@@ -703,13 +728,37 @@ static int restore_load(
 	return 0;
 }
 
+/* Why object `m` is a record of the library rather than a user object
+ * (NULL when it is none): app, hook and policy definitions and snapshot
+ * records are recreated for the restored app, never copied. The labels are
+ * those of lib/app, lib/hook, lib/policy and lib/snap (docs/apps.md). */
+static const char *record_kind(const astra__json *m)
+{
+	const astra__json *labels = astra__json_path(m, "metadata.labels");
+	static const char *const recs[][2] = {
+		{ "apps.astra.dev/definition", "an app definition" },
+		{ "hooks.astra.dev/definition", "a hook definition" },
+		{ "policies.astra.dev/policy", "a policy record" },
+		{ "snapshots.astra.dev/record", "a snapshot record" },
+	};
+	for (size_t i = 0; i < sizeof(recs) / sizeof(recs[0]); i++)
+		if (astra__json_str(labels, recs[i][0]))
+			return recs[i][1];
+	return NULL;
+}
+
 /* Whether manifest object `m` (of API group `group`) is restored: not one
  * its controller recreates, not a PersistentVolume, and kept by the
- * include and exclude filters (namespaces and CRDs come with what needs
- * them). */
-static int restore_wanted(const astra_restore_options *o, const astra__json *m,
-        const char *group, const char *kind, const char *ns, const char *name)
+ * include and exclude filters, name and label (namespaces and CRDs come
+ * with what needs them). Records and cluster-scoped objects without the
+ * opt-in are not restored and say why in *skip (reported "skipped"). */
+static int restore_wanted(const restore_run *run,
+        const astra_restore_options *o, const astra__json *m, const char *group,
+        const char *kind, const char *ns, const char *name, const char **skip)
 {
+	*skip = record_kind(m);
+	if (*skip)
+		return 0;
 	/* recreated by their controller, or bound anew */
 	const astra__json *refs = astra__json_get(
 	        astra__json_get(m, "metadata"), "ownerReferences");
@@ -719,15 +768,29 @@ static int restore_wanted(const astra_restore_options *o, const astra__json *m,
 		        astra__json_at(refs, k), "controller", 0);
 	if (controlled || !strcmp(kind, "PersistentVolume"))
 		return 0;
+	const astra__json *labels = astra__json_path(m, "metadata.labels");
+	int has_include =
+	        o->n_include ||
+	        (run->include_sel && !astra__selector_empty(run->include_sel));
 	int keep = o->n_include == 0;
 	for (size_t k = 0; k < o->n_include && !keep; k++)
 		keep = filter_match(o->include[k], group, kind, ns, name);
+	if (keep && run->include_sel)
+		keep = astra__selector_matches(run->include_sel, labels);
 	for (size_t k = 0; k < o->n_exclude && keep; k++)
 		keep = !filter_match(o->exclude[k], group, kind, ns, name);
-	if (!keep && o->n_include &&
+	if (keep && run->exclude_sel)
+		keep = !astra__selector_matches(run->exclude_sel, labels);
+	if (!keep && has_include &&
 	        (!strcmp(kind, "Namespace") ||
 	                !strcmp(kind, "CustomResourceDefinition")))
 		keep = 1;
+	if (keep && !ns && strcmp(kind, "Namespace") &&
+	        !run->cluster_resources) {
+		*skip = "cluster-scoped: restored only on request "
+		        "(cluster_resources, astractl --cluster-resources)";
+		return 0;
+	}
 	return keep;
 }
 
@@ -768,8 +831,24 @@ static int restore_plan(restore_run *run, const astra_restore_options *o)
 		if (slash)
 			snprintf(group, sizeof(group), "%.*s",
 			        (int)(slash - av), av);
-		if (!restore_wanted(o, m, group, kind, ns, name))
+		const char *skip = NULL;
+		if (!restore_wanted(run, o, m, group, kind, ns, name, &skip)) {
+			if (skip) {
+				/* reported under its target namespace */
+				astra__json *r = astra__json_dup(m);
+				if (!r)
+					return ASTRA_ENOMEM;
+				if (ns)
+					astra__json_set_str(
+					        astra__json_get(r, "metadata"),
+					        "namespace",
+					        mapped(&run->nsmap, ns));
+				run->c.op.p.items_total++;
+				report(&run->c, r, "skipped", skip);
+				astra__json_free(r);
+			}
 			continue;
+		}
 		item *it = astra__calloc(1, sizeof(*it));
 		if (!it)
 			return ASTRA_ENOMEM;
@@ -833,6 +912,10 @@ static int restore_report(restore_run *run, astra_buf *out)
 	astra__json_set_int(rep, "failed", (int64_t)c->failed);
 	astra__json_set(rep, "items", c->items);
 	c->items = NULL;
+	if (run->app) {
+		astra__json_set(rep, "app", run->app);
+		run->app = NULL;
+	}
 	/* post-restore hooks, from the record, in the restored namespaces */
 	const astra__json *hookdefs =
 	        run->srec ? astra__json_get(run->srec, "hookDefinitions")
@@ -882,6 +965,224 @@ static int restore_inplace_begin(
 	return astra__inplace_begin(&run->c.ip, &p, run->man, hookdefs);
 }
 
+/* Stores the hooks `hookdefs` (a record's "hookDefinitions") for `app`,
+ * their names pushed to `names`. */
+static int copy_hooks(
+        astra_app *app, const astra__json *hookdefs, astra__json *names)
+{
+	astra__hook_set hs;
+	int rc = astra__hook_from_json(hookdefs, &hs);
+	for (size_t i = 0; !rc && i < hs.n; i++) {
+		const astra__hook *h = &hs.v[i];
+		astra_hook_options ho;
+		if ((rc = astra_hook_options_init(
+		             &ho, ASTRA_HOOK_OPTIONS_VERSION)))
+			break;
+		ho.stage = h->stage;
+		ho.script = h->script;
+		ho.script_len = h->script_len;
+		ho.args = (const char *const *)h->args;
+		ho.nargs = h->nargs;
+		ho.namespace_regex = h->re_text[0];
+		ho.pod_regex = h->re_text[1];
+		ho.container_regex = h->re_text[2];
+		ho.image_regex = h->re_text[3];
+		ho.selector = h->selector_text;
+		ho.timeout_s = h->timeout_s;
+		ho.on_error = h->on_error;
+		rc = astra_hook_create(app, h->name, &ho, ASTRA_HOOK_F_UPDATE);
+		if (rc)
+			rc = astra__err_prefix(rc, "hook %s", h->name);
+		else
+			rc = astra__json_push(
+			        names, astra__json_new_string(h->name));
+	}
+	astra__hook_set_free(&hs);
+	return rc;
+}
+
+/* 1 when definitions a and b cover the same namespaces (and selectors)
+ * or Helm release. */
+static int same_scope(const astra__json *a, const astra__json *b)
+{
+	static const char *const keys[] = { "namespaces", "helm" };
+	int same = 1;
+	for (size_t i = 0; same && i < 2; i++) {
+		char *x = NULL, *y = NULL;
+		const astra__json *ja = astra__json_get(a, keys[i]);
+		const astra__json *jb = astra__json_get(b, keys[i]);
+		if (!ja || !jb)
+			same = !ja && !jb;
+		else if (astra__json_print(&x, ja, 0) ||
+		         astra__json_print(&y, jb, 0))
+			same = 0;
+		else
+			same = !strcmp(x, y);
+		free(x);
+		free(y);
+	}
+	return same;
+}
+
+int astra__restore_define_app(astra_cluster *target, const astra__json *def,
+        const char *const *namespace_map, size_t n_namespace_map,
+        const char *name, const astra__json *hookdefs, astra__json **out)
+{
+	*out = NULL;
+	mapping nsmap;
+	memset(&nsmap, 0, sizeof(nsmap));
+	astra__json *d = astra__json_dup(def);
+	astra__json *info = astra__json_new_object();
+	astra__json *hooks = astra__json_new_array();
+	char *text = NULL;
+	astra_app *app = NULL;
+	int rc = d && info && hooks ? 0 : ASTRA_ENOMEM;
+	if (!rc)
+		rc = parse_map(
+		        &nsmap, namespace_map, n_namespace_map, "namespace");
+	if (rc)
+		goto done;
+	astra__json_set_str(d, "name", name);
+	astra__json *nss = astra__json_get(d, "namespaces");
+	for (size_t i = 0; i < astra__json_size(nss); i++) {
+		astra__json *n = astra__json_at(nss, i);
+		astra__json_set_str(
+		        n, "name", mapped(&nsmap, astra__json_str(n, "name")));
+	}
+	astra__json *helm = astra__json_get(d, "helm");
+	if (helm && astra__json_str(helm, "namespace"))
+		astra__json_set_str(helm, "namespace",
+		        mapped(&nsmap, astra__json_str(helm, "namespace")));
+	if ((rc = astra__json_print(&text, d, 0)))
+		goto done;
+	rc = astra_app_define(&app, target, text, 0);
+	if (rc == ASTRA_EEXISTS) {
+		/* a rerun of the same restore: the same app is fine */
+		astra_error_clear();
+		if ((rc = astra_app_get(&app, target, name)))
+			goto done;
+		if (!same_scope(app->def, d)) {
+			rc = astra__err(ASTRA_EEXISTS, ASTRA_ERROR_KUBE,
+			        "app %s exists and covers other namespaces; "
+			        "name the restored app (app_name, --app-name)",
+			        name);
+			goto done;
+		}
+	}
+	if (rc)
+		goto done;
+	if ((rc = copy_hooks(app, hookdefs, hooks)))
+		goto done;
+	astra__json_set_str(info, "name", name);
+	astra__json_set(info, "hooks", hooks);
+	hooks = NULL;
+	*out = info;
+	info = NULL;
+done:
+	if (rc)
+		rc = astra__err_prefix(
+		        rc, "defining the restored app %s", name);
+	astra_app_free(app);
+	free(text);
+	free_map(&nsmap);
+	astra__json_free(d);
+	astra__json_free(info);
+	astra__json_free(hooks);
+	return rc;
+}
+
+int astra__restore_app_hooks(astra_app *a, astra__json **out)
+{
+	*out = NULL;
+	astra__hook_set hs;
+	memset(&hs, 0, sizeof(hs));
+	astra__json *arr = astra__json_new_array();
+	int rc = arr ? astra__hook_load(a->k, a->home, a->name, &hs)
+	             : ASTRA_ENOMEM;
+	for (size_t i = 0; !rc && i < hs.n; i++) {
+		astra__json *h = astra__hook_json(&hs.v[i], 1);
+		rc = h ? astra__json_push(arr, h) : ASTRA_ENOMEM;
+	}
+	astra__hook_set_free(&hs);
+	if (rc) {
+		astra__json_free(arr);
+		return rc;
+	}
+	*out = arr;
+	return 0;
+}
+
+/* *out: the hooks of app `app` of cluster c (as astra__restore_app_hooks),
+ * or NULL when c has no such app. */
+static int source_hooks(astra_cluster *c, const char *app, astra__json **out)
+{
+	*out = NULL;
+	astra_app *a = NULL;
+	int rc = astra_app_get(&a, c, app);
+	if (rc == ASTRA_ENOTFOUND) {
+		astra_error_clear();
+		return 0;
+	}
+	if (!rc)
+		rc = astra__restore_app_hooks(a, out);
+	astra_app_free(a);
+	return rc;
+}
+
+/* With a namespace map, defines the restored app (the record's definition,
+ * its namespaces mapped) under o->app_name or "<app>-<first target
+ * namespace>" (at most 53 characters), with the source app's hooks. A
+ * record without a definition defines nothing. */
+static int restore_define(
+        restore_run *run, astra_cluster *target, const astra_restore_options *o)
+{
+	if (!o->backup || !run->nsmap.n || !run->brec.definition)
+		return 0;
+	/* app names are DNS labels of at most 53 characters (docs/apps.md);
+	 * a given name is checked by the definition itself */
+	char name[256];
+	const char *given = o->version >= 3 ? o->app_name : NULL;
+	if (given && strlen(given) >= sizeof(name))
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_INVALID,
+		        "app name \"%.40s...\" is too long", given);
+	if (given) {
+		snprintf(name, sizeof(name), "%s", given);
+	} else {
+		snprintf(name, sizeof(name), "%s-%s", run->brec.app,
+		        run->nsmap.to[0]);
+		size_t n = strlen(name);
+		if (n > 53) {
+			/* keep the target namespace, shorten the app */
+			size_t tl = strlen(run->nsmap.to[0]);
+			size_t keep = tl < 51 ? 52 - tl : 1;
+			snprintf(name, sizeof(name), "%.*s-%s", (int)keep,
+			        run->brec.app, run->nsmap.to[0]);
+			name[53] = '\0';
+			for (n = strlen(name); n && name[n - 1] == '-'; n--)
+				name[n - 1] = '\0';
+		}
+	}
+	/* the source app's hooks, all stages, when it is defined in this
+	 * cluster; else the post-restore hooks the record carries */
+	astra__json *hookdefs = NULL;
+	int rc = source_hooks(target, run->brec.app, &hookdefs);
+	if (rc)
+		return rc;
+	rc = astra__restore_define_app(target, run->brec.definition,
+	        o->namespace_map, o->n_namespace_map, name,
+	        hookdefs ? hookdefs : run->brec.hook_definitions, &run->app);
+	astra__json_free(hookdefs);
+	astra__json *pols = rc ? NULL : astra__json_new_array();
+	if (!rc && !pols)
+		rc = ASTRA_ENOMEM;
+	if (!rc && o->version >= 3 && o->with_policies)
+		rc = astra__restore_copy_policies(
+		        target, run->brec.app, target, name, pols);
+	if (pols)
+		astra__json_set(run->app, "policies", pols);
+	return rc;
+}
+
 /* Frees everything the steps left in `run` (after the pool: its workers
  * use the items). */
 static void restore_free(restore_run *run)
@@ -895,6 +1196,9 @@ static void restore_free(restore_run *run)
 	}
 	astra__inplace_free(run->c.ip);
 	astra__mover_free(run->c.mover);
+	astra__selector_free(run->include_sel);
+	astra__selector_free(run->exclude_sel);
+	astra__json_free(run->app);
 	free_map(&run->nsmap);
 	free_map(&run->scmap);
 	astra__appbackup_rec_free(&run->brec);
@@ -904,11 +1208,9 @@ static void restore_free(restore_run *run)
 	pthread_mutex_destroy(&run->c.mu);
 }
 
-astra_status astra_restore(astra_cluster *target, astra_vault *vault,
-        const astra_restore_options *o, astra_buf *out)
+int astra__restore(astra_cluster *target, astra_vault *vault,
+        const astra_restore_options *o, int define, astra_buf *out)
 {
-	ASTRA_ASSERT_ARG(target);
-	ASTRA_ASSERT_ARG(o);
 	int rc = restore_check(o, vault);
 	if (rc)
 		return rc;
@@ -921,8 +1223,18 @@ astra_status astra_restore(astra_cluster *target, astra_vault *vault,
 		rc = restore_apply(&run, o);
 		if (run.c.ip)
 			run.wl_failed = astra__inplace_end(run.c.ip);
-		if (!rc)
+		if (!rc) {
+			/* the objects are there: report them also when the
+			 * app cannot be defined, then fail with that */
+			int drc = define ? restore_define(&run, target, o) : 0;
+			astra__saved_err e;
+			astra__err_save(&e);
 			rc = restore_report(&run, out);
+			if (drc && (!rc || rc == ASTRA_EPARTIAL)) {
+				astra__err_restore(&e);
+				rc = drc;
+			}
+		}
 	} else if (run.c.ip) {
 		/* scaled down before a failure: put back */
 		astra__saved_err e;
@@ -932,4 +1244,12 @@ astra_status astra_restore(astra_cluster *target, astra_vault *vault,
 	}
 	restore_free(&run);
 	return rc;
+}
+
+astra_status astra_restore(astra_cluster *target, astra_vault *vault,
+        const astra_restore_options *o, astra_buf *out)
+{
+	ASTRA_ASSERT_ARG(target);
+	ASTRA_ASSERT_ARG(o);
+	return astra__restore(target, vault, o, 1, out);
 }

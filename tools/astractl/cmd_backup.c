@@ -341,6 +341,11 @@ static const ctl_flag restore_flags[] = {
 	{ "inplace-timeout", 1, 0 },
 	{ "include", 1, 1 },
 	{ "exclude", 1, 1 },
+	{ "include-selector", 1, 0 },
+	{ "exclude-selector", 1, 0 },
+	{ "cluster-resources", 0, 0 },
+	{ "app-name", 1, 0 },
+	{ "with-policies", 0, 0 },
 	{ "volume-path", 1, 0 },
 	MOVER_FLAGS,
 	{ NULL, 0, 0 },
@@ -414,6 +419,11 @@ static int run_restore(const ctl_globals *g, ctl_args *a)
 		o.exclude = v->values;
 		o.n_exclude = (size_t)v->count;
 	}
+	o.include_selector = ctl_flag_get(a, "include-selector");
+	o.exclude_selector = ctl_flag_get(a, "exclude-selector");
+	o.cluster_resources = ctl_flag_set(a, "cluster-resources");
+	o.app_name = ctl_flag_get(a, "app-name");
+	o.with_policies = ctl_flag_set(a, "with-policies");
 	const char *conflict = ctl_flag_get(a, "conflict");
 	if (conflict) {
 		if (!ctl_flag_set(a, "in-place"))
@@ -496,6 +506,13 @@ static int run_restore(const ctl_globals *g, ctl_args *a)
 				printf(", rolled back %.0f",
 				        out_num(out_get(r, "rolledBack")));
 			printf("\n");
+			const out_val *ap = out_get(r, "app");
+			if (ap && *out_str(out_get(ap, "name")))
+				printf("app %s defined (%zu hooks, %zu "
+				       "policies)\n",
+				        out_str(out_get(ap, "name")),
+				        out_len(out_get(ap, "hooks")),
+				        out_len(out_get(ap, "policies")));
 			const out_val *hks = out_get(r, "hooks");
 			for (size_t i = 0; i < out_len(hks); i++) {
 				const out_val *hk = out_at(hks, i);
@@ -542,7 +559,10 @@ const ctl_command ctl_cmd_restore = { NULL, "restore",
 	"[--namespace-map SRC=DST]... [--storage-class-map SRC=DST]... "
 	"[--in-place [--conflict skip|replace] [--inplace-timeout S]] "
 	"[--include|--exclude "
-	"GROUP/KIND[/NAMESPACE[/NAME]]]... [--volume-path TEMPLATE]" MOVER_USAGE,
+	"GROUP/KIND[/NAMESPACE[/NAME]]]... [--include-selector SELECTOR] "
+	"[--exclude-selector SELECTOR] [--cluster-resources] [--app-name NAME] "
+	"[--with-policies] "
+	"[--volume-path TEMPLATE]" MOVER_USAGE,
 	"restore an app from a backup or a snapshot", restore_flags,
 	run_restore };
 
@@ -553,6 +573,8 @@ static const ctl_flag clone_flags[] = {
 	{ "from-backup", 1, 0 },
 	{ "from-snapshot", 1, 0 },
 	{ "name", 1, 0 },
+	{ "cluster-resources", 0, 0 },
+	{ "with-policies", 0, 0 },
 	{ "volume-path", 1, 0 },
 	MOVER_FLAGS,
 	{ NULL, 0, 0 },
@@ -581,6 +603,8 @@ static int run_clone(const ctl_globals *g, ctl_args *a)
 	o.from_backup = ctl_flag_get(a, "from-backup");
 	o.from_snapshot = ctl_flag_get(a, "from-snapshot");
 	o.name = ctl_flag_get(a, "name");
+	o.cluster_resources = ctl_flag_set(a, "cluster-resources");
+	o.with_policies = ctl_flag_set(a, "with-policies");
 	o.volume_path = volume_path(a);
 	astra_mover_options mo;
 	int rc = mover_options(g, a, &mo, &o.mover);
@@ -638,6 +662,8 @@ out:
 const ctl_command ctl_cmd_clone = { NULL, "clone",
 	"clone APP --namespace-map SRC=DST... [--to-context CTX] "
 	"[--from-backup NAME | --from-snapshot NAME] [--name NEW] "
-	"[--storage-class-map SRC=DST]... [--volume-path TEMPLATE]" MOVER_USAGE,
+	"[--storage-class-map SRC=DST]... [--cluster-resources] "
+	"[--with-policies] "
+	"[--volume-path TEMPLATE]" MOVER_USAGE,
 	"duplicate an app into new namespaces (same or another cluster)",
 	clone_flags, run_clone };

@@ -390,12 +390,16 @@ class App:
               volume_path: Optional[VolumePath] = None,
               mover: Optional[Mover] = None,
               progress: Optional[ProgressCallback] = None,
-              cancel: Optional[Cancel] = None) -> Dict[str, Any]:
+              cancel: Optional[Cancel] = None,
+              cluster_resources: bool = False,
+              with_policies: bool = False) -> Dict[str, Any]:
         """Clones the app into new namespaces (every namespace mapped,
         none existing yet) of ``target`` (default: this cluster) through
         ``vault``, from ``from_backup``, ``from_snapshot`` or a backup
         taken now, and defines the clone as app ``name`` (default
-        "<app>-clone"). Returns the restore report; raises PartialError
+        "<app>-clone") with the app's hooks; cluster-scoped objects are
+        created only with ``cluster_resources``; the app's policies come
+        along with ``with_policies``. Returns the restore report; raises PartialError
         (``err.report``) when some objects failed.
         """
         o = capi.astra_clone_options()
@@ -408,6 +412,8 @@ class App:
             o.from_snapshot = from_snapshot
         if name is not None:
             o.name = name
+        o.cluster_resources = 1 if cluster_resources else 0
+        o.with_policies = 1 if with_policies else 0
         _volume_path(o, volume_path)
         m = _mover(o, mover)
         o.set_progress(_progress_proxy(progress))

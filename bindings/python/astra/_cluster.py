@@ -195,7 +195,12 @@ class Cluster:
                 concurrency: int = 0,
                 progress: Optional[ProgressCallback] = None,
                 cancel: Optional[Cancel] = None,
-                inplace_timeout: int = 0) -> Dict[str, Any]:
+                inplace_timeout: int = 0,
+                include_selector: Optional[str] = None,
+                exclude_selector: Optional[str] = None,
+                cluster_resources: bool = False,
+                app_name: Optional[str] = None,
+                with_policies: bool = False) -> Dict[str, Any]:
         """Restores into this cluster from ``backup`` in ``vault``, or from
         ``snapshot=(app, name)`` (same cluster; volumes come from its
         VolumeSnapshots), and returns the report {"created", "replaced",
@@ -205,14 +210,20 @@ class Cluster:
         ``namespace_map`` / ``storage_class_map``: {SRC: DST} (or
         "SRC=DST" strings; "*" maps every storage class). ``include`` /
         ``exclude``: "GROUP/KIND[/NAMESPACE[/NAME]]" filters ("" or "core"
-        for the core group; excludes win). Existing objects are kept and
-        reported as skipped unless ``replace``. ``replace`` without
-        ``namespace_map`` is an in-place restore that rolls the app's data
-        back (docs/backups.md): workloads scaled to zero and back, each
-        existing PVC re-created from its VolumeSnapshot or overwritten
-        from the backup; the report adds "rolledBack" and "workloads", and
-        ``inplace_timeout`` (seconds, 0: 300) bounds each of its waits.
-        ``volume_path`` gives
+        for the core group; excludes win); ``include_selector`` /
+        ``exclude_selector``: Kubernetes label selectors over the objects'
+        labels. Cluster-scoped objects are created only with
+        ``cluster_resources`` (else reported skipped). With a namespace
+        map the restored app is defined as ``app_name`` (default
+        "<app>-<first target namespace>"; the report's "app"), with the
+        source app's policies when ``with_policies``. Existing objects are
+        kept and reported as skipped unless ``replace``. ``replace``
+        without ``namespace_map`` is an in-place restore that rolls the
+        app's data back (docs/backups.md): workloads scaled to zero and
+        back, each existing PVC re-created from its VolumeSnapshot or
+        overwritten from the backup; the report adds "rolledBack" and
+        "workloads", and ``inplace_timeout`` (seconds, 0: 300) bounds each
+        of its waits. ``volume_path`` gives
         access to volume data (needed to restore PVC data from a backup);
         ``mover`` chooses how it moves (:class:`Mover`).
 
@@ -223,6 +234,14 @@ class Cluster:
                                 storage_class_map, include, exclude,
                                 replace, volume_path, concurrency, progress,
                                 cancel, mover, inplace_timeout)
+        if include_selector is not None:
+            o.include_selector = include_selector
+        if exclude_selector is not None:
+            o.exclude_selector = exclude_selector
+        o.cluster_resources = 1 if cluster_resources else 0
+        if app_name is not None:
+            o.app_name = app_name
+        o.with_policies = 1 if with_policies else 0
         with self._use() as h:
             try:
                 if vault is None:

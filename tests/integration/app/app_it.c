@@ -95,6 +95,21 @@ static size_t count_in(const astra__json *res, const char *ns)
 	return n;
 }
 
+/* Objects of namespace ns the restore creates itself (not through their
+ * owner). */
+static size_t count_restored_in(const astra__json *res, const char *ns)
+{
+	const astra__json *arr = astra__json_get(res, "resources");
+	size_t n = 0;
+	for (size_t i = 0; i < astra__json_size(arr); i++) {
+		const astra__json *e = astra__json_at(arr, i);
+		const char *s = astra__json_str(e, "namespace");
+		n += s && !strcmp(s, ns) &&
+		     strcmp(astra__json_str(e, "restore"), "owner");
+	}
+	return n;
+}
+
 static astra_app *define(astra_cluster *c, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 static astra_app *define(astra_cluster *c, const char *fmt, ...)
@@ -236,6 +251,10 @@ Test(app_it, helm_release_app_captures_exactly_the_charts_resources)
 	        ASTRA_TEST_SOURCE_DIR, ns, getenv("ASTRA_TB_STORAGECLASS"));
 	sh("kubectl -n %s create configmap not-in-chart --from-literal=x=1 >/dev/null",
 	        ns);
+	/* what the release's workloads create carries its labels */
+	sh("kubectl -n %s create configmap made-at-run-time --from-literal=x=1 >/dev/null && "
+	   "kubectl -n %s label configmap made-at-run-time app.kubernetes.io/instance=shop >/dev/null",
+	        ns, ns);
 	astra_cluster *c = cluster();
 	astra_app *a = define(c,
 	        "{\"name\":\"%s\",\"helm\":{\"release\":\"shop\",\"namespace\":\"%s\"}}",
@@ -249,9 +268,11 @@ Test(app_it, helm_release_app_captures_exactly_the_charts_resources)
 	cr_assert(has(r, "Secret", ns, "sh.helm.release.v1.shop.v1"));
 	cr_assert(has(r, "Secret", ns, "sh.helm.release.v1.shop.v2"));
 	cr_assert(!has(r, "ConfigMap", ns, "not-in-chart"));
-	/* 5 chart objects + 2 release revisions */
-	cr_assert_eq(count_in(r, ns), 7, "%zu objects in the namespace",
-	        count_in(r, ns));
+	cr_assert(has(r, "ConfigMap", ns, "made-at-run-time"));
+	/* 5 chart objects + 2 release revisions + 1 labelled; the
+	 * Deployment's ReplicaSets and Pods come along, restored through it */
+	cr_assert_eq(count_restored_in(r, ns), 8,
+	        "%zu objects in the namespace", count_restored_in(r, ns));
 	astra__json_free(r);
 	astra_app_free(a);
 	/* a release that does not exist */

@@ -527,7 +527,7 @@ Test(inplace_it, interrupted_restore_daemonset_and_a_workload_not_back)
 	protect(a, v, ns, known, sizeof(known));
 	write_newer(ns);
 	/* an earlier restore was interrupted after scaling writer down */
-	sh("kubectl -n %s annotate deploy writer astra.io/restore-scale=2 "
+	sh("kubectl -n %s annotate deploy writer restores.astra.dev/scale=2 "
 	   ">/dev/null && kubectl -n %s scale deploy writer --replicas=0 "
 	   ">/dev/null",
 	        ns, ns);
