@@ -43,11 +43,12 @@ export PATH="$ASTRA_TB_BIN:$PATH" TMPDIR=$work ASTRA_IT_MOVER_IMAGE=$image \
 	ASTRA_IT_ASTRACTL=$build/tools/astractl/astractl ASTRA_KDF_LOG2N=10
 # ASTRA_IT_AS_PROTECTOR=1: the library (and astractl) run as the
 # ServiceAccount of deploy/rbac/ (tests/testbed/as-sa); kubectl set-up keeps
-# admin rights. ASTRA_IT_PROTECTOR_WITHOUT=KIND/NAME:N drops one rule.
+# admin rights. ASTRA_IT_PROTECTOR_WITHOUT='KIND/NAME:N ...' drops rules.
 unset ASTRA_IT_PROTECTOR_KUBECONFIG
 if [ "${ASTRA_IT_AS_PROTECTOR:-0}" = 1 ]; then
-	ASTRA_IT_PROTECTOR_KUBECONFIG=$("$top/tests/testbed/as-sa" "$work/tb" \
-		${ASTRA_IT_PROTECTOR_WITHOUT:+--without "$ASTRA_IT_PROTECTOR_WITHOUT"})
+	without=()
+	for w in ${ASTRA_IT_PROTECTOR_WITHOUT:-}; do without+=(--without "$w"); done
+	ASTRA_IT_PROTECTOR_KUBECONFIG=$("$top/tests/testbed/as-sa" "$work/tb" "${without[@]}")
 	export ASTRA_IT_PROTECTOR_KUBECONFIG
 	printf '#!/bin/sh\nKUBECONFIG='\''%s'\'' exec '\''%s'\'' "$@"\n' \
 		"$ASTRA_IT_PROTECTOR_KUBECONFIG" "$build/tools/astractl/astractl" >"$work/astractl"
