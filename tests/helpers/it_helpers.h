@@ -1,6 +1,9 @@
 /*
  * Helpers shared by the integration suites that drive a test-bed cluster:
- * shell commands (kubectl, helm) and a cluster handle from $KUBECONFIG.
+ * shell commands (kubectl, helm) and a cluster handle from $KUBECONFIG, or
+ * from $ASTRA_IT_PROTECTOR_KUBECONFIG when set (run.sh with
+ * ASTRA_IT_AS_PROTECTOR=1: the library runs as the ServiceAccount of
+ * deploy/rbac/ while the tests' own kubectl set-up keeps admin rights).
  */
 #ifndef ASTRA_IT_HELPERS_H
 #define ASTRA_IT_HELPERS_H
@@ -48,13 +51,17 @@ static void capture(char *out, size_t n, const char *fmt, ...)
 		out[--l] = 0;
 }
 
-/* The cluster of $KUBECONFIG (the test bed's). */
+/* The cluster of $KUBECONFIG (the test bed's), as the protector
+ * ServiceAccount when $ASTRA_IT_PROTECTOR_KUBECONFIG names its kubeconfig. */
 static astra_cluster *cluster(void)
 {
 	astra_cluster *c = NULL;
 	astra_cluster_options o;
 	cr_assert_astra_ok(
 	        astra_cluster_options_init(&o, ASTRA_CLUSTER_OPTIONS_VERSION));
+	const char *sa = getenv("ASTRA_IT_PROTECTOR_KUBECONFIG");
+	if (sa && *sa)
+		o.kubeconfig = sa;
 	cr_assert_astra_ok(astra_cluster_open(&c, &o));
 	return c;
 }

@@ -527,6 +527,11 @@ Test(backup_it, the_scheduler_keeps_its_lease_through_a_long_pass,
 	snprintf(ns, sizeof(ns), "sched-%s", rid);
 	snprintf(app, sizeof(app), "sched-%s", rid);
 	snprintf(lname, sizeof(lname), "astra-sched-%s", rid);
+	/* as the protector ServiceAccount (ASTRA_IT_AS_PROTECTOR=1) the Lease
+	 * lives in the control namespace, the only one deploy/rbac/ grants
+	 * Leases in */
+	const char *lns =
+	        getenv("ASTRA_IT_PROTECTOR_KUBECONFIG") ? "astra-system" : ns;
 	make_app(ns);
 	astra_cluster *c = cluster();
 	astra_app *a = define(c, app, ns);
@@ -558,7 +563,7 @@ Test(backup_it, the_scheduler_keeps_its_lease_through_a_long_pass,
 	astra_policy_scheduler_options_init(
 	        &ta.so, ASTRA_POLICY_SCHEDULER_OPTIONS_VERSION);
 	ta.so.run = &ta.ro;
-	ta.so.lease_namespace = ns;
+	ta.so.lease_namespace = lns;
 	ta.so.lease_name = lname;
 	ta.so.identity = "replica-a";
 	ta.so.lease_duration_s = 3;
@@ -588,7 +593,7 @@ Test(backup_it, the_scheduler_keeps_its_lease_through_a_long_pass,
 	char holder[64];
 	capture(holder, sizeof(holder),
 	        "kubectl -n %s get lease %s -o jsonpath='{.spec.holderIdentity}'",
-	        ns, lname);
+	        lns, lname);
 	cr_assert_str_eq(holder, "replica-a",
 	        "the Lease lapsed during a pass of its holder");
 
@@ -598,7 +603,7 @@ Test(backup_it, the_scheduler_keeps_its_lease_through_a_long_pass,
 	   "\\\"leaseDurationSeconds\\\":120,"
 	   "\\\"renewTime\\\":\\\"$(date -u +%%Y-%%m-%%dT%%H:%%M:%%S.%%6NZ)\\\"}}\" "
 	   ">/dev/null",
-	        ns, lname);
+	        lns, lname);
 	astra__sleep_ms(2500); /* A's renewer sees it (every second) */
 	atomic_store(&sv.release, 1);
 	char res[512] = "";
@@ -623,7 +628,7 @@ Test(backup_it, the_scheduler_keeps_its_lease_through_a_long_pass,
 	cr_assert_astra_ok(ta.rc);
 	capture(holder, sizeof(holder),
 	        "kubectl -n %s get lease %s -o jsonpath='{.spec.holderIdentity}'",
-	        ns, lname);
+	        lns, lname);
 	cr_assert_str_eq(holder, "intruder");
 	astra_cancel_free(stop);
 	astra_app_free(a);

@@ -38,4 +38,18 @@ export ASTRA_IT_KUBECONFIG2=$ASTRA_TB_KUBECONFIG ASTRA_IT_CSI_VOLUMES2=$ASTRA_TB
 # shellcheck disable=SC1091
 . "$work/tb/env"
 export PATH="$ASTRA_TB_BIN:$PATH" TMPDIR=$work
+# ASTRA_IT_AS_PROTECTOR=1: the library (and astractl) run as the
+# ServiceAccount of deploy/rbac/ (tests/testbed/as-sa); kubectl set-up keeps
+# admin rights. ASTRA_IT_PROTECTOR_WITHOUT='KIND/NAME:N ...' drops rules.
+unset ASTRA_IT_PROTECTOR_KUBECONFIG
+if [ "${ASTRA_IT_AS_PROTECTOR:-0}" = 1 ]; then
+	without=()
+	for w in ${ASTRA_IT_PROTECTOR_WITHOUT:-}; do without+=(--without "$w"); done
+	ASTRA_IT_PROTECTOR_KUBECONFIG=$("$top/tests/testbed/as-sa" "$work/tb" "${without[@]}")
+	export ASTRA_IT_PROTECTOR_KUBECONFIG
+	printf '#!/bin/sh\nKUBECONFIG='\''%s'\'' exec '\''%s'\'' "$@"\n' \
+		"$ASTRA_IT_PROTECTOR_KUBECONFIG" "$build/tools/astractl/astractl" >"$work/astractl"
+	chmod +x "$work/astractl"
+	echo "$(basename "$(dirname "$0")")-it: as the ServiceAccount astra-system/astra-protector" >&2
+fi
 "$exe" --jobs "${ASTRA_IT_JOBS:-2}" "$@"

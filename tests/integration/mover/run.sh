@@ -41,6 +41,21 @@ image=$("$top/tests/testbed/mover-image" "$work/tb" "$build")
 . "$work/tb/env"
 export PATH="$ASTRA_TB_BIN:$PATH" TMPDIR=$work ASTRA_IT_MOVER_IMAGE=$image \
 	ASTRA_IT_ASTRACTL=$build/tools/astractl/astractl ASTRA_KDF_LOG2N=10
+# ASTRA_IT_AS_PROTECTOR=1: the library (and astractl) run as the
+# ServiceAccount of deploy/rbac/ (tests/testbed/as-sa); kubectl set-up keeps
+# admin rights. ASTRA_IT_PROTECTOR_WITHOUT='KIND/NAME:N ...' drops rules.
+unset ASTRA_IT_PROTECTOR_KUBECONFIG
+if [ "${ASTRA_IT_AS_PROTECTOR:-0}" = 1 ]; then
+	without=()
+	for w in ${ASTRA_IT_PROTECTOR_WITHOUT:-}; do without+=(--without "$w"); done
+	ASTRA_IT_PROTECTOR_KUBECONFIG=$("$top/tests/testbed/as-sa" "$work/tb" "${without[@]}")
+	export ASTRA_IT_PROTECTOR_KUBECONFIG
+	printf '#!/bin/sh\nKUBECONFIG='\''%s'\'' exec '\''%s'\'' "$@"\n' \
+		"$ASTRA_IT_PROTECTOR_KUBECONFIG" "$build/tools/astractl/astractl" >"$work/astractl"
+	chmod +x "$work/astractl"
+	ASTRA_IT_ASTRACTL=$work/astractl
+	echo "$(basename "$(dirname "$0")")-it: as the ServiceAccount astra-system/astra-protector" >&2
+fi
 unset ASTRA_MOVER ASTRA_MOVER_IMAGE ASTRA_VAULT ASTRA_VAULT_PASSWORD \
 	AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE \
 	AWS_ROLE_ARN AWS_WEB_IDENTITY_TOKEN_FILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 || true
