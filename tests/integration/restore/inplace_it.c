@@ -95,15 +95,20 @@ static void write_known(const char *dir)
 	fst_write(p, "v1\n", 3);
 }
 
-/* Type, path, mode, size and content checksum of every item below the
- * volume of PVC ns/pvc (lost+found aside), sorted, into out. */
+/* Type, path, mode, size, link count, owner, allocated blocks (holes),
+ * modification time, xattrs and content checksum of every item below the
+ * volume of PVC ns/pvc (lost+found aside), sorted, into out: two volumes
+ * with the same walk hold the same tree. */
 static void walk(char *out, size_t n, const char *ns, const char *pvc)
 {
 	char dir[1024];
 	rit_pvc_dir(dir, sizeof(dir), ns, pvc);
 	capture(out, n,
 	        "cd '%s' && find . -path ./lost+found -prune -o -mindepth 1 "
-	        "-printf '%%y %%p %%m %%s\\n' | sort; find . -type f -exec "
+	        "-printf '%%y %%p %%m %%s %%n %%U:%%G %%b %%T@\\n' | sort; "
+	        "find . -path ./lost+found -prune -o -mindepth 1 ! -type l "
+	        "-print | sort | xargs -r -d '\\n' getfattr --absolute-names "
+	        "-h -d -m - 2>/dev/null | grep -v '^$'; find . -type f -exec "
 	        "md5sum {} + | sort -k2",
 	        dir);
 	cr_assert(strstr(out, "./app"), "nothing in %s: %s", dir, out);
