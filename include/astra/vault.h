@@ -428,7 +428,9 @@ ASTRA_API astra_status astra_replicate_options_init(
  * "dry_run", "copied" (or "would_copy"): {"config", "key_slots",
  * "key_epochs", "packs",
  * "index_files", "snapshots", "app_backups"}, "bytes", "present",
- * "key_slots_removed", "rounds"}.
+ * "key_slots_removed", "rounds", "damaged": [{"object", "error"}]} (objects
+ * of the vault that failed verification and were not copied: the call
+ * then returns ASTRA_ECORRUPT after copying the rest).
  */
 ASTRA_API astra_status astra_vault_replicate(astra_vault *vault,
         const char *target_url, const astra_replicate_options *opts,

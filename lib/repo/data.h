@@ -112,6 +112,9 @@ int astra__data_gc(astra__repo *r, const astra__gc_params *p, astra__op *op,
  * read; ASTRA_ENOTFOUND when the pack is gone. */
 int astra__pack_read_header(astra__repo *r, const char *hex, uint64_t size,
         astra__idx_entry **out, size_t *n);
+/* The same from a pack already in memory (`size` bytes): no request. */
+int astra__pack_parse_header(astra__repo *r, const char *hex, const void *pack,
+        size_t size, astra__idx_entry **out, size_t *n);
 /* Appends {"pack": hex, "error": <the last error's message>} to the array
  * `unreadable` (a pack whose header cannot be read) and clears the error:
  * 0, or ASTRA_ENOMEM (the error kept) or the append's error. */

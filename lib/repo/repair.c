@@ -28,8 +28,18 @@ static uint32_t get32(const uint8_t *p)
 	       (uint32_t)p[3] << 24;
 }
 
-int astra__pack_read_header(astra__repo *r, const char *hex, uint64_t size,
-        astra__idx_entry **out, size_t *n)
+/* Bytes [off, off+len) of pack `key`: from `mem` (the whole pack, `size`
+ * bytes) when given, else from the store. */
+static int pack_range(astra__repo *r, const char *key, const uint8_t *mem,
+        uint64_t off, uint64_t len, astra_buf *out)
+{
+	if (!mem)
+		return astra__store_get(r->store, key, off, len, out);
+	return astra__buf_put(out, mem + off, (size_t)len);
+}
+
+static int pack_header(astra__repo *r, const char *hex, uint64_t size,
+        const uint8_t *mem, astra__idx_entry **out, size_t *n)
 {
 	char key[160];
 	astra_buf tail = ASTRA_BUF_INIT, sealed = ASTRA_BUF_INIT;
@@ -53,7 +63,7 @@ int astra__pack_read_header(astra__repo *r, const char *hex, uint64_t size,
 		        key, (unsigned long long)size);
 		goto done;
 	}
-	if ((rc = astra__store_get(r->store, key, size - 4, 4, &tail)))
+	if ((rc = pack_range(r, key, mem, size - 4, 4, &tail)))
 		goto done;
 	if (tail.size != 4) {
 		rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
@@ -71,7 +81,7 @@ int astra__pack_read_header(astra__repo *r, const char *hex, uint64_t size,
 		goto done;
 	}
 	uint64_t hoff = size - 4 - hl;
-	if ((rc = astra__store_get(r->store, key, hoff, hl, &sealed)))
+	if ((rc = pack_range(r, key, mem, hoff, hl, &sealed)))
 		goto done;
 	char aad[80];
 	snprintf(aad, sizeof(aad), "pack %s", hex);
@@ -123,6 +133,18 @@ done:
 	astra_buf_dispose(&sealed);
 	astra_buf_dispose(&plain);
 	return rc;
+}
+
+int astra__pack_read_header(astra__repo *r, const char *hex, uint64_t size,
+        astra__idx_entry **out, size_t *n)
+{
+	return pack_header(r, hex, size, NULL, out, n);
+}
+
+int astra__pack_parse_header(astra__repo *r, const char *hex, const void *pack,
+        size_t size, astra__idx_entry **out, size_t *n)
+{
+	return pack_header(r, hex, size, pack, out, n);
 }
 
 int astra__pack_note_unreadable(astra__json *unreadable, const char *hex)

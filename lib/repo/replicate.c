@@ -25,6 +25,8 @@
 #include "core/pool.h"
 #include "core/vec.h"
 #include "fmt/json.h"
+#include "repo/data.h"
+#include "repo/parse.h"
 #include "repo/repo.h"
 #include "repo/vault_internal.h"
 #include "store/store.h"
@@ -69,6 +71,8 @@ typedef struct {
 	uint64_t slots_removed;
 	int rounds;
 	const char *dst_url; /* for messages: no credentials */
+	astra__json *damaged; /* [{"object", "error"}]: not copied */
+	astra__map damaged_keys; /* the same keys: not tried again */
 } repl_run;
 
 typedef struct {
@@ -132,6 +136,54 @@ static void task_fail(repl_run *g)
 	pthread_mutex_unlock(&g->mu);
 }
 
+/* The vault's object is what it claims to be before it is copied: a
+ * record, epoch object or index file authenticates under the vault's keys
+ * (and an index file decompresses), a pack's sealed header authenticates
+ * and its entries fit. A primary object that fails is not copied. */
+static int verify_obj(
+        repl_run *g, size_t cls, const char *key, const astra_buf *data)
+{
+	const char *pre = repl_classes[cls].prefix;
+	astra_buf plain = ASTRA_BUF_INIT;
+	int rc = 0;
+	if (!strcmp(pre, "index/")) {
+		rc = astra__index_file_open(g->r, key,
+		        (const uint8_t *)data->ptr, data->size, &plain);
+	} else if (!strcmp(pre, "snapshots/") || !strcmp(pre, "appbackups/") ||
+	           !strcmp(pre, "epochs/")) {
+		rc = astra__repo_open_sealed(
+		        g->r, key, data->ptr, data->size, &plain, key);
+	} else if (!strcmp(pre, "data/")) {
+		const char *hex = strrchr(key, '/');
+		astra__idx_entry *e = NULL;
+		size_t n = 0;
+		rc = astra__pack_parse_header(g->r, hex ? hex + 1 : key,
+		        data->ptr, data->size, &e, &n);
+		free(e);
+	}
+	astra_buf_dispose(&plain);
+	return rc;
+}
+
+static void task_skip(repl_run *g, const char *key)
+{
+	const astra_error *e = astra_error_last();
+	astra__log_warn("replicate: %s is damaged in the vault and was not "
+	                "copied: %s",
+	        key, e->message);
+	pthread_mutex_lock(&g->mu);
+	astra__json *u = astra__json_new_object();
+	if (u && !astra__json_set_str(u, "object", key) &&
+	        !astra__json_set_str(u, "error", e->message) &&
+	        !astra__json_push(g->damaged, u))
+		u = NULL;
+	astra__json_free(u);
+	astra__map_set(&g->damaged_keys, key, NULL, NULL);
+	g->op->p.items_done++;
+	pthread_mutex_unlock(&g->mu);
+	astra_error_clear();
+}
+
 static void copy_task(void *arg)
 {
 	repl_task *t = arg;
@@ -164,6 +216,10 @@ static void copy_task(void *arg)
 		goto gone; /* deleted by a gc meanwhile: the next round sees */
 	if (rc)
 		goto fail;
+	if (verify_obj(g, t->cls, t->key, &data)) {
+		task_skip(g, t->key);
+		goto done;
+	}
 	rc = astra__store_put(g->dst, t->key, data.ptr, data.size, &po);
 	if (rc == ASTRA_EEXISTS) {
 		/* another replicator was faster: same vault, same object */
@@ -266,6 +322,11 @@ static int copy_class(
 			g->present++;
 			continue;
 		}
+		pthread_mutex_lock(&g->mu);
+		int bad = astra__map_has(&g->damaged_keys, src.v[i].key);
+		pthread_mutex_unlock(&g->mu);
+		if (bad)
+			continue; /* reported once, not tried again */
 		(*queued)++;
 		g->op->p.items_total++;
 		g->op->p.bytes_total += src.v[i].size;
@@ -386,6 +447,9 @@ static astra__json *repl_report(const repl_run *g)
 	astra__json_set_int(
 	        rep, "key_slots_removed", (int64_t)g->slots_removed);
 	astra__json_set_int(rep, "rounds", g->rounds);
+	astra__json *d = astra__json_dup(g->damaged);
+	if (d)
+		astra__json_set(rep, "damaged", d);
 	return rep;
 }
 
@@ -413,6 +477,10 @@ astra_status astra_vault_replicate(astra_vault *v, const char *target_url,
 	g.op = &op;
 	g.dry_run = o && (o->flags & ASTRA_REPLICATE_F_DRY_RUN);
 	pthread_mutex_init(&g.mu, NULL);
+	if (!(g.damaged = astra__json_new_array())) {
+		pthread_mutex_destroy(&g.mu);
+		return ASTRA_ENOMEM;
+	}
 	astra__pool *pool = NULL;
 	astra__json *rep = NULL;
 	astra__store_opts so;
@@ -463,6 +531,11 @@ astra_status astra_vault_replicate(astra_vault *v, const char *target_url,
 	        v->r->vault_id, g.dst_url, fresh ? " (new replica)" : "",
 	        threads);
 	rc = run_rounds(&g, pool);
+	if (!rc && astra__json_size(g.damaged))
+		rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+		        "%zu object(s) of vault %s are damaged and were not "
+		        "copied (the report's \"damaged\"; run `vault check`)",
+		        astra__json_size(g.damaged), v->r->vault_id);
 	if (rc) {
 		astra__saved_err e;
 		astra__err_save(&e);
@@ -483,6 +556,8 @@ done:
 	astra__pool_free(pool);
 	astra__json_free(rep);
 	astra__store_free(g.dst);
+	astra__json_free(g.damaged);
+	astra__map_free(&g.damaged_keys);
 	pthread_mutex_destroy(&g.mu);
 	return rc;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "astra/vault.h"
 #include "astra_test.h"
@@ -302,6 +303,79 @@ Test(repo_replicate, a_rekeyed_vault_replicates_its_key_epochs)
 	restores(r, id1, data_dir);
 	restores(r, id2, more);
 	check_clean(r);
+	astra_vault_free(r);
+	astra_vault_free(v);
+}
+
+/* Flips the last byte of the file at path. */
+static void flip_last(const char *path)
+{
+	FILE *f = fopen(path, "r+b");
+	cr_assert(f, "%s", path);
+	cr_assert_eq(fseek(f, -1, SEEK_END), 0);
+	int c = fgetc(f);
+	cr_assert_eq(fseek(f, -1, SEEK_END), 0);
+	fputc(c ^ 0x5a, f);
+	fclose(f);
+}
+
+Test(repo_replicate, damaged_objects_of_the_vault_are_reported_not_copied)
+{
+	astra_vault *v = open_vault(src_url, "pw", 1);
+	char id1[33], id2[33];
+	backup(v, data_dir, id1);
+	char more[4400];
+	snprintf(more, sizeof(more), "%s/second", work);
+	cr_assert_eq(mkdir(more, 0755), 0);
+	fst_make_rich_tree(more);
+	backup(v, more, id2);
+	/* damage id2's record and one pack (its sealed header's tag) */
+	char rec[4500], cmd[9000], pack[4500];
+	snprintf(rec, sizeof(rec), "%s/vault/snapshots/%s", work, id2);
+	flip_last(rec);
+	snprintf(cmd, sizeof(cmd),
+	        "ls -S %s/vault/data/*/* | tail -1 | tr -d '\\n'", work);
+	FILE *p = popen(cmd, "r");
+	cr_assert(p);
+	size_t got = fread(pack, 1, sizeof(pack) - 1, p);
+	pack[got] = 0;
+	pclose(p);
+	cr_assert(got > 0);
+	/* the header ends 4 bytes before the end: flip a byte of its tag */
+	FILE *f = fopen(pack, "r+b");
+	cr_assert(f);
+	cr_assert_eq(fseek(f, -5, SEEK_END), 0);
+	int c = fgetc(f);
+	cr_assert_eq(fseek(f, -5, SEEK_END), 0);
+	fputc(c ^ 0x5a, f);
+	fclose(f);
+	astra__json *rep = replicate(v, 0, NULL, NULL, ASTRA_ECORRUPT);
+	cr_assert(strstr(astra_error_last()->message, "damaged and were not "
+	                                              "copied"),
+	        "%s", astra_error_last()->message);
+	const astra__json *d = astra__json_get(rep, "damaged");
+	cr_assert_eq(
+	        astra__json_size(d), 2, "damaged: %zu", astra__json_size(d));
+	const char *pk = strstr(pack, "/data/") + 1;
+	char rk[64];
+	snprintf(rk, sizeof(rk), "snapshots/%s", id2);
+	int saw_pack = 0, saw_rec = 0;
+	for (size_t i = 0; i < astra__json_size(d); i++) {
+		const char *o = astra__json_str(astra__json_at(d, i), "object");
+		saw_pack |= !strcmp(o, pk);
+		saw_rec |= !strcmp(o, rk);
+	}
+	cr_assert(saw_pack && saw_rec);
+	cr_assert(strstr(astra__json_str(astra__json_at(d, 0), "error"),
+	        "authentication failed"));
+	astra__json_free(rep);
+	char there[4600];
+	snprintf(there, sizeof(there), "%s/replica/%s", work, pk);
+	cr_assert_neq(access(there, F_OK), 0, "a damaged pack was copied");
+	snprintf(there, sizeof(there), "%s/replica/%s", work, rk);
+	cr_assert_neq(access(there, F_OK), 0, "a damaged record was copied");
+	astra_vault *r = open_vault(dst_url, "pw", 0);
+	cr_assert_eq(count_snapshots(r), 1);
 	astra_vault_free(r);
 	astra_vault_free(v);
 }
