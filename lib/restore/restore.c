@@ -292,9 +292,6 @@ static void report(
 
 static int fill_pvc(rctx *c, item *it, const char *ns, const char *name)
 {
-	if (c->mover) /* a Job mounts the PVC (and binds it) */
-		return astra__mover_restore(
-		        c->mover, ns, name, it->pvc_data, &c->op);
 	int rc = astra__pvc_wait_bound(c->k, ns, name, 300, NULL);
 	char *path = NULL;
 	if (!rc)
@@ -332,6 +329,21 @@ static void apply_one(void *arg)
 		return;
 	}
 	const char *kind = astra__json_str(obj, "kind");
+	/* mover Jobs fill a volume in the control namespace first; the PVC
+	 * is created bound to it (mover.h) */
+	char *pv = NULL;
+	int moved = c->mover && it->pvc_data && c->repo &&
+	            !strcmp(kind, "PersistentVolumeClaim");
+	if (moved && (rc = astra__mover_restore(c->mover, ns, name, obj,
+	                      it->pvc_data, &c->op, &pv))) {
+		snprintf(msg, sizeof(msg), "%s", astra_error_last()->message);
+		report(c, obj, "failed", msg);
+		astra__kube_resource_clear(&r);
+		return;
+	}
+	if (pv)
+		astra__json_set_str(
+		        astra__json_get(obj, "spec"), "volumeName", pv);
 	if (it->pvc_vs) {
 		/* from a snapshot: the PVC clones its VolumeSnapshot */
 		astra__json *spec = astra__json_get(obj, "spec");
@@ -357,15 +369,23 @@ static void apply_one(void *arg)
 			rc = astra__kube_apply(c->k, &r, ns, obj, &wo, NULL);
 			result = "replaced";
 		} else {
+			if (pv)
+				astra__mover_restore_undo(c->mover, pv);
+			free(pv);
 			astra_error_clear();
 			report(c, obj, "skipped", "exists");
 			astra__kube_resource_clear(&r);
 			return;
 		}
 	}
-	if (!rc && !strcmp(kind, "PersistentVolumeClaim") && it->pvc_data &&
-	        c->repo)
+	if (pv && rc)
+		astra__mover_restore_undo(c->mover, pv);
+	if (!rc && pv)
+		rc = astra__mover_restore_bound(c->mover, ns, name, pv, &c->op);
+	else if (!rc && !moved && !strcmp(kind, "PersistentVolumeClaim") &&
+	         it->pvc_data && c->repo)
 		rc = fill_pvc(c, it, ns, name);
+	free(pv);
 	if (!rc && !strcmp(kind, "CustomResourceDefinition")) {
 		/* later groups need it served: wait for discovery */
 		const char *n = name;
