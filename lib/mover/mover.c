@@ -42,6 +42,9 @@
 
 #define MOVER_LABEL "backups.astra.dev/mover"
 #define RUN_LABEL "backups.astra.dev/mover-run"
+/* a PV being handed over: its reclaim policy before (it is Retain until
+ * the tenant's PVC is bound to it) */
+#define POLICY_ANNOTATION "backups.astra.dev/mover-reclaim-policy"
 #define SECRET_DIR "/astra-secret"
 #define DEFAULT_CONTROL_NS "astra-system"
 #define SNAP_GROUP "snapshot.storage.k8s.io"
@@ -283,6 +286,9 @@ static astra__json *new_kind(const astra__mover *m, const char *av,
 
 /* ---- the run: its Lease, the heartbeat, the sweep ---- */
 
+static int release_pv(astra__mover *m, const astra__kube_resource *r,
+        const char *pv, astra__op *op);
+
 /* Unix seconds of an RFC 3339 UTC time ("2026-12-07T21:40:00Z", any
  * fraction ignored); -1 when it is not one. */
 static int64_t utc_seconds(const char *t)
@@ -455,12 +461,7 @@ static void sweep(astra__mover *m, int64_t now)
 			if (is_pv && phase && !strcmp(phase, "Bound") && cns &&
 			        strcmp(cns, m->ctl_ns)) {
 				/* handed over and bound: the tenant's now */
-				static const char unlabel[] =
-				        "{\"metadata\":{\"labels\":{\"" MOVER_LABEL
-				        "\":null,\"" RUN_LABEL "\":null}}}";
-				rc = astra__kube_patch(m->k, &r, NULL, name,
-				        ASTRA_KUBE_PATCH_MERGE, unlabel,
-				        sizeof(unlabel) - 1, &wo, NULL);
+				rc = release_pv(m, &r, name, &q);
 			} else {
 				if (is_pv) { /* its volume goes with it */
 					static const char del[] =
@@ -627,6 +628,16 @@ static void run_end(astra__mover *m)
 	}
 }
 
+static pthread_once_t unnarrowed_once = PTHREAD_ONCE_INIT;
+
+/* Once a process: the store's credentials go to the Jobs as they are. */
+static void warn_unnarrowed(void)
+{
+	astra__log_warn("mover: the Jobs get this process's object store "
+	                "credentials as they are: their scope could not be "
+	                "narrowed to the vault (docs/security.md)");
+}
+
 /* The Secret: the vault secret as a file, and as keys the variables of
  * this process the vault's store needs (AWS_* for s3://); owned by the Job
  * `uid` (the garbage collector deletes it with the Job). */
@@ -667,6 +678,7 @@ static astra__json *secret_object(
 		rc = astra__base64_encode(&b, v, strlen(v));
 		if (!rc)
 			rc = astra__json_set_str(data, names[i], b.ptr);
+		pthread_once(&unnarrowed_once, warn_unnarrowed);
 	}
 	if (b.ptr)
 		astra__wipe(b.ptr, b.size);
@@ -1717,6 +1729,37 @@ int astra__mover_backup(astra__mover *m, const char *backup,
 
 /* ---- restores ---- */
 
+/* PV `pv`, bound to a tenant's PVC, becomes the tenant's alone: its
+ * reclaim policy back (the annotation), no label of the mover (no sweep
+ * takes it). */
+static int release_pv(astra__mover *m, const astra__kube_resource *r,
+        const char *pv, astra__op *op)
+{
+	astra__json *o = NULL;
+	int rc = astra__kube_get(m->k, r, NULL, pv, &o);
+	const char *pol = astra__json_str(
+	        astra__json_path(o, "metadata.annotations"), POLICY_ANNOTATION);
+	if (!pol || (strcmp(pol, "Delete") && strcmp(pol, "Retain") &&
+	                    strcmp(pol, "Recycle")))
+		pol = "Delete";
+	astra_buf b = ASTRA_BUF_INIT;
+	if (!rc)
+		rc = astra__buf_printf(&b,
+		        "{\"metadata\":{\"labels\":{\"" MOVER_LABEL
+		        "\":null,\"" RUN_LABEL "\":null},\"annotations\":{"
+		        "\"" POLICY_ANNOTATION "\":null}},\"spec\":{"
+		        "\"persistentVolumeReclaimPolicy\":\"%s\"}}",
+		        pol);
+	astra__json_free(o);
+	astra__kube_write_options wo = { 0 };
+	wo.op = op;
+	if (!rc)
+		rc = astra__kube_patch(m->k, r, NULL, pv,
+		        ASTRA_KUBE_PATCH_MERGE, b.ptr, b.size, &wo, NULL);
+	astra_buf_dispose(&b);
+	return rc;
+}
+
 /* Hands the volume of PVC j->name (control namespace, no pod holds it)
  * over to the tenant's PVC ns/pvc, not created yet: the PV's reclaim
  * policy becomes Retain, the PVC goes, and the PV is pre-bound (claimRef
@@ -1752,9 +1795,10 @@ static int hand_over(run *j, const char *ns, const char *pvc, char **pv_out)
 	if (!rc)
 		rc = astra__buf_printf(&b,
 		        "{\"metadata\":{\"labels\":{\"" MOVER_LABEL
-		        "\":\"true\",\"" RUN_LABEL "\":\"%s\"}},\"spec\":{"
-		        "\"persistentVolumeReclaimPolicy\":\"Retain\"}}",
-		        m->run_id);
+		        "\":\"true\",\"" RUN_LABEL "\":\"%s\"},"
+		        "\"annotations\":{\"" POLICY_ANNOTATION "\":\"%s\"}},"
+		        "\"spec\":{\"persistentVolumeReclaimPolicy\":\"Retain\"}}",
+		        m->run_id, policy);
 	if (!rc)
 		rc = astra__kube_patch(m->k, &j->pv_r, NULL, pvname,
 		        ASTRA_KUBE_PATCH_MERGE, b.ptr, b.size, &wo, NULL);
@@ -1795,8 +1839,10 @@ static int hand_over(run *j, const char *ns, const char *pvc, char **pv_out)
 			        ref, "resourceVersion", astra__json_new_null());
 			astra__json_set(spec, "claimRef", ref);
 			ref = NULL;
-			astra__json_set_str(
-			        spec, "persistentVolumeReclaimPolicy", policy);
+			/* still Retain: a provisioner deletes a Released PV
+			 * whose policy is Delete before the PV controller
+			 * makes it Available; astra__mover_restore_bound()
+			 * puts the policy back */
 			astra__json_set(p, "spec", spec);
 			spec = NULL;
 			char *text = NULL;
@@ -1902,14 +1948,7 @@ int astra__mover_restore_bound(astra__mover *m, const char *ns, const char *pvc,
 	astra__kube_resource r;
 	if (rc || astra__kube_find_kind(m->k, "", "v1", "PersistentVolume", &r))
 		return rc;
-	/* the tenant's now: no sweep may take it */
-	static const char unlabel[] =
-	        "{\"metadata\":{\"labels\":{\"" MOVER_LABEL
-	        "\":null,\"" RUN_LABEL "\":null}}}";
-	astra__kube_write_options wo = { 0 };
-	wo.op = op;
-	rc = astra__kube_patch(m->k, &r, NULL, pv, ASTRA_KUBE_PATCH_MERGE,
-	        unlabel, sizeof(unlabel) - 1, &wo, NULL);
+	rc = release_pv(m, &r, pv, op);
 	astra__kube_resource_clear(&r);
 	return rc;
 }
