@@ -852,7 +852,7 @@ Test(mover_it, the_tenant_namespace_never_sees_the_mover)
 	restore(c, v, "tb", map, &m);
 	stop_watch("r");
 	tenant_saw_nothing("r", ns2);
-	check_ctl_listings("r", "\"CHOWN\",\"DAC_OVERRIDE\",\"FOWNER\"");
+	check_ctl_listings("r", "\"CHOWN\",\"FOWNER\",\"DAC_OVERRIDE\"");
 	same_data(ns, ns2);
 	/* every restored PVC is bound to a volume the mover filled, now the
 	 * tenant's alone: Delete again, no mover label */
