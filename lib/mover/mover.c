@@ -515,6 +515,12 @@ static int run_begin(astra__mover *m)
 	rc = astra__kube_get(m->k, &nsr, NULL, m->ctl_ns, &obj);
 	astra__json_free(obj);
 	obj = NULL;
+	if (rc && rc != ASTRA_ENOTFOUND && rc != ASTRA_ECANCELLED) {
+		/* not allowed to read namespaces: the Lease below fails
+		 * with its own cause when the namespace is missing */
+		astra_error_clear();
+		rc = 0;
+	}
 	if (rc == ASTRA_ENOTFOUND) {
 		astra__json *nso = astra__json_new_object();
 		astra__json *md = astra__json_new_object();
