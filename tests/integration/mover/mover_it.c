@@ -691,7 +691,8 @@ static void tenant_saw_nothing(const char *tag, const char *ns)
 	char out[4096], lines[64];
 	capture(lines, sizeof(lines), "wc -l < \"$TMPDIR/watch-%s.ticks\"",
 	        tag);
-	cr_assert_gt(atoi(lines), 10, "the watch of %s hardly ran (%s rounds)",
+	/* a round lists three times; on a loaded machine a few seconds */
+	cr_assert_geq(atoi(lines), 3, "the watch of %s hardly ran (%s rounds)",
 	        ns, lines);
 	capture(out, sizeof(out),
 	        "sort -u \"$TMPDIR/watch-%s.names\" | grep -v -x -E "
