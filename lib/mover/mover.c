@@ -52,6 +52,8 @@
  * Lease was last written LEASE_DEAD_S ago (API server time) are swept */
 #define LEASE_RENEW_S 10
 #define LEASE_DEAD_S 45
+/* ttlSecondsAfterFinished of the Jobs */
+#define JOB_TTL_S 300
 
 astra_status astra_mover_options_init(
         astra_mover_options *o, unsigned int version)
@@ -937,6 +939,9 @@ static astra__json *job_object(astra__mover *m, const char *name,
 	astra__json_del(astra__json_get(tpl, "metadata"), "namespace");
 	astra__json_set(tpl, "spec", pspec);
 	astra__json_set_int(spec, "backoffLimit", 0);
+	/* finished and not deleted (this process died): the cluster deletes
+	 * it, its pod and its Secret (owned) after JOB_TTL_S */
+	astra__json_set_int(spec, "ttlSecondsAfterFinished", JOB_TTL_S);
 	/* resumed once its Secret (owned by it) exists */
 	astra__json_set_bool(spec, "suspend", 1);
 	astra__json_set_int(spec, "activeDeadlineSeconds", m->timeout_s);
