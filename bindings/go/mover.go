@@ -35,6 +35,12 @@ type MoverOptions struct {
 	VaultPasswordFile string
 	VaultURL          string // the vault's URL as the pods open it; "" = this process's
 	HostNetwork       bool   // the pods use the node's network
+	// Where the Jobs, their Secrets and PVCs live (never the tenant's
+	// namespace); "" = "astra-system".
+	ControlNamespace string
+	// 0: the pods run as root with one capability (docs/security.md);
+	// else as this user (and fsGroup), non-root, with none.
+	RunAsUser uint
 }
 
 // c returns the C form of m (nil for a nil m) and the function that frees
@@ -87,5 +93,9 @@ func (m *MoverOptions) c() (capi.Astra_mover_options, func(), error) {
 	if m.HostNetwork {
 		o.SetHost_network(1)
 	}
+	if m.ControlNamespace != "" {
+		o.SetControl_namespace(m.ControlNamespace)
+	}
+	o.SetRun_as_user(m.RunAsUser)
 	return o, free, nil
 }

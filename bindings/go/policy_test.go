@@ -229,7 +229,7 @@ spec:
 	}
 	// Jobs with options the library refuses, naming the cause, before
 	// anything is created
-	for _, tc := range []struct {
+	for i, tc := range []struct {
 		m    astra.MoverOptions
 		want string
 	}{
@@ -238,9 +238,12 @@ spec:
 		{astra.MoverOptions{Strategy: astra.MoverJob, Image: "img:1", VaultPassword: "x",
 			ImagePullPolicy: "Sometimes"}, "pull policy"},
 		{astra.MoverOptions{Strategy: 7}, "strategy 7"},
+		{astra.MoverOptions{Strategy: astra.MoverJob, Image: "img:1", VaultPassword: "x",
+			ControlNamespace: "Not_A_Namespace"}, "is not a namespace name"},
 	} {
 		m := tc.m
-		_, err := app.Backup(v, &astra.AppBackupOptions{Name: "bj", Mover: &m})
+		// one name each: a snapshot of the same name may still be going
+		_, err := app.Backup(v, &astra.AppBackupOptions{Name: fmt.Sprintf("bj%d", i), Mover: &m})
 		var ae *astra.Error
 		if !errors.Is(err, astra.ErrInvalid) || !errors.As(err, &ae) || !strings.Contains(ae.Message, tc.want) {
 			t.Fatalf("%+v: %v", tc.m, err)

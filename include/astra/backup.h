@@ -40,14 +40,17 @@ typedef int ASTRA_CALLBACK(astra_volume_path_cb)(
 
 /**
  * How volume data moves between the cluster and the vault. With
- * ASTRA_MOVER_JOB, each volume is backed up by a Job in the volume's
- * namespace whose pod mounts a temporary PVC cloned from the volume's
- * VolumeSnapshot (read-only), and restored by a Job that mounts the target
- * PVC; the pod runs `astractl data backup|restore` against the vault's URL
- * with the vault secret (and AWS_* credentials of this process for s3://
- * vaults) from a temporary Secret, and reports through its termination
- * message. Jobs, temporary PVCs and Secrets are deleted on success, failure
- * and cancel. See docs/backups.md.
+ * ASTRA_MOVER_JOB, every Job runs in the control namespace (never the
+ * volume's): a backup Job mounts (read-only) a PVC made there from a
+ * VolumeSnapshot bound to a pre-provisioned VolumeSnapshotContent with the
+ * source snapshot's handle; a restore Job fills a PVC made there, whose
+ * volume is then handed over to the tenant's PVC (the PV's claimRef). The
+ * pod runs `astractl data backup|restore` against the vault's URL with the
+ * vault secret (and AWS_* credentials of this process for s3:// vaults)
+ * from a Secret owned by the Job, and reports through its termination
+ * message. Jobs, PVCs, VolumeSnapshots, VolumeSnapshotContents and Secrets
+ * are deleted on success, failure and cancel, and those of a crashed
+ * process are swept when a later run begins. See docs/backups.md.
  */
 typedef struct {
 	unsigned int version;
@@ -77,9 +80,21 @@ typedef struct {
 	/** Jobs: the pods use the node's network (hostNetwork), so that an
 	 *  object store on the node's loopback is reachable; 0: pod network. */
 	int host_network;
+	/* v2 */
+	/** Jobs: the control namespace, where every mover Job, its Secret,
+	 *  its PVC and the VolumeSnapshot it reads run (never the tenant's
+	 *  namespace); created when missing. NULL: "astra-system". */
+	const char *control_namespace;
+	/** Jobs: 0 (default): the pods run as root with every capability
+	 *  dropped but DAC_READ_SEARCH (backups: read every file) or CHOWN,
+	 *  FOWNER and DAC_OVERRIDE (restores: write every file with its
+	 *  owner). Else this user id (also the group and the fsGroup), with
+	 *  runAsNonRoot and no capability at all: for volumes whose files it
+	 *  can read and write. */
+	unsigned int run_as_user;
 } astra_mover_options;
 
-#define ASTRA_MOVER_OPTIONS_VERSION 1
+#define ASTRA_MOVER_OPTIONS_VERSION 2
 #define ASTRA_MOVER_OPTIONS_INIT            \
 	{                                   \
 		ASTRA_MOVER_OPTIONS_VERSION \

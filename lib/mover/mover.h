@@ -46,13 +46,18 @@ void astra__mover_free(astra__mover *m);
 int astra__mover_backup(astra__mover *m, const char *backup,
         const astra__json *svols, const astra__json *man, astra__op *op,
         astra__json *vols);
-/* Restores data snapshot `id` into PVC ns/pvc through a Job (waits for a
- * free slot among the parallelism). */
+/* Restores data snapshot `id` for PVC ns/pvc (not created yet; `obj` its
+ * manifest) through a Job in the control namespace (waits for a free slot
+ * among the parallelism): the Job fills a PVC there, whose PV is then
+ * pre-bound to ns/pvc; *pv: its name (caller frees), for the PVC's
+ * spec.volumeName. A PVC ns/pvc that exists already: 0 and *pv NULL. */
 int astra__mover_restore(astra__mover *m, const char *ns, const char *pvc,
-        const char *id, astra__op *op);
-/* The same into a PVC that holds data: with `delete_extras`, the Job
- * restores with --delete-extras, so the tree equals the snapshot (an
- * in-place restore). */
-int astra__mover_restore_ex(astra__mover *m, const char *ns, const char *pvc,
-        const char *id, int delete_extras, astra__op *op);
+        const astra__json *obj, const char *id, astra__op *op, char **pv);
+/* After the PVC was created with volumeName `pv`: waits until it is Bound
+ * and takes the mover's labels off the PV. */
+int astra__mover_restore_bound(astra__mover *m, const char *ns, const char *pvc,
+        const char *pv, astra__op *op);
+/* The PVC could not be created: deletes PV `pv` and its volume (keeps the
+ * error). */
+void astra__mover_restore_undo(astra__mover *m, const char *pv);
 #endif

@@ -407,18 +407,71 @@ static int from_snapshot(astra__inplace *ip, const astra__kube_resource *r,
 	return 0;
 }
 
-/* From a backup: the PVC stays; its data is overwritten so the tree equals
- * the backup's, through the mover Job or the volume's directory (which
- * must exist: a path that leads nowhere is not the volume). */
-static int from_backup(
-        astra__inplace *ip, const char *ns, const char *name, const char *data)
+/* Through mover Jobs, which never mount a tenant's PVC: a new volume is
+ * filled from the backup in the control namespace and handed over, and
+ * the PVC is replaced by one bound to it (the old volume goes with the old
+ * PVC, by its reclaim policy). */
+static int from_backup_mover(astra__inplace *ip, const astra__kube_resource *r,
+        const astra__json *obj, const char *ns, const char *name,
+        const char *data)
+{
+	char *pv = NULL;
+	int rc = astra__mover_restore(
+	        ip->p.mover, ns, name, obj, data, ip->p.op, &pv);
+	if (rc)
+		return rc;
+	astra__kube_write_options wo = { 0 };
+	wo.op = ip->p.op;
+	wo.propagation = "Background";
+	rc = astra__kube_delete(ip->p.k, r, ns, name, &wo);
+	if (rc == ASTRA_ENOTFOUND) {
+		astra_error_clear();
+		rc = 0;
+	}
+	if (!rc)
+		rc = wait_gone(ip, r, ns, name);
+	astra__json *o = rc ? NULL : astra__json_dup(obj);
+	if (!rc && !o)
+		rc = ASTRA_ENOMEM;
+	if (!rc) {
+		astra__json *spec = astra__json_get(o, "spec");
+		astra__json_free(astra__json_take(spec, "dataSource"));
+		astra__json_free(astra__json_take(spec, "dataSourceRef"));
+		astra__json_set_str(spec, "volumeName", pv);
+		rc = astra__kube_create(ip->p.k, r, ns, o, NULL, NULL);
+	}
+	astra__json_free(o);
+	if (rc) {
+		astra__saved_err e;
+		astra__err_save(&e);
+		astra__mover_restore_undo(ip->p.mover, pv);
+		astra__err_restore(&e);
+	} else {
+		rc = astra__mover_restore_bound(
+		        ip->p.mover, ns, name, pv, ip->p.op);
+	}
+	free(pv);
+	if (rc)
+		return astra__err_prefix(rc, "replacing PVC %s/%s", ns, name);
+	astra__log_info("in-place restore: PVC %s/%s replaced by one filled "
+	                "from the backup by a mover Job",
+	        ns, name);
+	return 0;
+}
+
+/* From a backup: the PVC's data is overwritten so the tree equals the
+ * backup's, through the volume's directory (which must exist: a path that
+ * leads nowhere is not the volume), or the PVC is replaced by one a mover
+ * Job filled. */
+static int from_backup(astra__inplace *ip, const astra__kube_resource *r,
+        const astra__json *obj, const char *ns, const char *name,
+        const char *data)
 {
 	int rc = wait_unused(ip, ns, name);
 	if (rc)
 		return rc;
 	if (ip->p.mover)
-		return astra__mover_restore_ex(
-		        ip->p.mover, ns, name, data, 1, ip->p.op);
+		return from_backup_mover(ip, r, obj, ns, name, data);
 	char *path = NULL;
 	if ((rc = astra__volume_path(ip->p.k, ip->p.va, ns, name, &path)))
 		return rc;
@@ -460,7 +513,7 @@ int astra__inplace_pvc(astra__inplace *ip, const astra__kube_resource *r,
 			        "data was not rolled back",
 			        ip->p.backup, ns, name);
 		snprintf(source, nsource, "backup %s", ip->p.backup);
-		return from_backup(ip, ns, name, data);
+		return from_backup(ip, r, obj, ns, name, data);
 	}
 	if (!vs)
 		return astra__err(ASTRA_ENOTFOUND, ASTRA_ERROR_KUBE,

@@ -336,13 +336,6 @@ static void pvc_filled(rctx *c, const item *it, uint64_t reported)
 
 static int fill_pvc(rctx *c, item *it, const char *ns, const char *name)
 {
-	if (c->mover) { /* a Job mounts the PVC (and binds it) */
-		int mrc = astra__mover_restore(
-		        c->mover, ns, name, it->pvc_data, &c->op);
-		if (!mrc)
-			pvc_filled(c, it, 0);
-		return mrc;
-	}
 	int rc = astra__pvc_wait_bound(c->k, ns, name, 300, NULL);
 	char *path = NULL;
 	/* the volume's bytes join the restore's one progress stream */
@@ -407,6 +400,34 @@ static void apply_one(void *arg)
 		astra__kube_resource_clear(&r);
 		return;
 	}
+	int is_pvc = !strcmp(kind, "PersistentVolumeClaim");
+	if (is_pvc && c->ip && c->mover && it->pvc_data) {
+		/* in place: an existing PVC is replaced by one the mover
+		 * fills (inplace.c); a missing one is created below */
+		astra__json *cur = NULL;
+		int g = astra__kube_get(c->k, &r, ns, name, &cur);
+		astra__json_free(cur);
+		if (!g) {
+			rollback_pvc(c, it, &r);
+			astra__kube_resource_clear(&r);
+			return;
+		}
+		astra_error_clear();
+	}
+	/* mover Jobs fill a volume in the control namespace first; the PVC
+	 * is created bound to it (mover.h) */
+	char *pv = NULL;
+	int moved = c->mover && it->pvc_data && c->repo && is_pvc;
+	if (moved && (rc = astra__mover_restore(c->mover, ns, name, obj,
+	                      it->pvc_data, &c->op, &pv))) {
+		snprintf(msg, sizeof(msg), "%s", astra_error_last()->message);
+		report(c, obj, "failed", msg);
+		astra__kube_resource_clear(&r);
+		return;
+	}
+	if (pv)
+		astra__json_set_str(
+		        astra__json_get(obj, "spec"), "volumeName", pv);
 	if (it->pvc_vs) {
 		/* from a snapshot: the PVC clones its VolumeSnapshot */
 		astra__json *spec = astra__json_get(obj, "spec");
@@ -425,6 +446,11 @@ static void apply_one(void *arg)
 	if (rc == ASTRA_EEXISTS && c->ip &&
 	        !strcmp(kind, "PersistentVolumeClaim")) {
 		astra_error_clear();
+		if (pv) { /* appeared meanwhile: the filled volume goes */
+			astra__mover_restore_undo(c->mover, pv);
+			free(pv);
+			pv = NULL;
+		}
 		rollback_pvc(c, it, &r);
 		astra__kube_resource_clear(&r);
 		return;
@@ -439,15 +465,25 @@ static void apply_one(void *arg)
 			rc = astra__kube_apply(c->k, &r, ns, obj, &wo, NULL);
 			result = "replaced";
 		} else {
+			if (pv)
+				astra__mover_restore_undo(c->mover, pv);
+			free(pv);
 			astra_error_clear();
 			report(c, obj, "skipped", "exists");
 			astra__kube_resource_clear(&r);
 			return;
 		}
 	}
-	if (!rc && !strcmp(kind, "PersistentVolumeClaim") && it->pvc_data &&
-	        c->repo)
+	if (pv && rc)
+		astra__mover_restore_undo(c->mover, pv);
+	if (!rc && pv) {
+		rc = astra__mover_restore_bound(c->mover, ns, name, pv, &c->op);
+		if (!rc)
+			pvc_filled(c, it, 0);
+	} else if (!rc && !moved && !strcmp(kind, "PersistentVolumeClaim") &&
+	           it->pvc_data && c->repo)
 		rc = fill_pvc(c, it, ns, name);
+	free(pv);
 	if (!rc && !strcmp(kind, "CustomResourceDefinition")) {
 		/* later groups need it served: wait for discovery */
 		const char *n = name;

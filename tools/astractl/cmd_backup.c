@@ -15,7 +15,8 @@ static const char *volume_path(const ctl_args *a)
 }
 
 /* --mover hostpath|job [--mover-image IMG] [--mover-parallel N]
- * [--mover-timeout S] [--mover-host-network]: fills `m` and points *out at
+ * [--mover-timeout S] [--mover-host-network]
+ * [--mover-control-namespace NS]: fills `m` and points *out at
  * it (NULL for the host-path strategy); EXIT_USAGE after printing. */
 static int mover_options(const ctl_globals *g, const ctl_args *a,
         astra_mover_options *m, const astra_mover_options **out)
@@ -28,6 +29,7 @@ static int mover_options(const ctl_globals *g, const ctl_args *a,
 		if (ctl_flag_get(a, "mover-image") ||
 		        ctl_flag_get(a, "mover-parallel") ||
 		        ctl_flag_get(a, "mover-timeout") ||
+		        ctl_flag_get(a, "mover-control-namespace") ||
 		        ctl_flag_set(a, "mover-host-network"))
 			return ctl_usage_error("--mover-* flags go with "
 			                       "--mover job");
@@ -62,6 +64,7 @@ static int mover_options(const ctl_globals *g, const ctl_args *a,
 			m->parallelism = (unsigned)n;
 	}
 	m->host_network = ctl_flag_set(a, "mover-host-network");
+	m->control_namespace = ctl_flag_get(a, "mover-control-namespace");
 	/* the Jobs open the vault with the same secret as astractl */
 	const char *pw = getenv("ASTRA_VAULT_PASSWORD");
 	if (g->password_file)
@@ -75,12 +78,14 @@ static int mover_options(const ctl_globals *g, const ctl_args *a,
 #define MOVER_FLAGS                                                    \
 	{ "mover", 1, 0 }, { "mover-image", 1, 0 },                    \
 	        { "mover-parallel", 1, 0 }, { "mover-timeout", 1, 0 }, \
+	        { "mover-control-namespace", 1, 0 },                   \
 	{                                                              \
 		"mover-host-network", 0, 0                             \
 	}
 #define MOVER_USAGE                                                       \
 	" [--mover hostpath|job [--mover-image IMAGE] [--mover-parallel " \
-	"N] [--mover-timeout S] [--mover-host-network]]"
+	"N] [--mover-timeout S] [--mover-host-network] "                  \
+	"[--mover-control-namespace NS]]"
 
 static const ctl_flag create_flags[] = {
 	{ "name", 1, 0 },

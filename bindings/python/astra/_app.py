@@ -43,8 +43,11 @@ class Mover:
     chosen by ``node_selector`` (a dict) and ``tolerations`` (a list),
     with the pod network or, with ``host_network``, the node's. The pods
     get the vault's secret (``vault_password`` or ``vault_password_file``,
-    one required for Jobs) through a temporary Secret, and open the vault
-    at ``vault_url`` (default: the URL this process opened).
+    one required for Jobs) through a Secret owned by their Job, and open
+    the vault at ``vault_url`` (default: the URL this process opened).
+    Jobs, Secrets and PVCs live in ``control_namespace`` (default
+    "astra-system"), never in the tenant's namespace; ``run_as_user``
+    (non-zero) runs the pods as that non-root user (docs/security.md).
     """
 
     strategy: str = "hostpath"
@@ -58,6 +61,8 @@ class Mover:
     vault_password_file: Optional[PathLike] = None
     vault_url: Optional[str] = None
     host_network: bool = False
+    control_namespace: Optional[str] = None
+    run_as_user: int = 0
 
     def _options(self) -> Any:
         strategies = {"hostpath": capi.ASTRA_MOVER_HOSTPATH,
@@ -67,7 +72,8 @@ class Mover:
                              "'hostpath' or 'job'")
         o = capi.astra_mover_options()
         o.strategy = strategies[self.strategy]
-        for k in ("image", "image_pull_policy", "vault_password", "vault_url"):
+        for k in ("image", "image_pull_policy", "vault_password", "vault_url",
+                  "control_namespace"):
             v = getattr(self, k)
             if v is not None:
                 setattr(o, k, str(v))
@@ -80,6 +86,7 @@ class Mover:
         o.parallelism = int(self.parallelism)
         o.timeout_s = int(self.timeout)
         o.host_network = 1 if self.host_network else 0
+        o.run_as_user = int(self.run_as_user)
         return o
 
 

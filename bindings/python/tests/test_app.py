@@ -308,6 +308,10 @@ def test_mover_options_are_checked_before_any_call():
     assert json.loads(m.node_selector_json) == {"disk": "ssd"}
     assert json.loads(m.tolerations_json) == [{"key": "k", "operator": "Exists"}]
     assert capi.astra_mover_options().version == capi.ASTRA_MOVER_OPTIONS_VERSION
+    assert (m.control_namespace, m.run_as_user) == (None, 0)
+    m = astra.Mover("job", image="img:1", vault_password="pw",
+                    control_namespace="ctl-1", run_as_user=1000)._options()
+    assert (m.control_namespace, m.run_as_user) == ("ctl-1", 1000)
 
 
 @needs_testbed

@@ -179,6 +179,7 @@ static void astra_swig_box_free(astra_swig_box *b)
 		astra_swig_str_free(b->u.mover.vault_password);
 		astra_swig_str_free(b->u.mover.vault_password_file);
 		astra_swig_str_free(b->u.mover.vault_url);
+		astra_swig_str_free(b->u.mover.control_namespace);
 		break;
 	case ASTRA_SWIG_BACKUP_VERIFY:
 		astra_swig_str_free(b->u.backup_verify.namespace_prefix);

@@ -2,7 +2,11 @@
  * Data mover Jobs on a test-bed cluster with a real node: backups and
  * restores of an app with 4 PVCs through Jobs running astractl from a
  * locally built image, compared with the host-path strategy; cleanup after
- * success, failure and cancel. Run through tests/integration/mover/run.sh.
+ * success, failure and cancel; the trust boundary (nothing of the mover in
+ * the tenant's namespace, a Secret owned by its Job, restricted pods, the
+ * sweep after a killed protector). Each test has its own control
+ * namespace but one, which uses the default (astra-system). Run through
+ * tests/integration/mover/run.sh.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -24,6 +28,18 @@
 static char rid[16];
 static char vpath[512];
 static const char *image;
+/* this test's control namespace ("" : the default, astra-system) */
+static char ctl[64];
+
+static const char *ctl_ns(void)
+{
+	return ctl[0] ? ctl : "astra-system";
+}
+
+static void use_ctl(const char *tag)
+{
+	snprintf(ctl, sizeof(ctl), "ctl-%s-%s", tag, rid);
+}
 
 static void suite_init(void)
 {
@@ -170,6 +186,7 @@ static void job_mover(astra_mover_options *m)
 	m->timeout_s = 300;
 	m->host_network = 1;
 	m->vault_password = "integration";
+	m->control_namespace = ctl[0] ? ctl : NULL;
 	/* the node has the kubelet's default labels */
 	m->node_selector_json = "{\"kubernetes.io/os\":\"linux\"}";
 	m->tolerations_json =
@@ -230,9 +247,24 @@ static void restore(astra_cluster *c, astra_vault *v, const char *backup,
 	astra_buf_dispose(&b);
 }
 
+static void nothing_left_in(const char *ns);
+
 /* No Job, pod, temporary PVC or Secret of the mover is left in namespace
- * `ns` (within 60 s: pods terminate asynchronously). */
+ * `ns`, nor in the control namespace, nor any VolumeSnapshot(Content) or
+ * PV labelled the mover's (within 60 s: pods terminate asynchronously). */
 static void nothing_left(const char *ns)
+{
+	nothing_left_in(ns);
+	nothing_left_in(ctl_ns());
+	sh("for i in $(seq 1 120); do "
+	   "[ -z \"$(kubectl -n %s get volumesnapshots,leases -l backups.astra.dev/mover=true -o name; "
+	   "kubectl get volumesnapshotcontents,pv -l backups.astra.dev/mover=true -o name)\" ] && exit 0; "
+	   "sleep 0.5; done; kubectl -n %s get volumesnapshots,leases -l backups.astra.dev/mover=true >&2; "
+	   "kubectl get volumesnapshotcontents,pv -l backups.astra.dev/mover=true >&2; exit 1",
+	        ctl_ns(), ctl_ns());
+}
+
+static void nothing_left_in(const char *ns)
 {
 	sh("for i in $(seq 1 120); do "
 	   "[ -z \"$(kubectl -n %s get jobs,pods,pvc,secrets -l backups.astra.dev/mover=true -o name)\" ] && exit 0; "
@@ -248,6 +280,7 @@ static void nothing_left(const char *ns)
 
 Test(mover_it, jobs_in_parallel_match_the_host_path_strategy)
 {
+	use_ctl("par");
 	char ns[64], app[64], url[600];
 	snprintf(ns, sizeof(ns), "multi-%s", rid);
 	snprintf(app, sizeof(app), "multi-%s", rid);
@@ -348,6 +381,7 @@ Test(mover_it, jobs_in_parallel_match_the_host_path_strategy)
 
 Test(mover_it, a_failing_job_fails_the_backup_and_leaves_nothing)
 {
+	use_ctl("fail");
 	char ns[64], app[64], url[600];
 	snprintf(ns, sizeof(ns), "fail-%s", rid);
 	snprintf(app, sizeof(app), "fail-%s", rid);
@@ -470,6 +504,7 @@ static void *bg_backup(void *arg)
 
 Test(mover_it, cancel_stops_the_jobs_and_cleans_up)
 {
+	use_ctl("cancel");
 	char ns[64], app[64], url[600];
 	snprintf(ns, sizeof(ns), "cancel-%s", rid);
 	snprintf(app, sizeof(app), "cancel-%s", rid);
@@ -488,7 +523,7 @@ Test(mover_it, cancel_stops_the_jobs_and_cleans_up)
 	sh("for i in $(seq 1 600); do "
 	   "[ -n \"$(kubectl -n %s get jobs -l backups.astra.dev/mover=true -o name)\" ] && exit 0; "
 	   "sleep 0.1; done; exit 1",
-	        ns);
+	        ctl_ns());
 	astra_cancel_request(b.tok);
 	pthread_join(t, NULL);
 	cr_assert_eq(b.rc, ASTRA_ECANCELLED, "rc %d: %s", b.rc,
@@ -502,22 +537,24 @@ Test(mover_it, cancel_stops_the_jobs_and_cleans_up)
 
 Test(mover_it, astractl_backs_up_and_clones_through_jobs)
 {
+	use_ctl("cli");
 	char ns[64], app[64], url[600];
 	snprintf(ns, sizeof(ns), "cli-%s", rid);
 	snprintf(app, sizeof(app), "cli-%s", rid);
 	make_app(ns);
 	vault_url(url, sizeof(url), "cli");
 	astra_vault_free(vault_open(url, 1));
-	const char *ctl = getenv("ASTRA_IT_ASTRACTL");
-	cr_assert(ctl);
+	const char *actl = getenv("ASTRA_IT_ASTRACTL");
+	cr_assert(actl);
 	sh("export ASTRA_VAULT_PASSWORD=integration ASTRA_VAULT='%s'; "
 	   "'%s' app define %s --namespace %s >/dev/null && "
 	   "'%s' backup create %s --name clib --mover job --mover-image %s "
-	   "--mover-parallel 2 --mover-host-network -o json > \"$TMPDIR/cli-%s.json\" && "
+	   "--mover-parallel 2 --mover-host-network --mover-control-namespace %s "
+	   "-o json > \"$TMPDIR/cli-%s.json\" && "
 	   "'%s' clone %s --namespace-map %s=%s-c --from-backup clib --mover job "
-	   "--mover-image %s --mover-host-network >/dev/null",
-	        url, ctl, app, ns, ctl, app, image, rid, ctl, app, ns, ns,
-	        image);
+	   "--mover-image %s --mover-host-network --mover-control-namespace %s >/dev/null",
+	        url, actl, app, ns, actl, app, image, ctl_ns(), rid, actl, app,
+	        ns, ns, image, ctl_ns());
 	char jobs[64];
 	capture(jobs, sizeof(jobs),
 	        "grep -c '\"job\": \"astra-mv-' \"$TMPDIR/cli-%s.json\"", rid);
@@ -563,14 +600,14 @@ Test(mover_it, astractl_backs_up_and_clones_through_jobs)
 	/* usage errors */
 	char out[512];
 	capture(out, sizeof(out),
-	        "'%s' backup create %s --mover jobs 2>&1; echo \" rc=$?\"", ctl,
-	        app);
+	        "'%s' backup create %s --mover jobs 2>&1; echo \" rc=$?\"",
+	        actl, app);
 	cr_assert(strstr(out, "--mover takes hostpath or job") &&
 	                  strstr(out, "rc=2"),
 	        "%s", out);
 	capture(out, sizeof(out),
 	        "ASTRA_VAULT_PASSWORD=integration ASTRA_VAULT='%s' '%s' backup create %s --mover job 2>&1; echo \" rc=$?\"",
-	        url, ctl, app);
+	        url, actl, app);
 	cr_assert(
 	        strstr(out, "--mover-image") && strstr(out, "rc=2"), "%s", out);
 	nothing_left(ns);
@@ -579,6 +616,7 @@ Test(mover_it, astractl_backs_up_and_clones_through_jobs)
 
 Test(mover_it, jobs_reach_an_s3_vault_on_loopback)
 {
+	use_ctl("s3");
 	cr_assert(getenv("ASTRA_TB_S3_ENDPOINT"), "MinIO (run.sh) missing");
 	/* credentials of this process reach the pods through the Secret */
 	setenv("AWS_ACCESS_KEY_ID", getenv("ASTRA_TB_S3_ACCESS_KEY"), 1);
@@ -616,6 +654,298 @@ Test(mover_it, jobs_reach_an_s3_vault_on_loopback)
 	        astra_error_last()->message);
 	nothing_left(ns);
 	astra__json_free(rec);
+	astra_app_free(a);
+	astra_vault_free(v);
+	astra_cluster_free(c);
+}
+
+/* ---- the trust boundary ---- */
+
+/* Watches, until stop_watch() or the end of this process, every 0.2 s: the
+ * names of the Secrets, Jobs, pods and PVCs in tenant namespace `ns` (appended
+ * to $TMPDIR/watch-TAG.names), and the mover's Jobs, Secrets and pods in the
+ * control namespace (each non-empty listing with a Secret and a pod is
+ * kept as $TMPDIR/watch-TAG-N.json). */
+static void start_watch(const char *tag, const char *ns)
+{
+	sh("d=\"$TMPDIR\"; rm -f \"$d/watch-%s\"*; touch \"$d/watch-%s.run\"; "
+	   "( n=0; while [ -e \"$d/watch-%s.run\" ] && kill -0 %d; do "
+	   "echo >> \"$d/watch-%s.ticks\"; "
+	   "kubectl -n %s get secrets,jobs,pods,pvc -o name >> \"$d/watch-%s.names\" 2>/dev/null; "
+	   "kubectl -n %s get jobs,secrets,pods -l backups.astra.dev/mover=true -o json > \"$d/watch-%s.tmp\" 2>/dev/null && "
+	   "grep -q '\"kind\": \"Secret\"' \"$d/watch-%s.tmp\" && grep -q '\"kind\": \"Pod\"' \"$d/watch-%s.tmp\" && "
+	   "n=$((n+1)) && mv \"$d/watch-%s.tmp\" \"$d/watch-%s-$n.json\"; "
+	   "sleep 0.2; done; touch \"$d/watch-%s.done\" ) >/dev/null 2>&1 &",
+	        tag, tag, tag, (int)getpid(), tag, ns, tag, ctl_ns(), tag, tag,
+	        tag, tag, tag, tag);
+}
+
+static void stop_watch(const char *tag)
+{
+	sh("rm -f \"$TMPDIR/watch-%s.run\"; for i in $(seq 1 100); do "
+	   "[ -e \"$TMPDIR/watch-%s.done\" ] && exit 0; sleep 0.1; done; exit 1",
+	        tag, tag);
+}
+
+/* Every name the tenant namespace showed is one of the app's PVCs or
+ * the record of the snapshot the backup takes (lib/snap keeps it as a
+ * Secret beside the app: not the mover's). */
+static void tenant_saw_nothing(const char *tag, const char *ns)
+{
+	char out[4096], lines[64];
+	capture(lines, sizeof(lines), "wc -l < \"$TMPDIR/watch-%s.ticks\"",
+	        tag);
+	/* a round lists three times; on a loaded machine a few seconds */
+	cr_assert_geq(atoi(lines), 3, "the watch of %s hardly ran (%s rounds)",
+	        ns, lines);
+	capture(out, sizeof(out),
+	        "sort -u \"$TMPDIR/watch-%s.names\" | grep -v -x -E "
+	        "-e 'persistentvolumeclaim/vol[0-9]' -e 'secret/astra-snap-.*' "
+	        "|| true",
+	        tag);
+	cr_assert_str_empty(out, "namespace %s saw: %s", ns, out);
+}
+
+static const astra__json *find_named(
+        const astra__json *items, const char *kind, const char *name)
+{
+	for (size_t i = 0; i < astra__json_size(items); i++) {
+		const astra__json *o = astra__json_at(items, i);
+		if (!strcmp(astra__json_str(o, "kind"), kind) &&
+		        !strcmp(astra__json_str(
+		                        astra__json_get(o, "metadata"), "name"),
+		                name))
+			return o;
+	}
+	return NULL;
+}
+
+/* What the control namespace showed during the run: each Secret is
+ * owned by its Job (uid), holds only the vault password and store
+ * variables; each pod is its Job's and runs restricted, with exactly
+ * the capabilities `caps` ("A,B") added. Returns how many listings. */
+static int check_ctl_listings(const char *tag, const char *caps)
+{
+	int listings = 0, secrets = 0, pods = 0;
+	for (int n = 1;; n++) {
+		char path[600];
+		snprintf(path, sizeof(path), "%s/watch-%s-%d.json",
+		        getenv("TMPDIR"), tag, n);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			break;
+		static char text[1 << 20];
+		size_t len = fread(text, 1, sizeof(text) - 1, f);
+		fclose(f);
+		astra__json *list = NULL;
+		cr_assert_astra_ok(astra__json_parse(&list, text, len, path));
+		listings++;
+		const astra__json *items = astra__json_get(list, "items");
+		for (size_t i = 0; i < astra__json_size(items); i++) {
+			const astra__json *o = astra__json_at(items, i);
+			const char *kind = astra__json_str(o, "kind");
+			const astra__json *md = astra__json_get(o, "metadata");
+			const astra__json *ow = astra__json_at(
+			        astra__json_get(md, "ownerReferences"), 0);
+			if (!strcmp(kind, "Secret")) {
+				cr_assert(ow, "Secret %s has no owner",
+				        astra__json_str(md, "name"));
+				cr_assert_str_eq(
+				        astra__json_str(ow, "kind"), "Job");
+				cr_assert_str_eq(astra__json_str(ow, "name"),
+				        astra__json_str(md, "name"));
+				const astra__json *job = find_named(items,
+				        "Job", astra__json_str(md, "name"));
+				if (job) {
+					cr_assert_str_eq(
+					        astra__json_str(ow, "uid"),
+					        astra__json_str(
+					                astra__json_get(job,
+					                        "metadata"),
+					                "uid"));
+					secrets++;
+				}
+				const astra__json *data =
+				        astra__json_get(o, "data");
+				for (size_t k = 0; k < astra__json_size(data);
+				        k++) {
+					const char *key = astra__json_key(
+					        astra__json_at(data, k));
+					cr_assert(!strcmp(key, "password") ||
+					                  !strncmp(key, "AWS_",
+					                          4),
+					        "Secret key %s", key);
+				}
+			} else if (!strcmp(kind, "Pod")) {
+				cr_assert(ow, "pod without owner");
+				cr_assert_str_eq(
+				        astra__json_str(ow, "kind"), "Job");
+				pods++;
+				const astra__json *ps =
+				        astra__json_get(o, "spec");
+				cr_assert_str_eq(
+				        astra__json_str(
+				                astra__json_path(ps,
+				                        "securityContext."
+				                        "seccompProfile"),
+				                "type"),
+				        "RuntimeDefault");
+				const astra__json *sc = astra__json_get(
+				        astra__json_at(astra__json_get(ps,
+				                               "containers"),
+				                0),
+				        "securityContext");
+				cr_assert_eq(
+				        astra__json_bool(sc,
+				                "allowPrivilegeEscalation", 1),
+				        0);
+				cr_assert_eq(
+				        astra__json_bool(sc,
+				                "readOnlyRootFilesystem", 0),
+				        1);
+				char *t = NULL;
+				cr_assert_astra_ok(astra__json_print(&t,
+				        astra__json_get(sc, "capabilities"),
+				        0));
+				char want[256];
+				snprintf(want, sizeof(want),
+				        "{\"add\":[%s],\"drop\":[\"ALL\"]}",
+				        caps);
+				cr_assert_str_eq(t, want);
+				free(t);
+				cr_assert_eq(
+				        astra__json_bool(ps, "hostPID", 0), 0);
+			}
+		}
+		astra__json_free(list);
+	}
+	cr_assert_gt(secrets, 0, "no Secret seen with its Job (%d listings)",
+	        listings);
+	cr_assert_gt(pods, 0, "no mover pod seen");
+	return listings;
+}
+
+Test(mover_it, the_tenant_namespace_never_sees_the_mover)
+{
+	ctl[0] = 0; /* the default control namespace: astra-system */
+	char ns[64], app[64], url[600], ns2[64], map[160];
+	snprintf(ns, sizeof(ns), "tenant-%s", rid);
+	snprintf(app, sizeof(app), "tenant-%s", rid);
+	snprintf(ns2, sizeof(ns2), "tenant-r-%s", rid);
+	make_app(ns);
+	astra_cluster *c = cluster();
+	vault_url(url, sizeof(url), "tenant");
+	astra_vault *v = vault_open(url, 1);
+	astra_app *a = define(c, app, ns);
+	astra_mover_options m;
+	job_mover(&m);
+	cr_assert_null(m.control_namespace);
+
+	start_watch("b", ns);
+	cr_assert_astra_ok(backup(a, v, "tb", &m, NULL, NULL));
+	stop_watch("b");
+	tenant_saw_nothing("b", ns);
+	int nb = check_ctl_listings("b", "\"DAC_READ_SEARCH\"");
+	fprintf(stderr, "mover_it: backup: %d control-namespace listings\n",
+	        nb);
+	nothing_left(ns);
+
+	/* a restore into a new namespace: its PVCs get volumes the Jobs
+	 * filled in the control namespace */
+	start_watch("r", ns2); /* the restore creates it */
+	snprintf(map, sizeof(map), "%s=%s", ns, ns2);
+	restore(c, v, "tb", map, &m);
+	stop_watch("r");
+	tenant_saw_nothing("r", ns2);
+	check_ctl_listings("r", "\"CHOWN\",\"FOWNER\",\"DAC_OVERRIDE\"");
+	same_data(ns, ns2);
+	/* every restored PVC is bound to a volume the mover filled, now the
+	 * tenant's alone: Delete again, no mover label */
+	for (int i = 0; i < NVOL; i++) {
+		char out[512];
+		capture(out, sizeof(out),
+		        "pv=$(kubectl -n %s get pvc vol%d -o jsonpath='{.spec.volumeName}') && "
+		        "kubectl get pv $pv -o jsonpath='{.status.phase} {.spec.claimRef.namespace} "
+		        "{.spec.persistentVolumeReclaimPolicy} {.metadata.labels}'",
+		        ns2, i);
+		char want[200];
+		snprintf(want, sizeof(want), "Bound %s Delete ", ns2);
+		cr_assert_str_eq(out, want, "vol%d: %s", i, out);
+	}
+	nothing_left(ns2);
+	astra_app_free(a);
+	astra_vault_free(v);
+	astra_cluster_free(c);
+}
+
+/* The mover objects of run `id` (namespaced in the control namespace,
+ * and cluster-scoped), one name a line. */
+static void run_objects(char *out, size_t n, const char *id)
+{
+	capture(out, n,
+	        "kubectl -n %s get jobs,pods,secrets,pvc,volumesnapshots,leases "
+	        "-l backups.astra.dev/mover-run=%s -o name; "
+	        "kubectl get volumesnapshotcontents,pv -l backups.astra.dev/mover-run=%s -o name",
+	        ctl_ns(), id, id);
+}
+
+Test(mover_it, a_killed_protector_leaves_nothing_after_the_next_run)
+{
+	use_ctl("kill");
+	char ns[64], app[64], url[600];
+	snprintf(ns, sizeof(ns), "kill-%s", rid);
+	snprintf(app, sizeof(app), "kill-%s", rid);
+	make_app(ns);
+	vault_url(url, sizeof(url), "kill");
+	astra_vault_free(vault_open(url, 1));
+	const char *actl = getenv("ASTRA_IT_ASTRACTL");
+	cr_assert(actl);
+	/* astractl backs up through Jobs in a child process ... */
+	sh("export ASTRA_VAULT_PASSWORD=integration ASTRA_VAULT='%s'; "
+	   "'%s' app define %s --namespace %s >/dev/null && "
+	   "{ '%s' backup create %s --name killed --mover job --mover-image %s "
+	   "--mover-parallel 4 --mover-host-network --mover-control-namespace %s "
+	   ">/dev/null 2>&1 & echo $! > \"$TMPDIR/kill-%s.pid\"; }",
+	        url, actl, app, ns, actl, app, image, ctl_ns(), rid);
+	/* ... killed (-9) once its Jobs run: pods, Secrets, PVCs,
+	 * VolumeSnapshots exist */
+	sh("for i in $(seq 1 600); do o=$(kubectl -n %s get pods,secrets,pvc,volumesnapshots "
+	   "-l backups.astra.dev/mover=true -o name); "
+	   "case \"$o\" in *pod/*) case \"$o\" in *secret/*) case \"$o\" in *persistentvolumeclaim/*) "
+	   "case \"$o\" in *volumesnapshot.*) exit 0;; esac;; esac;; esac;; esac; "
+	   "sleep 0.1; done; exit 1",
+	        ctl_ns());
+	char id[32];
+	capture(id, sizeof(id),
+	        "kubectl -n %s get jobs -l backups.astra.dev/mover=true "
+	        "-o jsonpath='{.items[0].metadata.labels.backups\\.astra\\.dev/mover-run}'",
+	        ctl_ns());
+	cr_assert(id[0], "no run id on the Jobs");
+	sh("kill -9 $(cat \"$TMPDIR/kill-%s.pid\")", rid);
+	char left[8192];
+	run_objects(left, sizeof(left), id);
+	fprintf(stderr, "mover_it: killed run %s left:\n%s\n", id, left);
+	cr_assert(strstr(left, "job.batch/") && strstr(left, "secret/") &&
+	                  strstr(left, "persistentvolumeclaim/") &&
+	                  strstr(left, "volumesnapshotcontent"),
+	        "the killed run left %s", left);
+	/* its Lease expires (45 s by the API server's clock); the next run
+	 * sweeps what it left */
+	sleep(50);
+	astra_cluster *c = cluster();
+	astra_vault *v = vault_open(url, 0);
+	astra_app *a = NULL;
+	cr_assert_astra_ok(astra_app_get(&a, c, app));
+	astra_mover_options m;
+	job_mover(&m);
+	cr_assert_astra_ok(backup(a, v, "after", &m, NULL, NULL));
+	sh("for i in $(seq 1 120); do [ -z \"$(kubectl -n %s get pods,jobs,secrets,pvc,volumesnapshots,leases "
+	   "-l backups.astra.dev/mover-run=%s -o name; kubectl get volumesnapshotcontents,pv "
+	   "-l backups.astra.dev/mover-run=%s -o name)\" ] && exit 0; sleep 0.5; done; exit 1",
+	        ctl_ns(), id, id);
+	run_objects(left, sizeof(left), id);
+	cr_assert_str_empty(left, "left after the next run: %s", left);
+	nothing_left(ns);
 	astra_app_free(a);
 	astra_vault_free(v);
 	astra_cluster_free(c);

@@ -125,6 +125,37 @@ Test(mover, bad_options_are_refused_with_their_cause)
 	good(&m);
 	m.tolerations_json = "[{";
 	cr_assert_eq(try_new(&m, NULL), ASTRA_EPARSE);
+	/* the control namespace must be a namespace name */
+	static const char *const bad_ns[] = {
+		"", "Astra", "-astra", "astra-", "astra_system", "a/b",
+		"a234567890123456789012345678901234567890123456789012345678901234"
+	};
+	for (size_t i = 0; i < sizeof(bad_ns) / sizeof(*bad_ns); i++) {
+		good(&m);
+		m.control_namespace = bad_ns[i];
+		refused(&m, "is not a namespace name");
+	}
+}
+
+Test(mover, the_control_namespace_is_read_from_version_2)
+{
+	astra_mover_options m;
+	good(&m);
+	cr_assert_eq(ASTRA_MOVER_OPTIONS_VERSION, 2);
+	cr_assert_null(m.control_namespace);
+	cr_assert_eq(m.run_as_user, 0);
+	m.control_namespace = "ctl-1";
+	astra__mover *mv = NULL;
+	cr_assert_astra_ok(try_new(&m, &mv));
+	astra__mover_free(mv);
+	/* a version 1 caller has no such field: never read */
+	m.version = 1;
+	m.control_namespace = "Not A Name";
+	cr_assert_astra_ok(try_new(&m, &mv));
+	cr_assert_not_null(mv);
+	astra__mover_free(mv);
+	cr_assert_eq(astra_mover_options_init(&m, 1), 0);
+	cr_assert_eq(m.version, 1);
 }
 
 Test(mover, good_options_and_a_password_file)
