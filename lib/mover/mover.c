@@ -1534,8 +1534,11 @@ static int expose_live(
 	        rc ? NULL : astra__json_dup(astra__json_get(pv, "spec"));
 	if (!rc && !spec)
 		rc = ASTRA_ENOMEM;
-	const char *sc =
+	char sc[256] = "";
+	const char *psc =
 	        spec ? astra__json_str(spec, "storageClassName") : NULL;
+	if (psc && strlen(psc) < sizeof(sc))
+		snprintf(sc, sizeof(sc), "%s", psc);
 	char size[64] = "1Gi";
 	const char *cap = astra__json_str(
 	        astra__json_path(pv, "spec.capacity"), "storage");
@@ -1570,8 +1573,8 @@ static int expose_live(
 		}
 	}
 	if (!rc) {
-		astra__json *c = temp_pvc(m, j->name, j->ns, NULL, sc ? sc : "",
-		        size, astra__json_path(pv, "spec.accessModes"),
+		astra__json *c = temp_pvc(m, j->name, j->ns, NULL, sc, size,
+		        astra__json_path(pv, "spec.accessModes"),
 		        astra__json_str(
 		                astra__json_get(pv, "spec"), "volumeMode"));
 		if (c)
@@ -2009,6 +2012,17 @@ int astra__mover_restore(astra__mover *m, const char *ns, const char *pvc,
 	if (rc != ASTRA_ENOTFOUND)
 		return rc;
 	astra_error_clear();
+	return astra__mover_restore_replace(m, ns, pvc, obj, id, op, pv);
+}
+
+int astra__mover_restore_replace(astra__mover *m, const char *ns,
+        const char *pvc, const astra__json *obj, const char *id, astra__op *op,
+        char **pv)
+{
+	*pv = NULL;
+	char what[600];
+	snprintf(what, sizeof(what), "volume %s/%s", ns, pvc);
+	int rc;
 	const astra__json *spec = astra__json_get(obj, "spec");
 	const char *size = astra__json_str(
 	        astra__json_path(spec, "resources.requests"), "storage");

@@ -53,6 +53,11 @@ int astra__mover_backup(astra__mover *m, const char *backup,
  * spec.volumeName. A PVC ns/pvc that exists already: 0 and *pv NULL. */
 int astra__mover_restore(astra__mover *m, const char *ns, const char *pvc,
         const astra__json *obj, const char *id, astra__op *op, char **pv);
+/* The same whether or not PVC ns/pvc exists (an in-place restore that
+ * replaces it): the volume is filled and handed over all the same. */
+int astra__mover_restore_replace(astra__mover *m, const char *ns,
+        const char *pvc, const astra__json *obj, const char *id, astra__op *op,
+        char **pv);
 /* After the PVC was created with volumeName `pv`: waits until it is Bound
  * and takes the mover's labels off the PV. */
 int astra__mover_restore_bound(astra__mover *m, const char *ns, const char *pvc,

@@ -416,7 +416,7 @@ static int from_backup_mover(astra__inplace *ip, const astra__kube_resource *r,
         const char *data)
 {
 	char *pv = NULL;
-	int rc = astra__mover_restore(
+	int rc = astra__mover_restore_replace(
 	        ip->p.mover, ns, name, obj, data, ip->p.op, &pv);
 	if (rc)
 		return rc;

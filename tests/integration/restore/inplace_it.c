@@ -455,7 +455,9 @@ Test(inplace_it, rollback_from_the_backup_through_a_mover_job)
 	ro.flags = ASTRA_RESTORE_F_REPLACE;
 	ro.inplace_timeout_s = 180;
 	astra_buf b = ASTRA_BUF_INIT;
-	cr_assert_astra_ok(astra_restore(c, v, &ro, &b));
+	int rrc = astra_restore(c, v, &ro, &b);
+	cr_assert_eq(rrc, 0, "restore through a mover Job: %s: %s",
+	        astra_error_last()->message, b.ptr ? b.ptr : "");
 	astra__json *rep = parse(&b);
 	cr_assert_str_eq(astra__json_str(pvc_item(rep, "data"), "result"),
 	        "rolled-back", "%s", b.ptr);
