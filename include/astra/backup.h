@@ -151,9 +151,21 @@ ASTRA_API astra_status astra_backup_get(astra_vault *vault, const char *name,
         astra_buf *json_out) ASTRA_WARN_UNUSED;
 
 /** Deletes a backup's record and forgets its volume data (reclaimed by
- *  astra_vault_gc()). */
+ *  astra_vault_gc()), whichever app it belongs to: the call of the
+ *  vault's administrator (the password holder). Programs that act for an
+ *  app use astra_backup_delete_app(). */
 ASTRA_API astra_status astra_backup_delete(
         astra_vault *vault, const char *name) ASTRA_WARN_UNUSED;
+
+/**
+ * astra_backup_delete() of a backup of `app` only: its record must name
+ * the same app, and every namespace of the recorded definition must be
+ * one that `app` covers. Otherwise ASTRA_EPOLICY naming the backup and
+ * its app, and nothing is deleted (also for a record that cannot be read
+ * or that holds no definition). The policy runner deletes this way.
+ */
+ASTRA_API astra_status astra_backup_delete_app(astra_vault *vault,
+        const astra_app *app, const char *name) ASTRA_WARN_UNUSED;
 
 ASTRA_END_DECL
 

@@ -76,10 +76,10 @@ typedef struct {
 } astra_cluster_options;
 
 #define ASTRA_CLUSTER_OPTIONS_VERSION 2
-#define ASTRA_CLUSTER_OPTIONS_INIT                                     \
-	{                                                              \
-		ASTRA_CLUSTER_OPTIONS_VERSION, NULL, NULL, 0, 0, 0.0, 0, \
-		        NULL, NULL                                     \
+#define ASTRA_CLUSTER_OPTIONS_INIT                                             \
+	{                                                                      \
+		ASTRA_CLUSTER_OPTIONS_VERSION, NULL, NULL, 0, 0, 0.0, 0, NULL, \
+		        NULL                                                   \
 	}
 
 /** The default control namespace. */

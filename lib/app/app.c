@@ -470,8 +470,8 @@ int astra__app_load_all(astra_cluster *c, astra__app_set *out)
 		const astra__json *cm = astra__json_at(items, i);
 		int prc = parse_cm(cm, &a);
 		if (!prc)
-			prc = astra__app_scope_check(
-			        a, a->home, astra__cluster_is_control(c, a->home));
+			prc = astra__app_scope_check(a, a->home,
+			        astra__cluster_is_control(c, a->home));
 		if (prc != 0) {
 			const astra__json *md = astra__json_get(cm, "metadata");
 			astra__log_warn("ignoring app definition %s/%s: %s",
@@ -479,12 +479,14 @@ int astra__app_load_all(astra_cluster *c, astra__app_set *out)
 			        astra__json_str(md, "name"),
 			        astra_error_last()->message);
 			astra__json *e = astra__json_new_object();
-			const char *an = astra__json_str(
-			        astra__json_get(md, "labels"),
-			        ASTRA_APP_LABEL_NAME);
+			const char *an =
+			        astra__json_str(astra__json_get(md, "labels"),
+			                ASTRA_APP_LABEL_NAME);
 			if (e) {
 				astra__json_set_str(e, "name",
-				        a ? a->name : an ? an : "");
+				        a    ? a->name
+				        : an ? an
+				             : "");
 				astra__json_set_str(e, "home",
 				        astra__json_str(md, "namespace"));
 				astra__json_set_str(e, "rejected",
