@@ -160,9 +160,10 @@ ASTRA_API astra_status astra_backup_delete(
 /**
  * astra_backup_delete() of a backup of `app` only: its record must name
  * the same app, and every namespace of the recorded definition must be
- * one that `app` covers. Otherwise ASTRA_EPOLICY naming the backup and
- * its app, and nothing is deleted (also for a record that cannot be read
- * or that holds no definition). The policy runner deletes this way.
+ * one that `app` covers. Otherwise ASTRA_EAUTH naming the backup and its
+ * app, and nothing is deleted (also for a record that holds no
+ * definition; a damaged record gives ASTRA_ECORRUPT). The policy runner
+ * deletes this way.
  */
 ASTRA_API astra_status astra_backup_delete_app(astra_vault *vault,
         const astra_app *app, const char *name) ASTRA_WARN_UNUSED;

@@ -620,19 +620,19 @@ static int covers(const astra_app *a, const char *ns)
 
 /* 0 when backup `name` (record `rec`) is `owner`'s: the same app name, and
  * every namespace its recorded definition covers is one `owner` covers;
- * else ASTRA_EPOLICY naming the backup and its app. */
+ * else ASTRA_EAUTH naming the backup and its app. */
 static int check_owner(const astra__appbackup_rec *rec, const char *name,
         const astra_app *owner)
 {
 	if (!rec->app || strcmp(rec->app, owner->name))
-		return astra__err(ASTRA_EPOLICY, ASTRA_ERROR_POLICY,
+		return astra__err(ASTRA_EAUTH, ASTRA_ERROR_POLICY,
 		        "backup %s belongs to app \"%s\", not to app \"%s\": "
 		        "not deleted",
 		        name, rec->app ? rec->app : "", owner->name);
 	astra_app *was = NULL;
 	if (!rec->definition || astra__app_parse(&was, rec->definition) != 0) {
 		astra_error_clear();
-		return astra__err(ASTRA_EPOLICY, ASTRA_ERROR_POLICY,
+		return astra__err(ASTRA_EAUTH, ASTRA_ERROR_POLICY,
 		        "backup %s records no readable app definition, so it "
 		        "cannot be told to be app \"%s\"'s: not deleted",
 		        name, owner->name);
@@ -646,7 +646,7 @@ static int check_owner(const astra__appbackup_rec *rec, const char *name,
 	        !covers(owner, was->helm_namespace))
 		other = was->helm_namespace;
 	if (other)
-		rc = astra__err(ASTRA_EPOLICY, ASTRA_ERROR_POLICY,
+		rc = astra__err(ASTRA_EAUTH, ASTRA_ERROR_POLICY,
 		        "backup %s of app \"%s\" covers namespace %s, which "
 		        "app \"%s\" (defined in namespace %s) does not: not "
 		        "deleted",

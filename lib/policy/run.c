@@ -331,19 +331,29 @@ static int kept(const pol *ps, size_t n, const obj_ref *o)
 static int delete_obj(runner *R, const char *app, astra_app *owner,
         const pol *p, const obj_ref *o)
 {
-	int rc;
+	int rc, reached = 0;
 	if (!strcmp(o->kind, "snapshot")) {
 		rc = astra_snapshot_delete(R->c, app, o->name);
+		reached = 1;
 	} else if (!owner) {
-		rc = astra__err(ASTRA_ENOTFOUND, ASTRA_ERROR_POLICY,
+		rc = astra__err(ASTRA_ERROR, ASTRA_ERROR_POLICY,
 		        "app \"%s\" is not defined: its backups are kept", app);
 	} else {
 		astra_vault *v = NULL;
 		rc = policy_vault(R, p->ns, &p->p, &v);
-		if (!rc)
+		if (!rc) {
 			rc = astra_backup_delete_app(v, owner, o->name);
+			reached = 1;
+		}
 	}
-	if (rc == 0 || rc == ASTRA_ENOTFOUND) {
+	if (reached && rc == ASTRA_EAUTH) {
+		/* not this app's backup: it never will be */
+		astra__log_warn("policy %s of app %s: %s; dropped from the "
+		                "policy's lists",
+		        p->p.name, app, astra_error_last()->message);
+		return 0;
+	}
+	if (rc == 0 || (reached && rc == ASTRA_ENOTFOUND)) {
 		astra__json *d = astra__json_new_object();
 		if (d) {
 			astra__json_set_str(d, "app", app);
@@ -361,7 +371,7 @@ static int delete_obj(runner *R, const char *app, astra_app *owner,
 		astra__json_set_str(s, "reason", astra_error_last()->message);
 		astra__json_push(R->skipped, s);
 	}
-	if (rc == ASTRA_EPOLICY || rc == ASTRA_EBUSY) {
+	if (reached && (rc == ASTRA_EPOLICY || rc == ASTRA_EBUSY)) {
 		astra__log_info("policy: %s %s is locked; retrying later",
 		        o->kind, o->name);
 		return 1;
