@@ -230,6 +230,15 @@ Test(tenancy_it, app_over_kube_system_from_a_tenant_namespace_is_ignored)
 	}
 	cr_assert(shown, "app list does not show %s as rejected", app);
 	astra__json_free(list);
+	char out[256];
+	capture(out, sizeof(out),
+	        "\"$ASTRA_IT_ASTRACTL\" app list 2>/dev/null | grep '%s' | "
+	        "grep -c 'REJECTED: .*kube-system'",
+	        app);
+	cr_assert_str_eq(out, "1",
+	        "astractl app list does not show %s as "
+	        "rejected",
+	        app);
 
 	/* defining it through the API as the tenant fails, naming the rule */
 	astra_cluster_options o;
@@ -438,5 +447,75 @@ Test(tenancy_it,
 	astra_app_free(ta);
 	astra_app_free(va);
 	astra_vault_free(w);
+	astra_cluster_free(c);
+}
+
+Test(tenancy_it, a_tenant_policy_names_a_vault_defined_in_the_control_namespace)
+{
+	char ns[64], app[64], kcfg[512], ref[64], secret[64];
+	snprintf(ns, sizeof(ns), "ten-ref-%s", rit_rid);
+	snprintf(app, sizeof(app), "ten-ref-%s", rit_rid);
+	snprintf(ref, sizeof(ref), "tv-%s", rit_rid);
+	snprintf(secret, sizeof(secret), "tv-pw-%s", rit_rid);
+	tenant(ns, kcfg, sizeof(kcfg));
+	astra_cluster *c = cluster();
+	astra_app *ta = rit_define(c, app, ns);
+	/* the admin's vault, with a password the runner does not have */
+	char url[600];
+	snprintf(url, sizeof(url), "file://%s/vault-ref-%s", getenv("TMPDIR"),
+	        rit_rid);
+	astra_vault_options vo;
+	astra_vault_options_init(&vo, ASTRA_VAULT_OPTIONS_VERSION);
+	vo.password = "only-in-the-secret";
+	vo.kdf_log2n = 10;
+	astra_vault *w = NULL;
+	cr_assert_astra_ok(astra_vault_init(&w, url, &vo));
+	sh("kubectl create namespace astra-system >/dev/null 2>&1 || true");
+	sh("kubectl -n astra-system create configmap astra-vault-%s "
+	   "--from-literal=url='%s' --from-literal=passwordSecret=%s "
+	   ">/dev/null",
+	        ref, url, secret);
+	char member[128];
+	snprintf(member, sizeof(member), "\"vaultRef\":\"%s\"", ref);
+	tenant_policy(kcfg, ns, app, "byref", member, 0, 1, NULL);
+
+	/* the Secret is missing: the run fails naming it */
+	astra__json *rep = run_due(c, app, NULL);
+	astra__json_free(rep);
+	astra_buf b = ASTRA_BUF_INIT;
+	cr_assert_astra_ok(astra_policy_list(c, app, &b));
+	char want[160];
+	snprintf(want, sizeof(want), "Secret astra-system/%s does not exist",
+	        secret);
+	cr_assert(strstr(b.ptr, want), "no \"%s\" in %s", want, b.ptr);
+	astra_buf_dispose(&b);
+
+	/* with the Secret the next run backs up into that vault */
+	sh("kubectl -n astra-system create secret generic %s "
+	   "--from-literal=password=only-in-the-secret >/dev/null",
+	        secret);
+	astra_policy_run_options ro;
+	cr_assert_astra_ok(astra_policy_run_options_init(
+	        &ro, ASTRA_POLICY_RUN_OPTIONS_VERSION));
+	ro.vault_password = "integration";
+	ro.volume_path = rit_vpath;
+	ro.app = app;
+	ro.now = (int64_t)time(NULL) + 120;
+	cr_assert_astra_ok(astra_policy_run_due(c, &ro, NULL));
+	cr_assert_astra_ok(astra_backup_list(w, app, &b));
+	astra__json *l = NULL;
+	cr_assert_astra_ok(astra__json_parse(&l, b.ptr, b.size, "backups"));
+	cr_assert_eq(astra__json_size(l), 1, "%s", b.ptr);
+	astra_buf_dispose(&b);
+	astra__json_free(l);
+	/* nothing secret in what the tenant can read */
+	char out[64];
+	capture(out, sizeof(out),
+	        "kubectl --kubeconfig=%s -n %s get configmaps -o yaml | grep -c "
+	        "only-in-the-secret",
+	        kcfg, ns);
+	cr_assert_str_eq(out, "0");
+	astra_vault_free(w);
+	astra_app_free(ta);
 	astra_cluster_free(c);
 }
