@@ -62,6 +62,15 @@ def test_bad_input_names_field_and_value():
         capi.astra_policy_validate(p)
 
 
+def test_vault_reference_excludes_a_url():
+    p = astra.Policy(name="n", granularity="daily", backup_retention=1,
+                     vault_ref="main")
+    p.validate()
+    p.vault = "file:///v"
+    with pytest.raises(astra.InvalidError, match="exclude each other"):
+        p.validate()
+
+
 # -- the idiomatic layer: astra.Policy and the Cluster's policy calls ----
 
 from datetime import datetime, timedelta, timezone  # noqa: E402
