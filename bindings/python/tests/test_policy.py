@@ -153,7 +153,7 @@ def test_policies_set_list_run_and_remove(pol_cluster, pol_app, tmp_path):
 
     # nothing is due at the moment of creation
     rep = pol_cluster.run_due_policies(app=pol_app, now=created,
-                                       vault_password=PASSWORD,
+                                       vault_password=PASSWORD, vault=url,
                                        volume_path=TEMPLATE)
     assert rep["ran"] == []
 
@@ -167,7 +167,7 @@ def test_policies_set_list_run_and_remove(pol_cluster, pol_app, tmp_path):
 
     rep = pol_cluster.run_due_policies(app=pol_app.name,
                                        now=created + timedelta(minutes=2),
-                                       vault_password=PASSWORD,
+                                       vault_password=PASSWORD, vault=url,
                                        volume_path=access)
     assert rep["failed"] == 0, rep
     assert len(rep["ran"]) == 1 and rep["ran"][0]["result"] == "succeeded"
@@ -186,7 +186,7 @@ def test_policies_set_list_run_and_remove(pol_cluster, pol_app, tmp_path):
     with pytest.raises(RuntimeError, match="no volume for you"):
         pol_cluster.run_due_policies(app=pol_app,
                                      now=created + timedelta(minutes=4),
-                                     vault_password=PASSWORD,
+                                     vault_password=PASSWORD, vault=url,
                                      volume_path=broken)
     st = pol_cluster.policies(pol_app)[0]["status"]
     # the status records what C saw (the exception stays in Python)
