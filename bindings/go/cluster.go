@@ -20,6 +20,10 @@ type ClusterOptions struct {
 	QPS         float64       // client-side rate limit; 0 = 100, < 0 unlimited
 	Burst       uint          // 0 = 200
 	Cancel      *Cancel       // cancels calls in progress; must outlive the Cluster
+	// ControlNamespace is the namespace whose app definitions may span
+	// namespaces and whose policies may name a vault URL
+	// (docs/security.md); "" = "astra-system".
+	ControlNamespace string
 }
 
 // Cluster is a connection to one Kubernetes cluster. Its methods may be
@@ -61,6 +65,9 @@ func OpenCluster(opts *ClusterOptions) (*Cluster, error) {
 		if h := opts.Cancel.handle(); h != nil {
 			o.SetCancel(h)
 		}
+		if opts.ControlNamespace != "" {
+			o.SetControl_namespace(opts.ControlNamespace)
+		}
 		var p uintptr
 		if err := check(capi.Astra_cluster_open(&p, o)); err != nil {
 			return err
@@ -101,6 +108,11 @@ func (c *Cluster) Context() string { return c.str(capi.Astra_cluster_context_nam
 
 // Server returns the API server URL.
 func (c *Cluster) Server() string { return c.str(capi.Astra_cluster_server) }
+
+// ControlNamespace returns the control namespace (docs/security.md).
+func (c *Cluster) ControlNamespace() string {
+	return c.str(capi.Astra_cluster_control_namespace)
+}
 
 // Namespace returns the context's default namespace ("default" if unset).
 func (c *Cluster) Namespace() string { return c.str(capi.Astra_cluster_namespace) }

@@ -79,6 +79,29 @@ func TestClusterNamedContext(t *testing.T) {
 	}
 }
 
+func TestClusterControlNamespace(t *testing.T) {
+	kc := writeKubeconfig(t)
+	c, err := astra.OpenCluster(&astra.ClusterOptions{Kubeconfig: kc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ControlNamespace() != "astra-system" {
+		t.Fatal(c.ControlNamespace())
+	}
+	c.Close()
+	c, err = astra.OpenCluster(&astra.ClusterOptions{Kubeconfig: kc, ControlNamespace: "platform"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.ControlNamespace() != "platform" {
+		t.Fatal(c.ControlNamespace())
+	}
+	if _, err := astra.OpenCluster(&astra.ClusterOptions{Kubeconfig: kc, ControlNamespace: "Bad_NS"}); !errors.Is(err, astra.ErrInvalid) {
+		t.Fatal(err)
+	}
+}
+
 func TestClusterErrors(t *testing.T) {
 	kc := writeKubeconfig(t)
 	_, err := astra.OpenCluster(&astra.ClusterOptions{Kubeconfig: kc, Context: "nope"})

@@ -35,10 +35,12 @@ type Policy struct {
 	TimeZone    string // IANA; "" = UTC
 	// SnapshotRetention and BackupRetention are the snapshots and
 	// backups kept (0: the policy takes none); Vault is the URL of the
-	// vault the backups go to.
+	// vault the backups go to, or VaultRef the name of a vault defined in
+	// the control namespace (docs/policies.md).
 	SnapshotRetention uint
 	BackupRetention   uint
 	Vault             string
+	VaultRef          string
 }
 
 // PolicyStatus is what the runner recorded of a policy.
@@ -67,6 +69,7 @@ type PolicyRecord struct {
 	SnapshotRetention uint         `json:"snapshotRetention"`
 	BackupRetention   uint         `json:"backupRetention"`
 	Vault             string       `json:"vault"`
+	VaultRef          string       `json:"vaultRef"`
 	Created           string       `json:"created"`
 	Status            PolicyStatus `json:"status"`
 }
@@ -122,6 +125,9 @@ func (p *Policy) withOptions(fn func(o capi.Astra_policy_options) error) error {
 	o.SetBackup_retention(p.BackupRetention)
 	if p.Vault != "" {
 		o.SetVault(p.Vault)
+	}
+	if p.VaultRef != "" {
+		o.SetVault_ref(p.VaultRef)
 	}
 	return fn(o)
 }
@@ -204,6 +210,10 @@ type PolicyRunOptions struct {
 	VolumePath     string
 	VolumePathFunc VolumePathFunc
 	Cancel         *Cancel
+	// Vault is a vault URL trusted for every policy that names it; other
+	// URLs are followed only for policies in the control namespace
+	// (docs/policies.md).
+	Vault string
 }
 
 // runOptions fills C run options from opts; the returned function ends
@@ -226,6 +236,9 @@ func (opts *PolicyRunOptions) fill(o capi.Astra_policy_run_options) func() error
 	}
 	if ct := opts.Cancel.handle(); ct != nil {
 		o.SetCancel(ct)
+	}
+	if opts.Vault != "" {
+		o.SetVault(opts.Vault)
 	}
 	return withVolumePath(opts.VolumePathFunc, o.Set_volume_path_handle)
 }

@@ -104,7 +104,7 @@ spec:
 
 	t.Run("nothing due at creation", func(t *testing.T) {
 		rep, err := c.RunDuePolicies(&astra.PolicyRunOptions{App: ns, Now: created,
-			VaultPassword: password, VolumePath: template})
+			VaultPassword: password, Vault: url, VolumePath: template})
 		if err != nil || len(rep.Ran) != 0 {
 			t.Fatalf("%+v %v", rep, err)
 		}
@@ -112,7 +112,7 @@ spec:
 	t.Run("due two minutes later, volume access by a func", func(t *testing.T) {
 		var seen []string
 		rep, err := c.RunDuePolicies(&astra.PolicyRunOptions{App: ns, Now: created.Add(2 * time.Minute),
-			VaultPassword: password,
+			VaultPassword: password, Vault: url,
 			VolumePathFunc: func(pv astra.PersistentVolume) (string, error) {
 				seen = append(seen, pv.VolumeHandle)
 				return strings.ReplaceAll(template, "{volumeHandle}", pv.VolumeHandle), nil
@@ -136,7 +136,7 @@ spec:
 	t.Run("a failing volume path func fails the run", func(t *testing.T) {
 		boom := errors.New("no volume for you")
 		rep, err := c.RunDuePolicies(&astra.PolicyRunOptions{App: ns, Now: created.Add(4 * time.Minute),
-			VaultPassword: password,
+			VaultPassword: password, Vault: url,
 			VolumePathFunc: func(pv astra.PersistentVolume) (string, error) {
 				return "", boom
 			}})
@@ -167,7 +167,7 @@ spec:
 	t.Run("scheduler once", func(t *testing.T) {
 		lease := "go-sched-" + rid
 		err := c.RunScheduler(&astra.SchedulerOptions{
-			Run:      astra.PolicyRunOptions{App: ns, VaultPassword: password, VolumePath: template},
+			Run:      astra.PolicyRunOptions{App: ns, VaultPassword: password, Vault: url, VolumePath: template},
 			Identity: "go-replica", LeaseNamespace: ns, LeaseName: lease,
 			LeaseDuration: 5 * time.Second, Once: true})
 		if err != nil {

@@ -49,8 +49,11 @@ def main(argv):
             at = nightly.next_run(datetime.fromisoformat(
                 created.replace("Z", "+00:00")))
             print(f"policy nightly of {ns}: next run {at.isoformat()}")
+            # the vault this runner trusts: a policy outside the control
+            # namespace is backed up only into it (docs/policies.md)
             report = cluster.run_due_policies(app=ns, now=at,
                                               vault_password=password,
+                                              vault=url,
                                               volume_path=volume_path)
             for run in report["ran"]:
                 print(f"ran {', '.join(run['policies'])}: snapshot "

@@ -166,7 +166,9 @@ ASTRA_API astra_status astra_backup_get(astra_vault *vault, const char *name,
         astra_buf *json_out) ASTRA_WARN_UNUSED;
 
 /** Deletes a backup's record and forgets its volume data (reclaimed by
- *  astra_vault_gc()). */
+ *  astra_vault_gc()), whichever app it belongs to: the call of the
+ *  vault's administrator (the password holder). Programs that act for an
+ *  app use astra_backup_delete_app(). */
 ASTRA_API astra_status astra_backup_delete(
         astra_vault *vault, const char *name) ASTRA_WARN_UNUSED;
 
@@ -241,6 +243,16 @@ ASTRA_API astra_status astra_backup_verify_options_init(
 ASTRA_API astra_status astra_backup_verify(astra_vault *vault, const char *name,
         const astra_backup_verify_options *opts,
         astra_buf *report) ASTRA_WARN_UNUSED;
+/**
+ * astra_backup_delete() of a backup of `app` only: its record must name
+ * the same app, and every namespace of the recorded definition must be
+ * one that `app` covers. Otherwise ASTRA_EAUTH naming the backup and its
+ * app, and nothing is deleted (also for a record that holds no
+ * definition; a damaged record gives ASTRA_ECORRUPT). The policy runner
+ * deletes this way.
+ */
+ASTRA_API astra_status astra_backup_delete_app(astra_vault *vault,
+        const astra_app *app, const char *name) ASTRA_WARN_UNUSED;
 
 ASTRA_END_DECL
 

@@ -65,13 +65,25 @@ typedef struct {
 	/** Cancels calls in progress on this cluster; may be NULL. Must
 	 *  outlive the cluster. */
 	astra_cancel *cancel;
+	/* v2 */
+	/**
+	 * The control namespace: the one namespace whose app definitions
+	 * may span namespaces and whose policies may name a vault URL, and
+	 * where vault definitions live (docs/security.md, "Trust model").
+	 * NULL or "": "astra-system".
+	 */
+	const char *control_namespace;
 } astra_cluster_options;
 
-#define ASTRA_CLUSTER_OPTIONS_VERSION 1
-#define ASTRA_CLUSTER_OPTIONS_INIT                                            \
-	{                                                                     \
-		ASTRA_CLUSTER_OPTIONS_VERSION, NULL, NULL, 0, 0, 0.0, 0, NULL \
+#define ASTRA_CLUSTER_OPTIONS_VERSION 2
+#define ASTRA_CLUSTER_OPTIONS_INIT                                             \
+	{                                                                      \
+		ASTRA_CLUSTER_OPTIONS_VERSION, NULL, NULL, 0, 0, 0.0, 0, NULL, \
+		        NULL                                                   \
 	}
+
+/** The default control namespace. */
+#define ASTRA_CONTROL_NAMESPACE_DEFAULT "astra-system"
 
 /**
  * Initialises `opts` with defaults.
@@ -101,6 +113,11 @@ ASTRA_API const char *astra_cluster_context_name(const astra_cluster *cluster);
 
 /** The API server URL (borrowed; valid until astra_cluster_free()). */
 ASTRA_API const char *astra_cluster_server(const astra_cluster *cluster);
+
+/** The control namespace (borrowed; valid until astra_cluster_free()):
+ *  astra_cluster_options.control_namespace or "astra-system". */
+ASTRA_API const char *astra_cluster_control_namespace(
+        const astra_cluster *cluster);
 
 /** The context's default namespace, "default" when it sets none
  *  (borrowed; valid until astra_cluster_free()). */

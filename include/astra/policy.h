@@ -61,11 +61,18 @@ typedef struct {
 	unsigned int snapshot_retention;
 	/** Backups to keep; 0: the policy takes none. */
 	unsigned int backup_retention;
-	/** The target vault's URL (needed when backup_retention > 0). */
+	/** The target vault's URL (needed when backup_retention > 0, unless
+	 *  `vault_ref` is given). The scheduler follows it only for a policy
+	 *  in the control namespace or when it is the vault the scheduler
+	 *  was given (astra_policy_run_options.vault); docs/policies.md. */
 	const char *vault;
+	/* v2 */
+	/** Instead of `vault`: the name of a vault defined in the control
+	 *  namespace (ConfigMap "astra-vault-<name>", docs/policies.md). */
+	const char *vault_ref;
 } astra_policy_options;
 
-#define ASTRA_POLICY_OPTIONS_VERSION 1
+#define ASTRA_POLICY_OPTIONS_VERSION 2
 /* day_of_month 1: a monthly policy runs on the first unless told */
 #define ASTRA_POLICY_OPTIONS_INIT                                 \
 	{                                                         \
@@ -138,9 +145,15 @@ typedef struct {
 	astra_volume_path_cb volume_path_cb;
 	void *volume_path_payload;
 	astra_cancel *cancel;
+	/* v2 */
+	/** A vault URL the caller trusts for every policy: a policy outside
+	 *  the control namespace that names exactly this URL is backed up
+	 *  into it (the single-user flow). NULL: only policies in the
+	 *  control namespace may name a vault by URL. */
+	const char *vault;
 } astra_policy_run_options;
 
-#define ASTRA_POLICY_RUN_OPTIONS_VERSION 1
+#define ASTRA_POLICY_RUN_OPTIONS_VERSION 2
 #define ASTRA_POLICY_RUN_OPTIONS_INIT            \
 	{                                        \
 		ASTRA_POLICY_RUN_OPTIONS_VERSION \

@@ -326,6 +326,34 @@ int astra__app_filter_matches(const astra__app_filter *f,
 	return 1;
 }
 
+/* ---- scoping (docs/security.md, "Trust model") ---- */
+
+int astra__app_scope_check(const astra_app *a, const char *home, int control)
+{
+	if (control)
+		return 0;
+	const char *rule = "an app defined outside the control namespace "
+	                   "covers only its own namespace";
+	if (a->helm_release && strcmp(a->helm_namespace, home))
+		return astra__err(ASTRA_EPOLICY, ASTRA_ERROR_INVALID,
+		        "app \"%s\" (defined in namespace %s) covers Helm "
+		        "release namespace %s: %s",
+		        a->name, home, a->helm_namespace, rule);
+	for (size_t i = 0; i < a->nns; i++)
+		if (strcmp(a->ns[i].name, home))
+			return astra__err(ASTRA_EPOLICY, ASTRA_ERROR_INVALID,
+			        "app \"%s\" (defined in namespace %s) covers "
+			        "namespace %s: %s",
+			        a->name, home, a->ns[i].name, rule);
+	if (a->ncluster_res)
+		return astra__err(ASTRA_EPOLICY, ASTRA_ERROR_INVALID,
+		        "app \"%s\" (defined in namespace %s) names "
+		        "clusterResources: only app definitions in the control "
+		        "namespace may add cluster-scoped objects",
+		        a->name, home);
+	return 0;
+}
+
 /* ---- persistence ---- */
 
 static int cm_resource(astra__kube *k, astra__kube_resource *r)
@@ -356,6 +384,60 @@ static int parse_cm(const astra__json *cm, astra_app **out)
 	return rc;
 }
 
+static void reject(astra__app_set *s, size_t i, const char *why)
+{
+	astra_app *a = s->apps[i];
+	astra__log_warn("ignoring app definition %s/" ASTRA_APP_CM_PREFIX
+	                "%s: %s",
+	        a->home, a->name, why);
+	astra__json *r = astra__json_new_object();
+	if (r) {
+		astra__json_set_str(r, "name", a->name);
+		astra__json_set_str(r, "home", a->home);
+		astra__json_set_str(r, "rejected", why);
+		astra__json_push(s->rejected, r);
+	}
+	astra__app_release(a);
+	s->apps[i] = NULL;
+}
+
+/* Names are unique per cluster: a definition written around the API with
+ * the name of another must not stand in for it. The control namespace's
+ * wins; two elsewhere are both ignored. */
+static void drop_duplicates(astra_cluster *c, astra__app_set *s)
+{
+	char *dup = astra__calloc(s->n + 1, 1);
+	if (!dup)
+		return;
+	for (size_t i = 0; i < s->n; i++)
+		for (size_t j = i + 1; j < s->n; j++) {
+			if (strcmp(s->apps[i]->name, s->apps[j]->name))
+				continue;
+			int ci = astra__cluster_is_control(c, s->apps[i]->home);
+			int cj = astra__cluster_is_control(c, s->apps[j]->home);
+			if (ci && !cj)
+				dup[j] = 1;
+			else if (cj && !ci)
+				dup[i] = 1;
+			else
+				dup[i] = dup[j] = 1;
+		}
+	size_t m = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		if (dup[i]) {
+			char why[256];
+			snprintf(why, sizeof(why),
+			        "app \"%s\" is defined more than once (app "
+			        "names are unique per cluster)",
+			        s->apps[i]->name);
+			reject(s, i, why);
+		} else
+			s->apps[m++] = s->apps[i];
+	}
+	s->n = m;
+	free(dup);
+}
+
 int astra__app_load_all(astra_cluster *c, astra__app_set *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -377,11 +459,42 @@ int astra__app_load_all(astra_cluster *c, astra__app_set *out)
 		astra__json_free(items);
 		return ASTRA_ENOMEM;
 	}
+	out->rejected = astra__json_new_array();
+	if (!out->rejected) {
+		astra__json_free(items);
+		astra__app_set_free(out);
+		return ASTRA_ENOMEM;
+	}
 	for (size_t i = 0; i < n; i++) {
 		astra_app *a = NULL;
-		if (parse_cm(astra__json_at(items, i), &a) != 0) {
-			astra__log_warn(
-			        "ignoring %s", astra_error_last()->message);
+		const astra__json *cm = astra__json_at(items, i);
+		int prc = parse_cm(cm, &a);
+		if (!prc)
+			prc = astra__app_scope_check(a, a->home,
+			        astra__cluster_is_control(c, a->home));
+		if (prc != 0) {
+			const astra__json *md = astra__json_get(cm, "metadata");
+			astra__log_warn("ignoring app definition %s/%s: %s",
+			        astra__json_str(md, "namespace"),
+			        astra__json_str(md, "name"),
+			        astra_error_last()->message);
+			astra__json *e = astra__json_new_object();
+			const char *an =
+			        astra__json_str(astra__json_get(md, "labels"),
+			                ASTRA_APP_LABEL_NAME);
+			if (e) {
+				astra__json_set_str(e, "name",
+				        a    ? a->name
+				        : an ? an
+				             : "");
+				astra__json_set_str(e, "home",
+				        astra__json_str(md, "namespace"));
+				astra__json_set_str(e, "rejected",
+				        astra_error_last()->message);
+				astra__json_push(out->rejected, e);
+			}
+			astra__app_release(a);
+			astra_error_clear();
 			continue;
 		}
 		a->cluster = c;
@@ -389,6 +502,7 @@ int astra__app_load_all(astra_cluster *c, astra__app_set *out)
 		out->apps[out->n++] = a;
 	}
 	astra__json_free(items);
+	drop_duplicates(c, out);
 	return 0;
 }
 
@@ -397,6 +511,7 @@ void astra__app_set_free(astra__app_set *s)
 	for (size_t i = 0; i < s->n; i++)
 		astra__app_release(s->apps[i]);
 	free(s->apps);
+	astra__json_free(s->rejected);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -499,11 +614,41 @@ astra_status astra_app_define(astra_app **out, astra_cluster *c,
 	        strlen(definition_json), "app definition");
 	if (!rc)
 		rc = astra__app_parse(&a, def);
-	astra__json_free(def);
-	if (rc)
+	if (rc) {
+		astra__json_free(def);
 		return rc;
+	}
 	a->cluster = c;
 	a->k = k;
+	/* the home: a given one, else the app's own namespace when it has
+	 * one namespace and no cluster resources, else the control
+	 * namespace (only there may a definition reach further) */
+	const char *given = astra__json_str(def, "home");
+	const char *control = astra_cluster_control_namespace(c);
+	if (given || a->nns > 1 || a->ncluster_res) {
+		char *h = astra__strdup(given ? given : control);
+		if (!h)
+			rc = ASTRA_ENOMEM;
+		else {
+			free(a->home);
+			a->home = h;
+		}
+	}
+	if (!rc && !dns_label(a->home, 63))
+		rc = bad(a->name, "home \"%s\" is not a valid namespace name",
+		        a->home);
+	if (!rc)
+		rc = astra__app_scope_check(
+		        a, a->home, astra__cluster_is_control(c, a->home));
+	if (!rc && astra__cluster_is_control(c, a->home)) {
+		rc = check_exists_ns(k, a->name, a->home);
+		if (rc == ASTRA_ENOTFOUND)
+			astra__err(rc, ASTRA_ERROR_KUBE,
+			        "app \"%s\": the control namespace \"%s\" does "
+			        "not exist (an app that spans namespaces or "
+			        "names cluster resources is defined there)",
+			        a->name, a->home);
+	}
 	for (size_t i = 0; i < a->nns && !rc; i++)
 		rc = check_exists_ns(k, a->name, a->ns[i].name);
 	if (!rc && a->helm_release) {
@@ -541,6 +686,7 @@ astra_status astra_app_define(astra_app **out, astra_cluster *c,
 			rc = write_cm(k, a, 0);
 	}
 	astra__app_set_free(&all);
+	astra__json_free(def);
 	if (rc || !out) {
 		astra__app_release(a);
 		return rc;
@@ -605,6 +751,13 @@ astra_status astra_app_list(astra_cluster *c, astra_buf *out)
 		rc = def_with_home(all.apps[i], &d);
 		if (!rc)
 			rc = astra__json_push(arr, d);
+	}
+	/* ignored definitions, so that their owners see why */
+	for (size_t i = 0; arr && !rc && i < astra__json_size(all.rejected);
+	        i++) {
+		astra__json *d =
+		        astra__json_dup(astra__json_at(all.rejected, i));
+		rc = d ? astra__json_push(arr, d) : ASTRA_ENOMEM;
 	}
 	if (!arr)
 		rc = ASTRA_ENOMEM;

@@ -68,8 +68,18 @@ int astra__app_filter_matches(const astra__app_filter *f,
 typedef struct {
 	astra_app **apps;
 	size_t n;
+	/* definitions ignored by the scoping rule: [{"name", "home",
+	 * "rejected": reason}] */
+	astra__json *rejected;
 } astra__app_set;
+/* Every definition that parses and keeps the scoping rule; the others are
+ * logged as warnings and listed in `rejected`. */
 int astra__app_load_all(astra_cluster *c, astra__app_set *out);
+/* The scoping rule (docs/security.md): an app defined in namespace `home`
+ * that is not the control namespace (`control` 0) covers `home` only and
+ * names no cluster resources. 0, or ASTRA_EPOLICY naming the app, its
+ * namespace and the rule. */
+int astra__app_scope_check(const astra_app *a, const char *home, int control);
 void astra__app_set_free(astra__app_set *s);
 
 /* 1 when the app's scope (namespaces/selectors or Helm objects) claims the

@@ -286,7 +286,8 @@ static int backup_pre_hooks(bk *b)
 static int backup_access(bk *b)
 {
 	int rc = astra__mover_new(&b->mover, b->k, b->r,
-	        b->o && b->o->version >= 2 ? b->o->mover : NULL, b->op.cancel);
+	        b->o && b->o->version >= 2 ? b->o->mover : NULL,
+	        astra_cluster_control_namespace(b->app->cluster), b->op.cancel);
 	if (!rc)
 		rc = astra__data_session_start(b->r, &b->session);
 	return rc;
@@ -814,6 +815,72 @@ static int forget_tagged(astra_vault *vault, const char *name)
 	}
 	astra__json_free(snaps);
 	return rc;
+}
+
+/* 1 when app `a` covers namespace `ns` */
+static int covers(const astra_app *a, const char *ns)
+{
+	for (size_t i = 0; i < a->nns; i++)
+		if (!strcmp(a->ns[i].name, ns))
+			return 1;
+	return a->helm_namespace && !strcmp(a->helm_namespace, ns);
+}
+
+/* 0 when backup `name` (record `rec`) is `owner`'s: the same app name, and
+ * every namespace its recorded definition covers is one `owner` covers;
+ * else ASTRA_EAUTH naming the backup and its app. */
+static int check_owner(const astra__appbackup_rec *rec, const char *name,
+        const astra_app *owner)
+{
+	if (!rec->app || strcmp(rec->app, owner->name))
+		return astra__err(ASTRA_EAUTH, ASTRA_ERROR_POLICY,
+		        "backup %s belongs to app \"%s\", not to app \"%s\": "
+		        "not deleted",
+		        name, rec->app ? rec->app : "", owner->name);
+	astra_app *was = NULL;
+	if (!rec->definition || astra__app_parse(&was, rec->definition) != 0) {
+		astra_error_clear();
+		return astra__err(ASTRA_EAUTH, ASTRA_ERROR_POLICY,
+		        "backup %s records no readable app definition, so it "
+		        "cannot be told to be app \"%s\"'s: not deleted",
+		        name, owner->name);
+	}
+	int rc = 0;
+	const char *other = NULL;
+	for (size_t i = 0; i < was->nns && !other; i++)
+		if (!covers(owner, was->ns[i].name))
+			other = was->ns[i].name;
+	if (!other && was->helm_namespace &&
+	        !covers(owner, was->helm_namespace))
+		other = was->helm_namespace;
+	if (other)
+		rc = astra__err(ASTRA_EAUTH, ASTRA_ERROR_POLICY,
+		        "backup %s of app \"%s\" covers namespace %s, which "
+		        "app \"%s\" (defined in namespace %s) does not: not "
+		        "deleted",
+		        name, rec->app, other, owner->name, owner->home);
+	astra__app_release(was);
+	return rc;
+}
+
+astra_status astra_backup_delete_app(
+        astra_vault *vault, const astra_app *app, const char *name)
+{
+	ASTRA_ASSERT_ARG(vault);
+	ASTRA_ASSERT_ARG(app);
+	ASTRA_ASSERT_ARG(name);
+	astra__appbackup_rec rec;
+	int rc = astra__appbackup_load_rec(vault->r, name, &rec, NULL);
+	if (rc == ASTRA_ECORRUPT)
+		return astra__err_prefix(rc,
+		        "backup %s cannot be told to be app \"%s\"'s (only "
+		        "astra_backup_delete removes it)",
+		        name, app->name);
+	if (rc)
+		return rc;
+	rc = check_owner(&rec, name, app);
+	astra__appbackup_rec_free(&rec);
+	return rc ? rc : astra_backup_delete(vault, name);
 }
 
 astra_status astra_backup_delete(astra_vault *vault, const char *name)

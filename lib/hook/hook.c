@@ -696,6 +696,29 @@ static int wait_for_pods(astra__kube *k, const astra__hook_set *s,
 	}
 }
 
+/* A hook selects pods only in the namespaces it is run for (its app's,
+ * docs/security.md): one whose namespace pattern matches none of them
+ * is named in a warning, as it never runs. */
+static void warn_outside(const astra__hook_set *s, const char *stage,
+        const astra__hook_run_options *o)
+{
+	for (size_t h = 0; h < s->n; h++) {
+		if (strcmp(s->v[h].stage, stage) || !s->v[h].has_re[0])
+			continue;
+		int hit = 0;
+		for (size_t i = 0; i < o->nnamespaces && !hit; i++)
+			hit = regexec(&s->v[h].re[0], o->namespaces[i], 0, NULL,
+			              0) == 0;
+		if (!hit)
+			astra__log_warn(
+			        "hook %s of %s is ignored: its namespace "
+			        "pattern matches none of the app's "
+			        "namespaces (a hook runs only in its "
+			        "app's namespaces)",
+			        s->v[h].name, o->what ? o->what : "the app");
+	}
+}
+
 int astra__hook_run_stage(astra__kube *k, const astra__hook_set *s,
         const char *stage, const astra__hook_run_options *o,
         astra__json *stages)
@@ -712,6 +735,7 @@ int astra__hook_run_stage(astra__kube *k, const astra__hook_set *s,
 		goto out;
 	}
 	if (astra__hook_has_stage(s, stage)) {
+		warn_outside(s, stage, o);
 		if (o->wait_pods_ms && (rc = wait_for_pods(k, s, stage, o)))
 			goto out;
 		if ((rc = list_pods(k, o, &pods)) ||

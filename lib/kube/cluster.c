@@ -4,6 +4,7 @@
  */
 #include "astra/cluster.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,7 @@
 struct astra_cluster {
 	astra__kube *kube;
 	astra_cancel *cancel;
+	char *control_ns;
 };
 
 astra__kube *astra__cluster_kube(astra_cluster *c)
@@ -27,6 +29,16 @@ astra__kube *astra__cluster_kube(astra_cluster *c)
 astra_cancel *astra__cluster_cancel(astra_cluster *c)
 {
 	return c ? c->cancel : NULL;
+}
+
+const char *astra_cluster_control_namespace(const astra_cluster *c)
+{
+	return c ? c->control_ns : NULL;
+}
+
+int astra__cluster_is_control(const astra_cluster *c, const char *ns)
+{
+	return c && ns && !strcmp(c->control_ns, ns);
 }
 
 void astra_strarray_dispose(astra_strarray *a)
@@ -43,8 +55,22 @@ void astra_strarray_dispose(astra_strarray *a)
 astra_status astra_cluster_options_init(
         astra_cluster_options *o, unsigned int version)
 {
-	ASTRA__OPTIONS_INIT_BODY(
-	        astra_cluster_options, CLUSTER, o, version, sizeof(defaults));
+	ASTRA__OPTIONS_INIT_BODY(astra_cluster_options, CLUSTER, o, version,
+	        offsetof(astra_cluster_options, control_namespace),
+	        sizeof(defaults));
+}
+
+/* a namespace name: a DNS label of at most 63 characters */
+static int ns_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		            (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return 0;
+	return 1;
 }
 
 astra_status astra_cluster_open(
@@ -69,11 +95,23 @@ astra_status astra_cluster_open(
 		ko.burst = opts->burst;
 		ko.cancel = opts->cancel;
 	}
+	const char *cns = opts && opts->version >= 2 &&
+	                                  opts->control_namespace &&
+	                                  *opts->control_namespace
+	                          ? opts->control_namespace
+	                          : ASTRA_CONTROL_NAMESPACE_DEFAULT;
+	if (!ns_name(cns))
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_INVALID,
+		        "control namespace \"%s\" is not a valid namespace "
+		        "name (a DNS label of at most 63 characters)",
+		        cns);
 	astra_cluster *c = astra__calloc(1, sizeof(*c));
 	ASTRA_CHECK_ALLOC(c);
 	c->cancel = opts ? opts->cancel : NULL;
-	int rc = astra__kube_open(&c->kube, &ko);
+	c->control_ns = astra__strdup(cns);
+	int rc = c->control_ns ? astra__kube_open(&c->kube, &ko) : ASTRA_ENOMEM;
 	if (rc) {
+		free(c->control_ns);
 		free(c);
 		return rc;
 	}
@@ -86,6 +124,7 @@ void astra_cluster_free(astra_cluster *c)
 	if (!c)
 		return;
 	astra__kube_free(c->kube);
+	free(c->control_ns);
 	free(c);
 }
 

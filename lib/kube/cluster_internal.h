@@ -13,6 +13,9 @@ astra__kube *astra__cluster_kube(astra_cluster *cluster);
 /* The cancellation token given at open, or NULL. */
 astra_cancel *astra__cluster_cancel(astra_cluster *cluster);
 
+/* 1 when `ns` is the cluster's control namespace (docs/security.md). */
+int astra__cluster_is_control(const astra_cluster *cluster, const char *ns);
+
 /* core/v1 namespaces, usable without discovery. */
 extern const astra__kube_resource astra__kube_namespaces_resource;
 

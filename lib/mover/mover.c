@@ -114,7 +114,7 @@ static int read_secret_file(const char *path, astra_buf *out)
 }
 
 int astra__mover_new(astra__mover **out, astra__kube *k, astra__repo *r,
-        const astra_mover_options *o, astra_cancel *cancel)
+        const astra_mover_options *o, const char *ctl_ns, astra_cancel *cancel)
 {
 	*out = NULL;
 	if (!o)
@@ -149,7 +149,8 @@ int astra__mover_new(astra__mover **out, astra__kube *k, astra__repo *r,
 		        "mover parallelism %u is above 256", o->parallelism);
 	const char *ctl = o->version >= 2 && o->control_namespace
 	                          ? o->control_namespace
-	                          : DEFAULT_CONTROL_NS;
+	                  : ctl_ns && *ctl_ns ? ctl_ns
+	                                      : DEFAULT_CONTROL_NS;
 	size_t cl = strlen(ctl);
 	int ctl_ok = cl >= 1 && cl <= 63 && ctl[0] != '-' && ctl[cl - 1] != '-';
 	for (size_t i = 0; ctl_ok && i < cl; i++)

@@ -36,9 +36,11 @@ int astra__pvc_wait_bound(astra__kube *k, const char *ns, const char *pvc,
 typedef struct astra__mover astra__mover;
 /* Checks the options and copies what the Jobs need (the vault secret is
  * read now, and wiped by astra__mover_free). NULL options or the host-path
- * strategy: 0 and *out NULL. */
+ * strategy: 0 and *out NULL. The control namespace is the options' or, when
+ * they name none, `ctl_ns` (the cluster's, astra_cluster_options), or
+ * "astra-system". */
 int astra__mover_new(astra__mover **out, astra__kube *k, astra__repo *r,
-        const astra_mover_options *o, astra_cancel *cancel);
+        const astra_mover_options *o, const char *ctl_ns, astra_cancel *cancel);
 void astra__mover_free(astra__mover *m);
 /* Backs up every volume of a snapshot record ("volumes" of `svols`) through
  * Jobs, up to the parallelism at once; appends one entry per volume to

@@ -38,6 +38,8 @@ int astra__sched_latest(
 #define ASTRA_POLICY_LABEL_APP "apps.astra.dev/name"
 #define ASTRA_POLICY_LABEL_NAME "policies.astra.dev/name"
 #define ASTRA_POLICY_CM_PREFIX "astra-policy-"
+/* vault definitions in the control namespace (docs/policies.md) */
+#define ASTRA_POLICY_VAULT_CM_PREFIX "astra-vault-"
 #define ASTRA_POLICY_KEY_SPEC "policy.json"
 #define ASTRA_POLICY_KEY_STATUS "status.json"
 

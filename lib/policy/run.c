@@ -4,6 +4,7 @@
  * retention grandfather-father-son style (docs/policies.md).
  * SPDX-License-Identifier: Apache-2.0
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "app/app.h"
 #include "astra/snapshot.h"
 #include "core/alloc.h"
+#include "core/base64.h"
 #include "core/options.h"
 #include "core/clock.h"
 #include "core/error.h"
@@ -22,7 +24,8 @@ astra_status astra_policy_run_options_init(
         astra_policy_run_options *o, unsigned int version)
 {
 	ASTRA__OPTIONS_INIT_BODY(astra_policy_run_options, POLICY_RUN, o,
-	        version, sizeof(defaults));
+	        version, offsetof(astra_policy_run_options, vault),
+	        sizeof(defaults));
 }
 
 /* One policy of the app being run. */
@@ -52,10 +55,12 @@ typedef struct {
 	size_t nvaults;
 } runner;
 
-static int open_vault(runner *R, const char *url, astra_vault **out)
+/* A vault opened once per run, under `key` (its URL, or "vaultRef:NAME"). */
+static int open_vault(runner *R, const char *key, const char *url,
+        const char *password, astra_vault **out)
 {
 	for (size_t i = 0; i < R->nvaults; i++)
-		if (!strcmp(R->vault_url[i], url)) {
+		if (!strcmp(R->vault_url[i], key)) {
 			*out = R->vault[i];
 			return 0;
 		}
@@ -64,14 +69,135 @@ static int open_vault(runner *R, const char *url, astra_vault **out)
 		        "more than 16 vaults in one run");
 	astra_vault_options vo;
 	astra_vault_options_init(&vo, ASTRA_VAULT_OPTIONS_VERSION);
-	vo.password = R->o->vault_password;
-	vo.password_file = R->o->vault_password_file;
+	vo.password = password ? password : R->o->vault_password;
+	vo.password_file = password ? NULL : R->o->vault_password_file;
 	int rc = astra_vault_open(out, url, &vo);
 	if (rc)
-		return astra__err_prefix(rc, "vault %s", url);
-	R->vault_url[R->nvaults] = astra__strdup(url);
+		return astra__err_prefix(rc, "vault %s", key);
+	R->vault_url[R->nvaults] = astra__strdup(key);
 	R->vault[R->nvaults++] = *out;
 	return 0;
+}
+
+/* What reports and pendingDeletes call a policy's vault. */
+static const char *vault_label(
+        const astra_policy_options *p, char *buf, size_t n)
+{
+	if (p->version >= 2 && p->vault_ref && *p->vault_ref) {
+		snprintf(buf, n, "vaultRef:%s", p->vault_ref);
+		return buf;
+	}
+	return p->vault;
+}
+
+/* A vault defined in the control namespace: ConfigMap astra-vault-NAME
+ * with "url" and optionally "passwordSecret" (a Secret there, key
+ * "passwordKey" or "password"). */
+static int open_ref(runner *R, const char *ref, astra_vault **out)
+{
+	char key[128];
+	snprintf(key, sizeof(key), "vaultRef:%s", ref);
+	for (size_t i = 0; i < R->nvaults; i++)
+		if (!strcmp(R->vault_url[i], key)) {
+			*out = R->vault[i];
+			return 0;
+		}
+	const char *cns = astra_cluster_control_namespace(R->c);
+	char cmname[128];
+	snprintf(
+	        cmname, sizeof(cmname), ASTRA_POLICY_VAULT_CM_PREFIX "%s", ref);
+	astra__kube_resource r;
+	astra__json *cm = NULL, *sec = NULL;
+	astra_buf pw = ASTRA_BUF_INIT;
+	int rc = astra__kube_find_kind(R->k, "", "v1", "ConfigMap", &r);
+	if (!rc) {
+		rc = astra__kube_get(R->k, &r, cns, cmname, &cm);
+		astra__kube_resource_clear(&r);
+	}
+	if (rc == ASTRA_ENOTFOUND)
+		rc = astra__err(rc, ASTRA_ERROR_POLICY,
+		        "vault \"%s\": no vault definition ConfigMap %s/%s",
+		        ref, cns, cmname);
+	const astra__json *data = astra__json_get(cm, "data");
+	const char *url = astra__json_str(data, "url");
+	const char *secname = astra__json_str(data, "passwordSecret");
+	const char *seckey = astra__json_str(data, "passwordKey");
+	if (!seckey || !*seckey)
+		seckey = "password";
+	if (!rc && (!url || !*url))
+		rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_POLICY,
+		        "vault definition %s/%s has no \"url\"", cns, cmname);
+	if (!rc && secname && *secname) {
+		rc = astra__kube_find_kind(R->k, "", "v1", "Secret", &r);
+		if (!rc) {
+			rc = astra__kube_get(R->k, &r, cns, secname, &sec);
+			astra__kube_resource_clear(&r);
+		}
+		if (rc == ASTRA_ENOTFOUND)
+			rc = astra__err(rc, ASTRA_ERROR_POLICY,
+			        "vault \"%s\": its password Secret %s/%s does "
+			        "not exist",
+			        ref, cns, secname);
+		const char *b64 =
+		        rc ? NULL
+		           : astra__json_str(
+		                     astra__json_get(sec, "data"), seckey);
+		if (!rc && !b64)
+			rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_POLICY,
+			        "vault \"%s\": Secret %s/%s has no key \"%s\"",
+			        ref, cns, secname, seckey);
+		if (!rc && astra__base64_decode(&pw, b64, strlen(b64)))
+			rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_POLICY,
+			        "vault \"%s\": key \"%s\" of Secret %s/%s is "
+			        "not base64",
+			        ref, seckey, cns, secname);
+		/* as a password file: one trailing line end is not part of
+		 * it */
+		if (!rc && pw.size && pw.ptr[pw.size - 1] == '\n')
+			pw.ptr[--pw.size] = '\0';
+		if (!rc && pw.size && pw.ptr[pw.size - 1] == '\r')
+			pw.ptr[--pw.size] = '\0';
+		if (!rc && (!pw.ptr || !pw.size))
+			rc = astra__err(ASTRA_EINVALID, ASTRA_ERROR_POLICY,
+			        "vault \"%s\": key \"%s\" of Secret %s/%s is "
+			        "empty",
+			        ref, seckey, cns, secname);
+	}
+	if (!rc)
+		rc = open_vault(R, key, url, pw.ptr, out);
+	if (pw.ptr)
+		astra__wipe(pw.ptr, pw.size);
+	astra_buf_dispose(&pw);
+	if (sec)
+		astra__json_free(sec);
+	astra__json_free(cm);
+	return rc;
+}
+
+/* The vault of policy `p` that lives in namespace `ns`, by the rules of
+ * docs/security.md: a vault reference is resolved in the control
+ * namespace; a URL is followed only for a policy in the control
+ * namespace or when it is the vault the runner was given. */
+static int policy_vault(runner *R, const char *ns,
+        const astra_policy_options *p, astra_vault **out)
+{
+	*out = NULL;
+	if (p->version >= 2 && p->vault_ref && *p->vault_ref)
+		return open_ref(R, p->vault_ref, out);
+	if (!p->vault || !*p->vault)
+		return astra__err(ASTRA_EINVALID, ASTRA_ERROR_POLICY,
+		        "policy %s in namespace %s names no vault", p->name,
+		        ns);
+	if (astra__cluster_is_control(R->c, ns) ||
+	        (R->o->version >= 2 && R->o->vault &&
+	                !strcmp(R->o->vault, p->vault)))
+		return open_vault(R, p->vault, p->vault, NULL, out);
+	return astra__err(ASTRA_EPOLICY, ASTRA_ERROR_POLICY,
+	        "policy %s in namespace %s: its vault URL is not used (only "
+	        "policies in the control namespace %s, or naming the vault "
+	        "the scheduler was given, may name a vault by URL; name a "
+	        "vault defined in the control namespace instead)",
+	        p->name, ns, astra_cluster_control_namespace(R->c));
 }
 
 static void save_error(char *dst, size_t n)
@@ -188,8 +314,10 @@ static int kept(const pol *ps, size_t n, const obj_ref *o)
 		        listed_in_kept(ps[i].st.snapshots, ps[i].st.nsnapshots,
 		                ps[i].p.snapshot_retention, o->name))
 			return 1;
-		if (!strcmp(o->kind, "backup") && ps[i].p.vault && o->vault &&
-		        !strcmp(ps[i].p.vault, o->vault) &&
+		char lb[80];
+		const char *pv = vault_label(&ps[i].p, lb, sizeof(lb));
+		if (!strcmp(o->kind, "backup") && pv && o->vault &&
+		        !strcmp(pv, o->vault) &&
 		        listed_in_kept(ps[i].st.backups, ps[i].st.nbackups,
 		                ps[i].p.backup_retention, o->name))
 			return 1;
@@ -197,19 +325,35 @@ static int kept(const pol *ps, size_t n, const obj_ref *o)
 	return 0;
 }
 
-/* 0 deleted (or gone), 1 to retry later, negative: failed (also retried) */
-static int delete_obj(runner *R, const char *app, const obj_ref *o)
+/* 0 deleted (or gone), 1 to retry later, negative: failed (also retried).
+ * A backup is deleted from the vault of policy `p` (never from one named
+ * in its status), and only when its record belongs to `owner`. */
+static int delete_obj(runner *R, const char *app, astra_app *owner,
+        const pol *p, const obj_ref *o)
 {
-	int rc;
+	int rc, reached = 0;
 	if (!strcmp(o->kind, "snapshot")) {
 		rc = astra_snapshot_delete(R->c, app, o->name);
+		reached = 1;
+	} else if (!owner) {
+		rc = astra__err(ASTRA_ERROR, ASTRA_ERROR_POLICY,
+		        "app \"%s\" is not defined: its backups are kept", app);
 	} else {
 		astra_vault *v = NULL;
-		rc = open_vault(R, o->vault, &v);
-		if (!rc)
-			rc = astra_backup_delete(v, o->name);
+		rc = policy_vault(R, p->ns, &p->p, &v);
+		if (!rc) {
+			rc = astra_backup_delete_app(v, owner, o->name);
+			reached = 1;
+		}
 	}
-	if (rc == 0 || rc == ASTRA_ENOTFOUND) {
+	if (reached && rc == ASTRA_EAUTH) {
+		/* not this app's backup: it never will be */
+		astra__log_warn("policy %s of app %s: %s; dropped from the "
+		                "policy's lists",
+		        p->p.name, app, astra_error_last()->message);
+		return 0;
+	}
+	if (rc == 0 || (reached && rc == ASTRA_ENOTFOUND)) {
 		astra__json *d = astra__json_new_object();
 		if (d) {
 			astra__json_set_str(d, "app", app);
@@ -227,7 +371,7 @@ static int delete_obj(runner *R, const char *app, const obj_ref *o)
 		astra__json_set_str(s, "reason", astra_error_last()->message);
 		astra__json_push(R->skipped, s);
 	}
-	if (rc == ASTRA_EPOLICY || rc == ASTRA_EBUSY) {
+	if (reached && (rc == ASTRA_EPOLICY || rc == ASTRA_EBUSY)) {
 		astra__log_info("policy: %s %s is locked; retrying later",
 		        o->kind, o->name);
 		return 1;
@@ -293,9 +437,15 @@ static void add_ref(astra__policy_ref **arr, size_t *n, const obj_ref *o)
 static int retention(runner *R, const char *app)
 {
 	astra__json *items = NULL;
-	int rc = astra__policy_list_cms(R->k, app, &items);
+	int rc = astra__policy_list_scoped(R->c, app, &items);
 	if (rc)
 		return rc;
+	astra_app *owner = NULL;
+	if (astra_app_get(&owner, R->c, app)) {
+		astra__log_warn(
+		        "policy: app %s: %s", app, astra_error_last()->message);
+		owner = NULL;
+	}
 	size_t n = astra__json_size(items);
 	pol *ps = astra__calloc(n + 1, sizeof(*ps));
 	if (!ps) {
@@ -329,23 +479,37 @@ static int retention(runner *R, const char *app)
 			char **a = k ? p->st.backups : p->st.snapshots;
 			size_t cnt = k ? p->st.nbackups : p->st.nsnapshots;
 			for (size_t j = 0; cnt > keep && j < cnt - keep; j++) {
+				char lb[80];
 				obj_ref o = { k ? "backup" : "snapshot", a[j],
-					k ? p->p.vault : NULL };
+					k ? vault_label(&p->p, lb, sizeof(lb))
+					  : NULL };
 				add_ref(&t.drop, &t.ndrop, &o);
 				changed = 1;
 				if (kept(ps, np, &o))
 					continue; /* another policy keeps it */
-				if (delete_obj(R, app, &o) != 0)
+				if (delete_obj(R, app, owner, p, &o) != 0)
 					add_ref(&t.pending, &t.npending, &o);
 			}
 		}
 		for (size_t j = 0; j < p->st.npending; j++) {
 			const astra__policy_ref *e = &p->st.pending[j];
-			obj_ref o = { e->kind, e->name, e->vault };
+			/* the status is writable by the namespace's owner: a
+			 * pending backup is looked for in the policy's own
+			 * vault, whatever vault the entry names */
+			char lb[80];
+			obj_ref o = { e->kind, e->name,
+				strcmp(e->kind, "backup")
+				        ? NULL
+				        : vault_label(&p->p, lb, sizeof(lb)) };
 			changed = 1;
+			if (strcmp(e->kind, "backup") &&
+			        strcmp(e->kind, "snapshot"))
+				continue;
+			if (!strcmp(e->kind, "backup") && !o.vault)
+				continue;
 			if (kept(ps, np, &o))
 				continue;
-			if (delete_obj(R, app, &o) != 0)
+			if (delete_obj(R, app, owner, p, &o) != 0)
 				add_ref(&t.pending, &t.npending, &o);
 		}
 		if (changed) {
@@ -368,6 +532,7 @@ static int retention(runner *R, const char *app)
 		astra__policy_status_free(&ps[i].st);
 	}
 	free(ps);
+	astra_app_free(owner);
 	astra__json_free(items);
 	return rc;
 }
@@ -432,9 +597,13 @@ static void run_app(runner *R, const char *app, item *its, size_t n)
 		if (!it->claimed || !it->p.backup_retention)
 			continue;
 		int done = 0;
+		char lbi[80], lbj[80];
+		const char *vi = vault_label(&it->p, lbi, sizeof(lbi));
 		for (size_t j = 0; j < i; j++)
-			if (its[j].claimed && its[j].p.backup_retention &&
-			        !strcmp(its[j].p.vault, it->p.vault)) {
+			if (its[j].claimed && its[j].p.backup_retention && vi &&
+			        !strcmp(vault_label(
+			                        &its[j].p, lbj, sizeof(lbj)),
+			                vi)) {
 				it->ok = its[j].ok;
 				it->backup = its[j].backup;
 				memcpy(it->error, its[j].error,
@@ -444,7 +613,7 @@ static void run_app(runner *R, const char *app, item *its, size_t n)
 		if (done)
 			continue;
 		astra_vault *v = NULL;
-		int brc = open_vault(R, it->p.vault, &v);
+		int brc = policy_vault(R, it->ns, &it->p, &v);
 		if (!brc) {
 			astra_backup_options bo;
 			astra_backup_options_init(
@@ -459,7 +628,7 @@ static void run_app(runner *R, const char *app, item *its, size_t n)
 		}
 		astra__json *b = astra__json_new_object();
 		if (b) {
-			astra__json_set_str(b, "vault", it->p.vault);
+			astra__json_set_str(b, "vault", vi);
 			astra__json_set_str(b, "name", name);
 			astra__json_set_str(
 			        b, "result", brc ? "failed" : "succeeded");
@@ -530,7 +699,7 @@ astra_status astra_policy_run_due(
 		rc = ASTRA_ENOMEM;
 		goto done;
 	}
-	rc = astra__policy_list_cms(R.k, o->app, &items);
+	rc = astra__policy_list_scoped(c, o->app, &items);
 	if (rc)
 		goto done;
 	n = astra__json_size(items);

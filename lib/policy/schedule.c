@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -22,6 +23,18 @@
 
 #define SEARCH_DAYS 3700 /* ten years and some */
 #define SETTLE (4 * 3600) /* local seconds searched past the first hit */
+
+static int ref_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 40 || s[0] == '-' || s[n - 1] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		            (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return 0;
+	return 1;
+}
 
 static int bad_field(const char *field, const char *fmt, ...)
         ASTRA_PRINTF(2, 3);
@@ -138,10 +151,25 @@ int astra__sched_compile(const astra_policy_options *p, astra__sched *s)
 		        p->snapshot_retention > 10000 ? p->snapshot_retention
 		                                      : p->backup_retention);
 	}
-	if (p->backup_retention && (!p->vault || !*p->vault)) {
+	const char *ref = p->version >= 2 ? p->vault_ref : NULL;
+	if (ref && *ref && p->vault && *p->vault) {
 		astra__sched_clear(s);
 		return bad_field("vault", "%s",
-		        "is needed when backup retention is not 0");
+		        "and a vault reference exclude each other");
+	}
+	if (ref && *ref && !ref_name(ref)) {
+		astra__sched_clear(s);
+		return bad_field("vault reference",
+		        "\"%s\" is not a DNS label "
+		        "of at most 40 characters",
+		        ref);
+	}
+	if (p->backup_retention && (!p->vault || !*p->vault) &&
+	        (!ref || !*ref)) {
+		astra__sched_clear(s);
+		return bad_field("vault", "%s",
+		        "(or a vault reference) is needed when backup retention "
+		        "is not 0");
 	}
 	if (p->vault && *p->vault) {
 		const char *auth = strstr(p->vault, "://");
@@ -332,8 +360,8 @@ int astra__sched_latest(
 astra_status astra_policy_options_init(
         astra_policy_options *o, unsigned int version)
 {
-	ASTRA__OPTIONS_INIT_BODY(
-	        astra_policy_options, POLICY, o, version, sizeof(defaults));
+	ASTRA__OPTIONS_INIT_BODY(astra_policy_options, POLICY, o, version,
+	        offsetof(astra_policy_options, vault_ref), sizeof(defaults));
 }
 
 astra_status astra_policy_validate(const astra_policy_options *p)

@@ -13,6 +13,7 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -316,7 +317,14 @@ static int leader_pass(astra_cluster *c, lease *L,
 		                "a pass longer than the Lease (%d s) may "
 		                "overlap another replica's",
 		        L->duration);
-	astra_policy_run_options ro = *o->run;
+	/* only the members the caller's version has (a version 1 struct
+	 * ends before `vault`) */
+	astra_policy_run_options ro;
+	memset(&ro, 0, sizeof(ro));
+	memcpy(&ro, o->run,
+	        o->run->version >= 2
+	                ? sizeof(ro)
+	                : offsetof(astra_policy_run_options, vault));
 	ro.now = 0;
 	ro.cancel = pass;
 	rc = astra_policy_run_due(c, &ro, NULL);

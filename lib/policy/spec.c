@@ -42,6 +42,8 @@ int astra__policy_to_json(const astra_policy_options *p, astra__json **out)
 	rc |= astra__json_set_int(j, "backupRetention", p->backup_retention);
 	if (p->vault && *p->vault)
 		rc |= astra__json_set_str(j, "vault", p->vault);
+	if (p->version >= 2 && p->vault_ref && *p->vault_ref)
+		rc |= astra__json_set_str(j, "vaultRef", p->vault_ref);
 	if (rc) {
 		astra__json_free(j);
 		return ASTRA_ENOMEM;
@@ -71,5 +73,6 @@ int astra__policy_from_json(const astra__json *j, astra_policy_options *p)
 	p->backup_retention =
 	        (unsigned)astra__json_int(j, "backupRetention", 0);
 	p->vault = astra__json_str(j, "vault");
+	p->vault_ref = astra__json_str(j, "vaultRef");
 	return astra_policy_validate(p);
 }

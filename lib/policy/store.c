@@ -50,6 +50,65 @@ int astra__policy_list_cms(astra__kube *k, const char *app, astra__json **items)
 	return rc;
 }
 
+/* The rule of docs/security.md: a policy counts only beside its app (in
+ * the home namespace of an app whose definition is honoured). */
+static int beside_app(const astra__app_set *apps, const astra__json *cm)
+{
+	const astra__json *md = astra__json_get(cm, "metadata");
+	const char *ns = astra__json_str(md, "namespace");
+	const char *name = astra__json_str(md, "name");
+	const char *app = astra__policy_cm_app(cm);
+	for (size_t i = 0; app && ns && i < apps->n; i++) {
+		if (strcmp(apps->apps[i]->name, app))
+			continue;
+		if (!strcmp(apps->apps[i]->home, ns))
+			return 1;
+		astra__log_warn("ignoring policy %s/%s: its app \"%s\" is "
+		                "defined in namespace %s (a policy counts "
+		                "only in its app's namespace)",
+		        ns, name ? name : "", app, apps->apps[i]->home);
+		return 0;
+	}
+	astra__log_warn("ignoring policy %s/%s: app \"%s\" is not defined "
+	                "(or its definition is ignored; see astractl app "
+	                "list)",
+	        ns ? ns : "", name ? name : "", app ? app : "");
+	return 0;
+}
+
+int astra__policy_list_scoped(
+        astra_cluster *c, const char *app, astra__json **items)
+{
+	*items = NULL;
+	astra__json *all = NULL;
+	astra__app_set apps;
+	int rc = astra__policy_list_cms(astra__cluster_kube(c), app, &all);
+	if (rc)
+		return rc;
+	if ((rc = astra__app_load_all(c, &apps))) {
+		astra__json_free(all);
+		return rc;
+	}
+	astra__json *keep = astra__json_new_array();
+	for (size_t i = 0; keep && !rc && i < astra__json_size(all); i++) {
+		const astra__json *cm = astra__json_at(all, i);
+		if (!beside_app(&apps, cm))
+			continue;
+		astra__json *d = astra__json_dup(cm);
+		rc = d ? astra__json_push(keep, d) : ASTRA_ENOMEM;
+	}
+	if (!keep)
+		rc = ASTRA_ENOMEM;
+	astra__app_set_free(&apps);
+	astra__json_free(all);
+	if (rc) {
+		astra__json_free(keep);
+		return rc;
+	}
+	*items = keep;
+	return 0;
+}
+
 static astra__json *parse_key(const astra__json *cm, const char *key)
 {
 	const char *text = astra__json_str(astra__json_get(cm, "data"), key);
@@ -507,7 +566,8 @@ astra_status astra_policy_list(
 	ASTRA_ASSERT_ARG(out);
 	astra__kube *k = astra__cluster_kube(c);
 	astra__json *items = NULL;
-	int rc = astra__policy_list_cms(k, app, &items);
+	(void)k;
+	int rc = astra__policy_list_scoped(c, app, &items);
 	if (rc)
 		return rc;
 	astra__json *arr = astra__json_new_array();

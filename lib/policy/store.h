@@ -5,6 +5,8 @@
 #ifndef ASTRA_POLICY_STORE_H
 #define ASTRA_POLICY_STORE_H
 
+#include "app/app.h"
+#include "kube/cluster_internal.h"
 #include "kube/kube.h"
 #include "policy/policy.h"
 
@@ -14,6 +16,11 @@ void astra__policy_cm_name(
 /* Every policy ConfigMap (of one app when app is not NULL). */
 int astra__policy_list_cms(
         astra__kube *k, const char *app, astra__json **items);
+/* The policy ConfigMaps that count (docs/security.md): those in the home
+ * namespace of their app, an app whose definition is honoured; the others
+ * are left out with a warning naming them and the rule. */
+int astra__policy_list_scoped(
+        astra_cluster *c, const char *app, astra__json **items);
 /* Parsed "policy.json" (NULL when missing or damaged). Caller frees. */
 astra__json *astra__policy_cm_spec(const astra__json *cm);
 

@@ -267,6 +267,7 @@ struct rctx {
 	astra__repo *repo; /* NULL for snapshot restores */
 	astra__volume_access va;
 	astra__mover *mover; /* NULL: host path */
+	const char *ctl_ns; /* the target cluster's control namespace */
 	unsigned flags;
 	astra__op op;
 	pthread_mutex_t mu;
@@ -682,6 +683,7 @@ static int restore_init(restore_run *run, astra_cluster *target,
 	rctx *c = &run->c;
 	memset(run, 0, sizeof(*run));
 	c->k = astra__cluster_kube(target);
+	c->ctl_ns = astra_cluster_control_namespace(target);
 	c->repo = o->backup ? vault->r : NULL;
 	c->va.template_path = o->volume_path;
 	c->va.cb = o->volume_path_cb;
@@ -753,7 +755,8 @@ static int restore_load(
 	if (!o->backup)
 		return 0;
 	if ((rc = astra__mover_new(&c->mover, c->k, c->repo,
-	             o->version >= 2 ? o->mover : NULL, c->op.cancel)))
+	             o->version >= 2 ? o->mover : NULL, c->ctl_ns,
+	             c->op.cancel)))
 		return rc;
 	if (run->brec.nvolumes && !c->mover && !c->va.cb &&
 	        !c->va.template_path)

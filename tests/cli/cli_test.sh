@@ -43,6 +43,9 @@ pol_err 'time zone "Mars/Base"' --granularity daily --time-zone Mars/Base --snap
 pol_err 'rrule "FREQ=NEVER"' --granularity custom --rrule FREQ=NEVER --snapshot-retention 1 --backup-retention 0
 pol_err 'field "61"' --granularity custom --cron '61 * * * *' --snapshot-retention 1 --backup-retention 0
 pol_err 'vault' --granularity daily --snapshot-retention 1 --backup-retention 2
+pol_err 'vault reference' --granularity daily --snapshot-retention 1 --backup-retention 2 --vault-ref Bad/Name
+expect_rc 2 "$ctl" --vault file:///x policy set app p --granularity daily --snapshot-retention 1 --backup-retention 1 --vault-ref main
+expect_rc 2 "$ctl" backup delete name --app
 # data path through the CLI
 tmp=$(mktemp -d)
 export ASTRA_KDF_LOG2N=10

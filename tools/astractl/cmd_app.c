@@ -15,6 +15,7 @@ int ctl_open_cluster(const ctl_globals *g, astra_cluster **out)
 		return ctl_fail(ASTRA_ERROR, "cluster options");
 	o.kubeconfig = g->kubeconfig;
 	o.context = g->context;
+	o.control_namespace = g->control_namespace;
 	/* restores of thousands of objects: the API server's priority and
 	 * fairness protects it; the library's default (100/s) is for
 	 * embedders that share a client */
@@ -275,6 +276,9 @@ static out_val *app_row(const out_val *d)
 		snprintf(scope, sizeof(scope), "helm %s in %s",
 		        out_str(out_get(h, "release")),
 		        out_str(out_get(h, "namespace")));
+	const out_val *rej = out_get(d, "rejected");
+	if (rej)
+		snprintf(scope, sizeof(scope), "REJECTED: %s", out_str(rej));
 	out_set_str(r, "name", out_str(out_get(d, "name")));
 	out_set_str(r, "scope", scope);
 	out_set_str(r, "home", out_str(out_get(d, "home")));

@@ -203,12 +203,26 @@ static int run_delete(const ctl_globals *g, ctl_args *a)
 	if (a->npos != 1)
 		return ctl_usage_error("backup delete needs a NAME");
 	astra_vault *v = NULL;
+	astra_cluster *c = NULL;
+	astra_app *app = NULL;
+	const char *an = ctl_flag_get(a, "app");
 	int rc = ctl_open_vault(g, &v);
 	if (rc)
 		return rc;
-	rc = astra_backup_delete(v, a->pos[0]);
-	rc = rc < 0 ? ctl_fail(rc, "cannot delete backup %s", a->pos[0])
-	            : EXIT_OK;
+	if (an) {
+		/* only a backup of that app (as a policy deletes) */
+		rc = ctl_open_cluster(g, &c);
+		if (!rc && astra_app_get(&app, c, an) < 0)
+			rc = ctl_fail(ASTRA_ERROR, "app %s", an);
+		if (!rc)
+			rc = astra_backup_delete_app(v, app, a->pos[0]);
+	} else
+		rc = astra_backup_delete(v, a->pos[0]);
+	if (rc != EXIT_USAGE && rc != EXIT_FAILED)
+		rc = rc < 0 ? ctl_fail(rc, "cannot delete backup %s", a->pos[0])
+		            : EXIT_OK;
+	astra_app_free(app);
+	astra_cluster_free(c);
 	astra_vault_free(v);
 	return rc;
 }
@@ -549,9 +563,13 @@ const ctl_command ctl_cmd_backup_list = { "backup", "list", "backup list [APP]",
 	"list the backups in the vault", NULL, run_list };
 const ctl_command ctl_cmd_backup_show = { "backup", "show", "backup show NAME",
 	"show a backup's record", NULL, run_show };
+static const ctl_flag delete_flags[] = {
+	{ "app", 1, 0 },
+	{ NULL, 0, 0 },
+};
 const ctl_command ctl_cmd_backup_delete = { "backup", "delete",
-	"backup delete NAME", "delete a backup (gc reclaims its data)", NULL,
-	run_delete };
+	"backup delete NAME [--app APP]",
+	"delete a backup (gc reclaims its data)", delete_flags, run_delete };
 const ctl_command ctl_cmd_backup_verify = { "backup", "verify",
 	"backup verify NAME [--test-restore [--to-context CTX] "
 	"[--namespace-prefix PREFIX] [--timeout SECONDS] [--volume-path "

@@ -21,6 +21,7 @@ static const ctl_flag set_flags[] = {
 	{ "time-zone", 1, 0 },
 	{ "snapshot-retention", 1, 0 },
 	{ "backup-retention", 1, 0 },
+	{ "vault-ref", 1, 0 },
 	{ NULL, 0, 0 },
 };
 
@@ -100,8 +101,14 @@ static int run_set(const ctl_globals *g, ctl_args *a)
 	p.time_zone = ctl_flag_get(a, "time-zone");
 	const char *env = getenv("ASTRA_VAULT");
 	p.vault = g->vault ? g->vault : (env && *env ? env : NULL);
-	if (!p.backup_retention)
+	p.vault_ref = ctl_flag_get(a, "vault-ref");
+	if (p.vault_ref && g->vault)
+		return ctl_usage_error("--vault-ref and --vault exclude each "
+		                       "other");
+	if (p.vault_ref)
 		p.vault = NULL;
+	if (!p.backup_retention)
+		p.vault = p.vault_ref = NULL;
 	if (astra_policy_validate(&p) < 0)
 		return ctl_fail(ASTRA_EINVALID, "policy %s of %s", a->pos[1],
 		        a->pos[0]);
@@ -237,6 +244,10 @@ static int run_scheduler(const ctl_globals *g, ctl_args *a)
 		ro.vault_password_file = g->password_file;
 	else if (envpw && *envpw)
 		ro.vault_password = envpw;
+	/* the vault this scheduler was given is trusted for every policy
+	 * that names it (docs/policies.md) */
+	const char *envv = getenv("ASTRA_VAULT");
+	ro.vault = g->vault ? g->vault : (envv && *envv ? envv : NULL);
 	const char *vp = ctl_flag_get(a, "volume-path");
 	ro.volume_path = vp ? vp : getenv("ASTRA_VOLUME_PATH");
 	so.run = &ro;
@@ -271,7 +282,7 @@ const ctl_command ctl_cmd_policy_set = { "policy", "set",
 	"policy set APP NAME --granularity hourly|daily|weekly|monthly|custom "
 	"[--minute M] [--hour H] [--day-of-week D] [--day-of-month D] "
 	"[--rrule RULE] [--cron EXPR] [--time-zone TZ] --snapshot-retention N "
-	"--backup-retention N [--vault URL]",
+	"--backup-retention N [--vault URL | --vault-ref NAME]",
 	"create or replace a protection policy of an app", set_flags, run_set };
 const ctl_command ctl_cmd_policy_list = { "policy", "list", "policy list [APP]",
 	"list policies with last run, result and next run", NULL, run_list };

@@ -21,6 +21,7 @@ typedef struct {
 	const char *context;
 	const char *vault;
 	const char *password_file;
+	const char *control_namespace; /* --control-namespace or env */
 	out_format output;
 	int progress; /* -1 auto, 0 off */
 	int verbosity; /* 0 normal, >0 -v, <0 -q */

@@ -71,6 +71,8 @@ static void print_usage(FILE *f)
 	      "  --vault URL            vault URL (default $ASTRA_VAULT)\n"
 	      "  --password-file PATH   vault password or key file "
 	      "(default $ASTRA_VAULT_PASSWORD)\n"
+	      "  --control-namespace NS the protector's control namespace "
+	      "(default $ASTRA_CONTROL_NAMESPACE, else astra-system)\n"
 	      "  -o, --output FORMAT    table, json or yaml\n"
 	      "  --no-progress          no progress bars\n"
 	      "  -v, -q                 more / less logging\n",
@@ -144,7 +146,7 @@ static int parse_globals(
         int argc, char **argv, ctl_globals *g, char **rest, int *nrest)
 {
 	static const char *const valued[] = { "kubeconfig", "context", "vault",
-		"password-file", "output" };
+		"password-file", "output", "control-namespace" };
 	*nrest = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];
@@ -161,7 +163,7 @@ static int parse_globals(
 			which = 4;
 			val = arg + 2;
 		} else if (strncmp(arg, "--", 2) == 0) {
-			for (int k = 0; k < 5; k++)
+			for (int k = 0; k < 6; k++)
 				if (match_long(arg, valued[k], &val)) {
 					which = k;
 					break;
@@ -217,6 +219,9 @@ static int parse_globals(
 			break;
 		case 3:
 			g->password_file = val;
+			break;
+		case 5:
+			g->control_namespace = val;
 			break;
 		case 4:
 			if (strcmp(val, "json") == 0)
@@ -305,6 +310,7 @@ int main(int argc, char **argv)
 		fputs("astractl: out of memory\n", stderr);
 		return EXIT_FAILED;
 	}
+	g.control_namespace = getenv("ASTRA_CONTROL_NAMESPACE");
 	int rc = parse_globals(argc, argv, &g, rest, &nrest);
 	if (rc) {
 		free(rest);

@@ -46,10 +46,13 @@ class Cluster:
     def open(cls, kubeconfig: Union[None, PathLike, Sequence[PathLike]] = None,
              context: Optional[str] = None, *, timeout_ms: int = 0,
              retry_budget_ms: int = 0, qps: float = 0.0, burst: int = 0,
-             cancel: Optional[Cancel] = None) -> "Cluster":
+             cancel: Optional[Cancel] = None,
+             control_namespace: Optional[str] = None) -> "Cluster":
         """Loads a kubeconfig (a path, several paths merged like
         $KUBECONFIG, or None for $KUBECONFIG / ~/.kube/config / in-cluster)
         and selects ``context`` (None: the current context).
+        ``control_namespace`` (default "astra-system") is the namespace
+        whose app definitions may span namespaces (docs/security.md).
 
         Raises ParseError for a malformed kubeconfig, NotFoundError when
         none exists or the context is unknown.
@@ -67,6 +70,8 @@ class Cluster:
         o.qps = float(qps)
         o.burst = int(burst)
         o.cancel = _cancel_handle(cancel)
+        if control_namespace is not None:
+            o.control_namespace = control_namespace
         return cls(capi.astra_cluster_open(o), cancel)
 
     def _handle(self) -> Any:
@@ -92,6 +97,12 @@ class Cluster:
         """The kubeconfig context in use."""
         with self._lock:
             return str(capi.astra_cluster_context_name(self._handle()))
+
+    @property
+    def control_namespace(self) -> str:
+        """The control namespace (docs/security.md)."""
+        with self._lock:
+            return str(capi.astra_cluster_control_namespace(self._handle()))
 
     @property
     def server(self) -> str:
@@ -287,7 +298,8 @@ class Cluster:
                          vault_password: Optional[str] = None,
                          vault_password_file: Optional[PathLike] = None,
                          volume_path: Optional[VolumePath] = None,
-                         cancel: Optional[Cancel] = None) -> Dict[str, Any]:
+                         cancel: Optional[Cancel] = None,
+                         vault: Optional[str] = None) -> Dict[str, Any]:
         """Runs every due policy (of ``app``, or of every app) once, as
         evaluated at ``now`` (default: now), and applies retention; returns
         the report {"ran": [{"app", "policies", "snapshot", "backups":
@@ -296,11 +308,13 @@ class Cluster:
 
         The policies' vaults open with ``vault_password`` or
         ``vault_password_file``; ``volume_path`` gives the backups access
-        to volume data. Raises PartialError when some runs failed
-        (``err.report`` is the report).
+        to volume data. ``vault`` is a vault URL trusted for every policy
+        that names it; other URLs are followed only for policies in the
+        control namespace (docs/policies.md). Raises PartialError when some
+        runs failed (``err.report`` is the report).
         """
         o = _run_options(app, now, vault_password, vault_password_file,
-                         volume_path, cancel)
+                         volume_path, cancel, vault)
         with self._use() as h:
             try:
                 report = capi.astra_policy_run_due(h, o)
@@ -318,7 +332,8 @@ class Cluster:
                       lease_name: Optional[str] = None,
                       lease_duration: int = 0, interval: int = 0,
                       once: bool = False,
-                      cancel: Optional[Cancel] = None) -> None:
+                      cancel: Optional[Cancel] = None,
+                      vault: Optional[str] = None) -> None:
         """The scheduler (docs/policies.md): every ``interval`` seconds
         (default 5) takes or renews the Lease ``lease_name`` (default
         "astra-scheduler") in ``lease_namespace`` (default: the context's
@@ -330,7 +345,7 @@ class Cluster:
         this Cluster while it runs: give it a Cluster of its own.
         """
         ro = _run_options(app, None, vault_password, vault_password_file,
-                          volume_path, None)
+                          volume_path, None, vault)
         so = capi.astra_policy_scheduler_options()
         so.run = ro
         if identity is not None:
@@ -382,8 +397,11 @@ def _run_options(app: Union[None, str, App], now: Optional[Time],
                  vault_password: Optional[str],
                  vault_password_file: Optional[PathLike],
                  volume_path: Optional[VolumePath],
-                 cancel: Optional[Cancel]) -> Any:
+                 cancel: Optional[Cancel],
+                 vault: Optional[str] = None) -> Any:
     o = capi.astra_policy_run_options()
+    if vault is not None:
+        o.vault = vault
     name = _app_name(app)
     if name is not None:
         o.app = name

@@ -46,7 +46,10 @@ class Policy:
     "custom" with exactly one of ``rrule`` (RFC 5545) or ``cron`` (5
     fields). Times are in ``time_zone`` (IANA; None: UTC). The policy keeps
     ``snapshot_retention`` snapshots and ``backup_retention`` backups in
-    the vault at URL ``vault`` (needed when backup_retention > 0).
+    the vault at URL ``vault`` or in the vault defined in the control
+    namespace under the name ``vault_ref`` (one of them needed when
+    backup_retention > 0; docs/policies.md says which URLs a scheduler
+    follows).
     """
 
     name: str
@@ -61,6 +64,7 @@ class Policy:
     snapshot_retention: int = 0
     backup_retention: int = 0
     vault: Optional[str] = None
+    vault_ref: Optional[str] = None
 
     def _options(self) -> Any:
         g = _GRANULARITY.get(self.granularity)
@@ -74,7 +78,7 @@ class Policy:
         o.minute, o.hour = int(self.minute), int(self.hour)
         o.day_of_week, o.day_of_month = (int(self.day_of_week),
                                          int(self.day_of_month))
-        for k in ("rrule", "cron", "time_zone", "vault"):
+        for k in ("rrule", "cron", "time_zone", "vault", "vault_ref"):
             v = getattr(self, k)
             if v is not None:
                 setattr(o, k, str(v))

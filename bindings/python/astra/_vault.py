@@ -336,6 +336,13 @@ class Vault:
                 del m
         return dict(_json(report) or {})
 
+    def delete_app_backup(self, app: Any, name: str) -> None:
+        """Deletes backup ``name`` only when it is ``app``'s (an App):
+        its record names the app and only namespaces the app covers.
+        Raises AuthError otherwise, and deletes nothing."""
+        with self._use() as h:
+            capi.astra_backup_delete_app(h, app._handle(), name)
+
     def forget(self, snapshot_id: str) -> None:
         """Forgets a snapshot (id or unique prefix); gc reclaims its data."""
         with self._use() as h:

@@ -60,6 +60,15 @@ def test_open_current_context(kubeconfig):
         c.server
 
 
+def test_control_namespace(kubeconfig):
+    with astra.Cluster.open(kubeconfig) as c:
+        assert c.control_namespace == "astra-system"
+    with astra.Cluster.open(kubeconfig, control_namespace="platform") as c:
+        assert c.control_namespace == "platform"
+    with pytest.raises(astra.InvalidError, match="Not_A_Namespace"):
+        astra.Cluster.open(kubeconfig, control_namespace="Not_A_Namespace")
+
+
 def test_open_named_context(kubeconfig):
     with astra.open_cluster(kubeconfig, "other") as c:
         assert c.context_name == "other"

@@ -62,6 +62,15 @@ def test_bad_input_names_field_and_value():
         capi.astra_policy_validate(p)
 
 
+def test_vault_reference_excludes_a_url():
+    p = astra.Policy(name="n", granularity="daily", backup_retention=1,
+                     vault_ref="main")
+    p.validate()
+    p.vault = "file:///v"
+    with pytest.raises(astra.InvalidError, match="exclude each other"):
+        p.validate()
+
+
 # -- the idiomatic layer: astra.Policy and the Cluster's policy calls ----
 
 from datetime import datetime, timedelta, timezone  # noqa: E402
@@ -144,7 +153,7 @@ def test_policies_set_list_run_and_remove(pol_cluster, pol_app, tmp_path):
 
     # nothing is due at the moment of creation
     rep = pol_cluster.run_due_policies(app=pol_app, now=created,
-                                       vault_password=PASSWORD,
+                                       vault_password=PASSWORD, vault=url,
                                        volume_path=TEMPLATE)
     assert rep["ran"] == []
 
@@ -158,7 +167,7 @@ def test_policies_set_list_run_and_remove(pol_cluster, pol_app, tmp_path):
 
     rep = pol_cluster.run_due_policies(app=pol_app.name,
                                        now=created + timedelta(minutes=2),
-                                       vault_password=PASSWORD,
+                                       vault_password=PASSWORD, vault=url,
                                        volume_path=access)
     assert rep["failed"] == 0, rep
     assert len(rep["ran"]) == 1 and rep["ran"][0]["result"] == "succeeded"
@@ -177,7 +186,7 @@ def test_policies_set_list_run_and_remove(pol_cluster, pol_app, tmp_path):
     with pytest.raises(RuntimeError, match="no volume for you"):
         pol_cluster.run_due_policies(app=pol_app,
                                      now=created + timedelta(minutes=4),
-                                     vault_password=PASSWORD,
+                                     vault_password=PASSWORD, vault=url,
                                      volume_path=broken)
     st = pol_cluster.policies(pol_app)[0]["status"]
     # the status records what C saw (the exception stays in Python)

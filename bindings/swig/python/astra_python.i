@@ -282,6 +282,7 @@ static PyObject *astra_py_text(const char *p, size_t n)
 %thread astra_backup_get;
 %thread astra_backup_delete;
 %thread astra_backup_verify;
+%thread astra_backup_delete_app;
 %thread astra_restore;
 %thread astra_app_clone;
 %thread astra_policy_set;

@@ -223,10 +223,16 @@ Test(app_it, two_namespace_app)
 	name(app, sizeof(app), "two");
 	make_ns_objects(n1);
 	make_ns_objects(n2);
+	/* an app over two namespaces is defined in the control namespace
+	 * (docs/apps.md, "Tenancy") */
+	sh("kubectl create namespace astra-system >/dev/null 2>&1 || true");
 	astra_cluster *c = cluster();
 	astra_app *a = define(c,
 	        "{\"name\":\"%s\",\"namespaces\":[{\"name\":\"%s\"},{\"name\":\"%s\",\"selector\":\"tier=db\"}]}",
 	        app, n1, n2);
+	char cmname[128];
+	snprintf(cmname, sizeof(cmname), "astra-app-%s", app);
+	sh("kubectl -n astra-system get configmap %s >/dev/null", cmname);
 	astra__json *r = resources(a);
 	cr_assert(has(r, "ConfigMap", n1, "web-cfg"));
 	cr_assert(has(r, "ConfigMap", n2, "db-cfg"));

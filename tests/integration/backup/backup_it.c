@@ -558,6 +558,7 @@ Test(backup_it, the_scheduler_keeps_its_lease_through_a_long_pass,
 	astra_policy_run_options_init(&ta.ro, ASTRA_POLICY_RUN_OPTIONS_VERSION);
 	ta.ro.app = app;
 	ta.ro.vault_password = "integration";
+	ta.ro.vault = url; /* the policy's vault: trusted (docs/policies.md) */
 	ta.ro.volume_path_cb = slow_path;
 	ta.ro.volume_path_payload = &sv;
 	astra_policy_scheduler_options_init(
@@ -582,6 +583,7 @@ Test(backup_it, the_scheduler_keeps_its_lease_through_a_long_pass,
 	astra_policy_run_options_init(&tb.ro, ASTRA_POLICY_RUN_OPTIONS_VERSION);
 	tb.ro.app = app;
 	tb.ro.vault_password = "integration";
+	tb.ro.vault = url;
 	tb.ro.volume_path = vpath;
 	tb.so = ta.so;
 	tb.so.run = &tb.ro;

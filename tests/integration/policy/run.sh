@@ -221,7 +221,9 @@ lock="s3://$ASTRA_TB_S3_BUCKET_LOCK/policy?endpoint=$ASTRA_TB_S3_ENDPOINT"
 	--snapshot-retention 0 --backup-retention 1 >/dev/null
 for i in 1 2; do
 	wait_next_minute
-	"$ctl" scheduler run --once --identity gamma >"$work/once-lock$i.log" 2>&1 ||
+	# the policy lives in the app's namespace: the scheduler follows its
+	# vault URL because it is the vault the scheduler was given
+	"$ctl" --vault "$lock" scheduler run --once --identity gamma >"$work/once-lock$i.log" 2>&1 ||
 		fail "locked vault run $i: $(cat "$work/once-lock$i.log")"
 done
 "$ctl" policy list shop -o json >"$work/policies-locked.json"

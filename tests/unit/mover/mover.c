@@ -50,7 +50,7 @@ static void good(astra_mover_options *m)
 static int try_new(const astra_mover_options *m, astra__mover **out)
 {
 	astra__mover *mv = NULL;
-	int rc = astra__mover_new(&mv, NULL, vault->r, m, NULL);
+	int rc = astra__mover_new(&mv, NULL, vault->r, m, NULL, NULL);
 	if (out)
 		*out = mv;
 	else
@@ -75,7 +75,8 @@ Test(mover, init_sets_the_version_and_host_path_by_default)
 	cr_assert_eq(astra_mover_options_init(&m, 99), ASTRA_EVERSION);
 	/* NULL options and the host-path strategy need no mover */
 	astra__mover *mv = (astra__mover *)1;
-	cr_assert_astra_ok(astra__mover_new(&mv, NULL, vault->r, NULL, NULL));
+	cr_assert_astra_ok(
+	        astra__mover_new(&mv, NULL, vault->r, NULL, NULL, NULL));
 	cr_assert_null(mv);
 	cr_assert_astra_ok(try_new(&m, &mv));
 	cr_assert_null(mv);
