@@ -180,6 +180,9 @@ type RestoredApp struct {
 	Name     string   `json:"name"`
 	Hooks    []string `json:"hooks"`
 	Policies []string `json:"policies"`
+	// Error says why no app was defined (a restore that also failed
+	// objects keeps that error).
+	Error string `json:"error,omitempty"`
 }
 
 // RestoreItem is one object of a restore; Result is "created",

@@ -108,7 +108,8 @@ ASTRA_API astra_status astra_restore_options_init(
  * map, the restored app is defined (see `app_name`). `report` (may be
  * NULL) receives JSON {"created", "replaced", "skipped", "failed",
  * "items": [{"kind", "namespace", "name", "result", "reason"}], "app":
- * {"name", "hooks", "policies"} (when an app was defined)}. Returns
+ * {"name", "hooks", "policies"} (when an app was defined; {"error"} when
+ * it could not be, which fails the call unless objects failed too)}. Returns
  * ASTRA_EPARTIAL when some objects failed (the rest is restored).
  *
  * In-place (ASTRA_RESTORE_F_REPLACE without namespace_map): the

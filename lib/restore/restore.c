@@ -1268,10 +1268,22 @@ int astra__restore(astra_cluster *target, astra_vault *vault,
 			int drc = define ? restore_define(&run, target, o) : 0;
 			astra__saved_err e;
 			astra__err_save(&e);
+			if (drc && !run.app) {
+				/* the report says why no app was defined */
+				run.app = astra__json_new_object();
+				if (run.app)
+					astra__json_set_str(
+					        run.app, "error", e.message);
+			}
 			rc = restore_report(&run, out);
-			if (drc && (!rc || rc == ASTRA_EPARTIAL)) {
+			if (drc && !rc) {
 				astra__err_restore(&e);
 				rc = drc;
+			} else if (drc) {
+				/* objects failed: that stays the error */
+				astra__log_warn("the restored app was not "
+				                "defined: %s",
+				        e.message);
 			}
 		}
 	} else if (run.c.ip) {
