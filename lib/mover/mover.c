@@ -647,6 +647,14 @@ static void run_end(astra__mover *m)
 
 static pthread_once_t unnarrowed_once = PTHREAD_ONCE_INIT;
 
+/* Once a process: the Jobs get session credentials limited to the vault. */
+static void note_narrowed(void)
+{
+	astra__log_info("mover: the Jobs get session credentials limited to "
+	                "the vault's bucket and prefix (STS AssumeRole with a "
+	                "session policy)");
+}
+
 /* Once a process: the store's credentials go to the Jobs as they are. */
 static void warn_unnarrowed(void)
 {
@@ -687,16 +695,42 @@ static astra__json *secret_object(
 	if (!rc)
 		rc = astra__json_set_str(data, "password", b.ptr);
 	const char *const *names = job_env(m);
+	/* the store's credentials, narrowed to the vault where the store
+	 * can (an STS session policy on S3 endpoints that serve STS) */
+	astra__json *narrow = names[0] ? astra__json_new_object() : NULL;
+	if (narrow) {
+		unsigned secs = m->timeout_s + 600;
+		int nrc = astra__repo_job_creds(m->r, secs, narrow);
+		if (nrc) {
+			astra__log_debug("mover: credentials not narrowed: %s",
+			        astra_error_last()->message);
+			astra_error_clear();
+			astra__json_free(narrow);
+			narrow = NULL;
+		}
+	}
 	for (size_t i = 0; !rc && names[i]; i++) {
-		const char *v = getenv(names[i]);
+		const char *v =
+		        narrow ? astra__json_str(narrow, names[i]) : NULL;
+		int secret = !strcmp(names[i], "AWS_ACCESS_KEY_ID") ||
+		             !strcmp(names[i], "AWS_SECRET_ACCESS_KEY") ||
+		             !strcmp(names[i], "AWS_SESSION_TOKEN");
+		if (!v && !(narrow && secret))
+			v = getenv(names[i]);
 		if (!v || !*v)
 			continue;
 		b.size = 0;
 		rc = astra__base64_encode(&b, v, strlen(v));
 		if (!rc)
 			rc = astra__json_set_str(data, names[i], b.ptr);
-		pthread_once(&unnarrowed_once, warn_unnarrowed);
+		if (secret && !narrow)
+			pthread_once(&unnarrowed_once, warn_unnarrowed);
 	}
+	if (narrow) {
+		static pthread_once_t narrowed_once = PTHREAD_ONCE_INIT;
+		pthread_once(&narrowed_once, note_narrowed);
+	}
+	astra__json_free(narrow);
 	if (b.ptr)
 		astra__wipe(b.ptr, b.size);
 	astra_buf_dispose(&b);
@@ -859,9 +893,9 @@ static astra__json *job_object(astra__mover *m, const char *name,
 	astra__json_set_str(c, "terminationMessagePolicy", "File");
 	const char *const *names = job_env(m);
 	for (size_t i = 0; names[i]; i++) {
-		const char *v = getenv(names[i]);
-		if (!v || !*v)
-			continue;
+		/* every variable the store may need, from the Secret when
+		 * it has it (narrowed credentials add a session token the
+		 * process itself may not have) */
 		astra__json *e = volume(names[i]);
 		astra__json *from = astra__json_new_object();
 		astra__json *ref = astra__json_new_object();
@@ -873,6 +907,7 @@ static astra__json *job_object(astra__mover *m, const char *name,
 		}
 		astra__json_set_str(ref, "name", name);
 		astra__json_set_str(ref, "key", names[i]);
+		astra__json_set_bool(ref, "optional", 1);
 		astra__json_set(from, "secretKeyRef", ref);
 		astra__json_set(e, "valueFrom", from);
 		astra__json_push(env, e);

@@ -28,6 +28,11 @@ const char *const *astra__repo_url_job_env(const char *url)
 	return astra__store_url_job_env(url);
 }
 
+int astra__repo_job_creds(astra__repo *r, unsigned seconds, astra__json *env)
+{
+	return astra__store_job_creds(r->store, seconds, env);
+}
+
 int astra__repo_url_local_dir(const char *url, char **out)
 {
 	return astra__store_url_local_dir(url, out);

@@ -17,6 +17,10 @@ const char *astra__repo_url(const astra__repo *r);
 /* The environment variables a process elsewhere (a mover Job) needs to
  * open the vault at `url` (NULL-terminated, static; never NULL). */
 const char *const *astra__repo_url_job_env(const char *url);
+/* Credentials for a mover Job limited to the vault (its bucket and prefix)
+ * and to `seconds`, as variables into the object `env`; ASTRA_ENOTSUPPORTED
+ * when the store cannot narrow them (then the Job needs this process's). */
+int astra__repo_job_creds(astra__repo *r, unsigned seconds, astra__json *env);
 /* The local directory `url` names (*out allocated), or 0 with *out NULL
  * when it names none. */
 int astra__repo_url_local_dir(const char *url, char **out);

@@ -303,26 +303,29 @@ char *astra__aws_default_region(const char *profile)
 
 /* ---- STS ---- */
 
-int astra__aws_parse_sts(const char *xml, size_t n, astra__aws_keys *out)
+int astra__aws_parse_sts_action(
+        const char *xml, size_t n, const char *action, astra__aws_keys *out)
 {
 	memset(out, 0, sizeof(*out));
 	astra__xml *doc = NULL;
 	int rc = astra__xml_parse(&doc, xml, n, "STS response");
 	if (rc)
 		return rc;
-	const astra__xml *c = astra__xml_path(
-	        doc, "AssumeRoleWithWebIdentityResult/Credentials");
+	char path[128], root[128];
+	snprintf(path, sizeof(path), "%sResult/Credentials", action);
+	snprintf(root, sizeof(root), "%sResponse", action);
+	const astra__xml *c = astra__xml_path(doc, path);
 	const char *ak = astra__xml_child_text(c, "AccessKeyId");
 	const char *sk = astra__xml_child_text(c, "SecretAccessKey");
 	const char *tok = astra__xml_child_text(c, "SessionToken");
 	const char *exp = astra__xml_child_text(c, "Expiration");
-	if (strcmp(astra__xml_name(doc), "AssumeRoleWithWebIdentityResponse") ||
-	        !ak || !*ak || !sk || !*sk || !tok || !*tok || !exp) {
+	if (strcmp(astra__xml_name(doc), root) || !ak || !*ak || !sk || !*sk ||
+	        !tok || !*tok || !exp) {
 		rc = astra__err(ASTRA_EPARSE, ASTRA_ERROR_STORE,
 		        "STS response has no credentials (expected "
-		        "AssumeRoleWithWebIdentityResult/Credentials with "
-		        "AccessKeyId, SecretAccessKey, SessionToken and "
-		        "Expiration)");
+		        "%s/Credentials with AccessKeyId, SecretAccessKey, "
+		        "SessionToken and Expiration)",
+		        path);
 		goto done;
 	}
 	if ((rc = astra__aws_parse_time(exp, &out->expires)))
@@ -337,6 +340,12 @@ done:
 		astra__aws_keys_clear(out);
 	astra__xml_free(doc);
 	return rc;
+}
+
+int astra__aws_parse_sts(const char *xml, size_t n, astra__aws_keys *out)
+{
+	return astra__aws_parse_sts_action(
+	        xml, n, "AssumeRoleWithWebIdentity", out);
 }
 
 enum { SRC_STATIC = 1, SRC_WEB_IDENTITY = 2 };

@@ -73,6 +73,9 @@ char *astra__aws_ini_get(
         const char *text, const char *section, const char *key);
 /* Parses STS AssumeRoleWithWebIdentity XML into keys. */
 int astra__aws_parse_sts(const char *xml, size_t n, astra__aws_keys *out);
+/* The same for the response of STS action `action` ("AssumeRole"). */
+int astra__aws_parse_sts_action(
+        const char *xml, size_t n, const char *action, astra__aws_keys *out);
 /* ISO 8601 ("2026-11-22T01:02:03Z", fractions allowed) or RFC 1123
  * ("Sun, 22 Nov 2026 01:02:03 GMT") into Unix seconds; ASTRA_EPARSE. */
 int astra__aws_parse_time(const char *s, int64_t *out);

@@ -1023,6 +1023,7 @@ static const astra__store_ops az_ops = {
 	az_free,
 	az_presign,
 	az_worm_check,
+	NULL, /* job credentials: not narrowed */
 };
 
 /* ------------------------------------------------------------------ */

@@ -365,6 +365,7 @@ static const astra__store_ops fs_ops = {
 	fs_free,
 	NULL,
 	NULL,
+	NULL, /* job credentials: not narrowed */
 };
 
 int astra__store_fs_open(

@@ -984,6 +984,7 @@ static const astra__store_ops gcs_ops = {
 	gcs_free,
 	NULL,
 	gcs_worm_check,
+	NULL, /* job credentials: not narrowed */
 };
 
 /* ------------------------------------------------------------------ */

@@ -39,6 +39,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "crypto/crypto.h"
+#include "fmt/json.h"
 #include "fmt/xml.h"
 #include "net/http.h"
 #include "store/awscreds.h"
@@ -687,6 +688,115 @@ static void s3_free(astra__store *st)
 	free(s);
 }
 
+/* The session policy of a mover Job: objects below the vault's prefix,
+ * listing only that prefix, and the bucket settings a store open reads. */
+static int job_policy(s3_store *s, astra_buf *out)
+{
+	const char *pre = s->prefix ? s->prefix : "";
+	int rc = astra__buf_printf(out,
+	        "{\"Version\":\"2012-10-17\",\"Statement\":["
+	        "{\"Effect\":\"Allow\",\"Action\":[\"s3:GetObject\","
+	        "\"s3:PutObject\",\"s3:DeleteObject\",\"s3:GetObjectVersion\","
+	        "\"s3:DeleteObjectVersion\",\"s3:GetObjectRetention\","
+	        "\"s3:PutObjectRetention\",\"s3:GetObjectLegalHold\","
+	        "\"s3:AbortMultipartUpload\",\"s3:ListMultipartUploadParts\"],"
+	        "\"Resource\":[\"arn:aws:s3:::%s/%s*\"]},"
+	        "{\"Effect\":\"Allow\",\"Action\":[\"s3:GetBucketVersioning\","
+	        "\"s3:GetBucketObjectLockConfiguration\","
+	        "\"s3:GetBucketLocation\"],"
+	        "\"Resource\":[\"arn:aws:s3:::%s\"]},"
+	        "{\"Effect\":\"Allow\",\"Action\":[\"s3:ListBucket\","
+	        "\"s3:ListBucketVersions\"],"
+	        "\"Resource\":[\"arn:aws:s3:::%s\"]",
+	        s->bucket, pre, s->bucket, s->bucket);
+	if (!rc && *pre)
+		rc = astra__buf_printf(out,
+		        ",\"Condition\":{\"StringLike\":{\"s3:prefix\":"
+		        "[\"%s*\"]}}",
+		        pre);
+	if (!rc)
+		rc = astra__buf_puts(out, "}]}");
+	return rc;
+}
+
+static int form_put(astra_buf *b, const char *k, const char *v)
+{
+	int rc = astra__buf_printf(b, "%s%s=", b->size ? "&" : "", k);
+	return rc ? rc : astra__sigv4_encode(b, v, strlen(v), 0);
+}
+
+/* Session credentials for a mover Job: STS AssumeRole at the endpoint
+ * (MinIO and other S3-compatible services serve it there) with the
+ * session policy above, for `seconds`. AWS itself needs a role to assume,
+ * which the vault URL does not name: not narrowed there. */
+static int s3_job_creds(astra__store *st, unsigned seconds, astra__json *env)
+{
+	s3_store *s = (s3_store *)st;
+	if (s->aws)
+		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_STORE,
+		        "vault %s: AWS STS needs a role to assume; the Jobs "
+		        "get this process's credentials",
+		        st->url);
+	astra_buf pol = ASTRA_BUF_INIT, body = ASTRA_BUF_INIT;
+	astra__http_response resp = ASTRA_HTTP_RESPONSE_INIT;
+	astra__aws_keys k;
+	memset(&k, 0, sizeof(k));
+	char dur[16];
+	snprintf(dur, sizeof(dur), "%u",
+	        seconds < 900     ? 900
+	        : seconds > 43200 ? 43200
+	                          : seconds);
+	int rc = job_policy(s, &pol);
+	if (!rc)
+		rc = form_put(&body, "Action", "AssumeRole");
+	if (!rc)
+		rc = form_put(&body, "Version", "2011-06-15");
+	if (!rc)
+		rc = form_put(&body, "DurationSeconds", dur);
+	if (!rc)
+		rc = form_put(&body, "Policy", pol.ptr);
+	if (rc)
+		goto done;
+	s3_req r = { 0 };
+	r.method = "POST";
+	r.sts = 1;
+	r.body = body.ptr;
+	r.body_len = body.size;
+	r.max_body = 1 << 20;
+	r.retry = ASTRA_HTTP_RETRY_IDEMPOTENT;
+	r.headers[0] = "Content-Type: application/x-www-form-urlencoded";
+	s3_err e;
+	if ((rc = astra__s3_send(s, &r, &resp, &e, NULL)))
+		goto done;
+	if (resp.status != 200) {
+		rc = astra__err(resp.status == 501 || resp.status == 400 ||
+		                                resp.status == 404 ||
+		                                resp.status == 405
+		                        ? ASTRA_ENOTSUPPORTED
+		                        : ASTRA_EAUTH,
+		        ASTRA_ERROR_STORE,
+		        "vault %s: STS AssumeRole at %s: HTTP %ld %s", st->url,
+		        s->ep_host, resp.status, e.code);
+		goto done;
+	}
+	if ((rc = astra__aws_parse_sts_action(
+	             resp.body.ptr, resp.body.size, "AssumeRole", &k)))
+		goto done;
+	if (astra__json_set_str(env, "AWS_ACCESS_KEY_ID", k.access_key) ||
+	        astra__json_set_str(
+	                env, "AWS_SECRET_ACCESS_KEY", k.secret_key) ||
+	        astra__json_set_str(env, "AWS_SESSION_TOKEN", k.session_token))
+		rc = ASTRA_ENOMEM;
+done:
+	astra__aws_keys_clear(&k);
+	astra_buf_dispose(&pol);
+	if (body.ptr)
+		astra__wipe(body.ptr, body.size);
+	astra_buf_dispose(&body);
+	astra__http_response_dispose(&resp);
+	return rc;
+}
+
 /* An immutable vault needs a bucket with versioning and object lock. */
 static int s3_worm_check(astra__store *st, int err_class)
 {
@@ -713,6 +823,7 @@ static const astra__store_ops s3_ops = {
 	s3_free,
 	s3_presign,
 	s3_worm_check,
+	s3_job_creds,
 };
 
 /* ------------------------------------------------------------------ */

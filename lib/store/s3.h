@@ -54,6 +54,9 @@ typedef struct {
 	const char *payload_hash; /* precomputed hex, or NULL */
 	int retry; /* ASTRA_HTTP_RETRY_* */
 	size_t max_body;
+	/* STS at the endpoint: signed for service "sts", sent to "/" of the
+	 * endpoint host (not the bucket) */
+	int sts;
 } s3_req;
 
 /* S3 error details of a response. */

@@ -163,7 +163,13 @@ static int send_once(s3_store *s, const s3_req *r, int force_creds,
 	size_t nl = 0;
 	astra__aws_keys keys;
 	memset(&keys, 0, sizeof(keys));
-	int rc = astra__s3_build_target(s, r->key, &path, &host);
+	int rc = 0;
+	if (r->sts) {
+		host = astra__strdup(s->ep_host);
+		rc = host ? astra__buf_putc(&path, '/') : ASTRA_ENOMEM;
+	} else {
+		rc = astra__s3_build_target(s, r->key, &path, &host);
+	}
 	if (!rc)
 		rc = astra__sigv4_encode(&epath, path.ptr, path.size, 1);
 	if (!rc)
@@ -198,7 +204,7 @@ static int send_once(s3_store *s, const s3_req *r, int force_creds,
 	sr.headers = lines;
 	sr.payload_hash = ph;
 	sr.region = s->region;
-	sr.service = "s3";
+	sr.service = r->sts ? "sts" : "s3";
 	sr.time = astra__wall_ns() / 1000000000LL + atomic_load(&s->skew);
 	sr.flags = ASTRA_SIGV4_CONTENT_SHA256;
 	rc = astra__sigv4_sign(&sr, &view, &added, NULL, NULL);

@@ -170,3 +170,12 @@ int astra__store_presign(astra__store *s, const char *method, const char *key,
 		        key);
 	return ctx(s->ops->presign(s, method, key, expires, out), s, key);
 }
+
+int astra__store_job_creds(astra__store *s, unsigned seconds, astra__json *env)
+{
+	if (!s->ops->job_creds)
+		return astra__err(ASTRA_ENOTSUPPORTED, ASTRA_ERROR_STORE,
+		        "vault %s: this store cannot narrow credentials",
+		        s->url);
+	return s->ops->job_creds(s, seconds, env);
+}

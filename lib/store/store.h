@@ -15,6 +15,7 @@
 #include "astra/common.h"
 
 typedef struct astra__store astra__store;
+typedef struct astra__json astra__json;
 
 /* Object lock modes */
 #define ASTRA_STORE_LOCK_COMPLIANCE 1u
@@ -76,6 +77,11 @@ typedef struct {
 	 * the bucket or container lacks and how to create one that has it.
 	 * NULL: the store cannot lock objects at all. */
 	int (*worm_check)(astra__store *s, int err_class);
+	/* Credentials for another process (a mover Job) limited to this
+	 * store's bucket/container and prefix and to `seconds`, as
+	 * environment variables into the JSON object `env`; optional
+	 * (NULL or ASTRA_ENOTSUPPORTED: the store cannot narrow them). */
+	int (*job_creds)(astra__store *s, unsigned seconds, astra__json *env);
 } astra__store_ops;
 
 struct astra__store {
@@ -111,6 +117,8 @@ int astra__store_retain(
         astra__store *s, const char *key, int64_t until, unsigned mode);
 int astra__store_presign(astra__store *s, const char *method, const char *key,
         unsigned expires, char **out);
+/* ASTRA_ENOTSUPPORTED when the store cannot narrow credentials. */
+int astra__store_job_creds(astra__store *s, unsigned seconds, astra__json *env);
 
 /*
  * A backend: what opens a store from a URL of its scheme and what the

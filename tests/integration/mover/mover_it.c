@@ -661,14 +661,14 @@ Test(mover_it, jobs_reach_an_s3_vault_on_loopback)
 	restore(c, v, "s3jobs", map, &m);
 	same_data(ns, ns2);
 	nothing_left(ns2);
-	/* without the credentials the pods cannot open the vault */
+	/* the Jobs never get this process's keys: they get session
+	 * credentials the vault's store made (STS AssumeRole with a policy
+	 * limited to the vault's prefix), so with the keys gone from this
+	 * process's environment (the open vault keeps its own) the Jobs
+	 * still open the vault */
 	unsetenv("AWS_ACCESS_KEY_ID");
 	unsetenv("AWS_SECRET_ACCESS_KEY");
-	cr_assert_lt(backup(a, v, "s3nocreds", &m, NULL, NULL), 0);
-	cr_assert(strstr(astra_error_last()->message, "mover Job "), "%s",
-	        astra_error_last()->message);
-	fprintf(stderr, "mover_it: s3 without credentials: %s\n",
-	        astra_error_last()->message);
+	cr_assert_astra_ok(backup(a, v, "s3narrow", &m, NULL, NULL));
 	nothing_left(ns);
 	astra__json_free(rec);
 	astra_app_free(a);

@@ -676,6 +676,61 @@ Test(it_s3, gc_keeps_locked_garbage_and_reclaims_it_after_expiry)
 
 TestSuite(it_s3_faults, .init = setup, .fini = teardown, .timeout = 900);
 
+/* Session credentials for mover Jobs (STS AssumeRole with a session
+ * policy): they work below the vault's prefix and nowhere else in the
+ * bucket, and they are not the process's keys. */
+Test(it_s3, job_credentials_reach_only_the_vault_prefix)
+{
+	char *ua = url_for(plain(), "jobcred-a", NULL);
+	char *ub = url_for(plain(), "jobcred-b", NULL);
+	astra__store *admin_a = open_store(ua), *admin_b = open_store(ub);
+	cr_assert_astra_ok(astra__store_put(admin_a, "data/x", "a", 1, NULL));
+	cr_assert_astra_ok(astra__store_put(admin_b, "data/x", "b", 1, NULL));
+	astra__json *env = astra__json_new_object();
+	cr_assert_astra_ok(astra__store_job_creds(admin_a, 900, env));
+	const char *ak = astra__json_str(env, "AWS_ACCESS_KEY_ID");
+	const char *sk = astra__json_str(env, "AWS_SECRET_ACCESS_KEY");
+	const char *tok = astra__json_str(env, "AWS_SESSION_TOKEN");
+	cr_assert(ak && sk && tok && *tok);
+	cr_assert_str_neq(ak, getenv("AWS_ACCESS_KEY_ID"));
+	/* this test runs in its own process: its environment is its own */
+	setenv("AWS_ACCESS_KEY_ID", ak, 1);
+	setenv("AWS_SECRET_ACCESS_KEY", sk, 1);
+	setenv("AWS_SESSION_TOKEN", tok, 1);
+	astra__store *a = open_store(ua);
+	astra_buf got = ASTRA_BUF_INIT;
+	cr_assert_astra_ok(astra__store_get(a, "data/x", 0, 0, &got));
+	cr_assert_eq(got.size, 1);
+	cr_assert_astra_ok(astra__store_put(a, "data/y", "y", 1, NULL));
+	astra__json *keys = all_keys(a, "data/");
+	cr_assert_eq(astra__json_size(keys), 2);
+	astra__json_free(keys);
+	cr_assert_astra_ok(astra__store_del(a, "data/y"));
+	/* the other prefix of the same bucket: refused */
+	astra__store *b = NULL;
+	astra__store_opts so = { 0 };
+	int orc = astra__store_open(&b, ub, &so);
+	if (!orc) {
+		astra_buf_dispose(&got);
+		cr_assert_eq(astra__store_get(b, "data/x", 0, 0, &got),
+		        ASTRA_EAUTH, "read outside the vault's prefix: %s",
+		        astra_error_last()->message);
+		cr_assert_eq(astra__store_put(b, "data/z", "z", 1, NULL),
+		        ASTRA_EAUTH, "write outside the vault's prefix");
+		astra__store_free(b);
+	} else {
+		cr_assert_eq(
+		        orc, ASTRA_EAUTH, "%s", astra_error_last()->message);
+	}
+	astra_buf_dispose(&got);
+	astra__store_free(a);
+	astra__json_free(env);
+	astra__store_free(admin_a);
+	astra__store_free(admin_b);
+	free(ua);
+	free(ub);
+}
+
 static astra__json *vreplicate(astra_vault *v, const char *to, int want)
 {
 	astra_replicate_options o;
