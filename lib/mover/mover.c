@@ -45,6 +45,11 @@
  * (its volume is never deleted with it) */
 #define EXPOSES_ANNOTATION "backups.astra.dev/exposes"
 #define RUN_LABEL "backups.astra.dev/mover-run"
+/* the control namespace of the run, on every object (cluster-scoped ones
+ * too): a sweep touches only its own control namespace's objects, so two
+ * protectors with different control namespaces never sweep each other's
+ * volumes in flight */
+#define CTL_LABEL "backups.astra.dev/mover-control-namespace"
 /* a PV being handed over: its reclaim policy before (it is Retain until
  * the tenant's PVC is bound to it) */
 #define POLICY_ANNOTATION "backups.astra.dev/mover-reclaim-policy"
@@ -274,6 +279,7 @@ static astra__json *metadata(
 		astra__json_set_str(md, "namespace", ns);
 	astra__json_set_str(labels, MOVER_LABEL, "true");
 	astra__json_set_str(labels, RUN_LABEL, m->run_id);
+	astra__json_set_str(labels, CTL_LABEL, m->ctl_ns);
 	astra__json_set(md, "labels", labels);
 	return md;
 }
@@ -452,6 +458,10 @@ static void sweep(astra__mover *m, int64_t now)
 			        astra__json_get(md, "labels"), RUN_LABEL);
 			if (!name || (id && !strcmp(id, m->run_id)))
 				continue;
+			const char *octl = astra__json_str(
+			        astra__json_get(md, "labels"), CTL_LABEL);
+			if (!octl || strcmp(octl, m->ctl_ns))
+				continue; /* another control namespace's */
 			int dead = id ? run_dead(m, &lr, id, now, seen)
 			              : now - last_write(o) > LEASE_DEAD_S;
 			if (!dead)
@@ -1900,7 +1910,8 @@ static int release_pv(astra__mover *m, const astra__kube_resource *r,
 	if (!rc)
 		rc = astra__buf_printf(&b,
 		        "{\"metadata\":{\"labels\":{\"" MOVER_LABEL
-		        "\":null,\"" RUN_LABEL "\":null},\"annotations\":{"
+		        "\":null,\"" RUN_LABEL "\":null,\"" CTL_LABEL
+		        "\":null},\"annotations\":{"
 		        "\"" POLICY_ANNOTATION "\":null}},\"spec\":{"
 		        "\"persistentVolumeReclaimPolicy\":\"%s\"}}",
 		        pol);
@@ -1949,10 +1960,11 @@ static int hand_over(run *j, const char *ns, const char *pvc, char **pv_out)
 	if (!rc)
 		rc = astra__buf_printf(&b,
 		        "{\"metadata\":{\"labels\":{\"" MOVER_LABEL
-		        "\":\"true\",\"" RUN_LABEL "\":\"%s\"},"
+		        "\":\"true\",\"" RUN_LABEL "\":\"%s\",\"" CTL_LABEL
+		        "\":\"%s\"},"
 		        "\"annotations\":{\"" POLICY_ANNOTATION "\":\"%s\"}},"
 		        "\"spec\":{\"persistentVolumeReclaimPolicy\":\"Retain\"}}",
-		        m->run_id, policy);
+		        m->run_id, m->ctl_ns, policy);
 	if (!rc)
 		rc = astra__kube_patch(m->k, &j->pv_r, NULL, pvname,
 		        ASTRA_KUBE_PATCH_MERGE, b.ptr, b.size, &wo, NULL);
