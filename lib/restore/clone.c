@@ -88,8 +88,12 @@ astra_status astra_app_clone(astra_app *app, astra_vault *vault,
 	if (o->from_backup) {
 		snprintf(bname, sizeof(bname), "%s", o->from_backup);
 	} else {
-		snprintf(bname, sizeof(bname), "%s-clone-%lld", app->name,
-		        (long long)(astra__wall_ns() / 1000000000LL));
+		/* seconds and microseconds: two clones of one app in the
+		 * same second take different backups */
+		int64_t now = astra__wall_ns();
+		snprintf(bname, sizeof(bname), "%s-clone-%lld-%06lld",
+		        app->name, (long long)(now / 1000000000LL),
+		        (long long)(now / 1000 % 1000000));
 		astra_backup_options bo;
 		astra_backup_options_init(&bo, ASTRA_BACKUP_OPTIONS_VERSION);
 		bo.name = bname;

@@ -66,6 +66,9 @@ Test(cluster_it,
 	snprintf(role, sizeof(role), "cl-reader-%s", rit_rid);
 	snprintf(extra, sizeof(extra), "cl-extra-%s", rit_rid);
 	snprintf(crb, sizeof(crb), "cl-bind-%s", rit_rid);
+	/* an app naming cluster resources is defined in the control
+	 * namespace (docs/apps.md, "Tenancy"), which an admin makes */
+	sh("kubectl create namespace astra-system >/dev/null 2>&1 || true");
 	sh("kubectl create namespace %s >/dev/null", ns);
 	sh("kubectl -n %s create serviceaccount runner >/dev/null", ns);
 	sh("kubectl create clusterrole %s --verb=get --resource=configmaps >/dev/null",
