@@ -23,6 +23,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/map.h"
 #include "kube/cluster_internal.h"
 #include "repo/data.h"
 #include "repo/tree.h"
@@ -112,7 +113,10 @@ static int backup_volume(astra__kube *k, astra__repo *r,
 		        astra__json_path(spec, "resources.requests"),
 		        "storage");
 	char tmp[253];
-	snprintf(tmp, sizeof(tmp), "astra-bk-%.200s-%.30s", pvc, backup);
+	/* the backup's name hashed: any length, always a valid name, and
+	 * two backups of one PVC never share a temporary PVC */
+	snprintf(tmp, sizeof(tmp), "astra-bk-%.200s-%016llx", pvc,
+	        (unsigned long long)astra__hash_bytes(backup, strlen(backup)));
 	for (char *p = tmp; *p; p++)
 		if (*p == '.')
 			*p = '-';
