@@ -1014,16 +1014,8 @@ static int az_worm_check(astra__store *st, int err_class)
 }
 
 static const astra__store_ops az_ops = {
-	az_put,
-	az_get,
-	az_head,
-	az_list,
-	az_del,
-	az_retain,
-	az_free,
-	az_presign,
-	az_worm_check,
-	NULL, /* job credentials: not narrowed */
+	az_put, az_get, az_head, az_list, az_del, az_retain, az_free,
+	az_presign, az_worm_check, NULL, /* job credentials: not narrowed */
 };
 
 /* ------------------------------------------------------------------ */

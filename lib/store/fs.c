@@ -356,15 +356,7 @@ static void fs_free(astra__store *st)
 }
 
 static const astra__store_ops fs_ops = {
-	fs_put,
-	fs_get,
-	fs_head,
-	fs_list,
-	fs_del,
-	NULL,
-	fs_free,
-	NULL,
-	NULL,
+	fs_put, fs_get, fs_head, fs_list, fs_del, NULL, fs_free, NULL, NULL,
 	NULL, /* job credentials: not narrowed */
 };
 

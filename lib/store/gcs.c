@@ -975,16 +975,8 @@ static int gcs_worm_check(astra__store *st, int err_class)
 }
 
 static const astra__store_ops gcs_ops = {
-	gcs_put,
-	gcs_get,
-	gcs_head,
-	gcs_list,
-	gcs_del,
-	gcs_retain,
-	gcs_free,
-	NULL,
-	gcs_worm_check,
-	NULL, /* job credentials: not narrowed */
+	gcs_put, gcs_get, gcs_head, gcs_list, gcs_del, gcs_retain, gcs_free,
+	NULL, gcs_worm_check, NULL, /* job credentials: not narrowed */
 };
 
 /* ------------------------------------------------------------------ */
