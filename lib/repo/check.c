@@ -18,6 +18,16 @@
 #include "repo/parse.h"
 #include "repo/tree.h"
 
+/* ASTRA_ECORRUPT naming the first of the report's `nd` damaged objects. */
+static int damaged_error(const astra__json *rep, size_t nd)
+{
+	const astra__json *d0 =
+	        astra__json_at(astra__json_get(rep, "damaged"), 0);
+	return astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
+	        "%zu damaged object(s); first: %s: %s", nd,
+	        astra__json_str(d0, "object"), astra__json_str(d0, "error"));
+}
+
 static uint32_t le32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
@@ -428,14 +438,8 @@ int astra__data_check(
 	astra__json_set(rep, "damaged", c.damaged);
 	c.damaged = NULL;
 	*report = rep;
-	if (nd) {
-		const astra__json *d0 =
-		        astra__json_at(astra__json_get(rep, "damaged"), 0);
-		rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
-		        "%zu damaged object(s); first: %s: %s", nd,
-		        astra__json_str(d0, "object"),
-		        astra__json_str(d0, "error"));
-	}
+	if (nd)
+		rc = damaged_error(rep, nd);
 done:
 	astra__json_free(list);
 	astra__json_free(c.damaged);
@@ -647,14 +651,8 @@ int astra__data_check_some(astra__repo *r, const char *const *snaps,
 	astra__json_set(rep, "damaged", c.damaged);
 	c.damaged = NULL;
 	*report = rep;
-	if (nd) {
-		const astra__json *d0 =
-		        astra__json_at(astra__json_get(rep, "damaged"), 0);
-		rc = astra__err(ASTRA_ECORRUPT, ASTRA_ERROR_REPO,
-		        "%zu damaged object(s); first: %s: %s", nd,
-		        astra__json_str(d0, "object"),
-		        astra__json_str(d0, "error"));
-	}
+	if (nd)
+		rc = damaged_error(rep, nd);
 done:
 	astra__json_free(recs);
 	astra__json_free(c.damaged);

@@ -624,36 +624,8 @@ TestSuite(it_azure_faults, .init = setup, .fini = teardown, .timeout = 900);
  * with the vault's password, checks clean and restores. */
 Test(it_azure, a_file_vault_replicates_here_and_back)
 {
-	char furl[4500], back[4500];
-	snprintf(furl, sizeof(furl), "file://%s/rlocal", work);
-	snprintf(back, sizeof(back), "file://%s/rback", work);
 	char *here = url_for("replica", NULL);
-	char *src = make_src("rsrc", 4, 900 << 10, 3);
-	astra_vault *v = vinit(furl, 0, 0);
-	astra_data_backup_result r;
-	vbackup(v, src, 0, &r);
-	astra_replicate_options o;
-	astra_replicate_options_init(&o, ASTRA_REPLICATE_OPTIONS_VERSION);
-	astra_buf rep = ASTRA_BUF_INIT;
-	cr_assert_astra_ok(astra_vault_replicate(v, here, &o, &rep));
-	astra__json *j = NULL;
-	cr_assert_astra_ok(astra__json_parse(&j, rep.ptr, rep.size, "report"));
-	cr_assert_eq(
-	        astra__json_int(astra__json_get(j, "copied"), "snapshots", -1),
-	        1, "%s", rep.ptr);
-	astra__json_free(j);
-	astra_buf_dispose(&rep);
-	astra_vault_free(v);
-	astra_vault *mid = vopen(here);
-	cr_assert_eq(nsnapshots(mid), 1);
-	cr_assert_eq(vcheck(mid), 0);
-	vrestore_equal(mid, r.id, src);
-	cr_assert_astra_ok(astra_vault_replicate(mid, back, &o, NULL));
-	astra_vault_free(mid);
-	astra_vault *b = vopen(back);
-	vrestore_equal(b, r.id, src);
-	astra_vault_free(b);
-	free(src);
+	replicates_here_and_back(here);
 	free(here);
 }
 

@@ -748,32 +748,9 @@ static astra__json *vreplicate(astra_vault *v, const char *to, int want)
 
 Test(it_s3, a_file_vault_replicates_to_s3_and_back)
 {
-	char furl[4500], back[4500];
-	snprintf(furl, sizeof(furl), "file://%s/local", work);
-	snprintf(back, sizeof(back), "file://%s/back", work);
-	char *surl = url_for(plain(), "replica", NULL);
-	char *src = make_src("rsrc", 4, 900 << 10, 3);
-	astra_vault *v = vinit(furl, 0, 0);
-	astra_data_backup_result r;
-	vbackup(v, src, 0, &r);
-	astra__json *rep = vreplicate(v, surl, 0);
-	cr_assert_eq(astra__json_int(
-	                     astra__json_get(rep, "copied"), "snapshots", -1),
-	        1);
-	astra__json_free(rep);
-	astra_vault_free(v);
-	/* the S3 replica opens, checks clean, restores, and replicates on */
-	astra_vault *s3 = vopen(surl);
-	cr_assert_eq(nsnapshots(s3), 1);
-	cr_assert_eq(vcheck(s3), 0);
-	vrestore_equal(s3, r.id, src);
-	astra__json_free(vreplicate(s3, back, 0));
-	astra_vault_free(s3);
-	astra_vault *b = vopen(back);
-	vrestore_equal(b, r.id, src);
-	astra_vault_free(b);
-	free(src);
-	free(surl);
+	char *here = url_for(plain(), "replica", NULL);
+	replicates_here_and_back(here);
+	free(here);
 }
 
 Test(it_s3,
