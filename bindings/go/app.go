@@ -659,7 +659,7 @@ func (v *Vault) VerifyBackup(name string, opts *VerifyBackupOptions) (map[string
 		}
 		defer capi.DeleteAstra_backup_verify_options(o)
 		if opts.TestRestore != nil {
-			o.SetFlags(0x1)
+			o.SetFlags(capi.ASTRA_BACKUP_VERIFY_F_TEST_RESTORE)
 			o.SetCluster(ch)
 		}
 		if opts.NamespacePrefix != "" {

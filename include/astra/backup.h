@@ -177,10 +177,9 @@ ASTRA_API astra_status astra_backup_delete(
 /* ------------------------------------------------------------------ */
 
 /** astra_backup_verify_options.flags */
-#define ASTRA_BACKUP_VERIFY_F_TEST_RESTORE                                 \
-	0x1u /**< also restore the backup into scratch namespaces of       \
-	        `cluster`, wait for its workloads, run its "verify" hooks, \
-	        then delete the namespaces */
+/* also restore the backup into scratch namespaces of `cluster`, wait for
+ * its workloads, run its "verify" hooks, then delete the namespaces */
+#define ASTRA_BACKUP_VERIFY_F_TEST_RESTORE 0x1u
 
 typedef struct {
 	unsigned int version;

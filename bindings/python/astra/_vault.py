@@ -29,7 +29,6 @@ _DATA_RESTORE_F_OVERWRITE = 0x4
 _DATA_RESTORE_F_DEVICES = 0x8
 _CHECK_F_READ_DATA = 0x1
 _GC_F_DRY_RUN = 0x1
-_BACKUP_VERIFY_F_TEST_RESTORE = 0x1
 
 
 @dataclass(frozen=True)
@@ -322,7 +321,7 @@ class Vault:
                 if test_restore is None:
                     report = capi.astra_backup_verify(h, name, o)
                 else:
-                    o.flags = _BACKUP_VERIFY_F_TEST_RESTORE
+                    o.flags = capi.ASTRA_BACKUP_VERIFY_F_TEST_RESTORE
                     with test_restore._use() as ch:
                         o.cluster = ch
                         report = capi.astra_backup_verify(h, name, o)

@@ -47,6 +47,7 @@ ASTRA_APP_F_UPDATE: int
 ASTRA_SNAPSHOT_F_NO_GROUP: int
 ASTRA_RESTORE_F_REPLACE: int
 ASTRA_REPLICATE_F_DRY_RUN: int
+ASTRA_BACKUP_VERIFY_F_TEST_RESTORE: int
 
 def __getattr__(name: str) -> Any: ...  # the other constants of the headers
 
