@@ -44,6 +44,8 @@
 /* on a PV the mover made to read a live volume: the tenant PV it exposes
  * (its volume is never deleted with it) */
 #define EXPOSES_ANNOTATION "backups.astra.dev/exposes"
+/* the mover pod's writable scratch directory (TMPDIR, HOME) */
+#define SCRATCH_DIR "/astra-scratch"
 #define RUN_LABEL "backups.astra.dev/mover-run"
 /* the control namespace of the run, on every object (cluster-scoped ones
  * too): a sweep touches only its own control namespace's objects, so two
@@ -922,15 +924,17 @@ static astra__json *job_object(astra__mover *m, const char *name,
 		astra__json_set(e, "valueFrom", from);
 		astra__json_push(env, e);
 	}
-	/* the root file system is read-only: a scratch directory */
+	/* the root file system is read-only: a scratch directory, at a path
+	 * of its own (an emptyDir over /tmp would hide whatever the image
+	 * keeps below /tmp, such as a mover built in a tree under /tmp) */
 	astra__json_push(env, parse_fmt("{\"name\":\"TMPDIR\",\"value\":"
-	                                "\"/tmp\"}"));
+	                                "\"" SCRATCH_DIR "\"}"));
 	astra__json_push(env, parse_fmt("{\"name\":\"HOME\",\"value\":"
-	                                "\"/tmp\"}"));
+	                                "\"" SCRATCH_DIR "\"}"));
 	astra__json_set(c, "env", env);
 	astra__json_push(mounts, mount("data", "/data", ro));
 	astra__json_push(mounts, mount("secret", SECRET_DIR, 1));
-	astra__json_push(mounts, mount("tmp", "/tmp", 0));
+	astra__json_push(mounts, mount("tmp", SCRATCH_DIR, 0));
 	astra__json_push(vols, parse_fmt("{\"name\":\"tmp\",\"emptyDir\":{"
 	                                 "\"sizeLimit\":\"256Mi\"}}"));
 	/* the pod's volumes */
